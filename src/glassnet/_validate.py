@@ -1,0 +1,74 @@
+"""The one home of input checks, so every message reads the same way.
+
+The pattern of every message: name the thing, say what it expected, say what
+arrived, and give the fix when it is obvious.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .errors import ConfigError, DataError, DTypeError, ShapeError
+
+
+def shape_str(shape) -> str:
+    """``(32, 64)`` for a tuple shape, with a trailing comma for 1-D: ``(5,)``."""
+    return str(tuple(int(s) for s in shape))
+
+
+def check_ndim(where: str, x, ndim: int, layout: str, hint: str = "") -> None:
+    """Raise ShapeError unless ``x.ndim == ndim``; ``layout`` names the axes."""
+    if x.ndim != ndim:
+        msg = (
+            f"{where} expected a {ndim}-D input {layout}; "
+            f"got shape {shape_str(x.shape)} ({x.ndim}-D)."
+        )
+        raise ShapeError(msg + (" " + hint if hint else ""))
+
+
+def check_axis_size(where: str, x, axis: int, size: int, what: str, hint: str = ""):
+    """Raise ShapeError unless ``x.shape[axis] == size``."""
+    if x.shape[axis] != size:
+        msg = (
+            f"{where} expected input whose {what} is {size}; "
+            f"got shape {shape_str(x.shape)}."
+        )
+        raise ShapeError(msg + (" " + hint if hint else ""))
+
+
+def check_float_dtype(where: str, dtype) -> np.dtype:
+    """Return ``dtype`` as float32/float64, or raise DTypeError."""
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise DTypeError(
+            f"{where} supports float32 and float64; got {dt}. "
+            "Cast with .astype(np.float32)."
+        )
+    return dt
+
+
+def check_positive(where: str, name: str, value, integer: bool = False) -> None:
+    """Raise ConfigError unless ``value`` is a finite number > 0."""
+    kind = numbers.Integral if integer else numbers.Real
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, kind)
+        or not np.isfinite(value)
+        or value <= 0
+    ):
+        need = "a positive integer" if integer else "a positive finite number"
+        raise ConfigError(f"{where}: {name} must be {need}; got {value!r}.")
+
+
+def check_finite(where: str, name: str, x: np.ndarray) -> None:
+    """Raise DataError if a float array holds NaN or infinity, saying where."""
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))
+        first = tuple(int(i) for i in bad[0])
+        raise DataError(
+            f"{where}: {name} contains {len(bad)} NaN or infinite value(s); "
+            f"the first is at index {first} ({x[first]}). "
+            "Clean or impute the data before training."
+        )
