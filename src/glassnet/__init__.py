@@ -1,0 +1,22 @@
+"""glassnet: neural networks you can see inside.
+
+A readable reverse-mode autograd engine on NumPy, with the layers, losses
+and optimizers of the classic explainers, and tools to look at every weight,
+activation and gradient.
+"""
+
+from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, tensor  # noqa: I001  (first: ops need it)
+from . import ops
+from .errors import (
+    ConfigError, DataError, DivergedError, DTypeError, FormatError, GlassnetError,
+    GradcheckError, GraphError, ShapeError,
+)
+from .inspect.gradcheck import gradcheck
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck", "ops",
+    "GlassnetError", "ShapeError", "DTypeError", "ConfigError", "DataError",
+    "GraphError", "GradcheckError", "DivergedError", "FormatError",
+]

@@ -1,0 +1,14 @@
+"""Ops: each a forward computation and its local derivative, side by side.
+
+Grouped by family: ``elementwise``, ``reduce``, ``shape``, ``linalg`` (and
+more families as layers need them). Every public op is also reachable as
+``glassnet.ops.<name>``.
+"""
+
+from .elementwise import (  # noqa: F401
+    abs, add, astype, clip, div, exp, log, maximum, minimum, mul, neg, pow, relu,
+    sigmoid, sqrt, sub, tanh, where,
+)
+from .linalg import linear, matmul  # noqa: F401
+from .reduce import log_softmax, max, mean, min, softmax, sum  # noqa: F401
+from .shape import concatenate, getitem, permute, reshape, split, stack, transpose  # noqa: F401

@@ -1,0 +1,272 @@
+"""Elementwise ops: each one's forward and its local derivative, side by side.
+
+Every ``backward(g)`` receives ``g`` = d(loss)/d(output) and returns
+d(loss)/d(input) for each input: ``g`` times the local derivative (the
+chain rule), summed back to the input's shape by ``unbroadcast`` when NumPy
+broadcast the input. An input that needs no gradient gets ``None`` and no
+work is done for it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import shape_str
+from ..errors import ShapeError
+from ..tensor import Tensor, as_tensor, make_result, unbroadcast
+
+
+def _pair(a, b):
+    """Both operands as Tensors; a constant takes the other's dtype."""
+    if isinstance(a, Tensor):
+        return a, (b if isinstance(b, Tensor) else as_tensor(b, a))
+    b = as_tensor(b)
+    return as_tensor(a, b), b
+
+
+def _broadcast_error(op, a, b):
+    return ShapeError(
+        f"{op}: cannot broadcast shapes {shape_str(a.shape)} and {shape_str(b.shape)} "
+        "(NumPy rules: trailing axes must be equal or 1)."
+    )
+
+
+# --- arithmetic --------------------------------------------------------------
+
+def add(a, b) -> Tensor:
+    """a + b.  Local derivative: sum → 1 for each input."""
+    a, b = _pair(a, b)
+    try:
+        out = a.data + b.data
+    except ValueError:
+        raise _broadcast_error("add", a, b) from None
+
+    def backward(g):
+        return (unbroadcast(g, a.shape) if a.requires_grad else None,
+                unbroadcast(g, b.shape) if b.requires_grad else None)
+
+    return make_result(out, (a, b), backward)
+
+
+def sub(a, b) -> Tensor:
+    """a - b.  Local derivative: 1 for a, -1 for b."""
+    a, b = _pair(a, b)
+    try:
+        out = a.data - b.data
+    except ValueError:
+        raise _broadcast_error("sub", a, b) from None
+
+    def backward(g):
+        return (unbroadcast(g, a.shape) if a.requires_grad else None,
+                unbroadcast(-g, b.shape) if b.requires_grad else None)
+
+    return make_result(out, (a, b), backward)
+
+
+def mul(a, b) -> Tensor:
+    """a * b.  Local derivative: a weight → the other factor (d(ab)/da = b)."""
+    a, b = _pair(a, b)
+    try:
+        out = a.data * b.data
+    except ValueError:
+        raise _broadcast_error("mul", a, b) from None
+
+    def backward(g):
+        return (unbroadcast(g * b.data, a.shape) if a.requires_grad else None,
+                unbroadcast(g * a.data, b.shape) if b.requires_grad else None)
+
+    return make_result(out, (a, b), backward)
+
+
+def div(a, b) -> Tensor:
+    """a / b.  Local derivatives: 1/b for a, -a/b² for b."""
+    a, b = _pair(a, b)
+    try:
+        out = a.data / b.data
+    except ValueError:
+        raise _broadcast_error("div", a, b) from None
+
+    def backward(g):
+        g_over_b = g / b.data
+        return (unbroadcast(g_over_b, a.shape) if a.requires_grad else None,
+                unbroadcast(-g_over_b * out, b.shape) if b.requires_grad else None)
+
+    return make_result(out, (a, b), backward)
+
+
+def pow(a, b) -> Tensor:
+    """a ** b, for a number or tensor exponent b.
+
+    Local derivatives: b·a^(b−1) for the base; a^b·ln(a) for the exponent.
+    The exponent's gradient is taken as 0 where a <= 0 (where ln(a) is
+    undefined), so a constant base of 0 does not produce NaN.
+    """
+    a, b = _pair(a, b)
+    try:
+        out = a.data ** b.data
+    except ValueError:
+        raise _broadcast_error("pow", a, b) from None
+
+    def backward(g):
+        da = db = None
+        if a.requires_grad:
+            da = unbroadcast(g * b.data * a.data ** (b.data - 1), a.shape)
+        if b.requires_grad:
+            log_a = np.log(np.where(a.data > 0, a.data, 1))
+            db = unbroadcast(g * out * log_a, b.shape)
+        return da, db
+
+    return make_result(out, (a, b), backward)
+
+
+def neg(a) -> Tensor:
+    """-a.  Local derivative: -1."""
+    a = as_tensor(a)
+    return make_result(-a.data, (a,), lambda g: (-g,))
+
+
+# --- functions of one input (derivative taken from the output when cheaper) --
+
+def exp(x) -> Tensor:
+    """e^x.  Local derivative: e^x itself, the output."""
+    x = as_tensor(x)
+    y = np.exp(x.data)
+    return make_result(y, (x,), lambda g: (g * y,))
+
+
+def log(x) -> Tensor:
+    """Natural log.  Local derivative: 1/x."""
+    x = as_tensor(x)
+    return make_result(np.log(x.data), (x,), lambda g: (g / x.data,))
+
+
+def sqrt(x) -> Tensor:
+    """√x.  Local derivative: 1/(2√x), from the output."""
+    x = as_tensor(x)
+    y = np.sqrt(x.data)
+    return make_result(y, (x,), lambda g: (g * 0.5 / y,))
+
+
+def abs(x) -> Tensor:
+    """|x|.  Local derivative: the sign of x (0 at exactly 0)."""
+    x = as_tensor(x)
+    return make_result(np.abs(x.data), (x,), lambda g: (g * np.sign(x.data),))
+
+
+def tanh(x) -> Tensor:
+    """Hyperbolic tangent, squashing into (−1, 1).  Local derivative: 1 − y²."""
+    x = as_tensor(x)
+    y = np.tanh(x.data)
+    return make_result(y, (x,), lambda g: (g * (1 - y * y),))
+
+
+def _sigmoid_array(v: np.ndarray) -> np.ndarray:
+    # exp(-|v|) never overflows, so |v| up to 1e4 and beyond is quiet.
+    z = np.exp(-np.abs(v))
+    return np.where(v >= 0, 1 / (1 + z), z / (1 + z)).astype(v.dtype, copy=False)
+
+
+def sigmoid(x) -> Tensor:
+    """The logistic function 1/(1 + e^−x), squashing into (0, 1).
+
+    Local derivative: s(1 − s), from the output s.
+    """
+    x = as_tensor(x)
+    s = _sigmoid_array(x.data)
+    return make_result(s, (x,), lambda g: (g * s * (1 - s),))
+
+
+def relu(x) -> Tensor:
+    """max(x, 0).  Local derivative: 1 where the input was positive, else 0."""
+    x = as_tensor(x)
+    positive = x.data > 0
+    return make_result(x.data * positive, (x,), lambda g: (g * positive,))
+
+
+def clip(x, low=None, high=None) -> Tensor:
+    """Limit values to [low, high] (either bound may be None).
+
+    Local derivative: 1 where low <= x <= high (bounds included), else 0.
+    """
+    x = as_tensor(x)
+    if low is None and high is None:
+        raise ValueError("clip: give low, high or both.")
+    y = np.clip(x.data, low, high)
+    inside = np.ones(x.shape, dtype=bool)
+    if low is not None:
+        inside &= x.data >= low
+    if high is not None:
+        inside &= x.data <= high
+    return make_result(y, (x,), lambda g: (g * inside,))
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise larger of a and b.
+
+    Local derivative: 1 for the larger input, 0 for the other; on a tie the
+    gradient is split half and half.
+    """
+    a, b = _pair(a, b)
+    try:
+        out = np.maximum(a.data, b.data)
+    except ValueError:
+        raise _broadcast_error("maximum", a, b) from None
+
+    def backward(g):
+        share_a = (a.data > b.data) + 0.5 * (a.data == b.data)
+        return (unbroadcast(g * share_a, a.shape) if a.requires_grad else None,
+                unbroadcast(g * (1 - share_a), b.shape) if b.requires_grad else None)
+
+    return make_result(out, (a, b), backward)
+
+
+def minimum(a, b) -> Tensor:
+    """Elementwise smaller of a and b (ties split half and half, as in maximum)."""
+    a, b = _pair(a, b)
+    try:
+        out = np.minimum(a.data, b.data)
+    except ValueError:
+        raise _broadcast_error("minimum", a, b) from None
+
+    def backward(g):
+        share_a = (a.data < b.data) + 0.5 * (a.data == b.data)
+        return (unbroadcast(g * share_a, a.shape) if a.requires_grad else None,
+                unbroadcast(g * (1 - share_a), b.shape) if b.requires_grad else None)
+
+    return make_result(out, (a, b), backward)
+
+
+def where(condition, a, b) -> Tensor:
+    """a where ``condition`` is true, else b.
+
+    ``condition`` is a boolean array (not differentiated). Local derivative:
+    1 for the input that was chosen, 0 for the other.
+    """
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != bool:
+        cond = cond.astype(bool)
+    a, b = _pair(a, b)
+    try:
+        out = np.where(cond, a.data, b.data)
+    except ValueError:
+        raise ShapeError(
+            f"where: cannot broadcast condition {shape_str(cond.shape)} with "
+            f"{shape_str(a.shape)} and {shape_str(b.shape)}."
+        ) from None
+
+    def backward(g):
+        return (unbroadcast(np.where(cond, g, 0), a.shape) if a.requires_grad else None,
+                unbroadcast(np.where(cond, 0, g), b.shape) if b.requires_grad else None)
+
+    return make_result(out.astype(np.result_type(a.data, b.data), copy=False),
+                       (a, b), backward)
+
+
+def astype(x, dtype) -> Tensor:
+    """The same values in another float dtype; the gradient is cast back."""
+    x = as_tensor(x)
+    dt = np.dtype(dtype)
+    if dt == x.dtype:
+        return x
+    src = x.dtype
+    return make_result(x.data.astype(dt), (x,), lambda g: (g.astype(src),))

@@ -1,0 +1,27 @@
+"""The ``glassnet`` command and its demos."""
+
+import subprocess
+import sys
+
+from glassnet import cli
+from glassnet.demos import engine
+
+
+def test_engine_demo_fits_sine():
+    result = engine.fit_sine()
+    assert result["mse"] < 0.01
+    assert result["curve"][0] > 10 * result["curve"][-1]
+
+
+def test_demo_list_and_unknown_demo(capsys):
+    assert cli.main(["demo", "--list"]) == 0
+    assert "engine" in capsys.readouterr().out
+    assert cli.main(["demo", "no-such-demo"]) == 2
+    assert "unknown demo 'no-such-demo'" in capsys.readouterr().err
+
+
+def test_console_entry_runs_engine_demo():
+    done = subprocess.run([sys.executable, "-m", "glassnet", "demo", "engine"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "final MSE" in done.stdout

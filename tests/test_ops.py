@@ -1,0 +1,302 @@
+"""The op harness: every op's forward against NumPy and its backward against
+central finite differences in float64, over shapes and values drawn by hypothesis
+(broadcasting, keepdims, negative axes, repeated indices)."""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import glassnet as gn
+from glassnet import ops
+
+finite = st.floats(-3, 3, allow_nan=False, width=64)
+positive = st.floats(0.2, 3, allow_nan=False, width=64)
+small_shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
+
+
+def arrays(shape, elements=finite):
+    return hnp.arrays(np.float64, shape, elements=elements)
+
+
+def check(fn, reference, *values):
+    """Forward equals the NumPy reference; backward passes gradcheck."""
+    tensors = [gn.tensor(v, requires_grad=True, dtype=np.float64) for v in values]
+    out = fn(*tensors)
+    np.testing.assert_allclose(out.data, reference(*values), rtol=1e-12, atol=1e-12)
+    assert gn.gradcheck(fn, tensors)
+
+
+# --- binary ops with broadcasting ------------------------------------------------
+
+broadcast_pairs = hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3)
+
+
+@pytest.mark.parametrize("fn, reference", [
+    (ops.add, np.add), (ops.sub, np.subtract), (ops.mul, np.multiply),
+    (lambda a, b: a + b, np.add), (lambda a, b: a - b, np.subtract),
+    (lambda a, b: a * b, np.multiply),
+])
+@given(data=st.data(), shapes=broadcast_pairs)
+def test_binary_broadcasting(fn, reference, data, shapes):
+    a = data.draw(arrays(shapes.input_shapes[0]))
+    b = data.draw(arrays(shapes.input_shapes[1]))
+    check(fn, reference, a, b)
+
+
+@given(data=st.data(), shapes=broadcast_pairs)
+def test_div(data, shapes):
+    a = data.draw(arrays(shapes.input_shapes[0]))
+    b = data.draw(arrays(shapes.input_shapes[1], positive))
+    check(lambda x, y: x / y, np.divide, a, b)
+
+
+@given(data=st.data(), shapes=broadcast_pairs)
+def test_pow_tensor_exponent(data, shapes):
+    a = data.draw(arrays(shapes.input_shapes[0], positive))
+    b = data.draw(arrays(shapes.input_shapes[1]))
+    check(lambda x, y: x ** y, np.power, a, b)
+
+
+@pytest.mark.parametrize("exponent", [2, 3, 0.5, -1.5])
+@given(x=arrays(small_shapes, positive))
+def test_pow_scalar_exponent(exponent, x):
+    check(lambda t: t ** exponent, lambda v: v ** exponent, x)
+
+
+@given(x=arrays(small_shapes))
+def test_scalar_on_the_left(x):
+    check(lambda t: 2.0 - t * 3.0 + 1.0 / (t * t + 1.0), lambda v: 2 - v * 3 + 1 / (v * v + 1), x)
+    check(lambda t: 2.0 ** t, lambda v: 2.0 ** v, x)
+
+
+@given(x=arrays(small_shapes))
+def test_neg(x):
+    check(lambda t: -t, np.negative, x)
+
+
+@given(data=st.data(), shapes=broadcast_pairs)
+def test_maximum_minimum_where(data, shapes):
+    a = data.draw(arrays(shapes.input_shapes[0]))
+    b = data.draw(arrays(shapes.input_shapes[1]))
+    # Keep the two apart so finite differences do not straddle the kink.
+    assume(np.all(np.abs(np.subtract(*np.broadcast_arrays(a, b))) > 1e-3))
+    check(ops.maximum, np.maximum, a, b)
+    check(ops.minimum, np.minimum, a, b)
+    cond = np.broadcast_to(a, np.broadcast_shapes(a.shape, b.shape)) > 0
+    check(lambda x, y: ops.where(cond, x, y), lambda x, y: np.where(cond, x, y), a, b)
+
+
+def test_maximum_tie_splits_gradient():
+    a = gn.tensor([1.0, 2.0], requires_grad=True)
+    b = gn.tensor([1.0, 0.0], requires_grad=True)
+    ops.maximum(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [0.5, 1.0])
+    np.testing.assert_array_equal(b.grad, [0.5, 0.0])
+
+
+# --- unary ops ---------------------------------------------------------------------
+
+def _sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+@pytest.mark.parametrize("fn, reference, elements", [
+    (ops.exp, np.exp, finite),
+    (ops.log, np.log, positive),
+    (ops.sqrt, np.sqrt, positive),
+    (ops.tanh, np.tanh, finite),
+    (ops.sigmoid, _sigmoid, finite),
+    (lambda t: t.exp().log(), lambda v: v, finite),
+])
+@given(data=st.data(), shape=small_shapes)
+def test_unary(fn, reference, elements, data, shape):
+    check(fn, reference, data.draw(arrays(shape, elements)))
+
+
+@pytest.mark.parametrize("fn, reference", [
+    (ops.abs, np.abs), (ops.relu, lambda v: np.maximum(v, 0)),
+    (lambda t: ops.clip(t, -1.0, 1.5), lambda v: np.clip(v, -1.0, 1.5)),
+])
+@given(data=st.data(), shape=small_shapes)
+def test_kinked_unary(fn, reference, data, shape):
+    # Values at least 0.01 from each kink (0, -1, 1.5), where the derivative jumps.
+    away = finite.filter(lambda v: min(abs(v), abs(v + 1), abs(v - 1.5)) > 0.01)
+    check(fn, reference, data.draw(arrays(shape, away)))
+
+
+def test_kink_conventions():
+    x = gn.tensor([0.0, -1.0, 1.5], requires_grad=True)
+    ops.relu(x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0, 0, 1])  # ReLU'(0) = 0
+    x.grad = None
+    ops.abs(x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0, -1, 1])  # |x|'(0) = 0
+    x.grad = None
+    ops.clip(x, -1.0, 1.5).sum().backward()
+    np.testing.assert_array_equal(x.grad, [1, 1, 1])  # bounds included
+
+
+def test_sigmoid_is_quiet_and_exact_at_extremes():
+    big = np.array([-1e4, -500.0, 0.0, 500.0, 1e4], dtype=np.float32)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        s = ops.sigmoid(gn.tensor(big)).data
+    np.testing.assert_array_equal(s, [0.0, 0.0, 0.5, 1.0, 1.0])
+    assert s.dtype == np.float32
+
+
+# --- reductions ------------------------------------------------------------------
+
+@st.composite
+def array_and_axis(draw, min_dims=1):
+    shape = draw(hnp.array_shapes(min_dims=min_dims, max_dims=3, min_side=1, max_side=4))
+    x = draw(arrays(shape))
+    nd = len(shape)
+    axis = draw(st.one_of(
+        st.none(),
+        st.integers(-nd, nd - 1),
+        st.lists(st.integers(0, nd - 1), min_size=1, max_size=nd, unique=True).map(tuple),
+    ))
+    return x, axis
+
+
+@pytest.mark.parametrize("name", ["sum", "mean"])
+@given(case=array_and_axis(), keepdims=st.booleans())
+def test_sum_mean(name, case, keepdims):
+    x, axis = case
+    ref = getattr(np, name)
+    check(lambda t: getattr(t, name)(axis=axis, keepdims=keepdims),
+          lambda v: ref(v, axis=axis, keepdims=keepdims), x)
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+@given(case=array_and_axis(), keepdims=st.booleans())
+def test_max_min(name, case, keepdims):
+    x, axis = case
+    # Distinct values: finite differences cannot see a tie's split.
+    x = x + np.arange(x.size).reshape(x.shape) * 0.37
+    ref = getattr(np, name)
+    check(lambda t: getattr(t, name)(axis=axis, keepdims=keepdims),
+          lambda v: ref(v, axis=axis, keepdims=keepdims), x)
+
+
+def test_max_splits_ties_evenly():
+    x = gn.tensor([[3.0, 1.0, 3.0], [2.0, 2.0, 2.0]], requires_grad=True)
+    x.max(axis=1).sum().backward()
+    np.testing.assert_allclose(x.grad, [[0.5, 0, 0.5], [1 / 3, 1 / 3, 1 / 3]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@given(case=array_and_axis())
+def test_softmax_family(name, case):
+    x, axis = case
+    if axis is None or isinstance(axis, tuple):
+        axis = -1
+
+    def ref(v):
+        shifted = v - v.max(axis=axis, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        return logp if name == "log_softmax" else np.exp(logp)
+
+    check(lambda t: getattr(t, name)(axis=axis), ref, x)
+
+
+def test_log_softmax_is_stable_for_huge_logits():
+    x = gn.tensor([[1000.0, 0.0, -1000.0]])
+    y = x.log_softmax().data
+    assert np.all(np.isfinite(y))
+    np.testing.assert_allclose(y, [[0.0, -1000.0, -2000.0]], rtol=1e-6)
+    np.testing.assert_allclose(x.softmax().data, [[1.0, 0.0, 0.0]])
+
+
+# --- shape ops -------------------------------------------------------------------
+
+@given(x=arrays(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4)), data=st.data())
+def test_reshape_transpose(x, data):
+    check(lambda t: t.reshape(-1), lambda v: v.reshape(-1), x)
+    perm = data.draw(st.permutations(range(x.ndim)))
+    neg = [p - x.ndim for p in perm]  # negative axes mean the same
+    check(lambda t: t.transpose(*neg), lambda v: v.transpose(perm), x)
+    check(lambda t: t.T, lambda v: v.T, x)
+
+
+@given(x=arrays(hnp.array_shapes(min_dims=1, max_dims=3, max_side=5)), data=st.data())
+def test_integer_array_indexing_with_repeats(x, data):
+    idx = np.array(data.draw(st.lists(st.integers(-x.shape[0], x.shape[0] - 1),
+                                      min_size=1, max_size=8)))
+    check(lambda t: t[idx], lambda v: v[idx], x)
+
+
+def test_repeated_index_accumulates():
+    x = gn.tensor([10.0, 20.0, 30.0], requires_grad=True)
+    x[np.array([0, 0, 2, 0])].sum().backward()
+    np.testing.assert_array_equal(x.grad, [3, 0, 1])
+
+
+@given(x=arrays(hnp.array_shapes(min_dims=2, max_dims=3, min_side=2, max_side=4)))
+def test_slices_masks_and_tuples(x):
+    check(lambda t: t[1:, ::-1], lambda v: v[1:, ::-1], x)
+    check(lambda t: t[..., 0], lambda v: v[..., 0], x)
+    mask = x > 0
+    check(lambda t: t[mask], lambda v: v[mask], x)
+    rows = np.array([0, 1, 0])
+    check(lambda t: t[rows, 1], lambda v: v[rows, 1], x)
+
+
+@given(data=st.data(), n=st.integers(1, 3), axis=st.integers(-2, 1))
+def test_concatenate_stack_split(data, n, axis):
+    base = data.draw(hnp.array_shapes(min_dims=2, max_dims=2, max_side=3))
+    parts = []
+    for _ in range(n):
+        shape = list(base)
+        shape[axis] = data.draw(st.integers(1, 3))
+        parts.append(data.draw(arrays(tuple(shape))))
+    check(lambda *ts: ops.concatenate(ts, axis=axis),
+          lambda *vs: np.concatenate(vs, axis=axis), *parts)
+    same = [data.draw(arrays(tuple(base))) for _ in range(n)]
+    check(lambda *ts: ops.stack(ts, axis=axis), lambda *vs: np.stack(vs, axis=axis), *same)
+    whole = np.concatenate(parts, axis=axis)
+    cuts = np.cumsum([p.shape[axis] for p in parts])[:-1]
+    check(lambda t: ops.concatenate([p * (i + 1) for i, p in enumerate(ops.split(t, cuts, axis))],
+                                    axis=axis),
+          lambda v: np.concatenate([p * (i + 1) for i, p in enumerate(np.split(v, cuts, axis))],
+                                   axis=axis), whole)
+
+
+# --- matmul ----------------------------------------------------------------------
+
+@st.composite
+def matmul_shapes(draw):
+    m, k, n = (draw(st.integers(1, 4)) for _ in range(3))
+    kind = draw(st.sampled_from(["mm", "vm", "mv", "vv", "batched", "broadcast"]))
+    if kind == "mm":
+        return (m, k), (k, n)
+    if kind == "vm":
+        return (k,), (k, n)
+    if kind == "mv":
+        return (m, k), (k,)
+    if kind == "vv":
+        return (k,), (k,)
+    b = draw(st.integers(1, 3))
+    if kind == "batched":
+        return (b, m, k), (b, k, n)
+    return (2, 1, m, k), (b, k, n)
+
+
+@given(shapes=matmul_shapes(), data=st.data())
+def test_matmul(shapes, data):
+    a, b = (data.draw(arrays(s)) for s in shapes)
+    check(lambda x, y: x @ y, np.matmul, a, b)
+
+
+@given(data=st.data(), lead=hnp.array_shapes(min_dims=0, max_dims=2, max_side=3),
+       n_in=st.integers(1, 4), n_out=st.integers(1, 4), bias=st.booleans())
+def test_linear(data, lead, n_in, n_out, bias):
+    x = data.draw(arrays(lead + (n_in,)))
+    w = data.draw(arrays((n_in, n_out)))
+    b = data.draw(arrays((n_out,)))
+    if bias:
+        check(ops.linear, lambda v, W, c: v @ W + c, x, w, b)
+    else:
+        check(ops.linear, lambda v, W: v @ W, x, w)
