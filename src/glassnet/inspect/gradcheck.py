@@ -26,8 +26,10 @@ def gradcheck(fn, inputs, eps: float = 1e-6, rtol: float = 1e-4, atol: float = 1
         one number by a fixed random weighting, which checks the whole
         Jacobian rather than only its column sums.
     inputs : sequence of Tensor or array_like
-        Each is copied to float64; those that are Tensors with
-        ``requires_grad=True`` (or any non-Tensor input) are checked.
+        Tensors with ``requires_grad=True`` and every non-Tensor input are
+        checked. Inputs are copied to float64, except float64 Tensors, which
+        are used as they are (nudged in place and restored), so a layer's own
+        parameters can be checked after ``layer.astype(np.float64)``.
     eps, rtol, atol : float
         Step size and tolerances: a gradient passes when
         ``|analytic - numeric| <= atol + rtol * |numeric|``.
@@ -46,9 +48,21 @@ def gradcheck(fn, inputs, eps: float = 1e-6, rtol: float = 1e-4, atol: float = 1
     """
     tensors = []
     for item in inputs:
+        if isinstance(item, Tensor) and item.dtype == np.float64:
+            tensors.append(item)
+            continue
         checked = item.requires_grad if isinstance(item, Tensor) else True
         data = item.data if isinstance(item, Tensor) else item
         tensors.append(Tensor(np.array(data, dtype=np.float64), requires_grad=checked))
+    saved_grads = [t.grad for t in tensors]
+    try:
+        return _check(fn, tensors, eps, rtol, atol, seed)
+    finally:
+        for t, g in zip(tensors, saved_grads):
+            t.grad = g
+
+
+def _check(fn, tensors, eps, rtol, atol, seed) -> bool:
 
     weights = None
 

@@ -7,7 +7,7 @@ more families as layers need them). Every public op is also reachable as
 
 from .elementwise import (  # noqa: F401
     abs, add, astype, clip, div, exp, log, maximum, minimum, mul, neg, pow, relu,
-    sigmoid, sqrt, sub, tanh, where,
+    sigmoid, sqrt, step, sub, tanh, where,
 )
 from .linalg import linear, matmul  # noqa: F401
 from .reduce import log_softmax, max, mean, min, softmax, sum  # noqa: F401

@@ -270,3 +270,25 @@ def astype(x, dtype) -> Tensor:
         return x
     src = x.dtype
     return make_result(x.data.astype(dt), (x,), lambda g: (g.astype(src),))
+
+
+def step(x, threshold=0.0, low=0.0, high=1.0) -> Tensor:
+    """The threshold neuron: ``high`` where x > threshold, else ``low``.
+
+    Its derivative is 0 everywhere except at the jump, where it does not
+    exist, so gradient descent can learn nothing through it. Backward
+    therefore refuses with an explanation instead of passing zeros silently.
+    """
+    x = as_tensor(x)
+    y = np.where(x.data > threshold, high, low).astype(x.dtype, copy=False)
+
+    def backward(g):
+        from ..errors import GraphError
+
+        raise GraphError(
+            "Step has no useful gradient (0 everywhere but the jump), so backpropagation "
+            "cannot train through it. Use Sigmoid or Tanh to train, or a gradient-free "
+            "optimizer from glassnet.optim."
+        )
+
+    return make_result(y, (x,), backward)

@@ -1,0 +1,7 @@
+"""Layers and models: neurons as weighted sums, squashed, stacked into networks."""
+
+from . import init  # noqa: F401
+from .activations import Identity, ReLU, Sigmoid, Softmax, Step, Tanh  # noqa: F401
+from .dense import Dense  # noqa: F401
+from .flatten import Flatten  # noqa: F401
+from .module import Module, Sequential  # noqa: F401

@@ -1,0 +1,273 @@
+"""Module: the base of every layer and model, and Sequential, a stack of them.
+
+A module's parameters are simply its attributes that are Tensors with
+``requires_grad=True``, found by walking its attributes (and lists, tuples
+and dicts of them) in the order they were set. There is no attribute magic:
+what you assign is what you get.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConfigError, DTypeError
+from ..tensor import Tensor, as_tensor
+from .init import make_rng
+
+# Functions called as hook(module, inputs, output) after every module's forward;
+# empty unless something (glassnet.trace) is watching, so they cost nothing.
+FORWARD_HOOKS: list = []
+
+
+def _walk(value, prefix):
+    """Yield (name, item) for Tensors and Modules inside ``value``."""
+    if isinstance(value, (Tensor, Module)):
+        yield prefix, value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _walk(item, f"{prefix}.{i}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, f"{prefix}.{key}")
+
+
+class Module:
+    """Base class of layers and models.
+
+    Subclasses set their parameters as attributes in ``__init__`` and write
+    ``forward``. Calling a module converts NumPy input to a Tensor of the
+    module's float dtype and runs ``forward``.
+    """
+
+    training = True
+
+    # --- the tree --------------------------------------------------------------
+    def _members(self):
+        """(name, Tensor or Module) directly held by this module, in order set."""
+        for attr, value in vars(self).items():
+            yield from _walk(value, attr)
+
+    def named_children(self):
+        """(name, module) for each direct sub-module, in the order they were set."""
+        for name, item in self._members():
+            if isinstance(item, Module):
+                yield name, item
+
+    def children(self):
+        return [m for _, m in self.named_children()]
+
+    def named_modules(self, prefix: str = ""):
+        """(name, module) for this module and every module inside it, depth first."""
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def named_parameters(self, prefix: str = ""):
+        """(dotted name, Tensor) for every trainable tensor, e.g. ``('0.weight', W)``."""
+        seen = set()
+        for name, item in self._members():
+            full = f"{prefix}.{name}" if prefix else name
+            if isinstance(item, Module):
+                for sub, p in item.named_parameters(full):
+                    if id(p) not in seen:  # a layer shared twice counts once
+                        seen.add(id(p))
+                        yield sub, p
+            elif item.requires_grad and id(item) not in seen:
+                seen.add(id(item))
+                yield full, item
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def num_parameters(self) -> int:
+        return int(sum(p.size for p in self.parameters()))
+
+    def state_dict(self) -> dict:
+        """Parameter name -> NumPy array (a copy)."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Copy arrays into the parameters, checking names, shapes and dtypes."""
+        from .._validate import shape_str
+        from ..errors import ShapeError
+
+        params = dict(self.named_parameters())
+        missing = sorted(set(params) - set(state))
+        extra = sorted(set(state) - set(params))
+        if missing or extra:
+            raise ShapeError(
+                f"{type(self).__name__}.load_state_dict: missing {missing}, unexpected {extra}."
+            )
+        for name, p in params.items():
+            arr = np.asarray(state[name])
+            if arr.shape != p.shape:
+                raise ShapeError(
+                    f"{type(self).__name__}.load_state_dict: '{name}' expected shape "
+                    f"{shape_str(p.shape)}; got {shape_str(arr.shape)}."
+                )
+            p.data = arr.astype(p.dtype, copy=True)
+
+    # --- modes and gradients -----------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        """Training mode (the default) for this module and all inside it."""
+        for _, m in self.named_modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> "Module":
+        """Inference mode for this module and all inside it."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    def astype(self, dtype) -> "Module":
+        """Convert every parameter to ``dtype`` (float32 or float64), in place."""
+        dt = np.dtype(dtype)
+        if dt not in (np.float32, np.float64):
+            raise DTypeError(f"{type(self).__name__}.astype: use float32 or float64; got {dt}.")
+        for p in self.parameters():
+            p.data = p.data.astype(dt)
+            p.grad = None
+        return self
+
+    @property
+    def dtype(self):
+        for p in self.parameters():
+            return p.dtype
+        return np.dtype(np.float32)
+
+    def reset_parameters(self, rng=None) -> "Module":
+        """Draw fresh initial weights for every layer inside, in order, from ``rng``."""
+        rng = make_rng(rng)
+        for child in self.children():
+            child.reset_parameters(rng)
+        return self
+
+    # --- running -----------------------------------------------------------------
+    def forward(self, x):
+        raise NotImplementedError(f"{type(self).__name__} must implement forward().")
+
+    def __call__(self, x, *args, **kwargs):
+        if not isinstance(x, Tensor):
+            x = as_input(x, self.dtype, type(self).__name__)
+        out = self.forward(x, *args, **kwargs)
+        if FORWARD_HOOKS:
+            for hook in FORWARD_HOOKS:
+                hook(self, x, out)
+        return out
+
+    # --- description ---------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The one-line configuration shown inside the repr's parentheses."""
+        return ""
+
+    def __repr__(self) -> str:
+        kids = self.children()
+        if not kids:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"{type(self).__name__}("]
+        for name, child in self.named_children():
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def get_config(self) -> dict:
+        """Constructor arguments that rebuild this module (used by model files)."""
+        return {}
+
+    # --- training, as methods (the same as glassnet.fit & co.) -------------------
+    def fit(self, X, y, **kwargs):
+        from ..train import fit
+
+        return fit(self, X, y, **kwargs)
+
+    def evaluate(self, X, y, **kwargs):
+        from ..train import evaluate
+
+        return evaluate(self, X, y, **kwargs)
+
+    def predict(self, X, **kwargs):
+        from ..train import predict
+
+        return predict(self, X, **kwargs)
+
+
+def as_input(x, dtype, where: str) -> Tensor:
+    """NumPy (or list) input as a constant Tensor of the model's float dtype."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiub":
+        raise DTypeError(
+            f"{where} expected numeric input; got an array of dtype {arr.dtype}."
+        )
+    if arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    return as_tensor(arr)
+
+
+class Sequential(Module):
+    """Layers applied one after another: the output of each is the input of the next.
+
+    Parameters
+    ----------
+    *layers : Module
+        The layers, first to last.
+    seed : int or numpy Generator, optional
+        When given, every layer's weights are drawn again from one Generator
+        made from this seed, layer by layer in order, so the same seed always
+        gives the same starting model.
+
+    Examples
+    --------
+    >>> from glassnet.nn import Sequential, Dense, Sigmoid
+    >>> model = Sequential(Dense(64, 32), Sigmoid(), Dense(32, 10), seed=0)
+    >>> model
+    Sequential(
+      (0): Dense(64 → 32, bias)
+      (1): Sigmoid()
+      (2): Dense(32 → 10, bias)
+    )
+    >>> model.num_parameters()
+    2410
+    """
+
+    def __init__(self, *layers, seed=None):
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise ConfigError(
+                    f"Sequential: item {i} is {type(layer).__name__}, not a layer. "
+                    "Did you pass a class instead of an instance, e.g. ReLU instead of ReLU()?"
+                )
+        self.layers = list(layers)
+        if seed is not None:
+            self.reset_parameters(seed)
+
+    def _members(self):
+        for i, layer in enumerate(self.layers):
+            yield str(i), layer
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return Sequential(*self.layers[i])
+        return self.layers[i]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def append(self, layer: Module) -> "Sequential":
+        if not isinstance(layer, Module):
+            raise ConfigError(f"Sequential.append: {type(layer).__name__} is not a layer.")
+        self.layers.append(layer)
+        return self
