@@ -19,3 +19,14 @@ def test_ten_line_example_runs_and_reaches_its_stated_loss(capsys):
     namespace = {}
     exec(compile(code, "README.md", "exec"), namespace)
     assert namespace["loss"].item() < 0.03
+
+
+def test_fit_example_runs_and_reaches_its_stated_accuracy():
+    code = re.search(r"## Train a network in a few lines.*?```python\n(.*?)```",
+                     README.read_text(), re.S).group(1)
+    code = code.replace("epochs=30, seed=0)", "epochs=30, seed=0, verbose=0)")
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    gn = namespace["gn"]
+    scores = gn.evaluate(namespace["model"], namespace["X_test"], namespace["y_test"])
+    assert scores["accuracy"] >= 0.98

@@ -12,11 +12,15 @@ from .errors import (
     GradcheckError, GraphError, ShapeError,
 )
 from .inspect.gradcheck import gradcheck
+from . import data, datasets, losses, metrics, nn, optim, train
+from .train import evaluate, fit, predict, predict_classes
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck", "ops",
+    "nn", "losses", "optim", "metrics", "data", "datasets", "train",
+    "fit", "evaluate", "predict", "predict_classes",
     "GlassnetError", "ShapeError", "DTypeError", "ConfigError", "DataError",
     "GraphError", "GradcheckError", "DivergedError", "FormatError",
 ]

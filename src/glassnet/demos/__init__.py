@@ -10,9 +10,10 @@ import importlib
 
 # name -> module (imported only when that demo runs, so `glassnet --help` stays fast)
 DEMOS = {
+    "digits": "glassnet.demos.digits",
     "engine": "glassnet.demos.engine",
 }
-DEFAULT = "engine"
+DEFAULT = "digits"
 
 
 def load(name: str):

@@ -1,0 +1,285 @@
+"""Loss functions: one number that says how wrong the network is.
+
+Training is the search for weights that make this number small. Seed 001
+starts from the plainest cost, the share of images labelled wrongly
+(:func:`glassnet.metrics.error_rate`), and then explains why gradient
+descent needs a smooth one instead: a small change in a weight must make a
+small change in the cost. Every loss here is smooth (almost everywhere), and
+every one is called the same way::
+
+    loss = loss_fn(prediction, target)   # a scalar Tensor
+    loss.backward()                      # d(loss)/d(every weight)
+
+``prediction`` is the network's output Tensor; ``target`` the truth, as a
+NumPy array or a Tensor. Shapes must match exactly: a loss never broadcasts a
+target of shape (N,) against predictions of shape (N, 1), which would
+silently compare every sample with every other.
+
+Custom losses
+-------------
+Seed 004 points out that any error function that grows with the distance
+between guess and truth will do. Any function of two Tensors that returns a
+scalar Tensor, built from glassnet ops, works as a loss wherever one is
+accepted (``fit(loss=...)``, :func:`get`), and backpropagation needs nothing
+more: for example a quartic loss, which punishes big misses even harder::
+
+    def quartic(prediction, target):
+        return ((prediction - target) ** 4).mean()
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import shape_str
+from .errors import ConfigError, ShapeError
+from .ops import elementwise as _ew
+from .ops import reduce as _rd
+from .ops.loss import _binary_cross_entropy, _cross_entropy, _reshape_hint
+from .tensor import Tensor, as_tensor
+
+__all__ = ["Loss", "MSE", "SSE", "MAE", "BinaryCrossEntropy", "CrossEntropy", "get"]
+
+
+class Loss:
+    """Base class: ``loss(prediction, target)`` returns a scalar Tensor.
+
+    Subclasses implement ``forward(prediction, target)`` on two Tensors of
+    the same shape (checked here, with the target given the prediction's
+    float dtype).
+    """
+
+    def __call__(self, prediction, target) -> Tensor:
+        prediction = as_tensor(prediction)
+        if prediction.dtype.kind != "f":
+            prediction = as_tensor(prediction.data.astype(np.float32))
+        target = as_tensor(target, prediction)
+        if target.shape != prediction.shape:
+            raise ShapeError(self._mismatch(prediction.shape, target.shape))
+        return self.forward(prediction, target)
+
+    def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def _mismatch(self, pred_shape: tuple, target_shape: tuple) -> str:
+        msg = (
+            f"{self!r}: prediction has shape {shape_str(pred_shape)} but target has "
+            f"shape {shape_str(target_shape)}; they must match exactly (a loss does "
+            "not broadcast)."
+        )
+        hint = _reshape_hint(pred_shape, target_shape)
+        if not hint and len(pred_shape) == len(target_shape) + 1 and pred_shape[-1] > 1:
+            hint = (" Targets look like class labels: use CrossEntropy(), or one-hot "
+                    "encode them.")
+        return msg + hint
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class MSE(Loss):
+    """Mean squared error: the average of the squared differences.
+
+    ``MSE = mean((prediction − target)²)`` over every element; with
+    ``half=True``, ``½·mean((prediction − target)²)``. The ½ is the
+    convention seed 001 mentions: it cancels the 2 of the derivative, so
+    d(loss)/d(prediction) is simply ``(prediction − target) / n``.
+    Minimising it pulls a single guess towards the *mean* of the targets
+    (seed 004's M&M bags).
+
+    Shapes: prediction and target identical, any shape; the result is a
+    scalar.
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> from glassnet import losses
+    >>> loss = losses.MSE()
+    >>> round(loss(gn.tensor([1.0, 2.0, 3.0]), [1.0, 4.0, 6.0]).item(), 4)
+    4.3333
+    >>> losses.MSE(half=True)(gn.tensor([3.0]), [1.0]).item()  # ½ · 2²
+    2.0
+    """
+
+    def __init__(self, half: bool = False):
+        self.half = bool(half)
+
+    def forward(self, prediction, target):
+        diff = prediction - target
+        squared = _rd.mean(diff * diff)
+        return squared * 0.5 if self.half else squared
+
+    def __repr__(self) -> str:
+        return "MSE(half=True)" if self.half else "MSE()"
+
+
+class SSE(Loss):
+    """Sum of squared errors: seed 003's loss.
+
+    For each image, square the difference between the ideal and the actual
+    value of every output neuron and add them up; then add those totals over
+    all the images: ``SSE = Σ (prediction − target)²``. It is MSE times the
+    number of elements, so its gradients grow with the batch size.
+
+    Shapes: prediction and target identical, any shape; the result is a
+    scalar.
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> from glassnet import losses
+    >>> sse = losses.SSE()  # (0.2² + 0.1²) + (0.3² + 0.4²)
+    >>> round(sse(gn.tensor([[0.8, 0.1], [0.3, 0.6]]), [[1, 0], [0, 1]]).item(), 4)
+    0.3
+    """
+
+    def forward(self, prediction, target):
+        diff = prediction - target
+        return _rd.sum(diff * diff)
+
+
+class MAE(Loss):
+    """Mean absolute error: the average distance ``mean(|prediction − target|)``.
+
+    Big misses count no more than in proportion, so outliers pull less than
+    with MSE; a single guess minimising it lands on the *median* of the
+    targets (seed 004's M&M bags). Its derivative is the sign of the
+    difference (0 where it is exactly 0), divided by the number of elements.
+
+    Shapes: prediction and target identical, any shape; the result is a
+    scalar.
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> from glassnet import losses
+    >>> round(losses.MAE()(gn.tensor([1.0, 2.0, 3.0]), [1.0, 4.0, 6.0]).item(), 4)
+    1.6667
+    """
+
+    def forward(self, prediction, target):
+        return _rd.mean(_ew.abs(prediction - target))
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy, for yes/no answers: ``mean(−t·log p − (1−t)·log(1−p))``.
+
+    Parameters
+    ----------
+    from_logits : bool
+        False (default): predictions are probabilities p in [0, 1], e.g. from
+        a final Sigmoid, clipped to [1e-7, 1 − 1e-7] before the log. True:
+        predictions are raw scores x with p = sigmoid(x), and the loss is
+        computed stably as ``max(x, 0) − x·t + log(1 + exp(−|x|))``; prefer
+        this, with no Sigmoid at the end of the model.
+
+    Shapes: prediction and target identical, e.g. (N, 1) and (N, 1); targets
+    in [0, 1]. The result is a scalar, the mean over every element.
+
+    The gradient with respect to the logits is ``(sigmoid(x) − t) / n``: the
+    guess minus the truth.
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> from glassnet import losses
+    >>> bce = losses.BinaryCrossEntropy()
+    >>> round(bce(gn.tensor([0.9, 0.2]), [1.0, 0.0]).item(), 4)  # −(ln 0.9 + ln 0.8)/2
+    0.1643
+    """
+
+    def __init__(self, from_logits: bool = False):
+        self.from_logits = bool(from_logits)
+
+    def forward(self, prediction, target):
+        return _binary_cross_entropy(prediction, target, self.from_logits, "mean",
+                                     repr(self))
+
+    def __repr__(self) -> str:
+        return "BinaryCrossEntropy(from_logits=True)" if self.from_logits \
+            else "BinaryCrossEntropy()"
+
+
+class CrossEntropy(Loss):
+    """Softmax cross-entropy for choosing one class out of C, from raw scores.
+
+    ``loss = mean over samples of −log softmax(z)[y]``: minus the log of the
+    probability the network gave the true class. Give the model's raw
+    outputs (logits); the softmax is built in, fused with the log so that it
+    is exact and stable, and the gradient is the famous
+    ``(softmax(z) − onehot(y)) / N``. See :func:`glassnet.ops.loss.cross_entropy`.
+
+    Shapes
+    ------
+    prediction : (N, C) logits, or (N, T, C) for a prediction at every step
+        of a sequence.
+    target : integer class labels of shape (N,) (or (N, T)) in [0, C), or
+        one-hot / probability rows of the prediction's own shape.
+
+    The result is a scalar: the mean over all N (or N·T) positions.
+
+    Examples
+    --------
+    >>> import numpy as np, glassnet as gn
+    >>> from glassnet import losses
+    >>> ce = losses.CrossEntropy()
+    >>> z = gn.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    >>> round(ce(z, np.array([0, 2])).item(), 4)  # (−log 0.7870 + log 3) / 2
+    0.6691
+    >>> round(ce(z, np.eye(3)[[0, 2]]).item(), 4)  # the same, as one-hot rows
+    0.6691
+    """
+
+    def __call__(self, prediction, target) -> Tensor:
+        # The shapes of the two kinds of target are checked inside the op.
+        return _cross_entropy(prediction, target, "mean", repr(self))
+
+
+_NAMES = {
+    "mse": MSE, "mean_squared_error": MSE,
+    "sse": SSE, "sum_squared_error": SSE,
+    "mae": MAE, "mean_absolute_error": MAE,
+    "bce": BinaryCrossEntropy, "binary_cross_entropy": BinaryCrossEntropy,
+    "cross_entropy": CrossEntropy, "ce": CrossEntropy,
+}
+
+
+def get(loss) -> "Loss | callable":
+    """A loss from its name, or ``loss`` itself if it is already callable.
+
+    Parameters
+    ----------
+    loss : str, Loss class or instance, or callable
+        A name (case does not matter): ``"mse"``, ``"sse"``, ``"mae"``,
+        ``"bce"`` / ``"binary_cross_entropy"``, ``"cross_entropy"`` / ``"ce"``,
+        or a long form ``"mean_squared_error"``, ``"sum_squared_error"``,
+        ``"mean_absolute_error"``. A Loss class is instantiated with its
+        defaults; any other callable ``f(prediction, target) -> scalar Tensor``
+        is returned as it is.
+
+    Examples
+    --------
+    >>> from glassnet import losses
+    >>> losses.get("ce")
+    CrossEntropy()
+    >>> quartic = lambda p, t: ((p - t) ** 4).mean()
+    >>> losses.get(quartic) is quartic
+    True
+    """
+    if isinstance(loss, str):
+        cls = _NAMES.get(loss.strip().lower())
+        if cls is None:
+            names = ", ".join(repr(n) for n in _NAMES)
+            raise ConfigError(
+                f"unknown loss {loss!r}; choose one of {names}, or pass a function "
+                "f(prediction, target) returning a scalar Tensor."
+            )
+        return cls()
+    if isinstance(loss, type) and issubclass(loss, Loss):
+        return loss()
+    if callable(loss):
+        return loss
+    raise ConfigError(
+        f"a loss must be a name or a callable f(prediction, target); got "
+        f"{type(loss).__name__}."
+    )

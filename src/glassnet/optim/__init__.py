@@ -1,0 +1,39 @@
+"""Optimizers: the rules that turn gradients into better weights.
+
+Gradient optimizers (:mod:`.gradient`) move every weight a little way
+against its gradient: :class:`SGD` (with momentum and Nesterov momentum),
+:class:`Adam` and :class:`AdamW`. Schedules (:mod:`.schedules`) lower the
+learning rate as training goes on, and the clipping functions (:mod:`.clip`)
+keep one bad batch from throwing the weights far away.
+"""
+
+from .base import Optimizer
+from .clip import clip_grad_norm, clip_grad_value
+from .gradient import SGD, Adam, AdamW
+from .schedules import CosineLR, ExponentialLR, LRSchedule, StepLR
+
+__all__ = [
+    "SGD",
+    "Adam",
+    "AdamW",
+    "CosineLR",
+    "ExponentialLR",
+    "LRSchedule",
+    "Optimizer",
+    "StepLR",
+    "clip_grad_norm",
+    "clip_grad_value",
+]
+
+# Search-based optimizers: they see the loss only through counted evaluations
+# (random, grid, nudge, Newton, annealing, genetic); see glassnet.optim.free.
+from . import free  # noqa: E402
+from .free import (  # noqa: E402
+    CoordinateNudge, FreeOptimizer, GeneticAlgorithm, GradientDescent, GridSearch, Newton,
+    RandomSearch, SearchResult, SimulatedAnnealing,
+)
+
+__all__ += [
+    "free", "FreeOptimizer", "SearchResult", "RandomSearch", "GridSearch",
+    "CoordinateNudge", "GradientDescent", "Newton", "SimulatedAnnealing", "GeneticAlgorithm",
+]

@@ -1,0 +1,5 @@
+"""Training: fit / evaluate / predict, the History they return, and callbacks."""
+
+from .callbacks import Callback, EarlyStopping, Progress, StopOnNaN, TrainState  # noqa: F401
+from .history import History  # noqa: F401
+from .loop import evaluate, fit, predict, predict_classes  # noqa: F401

@@ -1,0 +1,317 @@
+"""fit, evaluate, predict: the training loop, with its checks and its bookkeeping.
+
+The heart of ``fit`` is these lines, run for every mini-batch of every epoch::
+
+    for xb, yb in batches(X, y, batch_size, shuffle=True, seed=rng):
+        prediction = model(xb)              # forward: weighted sums, squashed
+        loss = loss_fn(prediction, yb)      # how wrong, as one number
+        optimizer.zero_grad()               # forget the last batch's gradients
+        loss.backward()                     # backpropagation: d(loss)/d(every weight)
+        optimizer.step()                    # gradient descent: move each weight downhill
+
+Everything else here is care: checking the data before the first step,
+recording the history, validation, callbacks, and stopping cleanly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import losses as losses_mod
+from .. import metrics as metrics_mod
+from .. import optim as optim_mod
+from .._validate import check_finite, check_positive, shape_str
+from ..data.transforms import batches, train_test_split
+from ..errors import ConfigError, DataError, DivergedError
+from ..tensor import Tensor, no_grad
+from .callbacks import Callback, Progress, StopOnNaN, TrainState
+from .history import History
+
+_OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
+_METRICS = {"accuracy": "accuracy", "acc": "accuracy", "error_rate": "error_rate"}
+
+
+def _as_array(name: str, value) -> np.ndarray:
+    if isinstance(value, Tensor):
+        return value.data
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "fiub":
+        raise DataError(f"fit: {name} must be numeric; got an array of dtype {arr.dtype}.")
+    return arr
+
+
+def _check_data(where: str, X: np.ndarray, y: np.ndarray | None) -> None:
+    if X.ndim == 0 or len(X) == 0:
+        raise DataError(f"{where}: X holds no samples (shape {shape_str(X.shape)}).")
+    if y is not None and len(y) != len(X):
+        raise DataError(
+            f"{where}: X and y must have one entry per sample; X has {len(X)} samples "
+            f"but y has {len(y)}."
+        )
+    check_finite(where, "X", X)
+    if y is not None:
+        check_finite(where, "y", y)
+
+
+def _classification(loss_fn) -> bool:
+    return isinstance(loss_fn, (losses_mod.CrossEntropy, losses_mod.BinaryCrossEntropy))
+
+
+def _resolve_loss(loss, y: np.ndarray):
+    """The loss object; None means cross-entropy for integer labels, else MSE."""
+    if loss is None:
+        loss = "cross_entropy" if y.dtype.kind in "iu" else "mse"
+    return losses_mod.get(loss)
+
+
+def _resolve_optimizer(optimizer, model, lr):
+    if isinstance(optimizer, str):
+        name = _OPTIMIZERS.get(optimizer.lower())
+        if name is None:
+            known = ", ".join(_OPTIMIZERS)
+            raise ConfigError(f"fit: unknown optimizer {optimizer!r}; choose one of: {known}, "
+                              "or pass an optimizer object.")
+        cls = getattr(optim_mod, name)
+        return cls(model) if lr is None else cls(model, lr=lr)
+    if lr is not None:
+        raise ConfigError("fit: lr= applies only when optimizer is given by name; set the "
+                          "learning rate on the optimizer object instead.")
+    if not hasattr(optimizer, "step") or not hasattr(optimizer, "zero_grad"):
+        raise ConfigError(f"fit: optimizer must be a name or an optimizer object; got "
+                          f"{type(optimizer).__name__}.")
+    return optimizer
+
+
+def _resolve_metrics(metrics, loss_fn) -> dict:
+    if metrics is None:
+        metrics = ["accuracy"] if _classification(loss_fn) else []
+    out = {}
+    for m in metrics:
+        if callable(m):
+            out[getattr(m, "__name__", "metric")] = m
+            continue
+        name = _METRICS.get(m)
+        if name is None:
+            raise ConfigError(f"unknown metric {m!r}; choose from {', '.join(_METRICS)} "
+                              "or pass a function metric(y_true, y_pred).")
+        out[name] = getattr(metrics_mod, name)
+    return out
+
+
+def _preflight(model, loss_fn, X, y):
+    """Run one tiny batch forward so shape mistakes surface before training, then
+    check the labels against the model's outputs."""
+    with no_grad():
+        out = model(X[:2])
+        loss_fn(out, y[:2])
+    if isinstance(loss_fn, losses_mod.CrossEntropy) and y.ndim == out.ndim - 1:
+        n_classes = out.shape[-1]
+        if y.dtype.kind == "f":
+            if not np.all(y == np.round(y)):
+                raise DataError("fit: cross-entropy needs whole-number class labels; y holds "
+                                "fractions. Pass integer labels or one-hot rows.")
+        bad = np.flatnonzero((y < 0) | (y >= n_classes))
+        if bad.size:
+            i = int(bad[0])
+            raise DataError(
+                f"fit: the model has {n_classes} outputs, so labels must be in "
+                f"[0, {n_classes}); label {y.reshape(len(y), -1)[i][0]} at sample {i} is "
+                f"not ({bad.size} such labels). Check the last Dense layer's size."
+            )
+
+
+def _split_validation(X, y, validation_data, validation_split, seed):
+    if validation_data is not None and validation_split is not None:
+        raise ConfigError("fit: give validation_data or validation_split, not both.")
+    if validation_split is not None:
+        if not 0 < validation_split < 1:
+            raise ConfigError(f"fit: validation_split must be between 0 and 1; got "
+                              f"{validation_split!r}.")
+        X, Xv, y, yv = train_test_split(X, y, test_size=validation_split,
+                                        seed=seed if seed is not None else 0)
+        return X, y, (Xv, yv)
+    if validation_data is not None:
+        try:
+            Xv, yv = validation_data
+        except (TypeError, ValueError):
+            raise ConfigError("fit: validation_data must be a pair (X_val, y_val).") from None
+        Xv, yv = _as_array("X_val", Xv), _as_array("y_val", yv)
+        _check_data("fit (validation_data)", Xv, yv)
+        return X, y, (Xv, yv)
+    return X, y, None
+
+
+def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
+        batch_size: int = 32, shuffle: bool = True, validation_data=None,
+        validation_split=None, metrics=None, callbacks=(), lr_schedule=None,
+        clip_norm=None, seed=None, verbose: int = 1) -> History:
+    """Train ``model`` on (X, y) by mini-batch gradient descent and return its History.
+
+    Parameters
+    ----------
+    model : Module
+    X : array_like, shape (n, ...)
+        Inputs, one sample per row; NaN or infinity is refused.
+    y : array_like, shape (n, ...)
+        Targets: integer class labels, one-hot rows, or numbers.
+    loss : str or callable, optional
+        A name from :func:`glassnet.losses.get`, a loss object, or any function
+        ``(prediction, target) -> scalar Tensor``. Default: cross-entropy for
+        integer labels, mean squared error otherwise.
+    optimizer : str or Optimizer
+        ``'sgd'``, ``'adam'`` (default) or ``'adamw'`` with ``lr``, or an
+        optimizer object from :mod:`glassnet.optim`.
+    epochs, batch_size : int
+    shuffle : bool
+        Visit the training samples in a new random order each epoch.
+    validation_data : (X_val, y_val), optional
+    validation_split : float, optional
+        Hold out this share of (X, y), chosen at random with ``seed`` and
+        stratified by class for integer labels, for validation.
+    metrics : list, optional
+        Names (``'accuracy'``, ``'error_rate'``) or functions
+        ``metric(y_true, y_pred)``; default accuracy for classification losses.
+    callbacks : list of Callback
+        E.g. :class:`EarlyStopping`. A NaN stop and a progress display are
+        always added.
+    lr_schedule : schedule, optional
+        An object from :mod:`glassnet.optim` schedules; its ``step()`` runs
+        after every epoch.
+    clip_norm : float, optional
+        Rescale the gradients when their global norm exceeds this.
+    seed : int, optional
+        Makes shuffling and the validation split reproducible. (The initial
+        weights come from the model's own seed.)
+    verbose : int
+        0 silent, 1 progress bar (in a terminal or notebook) or a line per
+        epoch (in a log), 2 a line per epoch.
+
+    Returns
+    -------
+    History
+        Per-epoch ``loss`` and metrics, and ``val_`` figures with validation.
+
+    Raises
+    ------
+    DataError, ShapeError, ConfigError
+        Before training starts, for unusable data or settings.
+    DivergedError
+        When the loss becomes NaN or infinite; the model keeps finite weights
+        and the exception's ``history`` holds the epochs that finished.
+    """
+    X, y = _as_array("X", X), _as_array("y", y)
+    _check_data("fit", X, y)
+    check_positive("fit", "epochs", epochs, integer=True)
+    check_positive("fit", "batch_size", batch_size, integer=True)
+    if clip_norm is not None:
+        check_positive("fit", "clip_norm", clip_norm)
+    loss_fn = _resolve_loss(loss, y)
+    opt = _resolve_optimizer(optimizer, model, lr)
+    metric_fns = _resolve_metrics(metrics, loss_fn)
+    X, y, validation = _split_validation(X, y, validation_data, validation_split, seed)
+    _preflight(model, loss_fn, X, y)
+    if isinstance(loss_fn, losses_mod.CrossEntropy) and y.dtype.kind == "f" and y.ndim == 1:
+        y = y.astype(np.int64)
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise ConfigError(f"fit: callbacks must be Callback objects; got {type(cb).__name__}.")
+
+    rng = np.random.default_rng(seed)
+    history = History()
+    n_batches = math.ceil(len(X) / batch_size)
+    state = TrainState(model, opt, history, int(epochs), n_batches)
+    hooks = [StopOnNaN(), *callbacks, Progress(verbose)]
+    params = model.parameters()
+    model.train()
+    for cb in hooks:
+        cb.on_train_begin(state)
+    try:
+        for epoch in range(int(epochs)):
+            state.epoch, state.logs = epoch, {}
+            for cb in hooks:
+                cb.on_epoch_begin(state)
+            loss_sum, seen = 0.0, 0
+            sums = dict.fromkeys(metric_fns, 0.0)
+            for state.batch, (xb, yb) in enumerate(
+                    batches(X, y, batch_size, shuffle=shuffle, seed=rng)):
+                prediction = model(xb)
+                loss_value = loss_fn(prediction, yb)
+                opt.zero_grad()
+                loss_value.backward()
+                if clip_norm is not None:
+                    optim_mod.clip_grad_norm(params, clip_norm)
+                opt.step()
+                value, n = float(loss_value.data), len(xb)
+                loss_sum += value * n
+                seen += n
+                for name, fn in metric_fns.items():
+                    sums[name] += fn(yb, prediction.data) * n
+                for cb in hooks:
+                    cb.on_batch_end(state, value)
+            state.logs = {"loss": loss_sum / seen, **{k: v / seen for k, v in sums.items()}}
+            if validation is not None:
+                scores = evaluate(model, *validation, loss=loss_fn, metrics=list(metric_fns.values()),
+                                  batch_size=max(batch_size, 256))
+                model.train()
+                state.logs.update({f"val_{k}": v for k, v in scores.items()})
+            history.record(epoch, state.logs)
+            if lr_schedule is not None:
+                lr_schedule.step()
+            for cb in hooks:
+                cb.on_epoch_end(state)
+            if state.stop:
+                break
+    except DivergedError as e:
+        e.history = history
+        raise
+    except KeyboardInterrupt:
+        history.interrupted = True
+        if verbose:
+            print(f"\nTraining interrupted during epoch {state.epoch + 1}; the model keeps "
+                  "the weights of the last completed step.")
+    finally:
+        for cb in hooks:
+            cb.on_train_end(state)
+    bad = [name for name, p in model.named_parameters() if not np.isfinite(p.data).all()]
+    if bad:
+        raise DivergedError(f"fit: after training, parameters {bad} hold NaN or infinity.")
+    return history
+
+
+def predict(model, X, batch_size: int = 1024) -> np.ndarray:
+    """The model's outputs for every row of X, as a NumPy array (no gradients kept)."""
+    X = _as_array("X", X)
+    if X.ndim == 0 or len(X) == 0:
+        raise DataError(f"predict: X holds no samples (shape {shape_str(X.shape)}).")
+    check_positive("predict", "batch_size", batch_size, integer=True)
+    was_training = getattr(model, "training", False)
+    model.eval()
+    try:
+        with no_grad():
+            outs = [model(X[i:i + batch_size]).data for i in range(0, len(X), batch_size)]
+    finally:
+        model.train(was_training)
+    return outs[0] if len(outs) == 1 else np.concatenate(outs)
+
+
+def predict_classes(model, X, batch_size: int = 1024) -> np.ndarray:
+    """The predicted class of each row: the largest output, or output > 0.5 for one output."""
+    return metrics_mod.to_labels(predict(model, X, batch_size))
+
+
+def evaluate(model, X, y, *, loss=None, metrics=None, batch_size: int = 1024) -> dict:
+    """Loss and metrics of ``model`` on (X, y), e.g. ``{'loss': 0.08, 'accuracy': 0.97}``."""
+    X, y = _as_array("X", X), _as_array("y", y)
+    _check_data("evaluate", X, y)
+    loss_fn = _resolve_loss(loss, y)
+    metric_fns = _resolve_metrics(metrics, loss_fn)
+    scores = predict(model, X, batch_size)
+    with no_grad():
+        value = loss_fn(Tensor(scores), y)
+    result = {"loss": float(value.data)}
+    for name, fn in metric_fns.items():
+        result[name] = float(fn(y, scores))
+    return result
+
