@@ -37,6 +37,7 @@ import sys
 import numpy as np
 
 from glassnet.datasets import four_pixel
+from glassnet.losses import CrossEntropy
 from glassnet.nn import Dense, Sequential, Tanh
 from glassnet.optim import SGD
 from glassnet.optim.free import (
@@ -67,9 +68,8 @@ def tasks() -> dict:
     }
 
 
-def cross_entropy(logits, y):
-    """Mean of -log softmax(logits)[true class]: a Tensor, so it can backpropagate."""
-    return -logits.log_softmax()[np.arange(len(y)), y].mean()
+# Mean of -log softmax(logits)[true class], fused into one op with its backward.
+cross_entropy = CrossEntropy()
 
 
 def backprop(model, X, y, budget: int, lr: float = 0.5) -> tuple[int | None, int]:
