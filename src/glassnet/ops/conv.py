@@ -1,0 +1,515 @@
+"""Convolution: one small feature matched against every patch of an image.
+
+A convolution layer slides each of its kernels (the seeds' *features*) over
+the input. At each position it multiplies the kernel with the patch under
+it, pixel by pixel and channel by channel, and adds the products up, plus a
+bias. Like every deep-learning library, the kernel is not flipped (strictly
+this is cross-correlation).
+
+How it is made fast
+-------------------
+Every patch is copied into one column of a *patch matrix* (im2col), so the
+layer's work becomes a matrix product done by BLAS::
+
+    weights (out_ch, in_ch·kh·kw)  @  patches (in_ch·kh·kw, samples·positions)
+
+The patch matrix is built by one copy of a strided view of the input -- no
+Python loop over pixels. Two refinements, both measured on the LeNet-sized
+benchmark (``benchmarks/w3_lenet.py``):
+
+* A batch whose patch matrix would exceed :data:`CHUNK_BYTES` (32 MB) is
+  split into chunks of samples, one product each, to bound memory; the
+  benchmark's layers (23 MB of patches at most) run as one product per
+  call. Smaller chunks keep the patches in the CPU cache and are faster
+  with one BLAS thread (about 9% per training step at 4 MB), but slower
+  with two (more, smaller products to share out); the default follows the
+  two-thread measurement. Temporaries are reused from call to call
+  (:func:`scratch`): fresh multi-megabyte arrays cost page faults.
+* With stride 1 the images of a chunk are laid side by side in one wide
+  zero-padded picture, so every row of the patch matrix is a single
+  contiguous run of that picture (see ``_Plan``): copies, products and the
+  way back all work on long contiguous rows.
+
+Local derivatives (g = d(loss)/d(output), laid out like the output):
+
+* weights → the patches:  dW = g @ patchesᵀ
+* bias → 1:               db = g summed over batch and positions
+* input → the weights:    d(patches) = Wᵀ @ g, and every patch's gradient
+  is added back onto the pixels it was copied from (col2im, a loop over
+  kernel offsets, not over pixels).
+
+The seed's hand filtering, :func:`match`, lives in :mod:`.conv_match` and is
+re-exported here: ``conv2d(image, feature)`` with no bias equals
+``feature.size * match(image, feature)``.
+"""
+
+from __future__ import annotations
+
+import numbers
+import threading
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
+
+from .._validate import shape_str
+from ..errors import ConfigError, ShapeError
+from ..tensor import Tensor, as_tensor, make_result
+from .conv_match import match
+
+__all__ = ["CHUNK_BYTES", "conv1d", "conv2d", "conv_output_size", "match",
+           "resolve_padding", "scratch", "to_pair"]
+
+
+# --- geometry -----------------------------------------------------------------
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def to_pair(where: str, name: str, value, minimum: int = 1) -> tuple:
+    """``value`` (an int or a pair of ints, each >= ``minimum``) as a 2-tuple."""
+    pair = (value, value) if _is_int(value) else value
+    ok = (isinstance(pair, (tuple, list)) and len(pair) == 2
+          and all(_is_int(v) and v >= minimum for v in pair))
+    if not ok:
+        kind = "positive" if minimum == 1 else "non-negative"
+        raise ConfigError(
+            f"{where}: {name} must be a {kind} integer or a pair of them; got {value!r}."
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def check_padding(where: str, padding, ndim: int = 2):
+    """Validate ``padding``: 'valid', 'same', or an int / ``ndim`` ints >= 0."""
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ConfigError(
+                f"{where}: padding must be 'valid', 'same' or a number of pixels; "
+                f"got {padding!r}."
+            )
+        return padding
+    if ndim == 1:
+        if not (_is_int(padding) and padding >= 0):
+            raise ConfigError(
+                f"{where}: padding must be 'valid', 'same' or a non-negative integer; "
+                f"got {padding!r}."
+            )
+        return int(padding)
+    return to_pair(where, "padding", padding, minimum=0)
+
+
+def resolve_padding(padding, kernel: int, stride: int, size: int) -> tuple:
+    """Zeros to add (before, after) along one axis.
+
+    'valid' adds none. 'same' adds just enough that the output has
+    ``ceil(size / stride)`` positions (``size`` itself for stride 1), the
+    odd pixel, if any, going after; an int adds that many on both sides.
+    """
+    if padding == "valid":
+        return 0, 0
+    if padding == "same":
+        out = -(-size // stride)
+        total = max((out - 1) * stride + kernel - size, 0)
+        return total // 2, total - total // 2
+    return padding, padding
+
+
+def conv_output_size(size: int, kernel: int, stride: int, before: int, after: int) -> int:
+    """Positions along one axis: ``floor((size + before + after - kernel) / stride) + 1``.
+    """
+    return (size + before + after - kernel) // stride + 1
+
+
+# --- the fused op, on plain arrays ----------------------------------------------
+
+#: Largest patch matrix built at once; bigger batches go through in chunks
+#: of samples (see the module docstring for the measurements behind it).
+CHUNK_BYTES = 32 << 20
+
+_workspace = threading.local()
+_KEEP_BYTES = 2 * CHUNK_BYTES
+
+
+def scratch(slot: str, shape, dtype, zero: bool = False) -> np.ndarray:
+    """A temporary array reused from call to call (one set per thread).
+
+    Fresh multi-megabyte temporaries cost a page fault per 4 KB every time
+    they are allocated, which for the slabs here costs as much as the
+    arithmetic. A scratch array is only ever used inside one op call and
+    never returned; ``zero=True`` clears it first. The workspace holds a
+    few megabytes per thread for the life of the process; arrays larger
+    than ``_KEEP_BYTES`` (a single huge sample) are not kept.
+    """
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    if nbytes > _KEEP_BYTES:
+        return (np.zeros if zero else np.empty)(shape, dtype)
+    bufs = getattr(_workspace, "bufs", None)
+    if bufs is None:
+        bufs = _workspace.bufs = {}
+    buf = bufs.get(slot)
+    if buf is None or buf.size < nbytes:
+        buf = bufs[slot] = np.empty(nbytes, np.uint8)
+    out = buf[:nbytes].view(dtype).reshape(shape)
+    if zero:
+        out.fill(0)
+    return out
+
+
+class _Plan:
+    """The geometry of one convolution call, and how its patches are laid out.
+
+    The batch is processed in chunks of ``chunk`` samples (usually one chunk:
+    the whole batch). For the samples ``lo:hi`` of a chunk the patches form
+    a matrix (in_ch·kh·kw, positions) and the layer's work on them is one
+    matrix product.
+
+    Stride 1 ("wide" layout): the chunk's images are set side by side in one
+    wide zero-padded picture, ``gap`` zero columns between neighbours, so
+    with ``pitch`` = its width, the output position (i, t) sits at i·pitch
+    + t and every row of the patch matrix is ONE contiguous run of the wide
+    picture, shifted by the kernel offset: building the patches, adding
+    their gradients back, and the products all work on long contiguous
+    rows. The few positions whose window straddles two images (kw - 1 -
+    pad per image row) are computed and thrown away.
+
+    Other strides ("compact" layout): the padded batch is viewed as its
+    windows and copied into (in_ch·kh·kw, m·oh·ow).
+    """
+
+    def __init__(self, x_shape, w_shape, stride, pads, dtype):
+        self.n, self.c, self.h, self.w = x_shape
+        self.o, _, self.kh, self.kw = w_shape
+        self.sh, self.sw = stride
+        (self.pt, self.pb), (self.pl, self.pr) = pads
+        self.hp, self.wp = self.h + self.pt + self.pb, self.w + self.pl + self.pr
+        self.oh = conv_output_size(self.h, self.kh, self.sh, self.pt, self.pb)
+        self.ow = conv_output_size(self.w, self.kw, self.sw, self.pl, self.pr)
+        self.ck = self.c * self.kh * self.kw
+        self.dtype = dtype
+        self.wide = self.sh == 1 and self.sw == 1
+        self.gap = max(self.pl, self.pr)
+        per_sample = self.oh * (self.w + self.gap if self.wide else self.ow)
+        self.chunk = max(1, min(self.n, CHUNK_BYTES // max(self.ck * per_sample
+                                                          * dtype.itemsize, 1)))
+
+    def chunks(self):
+        for lo in range(0, self.n, self.chunk):
+            yield lo, min(lo + self.chunk, self.n)
+
+    # --- layout of one chunk ----------------------------------------------------
+    def _wide(self, m):
+        """(pitch, run): the wide picture's width, and the positions computed."""
+        pitch = self.gap + m * (self.w + self.gap)
+        run = (self.oh - 1) * pitch + m * (self.w + self.gap) + self.pr - self.kw + 1
+        return pitch, run
+
+    def columns(self, m) -> int:
+        return self._wide(m)[1] if self.wide else m * self.oh * self.ow
+
+    def positions(self, rows: np.ndarray, m: int) -> np.ndarray:
+        """The (m, out_ch, oh, ow) output positions inside an (out_ch, columns) matrix."""
+        it = rows.itemsize
+        if not self.wide:
+            return as_strided(rows, (m, self.o, self.oh, self.ow),
+                              (self.oh * self.ow * it, rows.strides[0], self.ow * it, it))
+        pitch, _ = self._wide(m)
+        first = rows[:, self.gap - self.pl:]
+        return as_strided(first, (m, self.o, self.oh, self.ow),
+                          ((self.w + self.gap) * it, rows.strides[0], pitch * it, it))
+
+    def picture(self, x, lo, hi) -> np.ndarray:
+        """Samples lo:hi as one wide zero-padded picture (in_ch, hp, pitch), in scratch."""
+        m = hi - lo
+        pitch, _ = self._wide(m)
+        pic = scratch("picture", (self.c, self.hp, pitch), self.dtype, zero=True)
+        body = pic[:, self.pt:self.pt + self.h, self.gap:]
+        body = body.reshape(self.c, self.h, m, self.w + self.gap)[..., :self.w]
+        np.copyto(body, x[lo:hi].transpose(1, 2, 0, 3))
+        return pic
+
+    def patches(self, x, lo, hi) -> np.ndarray:
+        """The patch matrix of samples lo:hi, (in_ch·kh·kw, columns), in scratch.
+
+        ``x`` is the input for the wide layout and the padded input otherwise.
+        """
+        m, c, kh, kw = hi - lo, self.c, self.kh, self.kw
+        if self.wide:
+            pic = self.picture(x, lo, hi)
+            pitch, run = self._wide(m)
+            it = pic.itemsize
+            view = as_strided(pic, (c, kh, kw, run), (pic.strides[0], pitch * it, it, it))
+        else:
+            windows = sliding_window_view(x[lo:hi], (kh, kw), axis=(2, 3))
+            view = windows[:, :, ::self.sh, ::self.sw].transpose(1, 4, 5, 0, 2, 3)
+        cols = scratch("patches", view.shape, self.dtype)
+        np.copyto(cols, view)
+        return cols.reshape(self.ck, -1)
+
+    def grad_rows(self, g, lo, hi) -> np.ndarray:
+        """g of samples lo:hi laid out like the product, zero at discarded positions."""
+        m = hi - lo
+        g2 = scratch("g_rows", (self.o, self.columns(m)), self.dtype, zero=self.wide)
+        np.copyto(self.positions(g2, m), g[lo:hi])
+        return g2
+
+    def input_grad(self, w, g, dx, lo, hi) -> None:
+        """Write (wide) or add (compact, into the padded ``dx``) d(loss)/d(input).
+
+        Each patch's gradient is Wᵀ g, and it belongs on the pixels the
+        patch was copied from (col2im). The compact layout does exactly
+        that, one kernel offset at a time. The wide layout folds the kw
+        offsets of each kernel row into the product instead: g is stacked
+        kw times, shifted by 0..kw-1 positions, so one product gives what
+        each kernel row a sends back, and only kh shifted additions remain
+        (instead of kh·kw, and on a kw times smaller matrix).
+        """
+        m, c, o, kh, kw = hi - lo, self.c, self.o, self.kh, self.kw
+        if not self.wide:
+            g2 = self.grad_rows(g, lo, hi)
+            d6 = (w.reshape(o, self.ck).T @ g2).reshape(c, kh, kw, m, self.oh, self.ow)
+            rows, cols = self.sh * (self.oh - 1) + 1, self.sw * (self.ow - 1) + 1
+            for a in range(kh):
+                for b in range(kw):
+                    dx[lo:hi, :, a:a + rows:self.sh, b:b + cols:self.sw] += (
+                        d6[:, a, b].transpose(1, 0, 2, 3))
+            return
+        pitch, run = self._wide(m)
+        span = run + kw - 1
+        it = np.dtype(self.dtype).itemsize
+        guarded = scratch("g_guarded", (o, span + kw - 1), self.dtype, zero=True)
+        inner = guarded[:, kw - 1:]
+        np.copyto(self.positions(inner, m), g[lo:hi])
+        # shifted[b, o, s] = g at position s - b (zero outside the computed run)
+        view = as_strided(inner, (kw, o, span), (-it, guarded.strides[0], it))
+        shifted = scratch("g_shifted", view.shape, self.dtype)
+        np.copyto(shifted, view)
+        w_rows = np.ascontiguousarray(w.transpose(2, 1, 3, 0)).reshape(kh * c, kw * o)
+        back = scratch("back", (kh, c, span), self.dtype)
+        np.matmul(w_rows, shifted.reshape(kw * o, span), out=back.reshape(kh * c, span))
+        pic = scratch("picture_grad", (c, self.hp * pitch), self.dtype, zero=True)
+        for a in range(kh):
+            pic[:, a * pitch:a * pitch + span] += back[a]
+        body = pic.reshape(c, self.hp, pitch)[:, self.pt:self.pt + self.h, self.gap:]
+        body = body.reshape(c, self.h, m, self.w + self.gap)[..., :self.w]
+        np.copyto(dx[lo:hi], body.transpose(2, 0, 1, 3))
+
+
+def _forward(x, w, b, stride, pads):
+    """Convolve NCHW ``x`` with OIHW ``w``; return the output and what backward needs."""
+    dtype = np.result_type(x.dtype, w.dtype)
+    plan = _Plan(x.shape, w.shape, stride, pads, dtype)
+    if plan.wide:
+        src = x  # each chunk is padded while it is laid out
+    else:
+        src = np.zeros((plan.n, plan.c, plan.hp, plan.wp), dtype)
+        src[:, :, plan.pt:plan.pt + plan.h, plan.pl:plan.pl + plan.w] = x
+    w2 = np.ascontiguousarray(w.reshape(plan.o, plan.ck), dtype=dtype)
+    bias = None if b is None else b.astype(dtype, copy=False).reshape(1, plan.o, 1, 1)
+    out = np.empty((plan.n, plan.o, plan.oh, plan.ow), dtype)
+    for lo, hi in plan.chunks():
+        cols = plan.patches(src, lo, hi)
+        prod = scratch("product", (plan.o, cols.shape[1]), dtype)
+        np.matmul(w2, cols, out=prod)  # every feature against every patch: one product
+        valid = plan.positions(prod, hi - lo)
+        if bias is None:
+            np.copyto(out[lo:hi], valid)
+        else:
+            np.add(valid, bias, out=out[lo:hi])
+    return out, (plan, src, w2)
+
+
+def _backward(g, saved, need_x, need_w, need_b):
+    """d(loss)/d(input, weight, bias) from g = d(loss)/d(output).
+
+    The patches are rebuilt chunk by chunk (cheaper than keeping them).
+    """
+    plan, src, w2 = saved
+    dtype = plan.dtype
+    g = g.astype(dtype, copy=False)
+    dw = np.zeros((plan.o, plan.ck), dtype) if need_w else None
+    dx = None
+    if need_x:
+        dx = (np.empty if plan.wide else np.zeros)(src.shape, dtype)
+    w4 = w2.reshape(plan.o, plan.c, plan.kh, plan.kw)
+    for lo, hi in plan.chunks():
+        if need_w:
+            # weights → the patches
+            dw += plan.grad_rows(g, lo, hi) @ plan.patches(src, lo, hi).T
+        if need_x:
+            plan.input_grad(w4, g, dx, lo, hi)  # input → the weights
+    db = g.sum(axis=(0, 2, 3)) if need_b else None  # bias → 1
+    if need_x and not plan.wide and dx.shape != (plan.n, plan.c, plan.h, plan.w):
+        dx = dx[:, :, plan.pt:plan.pt + plan.h, plan.pl:plan.pl + plan.w]
+    return dx, dw, db
+
+
+# --- checks shared by the ops and the layers -------------------------------------
+
+def check_conv_input(where: str, x_shape, w_shape, pads, spatial: int) -> None:
+    """Raise ShapeError naming ``where`` when ``x`` cannot be convolved with ``w``."""
+    layout = ("(batch, channels, height, width)" if spatial == 2
+              else "(batch, channels, time)")
+    if len(x_shape) != spatial + 2:
+        hint = ""
+        if len(x_shape) == spatial + 1:
+            hint = (" For a single sample add a batch axis (x[None]); for a batch with "
+                    "one channel add a channel axis (x[:, None]).")
+        raise ShapeError(
+            f"{where} expected a {spatial + 2}-D input {layout}; got shape "
+            f"{shape_str(x_shape)} ({len(x_shape)}-D).{hint}"
+        )
+    if x_shape[1] != w_shape[1]:
+        raise ShapeError(
+            f"{where} expected input with {w_shape[1]} channel(s) on axis 1; got shape "
+            f"{shape_str(x_shape)}, which has {x_shape[1]}."
+        )
+    sizes = x_shape[2:]
+    kernel = w_shape[2:]
+    padded = [s + p0 + p1 for s, (p0, p1) in zip(sizes, pads[-spatial:])]
+    if any(k > p for k, p in zip(kernel, padded)):
+        k_txt = "x".join(map(str, kernel))
+        p_txt = "x".join(map(str, padded))
+        raise ShapeError(
+            f"{where}: the {k_txt} kernel does not fit in the padded input, which is "
+            f"{p_txt} (input shape {shape_str(x_shape)}, padding "
+            f"{tuple(tuple(p) for p in pads[-spatial:])}). Use a smaller kernel, more "
+            "padding (e.g. padding='same') or a larger input."
+        )
+
+
+def _check_weights(where: str, w: Tensor, b, spatial: int) -> None:
+    if w.ndim != spatial + 2:
+        layout = "(out_channels, in_channels, kh, kw)" if spatial == 2 else \
+            "(out_channels, in_channels, k)"
+        raise ShapeError(f"{where} expected a {spatial + 2}-D weight {layout}; got shape "
+                         f"{shape_str(w.shape)}.")
+    if b is not None and b.shape != (w.shape[0],):
+        raise ShapeError(f"{where} expected a bias of shape ({w.shape[0]},); got "
+                         f"{shape_str(b.shape)}.")
+
+
+def conv_nd(x: Tensor, weight: Tensor, bias, stride: tuple, padding, spatial: int,
+            where: str) -> Tensor:
+    """The one graph node behind :func:`conv1d`, :func:`conv2d` and the layers.
+
+    ``stride`` is a resolved pair; ``padding`` 'valid', 'same', an int or a
+    pair, resolved here against the input size. 1-D runs as 2-D with height 1.
+    """
+    _check_weights(where, weight, bias, spatial)
+    if x.ndim == spatial + 2:
+        sizes = x.shape[2:]
+        kernel = weight.shape[2:]
+        strides = stride[-spatial:]
+        pad_in = padding if isinstance(padding, tuple) else (padding,) * spatial
+        pads = tuple(resolve_padding(p, k, s, n)
+                     for p, k, s, n in zip(pad_in, kernel, strides, sizes))
+    else:
+        pads = ((0, 0),) * spatial
+    check_conv_input(where, x.shape, weight.shape, pads, spatial)
+    xd, wd = x.data, weight.data
+    if spatial == 1:
+        xd, wd = xd[:, :, None, :], wd[:, :, None, :]
+        pads = ((0, 0),) + pads
+    out, saved = _forward(xd, wd, None if bias is None else bias.data, stride, pads)
+    parents = (x, weight) if bias is None else (x, weight, bias)
+
+    def backward(g):
+        if spatial == 1:
+            g = g[:, :, None, :]
+        dx, dw, db = _backward(g, saved, x.requires_grad, weight.requires_grad,
+                               bias is not None and bias.requires_grad)
+        dw = None if dw is None else dw.reshape(wd.shape)
+        if spatial == 1:
+            dx = None if dx is None else dx[:, :, 0, :]
+            dw = None if dw is None else dw[:, :, 0, :]
+        return (dx, dw) if bias is None else (dx, dw, db)
+
+    return make_result(out[:, :, 0, :] if spatial == 1 else out, parents, backward)
+
+
+# --- public ops ---------------------------------------------------------------------
+
+def conv2d(x, weight, bias=None, stride=1, padding=0) -> Tensor:
+    """2-D convolution (cross-correlation) of a batch of images: one graph node.
+
+    .. math::
+
+        y[n, o, i, j] = b[o] + \\sum_{c, a, b'} W[o, c, a, b'] \\,
+                        x_p[n, c, i s_h + a, j s_w + b']
+
+    where ``x_p`` is ``x`` with zero padding.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (batch, in_channels, height, width)
+    weight : Tensor or array_like, shape (out_channels, in_channels, kh, kw)
+    bias : Tensor or array_like, shape (out_channels,), optional
+    stride : int or (int, int), default 1
+    padding : 'valid', 'same', int or (int, int), default 0
+        Zeros added around the image. 'same' keeps ``ceil(size / stride)``
+        positions (for stride 1, the input's size).
+
+    Returns
+    -------
+    Tensor, shape (batch, out_channels, out_height, out_width)
+        ``out = floor((size + pad_before + pad_after - k) / stride) + 1``.
+
+    Examples
+    --------
+    The seed's filtering is this op divided by the kernel's pixel count:
+
+    >>> import numpy as np
+    >>> from glassnet.datasets.stories import canonical_x, x_features
+    >>> from glassnet.ops.conv import conv2d, match
+    >>> x, f = canonical_x(), x_features()[0]
+    >>> y = conv2d(x[None, None], f[None, None])
+    >>> y.shape
+    (1, 1, 7, 7)
+    >>> bool(np.allclose(y.data[0, 0], 9 * match(x, f)))
+    True
+    """
+    where = "conv2d"
+    stride = to_pair(where, "stride", stride)
+    padding = check_padding(where, padding, 2)
+    x = as_tensor(x)
+    weight = as_tensor(weight, x)
+    bias = None if bias is None else as_tensor(bias, x)
+    return conv_nd(x, weight, bias, stride, padding, 2, where)
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0) -> Tensor:
+    """1-D convolution of a batch of sequences laid out (batch, channels, time).
+
+    .. math:: y[n, o, t] = b[o] + \\sum_{c, a} W[o, c, a] \\, x_p[n, c, t s + a]
+
+    A kernel spans every channel, so with one-hot words as channels a
+    window covers the whole column of the dictionary and slides along time.
+
+    Parameters
+    ----------
+    x : Tensor or array_like, shape (batch, in_channels, time)
+    weight : Tensor or array_like, shape (out_channels, in_channels, k)
+    bias : Tensor or array_like, shape (out_channels,), optional
+    stride : int, default 1
+    padding : 'valid', 'same' or int, default 0
+
+    Returns
+    -------
+    Tensor, shape (batch, out_channels, out_time)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from glassnet.ops.conv import conv1d
+    >>> conv1d(np.ones((2, 3, 10)), np.ones((4, 3, 5)), padding="same").shape
+    (2, 4, 10)
+    """
+    where = "conv1d"
+    if not (_is_int(stride) and stride >= 1):
+        raise ConfigError(f"{where}: stride must be a positive integer; got {stride!r}.")
+    padding = check_padding(where, padding, 1)
+    x = as_tensor(x)
+    weight = as_tensor(weight, x)
+    bias = None if bias is None else as_tensor(bias, x)
+    return conv_nd(x, weight, bias, (1, int(stride)), padding, 1, where)
