@@ -12,6 +12,8 @@ import importlib
 DEMOS = {
     "digits": "glassnet.demos.digits",
     "engine": "glassnet.demos.engine",
+    "dinner": "glassnet.demos.dinner",
+    "childrens-book": "glassnet.demos.childrens_book",
 }
 DEFAULT = "digits"
 

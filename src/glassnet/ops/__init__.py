@@ -12,6 +12,7 @@ from .elementwise import (  # noqa: F401
 from .conv import conv1d, conv2d  # noqa: F401
 from .linalg import linear, matmul  # noqa: F401
 from .pool import avg_pool2d, max_pool2d  # noqa: F401
+from .recurrent import embedding, lstm, rnn  # noqa: F401
 from .reduce import log_softmax, max, mean, min, softmax, sum  # noqa: F401
 from .shape import concatenate, getitem, permute, reshape, split, stack, transpose  # noqa: F401
 from .loss import binary_cross_entropy, cross_entropy  # noqa: F401
