@@ -219,6 +219,18 @@ def test_gradcheck_reports_the_worst_mismatch():
         gn.gradcheck(lambda t: wrong_square(t).sum(), [x])
 
 
+def test_gradcheck_nudges_non_contiguous_float64_inputs():
+    from glassnet.tensor import make_result
+
+    def wrong_square(t):
+        return make_result(t.data ** 2, (t,), lambda g: (g * 3 * t.data,))
+
+    x = gn.tensor(np.arange(1.0, 7.0).reshape(2, 3).T, requires_grad=True)  # a transposed view
+    assert not x.data.flags.c_contiguous
+    with pytest.raises(gn.GradcheckError):
+        gn.gradcheck(lambda t: wrong_square(t).sum(), [x])
+
+
 def test_repr_reads_like_numpy():
     assert repr(gn.tensor([1.0, 2.0], requires_grad=True)) == \
         "tensor([1., 2.], requires_grad=True)"

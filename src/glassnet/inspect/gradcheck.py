@@ -49,6 +49,9 @@ def gradcheck(fn, inputs, eps: float = 1e-6, rtol: float = 1e-4, atol: float = 1
     tensors = []
     for item in inputs:
         if isinstance(item, Tensor) and item.dtype == np.float64:
+            if not item.data.flags.c_contiguous:
+                # The nudges go through a flat view, which only a contiguous array has.
+                item.data = np.ascontiguousarray(item.data)
             tensors.append(item)
             continue
         checked = item.requires_grad if isinstance(item, Tensor) else True
