@@ -25,3 +25,12 @@ def test_console_entry_runs_engine_demo():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "final MSE" in done.stdout
+
+
+def test_bench_passes_its_options_to_the_runner(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["bench", "--help"])
+    assert done.value.code == 0
+    assert "--only" in capsys.readouterr().out

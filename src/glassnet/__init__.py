@@ -14,13 +14,18 @@ from .errors import (
 from .inspect.gradcheck import gradcheck
 from . import data, datasets, losses, metrics, nn, optim, train
 from .train import evaluate, fit, predict, predict_classes
+from . import io
+from .io import load, save
+from .inspect.receptive import receptive_field, receptive_fields
+from .inspect.trace import trace
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck", "ops",
+    "trace", "receptive_field", "receptive_fields",
     "nn", "losses", "optim", "metrics", "data", "datasets", "train",
-    "fit", "evaluate", "predict", "predict_classes",
+    "fit", "evaluate", "predict", "predict_classes", "io", "save", "load",
     "GlassnetError", "ShapeError", "DTypeError", "ConfigError", "DataError",
     "GraphError", "GradcheckError", "DivergedError", "FormatError",
 ]

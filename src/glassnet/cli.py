@@ -1,17 +1,46 @@
 """The ``glassnet`` command.
 
-Usage errors exit with status 2 and failures with 1, each as one clear line
-on stderr; ``--debug`` shows the full traceback instead.
+::
+
+    glassnet demo [NAME]                 run a seed story
+    glassnet train CONFIG.toml           train the model a config describes, save it
+    glassnet evaluate MODEL [--data D]   loss and accuracy on held-out or given data
+    glassnet predict MODEL INPUT         the model's answers for new inputs
+    glassnet inspect MODEL               what a model file holds
+    glassnet bench                       speed next to PyTorch (from a source checkout)
+
+A mistake prints one line on stderr and exits with status 2 when the
+command cannot start as asked (bad arguments, a missing file, a bad config
+key) and 1 when it started and failed (unusable data or model file, a
+diverged run); ``--debug`` shows the full traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import time
 
-from .errors import GlassnetError
+from .errors import ConfigError, GlassnetError
 
 
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line and exit status 2."""
+
+    def error(self, message):
+        print(
+            f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr
+        )
+        sys.exit(2)
+
+
+# --- demo -----------------------------------------------------------------------------
 def _demo(args) -> int:
     from . import demos
 
@@ -26,44 +55,504 @@ def _demo(args) -> int:
     return demos.load(name).run(args)
 
 
-class _UsageError(Exception):
+# --- train ----------------------------------------------------------------------------
+def _train(args) -> int:
+    from .data.transforms import Standardizer
+    from .io import config as cfgmod
+    from .io import save
+    from .train import evaluate, fit
+
+    _need_file(args.config)
+    cfg = cfgmod.read_config(args.config)
+    if args.epochs is not None:
+        cfg.train["epochs"] = args.epochs
+    out = args.output or cfg.output["model"]
+    checkpoint = args.checkpoint or cfg.output.get("checkpoint")
+    if args.resume and not checkpoint:
+        raise _UsageError(
+            "--resume needs a checkpoint: set [output] checkpoint in the "
+            "config or pass --checkpoint PATH"
+        )
+    X, y, X_test, y_test, classes = cfgmod.split_data(cfg.data)
+    scaler = None
+    if cfg.data.get("standardize"):
+        scaler = Standardizer().fit(X)
+        X = scaler.transform(X)
+        X_test = None if X_test is None else scaler.transform(X_test)
+    model = cfgmod.build_model(cfg)
+    optimizer = cfgmod.build_optimizer(cfg, model)
+    t = cfg.train
+    verbose = t.get("verbose", 0 if args.quiet else 2)
+    resume_from = checkpoint if args.resume and os.path.exists(checkpoint) else None
+    say = (lambda *a: None) if args.quiet else print
+    say(
+        f"training on {len(X)} samples"
+        + (f", testing on {len(X_test)}" if X_test is not None else "")
+        + f"\n{model}"
+    )
+    if resume_from:
+        say(f"resuming from {resume_from}")
+    start = time.perf_counter()
+    history = fit(
+        model,
+        X,
+        y,
+        loss=t.get("loss"),
+        optimizer=optimizer,
+        epochs=t["epochs"],
+        batch_size=t.get("batch_size", 32),
+        seed=t.get("seed"),
+        metrics=t.get("metrics"),
+        validation_split=t.get("validation_split"),
+        clip_norm=t.get("clip_norm"),
+        shuffle=t.get("shuffle", True),
+        verbose=verbose,
+        checkpoint=checkpoint,
+        checkpoint_every=cfg.output.get("checkpoint_every") if checkpoint else None,
+        resume_from=resume_from,
+    )
+    seconds = time.perf_counter() - start
+    scores = {
+        "train": {k: v[-1] for k, v in history.history.items()} if len(history) else {}
+    }
+    if X_test is not None:
+        scores["test"] = evaluate(
+            model, X_test, y_test, loss=t.get("loss"), metrics=t.get("metrics")
+        )
+    metadata = {
+        "trained_with": {
+            "config": os.path.abspath(cfg.path),
+            "data": cfg.data,
+            "train": cfg.train,
+            "optimizer": cfg.optimizer,
+        },
+        "classes": list(classes),
+        "input_shape": list(X.shape[1:]),
+        "standardize": scaler is not None,
+        "scores": scores,
+    }
+    arrays = (
+        {}
+        if scaler is None
+        else {"standardize.mean": scaler.mean_, "standardize.scale": scaler.scale_}
+    )
+    save(model, out, metadata=metadata, arrays=arrays)
+    say(f"trained {len(history)} epochs in {seconds:.1f} s; saved {out}")
+    if "test" in scores:
+        print(f"test: {_format_scores(scores['test'])} on {len(X_test)} samples")
+    return 0
+
+
+# --- evaluate and predict -------------------------------------------------------------
+def _open_model(path):
+    from .io import read
+
+    _need_file(path)
+    return read(path)
+
+
+def _prepare(mf, X):
+    """Inputs as the model was trained on them: reshaped, standardised."""
+    import numpy as np
+
+    from .data.transforms import Standardizer
+
+    X = np.asarray(X)
+    shape = mf.metadata.get("input_shape")
+    if shape and tuple(X.shape[1:]) != tuple(shape):
+        if X.ndim >= 1 and int(np.prod(X.shape[1:])) == int(np.prod(shape)):
+            X = X.reshape((len(X), *shape))
+        else:
+            raise _Failure(
+                f"the inputs have shape {tuple(X.shape[1:])} per sample; the "
+                f"model was trained on {tuple(shape)}"
+            )
+    if mf.metadata.get("standardize"):
+        scaler = Standardizer()
+        scaler.mean_, scaler.scale_ = (
+            mf.arrays["standardize.mean"],
+            mf.arrays["standardize.scale"],
+        )
+        X = scaler.transform(X)
+    return X
+
+
+class _Failure(GlassnetError):
     pass
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="glassnet", description="Neural networks you can see inside."
+def _evaluate(args) -> int:
+    from .io import config as cfgmod
+    from .train import evaluate
+
+    mf = _open_model(args.model)
+    trained = mf.metadata.get("trained_with", {})
+    if args.data:
+        data = _load_data_arg(args.data, args.label_column)
+        if data.y is None:
+            raise _UsageError(
+                f"{args.data} has no labels to evaluate against; give "
+                "--label-column for a CSV, or a y array in the .npz"
+            )
+        X, y, what = data.X, data.y, args.data
+    elif trained.get("data"):
+        recorded = cfgmod.check_data(
+            f"{args.model} (its training record)",
+            trained["data"],
+            os.path.dirname(args.model),
+        )
+        Xtr, ytr, Xte, yte, _ = cfgmod.split_data(recorded)
+        if args.split == "train" or Xte is None:
+            X, y, what = Xtr, ytr, "the training data"
+        else:
+            X, y, what = Xte, yte, "the held-out test data"
+    else:
+        raise _UsageError(
+            f"{args.model} does not say what it was trained on; give --data"
+        )
+    t = trained.get("train", {})
+    scores = evaluate(
+        mf.model, _prepare(mf, X), y, loss=t.get("loss"), metrics=t.get("metrics")
     )
+    if args.json:
+        print(json.dumps({**scores, "samples": len(X)}))
+    else:
+        print(f"{_format_scores(scores)} on {len(X)} samples ({what})")
+    return 0
+
+
+def _load_data_arg(source: str, label_column):
+    from .io import config as cfgmod
+
+    if source in cfgmod.DATASETS and not os.path.exists(source):
+        return cfgmod.load_source({"dataset": source})
+    _need_file(source)
+    from .data.loaders import load_data
+
+    options = {}
+    if source.lower().endswith((".csv", ".tsv")):
+        options["label_column"] = -1 if label_column is None else _column(label_column)
+    elif label_column is not None:
+        raise _UsageError("--label-column applies only to CSV files")
+    return load_data(source, **options)
+
+
+def _column(value):
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def _predict(args) -> int:
+    import numpy as np
+
+    from .data.loaders import IMAGE_SUFFIXES, load_data, load_image
+    from .train import predict
+
+    mf = _open_model(args.model)
+    _need_file(args.input)
+    if args.input.lower().endswith(IMAGE_SUFFIXES):
+        size, color = _image_options(mf)
+        X = load_image(args.input, size, color)[None]
+    elif args.input.lower().endswith((".csv", ".tsv")):
+        X = load_data(args.input, label_column=_column(args.label_column)).X
+    else:
+        X = load_data(args.input).X
+    outputs = predict(mf.model, _prepare(mf, X))
+    if args.output:
+        import io as stdio
+
+        from .io import atomic_write
+
+        buf = stdio.BytesIO()
+        if args.output.endswith(".npy"):
+            np.save(buf, outputs, allow_pickle=False)
+        else:
+            np.savetxt(
+                buf, outputs.reshape(len(outputs), -1), delimiter=",", fmt="%.8g"
+            )
+        atomic_write(args.output, buf.getvalue())
+        print(f"wrote the outputs of {len(outputs)} samples to {args.output}")
+        return 0
+    classes = mf.metadata.get("classes") or []
+    if outputs.ndim == 2 and outputs.shape[1] > 1:
+        labels = outputs.argmax(axis=1)
+        for row, label in zip(outputs, labels):
+            name = classes[label] if label < len(classes) else int(label)
+            scores = " ".join(f"{v:.4g}" for v in row) if args.scores else ""
+            print(f"{name}{'  ' + scores if scores else ''}")
+    else:
+        for row in outputs.reshape(len(outputs), -1):
+            print(" ".join(f"{v:.6g}" for v in row))
+    return 0
+
+
+def _image_options(mf):
+    """Size and colour for one image: as in training, or from the input shape."""
+    train = mf.metadata.get("trained_with", {}).get("data", {}).get("train", {})
+    shape = mf.metadata.get("input_shape")
+    if not shape or len(shape) != 3:
+        raise _Failure(
+            "this model was not trained on images (channels, height, width); "
+            "give its inputs as a .npy, .npz or .csv file"
+        )
+    color = train.get("color", "rgb" if shape[0] == 3 else "grayscale")
+    return (shape[1], shape[2]), color
+
+
+# --- inspect --------------------------------------------------------------------------
+def _inspect(args) -> int:
+    mf = _open_model(args.model)
+    model, meta = mf.model, mf.metadata
+    kind = "checkpoint" if mf.kind == "glassnet.checkpoint" else "model file"
+    print(
+        f"{args.model}: glassnet {kind} (format 1, written by glassnet "
+        f"{mf.glassnet_version}), {os.path.getsize(args.model):,} bytes"
+    )
+    shape = meta.get("input_shape")
+    try:
+        from .inspect.summary import summary
+
+        print(summary(model, input_shape=tuple(shape) if shape else None))
+    except ImportError:
+        print(model)
+        for name, p in model.named_parameters():
+            print(f"  {name:24s} {p.shape!s:16s} {p.size:>10,}")
+        print(f"{model.num_parameters():,} parameters ({model.dtype})")
+    if meta.get("classes"):
+        print(f"classes: {', '.join(map(str, meta['classes']))}")
+    for part, scores in meta.get("scores", {}).items():
+        print(f"{part} scores when saved: {_format_scores(scores)}")
+    trained = meta.get("trained_with", {})
+    if trained.get("config"):
+        print(f"trained from {trained['config']}")
+    if mf.arrays:
+        print(
+            "extra arrays: "
+            + ", ".join(f"{k} {tuple(v.shape)}" for k, v in mf.arrays.items())
+        )
+    return 0
+
+
+# --- bench ----------------------------------------------------------------------------
+def _bench(args) -> int:
+    import importlib
+
+    try:
+        bench = importlib.import_module("glassnet.bench")
+    except ImportError:
+        bench = None
+    if bench is not None and hasattr(bench, "main"):
+        return int(bench.main(args.rest) or 0)
+    import subprocess
+
+    folder = _benchmarks_folder()
+    scripts = sorted(folder.glob("*.py")) if folder.is_dir() else []
+    if not scripts:
+        raise _Failure(
+            f"no benchmarks found: bench needs glassnet's source checkout, "
+            f"whose benchmarks/ folder (looked in {folder}) holds the scripts"
+        )
+    for script in scripts:
+        print(f"== {script.name}", flush=True)
+        code = subprocess.call([sys.executable, str(script), *args.rest])
+        if code:
+            return 1
+    return 0
+
+
+def _benchmarks_folder():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+# --- the parser -----------------------------------------------------------------------
+def _format_scores(scores: dict) -> str:
+    parts = []
+    for k, v in scores.items():
+        parts.append(f"{k} {v:.2%}" if "acc" in k else f"{k} {v:.4f}")
+    return ", ".join(parts)
+
+
+def _need_file(path) -> None:
+    if not os.path.exists(path):
+        raise _UsageError(f"no such file: {path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show full tracebacks",
+    )
+    parser = _Parser(prog="glassnet", description="Neural networks you can see inside.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="run a seed story (default: the main demo)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    demo = sub.add_parser(
+        "demo", help="run a seed story (default: the main demo)", parents=[debug]
+    )
     demo.add_argument("name", nargs="?", help="which demo; see --list")
     demo.add_argument("--list", action="store_true", help="list the demos")
+    demo.add_argument("--out", metavar="PATH",
+                      help="where demos that draw a figure write it (PNG or SVG)")
     demo.set_defaults(func=_demo)
+
+    train = sub.add_parser(
+        "train",
+        parents=[debug],
+        help="train the model a TOML config describes, and save it",
+        description="Train the model a TOML config describes (see "
+        "examples/digits.toml) and save it as a model file.",
+    )
+    train.add_argument("config", metavar="CONFIG.toml")
+    train.add_argument(
+        "--output", "-o", help="model file to write (default: [output] model)"
+    )
+    train.add_argument(
+        "--checkpoint", help="checkpoint file (default: [output] checkpoint)"
+    )
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the checkpoint if it exists",
+    )
+    train.add_argument("--epochs", type=int, help="override [train] epochs")
+    train.add_argument(
+        "--quiet", "-q", action="store_true", help="print only the result"
+    )
+    train.set_defaults(func=_train)
+
+    ev = sub.add_parser(
+        "evaluate",
+        parents=[debug],
+        help="loss and accuracy of a model",
+        description="Loss and metrics of a saved model: on the data held "
+        "out when it was trained, or on --data.",
+    )
+    ev.add_argument("model", metavar="MODEL")
+    ev.add_argument(
+        "--data",
+        help="a .csv/.npz file, an image folder, or a dataset name "
+        "(digits, x_and_o); default: the held-out part of the training data",
+    )
+    ev.add_argument(
+        "--label-column", help="the label column of a CSV file (default: last)"
+    )
+    ev.add_argument(
+        "--split",
+        choices=("test", "train"),
+        default="test",
+        help="without --data: which part of the training data",
+    )
+    ev.add_argument("--json", action="store_true", help="print the scores as JSON")
+    ev.set_defaults(func=_evaluate)
+
+    pr = sub.add_parser(
+        "predict",
+        parents=[debug],
+        help="the model's answers for inputs",
+        description="Run a saved model on INPUT: a .npy/.npz/.csv file of "
+        "inputs, or one image file. Prints one answer per sample.",
+    )
+    pr.add_argument("model", metavar="MODEL")
+    pr.add_argument("input", metavar="INPUT")
+    pr.add_argument("--label-column", help="a CSV column to leave out (default: none)")
+    pr.add_argument("--scores", action="store_true", help="also print every output")
+    pr.add_argument("--output", "-o", help="write all outputs to a .csv or .npy file")
+    pr.set_defaults(func=_predict)
+
+    ins = sub.add_parser(
+        "inspect",
+        parents=[debug],
+        help="what a model file holds",
+        description="Show a model file's layers, shapes, parameter "
+        "counts and training record. (Figures: not yet.)",
+    )
+    ins.add_argument("model", metavar="MODEL")
+    ins.set_defaults(func=_inspect)
+
+    be = sub.add_parser(
+        "bench",
+        parents=[debug],
+        help="speed next to PyTorch",
+        description="Run the benchmarks of a source checkout; arguments "
+        "after 'bench' go to the benchmark runner (try: glassnet bench "
+        "-- --help).",
+    )
+    be.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the runner")
+    be.set_defaults(func=_bench)
+
+    def _tour(args) -> int:
+        from .tour import main as tour_main
+
+        return tour_main(args)
+
+    tour = sub.add_parser(
+        "tour",
+        parents=[debug],
+        help="every seed story, drawn in one folder",
+        description="Run every seed story with quick settings; write its "
+        "figures and an index.html with captions into DIR.",
+    )
+    tour.add_argument(
+        "--out",
+        default="glassnet-tour",
+        metavar="DIR",
+        help="folder to write (default: glassnet-tour)",
+    )
+    tour.add_argument(
+        "--only", nargs="+", metavar="STORY", help="run only these stories"
+    )
+    tour.set_defaults(func=_tour)
     return parser
 
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        # Everything after 'bench' belongs to the benchmark runner, options included.
+        args = parser.parse_args(["bench"])
+        args.rest = argv[1:]
+    else:
+        args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if getattr(args, "rest", None) and args.rest[0] == "--":
+        args.rest = args.rest[1:]
     try:
         return int(args.func(args) or 0)
-    except _UsageError as e:
+    except (_UsageError, ConfigError, FileNotFoundError, IsADirectoryError) as e:
         if args.debug:
             raise
-        print(f"glassnet: error: {e}", file=sys.stderr)
+        _say(e)
         return 2
-    except (GlassnetError, OSError) as e:
+    except (GlassnetError, OSError, ImportError) as e:
         if args.debug:
             raise
-        print(f"glassnet: error: {e}", file=sys.stderr)
+        _say(e)
+        return 1
+    except Exception as e:  # a bug, or a mistake nothing checked: still one line
+        if args.debug:
+            raise
+        _say(f"{type(e).__name__}: {e} (run with --debug for the traceback)")
         return 1
     except KeyboardInterrupt:
         print("glassnet: interrupted", file=sys.stderr)
         return 130
+
+
+def _say(error) -> None:
+    text = " ".join(str(error).split()) or type(error).__name__
+    print(f"glassnet: error: {text}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

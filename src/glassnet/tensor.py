@@ -463,48 +463,46 @@ def _topological_order(root: Tensor) -> list:
     """Every tensor that ``root`` depends on and that needs a gradient, inputs first.
 
     Iterative depth-first search: long chains (a 1,000-step recurrence) never
-    touch Python's recursion limit.
+    touch Python's recursion limit. A node goes on the stack with a ``None``
+    marker above it; when the marker comes off again, everything the node
+    depends on has been placed, so the node is placed next.
     """
-    order, seen = [], set()
-    stack = [(root, False)]
+    order, visited = [], set()
+    stack = [root]
     while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
+        node = stack.pop()
+        if node is None:
+            order.append(stack.pop())
             continue
-        if id(node) in seen:
+        if node in visited:
             continue
-        seen.add(id(node))
-        stack.append((node, True))
+        visited.add(node)
+        stack.append(node)
+        stack.append(None)
         for p in node._parents:
-            if p.requires_grad and id(p) not in seen:
-                stack.append((p, False))
+            if p.requires_grad and p not in visited:
+                stack.append(p)
     return order
 
 
 def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
     order = _topological_order(root)
     root._g = grad
-    handed_out = set()  # arrays already stored in some .grad: never share them
-
-    def store(node, g):
-        if id(g) in handed_out or g.base is not None or not g.flags.writeable:
-            g = np.array(g)
-        handed_out.add(id(g))
-        node.grad = g if node.grad is None else node.grad + g
-
+    handed_out = set()  # ids of arrays already stored in some .grad: never share one
     try:
         for node in reversed(order):
             g = node._g
-            node._g = None
             if g is None:
                 continue
+            node._g = None
             backward = node._backward
-            if backward is None:  # a leaf: parameters and inputs
-                store(node, g)
-                continue
-            if node._retain:
-                store(node, g)
+            if backward is None or node._retain:  # a leaf (parameter, input), or traced
+                if g.base is not None or id(g) in handed_out or not g.flags.writeable:
+                    g = np.array(g)
+                handed_out.add(id(g))
+                node.grad = g if node.grad is None else node.grad + g
+                if backward is None:
+                    continue
             grads = backward(g)
             for p, pg in zip(node._parents, grads):
                 if pg is None or not p.requires_grad:

@@ -12,8 +12,11 @@ import importlib
 DEMOS = {
     "digits": "glassnet.demos.digits",
     "engine": "glassnet.demos.engine",
+    "four-pixel": "glassnet.demos.four_pixel",
+    "shawarma": "glassnet.demos.shawarma",
     "dinner": "glassnet.demos.dinner",
     "childrens-book": "glassnet.demos.childrens_book",
+    "x-and-o": "glassnet.demos.x_and_o",
 }
 DEFAULT = "digits"
 

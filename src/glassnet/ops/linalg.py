@@ -13,6 +13,7 @@ from .._validate import shape_str
 from ..errors import ShapeError
 from ..tensor import Tensor, as_tensor, make_result, unbroadcast
 from .elementwise import _pair
+from .reduce import column_sums
 
 
 def matmul(a, b) -> Tensor:
@@ -73,12 +74,15 @@ def linear(x, weight, bias=None) -> Tensor:
     summed over the batch.
     """
     x, weight = as_tensor(x), as_tensor(weight)
-    if x.ndim == 0 or x.shape[-1] != weight.shape[0]:
+    xv, w = x.data, weight.data
+    if xv.ndim == 0 or xv.shape[-1] != w.shape[0]:
         raise ShapeError(
-            f"linear: input of shape {shape_str(x.shape)} does not fit weights of shape "
-            f"{shape_str(weight.shape)}; the input's last axis must be {weight.shape[0]}."
+            f"linear: input of shape {shape_str(xv.shape)} does not fit weights of shape "
+            f"{shape_str(w.shape)}; the input's last axis must be {w.shape[0]}."
         )
-    out = x.data @ weight.data
+    # For a 2-D x, np.dot is the same BLAS product as @ without the gufunc
+    # machinery: about 0.5 µs less per call, which W1's small layers notice.
+    out = np.dot(xv, w) if xv.ndim == 2 else xv @ w
     if bias is not None:
         bias = as_tensor(bias)
         out += bias.data
@@ -87,11 +91,16 @@ def linear(x, weight, bias=None) -> Tensor:
         parents = (x, weight)
 
     def backward(g):
-        g2 = g.reshape(-1, g.shape[-1])
-        dx = (g @ weight.data.T) if x.requires_grad else None
-        dw = (x.data.reshape(-1, x.shape[-1]).T @ g2) if weight.requires_grad else None
+        x2, g2, dx = xv, g, None
+        if g.ndim != 2:  # batch axes: flatten them into one
+            x2, g2 = xv.reshape(-1, xv.shape[-1]), g.reshape(-1, g.shape[-1])
+        if x.requires_grad:
+            dx = np.dot(g2, w.T)
+            if g.ndim != 2:
+                dx = dx.reshape(xv.shape)
+        dw = np.dot(x2.T, g2) if weight.requires_grad else None
         if bias is None:
             return dx, dw
-        return dx, dw, (g2.sum(axis=0) if bias.requires_grad else None)
+        return dx, dw, (column_sums(g2) if bias.requires_grad else None)
 
     return make_result(out, parents, backward)

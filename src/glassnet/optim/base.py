@@ -158,6 +158,11 @@ class Optimizer:
     """
 
     hyper_names: tuple = ("lr",)
+    #: True when ``update_one`` treats every element on its own (no norms, no
+    #: reductions over a parameter): then one call on all parameters laid end to
+    #: end gives the same numbers as one call per parameter, which a captured
+    #: training step (:mod:`glassnet.train.capture`) uses.
+    elementwise: bool = False
 
     def __init__(self, params, lr):
         where = type(self).__name__

@@ -74,6 +74,7 @@ class SGD(Optimizer):
     """
 
     hyper_names = ("lr", "momentum", "nesterov", "weight_decay")
+    elementwise = True
 
     def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
         super().__init__(params, lr)
@@ -179,6 +180,7 @@ class Adam(Optimizer):
 
     hyper_names = ("lr", "betas", "eps", "weight_decay")
     decoupled = False
+    elementwise = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr)

@@ -27,6 +27,7 @@ from ..data.transforms import batches, train_test_split
 from ..errors import ConfigError, DataError, DivergedError
 from ..tensor import Tensor, no_grad
 from .callbacks import Callback, Progress, StopOnNaN, TrainState
+from .checkpoint import RunState, checkpoint_callback, resume
 from .history import History
 
 _OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
@@ -146,7 +147,8 @@ def _split_validation(X, y, validation_data, validation_split, seed):
 def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
         batch_size: int = 32, shuffle: bool = True, validation_data=None,
         validation_split=None, metrics=None, callbacks=(), lr_schedule=None,
-        clip_norm=None, seed=None, verbose: int = 1) -> History:
+        clip_norm=None, seed=None, verbose: int = 1, checkpoint=None,
+        checkpoint_every=None, resume_from=None) -> History:
     """Train ``model`` on (X, y) by mini-batch gradient descent and return its History.
 
     Parameters
@@ -187,6 +189,16 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
     verbose : int
         0 silent, 1 progress bar (in a terminal or notebook) or a line per
         epoch (in a log), 2 a line per epoch.
+    checkpoint : path or Checkpoint, optional
+        Save the run there (atomically) every ``checkpoint_every`` epochs
+        (default 1) and at the end; a :class:`~glassnet.train.checkpoint.Checkpoint`
+        object can also save every N steps.
+    resume_from : path, optional
+        Continue the run saved in this checkpoint: weights, optimizer state,
+        schedule, History, shuffling and the position within the epoch are
+        restored, so the result is bit-for-bit that of an uninterrupted run
+        (same data, settings and machine). ``epochs`` counts from the start
+        of the original run.
 
     Returns
     -------
@@ -222,20 +234,32 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
     history = History()
     n_batches = math.ceil(len(X) / batch_size)
     state = TrainState(model, opt, history, int(epochs), n_batches)
-    hooks = [StopOnNaN(), *callbacks, Progress(verbose)]
+    # What a checkpoint saves beyond the TrainState, and what a resume must match.
+    state.run = RunState(rng, lr_schedule, {"samples": len(X), "batch_size": int(batch_size),
+                                            "shuffle": bool(shuffle),
+                                            "metrics": list(metric_fns)})
+    saver = checkpoint_callback(checkpoint, checkpoint_every)
+    hooks = [StopOnNaN(), *callbacks, *([saver] if saver else []), Progress(verbose)]
+    start = resume(resume_from, state) if resume_from is not None else None
     params = model.parameters()
     model.train()
     for cb in hooks:
         cb.on_train_begin(state)
     try:
-        for epoch in range(int(epochs)):
+        for epoch in range(start.epoch if start else 0, int(epochs)):
             state.epoch, state.logs = epoch, {}
             for cb in hooks:
                 cb.on_epoch_begin(state)
-            loss_sum, seen = 0.0, 0
-            sums = dict.fromkeys(metric_fns, 0.0)
+            skip = 0
+            state.run.sums, state.run.seen = dict.fromkeys(["loss", *metric_fns], 0.0), 0
+            if start is not None and start.batch:  # resuming in the middle of this epoch
+                skip, state.run.sums, state.run.seen = start.batch, start.sums, start.seen
+            start = None
+            sums = state.run.sums
             for state.batch, (xb, yb) in enumerate(
                     batches(X, y, batch_size, shuffle=shuffle, seed=rng)):
+                if state.batch < skip:
+                    continue
                 prediction = model(xb)
                 loss_value = loss_fn(prediction, yb)
                 opt.zero_grad()
@@ -244,13 +268,13 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
                     optim_mod.clip_grad_norm(params, clip_norm)
                 opt.step()
                 value, n = float(loss_value.data), len(xb)
-                loss_sum += value * n
-                seen += n
+                sums["loss"] += value * n
+                state.run.seen += n
                 for name, fn in metric_fns.items():
                     sums[name] += fn(yb, prediction.data) * n
                 for cb in hooks:
                     cb.on_batch_end(state, value)
-            state.logs = {"loss": loss_sum / seen, **{k: v / seen for k, v in sums.items()}}
+            state.logs = {k: v / state.run.seen for k, v in sums.items()}
             if validation is not None:
                 scores = evaluate(model, *validation, loss=loss_fn, metrics=list(metric_fns.values()),
                                   batch_size=max(batch_size, 256))

@@ -1,0 +1,599 @@
+"""Bringing your own data: CSV, NumPy files, MNIST-style IDX files, folders of images.
+
+Every loader returns arrays ready for ``fit``: inputs with one sample per
+row (images as ``(n, channels, height, width)`` float32), labels as int64
+class indices. Files are read as data only: NumPy files with
+``allow_pickle=False``, IDX files checked against their declared sizes
+before anything is allocated. Nothing is downloaded.
+
+===========================  ===========================================
+:func:`load_csv`             a table of numbers with a label column
+:func:`load_npy`             one array from a ``.npy`` file
+:func:`load_npz`             inputs and labels from a ``.npz`` archive
+:func:`load_idx`             one array from an IDX file (``.gz`` too)
+:func:`load_mnist`           an IDX image file with its IDX label file
+:func:`load_image_folder`    ``root/<class>/<image>``, one folder per class
+:func:`load_image`           one image file as a (channels, h, w) array
+:func:`load_data`            any of the above, chosen by the path
+===========================  ===========================================
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import math
+import os
+import warnings
+import zipfile
+
+import numpy as np
+
+from .._validate import shape_str
+from ..datasets.digits import Dataset
+from ..errors import ConfigError, DataError
+
+__all__ = [
+    "load_csv",
+    "load_data",
+    "load_idx",
+    "load_image",
+    "load_image_folder",
+    "load_mnist",
+    "load_npy",
+    "load_npz",
+]
+
+MAX_BYTES = 4 << 30  # largest array a loader will allocate from a file's declared size
+IMAGE_SUFFIXES = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".ppm",
+    ".pgm",
+)
+
+
+# --- CSV ------------------------------------------------------------------------------
+def load_csv(
+    path, label_column=-1, *, header="auto", delimiter: str = ",", dtype=np.float32
+) -> Dataset:
+    """A CSV table: every column is a feature except the label column.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    label_column : int, str or None, default -1
+        The labels' column: an index (negative counts from the end) or, with
+        a header row, its name. None: no labels (``y`` is None), e.g. for
+        :func:`glassnet.predict`.
+    header : 'auto', bool
+        Whether the first row holds column names; 'auto' says yes when any
+        of its cells is not a number.
+    delimiter : str
+    dtype : float32 or float64
+        Of the features.
+
+    Returns
+    -------
+    Dataset
+        ``X`` (n, features); ``y`` int64 class indices when the labels are
+        whole numbers or words (words are numbered in sorted order, and
+        ``classes`` lists them), float32 values when they are other numbers
+        (a regression target; ``classes`` is empty).
+
+    Raises
+    ------
+    DataError
+        A cell that is not a number (its row and column are named), rows of
+        different lengths, or an empty file.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "pets.csv")
+    >>> text = "weight,ears,kind\\n4.0,2,cat\\n30,2,dog\\n3.5,2,cat\\n"
+    >>> _ = open(path, "w").write(text)
+    >>> data = load_csv(path, label_column="kind")
+    >>> data.X.tolist(), data.y.tolist(), data.classes
+    ([[4.0, 2.0], [30.0, 2.0], [3.5, 2.0]], [0, 1, 0], ('cat', 'dog'))
+    """
+    where = f"load_csv({os.fspath(path)!r})"
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = csv.reader(f, delimiter=delimiter)
+        first = next(rows, None)
+    if not first:
+        raise DataError(f"{where}: the file is empty.")
+    n_cols = len(first)
+    if header == "auto":
+        header = not all(_is_number(cell) for cell in first)
+    names = [c.strip() for c in first] if header else None
+    label = _label_index(where, label_column, names, n_cols)
+    features = [i for i in range(n_cols) if i != label]
+    if not features:
+        raise DataError(f"{where}: no feature columns besides the labels.")
+    skip = 1 if header else 0
+    try:
+        with warnings.catch_warnings():  # "no data" is reported below, as an error
+            warnings.simplefilter("ignore", UserWarning)
+            X = np.loadtxt(
+                path,
+                delimiter=delimiter,
+                skiprows=skip,
+                usecols=features,
+                dtype=dtype,
+                ndmin=2,
+                quotechar='"',
+                encoding="utf-8-sig",
+                comments=None,
+            )
+            raw = (
+                None
+                if label is None
+                else np.loadtxt(
+                    path,
+                    delimiter=delimiter,
+                    skiprows=skip,
+                    usecols=[label],
+                    dtype=str,
+                    ndmin=1,
+                    quotechar='"',
+                    encoding="utf-8-sig",
+                    comments=None,
+                )
+            )
+    except ValueError as e:
+        problem = _first_bad_cell(
+            path, delimiter, skip, features, names, n_cols
+        ) or str(e)
+        raise DataError(f"{where}: {problem}") from None
+    if len(X) == 0:
+        raise DataError(f"{where}: no data rows.")
+    try:
+        y, classes = (None, ()) if raw is None else _labels(raw)
+    except DataError as e:
+        raise DataError(f"{where}: {e}") from None
+    col = names[label] if names and label is not None else label
+    return Dataset(
+        X,
+        y,
+        classes,
+        f"{os.fspath(path)}: {len(X)} rows, {len(features)} "
+        f"features, labels from column {col!r}.",
+    )
+
+
+def _first_bad_cell(path, delimiter, skip, features, names, n_cols) -> str | None:
+    """Say where a CSV table goes wrong, with 1-based line numbers (the slow way,
+    only after the fast reader has failed)."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        for line, row in enumerate(csv.reader(f, delimiter=delimiter), start=1):
+            if line <= skip or not row:
+                continue
+            if len(row) != n_cols:
+                return f"line {line} has {len(row)} cells; the first row has {n_cols}."
+            for i in features:
+                if not _is_number(row[i]):
+                    col = repr(names[i]) if names else i + 1
+                    return (
+                        f"line {line}, column {col}: {row[i][:40]!r} is not a number; "
+                        "every feature cell must be one."
+                    )
+    return None
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _label_index(where, label_column, names, n_cols):
+    if label_column is None:
+        return None
+    if isinstance(label_column, str):
+        if names is None:
+            raise ConfigError(
+                f"{where}: label_column={label_column!r} is a name, but the "
+                "file has no header row; give the column's index."
+            )
+        if label_column not in names:
+            raise ConfigError(
+                f"{where}: no column named {label_column!r}; the columns are {names}."
+            )
+        return names.index(label_column)
+    if (
+        isinstance(label_column, bool)
+        or not isinstance(label_column, int)
+        or not -n_cols <= label_column < n_cols
+    ):
+        raise ConfigError(
+            f"{where}: label_column must be a column index in "
+            f"[{-n_cols}, {n_cols}) or a name; got {label_column!r}."
+        )
+    return label_column % n_cols
+
+
+def _labels(raw: np.ndarray):
+    """Class indices and class names from a column of label strings."""
+    raw = np.char.strip(raw)
+    empty = np.flatnonzero(raw == "")
+    if empty.size:
+        raise DataError(
+            f"the label of data row {int(empty[0]) + 1} is empty "
+            f"({empty.size} empty labels)."
+        )
+    try:
+        values = raw.astype(np.float64)
+    except ValueError:
+        classes, y = np.unique(raw, return_inverse=True)
+        return y.astype(np.int64), tuple(str(c) for c in classes)
+    if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+        y = values.astype(np.int64)
+        return y, tuple(int(c) for c in np.unique(y))
+    return values.astype(np.float32), ()
+
+
+# --- NumPy files ----------------------------------------------------------------------
+def load_npy(path, *, max_bytes: int = MAX_BYTES) -> np.ndarray:
+    """One array from a ``.npy`` file, never unpickling (object arrays are refused)."""
+    where = f"load_npy({os.fspath(path)!r})"
+    with open(path, "rb") as f:
+        _check_npy_header(where, f, max_bytes)
+        f.seek(0)
+        try:
+            return np.load(f, allow_pickle=False)
+        except ValueError as e:
+            raise DataError(f"{where}: {e}") from None
+
+
+def load_npz(
+    path,
+    x_key: str | None = None,
+    y_key: str | None = None,
+    *,
+    max_bytes: int = MAX_BYTES,
+) -> Dataset:
+    """Inputs and labels from a ``.npz`` archive.
+
+    ``x_key`` defaults to the first of ``X``, ``x``, ``inputs``, ``data``,
+    ``images`` that the archive has, and ``y_key`` to the first of ``y``,
+    ``labels``, ``targets`` (``y`` is None when there is none). Every
+    member's header is checked (dtype, size) before it is read, and
+    ``allow_pickle=False`` refuses object arrays.
+    """
+    where = f"load_npz({os.fspath(path)!r})"
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise DataError(f"{where}: not a .npz (zip) archive.") from None
+    with archive:
+        members = {n[:-4]: n for n in archive.namelist() if n.endswith(".npy")}
+        x_key = _pick(
+            where, "x_key", x_key, members, ("X", "x", "inputs", "data", "images")
+        )
+        y_key = _pick(
+            where, "y_key", y_key, members, ("y", "labels", "targets"), required=False
+        )
+        arrays = {}
+        for key in filter(None, (x_key, y_key)):
+            with archive.open(members[key]) as f:
+                _check_npy_header(f"{where}[{key!r}]", f, max_bytes)
+            with archive.open(members[key]) as f:
+                try:
+                    arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
+                except ValueError as e:
+                    raise DataError(f"{where}[{key!r}]: {e}") from None
+    X = arrays[x_key]
+    y = arrays.get(y_key) if y_key else None
+    if y is not None and len(y) != len(X):
+        raise DataError(
+            f"{where}: {x_key!r} has {len(X)} samples but {y_key!r} has {len(y)}."
+        )
+    classes = (
+        tuple(int(c) for c in np.unique(y))
+        if y is not None and y.dtype.kind in "iu"
+        else ()
+    )
+    return Dataset(
+        X,
+        y,
+        classes,
+        f"{os.fspath(path)}: {x_key!r} {shape_str(X.shape)}"
+        + (f", {y_key!r} {shape_str(y.shape)}" if y is not None else ""),
+    )
+
+
+def _pick(where, what, key, members, defaults, required=True):
+    if key is not None:
+        if key not in members:
+            raise ConfigError(f"{where}: no array {key!r}; it holds {sorted(members)}.")
+        return key
+    for name in defaults:
+        if name in members:
+            return name
+    if required:
+        raise ConfigError(
+            f"{where}: cannot tell which array holds the inputs; it holds "
+            f"{sorted(members)}. Pass {what}=..."
+        )
+    return None
+
+
+def _check_npy_header(where: str, f, max_bytes: int) -> None:
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(f)
+        shape, _, dtype = (
+            fmt.read_array_header_1_0(f)
+            if version == (1, 0)
+            else fmt.read_array_header_2_0(f)
+        )
+    except (ValueError, EOFError, OSError) as e:
+        raise DataError(f"{where}: not a valid .npy array ({e}).") from None
+    if dtype.hasobject:
+        raise DataError(
+            f"{where}: holds Python objects, which would need unpickling; "
+            "glassnet loads numbers only."
+        )
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > max_bytes:
+        raise DataError(
+            f"{where}: declares {shape_str(shape)} {dtype} ({nbytes:,} bytes), "
+            f"more than max_bytes={max_bytes:,}."
+        )
+
+
+# --- IDX (MNIST) ----------------------------------------------------------------------
+_IDX_TYPES = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def load_idx(path, *, max_bytes: int = MAX_BYTES) -> np.ndarray:
+    """One array from an IDX file, the format of MNIST (gzipped ``.gz`` files too).
+
+    The format: two zero bytes, a type code (0x08 unsigned byte ... 0x0E
+    float64), the number of dimensions, each dimension as a big-endian
+    32-bit integer, then the values. The declared size must equal the data
+    exactly, and is checked before anything is allocated.
+    """
+    where = f"load_idx({os.fspath(path)!r})"
+    opener = gzip.open if os.fspath(path).endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            head = f.read(4)
+            if (
+                len(head) < 4
+                or head[:2] != b"\0\0"
+                or head[2] not in _IDX_TYPES
+                or not 1 <= head[3] <= 8
+            ):
+                raise DataError(
+                    f"{where}: not an IDX file (bad magic number "
+                    f"{head.hex() or 'none'})."
+                )
+            dtype, ndim = _IDX_TYPES[head[2]], head[3]
+            dims_raw = f.read(4 * ndim)
+            if len(dims_raw) < 4 * ndim:
+                raise DataError(f"{where}: the file ends inside its dimensions.")
+            dims = tuple(
+                int.from_bytes(dims_raw[4 * i : 4 * i + 4], "big") for i in range(ndim)
+            )
+            nbytes = math.prod(dims) * dtype.itemsize
+            if nbytes > max_bytes:
+                raise DataError(
+                    f"{where}: declares {shape_str(dims)} ({nbytes:,} bytes), "
+                    f"more than max_bytes={max_bytes:,}."
+                )
+            data = f.read(nbytes + 1)
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise DataError(f"{where}: cannot read it ({e}).") from None
+    if len(data) != nbytes:
+        raise DataError(
+            f"{where}: declares {shape_str(dims)} = {nbytes:,} bytes of data "
+            f"but holds {'more' if len(data) > nbytes else len(data)}."
+        )
+    return np.frombuffer(data, dtype).astype(dtype.newbyteorder("=")).reshape(dims)
+
+
+def load_mnist(images_path, labels_path, *, scale: bool = True) -> Dataset:
+    """MNIST-style images and labels from two IDX files.
+
+    Returns ``X`` float32 (n, 1, rows, cols), divided by 255 when ``scale``
+    (pixels in [0, 1]), and ``y`` int64 (n,).
+    """
+    images, labels = load_idx(images_path), load_idx(labels_path)
+    if images.ndim != 3:
+        raise DataError(
+            f"load_mnist: {os.fspath(images_path)!r} holds shape "
+            f"{shape_str(images.shape)}; expected (n, rows, cols) images."
+        )
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise DataError(
+            f"load_mnist: {len(images)} images but labels of shape "
+            f"{shape_str(labels.shape)}; expected ({len(images)},)."
+        )
+    X = images[:, None].astype(np.float32)
+    if scale:
+        X /= 255.0
+    y = labels.astype(np.int64)
+    return Dataset(
+        X,
+        y,
+        tuple(int(c) for c in np.unique(y)),
+        f"IDX images {os.fspath(images_path)}, labels {os.fspath(labels_path)}",
+    )
+
+
+# --- images ---------------------------------------------------------------------------
+def _pillow():
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImportError(
+            "reading images needs Pillow: pip install glassnet[images]"
+        ) from None
+    return Image
+
+
+def _check_image_options(where, size, color):
+    if color not in ("grayscale", "rgb"):
+        raise ConfigError(
+            f"{where}: color must be 'grayscale' or 'rgb'; got {color!r}."
+        )
+    if size is None:
+        return None
+    if isinstance(size, int) and not isinstance(size, bool):
+        size = (size, size)
+    if (
+        not isinstance(size, (tuple, list))
+        or len(size) != 2
+        or not all(
+            isinstance(s, int) and not isinstance(s, bool) and 0 < s <= 8192
+            for s in size
+        )
+    ):
+        raise ConfigError(
+            f"{where}: size must be (height, width) in pixels; got {size!r}."
+        )
+    return int(size[0]), int(size[1])
+
+
+def load_image(path, size=None, color: str = "grayscale") -> np.ndarray:
+    """One image file as float32 (channels, height, width) with values in [0, 1].
+
+    ``size`` (height, width) resizes it; ``color`` 'grayscale' gives one
+    channel, 'rgb' three. Needs Pillow (``pip install glassnet[images]``).
+    """
+    where = f"load_image({os.fspath(path)!r})"
+    size = _check_image_options(where, size, color)
+    Image = _pillow()
+    try:
+        with Image.open(path) as img:
+            img = img.convert("L" if color == "grayscale" else "RGB")
+            if size is not None and img.size != (size[1], size[0]):
+                img = img.resize((size[1], size[0]), Image.BILINEAR)
+            arr = np.asarray(img, dtype=np.float32) / 255.0
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise DataError(f"{where}: cannot read it as an image ({e}).") from None
+    return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+
+
+def load_image_folder(root, size=(32, 32), color: str = "grayscale") -> Dataset:
+    """A folder with one sub-folder per class, each holding that class's images.
+
+    ::
+
+        root/hot_dog/001.jpg, root/hot_dog/002.png, ...
+        root/not_hot_dog/...
+
+    Classes are the sub-folder names in sorted order (``y`` holds their
+    index); files are read in sorted order, so the result is the same every
+    time. Files whose names do not end in a known image suffix
+    (``.png .jpg .jpeg .bmp .gif .tif .tiff .webp .ppm .pgm``) and hidden
+    files are skipped.
+
+    Parameters
+    ----------
+    root : str or PathLike
+    size : (int, int) or int or None, default (32, 32)
+        Every image is resized to (height, width). None keeps the sizes,
+        which must then all agree.
+    color : {'grayscale', 'rgb'}
+        One channel or three.
+
+    Returns
+    -------
+    Dataset
+        ``X`` float32 (n, channels, height, width) in [0, 1], ``y`` int64
+        (n,), ``classes`` the folder names.
+
+    Needs Pillow: ``pip install glassnet[images]``.
+    """
+    where = f"load_image_folder({os.fspath(root)!r})"
+    size = _check_image_options(where, size, color)
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"{where}: no such folder.")
+    classes = sorted(
+        d.name for d in os.scandir(root) if d.is_dir() and not d.name.startswith(".")
+    )
+    if not classes:
+        raise DataError(
+            f"{where}: no class sub-folders; expected root/<class>/<image>."
+        )
+    _pillow()
+    images, labels = [], []
+    for index, name in enumerate(classes):
+        folder = os.path.join(root, name)
+        files = sorted(
+            f
+            for f in os.listdir(folder)
+            if not f.startswith(".") and f.lower().endswith(IMAGE_SUFFIXES)
+        )
+        if not files:
+            raise DataError(f"{where}: class folder {name!r} holds no images.")
+        for file in files:
+            images.append(load_image(os.path.join(folder, file), size, color))
+            labels.append(index)
+    shapes = {img.shape for img in images}
+    if len(shapes) > 1:
+        raise DataError(
+            f"{where}: images have different sizes {sorted(shapes)[:4]}; pass "
+            "size=(height, width) to resize them all."
+        )
+    return Dataset(
+        np.stack(images),
+        np.array(labels, np.int64),
+        tuple(classes),
+        f"{os.fspath(root)}: {len(images)} images in {len(classes)} classes",
+    )
+
+
+# --- choosing by path -----------------------------------------------------------------
+def load_data(path, **options) -> Dataset:
+    """Load ``path`` with the loader its name calls for.
+
+    A folder: :func:`load_image_folder`; ``.csv``: :func:`load_csv`;
+    ``.npz``: :func:`load_npz`; ``.npy``: :func:`load_npy` (no labels);
+    ``-ubyte``/``.idx`` (optionally ``.gz``): :func:`load_idx` (no labels).
+    ``options`` go to that loader.
+    """
+    p = os.fspath(path)
+    name = p.lower()
+    if os.path.isdir(p):
+        return load_image_folder(p, **options)
+    if not os.path.exists(p):
+        raise FileNotFoundError(f"no such file or folder: {p!r}")
+    if name.endswith((".csv", ".tsv")):
+        if name.endswith(".tsv"):
+            options.setdefault("delimiter", "\t")
+        return load_csv(p, **options)
+    if name.endswith(".npz"):
+        return load_npz(p, **options)
+    if name.endswith(".npy"):
+        X = load_npy(p, **options)
+        return Dataset(X, None, (), f"{p}: {shape_str(X.shape)}")
+    if name.endswith((".idx", "-ubyte", ".idx.gz", "-ubyte.gz")):
+        X = load_idx(p, **options)
+        return Dataset(X, None, (), f"{p}: {shape_str(X.shape)}")
+    raise ConfigError(
+        f"cannot tell how to read {p!r} from its name; use a .csv, .tsv, "
+        ".npy, .npz or IDX (-ubyte, .idx) file or an image folder."
+    )

@@ -1,0 +1,191 @@
+"""Checkpoint files: a model, its optimizer's memory and the state of a training run.
+
+The same container as model files, with ``format = "glassnet.checkpoint"``
+and this content::
+
+    {"model": <architecture>, "dtype": "float32",
+     "optimizer": {"type": "Adam", "hyper": {...}, "step": 120,
+                   "scalars": {"0.weight": {"step": 120}, ...},
+                   "arrays": {"0.weight": ["exp_avg", "exp_avg_sq"], ...}} or null,
+     "training": {...}}   # epoch, batch, random-generator state, History ...
+
+Tensors: the parameters under their own names, and each optimizer buffer as
+``optim/<parameter>/<key>``. ``training`` is whatever JSON the training loop
+stores (see :mod:`glassnet.train.checkpoint`, which also checks it on resume).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import ConfigError, FormatError
+from . import container
+from .model import _check_keys, _version, model_content, restore_model
+
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+OPTIM = "optim/"
+
+
+class CheckpointData(NamedTuple):
+    """What :func:`load_checkpoint` returns."""
+
+    model: object
+    optimizer: dict | None  # in the form Optimizer.load_state_dict takes
+    training: dict
+    glassnet_version: str
+
+
+def save_checkpoint(path, model, optimizer=None, training: dict | None = None) -> None:
+    """Write a checkpoint atomically: model, optimizer state and ``training`` (JSON)."""
+    content, tensors = model_content(model)
+    content["optimizer"] = None
+    if optimizer is not None:
+        if not hasattr(optimizer, "state_dict"):
+            raise ConfigError(
+                f"checkpoint: the optimizer {type(optimizer).__name__} has no "
+                "state_dict(), so training could not resume exactly."
+            )
+        content["optimizer"], buffers = _split_optimizer(optimizer.state_dict())
+        tensors.update(buffers)
+    content["training"] = {} if training is None else training
+    data = container.to_bytes("glassnet.checkpoint", content, tensors, _version())
+    container.atomic_write(path, data)
+
+
+def load_checkpoint(path, *, max_bytes: int = container.MAX_BYTES) -> CheckpointData:
+    """Read and check a checkpoint written by :func:`save_checkpoint`."""
+    box = container.read(path, max_bytes)
+    where = os.fspath(path)
+    if box.kind != "glassnet.checkpoint":
+        raise FormatError(
+            f"{where} is a model file, not a checkpoint; it holds no "
+            "optimizer or training state to resume from."
+        )
+    return from_container(where, box)
+
+
+def from_container(where: str, box) -> CheckpointData:
+    """The checkpoint in a checked container, every tensor checked against its JSON."""
+    content = box.content
+    _check_keys(where, content, {"model", "dtype", "optimizer", "training"})
+    if not isinstance(content["training"], dict):
+        raise FormatError(f"{where}: 'training' must be an object.")
+    wanted = _optimizer_tensors(where, content["optimizer"])
+    for name in wanted:
+        entry = box.table.get(name)
+        if entry is None:
+            raise FormatError(f"{where}: optimizer buffer '{name}' is missing.")
+        if entry.dtype.kind != "f":
+            raise FormatError(
+                f"{where}: optimizer buffer '{name}' must be float; got "
+                f"{entry.dtype.name}."
+            )
+    model, tensors = restore_model(where, content, box, extra=lambda n: n in wanted)
+    params = dict(model.named_parameters())
+    for p, keys in (content["optimizer"] or {}).get("arrays", {}).items():
+        if p not in params:
+            raise FormatError(
+                f"{where}: optimizer state for '{p[:40]}', which is not a "
+                "parameter of the model."
+            )
+        for key in keys:
+            arr = tensors[f"{OPTIM}{p}/{key}"]
+            if arr.shape != params[p].shape or arr.dtype != params[p].dtype:
+                raise FormatError(
+                    f"{where}: optimizer buffer '{p}/{key}' is {arr.dtype} "
+                    f"{arr.shape}; its parameter is {params[p].dtype} "
+                    f"{params[p].shape}."
+                )
+    optim = None
+    if content["optimizer"] is not None:
+        spec = content["optimizer"]
+        state = {p: dict(scalars) for p, scalars in spec["scalars"].items()}
+        for p, keys in spec["arrays"].items():
+            for key in keys:
+                state.setdefault(p, {})[key] = tensors[f"{OPTIM}{p}/{key}"]
+        optim = {
+            "type": spec["type"],
+            "hyper": spec["hyper"],
+            "step": spec["step"],
+            "state": state,
+        }
+    return CheckpointData(model, optim, content["training"], box.glassnet_version)
+
+
+def _split_optimizer(sd: dict) -> tuple[dict, dict]:
+    """An optimizer state_dict as JSON (numbers) and tensors (arrays)."""
+    scalars, arrays, tensors = {}, {}, {}
+    for p, entries in sd["state"].items():
+        for key, value in entries.items():
+            if isinstance(value, np.ndarray):
+                arrays.setdefault(p, []).append(key)
+                tensors[f"{OPTIM}{p}/{key}"] = value
+            elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+                scalars.setdefault(p, {})[key] = int(value)
+            else:
+                raise ConfigError(
+                    f"checkpoint: optimizer state '{p}' {key} is a "
+                    f"{type(value).__name__}; only arrays and ints can be saved."
+                )
+            if not _KEY.fullmatch(key):
+                raise ConfigError(
+                    f"checkpoint: optimizer state key {key!r} is not a name."
+                )
+    spec = {
+        "type": sd["type"],
+        "hyper": sd["hyper"],
+        "step": int(sd["step"]),
+        "scalars": scalars,
+        "arrays": arrays,
+    }
+    container.dumps(spec)
+    return spec, tensors
+
+
+def _optimizer_tensors(where: str, spec) -> set:
+    """Check the optimizer's JSON; return the tensor names it refers to."""
+    if spec is None:
+        return set()
+    if not isinstance(spec, dict) or set(spec) != {
+        "type",
+        "hyper",
+        "step",
+        "scalars",
+        "arrays",
+    }:
+        raise FormatError(
+            f"{where}: 'optimizer' must have type, hyper, step, scalars and arrays."
+        )
+    if not isinstance(spec["type"], str) or not _KEY.fullmatch(spec["type"]):
+        raise FormatError(f"{where}: optimizer type must be a class name.")
+    if not isinstance(spec["hyper"], dict) or not container.is_count(spec["step"]):
+        raise FormatError(
+            f"{where}: optimizer hyper must be an object and step a count."
+        )
+    scalars, arrays = spec["scalars"], spec["arrays"]
+    if not isinstance(scalars, dict) or not isinstance(arrays, dict):
+        raise FormatError(f"{where}: optimizer scalars and arrays must be objects.")
+    for p, values in scalars.items():
+        if not isinstance(values, dict) or not all(
+            _KEY.fullmatch(k) and container.is_count(v) for k, v in values.items()
+        ):
+            raise FormatError(
+                f"{where}: optimizer scalars of '{p[:40]}' must be counts."
+            )
+    names = set()
+    for p, keys in arrays.items():
+        if not isinstance(keys, list) or not all(
+            isinstance(k, str) and _KEY.fullmatch(k) for k in keys
+        ):
+            raise FormatError(f"{where}: optimizer arrays of '{p[:40]}' must be names.")
+        for key in keys:
+            if key in scalars.get(p, {}):
+                raise FormatError(
+                    f"{where}: optimizer state '{p[:40]}' {key} is stored twice."
+                )
+            names.add(f"{OPTIM}{p}/{key}")
+    return names

@@ -1,0 +1,286 @@
+"""Model files: ``save(model, path)`` and ``load(path)``.
+
+The file is a glassnet container (see :mod:`glassnet.io.container`) whose
+content is::
+
+    {"model": <architecture, see glassnet.io.registry>,
+     "dtype": "float32" | "float64",
+     "metadata": {...},            # any JSON the caller attached
+     "arrays": {"mean": {"dtype": "float64", "shape": [64]}, ...}}
+                                   # extra arrays, stored as "extra/<name>"
+
+and whose tensors are the parameters, under the names
+``model.named_parameters()`` gives them (``"0.weight"``, ``"0.bias"`` ...),
+plus the extra arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import ConfigError, FormatError, GlassnetError
+from . import container, registry
+
+FLOAT_DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+EXTRA = "extra/"
+
+
+class ModelFile(NamedTuple):
+    """Everything a model file holds, as :func:`read` returns it."""
+
+    model: object
+    metadata: dict
+    arrays: dict
+    glassnet_version: str
+    kind: str  # "glassnet.model", or "glassnet.checkpoint" when read from a checkpoint
+
+
+def save(
+    model, path, *, metadata: dict | None = None, arrays: dict | None = None
+) -> None:
+    """Write ``model`` to ``path``: its architecture and its weights, atomically.
+
+    Parameters
+    ----------
+    model : Module
+        A Sequential (nested ones too) of registered layers, or one layer.
+    path : str or PathLike
+        Where to write; the suffix is up to you (``.glassnet`` is suggested).
+        An existing file is replaced only once the new one is complete.
+    metadata : dict, optional
+        JSON-able information to keep with the model (training settings,
+        class names, scores ...).
+    arrays : dict of str -> np.ndarray, optional
+        Extra arrays to keep with it (e.g. the input standardisation).
+
+    Raises
+    ------
+    ConfigError
+        A layer is not registered, its ``get_config()`` cannot rebuild it,
+        or the metadata is not JSON-able.
+
+    Examples
+    --------
+    >>> import tempfile, os, numpy as np, glassnet as gn
+    >>> model = gn.nn.Sequential(gn.nn.Dense(3, 2), gn.nn.ReLU(), seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.glassnet")
+    >>> gn.save(model, path)
+    >>> again = gn.load(path)
+    >>> x = np.ones((1, 3))
+    >>> bool((again(x).data == model(x).data).all())
+    True
+    """
+    content, tensors = model_content(model)
+    content["metadata"] = {} if metadata is None else _json_dict("metadata", metadata)
+    content["arrays"] = {}
+    for name, arr in ({} if arrays is None else arrays).items():
+        if not isinstance(name, str):
+            raise ConfigError(f"save: array names must be strings; got {name!r}.")
+        arr = np.asarray(arr)
+        content["arrays"][name] = {"dtype": arr.dtype.name, "shape": list(arr.shape)}
+        tensors[EXTRA + name] = arr
+    data = container.to_bytes("glassnet.model", content, tensors, _version())
+    container.atomic_write(path, data)
+
+
+def load(path, *, max_bytes: int = container.MAX_BYTES):
+    """Read a model written by :func:`save` (or the model inside a checkpoint).
+
+    Nothing in the file is executed: the architecture is data, each layer
+    type must be registered, and every tensor's name, dtype and shape is
+    checked against the architecture before anything is built. Files larger
+    than ``max_bytes`` (1 GiB by default) are refused before reading.
+
+    Raises
+    ------
+    FormatError
+        The file is not a glassnet file, is corrupted, names an unknown layer
+        or format version, or its tensors do not fit its architecture.
+    OSError
+        The file cannot be opened.
+    """
+    return read(path, max_bytes=max_bytes).model
+
+
+def read(path, *, max_bytes: int = container.MAX_BYTES) -> ModelFile:
+    """Like :func:`load`, but also return the metadata and extra arrays."""
+    box = container.read(path, max_bytes)
+    where = os.fspath(path)
+    content = box.content
+    if box.kind == "glassnet.checkpoint":
+        from .checkpoint import from_container
+
+        model = from_container(where, box).model
+        return ModelFile(model, {}, {}, box.glassnet_version, box.kind)
+    _check_keys(where, content, {"model", "dtype", "metadata", "arrays"})
+    if not isinstance(content["metadata"], dict):
+        raise FormatError(f"{where}: 'metadata' must be an object.")
+    declared = content["arrays"]
+    if not isinstance(declared, dict):
+        raise FormatError(f"{where}: 'arrays' must be an object.")
+    wanted = {}
+    for name, spec in declared.items():
+        if not (
+            isinstance(spec, dict)
+            and set(spec) == {"dtype", "shape"}
+            and isinstance(spec["dtype"], str)
+            and isinstance(spec["shape"], list)
+        ):
+            raise FormatError(
+                f"{where}: array '{name[:40]}' must declare dtype and shape."
+            )
+        wanted[EXTRA + name] = (spec["dtype"], tuple(spec["shape"]))
+    for name, (dtype, shape) in wanted.items():
+        entry = box.table.get(name)
+        if entry is None or entry.dtype.name != dtype or entry.shape != shape:
+            got = "nothing" if entry is None else f"{entry.dtype.name} {entry.shape}"
+            raise FormatError(
+                f"{where}: array '{name}' should be {dtype} {shape}; the "
+                f"file holds {got}."
+            )
+    model, tensors = restore_model(
+        where, content, box, extra=lambda name: name in wanted
+    )
+    arrays = {
+        name[len(EXTRA) :]: arr for name, arr in tensors.items() if name in wanted
+    }
+    return ModelFile(model, content["metadata"], arrays, box.glassnet_version, box.kind)
+
+
+# --- shared with checkpoints ----------------------------------------------------------
+def model_content(model) -> tuple[dict, dict]:
+    """({"model": architecture, "dtype": ...}, {parameter name: array}), checked so
+    that loading it back gives the same parameters."""
+    from ..nn.module import Module
+
+    if not isinstance(model, Module):
+        raise ConfigError(
+            f"save: expected a glassnet model (a Module); got {type(model).__name__}."
+        )
+    desc = registry.describe(model)
+    container.dumps(desc)  # configs must be JSON values
+    params = dict(model.named_parameters())
+    dtypes = {p.dtype for p in params.values()}
+    if len(dtypes) > 1:
+        raise ConfigError(
+            f"save: the parameters mix dtypes {sorted(map(str, dtypes))}; "
+            "use model.astype(np.float32) or float64 first."
+        )
+    dtype = dtypes.pop() if dtypes else np.dtype(np.float32)
+    if dtype.name not in FLOAT_DTYPES:
+        raise ConfigError(f"save: parameters must be float32 or float64; got {dtype}.")
+    actual = {name: p.shape for name, p in params.items()}
+    try:  # the checks load will make, made now, so a saved model always loads
+        expected = registry.expected_parameters(desc, "save")
+        if expected is None:
+            rebuilt = registry.build(desc, "save")
+            expected = {n: p.shape for n, p in rebuilt.named_parameters()}
+    except FormatError as e:
+        raise ConfigError(str(e)) from None
+    if expected != actual:
+        raise ConfigError(
+            "save: rebuilding this model from its configuration would give parameters "
+            f"{_diff(expected, actual)}; a layer's get_config() is incomplete, or one "
+            "layer object is used twice (model files cannot share layers)."
+        )
+    return {"model": desc, "dtype": dtype.name}, {n: p.data for n, p in params.items()}
+
+
+def restore_model(where: str, content: dict, box, extra) -> tuple:
+    """Check the tensor table against the architecture, then build and fill the model.
+
+    ``extra(name)`` says which other tensors the caller expects (they are
+    returned, decoded, with the parameters).
+    """
+    dtype = (
+        FLOAT_DTYPES.get(content["dtype"])
+        if isinstance(content["dtype"], str)
+        else None
+    )
+    if dtype is None:
+        raise FormatError(
+            f"{where}: dtype must be 'float32' or 'float64'; got "
+            f"{str(content['dtype'])[:20]!r}."
+        )
+    desc = content["model"]
+    expected = registry.expected_parameters(desc, where)
+    in_file = {n: e for n, e in box.table.items() if not extra(n)}
+    if expected is not None:
+        _check_tensors(where, expected, in_file, dtype)
+    model = registry.build(desc, where)
+    if dtype != np.float32:
+        model.astype(dtype)
+    actual = {n: p.shape for n, p in model.named_parameters()}
+    if expected is None:
+        _check_tensors(where, actual, in_file, dtype)
+    elif actual != expected:  # a registration's param_shapes disagrees with its layer
+        raise FormatError(
+            f"{where}: the rebuilt model's parameters "
+            f"{_diff(expected, actual)} differ from its registration's "
+            "param_shapes; fix the registration."
+        )
+    tensors = box.tensors()
+    try:
+        model.load_state_dict({n: tensors[n] for n in actual})
+    except GlassnetError as e:
+        raise FormatError(f"{where}: {e}") from None
+    return model, tensors
+
+
+def _check_tensors(where: str, expected: dict, in_file: dict, dtype) -> None:
+    missing = sorted(set(expected) - set(in_file))
+    unexpected = sorted(set(in_file) - set(expected))
+    if missing or unexpected:
+        raise FormatError(
+            f"{where}: the architecture needs tensors it does not hold "
+            f"{missing[:5]} or holds tensors it does not need "
+            f"{unexpected[:5]}."
+        )
+    for name, shape in expected.items():
+        e = in_file[name]
+        if e.shape != tuple(shape):
+            raise FormatError(
+                f"{where}: tensor '{name}' has shape {e.shape}; the "
+                f"architecture says {tuple(shape)}."
+            )
+        if e.dtype.newbyteorder("=") != dtype:
+            raise FormatError(
+                f"{where}: tensor '{name}' is {e.dtype.name}; the model is "
+                f"{dtype.name}."
+            )
+
+
+def _check_keys(where: str, content: dict, keys: set) -> None:
+    if set(content) != keys:
+        raise FormatError(
+            f"{where}: content keys {sorted(content)[:10]} should be {sorted(keys)}."
+        )
+
+
+def _diff(expected: dict, actual: dict) -> str:
+    lines = [
+        f"{n}: {expected.get(n)} vs {actual.get(n)}"
+        for n in sorted(set(expected) | set(actual))
+        if expected.get(n) != actual.get(n)
+    ]
+    return "{" + "; ".join(lines[:4]) + ("; ..." if len(lines) > 4 else "") + "}"
+
+
+def _json_dict(what: str, value) -> dict:
+    if not isinstance(value, dict):
+        raise ConfigError(f"save: {what} must be a dict; got {type(value).__name__}.")
+    text = container.dumps(value)
+    if container.nesting_depth(text) > container.MAX_DEPTH - 2:
+        raise ConfigError(
+            f"save: {what} nests deeper than {container.MAX_DEPTH - 2} levels."
+        )
+    return value
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__

@@ -1,0 +1,356 @@
+"""The layer registry: which layer types a model file may name, and how to rebuild them.
+
+A model file describes its architecture as data::
+
+    {"type": "Sequential", "layers": [
+        {"type": "Dense", "config": {"in_features": 64, "out_features": 32, ...}},
+        {"type": "Sigmoid", "config": {}}, ...]}
+
+Loading looks each ``type`` up here, so a file can only ever build layers
+that were registered: glassnet's own, and those a user registers with
+:func:`register_layer`. ``config`` is the layer's ``get_config()``; only the
+constructor's own keyword arguments are accepted.
+
+A registration may also give ``param_shapes(config) -> {name: shape}``: the
+parameters a layer with that config would have. With it, a file's tensors
+are checked against its architecture *before* any layer is built, so a
+hostile file cannot make the loader allocate a layer larger than the file.
+glassnet's layers all have one (below); for a custom layer without one, the
+layer is built first and compared afterwards.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import ConfigError, FormatError
+from ..nn.module import Module, Sequential
+
+MAX_LAYERS = 10_000
+MAX_NESTING = 16
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """A registered layer type."""
+
+    name: str
+    cls: type
+    arguments: tuple  # constructor keywords a file may set
+    param_shapes: Callable | None
+
+
+_REGISTRY: dict[str, LayerSpec] = {}
+
+
+def register_layer(
+    cls, *, name: str | None = None, param_shapes=None, replace: bool = False
+):
+    """Allow model files to hold layers of class ``cls`` (usable as a decorator).
+
+    Parameters
+    ----------
+    cls : type
+        A :class:`~glassnet.nn.Module` subclass whose ``get_config()``
+        returns the constructor arguments that rebuild it, as JSON values.
+    name : str, optional
+        The type name written in files (default ``cls.__name__``).
+    param_shapes : callable, optional
+        ``param_shapes(config) -> {parameter name: shape tuple}``. Lets
+        ``load`` check a file's tensors before building the layer; raise
+        :class:`~glassnet.errors.FormatError` (or ConfigError) for a bad config.
+    replace : bool
+        Allow re-registering a name that belongs to another class.
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> from glassnet.io import register_layer
+    >>> @register_layer
+    ... class Scale(gn.nn.Module):
+    ...     def __init__(self, factor: float = 2.0):
+    ...         self.factor = factor
+    ...     def forward(self, x):
+    ...         return x * self.factor
+    ...     def get_config(self):
+    ...         return {"factor": self.factor}
+    >>> gn.io.unregister_layer("Scale")
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Module)):
+        raise ConfigError(f"register_layer: expected a Module subclass; got {cls!r}.")
+    name = cls.__name__ if name is None else name
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigError(
+            f"register_layer: {name!r} is not a valid type name (letters, "
+            "digits and _, starting with a letter, at most 64)."
+        )
+    old = _REGISTRY.get(name)
+    if old is not None and old.cls is not cls and not replace:
+        raise ConfigError(
+            f"register_layer: {name!r} already names {old.cls.__module__}."
+            f"{old.cls.__qualname__}; pass replace=True or another name."
+        )
+    arguments, required = _arguments(cls)
+    if required and cls.get_config is Module.get_config:
+        raise ConfigError(
+            f"register_layer: {cls.__name__} needs arguments {required} but does not "
+            "define get_config(); return them from get_config so files can rebuild it."
+        )
+    if param_shapes is not None and not callable(param_shapes):
+        raise ConfigError(
+            "register_layer: param_shapes must be a function of the config."
+        )
+    _REGISTRY[name] = LayerSpec(name, cls, arguments, param_shapes)
+    return cls
+
+
+def unregister_layer(name: str) -> None:
+    """Forget a registered type name (glassnet's own layers included)."""
+    _REGISTRY.pop(name, None)
+
+
+def registered_layers() -> dict:
+    """Type name -> class, for every layer a model file may hold."""
+    return {name: spec.cls for name, spec in _REGISTRY.items()}
+
+
+def _arguments(cls) -> tuple[tuple, list]:
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    named = [
+        p
+        for p in params
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and p.name not in ("seed", "rng")
+    ]
+    required = [p.name for p in named if p.default is p.empty]
+    return tuple(p.name for p in named), required
+
+
+def _spec_of(module) -> LayerSpec:
+    for spec in _REGISTRY.values():
+        if type(module) is spec.cls:
+            return spec
+    raise ConfigError(
+        f"{type(module).__name__} is not a registered layer, so it cannot be saved; "
+        f"call glassnet.io.register_layer({type(module).__name__}) first."
+    )
+
+
+# --- model -> description -------------------------------------------------------------
+def describe(module, depth: int = 0) -> dict:
+    """The architecture of ``module`` as JSON-able data (types and configs)."""
+    if depth > MAX_NESTING:
+        raise ConfigError(
+            f"models nested deeper than {MAX_NESTING} levels cannot be saved."
+        )
+    if type(module) is Sequential:
+        return {
+            "type": "Sequential",
+            "layers": [describe(m, depth + 1) for m in module],
+        }
+    spec = _spec_of(module)
+    config = module.get_config()
+    if not isinstance(config, dict):
+        raise ConfigError(
+            f"{type(module).__name__}.get_config() must return a dict; got "
+            f"{type(config).__name__}."
+        )
+    unknown = sorted(set(config) - set(spec.arguments))
+    if unknown:
+        raise ConfigError(
+            f"{type(module).__name__}.get_config() returned {unknown}, which "
+            f"are not arguments of its constructor {list(spec.arguments)}."
+        )
+    return {"type": spec.name, "config": config}
+
+
+# --- description -> checks and model --------------------------------------------------
+def expected_parameters(desc, where: str) -> dict | None:
+    """{parameter name: shape} the description implies, without building anything.
+
+    None when some layer has no ``param_shapes`` (it must be built to know).
+    Also checks every type name and config key, so a bad file fails here.
+    """
+    shapes: dict = {}
+    count = [0]
+    known = _walk(desc, "", shapes, count, where, 0)
+    return shapes if known else None
+
+
+def _walk(desc, prefix, shapes, count, where, depth) -> bool:
+    if depth > MAX_NESTING:
+        raise FormatError(f"{where}: layers nested deeper than {MAX_NESTING} levels.")
+    count[0] += 1
+    if count[0] > MAX_LAYERS:
+        raise FormatError(f"{where}: more than {MAX_LAYERS} layers.")
+    if not isinstance(desc, dict) or not isinstance(desc.get("type"), str):
+        raise FormatError(
+            f"{where}: each layer must be an object with a 'type' string."
+        )
+    kind = desc["type"]
+    if kind == "Sequential":
+        if sorted(desc) != ["layers", "type"] or not isinstance(desc["layers"], list):
+            raise FormatError(
+                f"{where}: a Sequential has exactly 'type' and a 'layers' list."
+            )
+        known = True
+        for i, child in enumerate(desc["layers"]):
+            known &= _walk(child, f"{prefix}{i}.", shapes, count, where, depth + 1)
+        return known
+    spec = _REGISTRY.get(kind)
+    if spec is None:
+        raise FormatError(
+            f"{where}: unknown layer type {kind[:64]!r}. Known types: "
+            f"{', '.join(sorted(_REGISTRY))}. A custom layer must be registered with "
+            "glassnet.io.register_layer before loading."
+        )
+    if sorted(desc) != ["config", "type"] or not isinstance(desc["config"], dict):
+        raise FormatError(
+            f"{where}: layer {kind} must have exactly 'type' and a 'config' object."
+        )
+    unknown = sorted(set(desc["config"]) - set(spec.arguments))
+    if unknown:
+        raise FormatError(
+            f"{where}: {kind} has no argument(s) {unknown}; it takes "
+            f"{list(spec.arguments)}."
+        )
+    if spec.param_shapes is None:
+        return False
+    try:
+        own = spec.param_shapes(desc["config"])
+    except (FormatError, ConfigError, TypeError, ValueError) as e:
+        raise FormatError(
+            f"{where}: layer {prefix.rstrip('.') or kind} ({kind}): {e}"
+        ) from None
+    for name, shape in own.items():
+        shapes[prefix + name] = tuple(shape)
+    return True
+
+
+def build(desc, where: str):
+    """The model a (checked) description describes, with freshly drawn weights."""
+    if desc["type"] == "Sequential":
+        return Sequential(*[build(child, where) for child in desc["layers"]])
+    spec = _REGISTRY[desc["type"]]
+    try:
+        return spec.cls(**desc["config"])
+    except (ConfigError, FormatError, TypeError, ValueError, OverflowError) as e:
+        raise FormatError(
+            f"{where}: cannot build {desc['type']} from "
+            f"{str(desc['config'])[:200]}: {e}"
+        ) from None
+
+
+# --- glassnet's own layers ------------------------------------------------------------
+def _int(config, key, default=None, low=1) -> int:
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise FormatError(f"{key} must be an integer >= {low}; got {str(value)[:40]}")
+    return value
+
+
+def _flag(config, key, default) -> bool:
+    value = config.get(key, default)
+    if not isinstance(value, bool):
+        raise FormatError(f"{key} must be true or false; got {str(value)[:40]}")
+    return value
+
+
+def _pair(config, key) -> tuple:
+    value = config.get(key)
+    if isinstance(value, list) and len(value) == 2:
+        return _int({key: value[0]}, key), _int({key: value[1]}, key)
+    return (_int(config, key),) * 2
+
+
+def _no_parameters(config) -> dict:
+    return {}
+
+
+def _dense(config) -> dict:
+    n_in, n_out = _int(config, "in_features"), _int(config, "out_features")
+    bias = {"bias": (n_out,)} if _flag(config, "bias", True) else {}
+    return {"weight": (n_in, n_out), **bias}
+
+
+def _conv(spatial: int):
+    def shapes(config) -> dict:
+        c_in, c_out = _int(config, "in_channels"), _int(config, "out_channels")
+        kernel = (
+            _pair(config, "kernel_size")
+            if spatial == 2
+            else (_int(config, "kernel_size"),)
+        )
+        bias = {"bias": (c_out,)} if _flag(config, "bias", True) else {}
+        return {"weight": (c_out, c_in, *kernel), **bias}
+
+    return shapes
+
+
+def _recurrent(gates: int):
+    def shapes(config) -> dict:
+        n_in, hidden = _int(config, "input_size"), _int(config, "hidden_size")
+        return {
+            "weight_ih": (n_in, gates * hidden),
+            "weight_hh": (hidden, gates * hidden),
+            "bias": (gates * hidden,),
+        }
+
+    return shapes
+
+
+def _embedding(config) -> dict:
+    return {"weight": (_int(config, "num_embeddings"), _int(config, "dim"))}
+
+
+def _register_builtins() -> None:
+    """glassnet's layers, in one place. Layer files that are not there yet are
+    skipped, so this module works while the library grows."""
+    from ..nn import activations, dense, flatten
+
+    for cls in (
+        activations.Sigmoid,
+        activations.Tanh,
+        activations.ReLU,
+        activations.Identity,
+        activations.Softmax,
+        activations.Step,
+        flatten.Flatten,
+    ):
+        register_layer(cls, param_shapes=_no_parameters)
+    register_layer(dense.Dense, param_shapes=_dense)
+    try:
+        from ..nn.conv import Conv1D, Conv2D
+    except ImportError:
+        pass
+    else:
+        register_layer(Conv2D, param_shapes=_conv(2))
+        register_layer(Conv1D, param_shapes=_conv(1))
+    try:
+        from ..nn.pool import AvgPool2D, GlobalAveragePool2D, MaxPool2D
+    except ImportError:
+        pass
+    else:
+        for cls in (MaxPool2D, AvgPool2D, GlobalAveragePool2D):
+            register_layer(cls, param_shapes=_no_parameters)
+    try:
+        from ..nn.recurrent import LSTM, RNN
+    except ImportError:
+        pass
+    else:
+        register_layer(RNN, param_shapes=_recurrent(1))
+        register_layer(LSTM, param_shapes=_recurrent(4))
+    try:
+        from ..nn.embedding import Embedding, OneHot
+    except ImportError:
+        pass
+    else:
+        register_layer(Embedding, param_shapes=_embedding)
+        register_layer(OneHot, param_shapes=_no_parameters)
+
+
+_register_builtins()

@@ -1,0 +1,148 @@
+"""`glassnet bench`: a smoke test of the harness at tiny sizes (no timing assertions)."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from glassnet import bench
+
+BENCH_DIR = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _mlp():
+    spec = importlib.util.spec_from_file_location(
+        "bench_mlp_for_tests", BENCH_DIR / "mlp.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_run_writes_json_and_a_markdown_table(tmp_path, capsys):
+    out_json, out_md = tmp_path / "bench.json", tmp_path / "bench.md"
+    code = bench.main(
+        [
+            "--quick",
+            "--no-torch",
+            "--only",
+            "W1,W2",
+            "--quiet",
+            "--json",
+            str(out_json),
+            "--markdown",
+            str(out_md),
+        ]
+    )
+    assert code == 0
+    report = json.loads(out_json.read_text())
+    rows = {row["id"]: row for row in report["rows"]}
+    assert set(rows) == {"W1-train", "W2-train", "W2-infer"}
+    for name in ("glassnet", "glassnet captured", "glassnet fit"):
+        res = rows["W1-train"]["results"][name]
+        assert res["rate"] > 0 and res["peak_rss_mb"] > 0 and 0 < res["of_ceiling"]
+    assert rows["W2-infer"]["results"]["glassnet predict"]["rate"] > 0
+    assert rows["W2-infer"]["results"]["numpy"]["rate"] > 0
+    # The captured step gives the eager loop's losses exactly.
+    check = rows["W1-train"]["curve_check"]
+    assert check["max_abs_diff"]["glassnet captured vs glassnet"] == 0
+    assert report["gemm"]["best"] > 0 and report["imports"]["glassnet"]["module_s"] > 0
+    table = capsys.readouterr().out
+    assert "| W1 digits-mlp training | glassnet (captured step) |" in table
+    assert out_md.read_text().strip() == table.strip()
+
+
+def test_workloads_follow_design_md():
+    mlp = _mlp()
+    w1, w2 = mlp.W1, mlp.W2
+    assert (w1.sizes, w1.batch, w1.optimizer, w1.lr) == ((64, 32, 10), 32, "sgd", 0.1)
+    assert (w2.sizes, w2.batch, w2.optimizer, w2.lr) == (
+        (784, 256, 256, 10),
+        128,
+        "adam",
+        1e-3,
+    )
+    assert w2.infer_batch == 1024
+    # FLOPs: forward 2·(64·32 + 32·10); backward the weight gradients again, plus
+    # the input gradient of the second layer only.
+    assert w1.flops_infer == 2 * (64 * 32 + 32 * 10)
+    assert w1.flops_train == 2 * w1.flops_infer + 2 * 32 * 10
+    X, y = w1.data()
+    X2, y2 = w1.data()
+    np.testing.assert_array_equal(X, X2)
+    assert X.dtype == np.float32 and y.min() >= 0 and y.max() < 10
+    weights = w1.initial_weights()
+    assert {k: v.shape for k, v in weights.items()} == {
+        "0.weight": (64, 32),
+        "0.bias": (32,),
+        "2.weight": (32, 10),
+        "2.bias": (10,),
+    }
+
+
+def test_torch_model_starts_from_glassnets_weights():
+    torch = pytest.importorskip("torch")
+    mlp = _mlp()
+    for wl in (mlp.W1, mlp.W2):
+        weights = wl.initial_weights()
+        model = wl.glassnet_model()
+        model.load_state_dict(weights)
+        X = wl.data()[0][:8]
+        with torch.no_grad():
+            theirs = wl.torch_model(weights)(torch.from_numpy(X)).numpy()
+        np.testing.assert_allclose(model(X).data, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_curve_comparison_and_missing_scripts_in_the_table():
+    curves = {
+        "glassnet": [2.0, 1.5, 1.0],
+        "glassnet captured": [2.0, 1.5, 1.0],
+        "torch": [2.0, 1.5000001, 1.0000003],
+    }
+    check = bench._compare_curves(curves)
+    assert check["ok"] and check["steps"] == 3
+    assert check["max_abs_diff"]["glassnet captured vs glassnet"] == 0
+    assert not bench._compare_curves({"glassnet": [2.0, 1.0], "torch": [2.0, 1.1]})[
+        "ok"
+    ]
+    report = {
+        "machine": bench._machine(),
+        "settings": {"rounds": 1},
+        "gemm": {
+            "n": 8,
+            "best": 1.0,
+            "median": 1.0,
+            "gflops": [1.0],
+            "gflops_128x784x256": 1.0,
+        },
+        "imports": {"glassnet": {"module_s": 0.1, "numpy_s": 0.1}},
+        "rows": [
+            {
+                "id": "W4-train",
+                "title": "W4 char-lstm training",
+                "missing": "w4_char_lstm.py not found",
+            }
+        ],
+        "seconds": 1.0,
+    }
+    assert (
+        "| W4 char-lstm training | - | not run: w4_char_lstm.py not found |"
+        in bench.markdown(report)
+    )
+
+
+def test_contention_is_measured_from_proc_stat():
+    before = bench._cpu_snapshot()
+    sum(i * i for i in range(200_000))  # this process's own work is not "others"
+    load = bench.others_load(before, bench._cpu_snapshot())
+    if sys.platform.startswith("linux"):
+        assert load is not None and load >= 0
+
+
+def test_benchmarks_folder_is_found_or_the_error_says_where_to_look(tmp_path):
+    assert bench.find_benchmarks() == BENCH_DIR
+    with pytest.raises(FileNotFoundError, match="--dir"):
+        bench.find_benchmarks(str(tmp_path))

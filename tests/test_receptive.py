@@ -1,0 +1,112 @@
+"""Receptive fields: exact for one weighted sum over a box, gradient ascent otherwise."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import nn
+from glassnet.errors import ConfigError
+from glassnet.tensor import no_grad
+
+
+def _dense(weights, bias=None):
+    W = np.asarray(weights, dtype=np.float32)
+    layer = nn.Dense(*W.shape)
+    layer.weight.data = W.copy()
+    if bias is not None:
+        layer.bias.data = np.asarray(bias, np.float32)
+    return layer
+
+
+def test_exact_field_is_the_sign_pattern_of_the_weights():
+    W = [[0.5, -2.0], [-1.0, 0.0], [0.0, 3.0]]
+    model = nn.Sequential(_dense(W, [0.1, -0.2]), nn.ReLU())
+    for layer in (0, 1):  # the weighted sum itself, and after a rising squash
+        f = gn.receptive_field(model, layer, 0)
+        assert f.method == "exact"
+        assert f.pattern.tolist() == [1.0, -1.0, 0.0]
+        assert f.dont_care.tolist() == [False, False, True]
+    f = gn.receptive_field(model, 1, 1, low=-0.5, high=[2.0, 1.0, 0.25])
+    assert f.pattern.tolist() == [-0.5, 0.25, 0.25]  # the middle where the weight is 0
+    assert f.dont_care.tolist() == [False, True, False]
+    assert f.value == pytest.approx(max(0.0, -2 * -0.5 + 3 * 0.25 - 0.2), abs=1e-6)
+    assert (f.layer, f.neuron) == ("1", (1,))
+
+
+def test_exact_field_through_flatten_keeps_the_image_shape():
+    model = nn.Sequential(nn.Flatten(), _dense([[1.0], [0.0], [-1.0], [2.0]]), nn.Tanh())
+    f = gn.receptive_field(model, 2, 0, input_shape=(2, 2))
+    assert f.method == "exact"
+    assert f.pattern.tolist() == [[1.0, 0.0], [-1.0, 1.0]]
+    assert f.dont_care.tolist() == [[False, True], [False, False]]
+    assert f.value == pytest.approx(np.tanh(4.0), abs=1e-6)
+
+
+def test_exact_field_of_a_convolution_neuron_covers_only_its_window():
+    conv = nn.Conv2D(1, 2, 3, stride=2, padding=1, seed=0)
+    conv.weight.data[0, 0] = [[1, -1, 0], [0, 2, -3], [1, 0, 0]]
+    model = nn.Sequential(conv, nn.ReLU())
+    f = gn.receptive_field(model, 1, (0, 1, 2), input_shape=(1, 6, 6))
+    assert f.method == "exact"
+    # output (1, 2) with stride 2 and padding 1 looks at input rows 1..3, cols 3..5
+    window = np.zeros((6, 6), bool)
+    window[1:4, 3:6] = True
+    kernel = conv.weight.data[0, 0]
+    expected = np.zeros((6, 6))
+    expected[1:4, 3:6] = np.sign(kernel)
+    assert np.array_equal(f.pattern[0], expected)
+    assert np.array_equal(f.dont_care[0], ~window | (expected == 0))
+    # an int picks the centre of the map: (channel, 3 // 2, 3 // 2) for a 3x3 map
+    assert gn.receptive_field(model, 0, 1, input_shape=(1, 6, 6)).neuron == (1, 1, 1)
+
+
+def test_gradient_ascent_beats_every_corner_and_random_inputs():
+    model = nn.Sequential(nn.Dense(3, 5), nn.Tanh(), nn.Dense(5, 4), nn.Tanh(),
+                          nn.Dense(4, 2), seed=3)
+    corners = np.array(list(itertools.product([-1.0, 1.0], repeat=3)), np.float32)
+    rnd = np.random.default_rng(0).uniform(-1, 1, (20000, 3)).astype(np.float32)
+    with no_grad():
+        best_known = np.maximum(model(corners).data.max(axis=0), model(rnd).data.max(axis=0))
+    for j in range(2):
+        f = gn.receptive_field(model, 4, j)
+        assert f.method == "gradient ascent"
+        assert np.all(np.abs(f.pattern) <= 1.0)
+        with no_grad():
+            assert f.value == pytest.approx(float(model(f.pattern[None]).data[0, j]))
+        assert f.value >= best_known[j] - 1e-4
+
+
+def test_a_dead_relu_neuron_is_still_climbed_from_its_weighted_sum():
+    # At the middle of the box the ReLU is 0 and flat; ascent uses the sum before it.
+    model = nn.Sequential(_dense(np.eye(2) * 3), nn.Tanh(), _dense([[1.0], [1.0]], [-1.5]),
+                          nn.ReLU())
+    f = gn.receptive_field(model, 3, 0)
+    assert f.method == "gradient ascent"
+    assert f.pattern == pytest.approx([1.0, 1.0], abs=1e-3)
+    assert f.value == pytest.approx(2 * np.tanh(3.0) - 1.5, abs=1e-4)
+
+
+def test_dont_care_is_found_for_gradient_ascent_too():
+    model = nn.Sequential(nn.Dense(3, 2), nn.Tanh(), nn.Dense(2, 1), nn.Tanh(), seed=0)
+    model[0].weight.data[2] = 0.0  # input 2 reaches nothing
+    f = gn.receptive_field(model, 3, 0)
+    assert f.dont_care.tolist() == [False, False, True]
+
+
+def test_receptive_fields_of_a_whole_layer_and_clear_errors():
+    model = nn.Sequential(nn.Dense(4, 3), nn.Tanh(), seed=0)
+    fields = gn.receptive_fields(model, 1)
+    assert [f.neuron for f in fields] == [(0,), (1,), (2,)]
+    with pytest.raises(ConfigError, match="has 2 layers"):
+        gn.receptive_field(model, 5, 0)
+    with pytest.raises(ConfigError, match="not an index"):
+        gn.receptive_field(model, 0, 3)
+    with pytest.raises(ConfigError, match="no layer 'nope'"):
+        gn.receptive_field(model, "nope", 0)
+    with pytest.raises(ConfigError, match="low < high"):
+        gn.receptive_field(model, 0, 0, low=1, high=-1)
+    conv = nn.Sequential(nn.Conv2D(1, 1, 3), nn.ReLU())
+    with pytest.raises(ConfigError, match="input_shape="):
+        gn.receptive_field(conv, 0, 0)
