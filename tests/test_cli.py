@@ -34,3 +34,15 @@ def test_bench_passes_its_options_to_the_runner(capsys):
         cli.main(["bench", "--help"])
     assert done.value.code == 0
     assert "--only" in capsys.readouterr().out
+
+
+def test_import_glassnet_loads_only_the_engine():
+    code = ("import sys, glassnet; "
+            "heavy = [m for m in ('glassnet.io', 'glassnet.plot', 'glassnet.datasets', "
+            "'glassnet.train', 'glassnet.inspect.receptive', 'safetensors', 'matplotlib') "
+            "if m in sys.modules]; "
+            "print(heavy); glassnet.fit; glassnet.save; print('glassnet.io' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[]", "True"]

@@ -12,12 +12,36 @@ from .errors import (
     GradcheckError, GraphError, ShapeError,
 )
 from .inspect.gradcheck import gradcheck
-from . import data, datasets, losses, metrics, nn, optim, train
-from .train import evaluate, fit, predict, predict_classes
-from . import io
-from .io import load, save
-from .inspect.receptive import receptive_field, receptive_fields
-from .inspect.trace import trace
+
+# Everything else loads on first use (PEP 562), so `import glassnet` costs only
+# the engine; `glassnet.fit`, `from glassnet import nn` etc. work as usual.
+_SUBMODULES = {
+    "bench", "data", "datasets", "inspect", "io", "landscapes", "losses", "metrics",
+    "nn", "optim", "plot", "sequence", "tour", "train",
+}
+_NAMES = {
+    "fit": "train", "evaluate": "train", "predict": "train", "predict_classes": "train",
+    "save": "io", "load": "io", "trace": "inspect.trace",
+    "receptive_field": "inspect.receptive", "receptive_fields": "inspect.receptive",
+}
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    elif name in _NAMES:
+        value = getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | _SUBMODULES | set(_NAMES))
+
 
 __version__ = "0.1.0"
 
