@@ -327,3 +327,28 @@ def test_unexpected_errors_are_one_line_too(capsys, monkeypatch, digits_model):
     line = _one_line_error(err)
     assert code == 1 and "TypeError: something nobody checked" in line
     assert "--debug" in line
+
+
+def test_inspect_draws_figures(tmp_path, capsys):
+    import numpy as np
+
+    import glassnet as gn
+    from glassnet import cli
+    from glassnet.nn import Conv2D, Dense, Flatten, ReLU, Sequential, Sigmoid
+
+    pytest.importorskip("matplotlib")  # the plot extra is part of `make test`
+    small = Sequential(Dense(4, 3), Sigmoid(), Dense(3, 2), seed=0)
+    gn.save(small, tmp_path / "small.glassnet")
+    assert cli.main(["inspect", str(tmp_path / "small.glassnet"),
+                     "--figures", str(tmp_path / "a")]) == 0
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
+        "first-layer-weights.png", "network.png"]
+    cnn = Sequential(Conv2D(1, 2, 3), ReLU(), Flatten(), Dense(2 * 6 * 6, 2), seed=0)
+    gn.save(cnn, tmp_path / "cnn.glassnet")
+    assert cli.main(["inspect", str(tmp_path / "cnn.glassnet"),
+                     "--figures", str(tmp_path / "b")]) == 0
+    written = list((tmp_path / "b").iterdir())
+    assert [p.name for p in written] == ["filters-0.png"]
+    assert all(p.stat().st_size > 1000 for p in written)
+    assert np.isfinite(small(np.zeros((1, 4))).data).all()
+    capsys.readouterr()

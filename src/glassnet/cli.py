@@ -334,7 +334,48 @@ def _inspect(args) -> int:
             "extra arrays: "
             + ", ".join(f"{k} {tuple(v.shape)}" for k, v in mf.arrays.items())
         )
+    if args.figures:
+        for path in _inspect_figures(model, args.figures):
+            print(f"figure: {path}")
     return 0
+
+
+def _inspect_figures(model, folder) -> list:
+    """Draw what can be drawn of a model into ``folder``; return the paths written."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("figures need matplotlib: pip install glassnet[plot]")
+        return []
+    import matplotlib.pyplot as plt
+
+    from . import plot
+    from .nn import Conv1D, Conv2D, Dense
+
+    os.makedirs(folder, exist_ok=True)
+    written = []
+
+    def save(fig, name):
+        path = os.path.join(folder, name)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        written.append(path)
+
+    layers = [(name, m) for name, m in model.named_modules() if name]
+    dense = [m for _, m in layers if isinstance(m, Dense)]
+    convs = [(name, m) for name, m in layers if isinstance(m, Conv2D)]
+    if dense and not convs and not any(isinstance(m, Conv1D) for _, m in layers):
+        side = int(round(dense[0].in_features ** 0.5))
+        if side * side == dense[0].in_features:
+            save(plot.weight_images(dense[0]), "first-layer-weights.png")
+        widths = [dense[0].in_features] + [d.out_features for d in dense]
+        if max(widths) <= 16:  # wider nets become a tangle of lines that shows nothing
+            save(plot.network(model), "network.png")
+    for name, conv in convs:
+        save(plot.filters(conv), f"filters-{name.replace('.', '-')}.png")
+    if not written:
+        print("no figure applies to this model's layers")
+    return written
 
 
 # --- bench ----------------------------------------------------------------------------
@@ -473,9 +514,13 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[debug],
         help="what a model file holds",
         description="Show a model file's layers, shapes, parameter "
-        "counts and training record. (Figures: not yet.)",
+        "counts and training record; with --figures, also draw its weights.",
     )
     ins.add_argument("model", metavar="MODEL")
+    ins.add_argument("--figures", metavar="DIR",
+                     help="draw the first layer's weights, the network (dense nets of at "
+                     "most 16 neurons a layer) and conv filters into DIR (needs "
+                     "glassnet[plot])")
     ins.set_defaults(func=_inspect)
 
     be = sub.add_parser(
