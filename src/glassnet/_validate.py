@@ -72,3 +72,18 @@ def check_finite(where: str, name: str, x: np.ndarray) -> None:
             f"the first is at index {first} ({x[first]}). "
             "Clean or impute the data before training."
         )
+
+
+def make_rng(seed=None, where: str = "") -> np.random.Generator:
+    """A NumPy Generator from an int seed (>= 0), an existing Generator (used as
+    it is), or None (fresh entropy): the one place a seed becomes randomness."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None:
+        return np.random.default_rng()
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        prefix = f"{where}: " if where else ""
+        raise ConfigError(
+            f"{prefix}seed must be an int >= 0, a numpy Generator or None; got {seed!r}."
+        )
+    return np.random.default_rng(int(seed))

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .._validate import check_finite, check_positive, shape_str
+from .._validate import check_finite, check_positive, make_rng, shape_str
 from ..errors import ConfigError, DataError, DTypeError, ShapeError
 
 __all__ = ["train_test_split", "Standardizer", "one_hot", "flatten", "batches"]
@@ -73,7 +73,7 @@ def train_test_split(X, y, test_size=0.25, seed=0, stratify: bool = True):
     _check_same_length(where, X, y)
     n = len(X)
     n_test = _test_count(where, test_size, n)
-    rng = _rng(where, seed)
+    rng = make_rng(seed, where)
     if stratify:
         test_idx = _stratified_choice(y, n_test, rng)
     else:
@@ -350,7 +350,7 @@ def batches(
         y = _as_samples(where, "y", y)
         _check_same_length(where, X, y)
     check_positive(where, "batch_size", batch_size, integer=True)
-    order = _rng(where, seed).permutation(len(X)) if shuffle else None
+    order = make_rng(seed, where).permutation(len(X)) if shuffle else None
     # Checks run above, on the call; the generator below runs on iteration.
     return _iter_batches(X, y, int(batch_size), order, drop_last)
 
@@ -417,20 +417,6 @@ def _test_count(where: str, test_size, n: int) -> int:
             "training; use a smaller test_size."
         )
     return n_test
-
-
-def _rng(where: str, seed) -> np.random.Generator:
-    """A Generator from an int seed, an existing Generator, or None."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None:
-        return np.random.default_rng()
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ConfigError(
-            f"{where}: seed must be a non-negative integer, a "
-            f"numpy.random.Generator or None; got {seed!r}."
-        )
-    return np.random.default_rng(int(seed))
 
 
 def _as_float(x: np.ndarray) -> np.ndarray:

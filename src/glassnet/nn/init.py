@@ -24,16 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import make_rng  # noqa: F401  (re-exported: layers take seeds here)
 from ..errors import ConfigError
-
-
-def make_rng(seed=None) -> np.random.Generator:
-    """A Generator from an int seed, an existing Generator, or fresh entropy (None)."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
-        return np.random.default_rng(seed)
-    raise ConfigError(f"seed must be an int, a numpy Generator or None; got {seed!r}.")
 
 
 def uniform(shape, fan_in, fan_out, rng, dtype=np.float32):
