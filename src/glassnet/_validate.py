@@ -6,6 +6,7 @@ arrived, and give the fix when it is obvious.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -87,3 +88,37 @@ def make_rng(seed=None, where: str = "") -> np.random.Generator:
             f"{prefix}seed must be an int >= 0, a numpy Generator or None; got {seed!r}."
         )
     return np.random.default_rng(int(seed))
+
+
+def check_number(
+    where: str,
+    name: str,
+    value,
+    low: float,
+    high: float = math.inf,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as a float if it is a finite real in [low, high] (or
+    [low, high) when ``high_open``); else raise ConfigError."""
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, numbers.Real)
+        and math.isfinite(value)
+        and value >= low
+        and (value < high if high_open else value <= high)
+    )
+    if not ok:
+        top = f"{high})" if high_open or not math.isfinite(high) else f"{high}]"
+        raise ConfigError(
+            f"{where}: {name} must be a number in [{low}, {top}; got {value!r}."
+        )
+    return float(value)
+
+
+def is_count(value) -> bool:
+    """True for a non-negative integer (not a bool)."""
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, numbers.Integral)
+        and value >= 0
+    )

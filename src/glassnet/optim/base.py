@@ -16,49 +16,13 @@ moves one parameter. ``step()`` is the loop that calls them.
 from __future__ import annotations
 
 import inspect
-import math
-import numbers
 from collections.abc import Mapping
 
 import numpy as np
 
-from .._validate import check_positive, shape_str
+from .._validate import check_number, check_positive, is_count, shape_str  # noqa: F401
 from ..errors import ConfigError, DTypeError, FormatError, ShapeError
 from ..tensor import Tensor
-
-
-def check_number(
-    where: str,
-    name: str,
-    value,
-    low: float,
-    high: float = math.inf,
-    high_open: bool = False,
-) -> float:
-    """Return ``value`` as a float if it is a finite real in [low, high] (or
-    [low, high) when ``high_open``); else raise ConfigError."""
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, numbers.Real)
-        and math.isfinite(value)
-        and value >= low
-        and (value < high if high_open else value <= high)
-    )
-    if not ok:
-        top = f"{high})" if high_open or not math.isfinite(high) else f"{high}]"
-        raise ConfigError(
-            f"{where}: {name} must be a number in [{low}, {top}; got {value!r}."
-        )
-    return float(value)
-
-
-def is_count(value) -> bool:
-    """True for a non-negative integer (not a bool)."""
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, numbers.Integral)
-        and value >= 0
-    )
 
 
 def named_params(where: str, params) -> list:
