@@ -166,21 +166,16 @@ def story_what_networks_learn(out: str) -> list:
 
 
 def story_digits(out: str) -> list:
-    from .data.transforms import Standardizer, train_test_split
     from .datasets import digits
+    from .demos.digits import train_digits
     from .metrics import confusion_matrix as confusion
     from .nn import Dense, Sequential, Sigmoid
     from .optim import Adam
     from .plot import confusion_matrix, training_curves, weight_images
     from .train import fit, predict_classes
 
-    data = digits(flatten=True)
-    X_tr, X_te, y_tr, y_te = train_test_split(data.X, data.y, test_size=0.25, seed=0)
-    scaler = Standardizer().fit(X_tr)
-    model = Sequential(Dense(64, 32), Sigmoid(), Dense(32, 10), seed=0)
-    history = fit(model, scaler.transform(X_tr), y_tr, loss="cross_entropy",
-                  optimizer=Adam(model, lr=0.01), epochs=15, batch_size=32, seed=0,
-                  validation_data=(scaler.transform(X_te), y_te), verbose=0)
+    model, history, (_, X_te, _, y_te), scaler = train_digits(epochs=15, verbose=0,
+                                                              validate=True)
     cm = confusion(y_te, predict_classes(model, scaler.transform(X_te)), num_classes=10)
     training_curves(history, title="digits: 64 → 32 sigmoid → 10, trained 15 epochs",
                     path=f"{out}/digits-training.png")
@@ -190,6 +185,7 @@ def story_digits(out: str) -> list:
                   title="digits: the 32 hidden neurons' weights over the 8x8 image",
                   path=f"{out}/digits-weights.png")
 
+    data = digits(flatten=True)
     zero_one = np.isin(data.y, (0, 1))
     X01, y01 = data.X[zero_one] / 16.0, data.y[zero_one].astype(np.float32)[:, None]
     neuron = Sequential(Dense(64, 1), Sigmoid(), seed=0)

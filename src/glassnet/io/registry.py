@@ -308,9 +308,8 @@ def _embedding(config) -> dict:
 
 
 def _register_builtins() -> None:
-    """glassnet's layers, in one place. Layer files that are not there yet are
-    skipped, so this module works while the library grows."""
-    from ..nn import activations, dense, flatten
+    """glassnet's own layers, in one place."""
+    from ..nn import activations, conv, dense, embedding, flatten, pool, recurrent
 
     for cls in (
         activations.Sigmoid,
@@ -320,37 +319,17 @@ def _register_builtins() -> None:
         activations.Softmax,
         activations.Step,
         flatten.Flatten,
+        pool.MaxPool2D,
+        pool.AvgPool2D,
+        pool.GlobalAveragePool2D,
+        embedding.OneHot,
     ):
         register_layer(cls, param_shapes=_no_parameters)
     register_layer(dense.Dense, param_shapes=_dense)
-    try:
-        from ..nn.conv import Conv1D, Conv2D
-    except ImportError:
-        pass
-    else:
-        register_layer(Conv2D, param_shapes=_conv(2))
-        register_layer(Conv1D, param_shapes=_conv(1))
-    try:
-        from ..nn.pool import AvgPool2D, GlobalAveragePool2D, MaxPool2D
-    except ImportError:
-        pass
-    else:
-        for cls in (MaxPool2D, AvgPool2D, GlobalAveragePool2D):
-            register_layer(cls, param_shapes=_no_parameters)
-    try:
-        from ..nn.recurrent import LSTM, RNN
-    except ImportError:
-        pass
-    else:
-        register_layer(RNN, param_shapes=_recurrent(1))
-        register_layer(LSTM, param_shapes=_recurrent(4))
-    try:
-        from ..nn.embedding import Embedding, OneHot
-    except ImportError:
-        pass
-    else:
-        register_layer(Embedding, param_shapes=_embedding)
-        register_layer(OneHot, param_shapes=_no_parameters)
-
+    register_layer(conv.Conv2D, param_shapes=_conv(2))
+    register_layer(conv.Conv1D, param_shapes=_conv(1))
+    register_layer(recurrent.RNN, param_shapes=_recurrent(1))
+    register_layer(recurrent.LSTM, param_shapes=_recurrent(4))
+    register_layer(embedding.Embedding, param_shapes=_embedding)
 
 _register_builtins()
