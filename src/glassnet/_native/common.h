@@ -1,0 +1,78 @@
+/* Shared by glassnet's compiled kernels: sizes, and a row-major GEMM.
+ *
+ * Every kernel file includes this once. Arrays are row-major and contiguous
+ * unless a leading dimension says otherwise. Matrix products go to the BLAS
+ * NumPy itself uses (its ILP64 cblas_?gemm, whose address Python hands over
+ * through gn_set_blas) when they are big enough to pay for the call; small
+ * ones, and every one when no BLAS address was given, run the loops below,
+ * written so the compiler vectorises the innermost loop.
+ */
+#ifndef GLASSNET_COMMON_H
+#define GLASSNET_COMMON_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+typedef int64_t gn_int;
+
+enum { GN_ROW_MAJOR = 101, GN_NO_TRANS = 111, GN_TRANS = 112 };
+
+typedef void (*gn_sgemm_fn)(int order, int ta, int tb, gn_int m, gn_int n, gn_int k,
+                            float alpha, const float *a, gn_int lda, const float *b,
+                            gn_int ldb, float beta, float *c, gn_int ldc);
+typedef void (*gn_dgemm_fn)(int order, int ta, int tb, gn_int m, gn_int n, gn_int k,
+                            double alpha, const double *a, gn_int lda, const double *b,
+                            gn_int ldb, double beta, double *c, gn_int ldc);
+
+static gn_sgemm_fn gn_blas_sgemm = 0;
+static gn_dgemm_fn gn_blas_dgemm = 0;
+/* Products with m*n*k below this run the loops here, not BLAS. */
+static gn_int gn_small_gemm = 1 << 17;
+
+/* Called once from Python with the addresses of NumPy's cblas_sgemm/dgemm
+ * (or 0) and the size below which the own loops are used. */
+void gn_set_blas(void *sgemm, void *dgemm, gn_int small) {
+    gn_blas_sgemm = (gn_sgemm_fn)sgemm;
+    gn_blas_dgemm = (gn_dgemm_fn)dgemm;
+    gn_small_gemm = small;
+}
+
+/* C = op(A)·op(B) + beta·C (beta 0 or 1), C is m×n with leading dimension ldc.
+ * op(A) is m×k: A stored m×k (ta = 0) or k×m (ta = 1); op(B) is k×n: B stored
+ * k×n (tb = 0) or n×k (tb = 1). */
+#define GN_DEFINE_GEMM(NAME, T, BLAS)                                                \
+    static inline void NAME(int ta, int tb, gn_int m, gn_int n, gn_int k, const T *a,       \
+                     gn_int lda, const T *b, gn_int ldb, T beta, T *c, gn_int ldc) {  \
+        if (BLAS && m * n * k >= gn_small_gemm) {                                    \
+            BLAS(GN_ROW_MAJOR, ta ? GN_TRANS : GN_NO_TRANS,                          \
+                 tb ? GN_TRANS : GN_NO_TRANS, m, n, k, (T)1, a, lda, b, ldb, beta,  \
+                 c, ldc);                                                            \
+            return;                                                                  \
+        }                                                                            \
+        T *bt = 0;                                                                   \
+        if (tb) { /* make B k×n so the inner loop runs along contiguous rows */      \
+            bt = (T *)malloc(sizeof(T) * (size_t)(k * n));                           \
+            for (gn_int j = 0; j < n; j++)                                           \
+                for (gn_int p = 0; p < k; p++) bt[p * n + j] = b[j * ldb + p];       \
+            b = bt;                                                                  \
+            ldb = n;                                                                 \
+        }                                                                            \
+        for (gn_int i = 0; i < m; i++) {                                             \
+            T *restrict ci = c + i * ldc;                                            \
+            if (beta == (T)0)                                                        \
+                for (gn_int j = 0; j < n; j++) ci[j] = 0;                            \
+            for (gn_int p = 0; p < k; p++) {                                         \
+                const T aip = ta ? a[p * lda + i] : a[i * lda + p];                  \
+                const T *restrict bp = b + p * ldb;                                  \
+                for (gn_int j = 0; j < n; j++) ci[j] += aip * bp[j];                 \
+            }                                                                        \
+        }                                                                            \
+        free(bt);                                                                    \
+    }
+
+GN_DEFINE_GEMM(gn_sgemm, float, gn_blas_sgemm)
+GN_DEFINE_GEMM(gn_dgemm, double, gn_blas_dgemm)
+
+#endif

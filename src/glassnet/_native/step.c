@@ -1,0 +1,129 @@
+/* A captured training step of a Dense/activation network, run as one C call.
+ *
+ * glassnet.train.capture_step writes the step down once as a little program:
+ * a list of records, each an operation and the addresses and sizes of the
+ * float32 buffers it reads and writes (allocated by NumPy, kept alive by
+ * Python). gn_step_run executes the list in order: the forward pass, the
+ * fused softmax cross-entropy with its gradient, and the backward pass. The
+ * optimizer update is a separate call (optim.c), made by the optimizer.
+ *
+ * Each operation computes what the eager op of glassnet.ops computes; the
+ * results agree to float32 rounding, not bit for bit (exp and log come from
+ * the C library, not NumPy's, and the small matrix products add in another
+ * order).
+ */
+#include "common.h"
+
+enum {
+    OP_LINEAR_FWD = 1,  /* x W b z | batch in out:        z = x·W + b          */
+    OP_SIGMOID_FWD = 2, /* v y | n:                        y = 1 / (1 + e^−v)   */
+    OP_TANH_FWD = 3,    /* v y | n:                        y = tanh v           */
+    OP_RELU_FWD = 4,    /* v y | n:                        y = v·[v > 0]        */
+    OP_CROSS_ENTROPY = 5, /* z labels dz | batch classes: mean loss, dz        */
+    OP_SIGMOID_BWD = 6, /* g y out | n:                    out = g·y·(1 − y)    */
+    OP_TANH_BWD = 7,    /* g y out | n:                    out = g·(1 − y²)     */
+    OP_RELU_BWD = 8,    /* g y out | n:                    out = g·[y > 0]      */
+    OP_LINEAR_BWD = 9,  /* x g W dW db dx | batch in out:  dW = xᵀg, db = 1ᵀg, dx = gWᵀ */
+};
+
+/* One record: op, six addresses (0 = none), four sizes, one spare word. */
+#define RECORD 12
+
+static void linear_fwd(const float *x, const float *w, const float *b, float *z,
+                       gn_int batch, gn_int in, gn_int out) {
+    gn_sgemm(0, 0, batch, out, in, x, in, w, out, 0.0f, z, out);
+    if (b)
+        for (gn_int i = 0; i < batch; i++) {
+            float *restrict zi = z + i * out;
+            for (gn_int j = 0; j < out; j++) zi[j] = zi[j] + b[j];
+        }
+}
+
+static void linear_bwd(const float *x, const float *g, const float *w, float *dw,
+                       float *db, float *dx, gn_int batch, gn_int in, gn_int out) {
+    gn_sgemm(1, 0, in, out, batch, x, in, g, out, 0.0f, dw, out); /* xᵀ·g */
+    if (db) {
+        for (gn_int j = 0; j < out; j++) db[j] = 0.0f;
+        for (gn_int i = 0; i < batch; i++) {
+            const float *restrict gi = g + i * out;
+            for (gn_int j = 0; j < out; j++) db[j] += gi[j];
+        }
+    }
+    if (dx) gn_sgemm(0, 1, batch, in, out, g, out, w, out, 0.0f, dx, in); /* g·Wᵀ */
+}
+
+/* Mean softmax cross-entropy over the rows of z (batch × classes) and its
+ * gradient. Returns −1 when all labels are in range, else the index of the
+ * first bad one (nothing is then written to dz). */
+static gn_int cross_entropy(const float *z, const int64_t *labels, float *dz,
+                            gn_int batch, gn_int classes, double *loss) {
+    for (gn_int i = 0; i < batch; i++)
+        if ((uint64_t)labels[i] >= (uint64_t)classes) return i;
+    const float inv_n = 1.0f / (float)batch;
+    double total = 0.0;
+    for (gn_int i = 0; i < batch; i++) {
+        const float *restrict zi = z + i * classes;
+        float *restrict di = dz + i * classes;
+        float top = zi[0];
+        for (gn_int j = 1; j < classes; j++) top = zi[j] > top ? zi[j] : top;
+        float sum = 0.0f;
+        for (gn_int j = 0; j < classes; j++) {
+            di[j] = expf(zi[j] - top);
+            sum += di[j];
+        }
+        const gn_int y = labels[i];
+        total += (double)(logf(sum) - (zi[y] - top));
+        const float factor = inv_n / sum;
+        for (gn_int j = 0; j < classes; j++) di[j] = di[j] * factor;
+        di[y] -= inv_n;
+    }
+    *loss = total / (double)batch;
+    return -1;
+}
+
+/* Run the program (n records). Returns −1, or the index of the first label
+ * outside [0, classes) if the cross-entropy found one (the step then stops
+ * before the backward pass and nothing is changed). */
+gn_int gn_step_run(const int64_t *program, gn_int n, double *loss) {
+    for (gn_int r = 0; r < n; r++) {
+        const int64_t *rec = program + r * RECORD;
+        float *p1 = (float *)(intptr_t)rec[1], *p2 = (float *)(intptr_t)rec[2],
+              *p3 = (float *)(intptr_t)rec[3], *p4 = (float *)(intptr_t)rec[4],
+              *p5 = (float *)(intptr_t)rec[5], *p6 = (float *)(intptr_t)rec[6];
+        const gn_int s1 = rec[7], s2 = rec[8], s3 = rec[9];
+        switch (rec[0]) {
+        case OP_LINEAR_FWD:
+            linear_fwd(p1, p2, p3, p4, s1, s2, s3);
+            break;
+        case OP_SIGMOID_FWD:
+            for (gn_int i = 0; i < s1; i++) p2[i] = 1.0f / (1.0f + expf(-p1[i]));
+            break;
+        case OP_TANH_FWD:
+            for (gn_int i = 0; i < s1; i++) p2[i] = tanhf(p1[i]);
+            break;
+        case OP_RELU_FWD:
+            for (gn_int i = 0; i < s1; i++) p2[i] = p1[i] * (float)(p1[i] > 0.0f);
+            break;
+        case OP_CROSS_ENTROPY: {
+            gn_int bad = cross_entropy(p1, (const int64_t *)p2, p3, s1, s2, loss);
+            if (bad >= 0) return bad;
+            break;
+        }
+        case OP_SIGMOID_BWD:
+            for (gn_int i = 0; i < s1; i++) p3[i] = (p1[i] * p2[i]) * (1.0f - p2[i]);
+            break;
+        case OP_TANH_BWD:
+            for (gn_int i = 0; i < s1; i++) p3[i] = p1[i] * (1.0f - p2[i] * p2[i]);
+            break;
+        case OP_RELU_BWD:
+            for (gn_int i = 0; i < s1; i++) p3[i] = p1[i] * (float)(p2[i] > 0.0f);
+            break;
+        case OP_LINEAR_BWD:
+            linear_bwd(p1, p2, p3, p4, p5, p6, s1, s2, s3);
+            break;
+        default:
+            return -2 - r; /* an unknown operation: a bug in the caller */
+        }
+    }
+    return -1;
+}
