@@ -35,8 +35,10 @@ $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.demo-installed
 	$(BIN)/glassnet demo
 
+# GLASSNET_NATIVE=1: the compiled kernels must build here, so their tests run
+# (never skipped) next to the NumPy paths' tests.
 test: $(VENV)/.test-installed
-	$(BIN)/python -m pytest -q
+	GLASSNET_NATIVE=1 $(BIN)/python -m pytest -q
 
 # make bench   W1-W4 next to PyTorch, 2 threads each; table and JSON in build/bench/
 bench: $(VENV)/.bench-installed

@@ -26,3 +26,27 @@ def _strict_floats():
     """NumPy overflow and invalid-value warnings become errors inside tests."""
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         yield
+
+
+def _native_library(name: str):
+    """The compiled kernel library ``name``; a skip where none can be built.
+
+    ``make test`` sets GLASSNET_NATIVE=1, so there a failed build is an error
+    that fails the test, never a skip.
+    """
+    from glassnet import _native
+
+    lib = _native.load(name)
+    if lib is None:
+        pytest.skip(f"compiled kernels unavailable here: {_native.status().get(name)}")
+    return lib
+
+
+@pytest.fixture
+def native_step():
+    return _native_library("step")
+
+
+@pytest.fixture
+def native_optim():
+    return _native_library("optim")

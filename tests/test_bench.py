@@ -46,9 +46,10 @@ def test_quick_run_writes_json_and_a_markdown_table(tmp_path, capsys):
         assert res["rate"] > 0 and res["peak_rss_mb"] > 0 and 0 < res["of_ceiling"]
     assert rows["W2-infer"]["results"]["glassnet predict"]["rate"] > 0
     assert rows["W2-infer"]["results"]["numpy"]["rate"] > 0
-    # The captured step gives the eager loop's losses exactly.
+    # The captured step (compiled by default) gives the eager loop's losses to
+    # float32 rounding (W1's losses are about 2.3).
     check = rows["W1-train"]["curve_check"]
-    assert check["max_abs_diff"]["glassnet captured vs glassnet"] == 0
+    assert check["max_abs_diff"]["glassnet captured vs glassnet"] < 2e-5
     assert report["gemm"]["best"] > 0 and report["imports"]["glassnet"]["module_s"] > 0
     table = capsys.readouterr().out
     assert "| W1 digits-mlp training | glassnet (captured step) |" in table

@@ -57,10 +57,17 @@ __all__ = [
 ]
 
 HERE = Path(__file__).resolve().parent
-# Matrix products with m·n·k below this use the kernels' own loops, not BLAS
-# (a BLAS call costs ~1 µs before it starts; see docs/benchmarks.md).
-SMALL_GEMM = 1 << 17
-_FLAGS = ["-O3", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno", "-std=c11"]
+# Matrix products with m·n·k below this use the kernels' own loops, not BLAS.
+# 0: always BLAS when NumPy's is found. Measured on W1 (32x64x32, 32x32x10),
+# OpenBLAS beat common.h's loops 2-3x even there (docs/benchmarks.md); the
+# loops are the fallback for a NumPy built against another BLAS.
+SMALL_GEMM = 0
+_FLAGS = [
+    "-O3", "-fPIC", "-shared", "-std=c11",
+    # Same float operations as written (no fused multiply-add, no reordering);
+    # no errno and no FP-exception side effects, so loops with compares vectorise.
+    "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math",
+]
 _lock = threading.Lock()
 _loaded: dict[str, ctypes.CDLL | None] = {}
 _reasons: dict[str, str] = {}
@@ -214,15 +221,16 @@ def load(name: str) -> ctypes.CDLL | None:
     the build failed (:func:`status` says why). With ``GLASSNET_NATIVE=1`` a
     failed build raises :class:`NativeError` instead.
     """
-    lib = _loaded.get(name)
-    if lib is not None or name in _loaded and _mode() != "require":
+    lib = _loaded.get(name, _loaded)
+    if lib is not _loaded:  # tried before: the library, or None
         return lib
     mode = _mode()
     if mode == "off":
+        _loaded[name] = None
         _reasons[name] = "turned off by GLASSNET_NATIVE=0"
         return None
     with _lock:
-        if name not in _loaded or (_loaded[name] is None and mode == "require"):
+        if name not in _loaded:
             try:
                 _loaded[name] = _build(name)
                 _reasons[name] = "loaded"

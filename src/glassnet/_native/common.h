@@ -28,8 +28,8 @@ typedef void (*gn_dgemm_fn)(int order, int ta, int tb, gn_int m, gn_int n, gn_in
 
 static gn_sgemm_fn gn_blas_sgemm = 0;
 static gn_dgemm_fn gn_blas_dgemm = 0;
-/* Products with m*n*k below this run the loops here, not BLAS. */
-static gn_int gn_small_gemm = 1 << 17;
+/* Products with m*n*k below this run the loops here, not BLAS (set by Python). */
+static gn_int gn_small_gemm = 0;
 
 /* Called once from Python with the addresses of NumPy's cblas_sgemm/dgemm
  * (or 0) and the size below which the own loops are used. */

@@ -28,23 +28,21 @@
 GN_DEFINE_SGD(gn_sgd_f32, float)
 GN_DEFINE_SGD(gn_sgd_f64, double)
 
-/* decoupled = 1 (AdamW): θ ← θ·decay first; decoupled = 0 (Adam): g ← g + θ·decay.
- * decay = 0 skips both. step_size = −η/(1 − β1^t), root2 = √(1 − β2^t), rounded
+/* mode 0: no weight decay; 1 (Adam's L2): g ← g + θ·decay; 2 (AdamW): θ ← θ·decay
+ * first. step_size = −η/(1 − β1^t), root2 = √(1 − β2^t), rounded
  * to T by the caller exactly as the NumPy code rounds them. */
 #define GN_DEFINE_ADAM(NAME, T, SQRT)                                                    \
     void NAME(T *restrict data, const T *restrict grad, T *restrict m, T *restrict v, \
               gn_int n, double one_minus_beta1_, double beta2_,                      \
-              double one_minus_beta2_, double eps_, double decay_, int decoupled,    \
+              double one_minus_beta2_, double eps_, double decay_, int mode,           \
               double step_size_, double root2_) {                                    \
         const T omb1 = (T)one_minus_beta1_, beta2 = (T)beta2_,                       \
                 omb2 = (T)one_minus_beta2_, eps = (T)eps_, decay = (T)decay_,        \
                 step_size = (T)step_size_, root2 = (T)root2_;                        \
         for (gn_int i = 0; i < n; i++) {                                             \
             T g = grad[i], theta = data[i];                                          \
-            if (decay_ != 0) {                                                       \
-                if (decoupled) theta = theta * decay;                                \
-                else g = g + theta * decay;                                          \
-            }                                                                        \
+            if (mode == 2) theta = theta * decay;                                    \
+            else if (mode == 1) g = g + theta * decay;                               \
             T mi = m[i], vi = v[i];                                                  \
             mi = mi + (g - mi) * omb1;                                               \
             vi = vi * beta2 + (g * omb2) * g;                                        \

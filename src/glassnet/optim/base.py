@@ -160,6 +160,18 @@ class Optimizer:
             self._scalars[dtype] = found
         return found
 
+    def native_scalars(self, dtype: np.dtype) -> tuple:
+        """:meth:`scalars` as Python floats, for a compiled kernel's arguments.
+
+        Each is the dtype-rounded value, so the kernel computes with exactly
+        the numbers the NumPy code uses.
+        """
+        key = (dtype, float)
+        found = self._scalars.get(key)
+        if found is None:
+            found = self._scalars[key] = tuple(float(v) for v in self.scalars(dtype))
+        return found
+
     def cast_settings(self) -> tuple:
         """The Python numbers ``update_one`` needs in the parameter's dtype."""
         return (self._lr,)
@@ -195,6 +207,17 @@ class Optimizer:
     def update_one(self, p: Tensor, grad: np.ndarray, state: dict) -> None:
         """Move one parameter using its gradient and its state."""
         raise NotImplementedError(f"{type(self).__name__} must implement update_one().")
+
+    def bind_update(self, p: Tensor, grad: np.ndarray, state: dict):
+        """A function of no arguments that does ``update_one(p, grad, state)``.
+
+        For callers that update the same arrays every step (the captured
+        step): an optimizer may look up its kernel and the arrays' addresses
+        once here instead of on every call. The arrays must stay where they are
+        while the function is in use.
+        """
+        update = self.update_one
+        return lambda: update(p, grad, state)
 
     # --- inspecting, saving, restoring --------------------------------------------
     def hyper(self) -> dict:

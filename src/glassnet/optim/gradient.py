@@ -6,16 +6,55 @@ not bit for bit: PyTorch fuses some multiply-adds into one rounding, which
 NumPy cannot.) Every update runs in place in preallocated buffers, in the
 parameter's own dtype: a float32 model never touches a float64 array.
 
+The NumPy code below is the definition. When glassnet's compiled kernels are
+available (:mod:`glassnet._native`), the same rule runs as one C loop over
+the arrays instead of up to 13 NumPy passes (Adam on W2's 269k weights: about
+10x faster). The loop does the same float operations in the same order and
+precision, so the numbers are identical bit for bit; ``GLASSNET_NATIVE=0``
+turns it off.
+
 Notation in the docstrings: θ a parameter, g its gradient ``p.grad``, η the
 learning rate ``lr``, λ ``weight_decay``, t the parameter's step number.
 """
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 
+from .. import _native
 from ..errors import ConfigError
 from .base import Optimizer, check_number
+
+_P, _N, _F, _I = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double, ctypes.c_int
+_SIGNATURES = {
+    "gn_sgd": [_P, _P, _P, _N, _F, _F, _F, _I],
+    "gn_adam": [_P, _P, _P, _P, _N, _F, _F, _F, _F, _F, _I, _F, _F],
+}
+_SUFFIX = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}
+
+
+def _kernel(rule: str, *arrays):
+    """The compiled one-pass update for these arrays, or None to use NumPy.
+
+    None unless the kernels are available and every array is C-contiguous,
+    of one float dtype the kernels know, and of one size.
+    """
+    first = arrays[0]
+    suffix = _SUFFIX.get(first.dtype)
+    if suffix is None:
+        return None
+    for a in arrays:
+        if a.dtype != first.dtype or a.size != first.size or not a.flags.c_contiguous:
+            return None
+    lib = _native.load("optim")
+    if lib is None:
+        return None
+    fn = getattr(lib, rule + suffix)
+    if fn.argtypes is None:
+        fn.argtypes, fn.restype = _SIGNATURES[rule], None
+    return fn
 
 
 class SGD(Optimizer):
@@ -103,7 +142,25 @@ class SGD(Optimizer):
                 state["_work2"] = np.empty_like(p.data)
         return state
 
+    def _compiled(self, p, grad, state):
+        """The one-loop update bound to these arrays, or None (use NumPy)."""
+        data = p.data
+        buf = state.get("momentum_buffer", data)
+        kernel = _kernel("gn_sgd", data, grad, buf)
+        if kernel is None:
+            return None
+        where = (data.ctypes.data, grad.ctypes.data, buf.ctypes.data, data.size)
+        settings, dtype = self.native_scalars, data.dtype
+        return lambda: kernel(*where, *settings(dtype), self.nesterov)
+
+    def bind_update(self, p, grad, state):
+        return self._compiled(p, grad, state) or super().bind_update(p, grad, state)
+
     def update_one(self, p, grad, state) -> None:
+        compiled = self._compiled(p, grad, state)
+        if compiled is not None:  # the same rule as one C loop
+            compiled()
+            return
         data = p.data
         lr, momentum, decay = self.scalars(data.dtype)
         work = state["_work"]
@@ -215,17 +272,48 @@ class Adam(Optimizer):
             "_root2": np.zeros((), z.dtype),
         }
 
+    def _corrections(self, state: dict) -> tuple:
+        """Count the step; the bias corrections −η/(1 − β1^t) and √(1 − β2^t).
+
+        Computed in Python floats, then rounded once to the parameter's dtype.
+        """
+        t = state["step"] = state["step"] + 1
+        beta1, beta2 = self.betas
+        step_size, root2 = state["_step_size"], state["_root2"]
+        step_size[()] = -self._lr / (1.0 - beta1**t)
+        root2[()] = (1.0 - beta2**t) ** 0.5
+        return step_size, root2
+
+    def _compiled(self, p, grad, state):
+        """The one-loop update bound to these arrays, or None (use NumPy)."""
+        data, m, v = p.data, state["exp_avg"], state["exp_avg_sq"]
+        kernel = _kernel("gn_adam", data, grad, m, v)
+        if kernel is None:
+            return None
+        where = (data.ctypes.data, grad.ctypes.data, m.ctypes.data, v.ctypes.data,
+                 data.size)
+        settings, dtype = self.native_scalars, data.dtype  # 1-β1, β2, 1-β2, ε, decay
+
+        def update():
+            step_size, root2 = self._corrections(state)
+            mode = (2 if self.decoupled else 1) if self.weight_decay else 0
+            kernel(*where, *settings(dtype), mode, float(step_size), float(root2))
+
+        return update
+
+    def bind_update(self, p, grad, state):
+        return self._compiled(p, grad, state) or super().bind_update(p, grad, state)
+
     def update_one(self, p, grad, state) -> None:
+        compiled = self._compiled(p, grad, state)
+        if compiled is not None:  # the same rule as one C loop
+            compiled()
+            return
         data = p.data
         one_minus_beta1, beta2, one_minus_beta2, eps, decay = self.scalars(data.dtype)
         m, v = state["exp_avg"], state["exp_avg_sq"]
         work, work2 = state["_work"], state["_work2"]
-        t = state["step"] = state["step"] + 1
-        # Bias corrections in Python floats, then rounded once to the dtype.
-        beta1_f, beta2_f = self.betas
-        step_size, root2 = state["_step_size"], state["_root2"]
-        step_size[()] = -self._lr / (1.0 - beta1_f**t)
-        root2[()] = (1.0 - beta2_f**t) ** 0.5
+        step_size, root2 = self._corrections(state)
         if self.weight_decay:
             if self.decoupled:
                 np.multiply(data, decay, out=data)  # θ = (1 - ηλ)θ

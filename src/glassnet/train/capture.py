@@ -21,6 +21,15 @@ same numbers as the eager loop: the tests check losses and weights bit for
 bit over many steps. The eager path stays the default and the reference;
 this is an opt-in fast path for the models it understands.
 
+Even replayed, a small model's step is ~40 NumPy calls at ~1 µs each. So for
+float32 models the step is, by default, also written down as a little
+program (a list of operations and buffer addresses) that one call into
+compiled C runs from start to end (``glassnet/_native/step.c``; its matrix
+products call the BLAS NumPy uses). W1's step goes from ~65 µs to ~20 µs,
+W2's from ~1.3 ms to ~1.2 ms (docs/benchmarks.md). That version agrees with
+the eager loop to float32 rounding rather than bit for bit; ``native=False``
+keeps the NumPy replay.
+
 Examples
 --------
 >>> import numpy as np, glassnet as gn
@@ -34,11 +43,14 @@ Examples
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 
+from .. import _native
 from .. import losses as losses_mod
 from .._validate import shape_str
-from ..errors import ConfigError, ShapeError
+from ..errors import ConfigError, DataError, ShapeError
 from ..nn.activations import Identity, ReLU, Sigmoid, Tanh
 from ..nn.dense import Dense
 from ..nn.module import Module, Sequential
@@ -194,6 +206,89 @@ class _CrossEntropyKernel:
         return self.dz
 
 
+# --- the same step as one compiled call (glassnet/_native/step.c) -----------------
+
+# Operation codes of step.c, and the words of one record: op, six addresses, sizes.
+_LINEAR_FWD, _CE, _LINEAR_BWD = 1, 5, 9
+_ACT_CODES = {Sigmoid: (2, 6), Tanh: (3, 7), ReLU: (4, 8)}  # (forward, backward)
+_RECORD = 12
+
+
+def _step_library():
+    lib = _native.load("step")
+    if lib is not None and lib.gn_step_run.argtypes is None:
+        fn = lib.gn_step_run
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
+        fn.restype = ctypes.c_int64
+    return lib
+
+
+class _NativePlan:
+    """The step for one batch shape, written as a program for ``gn_step_run``.
+
+    Each record names an operation and the addresses of the float32 buffers
+    it reads and writes; the buffers are NumPy arrays held here (and the
+    parameters' and gradients' flat arrays held by the step), so the addresses
+    stay valid while the plan lives. The input and label addresses change with
+    every call and are written into their two slots first.
+    """
+
+    def __init__(self, step, batch: int, lib):
+        self.run = lib.gn_step_run
+        dtype, records, keep = step.dtype, [], []
+        grad_of = {id(p): g for p, g in zip(step.params, step.grads)}
+
+        def buffer(*shape):
+            a = np.zeros(shape, dtype)
+            keep.append(a)
+            return a.ctypes.data
+
+        def record(op, addresses, sizes):
+            records.append([op, *addresses, *[0] * (6 - len(addresses)),
+                            *sizes, *[0] * (5 - len(sizes))])
+
+        # The batch is copied into these two buffers, whose addresses never change.
+        self.x = np.zeros((batch, step.layers[0].in_features), dtype)
+        self.labels = np.zeros(batch, np.intp)
+        backward, h, width = [], self.x.ctypes.data, None
+        for layer in step.layers:
+            if type(layer) is Dense:
+                w = layer.weight.data.ctypes.data
+                b = layer.bias.data.ctypes.data if layer.bias is not None else 0
+                dw = grad_of[id(layer.weight)].ctypes.data
+                db = grad_of[id(layer.bias)].ctypes.data if layer.bias is not None else 0
+                n_in, n_out = layer.in_features, layer.out_features
+                z = buffer(batch, n_out)
+                dx = 0 if h == self.x.ctypes.data else buffer(batch, n_in)  # none for x
+                record(_LINEAR_FWD, [h, w, b, z], [batch, n_in, n_out])
+                backward.append((_LINEAR_BWD, [h, None, w, dw, db, dx],
+                                 [batch, n_in, n_out]))
+                h, width = z, n_out
+            elif type(layer) in _ACT_CODES:
+                fwd, bwd = _ACT_CODES[type(layer)]
+                y, d = buffer(batch, width), buffer(batch, width)
+                record(fwd, [h, y], [batch * width])
+                backward.append((bwd, [None, y, d], [batch * width]))
+                h = y
+            # Identity: nothing to do either way
+        dz = buffer(batch, width)
+        record(_CE, [h, self.labels.ctypes.data, dz], [batch, width])
+        g = dz
+        for op, addresses, sizes in reversed(backward):
+            addresses = [g if a is None else a for a in addresses]
+            g = addresses[5] if op == _LINEAR_BWD else addresses[2]
+            record(op, addresses, sizes)
+        self.program = np.array(records, np.int64)
+        self.keep = keep
+        self.loss = np.zeros(1, np.float64)
+        self.classes = width
+        self.args = (self.program.ctypes.data, len(records), self.loss.ctypes.data)
+
+    def __call__(self) -> int:
+        """Run the step on the batch in ``self.x``, ``self.labels``."""
+        return self.run(*self.args)
+
+
 # --- the captured step ---------------------------------------------------------
 
 
@@ -223,6 +318,8 @@ def _layers(model) -> list:
         raise ConfigError(
             "capture_step: the model has no Dense layer, so nothing to train."
         )
+    if type(layers[0]) is not Dense:
+        raise ConfigError("capture_step: the model must start with a Dense layer.")
     return layers
 
 
@@ -241,7 +338,12 @@ class CapturedStep:
     Made by :func:`capture_step`; call it as ``loss = step(x, y)``.
     """
 
-    def __init__(self, model, loss_fn, optimizer):
+    def __init__(self, model, loss_fn, optimizer, native=None):
+        if native not in (None, True, False):
+            raise ConfigError(
+                f"capture_step: native must be None (use compiled code when it "
+                f"builds), True or False; got {native!r}."
+            )
         if type(loss_fn) is not losses_mod.CrossEntropy:
             raise ConfigError(
                 f"capture_step: the loss must be losses.CrossEntropy(); got {loss_fn!r}. "
@@ -273,6 +375,22 @@ class CapturedStep:
         self.names = [names[id(p)] for p in params]
         self._plans: dict = {}
         self._flatten()
+        self._lib = None
+        if native is not False:
+            lib = _step_library() if self.dtype == np.float32 else None
+            if lib is None and native:
+                why = (
+                    f"the compiled step is float32 only; the parameters are {self.dtype}"
+                    if self.dtype != np.float32
+                    else _native.status().get("step", "compiled kernels are off")
+                )
+                raise ConfigError(f"capture_step(native=True): {why}.")
+            self._lib = lib
+
+    @property
+    def native(self) -> bool:
+        """True when the step runs as one compiled call (glassnet/_native/step.c)."""
+        return self._lib is not None
 
     # --- flat parameters, gradients and optimizer state ---------------------------------
     def _flatten(self) -> None:
@@ -319,6 +437,7 @@ class CapturedStep:
         self.flat_state = flat_state
         self.counters = list(counters)
         self.states = [opt.state[name] for name in self.names]
+        self._flat_update = opt.bind_update(self.flat, self.grad, flat_state)
 
     def _still_bound(self) -> bool:
         """False when a parameter's array was replaced (load_state_dict, a restore)."""
@@ -344,10 +463,6 @@ class CapturedStep:
                     k.db = grad_of[id(layer.bias)]
                 width, first = layer.out_features, False
             else:
-                if width is None:
-                    raise ConfigError(
-                        "capture_step: the model must start with a Dense layer."
-                    )
                 k = _ACTIVATIONS[type(layer)](layer, batch, (width,), dtype)
             kernels.append(k)
         return kernels, _CrossEntropyKernel(batch, width, dtype, self.where)
@@ -357,8 +472,6 @@ class CapturedStep:
         """One training step on the batch (x, y); returns its loss before the step."""
         x = x.data if isinstance(x, Tensor) else np.asarray(x)
         y = y.data if isinstance(y, Tensor) else np.asarray(y)
-        if x.dtype != self.dtype:
-            x = x.astype(self.dtype)
         if x.ndim != 2 or y.shape != x.shape[:1]:
             raise ShapeError(
                 f"capture_step: expected inputs of shape (batch, features) and labels of "
@@ -375,7 +488,13 @@ class CapturedStep:
                     f"Dense(in_features={first.in_features}) expected input whose last "
                     f"axis is {first.in_features}; got shape {shape_str(x.shape)}."
                 )
-            plan = self._plans[x.shape] = self._plan(len(x))
+            plan = self._plans[x.shape] = (
+                _NativePlan(self, len(x), self._lib) if self._lib else self._plan(len(x))
+            )
+        if self._lib is not None:
+            return self._native_step(plan, x, y)
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
         kernels, loss_kernel = plan
         h = x
         for k in kernels:
@@ -387,6 +506,20 @@ class CapturedStep:
         self._update()
         return float(loss)
 
+    def _native_step(self, plan: _NativePlan, x: np.ndarray, y: np.ndarray) -> float:
+        np.copyto(plan.x, x, casting="same_kind")
+        if y.dtype.kind not in "iub":  # float labels must be whole numbers, and so on
+            y = _labels(self.where, y, plan.classes)
+        np.copyto(plan.labels, y, casting="unsafe")  # range-checked by the C code
+        bad = plan()
+        if bad >= 0:  # nothing was changed: say what the eager loop would say
+            _labels(self.where, y, plan.classes)
+            raise DataError(f"{self.where}: label {y.reshape(-1)[bad]} is out of range.")
+        if bad != -1:
+            raise RuntimeError(f"capture_step: the compiled step failed ({bad}).")
+        self._update()
+        return float(plan.loss[0])
+
     def _update(self) -> None:
         opt = self.optimizer
         for p, g in zip(self.params, self.grads):
@@ -397,7 +530,7 @@ class CapturedStep:
         flat_state, states = self.flat_state, self.states
         for key in self.counters:  # eager steps in between may have moved them
             flat_state[key] = states[0][key]
-        opt.update_one(self.flat, self.grad, flat_state)
+        self._flat_update()
         for key in self.counters:
             value = flat_state[key]
             for state in states:
@@ -405,7 +538,7 @@ class CapturedStep:
         opt.steps += 1
 
 
-def capture_step(model, loss_fn, optimizer) -> CapturedStep:
+def capture_step(model, loss_fn, optimizer, native=None) -> CapturedStep:
     """Record a training step of ``model`` once; return it as a fast, replayable function.
 
     ``step = capture_step(model, loss_fn, optimizer)`` then ``loss = step(x, y)``
@@ -422,6 +555,15 @@ def capture_step(model, loss_fn, optimizer) -> CapturedStep:
     optimizer : Optimizer holding the model's parameters
         SGD, Adam and AdamW update all parameters in one call; any other
         optimizer runs its own ``step()``.
+    native : None, True or False
+        How to run the forward and backward pass. ``False``: the NumPy
+        replay, bit for bit the eager loop's numbers. ``None`` (default):
+        for float32 models, one call into glassnet's compiled step
+        (:mod:`glassnet._native`) when it builds on this machine, else the
+        NumPy replay; its numbers agree with the eager loop's to float32
+        rounding (exp, log and the order of additions differ), not bit for
+        bit. ``True``: the compiled step or a ConfigError saying why not.
+        ``step.native`` tells which one runs.
 
     Notes
     -----
@@ -437,4 +579,4 @@ def capture_step(model, loss_fn, optimizer) -> CapturedStep:
     ConfigError
         For a model, loss or optimizer it cannot capture, naming what and why.
     """
-    return CapturedStep(model, loss_fn, optimizer)
+    return CapturedStep(model, loss_fn, optimizer, native)

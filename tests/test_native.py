@@ -1,0 +1,163 @@
+"""The optional compiled kernels: how they are built, loaded and refused, and
+that the one-pass optimizer updates give NumPy's numbers bit for bit."""
+
+import os
+import stat
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import _native, losses, nn, optim
+from glassnet._native import NativeError
+
+
+@pytest.fixture
+def fresh(monkeypatch, tmp_path):
+    """A private cache folder, the default mode, a clean slate of loaded libraries."""
+    monkeypatch.setenv("GLASSNET_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("GLASSNET_NATIVE", "auto")
+    _native._forget()
+    yield tmp_path / "cache"
+    monkeypatch.undo()
+    _native._forget()
+
+
+def _train(cls, dtype, native, monkeypatch, **settings):
+    monkeypatch.setenv("GLASSNET_NATIVE", "1" if native else "0")
+    _native._forget()
+    rng = np.random.default_rng(0)
+    params = [
+        gn.tensor(rng.normal(size=s).astype(dtype), requires_grad=True)
+        for s in [(50, 7), (7,), (3, 4, 5)]
+    ]
+    opt = cls(params, **settings)
+    for _ in range(25):
+        for p in params:
+            p.grad = rng.normal(size=p.shape).astype(dtype)
+        opt.step()
+    assert (_native.status().get("optim") == "loaded") == native
+    return [p.data.copy() for p in params], opt.state_dict()
+
+
+RULES = {
+    "sgd": (optim.SGD, dict(lr=0.1)),
+    "momentum": (optim.SGD, dict(lr=0.1, momentum=0.9)),
+    "nesterov-decay": (
+        optim.SGD,
+        dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+    ),
+    "decay": (optim.SGD, dict(lr=0.1, weight_decay=0.01)),
+    "adam": (optim.Adam, dict(lr=0.01)),
+    "adam-l2": (optim.Adam, dict(lr=0.01, weight_decay=0.1)),
+    "adamw": (optim.AdamW, dict(lr=0.01, weight_decay=0.1)),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rule", RULES)
+def test_compiled_updates_equal_numpy_bit_for_bit(rule, dtype, monkeypatch, native_optim):
+    cls, settings = RULES[rule]
+    try:
+        fast, fast_state = _train(cls, dtype, True, monkeypatch, **settings)
+        slow, slow_state = _train(cls, dtype, False, monkeypatch, **settings)
+    finally:
+        monkeypatch.undo()
+        _native._forget()
+    for a, b in zip(fast, slow):
+        np.testing.assert_array_equal(a, b)
+    for name, state in slow_state["state"].items():
+        for key, value in state.items():
+            if not key.startswith("_"):  # scratch buffers differ, by design
+                np.testing.assert_array_equal(fast_state["state"][name][key], value)
+
+
+def test_non_contiguous_or_odd_arrays_take_the_numpy_path(native_optim):
+    w = gn.tensor(np.ones((4, 6), np.float32), requires_grad=True)
+    opt = optim.Adam([w], lr=0.1)
+    w.grad = np.ones((6, 4), np.float32).T  # a transposed view: not C-contiguous
+    opt.step()
+    np.testing.assert_allclose(w.data, 0.9, rtol=1e-6)
+    h = gn.tensor(np.ones(3, np.float16), requires_grad=True)
+    h.grad = np.ones(3, np.float16)
+    optim.SGD([h], lr=0.5).step()  # float16: no kernel, NumPy does it
+    np.testing.assert_array_equal(h.data, np.full(3, 0.5, np.float16))
+
+
+def test_a_build_is_cached_private_and_reused(fresh):
+    lib = _native.load("optim")
+    assert lib is not None, _native.status()
+    built = list(fresh.glob("optim-*.so"))
+    assert len(built) == 1
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
+    assert not built[0].stat().st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    assert _native.load("optim") is lib  # loaded once per process
+    assert _native.status()["optim"] == "loaded"
+    mtime = built[0].stat().st_mtime_ns
+    _native._forget()
+    assert _native.load("optim") is not None
+    assert built[0].stat().st_mtime_ns == mtime  # not compiled again
+    assert not list(fresh.glob(".optim-*"))  # no temporary files left behind
+
+
+def test_a_cache_folder_others_can_write_to_is_refused(fresh, monkeypatch):
+    fresh.mkdir(mode=0o700)
+    os.chmod(fresh, 0o777)
+    assert _native.load("optim") is None
+    assert "not private" in _native.status()["optim"]
+    monkeypatch.setenv("GLASSNET_NATIVE", "1")
+    _native._forget()
+    with pytest.raises(NativeError, match="required .*GLASSNET_NATIVE=1.*not private"):
+        _native.load("optim")
+
+
+def test_no_compiler_means_numpy_with_the_reason(fresh, monkeypatch):
+    monkeypatch.setenv("CC", "no-such-compiler-glassnet")
+    assert _native.load("optim") is None
+    assert "no C compiler" in _native.status()["optim"]
+    w = gn.tensor(np.ones(3, np.float32), requires_grad=True)
+    w.grad = np.ones(3, np.float32)
+    optim.SGD([w], lr=0.5).step()  # the NumPy rule still works
+    np.testing.assert_array_equal(w.data, np.full(3, 0.5, np.float32))
+
+
+def test_turned_off_and_bad_settings(fresh, monkeypatch):
+    monkeypatch.setenv("GLASSNET_NATIVE", "0")
+    assert not _native.enabled()
+    assert _native.load("step") is None
+    assert _native.status()["step"] == "turned off by GLASSNET_NATIVE=0"
+    assert not fresh.exists()  # nothing was compiled
+    monkeypatch.setenv("GLASSNET_NATIVE", "sometimes")
+    _native._forget()
+    with pytest.raises(NativeError, match="auto, 0 .off. or 1 .require.; got 'sometimes'"):
+        _native.load("step")
+
+
+def test_unknown_kernel_is_reported(fresh):
+    assert _native.load("no_such_kernel") is None
+    assert "no kernel source no_such_kernel.c" in _native.status()["no_such_kernel"]
+
+
+def test_own_gemm_loops_match_blas(native_step):
+    """Without NumPy's BLAS, the kernels multiply with their own loops."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((37, 9)).astype(np.float32)
+    y = rng.integers(0, 4, 37)
+
+    def run(native):
+        model = nn.Sequential(nn.Dense(9, 6), nn.Tanh(), nn.Dense(6, 4), seed=5)
+        step = gn.train.capture_step(
+            model, losses.CrossEntropy(), optim.SGD(model, lr=0.1), native=native
+        )
+        return [step(X, y) for _ in range(5)], model.state_dict()
+
+    eager = run(False)
+    native_step.gn_set_blas(None, None, 1 << 62)  # every product: the own loops
+    try:
+        own = run(True)
+    finally:
+        native_step.gn_set_blas(_native.sgemm_address(), _native.dgemm_address(),
+                                _native.SMALL_GEMM)
+    np.testing.assert_allclose(own[0], eager[0], rtol=2e-6)
+    for name, value in eager[1].items():
+        np.testing.assert_allclose(own[1][name], value, rtol=1e-5, atol=1e-6)
