@@ -226,6 +226,7 @@ def _mlp_case(spec: dict) -> dict:
     return {
         "rates": rates,
         "version": _version(framework),
+        "native": _native_status(framework),
         "others_cores": others_load(before, _cpu_snapshot()),
     }
 
@@ -246,9 +247,20 @@ def _script_case(spec: dict) -> dict:
     return {
         "rates": rates,
         "first_loss": got.get("first_loss"),
+        "losses": got.get("losses"),
         "version": _version(framework),
+        "native": _native_status(framework),
         "others_cores": others,
     }
+
+
+def _native_status(framework: str) -> dict | None:
+    """Which of glassnet's compiled kernels this worker used ('loaded' or why not)."""
+    if framework != "glassnet":
+        return None
+    from glassnet import _native
+
+    return _native.status()
 
 
 def _version(framework: str) -> str:
@@ -620,6 +632,8 @@ def _summarise(row: dict, runs: dict, ceiling: float) -> dict:
             "version": rounds[0].get("version"),
             "torch_threads": rounds[0].get("torch_threads"),
             "first_loss": rounds[0].get("first_loss"),
+            "losses": rounds[0].get("losses"),
+            "native": rounds[0].get("native"),
         }
         if row.get("flops"):
             res["gflops"] = rate * row["flops"] / 1e9
@@ -650,6 +664,12 @@ def _summarise(row: dict, runs: dict, ceiling: float) -> dict:
             if name.startswith("glassnet"):
                 res["vs_numpy"] = res["rate"] / numpy_res["rate"]
     curves = row.get("curves")
+    if not curves and torch_res and all(  # W3, W4: the scripts' own loss lists
+        r.get("losses") for r in out["results"].values()
+    ):
+        curves = {name: r["losses"] for name, r in out["results"].items()}
+    for r in out["results"].values():
+        r.pop("losses", None)
     if curves:
         out["curves"] = curves
         out["curve_check"] = _compare_curves(curves)
@@ -743,6 +763,25 @@ _LABELS = {
 }
 
 
+def _native_line(report: dict) -> str:
+    """Which compiled kernels the glassnet cases used, from the workers' reports."""
+    seen: dict = {}
+    for row in report["rows"]:
+        for name, res in row.get("results", {}).items():
+            for kernel, state in (res.get("native") or {}).items():
+                seen.setdefault(kernel, set()).add(state)
+    if not seen:
+        return "glassnet's compiled kernels: none used."
+    parts = [
+        f"{k} ({', '.join(sorted(v))})" if v != {"loaded"} else k
+        for k, v in sorted(seen.items())
+    ]
+    return (
+        "glassnet's compiled kernels (glassnet/_native; GLASSNET_NATIVE=0 measures "
+        f"NumPy alone): {', '.join(parts)}."
+    )
+
+
 def markdown(report: dict) -> str:
     m, g = report["machine"], report["gemm"]
     torch_v = next(
@@ -761,6 +800,7 @@ def markdown(report: dict) -> str:
         f"Ceiling: NumPy float32 GEMM {g['n']}³ = {g['best']:.0f} GFLOP/s (best of "
         f"{len(g['gflops'])}; median {g['median']:.0f}); 128x784x256 products "
         f"{g['gflops_128x784x256']:.0f} GFLOP/s.",
+        _native_line(report),
         f"{report['settings']['rounds']} rounds, each case a fresh process; figures are "
         "medians, ranges are the per-round medians' min-max; a round during which other "
         f"processes used more than {BUSY} of a core is 'disturbed' and left out when an "
