@@ -94,9 +94,11 @@ class MLPWorkload:
         """(run, samples): ``run(i)`` does training step i and returns the loss Tensor.
 
         variant 'loop' is the explicit loop of the README; 'fit' runs
-        ``glassnet.fit`` for one epoch over the N_BATCHES batches per call;
-        'captured' replays the step recorded by ``glassnet.train.capture_step``
-        (the same numbers as 'loop'; ``run(i)`` returns the loss as a float).
+        ``glassnet.fit`` for one epoch over the N_BATCHES batches per call
+        ('fit-captured': with ``capture=True``); 'captured' replays the step
+        recorded by ``glassnet.train.capture_step`` (compiled by default: the
+        same numbers as 'loop' to float32 rounding; ``run(i)`` returns the
+        loss as a float).
         """
         import glassnet as gn
         from glassnet import losses, optim
@@ -111,8 +113,9 @@ class MLPWorkload:
         loss_fn = losses.CrossEntropy()
         X, y = self.data()
         B = self.batch
-        if variant == "fit":
+        if variant in ("fit", "fit-captured"):
             X, y = X[: N_BATCHES * B], y[: N_BATCHES * B]
+            capture = variant == "fit-captured"
 
             def run(i):
                 gn.fit(
@@ -125,6 +128,7 @@ class MLPWorkload:
                     batch_size=B,
                     seed=i,
                     verbose=0,
+                    capture=capture,
                 )
 
             return run, len(X)

@@ -417,7 +417,7 @@ def _plan(
             "specs": [
                 (name, dict(spec, mode="curve"))
                 for name, spec in contenders
-                if spec.get("variant", "loop") != "fit"
+                if not spec.get("variant", "loop").startswith("fit")
             ],
         }
         rows.append(
@@ -757,6 +757,7 @@ _LABELS = {
     "glassnet": "glassnet (eager loop)",
     "glassnet captured": "glassnet (captured step)",
     "glassnet fit": "glassnet (fit)",
+    "glassnet fit-captured": "glassnet (fit, capture=True)",
     "glassnet predict": "glassnet (predict)",
     "numpy": "NumPy by hand",
     "torch": "PyTorch (eager)",
@@ -882,9 +883,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", default="W1,W2,W3,W4", help="workloads, e.g. W1,W2")
     p.add_argument(
         "--variants",
-        default="loop,captured,fit",
+        default="loop,captured,fit,fit-captured",
         help="glassnet ways of training W1/W2: loop (the explicit loop), "
-        "captured (glassnet.train.capture_step), fit (glassnet.fit)",
+        "captured (glassnet.train.capture_step), fit (glassnet.fit), "
+        "fit-captured (glassnet.fit(..., capture=True))",
     )
     p.add_argument("--rounds", type=int, default=3, help="turns each framework takes")
     p.add_argument("--repeats", type=int, default=5, help="timed blocks per process")

@@ -271,6 +271,7 @@ class _NativePlan:
                 backward.append((bwd, [None, y, d], [batch * width]))
                 h = y
             # Identity: nothing to do either way
+        self.output = next(a for a in keep if a.ctypes.data == h)  # the logits
         dz = buffer(batch, width)
         record(_CE, [h, self.labels.ctypes.data, dz], [batch, width])
         g = dz
@@ -374,6 +375,7 @@ class CapturedStep:
         self.params = params
         self.names = [names[id(p)] for p in params]
         self._plans: dict = {}
+        self._output = None
         self._flatten()
         self._lib = None
         if native is not False:
@@ -499,6 +501,7 @@ class CapturedStep:
         h = x
         for k in kernels:
             h = k.forward(h)
+        self._output = h
         loss = loss_kernel.forward(h, y)
         g = loss_kernel.backward()
         for k in reversed(kernels):
@@ -518,7 +521,16 @@ class CapturedStep:
         if bad != -1:
             raise RuntimeError(f"capture_step: the compiled step failed ({bad}).")
         self._update()
+        self._output = plan.output
         return float(plan.loss[0])
+
+    @property
+    def output(self) -> np.ndarray | None:
+        """The model's output (the logits) for the last batch, before its update.
+
+        A buffer the next call overwrites: copy it to keep it.
+        """
+        return self._output
 
     def _update(self) -> None:
         opt = self.optimizer

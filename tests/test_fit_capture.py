@@ -1,0 +1,112 @@
+"""fit(capture=True): the captured step inside fit, with fit's History, metrics,
+callbacks and checkpoints; refused with the reason where it cannot apply."""
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import _native, nn
+from glassnet.data.transforms import Standardizer, train_test_split
+from glassnet.datasets import digits
+from glassnet.errors import ConfigError
+from glassnet.optim import Adam, StepLR
+from glassnet.train import Callback
+from glassnet.train.checkpoint import Checkpoint
+
+
+def _data():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(150, 6)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] ** 2 > 0.8).astype(np.int64) + (X[:, 2] > 0.5)
+    return X, y
+
+
+def _run(capture, epochs=4, callbacks=(), **kw):
+    X, y = _data()
+    model = nn.Sequential(nn.Dense(6, 12), nn.Tanh(), nn.Dense(12, 3), seed=2)
+    opt = Adam(model, lr=0.02)
+    history = gn.fit(
+        model, X, y, optimizer=opt, lr_schedule=StepLR(opt, step_size=2, gamma=0.5),
+        epochs=epochs, batch_size=16, seed=11, verbose=0, validation_split=0.2,
+        callbacks=list(callbacks), capture=capture, **kw,
+    )
+    return model, history
+
+
+@pytest.fixture
+def numpy_only(monkeypatch):
+    monkeypatch.setenv("GLASSNET_NATIVE", "0")
+    _native._forget()
+    yield
+    monkeypatch.undo()
+    _native._forget()
+
+
+def test_replayed_in_numpy_it_is_the_eager_run_bit_for_bit(numpy_only):
+    eager_model, eager = _run(capture=False)
+    model, history = _run(capture=True)
+    assert history.to_dict() == eager.to_dict()  # losses, accuracies, validation
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_compiled_it_matches_the_eager_run_to_rounding(native_step):
+    eager_model, eager = _run(capture=False)
+    model, history = _run(capture=True)
+    e, c = eager.to_dict(), history.to_dict()
+    assert e.keys() == c.keys()
+    np.testing.assert_allclose(c["loss"], e["loss"], rtol=1e-5)
+    np.testing.assert_allclose(c["val_loss"], e["val_loss"], rtol=1e-5)
+    # At most one of the 120 training samples may flip class on a rounding.
+    np.testing.assert_allclose(c["accuracy"], e["accuracy"], atol=1 / 120 + 1e-9)
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-4, atol=1e-5)
+
+
+def test_digits_reach_the_demos_accuracy_captured():
+    """The demo's recipe (64 -> 32 sigmoid -> 10, Adam 0.01, 30 epochs), captured."""
+    data = digits(flatten=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        data.X, data.y, test_size=0.25, seed=0
+    )
+    scaler = Standardizer().fit(X_train)
+    model = nn.Sequential(nn.Dense(64, 32), nn.Sigmoid(), nn.Dense(32, 10), seed=0)
+    gn.fit(model, scaler.transform(X_train), y_train, optimizer=Adam(model, lr=0.01),
+           epochs=30, batch_size=32, seed=0, verbose=0, capture=True)
+    predicted = gn.predict_classes(model, scaler.transform(X_test))
+    assert (predicted == y_test).mean() >= 0.97
+
+
+class _CrashAt(Callback):
+    def __init__(self, step):
+        self.step, self.seen = step, 0
+
+    def on_batch_end(self, state, loss):
+        self.seen += 1
+        if self.seen == self.step:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("crash_at", [5, 16])
+def test_resume_with_capture_matches_an_uninterrupted_run(tmp_path, crash_at, numpy_only):
+    reference, ref_history = _run(capture=True)
+    path = tmp_path / "run.ckpt"
+    _run(capture=True, callbacks=[_CrashAt(crash_at)],
+         checkpoint=Checkpoint(path, every_epochs=None, every_steps=4))
+    resumed, history = _run(capture=True, resume_from=path)
+    assert history.to_dict() == ref_history.to_dict()
+    for p, q in zip(resumed.parameters(), reference.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_what_capture_cannot_do_is_refused():
+    X, y = _data()
+    model = nn.Sequential(nn.Dense(6, 3), seed=0)
+    with pytest.raises(ConfigError, match="does not clip gradients"):
+        gn.fit(model, X, y, epochs=1, verbose=0, capture=True, clip_norm=1.0)
+    with pytest.raises(ConfigError, match="integer class labels.*shape \\(150, 3\\)"):
+        gn.fit(model, X, np.eye(3, dtype=np.float32)[y], loss="cross_entropy",
+               epochs=1, verbose=0, capture=True)
+    conv = nn.Sequential(nn.Dense(6, 3), nn.Softmax(), seed=0)
+    with pytest.raises(ConfigError, match="layer 1 is Softmax"):
+        gn.fit(conv, X, y, epochs=1, verbose=0, capture=True)
