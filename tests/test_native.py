@@ -161,3 +161,25 @@ def test_own_gemm_loops_match_blas(native_step):
     np.testing.assert_allclose(own[0], eager[0], rtol=2e-6)
     for name, value in eager[1].items():
         np.testing.assert_allclose(own[1][name], value, rtol=1e-5, atol=1e-6)
+
+
+def test_the_vectorised_exp_is_within_one_ulp(native_step):
+    import ctypes
+
+    fn = native_step.gn_expf_array
+    fn.argtypes, fn.restype = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64], None
+    x = np.linspace(-103, 88.7, 400_001, dtype=np.float32)
+    special = np.float32([np.nan, np.inf, -np.inf, 0.0, -0.0, 88.72, 88.73, -104.0])
+    x = np.concatenate([x, special])
+    y = np.empty_like(x)
+    fn(x.ctypes.data, y.ctypes.data, x.size)
+    exact = np.exp(x.astype(np.float64))
+    normal = (exact > np.finfo(np.float32).tiny) & (exact < np.finfo(np.float32).max)
+    ulps = np.abs(y[normal] - exact[normal]) / np.spacing(exact[normal].astype(np.float32))
+    assert ulps.max() < 1.0  # faithfully rounded
+    tail = y[-len(special):]
+    assert np.isnan(tail[0]) and tail[1] == np.inf and tail[2] == 0.0
+    assert tail[3] == tail[4] == 1.0
+    assert np.isfinite(tail[5]) and tail[6] == np.inf and tail[7] == 0.0
+    sub = (exact < np.finfo(np.float32).tiny) & (exact > 0) & (x > -103.2)
+    np.testing.assert_allclose(y[sub], exact[sub], rtol=0, atol=2e-45)  # subnormals

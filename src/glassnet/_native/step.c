@@ -8,9 +8,8 @@
  * optimizer update is a separate call (optim.c), made by the optimizer.
  *
  * Each operation computes what the eager op of glassnet.ops computes; the
- * results agree to float32 rounding, not bit for bit (exp and log come from
- * the C library, not NumPy's, and the small matrix products add in another
- * order).
+ * results agree to float32 rounding, not bit for bit (exp is common.h's
+ * gn_expf and log the C library's, not NumPy's).
  */
 #include "common.h"
 
@@ -57,7 +56,7 @@ static void linear_bwd(const float *x, const float *g, const float *w, float *dw
  * mask is also how the eager op computes it (and a branch on random signs
  * would mispredict half the time: 8x slower, measured). */
 static void sigmoid_fwd(const float *restrict v, float *restrict y, gn_int n) {
-    for (gn_int i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-v[i]));
+    for (gn_int i = 0; i < n; i++) y[i] = 1.0f / (1.0f + gn_expf(-v[i]));
 }
 static void tanh_fwd(const float *restrict v, float *restrict y, gn_int n) {
     for (gn_int i = 0; i < n; i++) y[i] = tanhf(v[i]);
@@ -78,6 +77,11 @@ static void relu_bwd(const float *restrict g, const float *restrict y,
     for (gn_int i = 0; i < n; i++) out[i] = g[i] * (float)(y[i] > 0.0f);
 }
 
+/* gn_expf over an array: for tests/test_native.py, which measures its error. */
+void gn_expf_array(const float *restrict x, float *restrict y, gn_int n) {
+    for (gn_int i = 0; i < n; i++) y[i] = gn_expf(x[i]);
+}
+
 /* Mean softmax cross-entropy over the rows of z (batch × classes) and its
  * gradient. Returns −1 when all labels are in range, else the index of the
  * first bad one (nothing is then written to dz). */
@@ -92,11 +96,9 @@ static gn_int cross_entropy(const float *z, const int64_t *labels, float *dz,
         float *restrict di = dz + i * classes;
         float top = zi[0];
         for (gn_int j = 1; j < classes; j++) top = zi[j] > top ? zi[j] : top;
+        for (gn_int j = 0; j < classes; j++) di[j] = gn_expf(zi[j] - top);
         float sum = 0.0f;
-        for (gn_int j = 0; j < classes; j++) {
-            di[j] = expf(zi[j] - top);
-            sum += di[j];
-        }
+        for (gn_int j = 0; j < classes; j++) sum += di[j];
         const gn_int y = labels[i];
         total += (double)(logf(sum) - (zi[y] - top));
         const float factor = inv_n / sum;
