@@ -183,3 +183,17 @@ def test_the_vectorised_exp_is_within_one_ulp(native_step):
     assert np.isfinite(tail[5]) and tail[6] == np.inf and tail[7] == 0.0
     sub = (exact < np.finfo(np.float32).tiny) & (exact > 0) & (x > -103.2)
     np.testing.assert_allclose(y[sub], exact[sub], rtol=0, atol=2e-45)  # subnormals
+
+
+def test_the_kernels_command_builds_and_reports(fresh, monkeypatch, capsys):
+    from glassnet.cli import main
+
+    assert main(["kernels"]) == 0
+    out = capsys.readouterr().out
+    for name in _native.names():
+        assert f"{name}: loaded from {fresh}" in out
+    assert "NumPy's OpenBLAS" in out or "own loops" in out
+    _native._forget()
+    monkeypatch.setenv("CC", "no-such-compiler-glassnet")
+    assert main(["kernels"]) == 1
+    assert "optim: no C compiler found" in capsys.readouterr().out

@@ -534,6 +534,25 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the runner")
     be.set_defaults(func=_bench)
 
+    def _kernels(args) -> int:
+        from . import _native
+
+        for line in _native.describe():
+            print(line)
+        failed = [name for name, why in _native.status().items() if why != "loaded"]
+        return 1 if failed and _native.enabled() else 0
+
+    ker = sub.add_parser(
+        "kernels",
+        parents=[debug],
+        help="build the optional compiled kernels and say which work",
+        description="Compile glassnet's optional C kernels now (they are otherwise "
+        "built on first use) and report each one: loaded, or why not. Exit 1 if "
+        "one failed; glassnet then uses its NumPy code for it. GLASSNET_NATIVE=0 "
+        "turns them off.",
+    )
+    ker.set_defaults(func=_kernels)
+
     def _tour(args) -> int:
         from .tour import main as tour_main
 

@@ -48,6 +48,8 @@ from ..errors import GlassnetError
 
 __all__ = [
     "NativeError",
+    "describe",
+    "names",
     "enabled",
     "load",
     "status",
@@ -243,6 +245,30 @@ def load(name: str) -> ctypes.CDLL | None:
                         f"(GLASSNET_NATIVE=1) but: {exc}"
                     ) from exc
     return _loaded[name]
+
+
+def names() -> list[str]:
+    """Every kernel library glassnet has (the C files next to this module)."""
+    return sorted(path.stem for path in HERE.glob("*.c"))
+
+
+def describe() -> list[str]:
+    """Build every kernel library (if allowed) and say, line by line, what came of it."""
+    lines = [
+        f"mode: {_mode()} (GLASSNET_NATIVE)",
+        f"cache: {_cache_dir()}",
+        f"compiler: {_compiler() or 'none found'}",
+        "BLAS for matrix products: "
+        + ("NumPy's OpenBLAS" if sgemm_address() else "none found; the kernels' own loops"),
+    ]
+    for name in names():
+        try:
+            lib = load(name)
+        except NativeError as exc:
+            lines.append(f"{name}: {exc}")
+            continue
+        lines.append(f"{name}: {'loaded from ' + lib._name if lib else status()[name]}")
+    return lines
 
 
 def status() -> dict[str, str]:
