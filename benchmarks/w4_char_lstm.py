@@ -12,13 +12,21 @@ synthetic data (a fixed seed). Warm-up steps are excluded; the figure is the
 median over repeats of a timed block of training steps, and the two
 processes take turns so a busy machine hurts both alike.
 
+Both workers also return ``losses``: the loss of each of the first
+CURVE_STEPS training steps (before that step's update, batches in the same
+order), so the two loss curves can be compared; those steps are run before
+the warm-up and are not timed.
+
 Usage::
 
     python benchmarks/w4_char_lstm.py                      # glassnet only
     python benchmarks/w4_char_lstm.py --torch-python /tmp/torchvenv5/bin/python --no-lookup
+    python benchmarks/w4_char_lstm.py --torch-python /tmp/torchvenv5/bin/python --numpy
 
 ``--no-lookup`` adds a glassnet run with the one-hot row look-up switched
-off, so every input product is a matrix product as in PyTorch.
+off, so every input product is a matrix product as in PyTorch; ``--numpy``
+one with glassnet's compiled kernels turned off (GLASSNET_NATIVE=0), i.e.
+the LSTM's NumPy loops.
 
 PyTorch is never a dependency of glassnet: it is only imported inside the
 worker process started with ``--torch-python`` (a separate virtualenv).
@@ -37,6 +45,13 @@ import time
 
 V, T, B, H, LR = 65, 64, 32, 128, 2e-3
 N_DATA = 8  # distinct batches cycled through
+CURVE_STEPS = 20  # the first training steps whose losses both workers report
+
+#: Training FLOPs per token (a multiply-add counts 2), as the bench harness
+#: counts them: forward LSTM 2·4H·(V + H) and Dense 2·H·V; backward the weight
+#: gradients of both (the same again) plus the gradients flowing into h
+#: (2·4H·H + 2·H·V); the one-hot input needs no gradient.
+FLOPS_PER_TOKEN = 2 * (2 * 4 * H * (V + H) + 2 * H * V) + 2 * 4 * H * H + 2 * H * V
 
 
 def _data():
@@ -86,9 +101,11 @@ def worker_glassnet(weights: str, warmup: int, steps: int, repeats: int,
         opt.zero_grad()
         loss.backward()
         opt.step()
+        return loss
 
+    losses_ = [float(step(i).data) for i in range(CURVE_STEPS)]
     times = [_timed(step, warmup if r == 0 else 1, steps) for r in range(repeats)]
-    return {"first_loss": first, "times": times}
+    return {"first_loss": first, "losses": losses_, "times": times}
 
 
 def worker_torch(weights: str, warmup: int, steps: int, repeats: int) -> dict:
@@ -112,7 +129,11 @@ def worker_torch(weights: str, warmup: int, steps: int, repeats: int) -> dict:
         lstm.bias_hh_l0.zero_()
         lin.weight.copy_(torch.from_numpy(w["2.weight"].T.copy()))
         lin.bias.copy_(torch.from_numpy(w["2.bias"]))
-    params = list(lstm.parameters()) + list(lin.parameters())
+    # glassnet's LSTM has one bias; torch's has two that always get the same
+    # gradient, so training both would move the bias twice as fast under Adam.
+    # bias_hh stays zero and untrained: the same model as glassnet's.
+    lstm.bias_hh_l0.requires_grad_(False)
+    params = [p for p in lstm.parameters() if p.requires_grad] + list(lin.parameters())
     opt = torch.optim.Adam(params, lr=LR)
     data = torch.from_numpy(_data())
 
@@ -129,9 +150,12 @@ def worker_torch(weights: str, warmup: int, steps: int, repeats: int) -> dict:
         opt.zero_grad()
         loss.backward()
         opt.step()
+        return loss
 
+    losses_ = [float(step(i).detach()) for i in range(CURVE_STEPS)]
     times = [_timed(step, warmup if r == 0 else 1, steps) for r in range(repeats)]
-    return {"first_loss": first, "times": times, "torch": torch.__version__}
+    return {"first_loss": first, "losses": losses_, "times": times,
+            "torch": torch.__version__}
 
 
 def _cpu_idle_share(seconds: float = 1.0) -> float:
@@ -169,10 +193,14 @@ def _env() -> dict:
 def _run(python: str, which: str, weights: str, args) -> dict:
     cmd = [python, os.path.abspath(__file__), "--worker", which, "--weights", weights,
            "--warmup", str(args.warmup), "--steps", str(args.steps), "--repeats", "1"]
+    env = _env()
     if which == "glassnet-multiply":
         cmd[3] = "glassnet"
         cmd.append("--no-lookup")
-    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, check=False)
+    if which == "glassnet-numpy":
+        cmd[3] = "glassnet"
+        env["GLASSNET_NATIVE"] = "0"
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{which} worker failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -187,6 +215,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-lookup", action="store_true",
                         help="also time glassnet with the one-hot row look-up switched off "
                              "(every input product a matrix product, as PyTorch does)")
+    parser.add_argument("--numpy", action="store_true",
+                        help="also time glassnet with its compiled kernels turned off "
+                             "(GLASSNET_NATIVE=0: the NumPy loops)")
     parser.add_argument("--wait-idle", action="store_true",
                         help="on a shared machine, wait before every run until the CPUs "
                              "have been 90%% idle for 2 s (Linux)")
@@ -208,6 +239,8 @@ def main(argv=None) -> int:
 
     tokens = B * T * args.steps
     runners = [("glassnet", sys.executable)]
+    if args.numpy:
+        runners.append(("glassnet-numpy", sys.executable))
     if args.no_lookup:
         runners.append(("glassnet-multiply", sys.executable))
     if args.torch_python:
@@ -225,6 +258,7 @@ def main(argv=None) -> int:
                 got = _run(python, which, weights, args)
                 results[name]["times"] += got["times"]
                 results[name]["first_loss"] = got["first_loss"]
+                results[name]["losses"] = got["losses"]
                 results[name].setdefault("version", got.get("torch"))
     print(f"W4 char-lstm: vocab {V} one-hot, seq {T}, batch {B}, LSTM {H}, Dense {H}->{V}, "
           f"CE, Adam {LR}, full BPTT, float32, 2 threads")
@@ -243,6 +277,13 @@ def main(argv=None) -> int:
         for name, rate in rates.items():
             if name != "pytorch":
                 print(f"{name} / pytorch = {rate / rates['pytorch']:.2f}")
+        ref = results["pytorch"]["losses"]
+        print(f"\nloss curves, first {len(ref)} steps ({ref[0]:.5f} -> {ref[-1]:.5f} "
+              "in pytorch): largest difference from pytorch's")
+        for name, r in results.items():
+            if name != "pytorch":
+                diff = max(abs(a - b) for a, b in zip(r["losses"], ref))
+                print(f"  {name:18s} {diff:.2e} (relative {diff / min(map(abs, ref)):.1e})")
     return 0
 
 

@@ -1,0 +1,246 @@
+/* Recurrent layers over a whole sequence: LSTM and plain RNN, forward and BPTT.
+ *
+ * glassnet.ops.recurrent calls these instead of its NumPy loop when they
+ * build. One call runs the whole forward pass and one the whole backward
+ * pass, so a 64-step sequence costs two calls from Python rather than some
+ * 1,100 small NumPy calls. Each time step is the recurrent matrix product
+ * (gn_sgemm / gn_dgemm: NumPy's own BLAS) followed by one fused loop over
+ * the batch's cells: the gate non-linearities and the cell and hidden state
+ * update forward; the gate derivatives, dc and the bias and one-hot
+ * input-weight gradients backward.
+ *
+ * The arrays and their meaning are the NumPy code's (see ops/recurrent.py):
+ * time-major, contiguous, row-major.
+ *
+ *   S    (T, B, 4H)  in: x_t·W_x + b (unscaled); out: the gate values f, i, g, o
+ *   hs   (T+1, B, H) hs[0] = h0 (set by the caller), hs[t+1] = h_t
+ *   cs   (T+1, B, H) cs[0] = c0 (set by the caller), cs[t+1] = c_t
+ *   tc   (T, B, H)   tanh(c_t)
+ *   g    (B, T, H)   gradient of the output sequence (batch-first)
+ *   dZ   (T, B, 4H)  out: gradient of every step's weighted sums
+ *
+ * float32 uses its own exp (Cephes' expf polynomial, about 1 ulp, written
+ * so the compiler vectorises it; the C library's expf is a call per
+ * element); float64 uses the C library's exp and tanh. σ is computed as
+ * 1/(1 + e^−|z|) (or e^−|z| times that for z < 0), which never overflows.
+ * The results agree with the NumPy code to rounding, not bit for bit.
+ */
+/* Let GCC turn the selects below (x < a ? b : c on floats) into vector
+ * blends: by default it keeps them as branches in case a comparison raises a
+ * floating-point exception flag, which nothing here reads. (Clang does this
+ * by default.) The arithmetic and its rounding are unchanged. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+#include "common.h"
+
+/* e^x for x <= 0 (larger x is fine up to 88), to about 1 ulp; 0 below −87.3,
+ * where e^x would be a subnormal float (< 1.2e−38). NaN stays NaN. */
+static inline __attribute__((always_inline)) float gn_expf_neg(float x) {
+    const int underflow = x < -87.3f; /* false for NaN */
+    x = underflow ? -87.3f : x;
+    const float n = floorf(x * 1.44269504088896341f + 0.5f);
+    x = x - n * 0.693359375f;
+    x = x + n * 2.12194440e-4f;
+    const float z = x * x;
+    float y = 1.9875691500e-4f;
+    y = y * x + 1.3981999507e-3f;
+    y = y * x + 8.3334519073e-3f;
+    y = y * x + 4.1665795894e-2f;
+    y = y * x + 1.6666665459e-1f;
+    y = y * x + 5.0000001201e-1f;
+    y = y * z + x + 1.0f;
+    const int32_t bits = ((int32_t)n + 127) << 23; /* 2^n, n >= −126 */
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return underflow ? 0.0f : y * scale;
+}
+
+static inline __attribute__((always_inline)) float gn_sigmoidf(float z) {
+    const float e = gn_expf_neg(-fabsf(z));
+    const float r = 1.0f / (1.0f + e);
+    return z >= 0.0f ? r : e * r;
+}
+
+/* tanh: Cephes' odd polynomial below 0.625, (1 − e^−2|x|)/(1 + e^−2|x|) above. */
+static inline __attribute__((always_inline)) float gn_tanhf(float x) {
+    const float a = fabsf(x);
+    const float e = gn_expf_neg(-2.0f * a);
+    const float big = (1.0f - e) / (1.0f + e);
+    const float z = x * x;
+    float p = -5.70498872745e-3f;
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    const float small = p * z * x + x;
+    return a < 0.625f ? small : copysignf(big, x);
+}
+
+static inline double gn_sigmoid(double z) {
+    const double e = exp(-fabs(z));
+    const double r = 1.0 / (1.0 + e);
+    return z >= 0.0 ? r : e * r;
+}
+
+/* One LSTM step's cells: S row block s (B, 4H) of weighted sums -> gate values,
+ * c = f·c_prev + i·g, tc = tanh c, h = o·tc. */
+#define GN_LSTM_CELLS(NAME, T, SIGMOID, TANH)                                          \
+    static void NAME(gn_int B, gn_int H, T *restrict s, const T *restrict c_prev,       \
+                     T *restrict c, T *restrict tc, T *restrict h) {                    \
+        for (gn_int b = 0; b < B; b++) {                                               \
+            T *restrict sf = s + b * 4 * H, *restrict si = sf + H,                     \
+                        *restrict sg = sf + 2 * H, *restrict so = sf + 3 * H;          \
+            const T *restrict cp = c_prev + b * H;                                     \
+            T *restrict cb = c + b * H, *restrict tb = tc + b * H, *restrict hb = h + b * H; \
+            for (gn_int j = 0; j < H; j++) {                                           \
+                const T f = SIGMOID(sf[j]), i = SIGMOID(si[j]), g = TANH(sg[j]),       \
+                        o = SIGMOID(so[j]);                                            \
+                const T cj = f * cp[j] + i * g;                                        \
+                const T tj = TANH(cj);                                                 \
+                sf[j] = f;                                                             \
+                si[j] = i;                                                             \
+                sg[j] = g;                                                             \
+                so[j] = o;                                                             \
+                cb[j] = cj;                                                            \
+                tb[j] = tj;                                                            \
+                hb[j] = o * tj;                                                        \
+            }                                                                          \
+        }                                                                              \
+    }
+
+GN_LSTM_CELLS(lstm_cells_f32, float, gn_sigmoidf, gn_tanhf)
+GN_LSTM_CELLS(lstm_cells_f64, double, gn_sigmoid, tanh)
+
+/* The whole forward pass: for every step, S[t] += h_{t-1}·W_h, then the cells. */
+#define GN_LSTM_FORWARD(NAME, T, GEMM, CELLS)                                          \
+    void NAME(gn_int steps, gn_int B, gn_int H, T *S, const T *Wh, T *hs, T *cs,      \
+              T *tc) {                                                                 \
+        const gn_int BH = B * H, B4H = B * 4 * H;                                      \
+        for (gn_int t = 0; t < steps; t++) {                                           \
+            T *s = S + t * B4H;                                                        \
+            GEMM(0, 0, B, 4 * H, H, hs + t * BH, H, Wh, 4 * H, (T)1, s, 4 * H);        \
+            CELLS(B, H, s, cs + t * BH, cs + (t + 1) * BH, tc + t * BH,                \
+                  hs + (t + 1) * BH);                                                  \
+        }                                                                              \
+    }
+
+GN_LSTM_FORWARD(gn_lstm_forward_f32, float, gn_sgemm, lstm_cells_f32)
+GN_LSTM_FORWARD(gn_lstm_forward_f64, double, gn_dgemm, lstm_cells_f64)
+
+/* The whole backward pass (BPTT). dh, dc (B, H) hold the gradients reaching the
+ * final h and c on entry (zeros if none) and those of h0 and c0 on exit.
+ * WhT is W_h transposed, (4H, H) contiguous. Optional (0 = not wanted):
+ *   g      the output sequence's gradient (B, T, H); 0 when only final states
+ *          carry a gradient;
+ *   db     (4H) ← Σ dZ over all steps and rows;
+ *   ids, dWx: one-hot input as symbol ids (T·B, time-major) and the input
+ *          weights' gradient (V, 4H), zeroed by the caller: row ids[r] of dWx
+ *          gets row r of dZ (the product Xᵀ·dZ with a one-hot X);
+ *   dWh    (H, 4H) ← hs[:T]ᵀ·dZ, one product after the loop. */
+#define GN_LSTM_BACKWARD(NAME, T, GEMM)                                                \
+    void NAME(gn_int steps, gn_int B, gn_int H, const T *S, const T *hs, const T *cs,  \
+              const T *tc, const T *g, const T *WhT, T *dZ, T *dh, T *dc, T *db,      \
+              const int64_t *ids, T *dWx, T *dWh) {                                    \
+        const gn_int BH = B * H, H4 = 4 * H, B4H = B * 4 * H;                          \
+        if (db)                                                                        \
+            for (gn_int j = 0; j < H4; j++) db[j] = 0;                                 \
+        for (gn_int t = steps - 1; t >= 0; t--) {                                      \
+            const T *st = S + t * B4H, *c_prev = cs + t * BH, *tct = tc + t * BH;      \
+            T *dz = dZ + t * B4H;                                                      \
+            for (gn_int b = 0; b < B; b++) {                                           \
+                const T *restrict sf = st + b * H4, *restrict si = sf + H,             \
+                                  *restrict sg = sf + 2 * H, *restrict so = sf + 3 * H; \
+                const T *restrict cp = c_prev + b * H, *restrict tb = tct + b * H;     \
+                const T *restrict gb = g ? g + (b * steps + t) * H : 0;                \
+                T *restrict dhb = dh + b * H, *restrict dcb = dc + b * H;              \
+                T *restrict df = dz + b * H4, *restrict di = df + H,                   \
+                            *restrict dg = df + 2 * H, *restrict dout = df + 3 * H;    \
+                if (gb)                                                                \
+                    for (gn_int j = 0; j < H; j++) dhb[j] = dhb[j] + gb[j];            \
+                for (gn_int j = 0; j < H; j++) {                                       \
+                    const T f = sf[j], i = si[j], gg = sg[j], o = so[j], tj = tb[j];   \
+                    const T dhj = dhb[j];                                              \
+                    /* gradient reaching c_t: from c_{t+1} and through h_t */          \
+                    const T dcj = dcb[j] + dhj * (o * ((T)1 - tj * tj));               \
+                    df[j] = dcj * (f * ((T)1 - f) * cp[j]);                            \
+                    di[j] = dcj * (i * ((T)1 - i) * gg);                               \
+                    dg[j] = dcj * (((T)1 - gg * gg) * i);                              \
+                    dout[j] = dhj * (o * ((T)1 - o) * tj);                             \
+                    dcb[j] = dcj * f; /* back to c_{t-1}: through the forget gate */   \
+                }                                                                      \
+                if (db)                                                                \
+                    for (gn_int j = 0; j < H4; j++) db[j] = db[j] + df[j];             \
+                if (dWx) {                                                             \
+                    T *restrict row = dWx + ids[t * B + b] * H4;                       \
+                    for (gn_int j = 0; j < H4; j++) row[j] = row[j] + df[j];           \
+                }                                                                      \
+            }                                                                          \
+            /* back to h_{t-1}: dh = dZ_t·W_hᵀ */                                      \
+            GEMM(0, 0, B, H, H4, dz, H4, WhT, H, (T)0, dh, H);                         \
+        }                                                                              \
+        if (dWh) GEMM(1, 0, H, H4, steps * B, hs, H, dZ, H4, (T)0, dWh, H4);           \
+    }
+
+GN_LSTM_BACKWARD(gn_lstm_backward_f32, float, gn_sgemm)
+GN_LSTM_BACKWARD(gn_lstm_backward_f64, double, gn_dgemm)
+
+/* --- plain (Elman) RNN: h_t = φ(z_t), z_t = x_t·W_x + b + h_{t-1}·W_h ------------ */
+
+/* Z (T, B, H): in x_t·W_x + b, out the weighted sums z_t. hs as for the LSTM.
+ * relu = 0: φ = tanh; relu = 1: φ = max(z, 0) (NaN stays NaN). */
+#define GN_RNN_FORWARD(NAME, T, GEMM, TANH)                                            \
+    void NAME(gn_int steps, gn_int B, gn_int H, int64_t relu, T *Z, const T *Wh,      \
+              T *hs) {                                                                 \
+        const gn_int BH = B * H;                                                       \
+        for (gn_int t = 0; t < steps; t++) {                                           \
+            T *restrict z = Z + t * BH;                                                \
+            T *restrict h = hs + (t + 1) * BH;                                         \
+            GEMM(0, 0, B, H, H, hs + t * BH, H, Wh, H, (T)1, z, H);                    \
+            if (relu)                                                                  \
+                for (gn_int j = 0; j < BH; j++) h[j] = z[j] < (T)0 ? (T)0 : z[j];      \
+            else                                                                       \
+                for (gn_int j = 0; j < BH; j++) h[j] = TANH(z[j]);                     \
+        }                                                                              \
+    }
+
+GN_RNN_FORWARD(gn_rnn_forward_f32, float, gn_sgemm, gn_tanhf)
+GN_RNN_FORWARD(gn_rnn_forward_f64, double, gn_dgemm, tanh)
+
+/* BPTT for the RNN; the arguments mean what they mean for the LSTM (dZ and
+ * W_hT are (T, B, H) and (H, H)). dh: final h's gradient in, h0's out. */
+#define GN_RNN_BACKWARD(NAME, T, GEMM)                                                 \
+    void NAME(gn_int steps, gn_int B, gn_int H, int64_t relu, const T *hs, const T *g, \
+              const T *WhT, T *dZ, T *dh, T *db, const int64_t *ids, T *dWx, T *dWh) { \
+        const gn_int BH = B * H;                                                       \
+        if (db)                                                                        \
+            for (gn_int j = 0; j < H; j++) db[j] = 0;                                  \
+        for (gn_int t = steps - 1; t >= 0; t--) {                                      \
+            const T *ht = hs + (t + 1) * BH;                                           \
+            T *dz = dZ + t * BH;                                                       \
+            for (gn_int b = 0; b < B; b++) {                                           \
+                const T *restrict hb = ht + b * H;                                     \
+                const T *restrict gb = g ? g + (b * steps + t) * H : 0;                \
+                T *restrict dhb = dh + b * H, *restrict dzb = dz + b * H;              \
+                if (gb)                                                                \
+                    for (gn_int j = 0; j < H; j++) dhb[j] = dhb[j] + gb[j];            \
+                if (relu) /* ReLU → 1 where h > 0 */                                   \
+                    for (gn_int j = 0; j < H; j++)                                     \
+                        dzb[j] = hb[j] > (T)0 ? dhb[j] : (T)0;                         \
+                else /* tanh → 1 − h² */                                               \
+                    for (gn_int j = 0; j < H; j++)                                     \
+                        dzb[j] = ((T)1 - hb[j] * hb[j]) * dhb[j];                      \
+                if (db)                                                                \
+                    for (gn_int j = 0; j < H; j++) db[j] = db[j] + dzb[j];             \
+                if (dWx) {                                                             \
+                    T *restrict row = dWx + ids[t * B + b] * H;                        \
+                    for (gn_int j = 0; j < H; j++) row[j] = row[j] + dzb[j];           \
+                }                                                                      \
+            }                                                                          \
+            GEMM(0, 0, B, H, H, dz, H, WhT, H, (T)0, dh, H); /* back to h_{t-1} */     \
+        }                                                                              \
+        if (dWh) GEMM(1, 0, H, H, steps * B, hs, H, dZ, H, (T)0, dWh, H);              \
+    }
+
+GN_RNN_BACKWARD(gn_rnn_backward_f32, float, gn_sgemm)
+GN_RNN_BACKWARD(gn_rnn_backward_f64, double, gn_dgemm)

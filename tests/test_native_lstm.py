@@ -1,0 +1,298 @@
+"""The compiled recurrent loops (_native/lstm.c) against the NumPy loops they replace.
+
+Every check runs the same computation with the kernel on and off
+(GLASSNET_NATIVE=0), and asserts which path ran: gradients by finite
+differences (float64) on both paths, float64 results that agree to rounding,
+float32 training steps that agree to float32 tolerance, the one-hot look-up
+and dense input paths, initial states, final states alone, saturated gates.
+"""
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import _native, losses, nn, optim
+from glassnet.ops import recurrent as rec
+from glassnet.ops.loss import cross_entropy
+
+
+_PATHS = {name: getattr(rec, name)
+          for name in ("_lstm_numpy", "_rnn_numpy", "_lstm_native", "_rnn_native")}
+
+
+def _use_native(monkeypatch, on: bool) -> None:
+    """Turn the compiled kernels on or off for this test, and prove which path runs."""
+    for name, fn in _PATHS.items():
+        monkeypatch.setattr(rec, name, fn)
+    monkeypatch.setenv("GLASSNET_NATIVE", "auto" if on else "0")
+    _native._forget()
+    if on:
+        if rec._kernels("lstm", np.float64) is None:
+            pytest.skip(f"the lstm kernel does not build here: {_native.status().get('lstm')}")
+        numpy_paths = ("_lstm_numpy", "_rnn_numpy")
+    else:
+        assert rec._kernels("lstm", np.float64) is None
+        numpy_paths = ("_lstm_native", "_rnn_native")
+
+    def wrong_path(*args, **kwargs):
+        raise AssertionError("the other implementation ran")
+
+    for name in numpy_paths:
+        monkeypatch.setattr(rec, name, wrong_path)
+
+
+@pytest.fixture(params=["native", "numpy"])
+def path(request, monkeypatch):
+    """Each test that takes ``path`` runs once with the C loops, once with NumPy's."""
+    _use_native(monkeypatch, request.param == "native")
+    yield request.param
+    _native._forget()  # monkeypatch restores GLASSNET_NATIVE after this
+
+
+@pytest.fixture
+def switch(monkeypatch):
+    """A function that turns the kernels on (True) or off (False) mid-test."""
+    yield lambda on: _use_native(monkeypatch, on)
+    _native._forget()
+
+
+def one_hot(ids, n):
+    return np.eye(n)[ids]
+
+
+def lstm_params(rng, F, H, dt=np.float64, scale=0.5):
+    return [gn.tensor(rng.standard_normal(shape) * scale, requires_grad=True, dtype=dt)
+            for shape in ((F, 4 * H), (H, 4 * H), (4 * H,))]
+
+
+# --- gradients by finite differences (float64), on both paths ------------------------
+
+@pytest.mark.parametrize("with_state", [False, True])
+def test_gradcheck_dense_input_every_step(path, with_state):
+    rng = np.random.default_rng(0)
+    B, T, F, H, C = 3, 5, 4, 3, 4
+    x = gn.tensor(rng.standard_normal((B, T, F)), requires_grad=True, dtype=np.float64)
+    params = lstm_params(rng, F, H)
+    states = [gn.tensor(rng.standard_normal((B, H)), requires_grad=True, dtype=np.float64)
+              for _ in range(2 if with_state else 0)]
+    head = gn.tensor(rng.standard_normal((H, C)), requires_grad=True, dtype=np.float64)
+    targets = rng.integers(0, C, (B, T))
+
+    def loss(x_t, w_x, w_h, b, head_w, *st):
+        out, _, _ = rec.lstm(x_t, w_x, w_h, b, *st)
+        return cross_entropy(out @ head_w, targets)
+
+    assert gn.gradcheck(loss, [x, *params, head, *states])
+
+
+@pytest.mark.parametrize("with_state", [False, True])
+def test_gradcheck_one_hot_input_uses_the_row_lookup(path, with_state):
+    rng = np.random.default_rng(1)
+    B, T, V, H = 2, 6, 5, 3
+    ids = rng.integers(0, V, (B, T))
+    x = one_hot(ids, V)                        # no gradient: the look-up path
+    assert rec._one_hot_ids(x) is not None
+    params = lstm_params(rng, V, H)
+    states = [gn.tensor(rng.standard_normal((B, H)), requires_grad=True, dtype=np.float64)
+              for _ in range(2 if with_state else 0)]
+
+    def every_output(w_x, w_h, b, *st):
+        out, h, c = rec.lstm(x, w_x, w_h, b, *st)
+        return out.sum() + (h * c).sum()        # the sequence and both final states
+
+    assert gn.gradcheck(every_output, [*params, *states])
+
+
+@pytest.mark.parametrize("which", ["h", "c"])
+def test_gradcheck_final_state_alone(path, which):
+    # Only a final state reaches the loss: the sequence's gradient is a broadcast
+    # zero, which the C path skips instead of reading.
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 4, 3))
+    params = lstm_params(rng, 3, 2)
+
+    def final(w_x, w_h, b):
+        _, h, c = rec.lstm(x, w_x, w_h, b)
+        return h if which == "h" else c
+
+    assert gn.gradcheck(final, params)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+@pytest.mark.parametrize("one_hot_input", [False, True])
+def test_gradcheck_rnn(path, nonlinearity, one_hot_input):
+    rng = np.random.default_rng(3)
+    B, T, F, H = 2, 5, 4, 3
+    x = one_hot(rng.integers(0, F, (B, T)), F) if one_hot_input else rng.standard_normal((B, T, F))
+    x = gn.tensor(x, requires_grad=not one_hot_input, dtype=np.float64)
+    w_x, w_h, b = (gn.tensor(rng.standard_normal(s) * 0.6, requires_grad=True, dtype=np.float64)
+                   for s in ((F, H), (H, H), (H,)))
+    h0 = gn.tensor(rng.standard_normal((B, H)), requires_grad=True, dtype=np.float64)
+
+    def fn(*ts):
+        *inputs, h0_t = ts
+        if one_hot_input:
+            inputs = [x] + inputs
+        out, h = rec.rnn(*inputs, h0_t, nonlinearity=nonlinearity)
+        return out.sum() + (h * h).sum()
+
+    assert gn.gradcheck(fn, ([] if one_hot_input else [x]) + [w_x, w_h, b, h0])
+
+
+def test_gradcheck_layers_through_the_model_api(path):
+    rng = np.random.default_rng(4)
+    model = nn.Sequential(nn.LSTM(3, 4), nn.RNN(4, 3), nn.LSTM(3, 2, return_sequences=False),
+                          seed=0).astype(np.float64)
+    x = gn.tensor(rng.standard_normal((2, 4, 3)), requires_grad=True, dtype=np.float64)
+    assert gn.gradcheck(lambda x_t, *p: model(x_t), [x, *model.parameters()])
+
+
+# --- the two paths agree (float64: to rounding) --------------------------------------
+
+def _lstm_everything(x, params, states, g_seq, g_h, g_c):
+    x = gn.tensor(x, requires_grad=True, dtype=np.float64)
+    ps = [gn.tensor(p, requires_grad=True, dtype=np.float64) for p in params]
+    st = [gn.tensor(s, requires_grad=True, dtype=np.float64) for s in states]
+    out, h, c, gates = rec.lstm(x, *ps, *st, keep_gates=True)
+    ((out * g_seq).sum() + (h * g_h).sum() + (c * g_c).sum()).backward()
+    return ([out.data, h.data, c.data] + [gates[k] for k in sorted(gates)]
+            + [t.grad for t in (x, *ps, *st)])
+
+
+@pytest.mark.parametrize("with_state", [False, True])
+@pytest.mark.parametrize("lookup", [True, False])
+def test_native_and_numpy_agree_in_float64(switch, monkeypatch, with_state, lookup):
+    monkeypatch.setattr(rec, "ONE_HOT_LOOKUP", lookup)
+    rng = np.random.default_rng(5)
+    B, T, V, H = 4, 9, 7, 5
+    x = one_hot(rng.integers(0, V, (B, T)), V)
+    params = [rng.standard_normal(s) for s in ((V, 4 * H), (H, 4 * H), (4 * H,))]
+    states = [rng.standard_normal((B, H)) for _ in range(2 if with_state else 0)]
+    weights = rng.standard_normal((B, T, H)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    switch(True)
+    native = _lstm_everything(x, params, states, *weights)
+    switch(False)
+    reference = _lstm_everything(x, params, states, *weights)
+    assert len(native) == len(reference) == 12 + len(states)
+    for a, b in zip(native, reference):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+# --- float32: a few training steps agree to float32 tolerance ------------------------
+
+def _train(steps, dtype=np.float32, lookup=True, stateful=False):
+    """A small char-LSTM (the W4 model's shape in miniature) trained with Adam."""
+    V, H, B, T = 11, 16, 4, 7
+    model = nn.Sequential(nn.OneHot(V), nn.LSTM(V, H, stateful=stateful), nn.Dense(H, V),
+                          seed=0).astype(dtype)
+    loss_fn = losses.CrossEntropy()
+    opt = optim.Adam(model, lr=0.01)
+    data = np.random.default_rng(6).integers(0, V, (B, T + 1))
+    old = rec.ONE_HOT_LOOKUP
+    rec.ONE_HOT_LOOKUP = lookup
+    try:
+        curve = []
+        for _ in range(steps):
+            loss = loss_fn(model(data[:, :-1]), data[:, 1:])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            curve.append(float(loss.data))
+    finally:
+        rec.ONE_HOT_LOOKUP = old
+    return np.array(curve), {k: v.copy() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("lookup", [True, False])
+@pytest.mark.parametrize("stateful", [False, True])
+def test_float32_training_steps_agree(switch, lookup, stateful):
+    switch(True)
+    curve_c, weights_c = _train(8, lookup=lookup, stateful=stateful)
+    switch(False)
+    curve_n, weights_n = _train(8, lookup=lookup, stateful=stateful)
+    assert curve_n[-1] < curve_n[0]                     # it does learn
+    np.testing.assert_allclose(curve_c, curve_n, rtol=2e-6)
+    assert weights_c.keys() == weights_n.keys()
+    for k in weights_n:
+        assert weights_c[k].dtype == np.float32
+        # Adam divides by √v: a weight whose gradients are ~0 may move by a
+        # full step on one path and not the other; so compare to a step.
+        np.testing.assert_allclose(weights_c[k], weights_n[k], rtol=1e-4, atol=1e-4)
+
+
+def test_float32_gradients_agree_to_float32_rounding(switch):
+    rng = np.random.default_rng(7)
+    B, T, F, H = 8, 12, 6, 10
+    x = rng.standard_normal((B, T, F)).astype(np.float32)
+    params = [rng.standard_normal(s).astype(np.float32) * 0.4
+              for s in ((F, 4 * H), (H, 4 * H), (4 * H,))]
+    g = rng.standard_normal((B, T, H)).astype(np.float32)
+
+    def run():
+        ts = [gn.tensor(p, requires_grad=True) for p in params]
+        xt = gn.tensor(x, requires_grad=True)
+        out, _, _ = rec.lstm(xt, *ts)
+        assert out.dtype == np.float32
+        (out * g).sum().backward()
+        return [out.data] + [t.grad for t in (xt, *ts)]
+
+    switch(True)
+    native = run()
+    switch(False)
+    reference = run()
+    for a, b in zip(native, reference):
+        assert a.dtype == np.float32
+        scale = np.abs(b).max()
+        np.testing.assert_allclose(a, b, rtol=0, atol=3e-6 * max(scale, 1.0))
+
+
+# --- the C gate functions: accurate everywhere, saturated gates, NaN ------------------
+
+def test_gate_values_are_accurate_from_tiny_to_saturated(switch):
+    # One step from zero state with zero input: the gates are the squashed biases,
+    # c = i * g and h = o * tanh(c). A sweep of biases exercises σ and tanh from
+    # 1e-8 to saturation, both signs.
+    switch(True)
+    mags = np.concatenate([[0.0], np.geomspace(1e-8, 120.0, 200)])
+    z = np.concatenate([mags, -mags]).astype(np.float32)
+    H = z.size
+    bias = np.tile(z, 4)
+    x = np.zeros((1, 1, 1), np.float32)
+    w_x, w_h = np.zeros((1, 4 * H), np.float32), np.zeros((H, 4 * H), np.float32)
+    out, h, c, gates = rec.lstm(x, w_x, w_h, bias, keep_gates=True)
+    z64 = z.astype(np.float64)
+    sig = 1 / (1 + np.exp(-z64))
+    tiny = np.finfo(np.float32).tiny            # below it float32 is subnormal: 0 is fine
+    for name in ("forget", "input", "output"):
+        got = gates[name][0, 0].astype(np.float64)
+        np.testing.assert_allclose(got, sig, rtol=3e-7, atol=tiny)
+        assert (got >= 0).all() and (got <= 1).all()
+    np.testing.assert_allclose(gates["candidate"][0, 0], np.tanh(z64), rtol=3e-7, atol=tiny)
+    cell = sig * np.tanh(z64)
+    np.testing.assert_allclose(gates["cell"][0, 0], cell, rtol=1e-6, atol=tiny)
+    np.testing.assert_allclose(out.data[0, 0], sig * np.tanh(cell), rtol=1e-6, atol=tiny)
+    assert np.isfinite(out.data).all() and (np.abs(gates["candidate"]) <= 1).all()
+
+
+def test_nan_in_the_weighted_sums_stays_nan(switch):
+    switch(True)
+    bias = np.zeros(8, np.float32)
+    bias[2] = np.nan                               # candidate of the first unit
+    out, h, c = rec.lstm(np.zeros((1, 3, 1), np.float32), np.zeros((1, 8), np.float32),
+                         np.zeros((2, 8), np.float32), bias)
+    assert np.isnan(out.data[0, :, 0]).all()
+    assert np.isnan(c.data[0, 0])
+
+
+def test_other_dtypes_and_switch_off_use_numpy(monkeypatch):
+    monkeypatch.setenv("GLASSNET_NATIVE", "0")
+    _native._forget()
+    try:
+        assert rec._kernels("lstm", np.float32) is None
+        assert _native.status()["lstm"].startswith("turned off")
+    finally:
+        _native._forget()
+    monkeypatch.setenv("GLASSNET_NATIVE", "auto")
+    assert rec._kernels("lstm", np.dtype(np.float16)) is None
+    assert rec._kernels("rnn", np.dtype(np.int64)) is None
+    _native._forget()
