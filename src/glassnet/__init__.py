@@ -12,6 +12,12 @@ from .errors import (
     GradcheckError, GraphError, ShapeError,
 )
 from .inspect.gradcheck import gradcheck
+from . import _malloc
+
+# Training steps free and remake arrays of megabytes; on glibc, keep their
+# memory in the process instead of page-faulting it back every step
+# (see glassnet/_malloc.py for the measurements; GLASSNET_MALLOC=0: off).
+_malloc.tune()
 
 # Everything else loads on first use (PEP 562), so `import glassnet` costs only
 # the engine; `glassnet.fit`, `from glassnet import nn` etc. work as usual.

@@ -258,9 +258,9 @@ def _native_status(framework: str) -> dict | None:
     """Which of glassnet's compiled kernels this worker used ('loaded' or why not)."""
     if framework != "glassnet":
         return None
-    from glassnet import _native
+    from glassnet import _malloc, _native
 
-    return _native.status()
+    return dict(_native.status(), malloc=_malloc.status())
 
 
 def _version(framework: str) -> str:
@@ -767,20 +767,28 @@ _LABELS = {
 def _native_line(report: dict) -> str:
     """Which compiled kernels the glassnet cases used, from the workers' reports."""
     seen: dict = {}
+    memory: set = set()
     for row in report["rows"]:
         for name, res in row.get("results", {}).items():
             for kernel, state in (res.get("native") or {}).items():
-                seen.setdefault(kernel, set()).add(state)
+                if kernel == "malloc":  # glassnet/_malloc.py's status, not a kernel
+                    memory.add(state)
+                else:
+                    seen.setdefault(kernel, set()).add(state)
     if not seen:
-        return "glassnet's compiled kernels: none used."
-    parts = [
-        f"{k} ({', '.join(sorted(v))})" if v != {"loaded"} else k
-        for k, v in sorted(seen.items())
-    ]
-    return (
-        "glassnet's compiled kernels (glassnet/_native; GLASSNET_NATIVE=0 measures "
-        f"NumPy alone): {', '.join(parts)}."
-    )
+        line = "glassnet's compiled kernels: none used."
+    else:
+        parts = [
+            f"{k} ({', '.join(sorted(v))})" if v != {"loaded"} else k
+            for k, v in sorted(seen.items())
+        ]
+        line = (
+            "glassnet's compiled kernels (glassnet/_native; GLASSNET_NATIVE=0 measures "
+            f"NumPy alone): {', '.join(parts)}."
+        )
+    if memory:
+        line += f" Memory between steps: {'; '.join(sorted(memory))}."
+    return line
 
 
 def markdown(report: dict) -> str:

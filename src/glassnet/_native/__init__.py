@@ -44,6 +44,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from .. import _malloc
 from ..errors import GlassnetError
 
 __all__ = [
@@ -260,6 +261,7 @@ def describe() -> list[str]:
         f"compiler: {_compiler() or 'none found'}",
         "BLAS for matrix products: "
         + ("NumPy's OpenBLAS" if sgemm_address() else "none found; the kernels' own loops"),
+        f"memory between steps (glassnet/_malloc.py): {_malloc.status()}",
     ]
     for name in names():
         try:
