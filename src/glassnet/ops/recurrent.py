@@ -149,20 +149,23 @@ def _one_hot_ids(x: np.ndarray):
     return ids.reshape(B, T).T.reshape(-1)
 
 
-def _input_products(x: Tensor, W: np.ndarray, dt):
-    """x_t @ W for every time step at once: (T * B, out), time-major; x time-major; ids.
+def _input_products(x: Tensor, W: np.ndarray, b: np.ndarray, dt):
+    """x_t @ W + b for every time step at once: (T * B, out), time-major; x time-major; ids.
 
-    One matrix product over (T * B, F) rows. When the input is one-hot (symbols
-    from ``OneHot``), each product is simply a row of W, so rows are looked up
-    instead of multiplied by zeros (exactly the same numbers); then the
-    time-major copy of x is left to backward (returned as None) and the
-    symbol ids (T * B,) are returned instead (else None).
+    One matrix product over (T * B, F) rows, then the bias. When the input is
+    one-hot (symbols from ``OneHot``), each product is simply a row of W, so
+    rows of W + b are looked up instead of multiplying by zeros (exactly the
+    same numbers: the bias is added to the 65-odd rows of W once instead of
+    to every step's row); then the time-major copy of x is left to backward
+    (returned as None) and the symbol ids (T * B,) are returned instead.
     """
     ids = _one_hot_ids(x.data) if ONE_HOT_LOOKUP else None
     if ids is not None:
-        return W[ids], None, ids
+        return (W + b)[ids], None, ids
     x_tm = _time_major(x, dt)
-    return x_tm.reshape(-1, x.shape[-1]) @ W, x_tm, None
+    Z = x_tm.reshape(-1, x.shape[-1]) @ W
+    Z += b
+    return Z, x_tm, None
 
 
 def _final_states(seq: Tensor, arrays, stash: list) -> list:
@@ -311,9 +314,8 @@ def _rnn_numpy(x, w_x, w_h, b, h0, hs, stash, nonlinearity):
     B, T, F = x.shape
     H = w_h.shape[0]
     dt = w_h.dtype
-    Z, x_tm, _ = _input_products(x, w_x.data, dt)
+    Z, x_tm, _ = _input_products(x, w_x.data, b.data, dt)
     Z = Z.reshape(T, B, H)
-    Z += b.data
     W_h = w_h.data
     for t in range(T):
         z = Z[t]
@@ -358,9 +360,8 @@ def _rnn_native(kernels, x, w_x, w_h, b, h0, hs, stash, nonlinearity):
     dt = w_h.dtype
     relu = int(nonlinearity == "relu")
     ptr = _native.ptr
-    Z, x_tm, ids = _input_products(x, w_x.data, dt)
+    Z, x_tm, ids = _input_products(x, w_x.data, b.data, dt)
     Z = _contiguous(Z, dt).reshape(T, B, H)
-    Z += b.data
     W_h = _contiguous(w_h.data, dt)  # named: it must outlive the call
     forward(T, B, H, relu, ptr(Z), ptr(W_h), ptr(hs))
     del Z  # backward needs only hs
@@ -453,9 +454,8 @@ def _lstm_numpy(x, w_x, w_h, b, h0, c0, hs, cs, stash):
     k, numerator = _exp_scale(H, dt)
     # S: weighted sums of all steps (one product), scaled for the shared exp;
     # each step turns its block into the four gate values in place.
-    S, x_tm, _ = _input_products(x, w_x.data * k, dt)
+    S, x_tm, _ = _input_products(x, w_x.data * k, b.data * k, dt)
     S = S.reshape(T, B, 4 * H)
-    S += b.data * k
     W_hk = w_h.data * k
     tanh_c = np.empty((T, B, H), dt)
     tmp, ig = np.empty((B, 4 * H), dt), np.empty((B, H), dt)
@@ -526,9 +526,8 @@ def _lstm_native(kernels, x, w_x, w_h, b, h0, c0, hs, cs, stash):
     H = w_h.shape[0]
     dt = w_h.dtype
     ptr = _native.ptr
-    S, x_tm, ids = _input_products(x, w_x.data, dt)
+    S, x_tm, ids = _input_products(x, w_x.data, b.data, dt)
     S = _contiguous(S, dt).reshape(T, B, 4 * H)
-    S += b.data
     tanh_c = np.empty((T, B, H), dt)
     W_h = _contiguous(w_h.data, dt)  # named: it must outlive the call
     forward(T, B, H, ptr(S), ptr(W_h), ptr(hs), ptr(cs), ptr(tanh_c))
