@@ -14,7 +14,10 @@ copied into torch; glassnet's Dense weight is (in, out), torch's Linear
 repeats of samples per second, and the processes alternate for
 ``--rounds`` rounds so that a busy moment of the machine hits both. Both
 report the loss of their first batch, which must agree: it shows the two
-train the same network.
+train the same network. Both also return ``losses``: the loss of each of the
+first CURVE_STEPS training steps (before that step's update, batches in the
+same order), so the two loss curves can be compared; those steps are run
+before the warm-up and are not timed.
 
 PyTorch is an optional extra for this script only; it never becomes a
 dependency of glassnet. Run it with a Python that has both, e.g.::
@@ -42,6 +45,7 @@ import time
 THREADS = 2
 BATCH = 64
 N_BATCHES = 8  # synthetic data: this many distinct batches, visited in turn
+CURVE_STEPS = 20  # the first training steps whose losses both workers report
 # Multiply-adds of one sample, counted as 2 FLOPs each: forward, plus weight
 # and input gradients (conv1's input needs no gradient).
 _FWD = 2 * (16 * 25 * 28 * 28 + 32 * 400 * 14 * 14 + 1568 * 10)
@@ -127,10 +131,13 @@ def run_glassnet(weights: str, warmup: int, steps: int, repeats: int) -> dict:
         opt.step()
         if not first:
             first.append(float(loss.data))
+        return loss
 
+    losses = [float(step(i).data) for i in range(CURVE_STEPS)]
     rates = _time_loop(step, warmup, steps, repeats)
-    return {"rates": rates, "first_loss": first[0], "gemm_gflops": _gemm_ceiling(),
-            "version": gn.__version__, "numpy": np.__version__}
+    return {"rates": rates, "first_loss": first[0], "losses": losses,
+            "gemm_gflops": _gemm_ceiling(), "version": gn.__version__,
+            "numpy": np.__version__}
 
 
 def run_torch(weights: str, warmup: int, steps: int, repeats: int) -> dict:
@@ -167,10 +174,12 @@ def run_torch(weights: str, warmup: int, steps: int, repeats: int) -> dict:
         opt.step()
         if not first:
             first.append(float(loss.item()))
+        return loss
 
+    losses = [float(step(i).item()) for i in range(CURVE_STEPS)]
     rates = _time_loop(step, warmup, steps, repeats)
-    return {"rates": rates, "first_loss": first[0], "version": torch.__version__,
-            "threads": torch.get_num_threads()}
+    return {"rates": rates, "first_loss": first[0], "losses": losses,
+            "version": torch.__version__, "threads": torch.get_num_threads()}
 
 
 def _worker(args) -> None:

@@ -19,7 +19,7 @@ benchmark (``benchmarks/w3_lenet.py``):
 
 * A batch whose patch matrix would exceed :data:`CHUNK_BYTES` (32 MB) is
   split into chunks of samples, one product each, to bound memory; the
-  benchmark's layers (23 MB of patches at most) run as one product per
+  benchmark's layers (under 6 MB of patches each) run as one chunk per
   call. Smaller chunks keep the patches in the CPU cache and are faster
   with one BLAS thread (about 9% per training step at 4 MB), but slower
   with two (more, smaller products to share out); the default follows the
@@ -28,7 +28,15 @@ benchmark (``benchmarks/w3_lenet.py``):
 * With stride 1 the images of a chunk are laid side by side in one wide
   zero-padded picture, so every row of the patch matrix is a single
   contiguous run of that picture (see ``_Plan``): copies, products and the
-  way back all work on long contiguous rows.
+  way back all work on long contiguous rows. Where a kernel row holds at
+  least :data:`STACK_DEPTH` weights per feature (in_ch·kw), the full patch
+  matrix is not built: the picture is copied kw times, each copy shifted
+  one pixel further (``_Plan.stacked``), and each kernel row is one
+  product with a window of those copies -- kw copies instead of kh·kw.
+  The kernel rows' products are summed into one output by the optional
+  compiled GEMM of ``_native/conv.c``, which adds into its output (NumPy
+  needs a temporary and an addition). When a weight gradient is wanted
+  the copies are kept from forward for backward (``_Kept``).
 
 Local derivatives (g = d(loss)/d(output), laid out like the output):
 
@@ -45,18 +53,21 @@ re-exported here: ``conv2d(image, feature)`` with no bias equals
 
 from __future__ import annotations
 
+import ctypes
 import numbers
 import threading
+from typing import ClassVar
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
+from .. import _native
 from .._validate import shape_str
 from ..errors import ConfigError, ShapeError
-from ..tensor import Tensor, as_tensor, make_result
+from ..tensor import Tensor, as_tensor, is_grad_enabled, make_result
 from .conv_match import match
 
-__all__ = ["CHUNK_BYTES", "conv1d", "conv2d", "conv_output_size", "match",
+__all__ = ["CHUNK_BYTES", "STACK_DEPTH", "conv1d", "conv2d", "conv_output_size", "match",
            "resolve_padding", "scratch", "to_pair"]
 
 
@@ -126,6 +137,11 @@ def conv_output_size(size: int, kernel: int, stride: int, before: int, after: in
 #: of samples (see the module docstring for the measurements behind it).
 CHUNK_BYTES = 32 << 20
 
+#: Wide layout: kernel rows are multiplied one product each when a kernel
+#: row holds at least this many weights per feature (in_ch·kw), else all at
+#: once (a product this shallow runs far below BLAS speed).
+STACK_DEPTH = 64
+
 _workspace = threading.local()
 _KEEP_BYTES = 2 * CHUNK_BYTES
 
@@ -162,7 +178,8 @@ class _Plan:
     The batch is processed in chunks of ``chunk`` samples (usually one chunk:
     the whole batch). For the samples ``lo:hi`` of a chunk the patches form
     a matrix (in_ch·kh·kw, positions) and the layer's work on them is one
-    matrix product.
+    matrix product -- or, in the wide layout, one per group of ``rows``
+    kernel rows (see :meth:`stacked`).
 
     Stride 1 ("wide" layout): the chunk's images are set side by side in one
     wide zero-padded picture, ``gap`` zero columns between neighbours, so
@@ -189,8 +206,15 @@ class _Plan:
         self.dtype = dtype
         self.wide = self.sh == 1 and self.sw == 1
         self.gap = max(self.pl, self.pr)
-        per_sample = self.oh * (self.w + self.gap if self.wide else self.ow)
-        self.chunk = max(1, min(self.n, CHUNK_BYTES // max(self.ck * per_sample
+        # wide layout: kernel rows stacked per product (see ``stacked``)
+        self.rows = 1 if self.c * self.kw >= STACK_DEPTH else self.kh
+        self.groups = self.kh // self.rows
+        # bytes per sample of what one chunk builds: the stacked copies (their
+        # length is ``stacked``'s, about oh + kh - rows picture rows) or patches
+        depth = self.rows * self.kw * self.c if self.wide else self.ck
+        per_sample = (self.oh + self.kh - self.rows) * (self.w + self.gap) if self.wide \
+            else self.oh * self.ow
+        self.chunk = max(1, min(self.n, CHUNK_BYTES // max(depth * per_sample
                                                           * dtype.itemsize, 1)))
 
     def chunks(self):
@@ -228,20 +252,53 @@ class _Plan:
         np.copyto(body, x[lo:hi].transpose(1, 2, 0, 3))
         return pic
 
-    def patches(self, x, lo, hi) -> np.ndarray:
-        """The patch matrix of samples lo:hi, (in_ch·kh·kw, columns), in scratch.
+    def stacked(self, x, lo, hi, out=None) -> np.ndarray:
+        """Wide layout: the kernel rows' shifted copies of samples lo:hi's picture.
 
-        ``x`` is the input for the wide layout and the padded input otherwise.
+        Row (a, b, ch) of this (rows·kw·in_ch, length) matrix is channel ch
+        of the wide picture shifted by a·pitch + b (a < ``rows``). Columns
+        g·rows·pitch .. + run of it are then the patch rows of kernel rows
+        g·rows .. (g+1)·rows - 1, so each group of kernel rows is one
+        product with a column window of this matrix, no copy: with ``rows``
+        = 1 it is kw times the picture, not kh·kw times (the patch matrix).
+        ``out``: where to put it (else a scratch array).
         """
-        m, c, kh, kw = hi - lo, self.c, self.kh, self.kw
-        if self.wide:
-            pic = self.picture(x, lo, hi)
-            pitch, run = self._wide(m)
-            it = pic.itemsize
-            view = as_strided(pic, (c, kh, kw, run), (pic.strides[0], pitch * it, it, it))
-        else:
-            windows = sliding_window_view(x[lo:hi], (kh, kw), axis=(2, 3))
-            view = windows[:, :, ::self.sh, ::self.sw].transpose(1, 4, 5, 0, 2, 3)
+        m, c, kw, a_rows = hi - lo, self.c, self.kw, self.rows
+        pic = self.picture(x, lo, hi)
+        pitch, run = self._wide(m)
+        length = run + (self.kh - a_rows) * pitch
+        it = pic.itemsize
+        view = as_strided(pic, (a_rows, kw, c, length), (pitch * it, it, pic.strides[0], it))
+        if out is None:
+            out = scratch("patches", view.shape, self.dtype)
+        out = out.reshape(view.shape)
+        np.copyto(out, view)
+        return out.reshape(a_rows * kw * c, length)
+
+    def stacked_size(self, m) -> int:
+        pitch, run = self._wide(m)
+        return self.rows * self.kw * self.c * (run + (self.kh - self.rows) * pitch)
+
+    def group_weights(self, w4) -> np.ndarray:
+        """OIHW weights as (groups, out_ch, rows·kw·in_ch), rows ordered as ``stacked``."""
+        o, c, g, r, kw = self.o, self.c, self.groups, self.rows, self.kw
+        return np.ascontiguousarray(
+            w4.reshape(o, c, g, r, kw).transpose(2, 0, 3, 4, 1)).reshape(g, o, r * kw * c)
+
+    def group_window(self, stacked, group, m) -> np.ndarray:
+        """The columns of ``stacked`` that kernel-row group ``group`` multiplies."""
+        pitch, run = self._wide(m)
+        start = group * self.rows * pitch
+        return stacked[:, start:start + run]
+
+    def patches(self, x, lo, hi) -> np.ndarray:
+        """Compact layout: the patch matrix of samples lo:hi (in_ch·kh·kw, columns).
+
+        ``x`` is the padded input; the result is a scratch array.
+        """
+        kh, kw = self.kh, self.kw
+        windows = sliding_window_view(x[lo:hi], (kh, kw), axis=(2, 3))
+        view = windows[:, :, ::self.sh, ::self.sw].transpose(1, 4, 5, 0, 2, 3)
         cols = scratch("patches", view.shape, self.dtype)
         np.copyto(cols, view)
         return cols.reshape(self.ck, -1)
@@ -253,8 +310,10 @@ class _Plan:
         np.copyto(self.positions(g2, m), g[lo:hi])
         return g2
 
-    def input_grad(self, w, g, dx, lo, hi) -> None:
+    def input_grad(self, w, g, dx, lo, hi, guarded=None) -> None:
         """Write (wide) or add (compact, into the padded ``dx``) d(loss)/d(input).
+
+        Wide layout: ``guarded`` is :meth:`guarded_grad`'s array.
 
         Each patch's gradient is Wᵀ g, and it belongs on the pixels the
         patch was copied from (col2im). The compact layout does exactly
@@ -277,9 +336,7 @@ class _Plan:
         pitch, run = self._wide(m)
         span = run + kw - 1
         it = np.dtype(self.dtype).itemsize
-        guarded = scratch("g_guarded", (o, span + kw - 1), self.dtype, zero=True)
         inner = guarded[:, kw - 1:]
-        np.copyto(self.positions(inner, m), g[lo:hi])
         # shifted[b, o, s] = g at position s - b (zero outside the computed run)
         view = as_strided(inner, (kw, o, span), (-it, guarded.strides[0], it))
         shifted = scratch("g_shifted", view.shape, self.dtype)
@@ -294,43 +351,205 @@ class _Plan:
         body = body.reshape(c, self.h, m, self.w + self.gap)[..., :self.w]
         np.copyto(dx[lo:hi], body.transpose(2, 0, 1, 3))
 
+    def guarded_grad(self, g, lo, hi) -> np.ndarray:
+        """Wide layout: g of samples lo:hi as (out_ch, run + 2·(kw - 1)), in scratch.
 
-def _forward(x, w, b, stride, pads):
-    """Convolve NCHW ``x`` with OIHW ``w``; return the output and what backward needs."""
+        Columns kw - 1 .. kw - 1 + run are g laid out like the product (zero
+        at the discarded positions), with kw - 1 zero columns on either side
+        for :meth:`input_grad`, which shifts g by up to kw - 1 positions.
+        """
+        m, kw = hi - lo, self.kw
+        run = self._wide(m)[1]
+        guarded = scratch("g_guarded", (self.o, run + 2 * (kw - 1)), self.dtype, zero=True)
+        np.copyto(self.positions(guarded[:, kw - 1:], m), g[lo:hi])
+        return guarded
+
+
+# --- products, through the compiled kernel when there is one ----------------------
+
+_GEMM_SIGNATURE = [ctypes.c_int, ctypes.c_int] + [ctypes.c_int64] * 3 + [
+    ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_double,
+    ctypes.c_void_p, ctypes.c_int64]
+
+
+def _gemm_kernel(dtype):
+    """``_native/conv.c``'s product that can add into its output, or None (NumPy)."""
+    suffix = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}.get(np.dtype(dtype))
+    if suffix is None:
+        return None
+    lib = _native.load("conv")
+    if lib is None:
+        return None
+    fn = getattr(lib, "gn_conv_gemm_" + suffix)
+    if fn.argtypes is None:  # first use: declare the C signature once
+        fn.argtypes, fn.restype = _GEMM_SIGNATURE, None
+    return fn
+
+
+def _rows(a: np.ndarray) -> int:
+    """Leading dimension (in elements) of a 2-D array with contiguous rows."""
+    return a.strides[0] // a.itemsize
+
+
+def _sum_of_products(gemm, weights, windows, out) -> None:
+    """out = Σ_g weights[g] @ windows[g]: one convolution's kernel-row groups.
+
+    The compiled kernel adds each product straight into ``out``; NumPy
+    writes each into a temporary and adds it.
+    """
+    if gemm is not None:
+        m, n = out.shape
+        for i, (wg, win) in enumerate(zip(weights, windows)):
+            gemm(0, 0, m, n, wg.shape[1], _native.ptr(wg), _rows(wg), _native.ptr(win),
+                 _rows(win), 1.0 if i else 0.0, _native.ptr(out), _rows(out))
+        return
+    np.matmul(weights[0], windows[0], out=out)
+    if len(weights) > 1:
+        part = scratch("product_part", out.shape, out.dtype)
+        for wg, win in zip(weights[1:], windows[1:]):
+            np.matmul(wg, win, out=part)
+            out += part
+
+
+class _Kept:
+    """A forward pass's stacked patches, lent from a pool until the graph lets go.
+
+    The stacked patches are what the weight gradient multiplies; keeping them
+    from the forward pass saves building them again in backward. They are
+    several megabytes, and a fresh array that size costs page faults every
+    step, so the array goes back to a small pool when the last reference to
+    it (the graph's backward closure) disappears -- after backward, or when
+    an unused graph is dropped -- and the next forward pass of the same size
+    takes it from there. Nothing else ever holds the array, so a graph that
+    is still alive (two forward passes before their backwards) never sees
+    its array lent to another. The pool keeps at most two arrays per size
+    and ``_KEEP_BYTES`` in all, like :func:`scratch`.
+    """
+
+    _pool: ClassVar[dict] = {}
+    # re-entrant: a garbage collection that frees a graph may run __del__ in
+    # this thread while __init__ holds the lock
+    _lock = threading.RLock()
+    __slots__ = ("array",)
+
+    def __init__(self, size: int, dtype):
+        key = (size, np.dtype(dtype).str)
+        with self._lock:
+            free = self._pool.get(key)
+            array = free.pop() if free else None
+        self.array = np.empty(size, dtype) if array is None else array
+
+    def __del__(self):
+        try:
+            array = self.array
+            key = (array.size, array.dtype.str)
+            with self._lock:
+                held = sum(a.nbytes for free in self._pool.values() for a in free)
+                room = held + array.nbytes <= _KEEP_BYTES
+                if room and len(self._pool.get(key, ())) < 2:
+                    self._pool.setdefault(key, []).append(array)
+        except Exception:  # noqa: BLE001, S110  interpreter shutdown: nothing to return
+            pass
+
+
+def _forward(x, w, b, stride, pads, keep=False):
+    """Convolve NCHW ``x`` with OIHW ``w``; return the output and what backward needs.
+
+    ``keep``: a weight gradient will be wanted, so keep the stacked patches
+    (wide layout, batch in one chunk) for backward instead of rebuilding them.
+    """
     dtype = np.result_type(x.dtype, w.dtype)
     plan = _Plan(x.shape, w.shape, stride, pads, dtype)
+    bias = None if b is None else b.astype(dtype, copy=False).reshape(1, plan.o, 1, 1)
+    out = np.empty((plan.n, plan.o, plan.oh, plan.ow), dtype)
+    kept = None
     if plan.wide:
         src = x  # each chunk is padded while it is laid out
+        w4 = np.asarray(w, dtype)
+        weights = plan.group_weights(w4)
+        gemm = _gemm_kernel(dtype)
+        # only a batch that is one chunk, and never a single sample too big for it
+        keep = keep and plan.chunk == plan.n and (
+            plan.stacked_size(plan.n) * dtype.itemsize <= CHUNK_BYTES)
     else:
         src = np.zeros((plan.n, plan.c, plan.hp, plan.wp), dtype)
         src[:, :, plan.pt:plan.pt + plan.h, plan.pl:plan.pl + plan.w] = x
-    w2 = np.ascontiguousarray(w.reshape(plan.o, plan.ck), dtype=dtype)
-    bias = None if b is None else b.astype(dtype, copy=False).reshape(1, plan.o, 1, 1)
-    out = np.empty((plan.n, plan.o, plan.oh, plan.ow), dtype)
+        w2 = np.ascontiguousarray(w.reshape(plan.o, plan.ck), dtype=dtype)
     for lo, hi in plan.chunks():
-        cols = plan.patches(src, lo, hi)
-        prod = scratch("product", (plan.o, cols.shape[1]), dtype)
-        np.matmul(w2, cols, out=prod)  # every feature against every patch: one product
-        valid = plan.positions(prod, hi - lo)
+        m = hi - lo
+        if plan.wide:
+            if keep:
+                kept = _Kept(plan.stacked_size(m), dtype)
+            stacked = plan.stacked(src, lo, hi, None if kept is None else kept.array)
+            prod = scratch("product", (plan.o, plan.columns(m)), dtype)
+            # every feature against every patch: one product per group of kernel rows
+            _sum_of_products(gemm, weights, [plan.group_window(stacked, k, m)
+                                             for k in range(plan.groups)], prod)
+        else:
+            cols = plan.patches(src, lo, hi)
+            prod = scratch("product", (plan.o, cols.shape[1]), dtype)
+            np.matmul(w2, cols, out=prod)  # every feature against every patch: one product
+        valid = plan.positions(prod, m)
         if bias is None:
             np.copyto(out[lo:hi], valid)
         else:
             np.add(valid, bias, out=out[lo:hi])
-    return out, (plan, src, w2)
+    return out, (plan, src, w4 if plan.wide else w2, kept)
 
 
 def _backward(g, saved, need_x, need_w, need_b):
     """d(loss)/d(input, weight, bias) from g = d(loss)/d(output).
 
-    The patches are rebuilt chunk by chunk (cheaper than keeping them).
+    The patches are those kept by the forward pass, or rebuilt chunk by chunk.
     """
-    plan, src, w2 = saved
+    plan, src, w_saved, kept = saved
+    if not plan.wide:
+        return _backward_compact(g, plan, src, w_saved, need_x, need_w, need_b)
+    dtype = plan.dtype
+    g = g.astype(dtype, copy=False)
+    o, kw, depth = plan.o, plan.kw, plan.rows * plan.kw * plan.c
+    gemm = _gemm_kernel(dtype) if need_w else None
+    dwg = np.zeros((plan.groups, o, depth), dtype) if need_w else None  # 0 if no samples
+    db = np.zeros(o, dtype) if need_b else None
+    dx = np.empty(src.shape, dtype) if need_x else None
+    for lo, hi in plan.chunks():
+        m = hi - lo
+        run = plan.columns(m)
+        guarded = plan.guarded_grad(g, lo, hi)
+        g_rows = guarded[:, kw - 1:kw - 1 + run]  # g laid out like the product
+        if need_w:
+            # weights → the patches: one product per group of kernel rows
+            if kept is not None:
+                stacked = kept.array.reshape(depth, -1)
+            else:
+                stacked = plan.stacked(src, lo, hi)
+            for k in range(plan.groups):
+                window = plan.group_window(stacked, k, m)
+                if gemm is not None:
+                    gemm(0, 1, o, depth, run, _native.ptr(g_rows), _rows(g_rows),
+                         _native.ptr(window), _rows(window), 1.0 if lo else 0.0,
+                         _native.ptr(dwg[k]), depth)
+                elif lo == 0:
+                    np.matmul(g_rows, window.T, out=dwg[k])
+                else:
+                    dwg[k] += g_rows @ window.T
+        if need_b:
+            db += g_rows.sum(axis=1)  # bias → 1 (the discarded positions hold 0)
+        if need_x:
+            plan.input_grad(w_saved, g, dx, lo, hi, guarded)  # input → the weights
+    dw = None
+    if need_w:
+        dw = dwg.reshape(plan.groups, o, plan.rows, kw, plan.c).transpose(1, 4, 0, 2, 3)
+        dw = dw.reshape(o, plan.ck)
+    return dx, dw, db
+
+
+def _backward_compact(g, plan, src, w2, need_x, need_w, need_b):
+    """:func:`_backward` for strides above 1: the patches are rebuilt chunk by chunk."""
     dtype = plan.dtype
     g = g.astype(dtype, copy=False)
     dw = np.zeros((plan.o, plan.ck), dtype) if need_w else None
-    dx = None
-    if need_x:
-        dx = (np.empty if plan.wide else np.zeros)(src.shape, dtype)
+    dx = np.zeros(src.shape, dtype) if need_x else None
     w4 = w2.reshape(plan.o, plan.c, plan.kh, plan.kw)
     for lo, hi in plan.chunks():
         if need_w:
@@ -339,7 +558,7 @@ def _backward(g, saved, need_x, need_w, need_b):
         if need_x:
             plan.input_grad(w4, g, dx, lo, hi)  # input → the weights
     db = g.sum(axis=(0, 2, 3)) if need_b else None  # bias → 1
-    if need_x and not plan.wide and dx.shape != (plan.n, plan.c, plan.h, plan.w):
+    if need_x and dx.shape != (plan.n, plan.c, plan.h, plan.w):
         dx = dx[:, :, plan.pt:plan.pt + plan.h, plan.pl:plan.pl + plan.w]
     return dx, dw, db
 
@@ -411,7 +630,8 @@ def conv_nd(x: Tensor, weight: Tensor, bias, stride: tuple, padding, spatial: in
     if spatial == 1:
         xd, wd = xd[:, :, None, :], wd[:, :, None, :]
         pads = ((0, 0),) + pads
-    out, saved = _forward(xd, wd, None if bias is None else bias.data, stride, pads)
+    keep = weight.requires_grad and is_grad_enabled()
+    out, saved = _forward(xd, wd, None if bias is None else bias.data, stride, pads, keep)
     parents = (x, weight) if bias is None else (x, weight, bias)
 
     def backward(g):

@@ -25,12 +25,22 @@ window. Output size along an axis of length ``L``::
 Local derivatives: max → 1 for the pixel that won its window, 0 for the
 rest (if several tie, the first in reading order wins); mean → 1/count for
 each of the count pixels the window averaged.
+
+Max pooling has an optional compiled kernel (``_native/conv.c``, see
+:mod:`glassnet._native`): the same max, winner and gradient in one pass over
+the maps instead of a NumPy pass per window offset, with the same results
+bit for bit (where +0 and -0 tie for a max, NumPy's sign is its SIMD max
+instruction's; the kernel follows x86's). Without a compiler, or with
+``GLASSNET_NATIVE=0``, the NumPy loop below runs.
 """
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 
+from .. import _native
 from .._validate import shape_str
 from ..errors import ConfigError, ShapeError
 from ..tensor import Tensor, as_tensor, is_grad_enabled, make_result
@@ -106,11 +116,120 @@ def _offsets(kernel, stride, out_hw):
                                slice(b, b + sw * (ow - 1) + 1, sw))
 
 
+_P, _N = ctypes.c_void_p, ctypes.c_int64
+_POOL_SIGNATURES = {
+    # x, out, win, planes, h, w, oh, ow, kh, kw, sh, sw
+    "gn_maxpool_fwd": [_P, _P, _P] + [_N] * 9,
+    # g, win, dx, planes, h, w, oh, ow, kh, kw, sh, sw, clear, add
+    "gn_maxpool_bwd": [_P, _P, _P] + [_N] * 9 + [ctypes.c_int] * 2,
+}
+
+
+def _pool_kernels(dtype, kernel):
+    """The compiled max-pool (forward, backward) for ``dtype``, or None (use NumPy).
+
+    None for dtypes other than float32/float64, windows of over 255 pixels
+    (the winner is kept as a uint8), ``GLASSNET_NATIVE=0``, or when the
+    kernel cannot be built here (``glassnet._native.status()`` says why).
+    """
+    suffix = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}.get(dtype)
+    if suffix is None or kernel[0] * kernel[1] > 255:
+        return None
+    lib = _native.load("conv")
+    if lib is None:
+        return None
+    fns = []
+    for name, argtypes in _POOL_SIGNATURES.items():
+        fn = getattr(lib, name + suffix)
+        if fn.argtypes is None:  # first use: declare the C signature once
+            fn.argtypes, fn.restype = argtypes, None
+        fns.append(fn)
+    return tuple(fns)
+
+
+def _max_pool_native(kernels, xp, kernel, stride, out_hw, record):
+    """Max pooling of the padded maps ``xp`` in one C pass: (out, winner or None)."""
+    fwd, _ = kernels
+    xp = np.ascontiguousarray(xp)
+    n, c, hp, wp = xp.shape
+    out = np.empty((n, c) + tuple(out_hw), xp.dtype)
+    winner = np.empty(out.shape, np.uint8) if record else None
+    fwd(_native.ptr(xp), _native.ptr(out), None if winner is None else _native.ptr(winner),
+        n * c, hp, wp, out_hw[0], out_hw[1], kernel[0], kernel[1], stride[0], stride[1])
+    return out, winner
+
+
 def _unpad(dxp: np.ndarray, x_shape, padding) -> np.ndarray:
     if dxp.shape == tuple(x_shape):
         return dxp
     h, w = x_shape[2:]
     return dxp[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
+
+
+def _max_pool_numpy(xp, kernel, stride, out_hw, record):
+    """Max pooling of the padded maps ``xp``, one NumPy pass per window offset.
+
+    Returns (out, winner): when ``record`` (a gradient is wanted), note which
+    offset won each window as the max is found (the data is hot in cache
+    now): a strictly larger value takes over, so on a tie the first in
+    reading order keeps the win, and as offsets only grow, the winner is the
+    max of the offsets that took over. ``winner`` is None otherwise.
+    """
+    winner = better = None
+    for k, sl in _offsets(kernel, stride, out_hw):
+        if k == 0:
+            out = xp[sl].copy()
+            if record:
+                wide = kernel[0] * kernel[1] > 255
+                winner = np.zeros(out.shape, np.int32 if wide else np.uint8)
+                better = scratch("pool_better", out.shape, bool)
+            continue
+        if record:
+            np.greater(xp[sl], out, out=better)
+            if winner.dtype == np.uint8:
+                took = np.multiply(better.view(np.uint8), np.uint8(k))
+            else:
+                took = better * np.int32(k)
+            np.maximum(winner, took, out=winner)
+        np.maximum(out, xp[sl], out=out)
+    return out, winner
+
+
+def _max_pool_grad_numpy(g, winner, xp_shape, kernel, stride, out_hw, tiles, overlap):
+    """d(loss)/d(padded maps): each window's g sent to the pixel that won it.
+
+    Every pixel of a window gets g·[it won] (so a NaN in g reaches every
+    pixel of its window). Windows that tile the maps write each pixel once;
+    overlapping windows add their shares on the pixels they share.
+    """
+    dxp = (np.empty if tiles else np.zeros)(xp_shape, g.dtype)
+    won = scratch("pool_won", winner.shape, bool)
+    share = scratch("pool_share", winner.shape, g.dtype) if overlap else None
+    for k, sl in _offsets(kernel, stride, out_hw):
+        np.equal(winner, k, out=won)
+        if overlap:
+            dxp[sl] += np.multiply(g, won, out=share)
+        else:
+            np.multiply(g, won, out=dxp[sl])
+    return dxp
+
+
+def _max_pool_grad_native(kernels, g, winner, xp_shape, kernel, stride, out_hw, tiles,
+                          overlap):
+    """:func:`_max_pool_grad_numpy` in one C call, bit for bit.
+
+    As there, the maps are cleared unless the windows tile them, and the
+    shares are added where windows overlap but written where they do not:
+    adding onto a cleared pixel would turn a -0.0 share into +0.0.
+    """
+    _, bwd = kernels
+    dxp = np.empty(xp_shape, g.dtype)
+    g = np.ascontiguousarray(g)
+    n, c, hp, wp = xp_shape
+    bwd(_native.ptr(g), _native.ptr(winner), _native.ptr(dxp), n * c, hp, wp,
+        out_hw[0], out_hw[1], kernel[0], kernel[1], stride[0], stride[1],
+        int(not tiles), int(overlap))
+    return dxp
 
 
 def pool2d(x: Tensor, mode: str, kernel, stride, padding, ceil_mode, where) -> Tensor:
@@ -126,40 +245,21 @@ def pool2d(x: Tensor, mode: str, kernel, stride, padding, ceil_mode, where) -> T
 
     if mode == "max":
         xp = _padded(xd, kernel, stride, padding, out_hw, -np.inf)
-        # When training, note which offset won each window as the max is
-        # found (the data is hot in cache now): a strictly larger value takes
-        # over, so on a tie the first in reading order keeps the win, and as
-        # offsets only grow, the winner is the max of the offsets that took over.
         record = x.requires_grad and is_grad_enabled()
-        winner = better = None
-        for k, sl in _offsets(kernel, stride, out_hw):
-            if k == 0:
-                out = xp[sl].copy()
-                if record:
-                    wide = kernel[0] * kernel[1] > 255
-                    winner = np.zeros(out.shape, np.int32 if wide else np.uint8)
-                    better = scratch("pool_better", out.shape, bool)
-                continue
-            if record:
-                np.greater(xp[sl], out, out=better)
-                if winner.dtype == np.uint8:
-                    took = np.multiply(better.view(np.uint8), np.uint8(k))
-                else:
-                    took = better * np.int32(k)
-                np.maximum(winner, took, out=winner)
-            np.maximum(out, xp[sl], out=out)
+        kernels = _pool_kernels(xp.dtype, kernel)
+        if kernels is not None:
+            out, winner = _max_pool_native(kernels, xp, kernel, stride, out_hw, record)
+        else:
+            out, winner = _max_pool_numpy(xp, kernel, stride, out_hw, record)
 
         def backward(g):
             # max → 1 for the pixel that won its window, 0 for the others
-            dxp = (np.empty if tiles else np.zeros)(xp.shape, g.dtype)
-            won = scratch("pool_won", out.shape, bool)
-            share = scratch("pool_share", out.shape, g.dtype) if overlap else None
-            for k, sl in _offsets(kernel, stride, out_hw):
-                np.equal(winner, k, out=won)
-                if overlap:
-                    dxp[sl] += np.multiply(g, won, out=share)
-                else:
-                    np.multiply(g, won, out=dxp[sl])
+            if kernels is not None and g.dtype == xp.dtype:
+                dxp = _max_pool_grad_native(kernels, g, winner, xp.shape, kernel, stride,
+                                            out_hw, tiles, overlap)
+            else:
+                dxp = _max_pool_grad_numpy(g, winner, xp.shape, kernel, stride, out_hw,
+                                           tiles, overlap)
             return (_unpad(dxp, x.shape, padding),)
 
         return make_result(out, (x,), backward)
