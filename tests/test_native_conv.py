@@ -266,6 +266,26 @@ def test_max_pool_winners_are_the_same(case):
     np.testing.assert_array_equal(won_c, won_n)
 
 
+@pytest.mark.parametrize("size", [(2, 2), (4, 14), (6, 16), (3, 17), (28, 28), (14, 30),
+                                  (5, 33), (2, 48)])
+@pytest.mark.parametrize("padding, ceil_mode", [(0, False), (1, False), (0, True)])
+def test_two_by_two_pooling_eight_windows_at_a_time(size, padding, ceil_mode):
+    """2x2 windows, stride 2, float32: the kernel's vector path (8 windows at a time,
+    a masked last group) against the NumPy loop, bit for bit, for rows of 1 to 24
+    windows, on values chosen to tie, with both zeros, infinities and two NaNs."""
+    rng = np.random.default_rng(sum(size) + 7 * padding + ceil_mode)
+    for values in (np.array(_SPECIAL, np.float32), rng.standard_normal(64).astype(np.float32)):
+        x = rng.choice(values, size=(2, 3) + size)
+        case = {"x": x, "kernel": (2, 2), "stride": (2, 2), "padding": (padding, padding),
+                "ceil_mode": ceil_mode, "nan_grad": True}
+        with kernels(True):
+            native = pool_run(case, 3)
+        with kernels(False):
+            reference = pool_run(case, 3)
+        for a, b in zip(native, reference):
+            np.testing.assert_array_equal(bits(a), bits(b))
+
+
 def test_nan_makes_the_max_nan_and_never_wins(path):
     x = gn.tensor([[[[1.0, np.nan], [3.0, 2.0]]]], requires_grad=True)
     y = max_pool2d(x, 2)
