@@ -252,3 +252,50 @@ GN_DEFINE_MAXPOOL_FWD(gn_maxpool_fwd_f64, double)
 
 GN_DEFINE_MAXPOOL_BWD(gn_maxpool_bwd_f32, float)
 GN_DEFINE_MAXPOOL_BWD(gn_maxpool_bwd_f64, double)
+
+/* --- the wide layout's two copies (glassnet.ops.conv._Plan) --------------------------
+ * A chunk's m samples lie side by side in rows of `pitch` columns; sample s's output
+ * row i starts at column first + s·step + i·pitch of an (o, ld) product matrix.
+ *
+ * gn_conv_unwide_*: out (m, o, oh, ow) = those positions (+ bias[c], when given):
+ *   what the NumPy code does with one strided np.add, row by row, the same
+ *   additions (so the same bits).
+ * gn_conv_guard_*: the reverse for the gradient: rows of `len` columns, ld apart,
+ *   all zero except g (m, o, oh, ow) placed at those positions shifted by `lead`.
+ *   The NumPy code zero-fills the matrix and then copies g in. */
+#define GN_DEFINE_UNWIDE(NAME, T)                                                      \
+    void NAME(const T *prod, gn_int ld, T *out, const T *bias, gn_int m, gn_int o,      \
+              gn_int oh, gn_int ow, gn_int first, gn_int step, gn_int pitch) {          \
+        for (gn_int s = 0; s < m; s++)                                                 \
+            for (gn_int c = 0; c < o; c++) {                                           \
+                const T *src = prod + c * ld + first + s * step;                       \
+                T *restrict dst = out + (s * o + c) * oh * ow;                         \
+                for (gn_int i = 0; i < oh; i++) {                                      \
+                    const T *restrict row = src + i * pitch;                           \
+                    T *restrict d = dst + i * ow;                                      \
+                    if (bias) {                                                        \
+                        const T bc = bias[c];                                          \
+                        for (gn_int j = 0; j < ow; j++) d[j] = row[j] + bc;            \
+                    } else                                                             \
+                        memcpy(d, row, sizeof(T) * (size_t)ow);                        \
+                }                                                                      \
+            }                                                                          \
+    }
+
+#define GN_DEFINE_GUARD(NAME, T)                                                       \
+    void NAME(const T *g, T *guarded, gn_int ld, gn_int len, gn_int lead, gn_int m,      \
+              gn_int o, gn_int oh, gn_int ow, gn_int first, gn_int step, gn_int pitch) { \
+        for (gn_int c = 0; c < o; c++) {                                               \
+            T *restrict row = guarded + c * ld;                                        \
+            memset(row, 0, sizeof(T) * (size_t)len);                                   \
+            for (gn_int s = 0; s < m; s++)                                             \
+                for (gn_int i = 0; i < oh; i++)                                        \
+                    memcpy(row + lead + first + s * step + i * pitch,                  \
+                           g + ((s * o + c) * oh + i) * ow, sizeof(T) * (size_t)ow);  \
+        }                                                                              \
+    }
+
+GN_DEFINE_UNWIDE(gn_conv_unwide_f32, float)
+GN_DEFINE_UNWIDE(gn_conv_unwide_f64, double)
+GN_DEFINE_GUARD(gn_conv_guard_f32, float)
+GN_DEFINE_GUARD(gn_conv_guard_f64, double)

@@ -359,9 +359,17 @@ class _Plan:
         for :meth:`input_grad`, which shifts g by up to kw - 1 positions.
         """
         m, kw = hi - lo, self.kw
-        run = self._wide(m)[1]
-        guarded = scratch("g_guarded", (self.o, run + 2 * (kw - 1)), self.dtype, zero=True)
-        np.copyto(self.positions(guarded[:, kw - 1:], m), g[lo:hi])
+        pitch, run = self._wide(m)
+        guard = _layout_kernel("guard", self.dtype)
+        shape = (self.o, run + 2 * (kw - 1))
+        if guard is None:
+            guarded = scratch("g_guarded", shape, self.dtype, zero=True)
+            np.copyto(self.positions(guarded[:, kw - 1:], m), g[lo:hi])
+            return guarded
+        guarded = scratch("g_guarded", shape, self.dtype)  # the kernel writes every column
+        gc = np.ascontiguousarray(g[lo:hi], self.dtype)
+        guard(_native.ptr(gc), _native.ptr(guarded), _rows(guarded), shape[1], kw - 1, m,
+              self.o, self.oh, self.ow, self.gap - self.pl, self.w + self.gap, pitch)
         return guarded
 
 
@@ -383,6 +391,30 @@ def _gemm_kernel(dtype):
     fn = getattr(lib, "gn_conv_gemm_" + suffix)
     if fn.argtypes is None:  # first use: declare the C signature once
         fn.argtypes, fn.restype = _GEMM_SIGNATURE, None
+    return fn
+
+
+_LAYOUT_SIGNATURES = {
+    # prod, ld, out, bias, m, o, oh, ow, first, step, pitch
+    "unwide": [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
+    + [ctypes.c_int64] * 7,
+    # g, guarded, ld, len, lead, m, o, oh, ow, first, step, pitch
+    "guard": [ctypes.c_void_p, ctypes.c_void_p] + [ctypes.c_int64] * 10,
+}
+
+
+def _layout_kernel(name: str, dtype):
+    """``_native/conv.c``'s copy into (``unwide``) or out of (``guard``) the wide
+    layout, or None (NumPy's strided copy)."""
+    suffix = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}.get(np.dtype(dtype))
+    if suffix is None:
+        return None
+    lib = _native.load("conv")
+    if lib is None:
+        return None
+    fn = getattr(lib, f"gn_conv_{name}_{suffix}")
+    if fn.argtypes is None:  # first use: declare the C signature once
+        fn.argtypes, fn.restype = _LAYOUT_SIGNATURES[name], None
     return fn
 
 
@@ -489,6 +521,13 @@ def _forward(x, w, b, stride, pads, keep=False):
             cols = plan.patches(src, lo, hi)
             prod = scratch("product", (plan.o, cols.shape[1]), dtype)
             np.matmul(w2, cols, out=prod)  # every feature against every patch: one product
+        unwide = _layout_kernel("unwide", dtype) if plan.wide else None
+        if unwide is not None:  # the same copy (and additions) row by row in C
+            bias_c = None if bias is None else np.ascontiguousarray(bias.reshape(-1))
+            unwide(_native.ptr(prod), _rows(prod), _native.ptr(out[lo:hi]),
+                   None if bias_c is None else _native.ptr(bias_c), m, plan.o, plan.oh,
+                   plan.ow, plan.gap - plan.pl, plan.w + plan.gap, plan._wide(m)[0])
+            continue
         valid = plan.positions(prod, m)
         if bias is None:
             np.copyto(out[lo:hi], valid)
