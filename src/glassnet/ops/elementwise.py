@@ -9,8 +9,11 @@ work is done for it.
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 
+from .. import _native
 from .._validate import shape_str
 from ..errors import ShapeError
 from ..tensor import Tensor, as_tensor, make_result, unbroadcast
@@ -185,10 +188,57 @@ def sigmoid(x) -> Tensor:
 
 
 def relu(x) -> Tensor:
-    """max(x, 0).  Local derivative: 1 where the input was positive, else 0."""
+    """max(x, 0).  Local derivative: 1 where the input was positive, else 0.
+
+    Computed as x · [x > 0] (so a negative x gives -0.0 and NaN stays NaN),
+    and backward as g · [x > 0]. For float32/float64 arrays the optional
+    compiled kernel (``_native/elementwise.c``) does each in one pass, with
+    the same bits; otherwise NumPy makes the mask and multiplies.
+    """
     x = as_tensor(x)
+    kernels = _relu_kernels(x.data)
+    if kernels is not None:
+        return _relu_native(x, kernels)
     positive = x.data > 0
     return make_result(x.data * positive, (x,), lambda g: (g * positive,))
+
+
+_P = ctypes.c_void_p
+
+
+def _relu_kernels(a: np.ndarray):
+    """The compiled (forward, backward) for a contiguous float array, or None."""
+    suffix = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}.get(a.dtype)
+    if suffix is None or not a.flags.c_contiguous:
+        return None
+    lib = _native.load("elementwise")
+    if lib is None:
+        return None
+    fns = []
+    for name in ("fwd", "bwd"):
+        fn = getattr(lib, f"gn_relu_{name}_{suffix}")
+        if fn.argtypes is None:  # first use: declare the C signature once
+            fn.argtypes, fn.restype = [_P, _P, _P, ctypes.c_int64], None
+        fns.append(fn)
+    return tuple(fns)
+
+
+def _relu_native(x: Tensor, kernels) -> Tensor:
+    """:func:`relu` through the compiled kernel: output and mask in one pass."""
+    forward, backward_c = kernels
+    xd = x.data
+    out = np.empty_like(xd)
+    positive = np.empty(xd.shape, bool)  # the kernel writes 0 or 1 into each byte
+    forward(xd.ctypes.data, out.ctypes.data, positive.ctypes.data, xd.size)
+
+    def backward(g):
+        if g.dtype != xd.dtype or not g.flags.c_contiguous:
+            return (g * positive,)
+        dx = np.empty_like(g)
+        backward_c(g.ctypes.data, positive.ctypes.data, dx.ctypes.data, g.size)
+        return (dx,)
+
+    return make_result(out, (x,), backward)
 
 
 def clip(x, low=None, high=None) -> Tensor:
