@@ -25,6 +25,7 @@ from glassnet.ops import conv as conv_ops
 from glassnet.ops import pool as pool_ops
 from glassnet.ops.conv import conv1d, conv2d, resolve_padding
 from glassnet.ops.pool import max_pool2d
+from test_conv import loop_conv2d
 
 _POOL_PATHS = {"native": ("_max_pool_native", "_max_pool_grad_native"),
                "numpy": ("_max_pool_numpy", "_max_pool_grad_numpy")}
@@ -84,20 +85,7 @@ def path(request):
 
 
 # --- references: the definitions, one output position at a time (float64) -------------
-
-def loop_conv2d(x, w, b, stride, pads):
-    (pt, pb), (pl, pr) = pads
-    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
-    n, _, h, wd = xp.shape
-    o, _, kh, kw = w.shape
-    oh, ow = (h - kh) // stride[0] + 1, (wd - kw) // stride[1] + 1
-    out = np.zeros((n, o, oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            r, c = i * stride[0], j * stride[1]
-            out[:, :, i, j] = np.einsum("ncab,ocab->no", xp[:, :, r:r + kh, c:c + kw], w)
-    return out if b is None else out + b[None, :, None, None]
-
+# (the forward one is tests/test_conv.py's)
 
 def loop_conv2d_grads(x, w, g, stride, pads):
     """d(Σ g·y)/dx and /dw: each position's g times its patch, and back onto it."""

@@ -50,6 +50,7 @@ from ..errors import GlassnetError
 __all__ = [
     "NativeError",
     "describe",
+    "functions",
     "names",
     "enabled",
     "load",
@@ -289,6 +290,34 @@ def _forget() -> None:
 def ptr(array) -> int:
     """The address of a NumPy array's first element, for a ctypes call."""
     return array.ctypes.data
+
+
+_SUFFIXES = {"float32": "f32", "float64": "f64"}
+
+
+def functions(library: str, dtype, signatures: dict) -> tuple | None:
+    """Library ``library``'s C functions for ``dtype``, typed, or None (use NumPy).
+
+    ``signatures`` maps each function's name without its dtype suffix to its
+    ctypes argument types, e.g. ``{"gn_relu_fwd": [...], "gn_relu_bwd": [...]}``;
+    the result is those functions (``gn_relu_fwd_f32`` ...) in that order, their
+    signatures declared on first use. None for dtypes other than float32 and
+    float64, with GLASSNET_NATIVE=0, or when the library does not build here
+    (:func:`status` says why).
+    """
+    suffix = _SUFFIXES.get(str(dtype))
+    if suffix is None:
+        return None
+    lib = load(library)
+    if lib is None:
+        return None
+    found = []
+    for name, argtypes in signatures.items():
+        fn = getattr(lib, f"{name}_{suffix}")
+        if fn.argtypes is None:
+            fn.argtypes, fn.restype = argtypes, None
+        found.append(fn)
+    return tuple(found)
 
 
 # --- BLAS: the GEMM NumPy itself uses, so kernels can call it directly ------------

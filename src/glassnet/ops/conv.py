@@ -382,16 +382,8 @@ _GEMM_SIGNATURE = [ctypes.c_int, ctypes.c_int] + [ctypes.c_int64] * 3 + [
 
 def _gemm_kernel(dtype):
     """``_native/conv.c``'s product that can add into its output, or None (NumPy)."""
-    suffix = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}.get(np.dtype(dtype))
-    if suffix is None:
-        return None
-    lib = _native.load("conv")
-    if lib is None:
-        return None
-    fn = getattr(lib, "gn_conv_gemm_" + suffix)
-    if fn.argtypes is None:  # first use: declare the C signature once
-        fn.argtypes, fn.restype = _GEMM_SIGNATURE, None
-    return fn
+    found = _native.functions("conv", np.dtype(dtype), {"gn_conv_gemm": _GEMM_SIGNATURE})
+    return None if found is None else found[0]
 
 
 _LAYOUT_SIGNATURES = {
@@ -406,16 +398,9 @@ _LAYOUT_SIGNATURES = {
 def _layout_kernel(name: str, dtype):
     """``_native/conv.c``'s copy into (``unwide``) or out of (``guard``) the wide
     layout, or None (NumPy's strided copy)."""
-    suffix = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}.get(np.dtype(dtype))
-    if suffix is None:
-        return None
-    lib = _native.load("conv")
-    if lib is None:
-        return None
-    fn = getattr(lib, f"gn_conv_{name}_{suffix}")
-    if fn.argtypes is None:  # first use: declare the C signature once
-        fn.argtypes, fn.restype = _LAYOUT_SIGNATURES[name], None
-    return fn
+    found = _native.functions("conv", np.dtype(dtype),
+                              {f"gn_conv_{name}": _LAYOUT_SIGNATURES[name]})
+    return None if found is None else found[0]
 
 
 def _rows(a: np.ndarray) -> int:

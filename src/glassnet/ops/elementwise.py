@@ -204,23 +204,16 @@ def relu(x) -> Tensor:
 
 
 _P = ctypes.c_void_p
+# x (or g), out (or mask), mask (or dx), n
+_RELU_SIGNATURES = {"gn_relu_fwd": [_P, _P, _P, ctypes.c_int64],
+                    "gn_relu_bwd": [_P, _P, _P, ctypes.c_int64]}
 
 
 def _relu_kernels(a: np.ndarray):
     """The compiled (forward, backward) for a contiguous float array, or None."""
-    suffix = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}.get(a.dtype)
-    if suffix is None or not a.flags.c_contiguous:
+    if not a.flags.c_contiguous:
         return None
-    lib = _native.load("elementwise")
-    if lib is None:
-        return None
-    fns = []
-    for name in ("fwd", "bwd"):
-        fn = getattr(lib, f"gn_relu_{name}_{suffix}")
-        if fn.argtypes is None:  # first use: declare the C signature once
-            fn.argtypes, fn.restype = [_P, _P, _P, ctypes.c_int64], None
-        fns.append(fn)
-    return tuple(fns)
+    return _native.functions("elementwise", a.dtype, _RELU_SIGNATURES)
 
 
 def _relu_native(x: Tensor, kernels) -> Tensor:

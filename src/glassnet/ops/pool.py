@@ -132,19 +132,9 @@ def _pool_kernels(dtype, kernel):
     (the winner is kept as a uint8), ``GLASSNET_NATIVE=0``, or when the
     kernel cannot be built here (``glassnet._native.status()`` says why).
     """
-    suffix = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}.get(dtype)
-    if suffix is None or kernel[0] * kernel[1] > 255:
+    if kernel[0] * kernel[1] > 255:
         return None
-    lib = _native.load("conv")
-    if lib is None:
-        return None
-    fns = []
-    for name, argtypes in _POOL_SIGNATURES.items():
-        fn = getattr(lib, name + suffix)
-        if fn.argtypes is None:  # first use: declare the C signature once
-            fn.argtypes, fn.restype = argtypes, None
-        fns.append(fn)
-    return tuple(fns)
+    return _native.functions("conv", dtype, _POOL_SIGNATURES)
 
 
 def _max_pool_native(kernels, xp, kernel, stride, out_hw, record):

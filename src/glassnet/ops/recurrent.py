@@ -237,22 +237,9 @@ def _kernels(kind: str, dt):
     with ``GLASSNET_NATIVE=0``, or when the kernel cannot be built here
     (``glassnet._native.status()`` says why).
     """
-    if dt == np.float32:
-        suffix = "f32"
-    elif dt == np.float64:
-        suffix = "f64"
-    else:
-        return None
-    lib = _native.load("lstm")
-    if lib is None:
-        return None
-    fns = []
-    for name, argtypes in _SIGNATURES[kind].items():
-        fn = getattr(lib, f"gn_{kind}_{name}_{suffix}")
-        if fn.restype is not None:  # first use: declare the C signature once
-            fn.argtypes, fn.restype = argtypes, None
-        fns.append(fn)
-    return tuple(fns)
+    return _native.functions(
+        "lstm", np.dtype(dt), {f"gn_{kind}_{name}": argtypes
+                               for name, argtypes in _SIGNATURES[kind].items()})
 
 
 def _contiguous(a, dt):

@@ -32,9 +32,6 @@ _SIGNATURES = {
     "gn_sgd": [_P, _P, _P, _N, _F, _F, _F, _I],
     "gn_adam": [_P, _P, _P, _P, _N, _F, _F, _F, _F, _F, _I, _F, _F],
 }
-_SUFFIX = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}
-
-
 def _kernel(rule: str, *arrays):
     """The compiled one-pass update for these arrays, or None to use NumPy.
 
@@ -42,19 +39,11 @@ def _kernel(rule: str, *arrays):
     of one float dtype the kernels know, and of one size.
     """
     first = arrays[0]
-    suffix = _SUFFIX.get(first.dtype)
-    if suffix is None:
-        return None
     for a in arrays:
         if a.dtype != first.dtype or a.size != first.size or not a.flags.c_contiguous:
             return None
-    lib = _native.load("optim")
-    if lib is None:
-        return None
-    fn = getattr(lib, rule + suffix)
-    if fn.argtypes is None:
-        fn.argtypes, fn.restype = _SIGNATURES[rule], None
-    return fn
+    found = _native.functions("optim", first.dtype, {rule: _SIGNATURES[rule]})
+    return None if found is None else found[0]
 
 
 class SGD(Optimizer):
