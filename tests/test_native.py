@@ -10,6 +10,7 @@ import pytest
 import glassnet as gn
 from glassnet import _native, losses, nn, optim
 from glassnet._native import NativeError
+from glassnet.optim import gradient
 
 
 @pytest.fixture
@@ -25,6 +26,8 @@ def fresh(monkeypatch, tmp_path):
 
 def _train(cls, dtype, native, monkeypatch, **settings):
     monkeypatch.setenv("GLASSNET_NATIVE", "1" if native else "0")
+    # every array through the kernel, however small (see the size test below)
+    monkeypatch.setattr(gradient, "NATIVE_MIN_SIZE", dict.fromkeys(gradient.NATIVE_MIN_SIZE, 0))
     _native._forget()
     rng = np.random.default_rng(0)
     params = [
@@ -70,6 +73,30 @@ def test_compiled_updates_equal_numpy_bit_for_bit(rule, dtype, monkeypatch, nati
         for key, value in state.items():
             if not key.startswith("_"):  # scratch buffers differ, by design
                 np.testing.assert_array_equal(fast_state["state"][name][key], value)
+
+
+def test_small_arrays_take_the_numpy_path(native_optim, monkeypatch):
+    """Below NATIVE_MIN_SIZE the C call costs more than it saves: NumPy updates it."""
+    compiled = []
+    real = gradient._kernel
+
+    def spy(rule, *arrays):
+        kernel = real(rule, *arrays)
+        compiled.append((rule, arrays[0].size, kernel is not None))
+        return kernel
+
+    monkeypatch.setattr(gradient, "_kernel", spy)
+    for cls in (optim.SGD, optim.Adam):
+        rule = "gn_sgd" if cls is optim.SGD else "gn_adam"
+        limit = gradient.NATIVE_MIN_SIZE[rule]
+        params = [gn.tensor(np.ones(n, np.float32), requires_grad=True)
+                  for n in (limit - 1, limit)]
+        opt = cls(params, lr=0.1, momentum=0.9) if cls is optim.SGD else cls(params, lr=0.1)
+        for p in params:
+            p.grad = np.ones(p.shape, np.float32)
+        opt.step()
+        assert [c for c in compiled if c[0] == rule][-2:] == [
+            (rule, limit - 1, False), (rule, limit, True)]
 
 
 def test_non_contiguous_or_odd_arrays_take_the_numpy_path(native_optim):

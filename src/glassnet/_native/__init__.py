@@ -285,6 +285,7 @@ def _forget() -> None:
     """Drop what was loaded (for tests that change GLASSNET_NATIVE)."""
     _loaded.clear()
     _reasons.clear()
+    _functions.clear()
 
 
 def ptr(array) -> int:
@@ -293,6 +294,7 @@ def ptr(array) -> int:
 
 
 _SUFFIXES = {"float32": "f32", "float64": "f64"}
+_functions: dict = {}
 
 
 def functions(library: str, dtype, signatures: dict) -> tuple | None:
@@ -305,19 +307,24 @@ def functions(library: str, dtype, signatures: dict) -> tuple | None:
     float64, with GLASSNET_NATIVE=0, or when the library does not build here
     (:func:`status` says why).
     """
+    key = (library, dtype, *signatures)
+    try:
+        return _functions[key]  # called on hot paths (every optimizer step)
+    except KeyError:
+        pass
     suffix = _SUFFIXES.get(str(dtype))
-    if suffix is None:
-        return None
-    lib = load(library)
-    if lib is None:
-        return None
-    found = []
-    for name, argtypes in signatures.items():
-        fn = getattr(lib, f"{name}_{suffix}")
-        if fn.argtypes is None:
-            fn.argtypes, fn.restype = argtypes, None
-        found.append(fn)
-    return tuple(found)
+    lib = None if suffix is None else load(library)
+    found = None
+    if lib is not None:
+        found = []
+        for name, argtypes in signatures.items():
+            fn = getattr(lib, f"{name}_{suffix}")
+            if fn.argtypes is None:
+                fn.argtypes, fn.restype = argtypes, None
+            found.append(fn)
+        found = tuple(found)
+    _functions[key] = found
+    return found
 
 
 # --- BLAS: the GEMM NumPy itself uses, so kernels can call it directly ------------

@@ -32,13 +32,26 @@ _SIGNATURES = {
     "gn_sgd": [_P, _P, _P, _N, _F, _F, _F, _I],
     "gn_adam": [_P, _P, _P, _P, _N, _F, _F, _F, _F, _F, _I, _F, _F],
 }
+#: Arrays smaller than this (elements) are updated by NumPy even when the
+#: compiled rule is there: calling into C costs a few µs more from Python than
+#: NumPy's handful of calls, which only a big array pays back. Measured on the
+#: 2-core AMD EPYC, float32, per update (compiled / NumPy): SGD with momentum
+#: 12.9 / 9.7 µs at 8,192 weights, 19.0 / 20.8 at 32,768, 63 / 90 at 200,704;
+#: Adam 15.8 / 15.8 at 2,048, 19.9 / 26.5 at 8,192, 119 / 410 at 200,704.
+#: Either way the results are the same, bit for bit.
+NATIVE_MIN_SIZE = {"gn_sgd": 32768, "gn_adam": 4096}
+
+
 def _kernel(rule: str, *arrays):
     """The compiled one-pass update for these arrays, or None to use NumPy.
 
     None unless the kernels are available and every array is C-contiguous,
-    of one float dtype the kernels know, and of one size.
+    of one float dtype the kernels know, of one size, and at least
+    ``NATIVE_MIN_SIZE[rule]`` elements.
     """
     first = arrays[0]
+    if first.size < NATIVE_MIN_SIZE[rule]:
+        return None
     for a in arrays:
         if a.dtype != first.dtype or a.size != first.size or not a.flags.c_contiguous:
             return None
