@@ -85,24 +85,48 @@ static inline float gn_pow2i(int32_t n) { /* 2^n for -126 <= n <= 127 */
     memcpy(&f, &bits, sizeof f);
     return f;
 }
-static inline float gn_expf(float x) {
-    const float hi = 88.72283905206835f, lo = -103.278929903431851f;
-    float xc = x > hi ? hi : x;
-    xc = xc < lo ? lo : xc;
-    const float n = floorf(xc * 1.44269504088896341f + 0.5f);
-    float r = xc - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
+#if defined(__GNUC__)
+#define GN_INLINE static inline __attribute__((always_inline))
+#else
+#define GN_INLINE static inline
+#endif
+
+/* The shared core: *n = round(x / ln2), and e^r for r = x - n·ln2 (ln2 in two
+ * parts, so r is exact enough), by the polynomial. e^x = result · 2^n. */
+GN_INLINE float gn_exp_core(float x, float *n) {
+    const float k = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - k * 0.693359375f;
+    r = r - k * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
     p = p * r + 8.3334519073e-3f;
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    float y = p * (r * r) + r + 1.0f;
+    *n = k;
+    return p * (r * r) + r + 1.0f;
+}
+
+GN_INLINE float gn_expf(float x) {
+    const float hi = 88.72283905206835f, lo = -103.278929903431851f;
+    float xc = x > hi ? hi : x;
+    xc = xc < lo ? lo : xc;
+    float n;
+    float y = gn_exp_core(xc, &n);
     const int32_t half = (int32_t)n / 2; /* n in [-149, 128]: both halves in range */
     y = (y * gn_pow2i(half)) * gn_pow2i((int32_t)n - half);
     y = x > hi ? INFINITY : y;
     return x < lo ? 0.0f : y;
+}
+
+/* e^x for x <= 0 (larger x is fine up to 88), for the LSTM's gates: 0 below
+ * -87.3, where e^x would be subnormal, so one factor 2^n (n >= -126) is
+ * enough. NaN stays NaN. */
+GN_INLINE float gn_expf_neg(float x) {
+    const int underflow = x < -87.3f; /* false for NaN */
+    float n;
+    const float y = gn_exp_core(underflow ? -87.3f : x, &n);
+    return underflow ? 0.0f : y * gn_pow2i((int32_t)n);
 }
 
 GN_DEFINE_GEMM(gn_sgemm, float, gn_blas_sgemm)

@@ -34,28 +34,7 @@
 #endif
 #include "common.h"
 
-/* e^x for x <= 0 (larger x is fine up to 88), to about 1 ulp; 0 below −87.3,
- * where e^x would be a subnormal float (< 1.2e−38). NaN stays NaN. */
-static inline __attribute__((always_inline)) float gn_expf_neg(float x) {
-    const int underflow = x < -87.3f; /* false for NaN */
-    x = underflow ? -87.3f : x;
-    const float n = floorf(x * 1.44269504088896341f + 0.5f);
-    x = x - n * 0.693359375f;
-    x = x + n * 2.12194440e-4f;
-    const float z = x * x;
-    float y = 1.9875691500e-4f;
-    y = y * x + 1.3981999507e-3f;
-    y = y * x + 8.3334519073e-3f;
-    y = y * x + 4.1665795894e-2f;
-    y = y * x + 1.6666665459e-1f;
-    y = y * x + 5.0000001201e-1f;
-    y = y * z + x + 1.0f;
-    const int32_t bits = ((int32_t)n + 127) << 23; /* 2^n, n >= −126 */
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return underflow ? 0.0f : y * scale;
-}
-
+/* gn_expf_neg (e^x for x <= 0) is in common.h, next to gn_expf. */
 static inline __attribute__((always_inline)) float gn_sigmoidf(float z) {
     const float e = gn_expf_neg(-fabsf(z));
     const float r = 1.0f / (1.0f + e);
