@@ -11,7 +11,6 @@ graphs; and a float32 training step of the W3 LeNet.
 
 import contextlib
 import importlib.util
-import os
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from glassnet.ops import conv as conv_ops
 from glassnet.ops import pool as pool_ops
 from glassnet.ops.conv import conv1d, conv2d, resolve_padding
 from glassnet.ops.pool import max_pool2d
+from conftest import native_setting
 from test_conv import loop_conv2d
 
 _POOL_PATHS = {"native": ("_max_pool_native", "_max_pool_grad_native"),
@@ -42,10 +42,9 @@ def kernels(on: bool):
     whole run requires the kernels (GLASSNET_NATIVE=1, as ``make test``
     sets), a kernel that does not build fails the test instead of skipping.
     """
-    required = os.environ.get("GLASSNET_NATIVE", "").strip().lower() in ("1", "require")
     ran = {"gemm": 0}
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GLASSNET_NATIVE", ("1" if required else "auto") if on else "0")
+        mp.setenv("GLASSNET_NATIVE", native_setting(on))  # "1" under make test
         _native._forget()
         try:
             if on and _native.load("conv") is None:

@@ -10,6 +10,8 @@ import glassnet as gn
 from glassnet import _native
 from glassnet.ops import elementwise as ew
 
+from conftest import native_setting
+
 
 def _bits(a):
     return a.view({4: np.uint32, 8: np.uint64}[a.itemsize])
@@ -18,11 +20,11 @@ def _bits(a):
 def _relu_both_ways(x, g, monkeypatch):
     """(output, gradient) from the compiled kernel and from NumPy, proving which ran."""
     results = []
-    for setting in ("auto", "0"):
-        monkeypatch.setenv("GLASSNET_NATIVE", setting)
+    for on in (True, False):
+        monkeypatch.setenv("GLASSNET_NATIVE", native_setting(on))  # "1" under make test
         _native._forget()
         compiled = ew._relu_kernels(x) is not None
-        if setting == "auto":
+        if on:
             if not compiled:
                 pytest.skip(f"elementwise kernel unavailable: {_native.status()}")
         else:
@@ -61,7 +63,7 @@ def test_relu_values_and_gradient_float64(monkeypatch):
 
 
 def test_relu_gradcheck_on_the_compiled_path(monkeypatch):
-    monkeypatch.setenv("GLASSNET_NATIVE", "auto")
+    monkeypatch.setenv("GLASSNET_NATIVE", native_setting(True))
     _native._forget()
     x = np.random.default_rng(0).standard_normal((4, 5))
     x[np.abs(x) < 0.1] = 0.5  # keep away from the kink

@@ -15,6 +15,8 @@ from glassnet import _native, losses, nn, optim
 from glassnet.ops import recurrent as rec
 from glassnet.ops.loss import cross_entropy
 
+from conftest import native_setting
+
 
 _PATHS = {name: getattr(rec, name)
           for name in ("_lstm_numpy", "_rnn_numpy", "_lstm_native", "_rnn_native")}
@@ -24,7 +26,7 @@ def _use_native(monkeypatch, on: bool) -> None:
     """Turn the compiled kernels on or off for this test, and prove which path runs."""
     for name, fn in _PATHS.items():
         monkeypatch.setattr(rec, name, fn)
-    monkeypatch.setenv("GLASSNET_NATIVE", "auto" if on else "0")
+    monkeypatch.setenv("GLASSNET_NATIVE", native_setting(on))  # "1" under make test
     _native._forget()
     if on:
         if rec._kernels("lstm", np.float64) is None:
