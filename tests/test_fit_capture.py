@@ -10,8 +10,9 @@ from glassnet.data.transforms import Standardizer, train_test_split
 from glassnet.datasets import digits
 from glassnet.errors import ConfigError
 from glassnet.optim import Adam, StepLR
-from glassnet.train import Callback
 from glassnet.train.checkpoint import Checkpoint
+
+from test_resume import _CrashAt
 
 
 def _data():
@@ -75,16 +76,6 @@ def test_digits_reach_the_demos_accuracy_captured():
            epochs=30, batch_size=32, seed=0, verbose=0, capture=True)
     predicted = gn.predict_classes(model, scaler.transform(X_test))
     assert (predicted == y_test).mean() >= 0.97
-
-
-class _CrashAt(Callback):
-    def __init__(self, step):
-        self.step, self.seen = step, 0
-
-    def on_batch_end(self, state, loss):
-        self.seen += 1
-        if self.seen == self.step:
-            raise KeyboardInterrupt
 
 
 @pytest.mark.parametrize("crash_at", [5, 16])
