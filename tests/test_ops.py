@@ -244,6 +244,74 @@ def test_slices_masks_and_tuples(x):
     check(lambda t: t[rows, 1], lambda v: v[rows, 1], x)
 
 
+@st.composite
+def index_keys(draw, shape):
+    """A NumPy index key for ``shape`` as users write it: a tuple of ints, slices,
+    integer lists / tuples / arrays with repeats, at most one boolean mask,
+    ``None`` and ``...`` -- the mix where a list once lost repeated gradients."""
+    ndim = len(shape)
+    k = draw(st.integers(1, ndim))
+    ellipsis = draw(st.booleans())
+    axes = range(ndim - k, ndim) if ellipsis else range(k)
+    kinds = [draw(st.sampled_from(["int", "slice", "list", "tuple", "array", "mask"]))
+             for _ in axes]
+    if kinds.count("mask") > 1:  # two masks must agree in count; one covers the rule
+        kinds = [kd if kd != "mask" or i == kinds.index("mask") else "list"
+                 for i, kd in enumerate(kinds)]
+    length = draw(st.integers(1, 4))
+    masks = {}
+    for axis, kind in zip(axes, kinds):
+        if kind == "mask":
+            n = shape[axis]
+            masks[axis] = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+            length = int(masks[axis].sum())  # the integer parts broadcast against it
+    parts = []
+    for axis, kind in zip(axes, kinds):
+        ints = st.integers(-shape[axis], shape[axis] - 1)
+        if kind == "int":
+            parts.append(draw(ints))
+        elif kind == "slice":
+            parts.append(slice(draw(st.none() | ints), draw(st.none() | ints),
+                               draw(st.sampled_from([None, 1, 2, -1]))))
+        elif kind == "mask":
+            parts.append(masks[axis])
+        else:
+            chosen = draw(st.lists(ints, min_size=length, max_size=length))
+            parts.append({"list": list, "tuple": tuple, "array": np.array}[kind](chosen))
+    if ellipsis:
+        parts.insert(0, Ellipsis)
+    if draw(st.booleans()):
+        parts.insert(draw(st.integers(0, len(parts))), None)
+    return tuple(parts)
+
+
+@given(x=arrays(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4)), data=st.data())
+def test_mixed_index_keys_accumulate_repeats(x, data):
+    key = data.draw(index_keys(x.shape))
+    check(lambda t: t[key], lambda v: v[key], x)
+
+
+@pytest.mark.parametrize("key", [
+    (slice(None), [0, 0]), ([0, 0], [1, 1]), (1, [2, 2]), (1, (2, 2)),
+    (Ellipsis, [0, 0, 3]), ([[0, 0], [0, 1]], None, slice(1, None)),
+])
+def test_lists_in_a_tuple_add_repeated_gradients(key):
+    x = gn.tensor(np.zeros((2, 4)), requires_grad=True, dtype=np.float64)
+    x[key].sum().backward()
+    expected = np.zeros((2, 4))
+    np.add.at(expected, tuple(np.asarray(p) if isinstance(p, (list, tuple)) else p
+                              for p in key), 1.0)
+    np.testing.assert_array_equal(x.grad, expected)
+
+
+def test_empty_list_index_is_an_empty_integer_index():
+    x = gn.tensor(np.ones((3, 2)), requires_grad=True)
+    y = x[[]]
+    assert y.shape == (0, 2)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, np.zeros((3, 2)))
+
+
 @given(data=st.data(), n=st.integers(1, 3), axis=st.integers(-2, 1))
 def test_concatenate_stack_split(data, n, axis):
     base = data.draw(hnp.array_shapes(min_dims=2, max_dims=2, max_side=3))

@@ -53,26 +53,53 @@ def transpose(x, *axes) -> Tensor:
 permute = transpose
 
 
+def _index_part(part):
+    """One part of an index, with lists, tuples and Tensors made into arrays.
+
+    NumPy reads a list or tuple inside an index key as an integer (or
+    boolean) array; making that explicit lets backward see every part that
+    can name a slot twice. An empty list is an empty integer index, as in NumPy.
+    """
+    if isinstance(part, Tensor):
+        return part.data
+    if isinstance(part, (list, tuple)):
+        arr = np.asarray(part)
+        return arr.astype(np.intp) if arr.size == 0 and arr.dtype.kind == "f" else arr
+    return part
+
+
+def _normalize_index(index):
+    """``index`` with every advanced part an array; a tuple stays a tuple."""
+    if isinstance(index, tuple):
+        return tuple(_index_part(p) for p in index)
+    return _index_part(index)
+
+
 def _may_repeat(index) -> bool:
-    """True when ``index`` holds an integer array, which may name a slot twice."""
+    """True unless ``index`` provably reads each slot of x at most once.
+
+    Ints, slices, None, Ellipsis and one boolean mask read a slot at most
+    once; an integer array can name a slot twice (``x[:, [0, 0]]``), and so
+    can a boolean mask broadcast against another array part.
+    """
     parts = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(p, np.ndarray) and p.dtype.kind in "iu" for p in parts)
+    arrays = [p for p in parts if isinstance(p, np.ndarray) and p.ndim > 0]
+    return len(arrays) > 1 or any(p.dtype.kind != "b" for p in arrays)
 
 
 def getitem(x, index) -> Tensor:
     """``x[index]`` with NumPy semantics: ints, slices, boolean masks, integer arrays.
 
+    Integer indices may be arrays, lists or tuples, alone or inside a tuple
+    key with slices, ``None`` and ``...``.
+
     Backward: scatter the gradient into a zero tensor of x's shape, at the
-    slots the index read. An integer array may name the same slot twice
-    (``x[[0, 0, 1]]``); then that slot's gradients are added together.
+    slots the index read. An integer index may name the same slot twice
+    (``x[[0, 0, 1]]``, ``x[:, [0, 0]]``); then that slot's gradients are
+    added together (``np.add.at``).
     """
     x = as_tensor(x)
-    if isinstance(index, Tensor):
-        index = index.data
-    elif isinstance(index, tuple):
-        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    elif isinstance(index, list):
-        index = np.asarray(index)
+    index = _normalize_index(index)
     try:
         out = x.data[index]
     except IndexError as e:
@@ -84,7 +111,7 @@ def getitem(x, index) -> Tensor:
         if repeats:
             np.add.at(grad, index, g)
         else:
-            grad[index] = g  # slices and masks read each slot once at most
+            grad[index] = g  # each slot read once at most
         return (grad,)
 
     return make_result(np.asarray(out), (x,), backward)
