@@ -65,6 +65,48 @@ def test_pow_scalar_exponent(exponent, x):
     check(lambda t: t ** exponent, lambda v: v ** exponent, x)
 
 
+zero_or_finite = st.sampled_from([0.0]) | finite
+
+
+@given(data=st.data(), shape=small_shapes)
+def test_pow_at_a_zero_base(data, shape):
+    """Whole exponents 0..3 at bases that are often exactly 0 (where b·a^(b−1)
+    once read 0·∞ = NaN for b = 0), as a number and as a tensor exponent.
+    Fractional exponents are left out: a step below a zero base leaves the reals."""
+    a = data.draw(arrays(shape, zero_or_finite))
+    k = data.draw(st.integers(0, 3))
+    check(lambda t: t ** k, lambda v: v ** k, a)
+    b = data.draw(arrays(shape, st.integers(0, 3).map(float)))
+    exponent = gn.tensor(b, dtype=np.float64)
+    check(lambda t: t ** exponent, lambda v: v ** b, a)
+
+
+@given(data=st.data(), shape=small_shapes)
+def test_pow_exponent_gradient_at_a_zero_base(data, shape):
+    """0^b = 0 for every b > 0, so d/db is 0 there, not 0·ln 0 = NaN.
+    Exponents stay >= 0.5 so the finite-difference step never reaches 0^0."""
+    a = data.draw(arrays(shape, st.sampled_from([0.0]) | positive))
+    b = data.draw(arrays(shape, st.floats(0.5, 3, width=64)))
+    base = gn.tensor(a, dtype=np.float64)
+    check(lambda t: base ** t, lambda v: a ** v, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_zero_power_has_zero_gradient_at_zero(dtype):
+    x = gn.tensor([0.0, 0.0, -2.0, 3.0], requires_grad=True, dtype=dtype)
+    (x ** 0).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.zeros(4))
+    x.grad = None
+    p = gn.tensor(np.zeros(4), requires_grad=True, dtype=dtype)
+    y = x ** p
+    y.sum().backward()
+    np.testing.assert_array_equal(y.data, np.ones(4))
+    np.testing.assert_array_equal(x.grad, np.zeros(4))
+    # d/dp at p = 0: ln(3) where the base is positive; at a base <= 0 there is no
+    # derivative (0^p jumps at p = 0; (-2)^p is real only at whole p), 0 by rule
+    np.testing.assert_allclose(p.grad, [0.0, 0.0, 0.0, np.log(3.0)], rtol=1e-6)
+
+
 @given(x=arrays(small_shapes))
 def test_scalar_on_the_left(x):
     check(lambda t: 2.0 - t * 3.0 + 1.0 / (t * t + 1.0), lambda v: 2 - v * 3 + 1 / (v * v + 1), x)

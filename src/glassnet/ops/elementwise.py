@@ -101,8 +101,22 @@ def pow(a, b) -> Tensor:
     """a ** b, for a number or tensor exponent b.
 
     Local derivatives: b·a^(b−1) for the base; a^b·ln(a) for the exponent.
-    The exponent's gradient is taken as 0 where a <= 0 (where ln(a) is
-    undefined), so a constant base of 0 does not produce NaN.
+
+    Where the formulas hit 0·∞ the gradient is the limit, not NaN:
+
+    - base, where b = 0: a^0 is the constant 1, so the derivative is 0, also
+      at a = 0 (where b·a^(b−1) would read 0·∞);
+    - exponent, where a = 0: 0^b is the constant 0 for b > 0, so 0 is exact
+      there; at b <= 0 (0^0 = 1 jumps to 0, 0^b = ∞ for b < 0) there is no
+      derivative and 0 is a convention, as in PyTorch for b = 0;
+    - exponent, where a < 0: a^b is real only at whole b, so there is no
+      derivative in b; 0 by convention (PyTorch gives NaN).
+
+    >>> import glassnet as gn
+    >>> x = gn.tensor([0.0, 2.0], requires_grad=True)
+    >>> (x ** 0).sum().backward()
+    >>> x.grad
+    array([0., 0.], dtype=float32)
     """
     a, b = _pair(a, b)
     try:
@@ -113,10 +127,14 @@ def pow(a, b) -> Tensor:
     def backward(g):
         da = db = None
         if a.requires_grad:
-            da = unbroadcast(g * b.data * a.data ** (b.data - 1), a.shape)
+            # b·a^(b−1), with the exponent b−1 replaced by 0 where b = 0: then
+            # the term is 0·a^0 = 0 and 0^(−1) is never formed
+            da_local = b.data * a.data ** np.where(b.data == 0, 0, b.data - 1)
+            da = unbroadcast(g * da_local, a.shape)
         if b.requires_grad:
-            log_a = np.log(np.where(a.data > 0, a.data, 1))
-            db = unbroadcast(g * out * log_a, b.shape)
+            positive = a.data > 0
+            log_a = np.log(np.where(positive, a.data, 1))
+            db = unbroadcast(g * np.where(positive, out, 0) * log_a, b.shape)
         return da, db
 
     return make_result(out, (a, b), backward)
