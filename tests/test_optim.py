@@ -626,6 +626,21 @@ def test_clip_grad_norm_below_the_limit_changes_nothing():
     assert a.grad is g
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("below", [0.0, 5e-7])
+def test_clip_grad_norm_at_the_limit_follows_pytorch(dtype, below):
+    """PyTorch multiplies by min(1, max_norm / (norm + 1e-6)) whatever the norm,
+    so a norm equal to max_norm (or within 1e-6 below it) is scaled too."""
+    a = gn.tensor(np.zeros(2, dtype), requires_grad=True)
+    a.grad = np.array([3.0, 4.0], dtype)  # norm 5
+    max_norm = 5.0 + below
+    assert clip_grad_norm([a], max_norm) == 5.0
+    coef = min(1.0, max_norm / (5.0 + 1e-6))
+    assert coef < 1
+    np.testing.assert_array_equal(a.grad, np.array([3.0, 4.0], dtype) * dtype(coef))
+    assert a.grad.dtype == dtype
+
+
 def test_clip_grad_norm_survives_float32_overflow():
     a = gn.tensor(np.zeros(2, np.float32), requires_grad=True)
     a.grad = np.array([3e20, 4e20], np.float32)  # squares overflow float32

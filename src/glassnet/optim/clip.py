@@ -23,10 +23,15 @@ def clip_grad_norm(params, max_norm: float) -> float:
 
         ‖g‖ = √( Σ over parameters p, Σ over entries i, g_pi² )
 
-    When it exceeds ``max_norm``, every gradient is multiplied by
-    ``max_norm / (‖g‖ + 1e-6)`` (as PyTorch does; the 1e-6 keeps the
-    result just inside the limit), so the direction of the step is kept and
-    only its length shrinks. Parameters whose ``grad`` is None are skipped.
+    Every gradient is multiplied by
+
+        c = min(1, max_norm / (‖g‖ + 1e-6))
+
+    exactly as PyTorch's ``clip_grad_norm_`` does: the 1e-6 keeps the result
+    just inside the limit, so a norm equal to ``max_norm`` (or less than 1e-6
+    below it) is still scaled, by c < 1. The direction of the step is kept and
+    only its length shrinks; where c = 1 the gradients are left untouched.
+    Parameters whose ``grad`` is None are skipped.
     If the norm is NaN or infinite, the gradients are left as they are (the
     training loop's NaN check reports it).
 
@@ -60,8 +65,8 @@ def clip_grad_norm(params, max_norm: float) -> float:
                 sq = float(np.dot(flat, flat))
             total += sq
     norm = math.sqrt(total)
-    if norm > max_norm and math.isfinite(norm):
-        scale = max_norm / (norm + 1e-6)
+    scale = max_norm / (norm + 1e-6)
+    if scale < 1 and math.isfinite(norm):
         for p in grads:
             p.grad = p.grad * p.grad.dtype.type(scale)
     return norm
