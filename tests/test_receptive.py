@@ -110,3 +110,96 @@ def test_receptive_fields_of_a_whole_layer_and_clear_errors():
     conv = nn.Sequential(nn.Conv2D(1, 1, 3), nn.ReLU())
     with pytest.raises(ConfigError, match="input_shape="):
         gn.receptive_field(conv, 0, 0)
+
+
+# --- saturation is not indifference (issue 14, item 5) -------------------------------------
+
+
+def _moved_one_at_a_time(pattern, low=-1.0, high=1.0):
+    """The pattern with each input in turn set to low, then each to high."""
+    n = pattern.size
+    batch = np.repeat(pattern.ravel()[None], 2 * n, axis=0)
+    batch[np.arange(n), np.arange(n)] = low
+    batch[n + np.arange(n), np.arange(n)] = high
+    return batch.reshape((2 * n,) + pattern.shape)
+
+
+def _flat_there(model, field, upto):
+    """Per input, whether moving it to low or high leaves the neuron's value within
+    1e-5 of its size -- computed by running the model, not the module under test."""
+    with no_grad():
+        out = model[:upto + 1](_moved_one_at_a_time(field.pattern)).data
+    moved = out[:, field.neuron[0]].astype(np.float64)
+    same = np.abs(moved - field.value) <= 1e-5 * max(1.0, abs(field.value))
+    n = field.pattern.size
+    return (same[:n] & same[n:]).reshape(field.pattern.shape)
+
+
+def test_a_trained_sigmoid_layer_is_saturated_not_indifferent():
+    from glassnet.demos.digits import train_digits
+
+    model = train_digits(epochs=30, seed=0, verbose=0)[0]  # the demo's 64-32-10 net
+    W, b = model[0].weight.data, model[0].bias.data
+    fields = gn.receptive_fields(model, 1)
+    assert len(fields) == 32
+    for j, f in enumerate(fields):
+        assert f.method == "exact"
+        # checkered exactly where the weighted sum ignores the pixel: a zero weight
+        assert np.array_equal(f.dont_care, W[:, j] == 0)
+        assert not f.dont_care.all()
+        assert f.drive == pytest.approx(float(f.pattern @ W[:, j] + b[j]), rel=1e-5)
+        assert f.value == pytest.approx(1 / (1 + np.exp(-f.drive)), abs=1e-6)
+        # saturated exactly when no pixel the sum uses moves the value
+        flat = _flat_there(model, f, 1)
+        assert f.saturated == bool(np.all(flat | f.dont_care))
+    # the case the old check misread: sigmoid at 1.00, every pixel "not making a
+    # difference" -- now reported as saturated, with the pixels still shown
+    assert any(f.saturated for f in fields)
+
+
+@pytest.mark.parametrize("squash, weights, bias, saturated", [
+    (nn.Sigmoid, [30.0, -30.0, 0.0, 30.0], 0.0, True),  # sigmoid(90) is 1.0 in float32
+    (nn.Tanh, [30.0, -30.0, 0.0, 30.0], 0.0, True),
+    (nn.Tanh, [0.5, -0.5, 0.0, 0.5], 0.0, False),
+    (nn.ReLU, [1.0, -1.0, 0.0, 1.0], -5.0, True),  # best sum -2: dead, flat at 0
+    (nn.ReLU, [1.0, -1.0, 0.0, 1.0], 0.0, False),
+])
+def test_exact_fields_say_when_the_squash_is_flat(squash, weights, bias, saturated):
+    model = nn.Sequential(_dense(np.array(weights)[:, None], [bias]), squash())
+    f = gn.receptive_field(model, 1, 0)
+    assert f.method == "exact"
+    assert f.pattern.tolist() == [1.0, -1.0, 0.0, 1.0]
+    assert f.dont_care.tolist() == [False, False, True, False]
+    assert f.drive == pytest.approx(3 * abs(weights[0]) + bias)
+    assert f.saturated is saturated
+    assert f.saturated == bool(np.all(_flat_there(model, f, 1) | f.dont_care))
+
+
+def test_gradient_ascent_fields_say_when_the_squash_is_flat():
+    # the best sum is 80·tanh(1) + 40 = 101; moving one input anywhere leaves >= 40
+    model = nn.Sequential(_dense(np.eye(2)), nn.Tanh(), _dense([[40.0], [40.0]], [40.0]),
+                          nn.Sigmoid())
+    f = gn.receptive_field(model, 3, 0)
+    assert f.method == "gradient ascent"
+    assert f.pattern == pytest.approx([1.0, 1.0], abs=1e-3)
+    assert f.drive == pytest.approx(80 * np.tanh(1.0) + 40, rel=1e-4)
+    assert f.dont_care.tolist() == [False, False]  # the sum before the sigmoid moves
+    assert f.saturated
+
+
+def test_receptive_field_figure_says_how_many_it_shows_and_which_are_saturated():
+    pytest.importorskip("matplotlib")
+    from glassnet import plot
+
+    model = nn.Sequential(nn.Dense(4, 20), nn.Sigmoid(), seed=0)
+    model[0].bias.data[:5] = 100.0  # five saturated neurons among the first 16
+    fig = plot.receptive_fields(model, image_shape=(2, 2), max_neurons=16)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert any("showing 16 of 20" in t and "5 of 20 saturated" in t for t in texts)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(titles) == 16
+    assert [t.endswith(" sat.") for t in titles] == [True] * 5 + [False] * 11
+    assert "sat.: saturated" in fig._suptitle.get_text()
+    fig = plot.receptive_fields(model, image_shape=(2, 2), max_neurons=20)
+    assert not any("showing" in t for ax in fig.axes for t in (x.get_text()
+                                                               for x in ax.texts))

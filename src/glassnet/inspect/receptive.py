@@ -21,8 +21,20 @@ Two ways to find it, and the result says which was used:
   after every step, and keep the best. This finds a high point, not
   always the highest.
 
-For both, ``dont_care`` marks the inputs that can be set anywhere in the
-box (checked at ``low`` and ``high``) without changing the neuron's value.
+What is maximised is the neuron's *drive*: its value, or for a squashing
+layer the weighted sum going into the squash (the same argmax, since the
+squash only rises). ``dont_care`` marks the inputs the drive ignores: for
+the exact method, those whose weight is exactly 0; for gradient ascent,
+those that can be set to ``low`` or to ``high`` without moving the drive by
+more than 1e-5 of its size (so an input seen only through saturated neurons
+of earlier layers counts as ignored there).
+
+A squashed neuron can be *saturated*: a sigmoid or tanh at its limit (in
+float32, sigmoid(z) is exactly 1.0 for z > 17), a ReLU whose best sum is
+still negative, a step away from its threshold. Then its value stays put
+(within 1e-5) whichever input the drive uses is moved, so the value alone
+says nothing about which inputs matter; ``saturated`` says so, and
+``drive`` gives the sum that was maximised.
 
 Examples
 --------
@@ -34,8 +46,8 @@ Examples
 >>> field = receptive_field(model, layer=1, neuron=0)
 >>> field.method, field.pattern.tolist(), field.dont_care.tolist()
 ('exact', [1.0, 1.0, 0.0, -1.0], [False, False, True, False])
->>> round(field.value, 4)  # tanh(1 + 1 + 1)
-0.9951
+>>> round(field.value, 4), field.drive, field.saturated  # tanh(1 + 1 + 1)
+(0.9951, 3.0, False)
 """
 
 from __future__ import annotations
@@ -68,11 +80,20 @@ class ReceptiveField(NamedTuple):
     method : str
         ``'exact'`` or ``'gradient ascent'``.
     dont_care : numpy.ndarray of bool
-        Inputs that can be anything in the box without changing ``value``.
+        Inputs the drive ignores: a zero weight (exact), or no change to
+        the drive beyond 1e-5 of its size at ``low`` and at ``high``
+        (gradient ascent).
     layer : str
         Dotted name of the layer.
     neuron : tuple
         Index of the neuron in one sample's output of that layer.
+    drive : float
+        What was maximised: the weighted sum into a squashing layer, else
+        the value itself.
+    saturated : bool
+        The value is flat at ``pattern``: moving any input the drive uses
+        to ``low`` or ``high`` changes ``value`` by at most 1e-5 of its size
+        (a squash at its limit).
     """
 
     pattern: np.ndarray
@@ -81,6 +102,8 @@ class ReceptiveField(NamedTuple):
     dont_care: np.ndarray
     layer: str
     neuron: tuple
+    drive: float = float("nan")
+    saturated: bool = False
 
 
 def find_layer(model, layer) -> tuple[int | None, str, Module]:
@@ -221,6 +244,8 @@ def receptive_field(model, layer, neuron, input_shape=None, low=-1.0, high=1.0, 
     Returns
     -------
     ReceptiveField
+        With ``saturated`` set where the value does not respond to the
+        inputs the drive uses (see the module docstring).
     """
     position, name, target = find_layer(model, layer)
     shape = _sample_shape(model, input_shape)
@@ -233,11 +258,13 @@ def receptive_field(model, layer, neuron, input_shape=None, low=-1.0, high=1.0, 
     index = _neuron_index(where, probe.shape, neuron)
     rising = type(target).__name__ in _RISING
 
-    def objective(x):
-        """The neuron's value -- before a rising squash, which has the same argmax
-        and keeps a slope where ReLU or a step would be flat."""
+    def objective(x, squashed=False):
+        """The neuron's drive -- its value before a rising squash, which has the
+        same argmax and keeps a slope where a saturated squash, ReLU or step is
+        flat -- or with ``squashed`` its value."""
         inp, out = run(x)
-        source = inp if rising and isinstance(inp, Tensor) and inp.shape == out.shape else out
+        before = rising and isinstance(inp, Tensor) and inp.shape == out.shape
+        source = inp if before and not squashed else out
         return source[(slice(None),) + index]
 
     if _is_exact(model, position):
@@ -251,14 +278,23 @@ def receptive_field(model, layer, neuron, input_shape=None, low=-1.0, high=1.0, 
         pattern = _ascend(objective, lo, hi, steps, restarts, seed, dtype)
         method = "gradient ascent"
 
-    def value_of(batch):
-        with no_grad():
-            _, out = run(Tensor(np.asarray(batch, dtype)))
-        return out.data[(slice(None),) + index].astype(np.float64)
+    def measure(squashed):
+        def of(batch):
+            with no_grad():
+                values = objective(Tensor(np.asarray(batch, dtype)), squashed).data
+            return values.astype(np.float64)
+        return of
 
+    drive_of, value_of = measure(False), measure(True)
+    drive = float(drive_of(pattern[None])[0])
     value = float(value_of(pattern[None])[0])
-    return ReceptiveField(pattern, value, method, _dont_care(value_of, pattern, lo, hi, value),
-                          name, index)
+    if method == "exact":  # the drive is w · x + b: it ignores exactly the zero weights
+        dont_care = w == 0
+    else:
+        dont_care = _unchanged(drive_of, pattern, lo, hi, drive)
+    flat = _unchanged(value_of, pattern, lo, hi, value)
+    saturated = bool(np.any(~dont_care) and np.all(flat | dont_care))
+    return ReceptiveField(pattern, value, method, dont_care, name, index, drive, saturated)
 
 
 def _ascend(objective, lo, hi, steps, restarts, seed, dtype) -> np.ndarray:
@@ -285,8 +321,9 @@ def _ascend(objective, lo, hi, steps, restarts, seed, dtype) -> np.ndarray:
     return x[int(np.argmax(scores))]
 
 
-def _dont_care(value_of, pattern, lo, hi, value, limit: int = 4096) -> np.ndarray:
-    """Inputs whose moving to ``low`` or to ``high`` leaves the value unchanged."""
+def _unchanged(value_of, pattern, lo, hi, value, limit: int = 4096) -> np.ndarray:
+    """Inputs whose moving to ``low`` or to ``high`` leaves ``value_of`` within
+    1e-5 of ``value`` (none for inputs of more than ``limit`` values)."""
     n = pattern.size
     if n > limit:
         return np.zeros(pattern.shape, bool)

@@ -31,10 +31,14 @@ def receptive_fields(model, layers=None, *, input_shape=None, image_shape=None,
     """Every neuron of each layer drawn as its receptive field, one row per layer.
 
     Each picture is the input within ``[low, high]`` that drives the neuron
-    highest (black = low, white = high; checkered = makes no difference),
-    with the neuron's value for it above. The row label says whether the
-    fields were computed exactly or found by gradient ascent (see
-    :mod:`glassnet.inspect.receptive`).
+    highest (black = low, white = high; checkered = the neuron's weighted
+    sum ignores it), with the neuron's value for it above, marked "sat."
+    where the neuron is saturated (its value does not move whichever input
+    is changed, so the value says little; the picture still shows what the
+    sum favours). The row label says whether the fields were computed
+    exactly or found by gradient ascent (see
+    :mod:`glassnet.inspect.receptive`), how many are saturated, and how many
+    of the layer's neurons are drawn when not all are.
 
     Parameters
     ----------
@@ -68,18 +72,24 @@ def receptive_fields(model, layers=None, *, input_shape=None, image_shape=None,
     from ..inspect.receptive import receptive_fields as compute
 
     layers = _default_layers(model) if layers is None else list(layers)
-    rows = [compute(model, layer, input_shape, low, high, **search)[:max_neurons]
-            for layer in layers]
+    every = [compute(model, layer, input_shape, low, high, **search) for layer in layers]
+    rows = [fields[:max_neurons] for fields in every]
     n_cols = max(len(r) for r in rows)
     fig = new_figure(figsize=(1.15 * n_cols + 1.8, 1.45 * len(rows) + 0.8))
     grid = fig.add_gridspec(len(rows), n_cols + 1, width_ratios=[1.6] + [1] * n_cols)
     for r, fields in enumerate(rows):
         _, name, module = find_layer(model, layers[r])
         label = row_labels[r] if row_labels else f"{name}: {type(module).__name__}"
+        label += f"\n({fields[0].method})"
+        n_sat = sum(f.saturated for f in every[r])
+        if n_sat:
+            label += f"\n{n_sat} of {len(every[r])} saturated"
+        if len(fields) < len(every[r]):
+            label += f"\nshowing {len(fields)} of {len(every[r])}"
         ax = fig.add_subplot(grid[r, 0])
         ax.axis("off")
-        ax.text(1.0, 0.5, f"{label}\n({fields[0].method})", ha="right", va="center",
-                fontsize=9, transform=ax.transAxes)
+        ax.text(1.0, 0.5, label, ha="right", va="center", fontsize=9,
+                transform=ax.transAxes)
         for c, f in enumerate(fields):
             ax = fig.add_subplot(grid[r, c + 1])
             img = checkered(as_image(f.pattern, image_shape, order),
@@ -87,11 +97,14 @@ def receptive_fields(model, layers=None, *, input_shape=None, image_shape=None,
             ax.imshow(img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             no_ticks(ax)
             where = ",".join(str(i) for i in f.neuron)
-            ax.set_title(f"[{where}] {f.value:.2f}".replace("-", "−"), fontsize=8)
-    fig.suptitle((title + "\n" if title else "") +
-                 f"receptive fields: black {low:g}, white {high:g}, checkered: makes no "
-                 "difference; above each, [the neuron] and its value".replace("-", "−"),
-                 fontsize=10)
+            sat = " sat." if f.saturated else ""
+            ax.set_title(f"[{where}] {f.value:.2f}{sat}".replace("-", "−"), fontsize=8)
+    caption = (f"receptive fields: black {low:g}, white {high:g}, checkered: ignored by "
+               "the weighted sum; above each, [the neuron] and its value")
+    if any(f.saturated for fields in rows for f in fields):
+        caption += ("\nsat.: saturated, the value stays put whichever input changes, "
+                    "so it says little; the picture still shows what the sum favours")
+    fig.suptitle((title + "\n" if title else "") + caption.replace("-", "−"), fontsize=10)
     fig.receptive_fields = rows
     return finish(fig, path)
 
