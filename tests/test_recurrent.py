@@ -15,6 +15,8 @@ from glassnet.ops import recurrent as rec
 from glassnet.ops.loss import cross_entropy
 from glassnet.train import fit
 
+from conftest import native_setting
+
 
 def sigmoid(z):
     return 1 / (1 + np.exp(-z))
@@ -163,6 +165,35 @@ def test_final_state_alone_carries_gradient():
     _, (_, c) = layer(np.ones((1, 3, 2)), return_state=True)
     c.sum().backward()
     assert w.grad is not None and np.abs(w.grad).sum() > 0
+
+
+@pytest.mark.parametrize("native", [False, True])
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM])
+@pytest.mark.parametrize("return_sequences", [True, False])
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_a_batch_of_none_gives_empty_outputs_and_zero_gradients(
+        monkeypatch, native, cls, return_sequences, one_hot):
+    """As in PyTorch: a batch of 0 sequences runs, and backward leaves every
+    parameter a zero gradient (the sums over the batch are empty)."""
+    monkeypatch.setenv("GLASSNET_NATIVE", native_setting(native))
+    F, H, T = 3, 4, 5
+    layer = cls(F, H, return_sequences=return_sequences, seed=0)
+    if one_hot:  # the symbol-id fast path of the input products
+        x = gn.tensor(np.eye(F)[np.zeros((0, T), int)], requires_grad=True)
+    else:
+        x = gn.tensor(np.ones((0, T, F)), requires_grad=True)
+    out, state = layer(x, return_state=True)
+    assert out.shape == ((0, T, H) if return_sequences else (0, H))
+    finals = state if cls is nn.LSTM else (state,)
+    assert all(s.shape == (0, H) for s in finals)
+    total = out.sum()
+    for s in finals:
+        total = total + s.sum()
+    total.backward()
+    assert x.grad.shape == (0, T, F)
+    for name, p in layer.named_parameters():
+        assert p.grad is not None and p.grad.shape == p.shape, name
+        np.testing.assert_array_equal(p.grad, np.zeros(p.shape), err_msg=name)
 
 
 @given(n=st.integers(1, 6), dim=st.integers(1, 3), shape=st.sampled_from([(5,), (2, 3)]))

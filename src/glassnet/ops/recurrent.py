@@ -199,7 +199,7 @@ def _weight_grads(x, x_tm, hs, dZ, weight_ih, weight_hh, bias):
         x_tm = _time_major(x, dZ.dtype) if x_tm is None else x_tm
         dW_ih = x_tm.reshape(T * B, F).T @ dZ
     if weight_hh.requires_grad:
-        dW_hh = hs[:T].reshape(T * B, -1).T @ dZ
+        dW_hh = hs[:T].reshape(T * B, weight_hh.shape[0]).T @ dZ
     db = dZ.sum(axis=0) if bias.requires_grad else None
     return dW_ih, dW_hh, db
 
