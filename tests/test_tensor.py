@@ -49,6 +49,27 @@ def test_object_and_string_arrays_are_refused():
         gn.tensor(["a", "b"])
 
 
+@pytest.mark.parametrize("data, where", [
+    ([[1.0, 2.0], [3.0]], "the lists in data have different lengths (1 and 2)"),
+    ([[[1, 2], [3, 4]], [[1, 2], [3]]], "the lists in data[1] have different lengths"),
+    ([1.0, [2.0, 3.0]], "the items of data mix numbers and lists"),
+    ([np.zeros(2), np.zeros(3)], "different lengths (2 and 3)"),
+])
+@pytest.mark.parametrize("dtype", [None, np.float64])
+def test_ragged_lists_are_a_shape_error_that_says_where(data, where, dtype):
+    with pytest.raises(gn.ShapeError, match="nested lists must be rectangular") as err:
+        gn.tensor(data, dtype=dtype)
+    assert where in str(err.value)
+    with pytest.raises(gn.ShapeError, match="rectangular"):  # a list met by an operator
+        gn.tensor([1.0]) + data
+
+
+def test_text_with_a_float_dtype_is_a_dtype_error():
+    with pytest.raises(gn.DTypeError, match="cannot make a float32 tensor from list; "
+                                            "NumPy says: could not convert"):
+        gn.tensor(["a", "b"], dtype=np.float32)
+
+
 # --- backward ------------------------------------------------------------------------
 
 def test_tensor_used_twice_accumulates():

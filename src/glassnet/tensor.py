@@ -103,6 +103,43 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def _ragged_where(data, where: str = "data") -> str | None:
+    """Where nested lists stop being rectangular: a sentence, or None if they are."""
+    if not isinstance(data, (list, tuple)):
+        return None
+    sizes = {len(item) if isinstance(item, (list, tuple)) else
+             (item.shape[0] if isinstance(item, np.ndarray) and item.ndim else None)
+             for item in data}
+    if len(sizes) > 1:
+        if None in sizes:
+            return f"the items of {where} mix numbers and lists"
+        a, b = sorted(sizes)[:2]
+        return f"the lists in {where} have different lengths ({a} and {b})"
+    for i, item in enumerate(data):
+        found = _ragged_where(item, f"{where}[{i}]")
+        if found:
+            return found
+    return None
+
+
+def _asarray(data, dtype=None) -> np.ndarray:
+    """``np.asarray`` with NumPy's ValueError for ragged or non-numeric data
+    turned into a glassnet error that says where the data went wrong."""
+    try:
+        return np.asarray(data, dtype=dtype)
+    except ValueError as e:
+        ragged = _ragged_where(data)
+        if ragged:
+            raise ShapeError(
+                f"tensor(): nested lists must be rectangular (every row the same "
+                f"length); {ragged}. Pad the short rows, or make one tensor per row."
+            ) from None
+        raise DTypeError(
+            f"tensor(): cannot make a {np.dtype(dtype) if dtype else 'numeric'} "
+            f"tensor from {type(data).__name__}; NumPy says: {e}"
+        ) from None
+
+
 def _to_array(data, dtype) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
@@ -110,7 +147,7 @@ def _to_array(data, dtype) -> np.ndarray:
         dt = np.dtype(dtype)
         if dt.kind not in "fiub":
             raise DTypeError(f"tensor(): unsupported dtype {dt}; use float32 or float64.")
-        return np.asarray(data, dtype=dt)
+        return _asarray(data, dt)
     if isinstance(data, np.ndarray):
         if data.dtype.kind == "f" and data.dtype in _FLOATS:
             return data
@@ -122,7 +159,7 @@ def _to_array(data, dtype) -> np.ndarray:
             f"tensor(): cannot hold an array of dtype {data.dtype}; "
             "use numbers (float32/float64, or integers for indices)."
         )
-    arr = np.asarray(data)
+    arr = _asarray(data)
     if arr.dtype.kind in "iubf":
         return arr.astype(np.float32) if arr.dtype.kind != "b" else arr
     raise DTypeError(
