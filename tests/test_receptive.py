@@ -203,3 +203,14 @@ def test_receptive_field_figure_says_how_many_it_shows_and_which_are_saturated()
     fig = plot.receptive_fields(model, image_shape=(2, 2), max_neurons=20)
     assert not any("showing" in t for ax in fig.axes for t in (x.get_text()
                                                                for x in ax.texts))
+
+
+@pytest.mark.parametrize("after", [[], [nn.Identity]])
+def test_a_sum_without_a_squash_is_never_saturated(after):
+    # a huge bias makes every single input's effect < 1e-5 of the value, yet the
+    # value is the sum itself: it moves with every input, nothing is flat
+    model = nn.Sequential(_dense([[1.0], [-1.0]], [1e6]), *[a() for a in after])
+    f = gn.receptive_field(model, len(after), 0)
+    assert f.method == "exact" and f.drive == f.value == 1e6 + 2
+    assert f.dont_care.tolist() == [False, False]
+    assert not f.saturated

@@ -91,9 +91,10 @@ class ReceptiveField(NamedTuple):
         What was maximised: the weighted sum into a squashing layer, else
         the value itself.
     saturated : bool
-        The value is flat at ``pattern``: moving any input the drive uses
-        to ``low`` or ``high`` changes ``value`` by at most 1e-5 of its size
-        (a squash at its limit).
+        For a squashing layer (Sigmoid, Tanh, ReLU, Step): the value is flat
+        at ``pattern``, moving any input the drive uses to ``low`` or
+        ``high`` changes ``value`` by at most 1e-5 of its size (not checked
+        for inputs of more than 4096 values).
     """
 
     pattern: np.ndarray
@@ -253,17 +254,18 @@ def receptive_field(model, layer, neuron, input_shape=None, low=-1.0, high=1.0, 
     lo, hi = _box(low, high, shape, dtype)
     run = _runner(model, position, target)
     with no_grad():
-        _, probe = run(Tensor(((lo + hi) / 2)[None]))
+        probe_in, probe = run(Tensor(((lo + hi) / 2)[None]))
     where = f"layer {name!r} ({type(target).__name__})"
     index = _neuron_index(where, probe.shape, neuron)
-    rising = type(target).__name__ in _RISING
+    # a rising elementwise squash: climb the sum going into it (its drive)
+    before = (type(target).__name__ in _RISING and isinstance(probe_in, Tensor)
+              and probe_in.shape == probe.shape)
 
     def objective(x, squashed=False):
         """The neuron's drive -- its value before a rising squash, which has the
         same argmax and keeps a slope where a saturated squash, ReLU or step is
         flat -- or with ``squashed`` its value."""
         inp, out = run(x)
-        before = rising and isinstance(inp, Tensor) and inp.shape == out.shape
         source = inp if before and not squashed else out
         return source[(slice(None),) + index]
 
@@ -292,8 +294,10 @@ def receptive_field(model, layer, neuron, input_shape=None, low=-1.0, high=1.0, 
         dont_care = w == 0
     else:
         dont_care = _unchanged(drive_of, pattern, lo, hi, drive)
-    flat = _unchanged(value_of, pattern, lo, hi, value)
-    saturated = bool(np.any(~dont_care) and np.all(flat | dont_care))
+    saturated = False
+    if before and type(target).__name__ != "Identity" and np.any(~dont_care):
+        flat = _unchanged(value_of, pattern, lo, hi, value)
+        saturated = bool(np.all(flat | dont_care))
     return ReceptiveField(pattern, value, method, dont_care, name, index, drive, saturated)
 
 
