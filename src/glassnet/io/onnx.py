@@ -1,0 +1,1014 @@
+"""ONNX in and out: run a glassnet model anywhere, look inside a model trained elsewhere.
+
+ONNX is the file format the field exchanges trained networks in: PyTorch's
+``torch.onnx.export`` and Keras's ``model.export(format="onnx")`` write it,
+and onnxruntime runs it on any machine.
+
+- :func:`export_onnx` writes a glassnet model as an ONNX graph (one small
+  group of standard ONNX operators per layer, the batch axis symbolic), so
+  it runs under onnxruntime without glassnet.
+- :func:`import_onnx` reads an ONNX graph that is a chain of the operators
+  glassnet's layers stand for, including the node patterns PyTorch's
+  exporter writes around them, into a glassnet ``Sequential`` that traces,
+  draws, fine-tunes and saves like any other.
+
+Both need the optional extra ``pip install 'glassnet[onnx]'`` (onnx and
+onnxruntime). The layer-by-layer correspondence:
+
+==========================  ==========================================================
+glassnet layer              ONNX nodes
+==========================  ==========================================================
+Dense                       MatMul (+ Add); import also reads Gemm (transB=0 or 1)
+Sigmoid, Tanh, ReLU         Sigmoid, Tanh, Relu
+Softmax, Identity           Softmax (axis), Identity
+Step                        Greater + Where
+Flatten                     Flatten (axis=1); import also reads Reshape to (batch, -1)
+Conv1D, Conv2D              Conv (pads [begin..., end...]; 'same' is SAME_UPPER)
+MaxPool2D, AvgPool2D        MaxPool, AveragePool (count_include_pad=0), ceil_mode
+GlobalAveragePool2D         GlobalAveragePool + Flatten
+Embedding, OneHot           Gather, OneHot (ids as int64)
+RNN, LSTM                   Transpose + RNN / LSTM + Squeeze (+ Transpose)
+==========================  ==========================================================
+
+An LSTM's gates: glassnet keeps them in the order forget, input, candidate,
+output with one bias; ONNX in the order input, output, forget, cell with an
+input bias ``Wb`` and a recurrent bias ``Rb``. Export writes glassnet's bias
+as ``Wb`` and zeros as ``Rb``; import adds the two.
+
+Loading is data only: the file is parsed as a protobuf message (no code in
+it is run, no custom operator is loaded), it may be at most ``max_bytes``
+long, tensors stored outside the file ("external data") are refused, and a
+graph of more than :data:`MAX_NODES` nodes is refused.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import ConfigError, FormatError
+from .container import MAX_BYTES, atomic_write
+
+__all__ = ["MAX_NODES", "export_onnx", "import_onnx", "read_onnx"]
+
+MAX_NODES = 10_000
+MIN_OPSET = 13  # Squeeze's axes as an input and Softmax along one axis
+_MAX_ELEMENTS = 1 << 28  # one tensor: 1 GiB of float32
+
+# ONNX LSTM gate blocks (i, o, f, c) in terms of glassnet's (f, i, g, o) blocks,
+# and back.
+_TO_ONNX_GATES = (1, 3, 0, 2)
+_FROM_ONNX_GATES = (2, 0, 3, 1)
+
+
+def _onnx():
+    try:
+        import onnx
+    except ImportError as e:
+        raise ImportError(
+            "ONNX export and import need the onnx package: "
+            "pip install 'glassnet[onnx]'"
+        ) from e
+    return onnx
+
+
+# --- export ---------------------------------------------------------------------------
+class _Builder:
+    """Collects the nodes and initialisers of one graph, with unique names."""
+
+    def __init__(self, onnx, dtype):
+        self.onnx, self.helper = onnx, onnx.helper
+        self.dtype = np.dtype(dtype)
+        self.elem = onnx.helper.np_dtype_to_tensor_dtype(self.dtype)
+        self.nodes, self.inits, self.names = [], [], set()
+
+    def _unique(self, name: str) -> str:
+        base, k = name, 1
+        while name in self.names:
+            name, k = f"{base}_{k}", k + 1
+        self.names.add(name)
+        return name
+
+    def const(self, name: str, value, dtype=None) -> str:
+        """An initialiser holding ``value`` (in the model's dtype unless given)."""
+        arr = np.asarray(value, dtype=self.dtype if dtype is None else dtype)
+        name = self._unique(name)
+        self.inits.append(self.onnx.numpy_helper.from_array(arr, name))
+        return name
+
+    def axes(self, name: str, axes) -> str:
+        return self.const(name, np.asarray(axes, np.int64), np.int64)
+
+    def node(self, op: str, inputs, name: str, outputs: int = 1, **attrs):
+        """Add one node; return its output name (or names, for ``outputs`` > 1)."""
+        name = self._unique(name)
+        outs = [self._unique(f"{name}" if outputs == 1 else f"{name}:{i}")
+                for i in range(outputs)]
+        self.nodes.append(self.helper.make_node(op, list(inputs), outs, name=name,
+                                                **attrs))
+        return outs[0] if outputs == 1 else outs
+
+
+def _flat_layers(model, prefix: str = ""):
+    """(parameter-name prefix, layer) for every layer, nested Sequentials opened."""
+    from ..nn.module import Sequential
+
+    if type(model) is not Sequential:
+        yield prefix, model
+        return
+    for i, layer in enumerate(model):
+        yield from _flat_layers(layer, f"{prefix}{i}.")
+
+
+def _input_shape(layers, input_shape):
+    """The shape of one sample, known sizes as ints and unknown ones as names."""
+    from ..nn import (
+        LSTM, RNN, AvgPool2D, Conv1D, Conv2D, Dense, Embedding, GlobalAveragePool2D,
+        Identity, MaxPool2D, OneHot, ReLU, Sigmoid, Softmax, Step, Tanh,
+    )
+
+    if input_shape is not None:
+        shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+        for d in shape:
+            if isinstance(d, bool) or not (
+                (isinstance(d, (int, np.integer)) and d >= 1) or isinstance(d, str)
+            ):
+                raise ConfigError(
+                    f"export_onnx: input_shape must hold positive sizes (or names "
+                    f"for sizes that vary) of one sample, without the batch axis; "
+                    f"got {input_shape!r}."
+                )
+        return tuple(d if isinstance(d, str) else int(d) for d in shape)
+    recurrent = any(isinstance(m, (RNN, LSTM)) for _, m in layers)
+    for _, layer in layers:
+        if isinstance(layer, Dense):
+            return (layer.in_features,)
+        if isinstance(layer, Conv2D):
+            return (layer.in_channels, "height", "width")
+        if isinstance(layer, Conv1D):
+            return (layer.in_channels, "length")
+        if isinstance(layer, (RNN, LSTM)):
+            return ("time", layer.input_size)
+        if isinstance(layer, (Embedding, OneHot)):
+            return ("time",) if recurrent else ()
+        if isinstance(layer, (MaxPool2D, AvgPool2D, GlobalAveragePool2D)):
+            return ("channels", "height", "width")
+        if not isinstance(layer, (Sigmoid, Tanh, ReLU, Identity, Softmax, Step)):
+            break
+    first = type(layers[0][1]).__name__ if layers else "an empty model"
+    raise ConfigError(
+        f"export_onnx: the input shape of a model starting with {first} cannot be "
+        "told from its layers; pass input_shape=(...), the shape of one sample "
+        "without the batch axis, e.g. input_shape=(1, 28, 28)."
+    )
+
+
+def _pads(padding, spatial: int):
+    """Conv attributes for glassnet's padding: explicit pads, or SAME_UPPER."""
+    if padding == "same":
+        return {"auto_pad": "SAME_UPPER"}
+    if padding == "valid":
+        padding = 0
+    pair = (padding,) * spatial if isinstance(padding, int) else tuple(padding)
+    return {"pads": list(pair) * 2}
+
+
+def _export_dense(b: _Builder, layer, x, p):
+    y = b.node("MatMul", [x, b.const(p + "weight", layer.weight.data)], p + "MatMul")
+    if layer.bias is not None:
+        y = b.node("Add", [y, b.const(p + "bias", layer.bias.data)], p + "Add")
+    return y
+
+
+def _export_conv(b: _Builder, layer, x, p):
+    spatial = layer.weight.ndim - 2
+    inputs = [x, b.const(p + "weight", layer.weight.data)]
+    if layer.bias is not None:
+        inputs.append(b.const(p + "bias", layer.bias.data))
+    kernel = list(layer.weight.shape[2:])
+    stride = list(layer.stride) if spatial == 2 else [layer.stride]
+    return b.node("Conv", inputs, p + "Conv", kernel_shape=kernel, strides=stride,
+                  **_pads(layer.padding, spatial))
+
+
+def _export_pool(op: str, **extra):
+    def export(b: _Builder, layer, x, p):
+        return b.node(op, [x], p + op, kernel_shape=list(layer.kernel_size),
+                      strides=list(layer.stride), pads=list(layer.padding) * 2,
+                      ceil_mode=int(layer.ceil_mode), **extra)
+
+    return export
+
+
+def _export_global_pool(b: _Builder, layer, x, p):
+    y = b.node("GlobalAveragePool", [x], p + "GlobalAveragePool")
+    return b.node("Flatten", [y], p + "Flatten", axis=1)
+
+
+def _export_step(b: _Builder, layer, x, p):
+    above = b.node("Greater", [x, b.const(p + "threshold", layer.threshold)],
+                   p + "Greater")
+    return b.node("Where", [above, b.const(p + "high", layer.high),
+                            b.const(p + "low", layer.low)], p + "Where")
+
+
+def _as_ids(b: _Builder, x, p):
+    return x if b.input_is_ids and x == b.input_name else b.node(
+        "Cast", [x], p + "Cast", to=b.onnx.TensorProto.INT64)
+
+
+def _export_embedding(b: _Builder, layer, x, p):
+    ids = _as_ids(b, x, p)
+    return b.node("Gather", [b.const(p + "weight", layer.weight.data), ids],
+                  p + "Gather", axis=0)
+
+
+def _export_one_hot(b: _Builder, layer, x, p):
+    ids = _as_ids(b, x, p)
+    depth = b.const(p + "depth", np.int64(layer.num_classes), np.int64)
+    values = b.const(p + "values", [0.0, 1.0])
+    return b.node("OneHot", [ids, depth, values], p + "OneHot", axis=-1)
+
+
+def _export_recurrent(b: _Builder, layer, x, p):
+    """(batch, time, F) -> time-major -> RNN/LSTM -> back to batch-first."""
+    from ..nn import LSTM
+
+    H = layer.hidden_size
+    w_ih, w_hh, bias = layer.weight_ih.data, layer.weight_hh.data, layer.bias.data
+    if isinstance(layer, LSTM):
+        op, extra = "LSTM", {}
+
+        def order(a):
+            return np.concatenate([a[..., k * H:(k + 1) * H] for k in _TO_ONNX_GATES],
+                                  axis=-1)
+
+        w_ih, w_hh, bias = order(w_ih), order(w_hh), order(bias)
+    else:
+        op = "RNN"
+        extra = {"activations": ["Relu" if layer.nonlinearity == "relu" else "Tanh"]}
+    W = b.const(p + "W", w_ih.T[None])
+    R = b.const(p + "R", w_hh.T[None])
+    B = b.const(p + "B", np.concatenate([bias, np.zeros_like(bias)])[None])
+    xt = b.node("Transpose", [x], p + "Transpose_in", perm=[1, 0, 2])
+    y, y_h = b.node(op, [xt, W, R, B], p + op, outputs=2, hidden_size=H, **extra)
+    if not layer.return_sequences:
+        return b.node("Squeeze", [y_h, b.axes(p + "axes0", [0])], p + "Squeeze")
+    y = b.node("Squeeze", [y, b.axes(p + "axes1", [1])], p + "Squeeze")
+    return b.node("Transpose", [y], p + "Transpose_out", perm=[1, 0, 2])
+
+
+def _simple(op: str, **attrs):
+    def export(b: _Builder, layer, x, p):
+        return b.node(op, [x], p + op, **attrs)
+
+    return export
+
+
+def _exporters() -> dict:
+    from ..nn import (
+        LSTM, RNN, AvgPool2D, Conv1D, Conv2D, Dense, Embedding, Flatten,
+        GlobalAveragePool2D, Identity, MaxPool2D, OneHot, ReLU, Sigmoid, Softmax, Step,
+        Tanh,
+    )
+
+    return {
+        Dense: _export_dense,
+        Sigmoid: _simple("Sigmoid"),
+        Tanh: _simple("Tanh"),
+        ReLU: _simple("Relu"),
+        Identity: _simple("Identity"),
+        Softmax: lambda b, layer, x, p: b.node("Softmax", [x], p + "Softmax",
+                                              axis=layer.axis),
+        Step: _export_step,
+        Flatten: _simple("Flatten", axis=1),
+        Conv1D: _export_conv,
+        Conv2D: _export_conv,
+        MaxPool2D: _export_pool("MaxPool"),
+        AvgPool2D: _export_pool("AveragePool", count_include_pad=0),
+        GlobalAveragePool2D: _export_global_pool,
+        Embedding: _export_embedding,
+        OneHot: _export_one_hot,
+        RNN: _export_recurrent,
+        LSTM: _export_recurrent,
+    }
+
+
+def exportable_layers() -> tuple:
+    """The layer classes :func:`export_onnx` can write."""
+    return tuple(_exporters())
+
+
+def to_onnx_model(model, opset: int = 18, dynamic_batch: bool = True, *,
+                  input_shape=None, standardize=None):
+    """The ``onnx.ModelProto`` that :func:`export_onnx` writes (checked)."""
+    from .. import __version__
+    from ..nn import Embedding, OneHot
+    from ..nn.module import Module
+
+    onnx = _onnx()
+    if not isinstance(model, Module):
+        raise ConfigError(f"export_onnx: expected a glassnet model; got "
+                          f"{type(model).__name__}.")
+    newest = onnx.defs.onnx_opset_version()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not (
+            MIN_OPSET <= opset <= newest):
+        raise ConfigError(f"export_onnx: opset must be an integer from {MIN_OPSET} to "
+                          f"{newest} (this onnx package's newest); got {opset!r}.")
+    layers = list(_flat_layers(model))
+    exporters = _exporters()
+    missing = [f"{p.rstrip('.') or 'the model'} ({type(m).__name__})"
+               for p, m in layers if type(m) not in exporters]
+    if missing:
+        raise ConfigError(
+            f"export_onnx: no ONNX form for layer(s) {', '.join(missing)}. It can "
+            f"write {', '.join(sorted(c.__name__ for c in exporters))}; a custom "
+            "layer has to be rewritten with those to be exported."
+        )
+    sample = _input_shape(layers, input_shape)
+    b = _Builder(onnx, model.dtype)
+    first = layers[0][1] if layers else None
+    b.input_is_ids = isinstance(first, (Embedding, OneHot)) and standardize is None
+    b.input_name = x = "input"
+    batch = "batch" if dynamic_batch else 1
+    in_type = onnx.TensorProto.INT64 if b.input_is_ids else b.elem
+    graph_input = onnx.helper.make_tensor_value_info(x, in_type, [batch, *sample])
+    if standardize is not None:
+        mean, scale = standardize
+        x = b.node("Sub", [x, b.const("standardize.mean", mean)], "standardize.Sub")
+        x = b.node("Div", [x, b.const("standardize.scale", scale)], "standardize.Div")
+    for prefix, layer in layers:
+        x = exporters[type(layer)](b, layer, x, f"{prefix}{type(layer).__name__}."
+                                   if prefix else f"{type(layer).__name__}.")
+    maker = [n for n in b.nodes if x in n.output]
+    if maker:  # the last layer's node writes the graph output itself
+        outs = maker[0].output
+        outs[list(outs).index(x)] = "output"
+    else:
+        b.nodes.append(onnx.helper.make_node("Identity", [x], ["output"], name="output"))
+    graph = onnx.helper.make_graph(
+        b.nodes, "glassnet", [graph_input],
+        [onnx.helper.make_tensor_value_info("output", b.elem, None)], b.inits,
+        doc_string=repr(model))
+    opset_id = onnx.helper.make_opsetid("", opset)
+    proto = onnx.helper.make_model(
+        graph, opset_imports=[opset_id], producer_name="glassnet",
+        producer_version=__version__,
+        ir_version=onnx.helper.find_min_ir_version_for([opset_id], True))
+    inferred = onnx.shape_inference.infer_shapes(proto)
+    proto.graph.output[0].CopyFrom(inferred.graph.output[0])
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def export_onnx(model, path, opset: int = 18, dynamic_batch: bool = True, *,
+                input_shape=None, standardize=None) -> str:
+    """Write ``model`` as an ONNX file that onnxruntime (or any ONNX runtime) can run.
+
+    Every built-in layer becomes a few standard ONNX operators (table in
+    :mod:`glassnet.io.onnx`); the graph has one input ``"input"`` of shape
+    ``(batch, *input_shape)`` and one output ``"output"``, and gives the
+    same numbers as :func:`glassnet.predict` (to float32 rounding).
+    Recurrent layers start from a zero state on every run, as ``predict``
+    does for a layer that is not stateful. The file is checked with
+    ``onnx.checker`` and written atomically.
+
+    Parameters
+    ----------
+    model : Module
+        A glassnet model of built-in layers (nested Sequentials are fine).
+    path : str or PathLike
+        Where to write, e.g. ``"digits.onnx"``.
+    opset : int, default 18
+        The ONNX operator-set version (13 or newer).
+    dynamic_batch : bool, default True
+        Leave the batch axis symbolic (any batch size runs); False fixes it to 1.
+    input_shape : tuple, optional
+        One sample's shape, without the batch axis. By default it is read
+        from the first layer: ``(in_features,)`` for Dense, ``(channels,
+        "height", "width")`` for Conv2D, ``("time", features)`` for RNN and
+        LSTM, ``("time",)`` of int64 ids for Embedding and OneHot before a
+        recurrent layer. A string names a size that may vary.
+    standardize : (mean, scale), optional
+        Arrays of one sample's shape: the graph first computes
+        ``(input - mean) / scale``, so it takes raw inputs
+        (``glassnet export`` passes those saved by ``glassnet train``).
+
+    Returns
+    -------
+    str
+        ``path``.
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> from glassnet.nn import Dense, Sequential, Sigmoid
+    >>> model = Sequential(Dense(64, 32), Sigmoid(), Dense(32, 10), seed=0)
+    >>> gn.export_onnx(model, "digits.onnx")  # doctest: +SKIP
+    'digits.onnx'
+    """
+    proto = to_onnx_model(model, opset, dynamic_batch, input_shape=input_shape,
+                          standardize=standardize)
+    atomic_write(path, proto.SerializeToString())
+    return os.fspath(path)
+
+
+# --- import ---------------------------------------------------------------------------
+_LAYER_OPS = {
+    "MatMul", "Gemm", "Add", "Relu", "Sigmoid", "Tanh", "Softmax", "Identity",
+    "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape",
+    "Gather", "OneHot", "RNN", "LSTM", "Greater", "Where", "Transpose", "Squeeze",
+    "Unsqueeze", "Cast", "Dropout",
+}
+_VALUE_TYPES = None  # TensorProto element types a tensor may hold (set on first use)
+
+
+class _Graph:
+    """The constants of a graph and a walk along its one chain of nodes."""
+
+    def __init__(self, onnx, proto, where: str):
+        self.onnx, self.where = onnx, where
+        graph = proto.graph
+        if len(graph.node) > MAX_NODES:
+            raise FormatError(f"{where}: {len(graph.node):,} nodes; glassnet reads "
+                              f"graphs of at most {MAX_NODES:,}.")
+        if len(graph.sparse_initializer):
+            raise FormatError(f"{where}: sparse initialisers are not supported.")
+        self.consts = {t.name: self.array(t) for t in graph.initializer}
+        self.made_by = {}
+        for node in graph.node:
+            for out in node.output:
+                self.made_by[out] = node
+            if node.op_type == "Constant":
+                self.consts[node.output[0]] = self._constant(node)
+            elif node.op_type == "Identity" and node.input[0] in self.consts:
+                self.consts[node.output[0]] = self.consts[node.input[0]]
+        inputs = [v for v in graph.input if v.name not in self.consts]
+        if len(inputs) != 1 or len(graph.output) != 1:
+            raise FormatError(
+                f"{where}: glassnet imports graphs with one input and one output; this "
+                f"one has inputs {[v.name for v in inputs]} and outputs "
+                f"{[v.name for v in graph.output]}.")
+        self.input, self.output = inputs[0], graph.output[0].name
+        self.readers = {}
+        for node in graph.node:
+            if node.output and node.output[0] in self.consts:
+                continue
+            for name in node.input:
+                self.readers.setdefault(name, []).append(node)
+
+    def array(self, t) -> np.ndarray:
+        """A TensorProto's values, refusing external data and odd types."""
+        onnx = self.onnx
+        global _VALUE_TYPES
+        if _VALUE_TYPES is None:
+            P = onnx.TensorProto
+            _VALUE_TYPES = {P.FLOAT, P.DOUBLE, P.INT64, P.INT32, P.BOOL, P.FLOAT16}
+        if t.data_location == onnx.TensorProto.EXTERNAL or len(t.external_data):
+            raise FormatError(
+                f"{self.where}: tensor {t.name[:80]!r} is stored outside the file "
+                "(external data); glassnet reads self-contained ONNX files only. "
+                "Save the model with all tensors inside it.")
+        dims = list(t.dims)
+        if t.data_type not in _VALUE_TYPES or len(dims) > 8 or any(d < 0 for d in dims) \
+                or int(np.prod(dims, dtype=np.float64)) > _MAX_ELEMENTS:
+            raise FormatError(f"{self.where}: tensor {t.name[:80]!r} has an unsupported "
+                              f"type or shape ({t.data_type}, {dims[:9]}).")
+        try:
+            return onnx.numpy_helper.to_array(t)
+        except (ValueError, TypeError) as e:
+            raise FormatError(f"{self.where}: tensor {t.name[:80]!r} is malformed: "
+                              f"{e}") from None
+
+    def _constant(self, node) -> np.ndarray:
+        for a in node.attribute:
+            if a.name == "value":
+                return self.array(a.t)
+            if a.name in ("value_float", "value_int"):
+                return np.asarray(a.f if a.name == "value_float" else a.i)
+            if a.name in ("value_floats", "value_ints"):
+                return np.asarray(list(a.floats if a.name == "value_floats" else a.ints))
+        raise FormatError(f"{self.where}: Constant node {node.name!r} holds no tensor "
+                          "glassnet can read.")
+
+    def next(self, x: str):
+        """The one node reading ``x`` (nodes reading only its shape aside), or None."""
+        if x == self.output:
+            return None
+        readers = [n for n in self.readers.get(x, []) if n.op_type != "Shape"]
+        if not readers:
+            raise FormatError(f"{self.where}: nothing reads {x!r}, and it is not the "
+                              "graph's output.")
+        if len(readers) > 1:
+            raise FormatError(
+                f"{self.where}: {x!r} is read by {len(readers)} nodes "
+                f"({', '.join(_label(n) for n in readers[:5])}); glassnet imports "
+                "chains of layers (a Sequential), not branching graphs.")
+        return readers[0]
+
+    def const(self, node, slot: int, what: str) -> np.ndarray:
+        name = node.input[slot] if slot < len(node.input) else ""
+        if name not in self.consts:
+            raise FormatError(f"{self.where}: node {_label(node)}: its {what} must be a "
+                              f"constant (an initialiser); got {name!r}.")
+        return self.consts[name]
+
+    def optional_const(self, node, slot: int, what: str):
+        if slot >= len(node.input) or not node.input[slot]:
+            return None
+        return self.const(node, slot, what)
+
+    def attrs(self, node) -> dict:
+        out = {}
+        for a in node.attribute:
+            v = self.onnx.helper.get_attribute_value(a)
+            if isinstance(v, bytes):
+                v = v.decode("utf-8", "replace")
+            elif isinstance(v, list):
+                v = [s.decode("utf-8", "replace") if isinstance(s, bytes) else s
+                     for s in v]
+            out[a.name] = v
+        return out
+
+    def fail(self, node, why: str):
+        raise FormatError(f"{self.where}: node {_label(node)}: {why}")
+
+    def zero_state(self, node, slot: int) -> None:
+        """Check an RNN/LSTM's initial state input is absent or all zeros."""
+        name = node.input[slot] if slot < len(node.input) else ""
+        if not name:
+            return
+        if name in self.consts:
+            if np.any(self.consts[name]):
+                self.fail(node, "starts from a non-zero state; glassnet's imported "
+                          "layer starts from zeros.")
+            return
+        maker = self.made_by.get(name)
+        if maker is not None and maker.op_type == "ConstantOfShape":
+            value = self.attrs(maker).get("value")
+            if value is None or not np.any(self.onnx.numpy_helper.to_array(value)):
+                return
+        if maker is not None and maker.op_type == "Expand" \
+                and maker.input[0] in self.consts and not np.any(
+                    self.consts[maker.input[0]]):
+            return
+        self.fail(node, f"its initial state {name!r} is computed in the graph; glassnet "
+                  "imports recurrent layers that start from zeros.")
+
+
+def _label(node) -> str:
+    return f"{node.name or '(unnamed)'!r} ({node.op_type})"
+
+
+def _walk_ops(g: _Graph) -> list:
+    """Every node along the chain from the input (for the unsupported-op check)."""
+    nodes, x = [], g.input.name
+    while True:
+        node = g.next(x)
+        if node is None:
+            return nodes
+        nodes.append(node)
+        if len(nodes) > MAX_NODES:
+            raise FormatError(f"{g.where}: the chain of nodes does not end.")
+        live = [o for o in node.output if o and (o == g.output or g.readers.get(o))]
+        if not live:
+            raise FormatError(f"{g.where}: nothing reads the output of node "
+                              f"{_label(node)}.")
+        x = live[0]
+
+
+def _set(tensor, value: np.ndarray, dtype) -> None:
+    tensor.data = np.ascontiguousarray(value, dtype=dtype)
+
+
+def _next_is(g: _Graph, x: str, op: str):
+    node = g.next(x)
+    return node if node is not None and node.op_type == op else None
+
+
+def _squeeze_axes(g: _Graph, node):
+    if node.op_type == "Squeeze":
+        axes = g.optional_const(node, 1, "axes")
+        if axes is None:
+            axes = g.attrs(node).get("axes")
+        return None if axes is None else sorted(int(a) for a in np.ravel(axes))
+    return None
+
+
+def _import_dense(g: _Graph, node, x, dtype):
+    from ..nn import Dense
+
+    if node.op_type == "Gemm":
+        a = g.attrs(node)
+        if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0:
+            g.fail(node, "Gemm with transA or alpha != 1 has no Dense equivalent.")
+        w = g.const(node, 1, "weight B")
+        w = w.T if a.get("transB", 0) else w
+        bias = g.optional_const(node, 2, "bias C")
+        if bias is not None:
+            bias = np.broadcast_to(bias * a.get("beta", 1.0), (w.shape[1],))
+    else:
+        if node.input[0] != x:
+            g.fail(node, "MatMul must multiply the data by a weight matrix "
+                   "(data first).")
+        w, bias = g.const(node, 1, "weight"), None
+    if w.ndim != 2:
+        g.fail(node, f"expected a 2-D weight matrix; got shape {w.shape}.")
+    y = node.output[0]
+    add = _next_is(g, y, "Add") if bias is None else None
+    if add is not None:
+        other = [n for n in add.input if n != y]
+        if len(other) == 1 and other[0] in g.consts and \
+                g.consts[other[0]].size == w.shape[1]:
+            bias, y = g.consts[other[0]].reshape(-1), add.output[0]
+    layer = Dense(w.shape[0], w.shape[1], bias=bias is not None)
+    _set(layer.weight, w, dtype)
+    if bias is not None:
+        _set(layer.bias, bias, dtype)
+    return [layer], y
+
+
+def _symmetric(g: _Graph, node, pads, spatial: int):
+    pads = [0] * (2 * spatial) if pads is None else list(pads)
+    if len(pads) != 2 * spatial or pads[:spatial] != pads[spatial:]:
+        g.fail(node, f"pads {pads} differ before and after; glassnet pads both sides "
+               "alike (or 'same', the odd pixel after).")
+    return pads[:spatial]
+
+
+def _check_unit(g: _Graph, node, a: dict, key: str, spatial: int) -> None:
+    if any(v != 1 for v in a.get(key, [1] * spatial)):
+        g.fail(node, f"{key} {a[key]} is not supported (glassnet uses 1).")
+
+
+def _import_conv(g: _Graph, node, x, dtype):
+    from ..nn import Conv1D, Conv2D
+
+    w = g.const(node, 1, "weight")
+    bias = g.optional_const(node, 2, "bias")
+    spatial = w.ndim - 2
+    if spatial not in (1, 2):
+        g.fail(node, f"a {spatial}-D convolution; glassnet has Conv1D and Conv2D.")
+    a = g.attrs(node)
+    _check_unit(g, node, a, "dilations", spatial)
+    if a.get("group", 1) != 1:
+        g.fail(node, f"grouped convolution (group={a['group']}) is not supported.")
+    auto = a.get("auto_pad", "NOTSET")
+    if auto == "SAME_UPPER":
+        padding = "same"
+    elif auto == "VALID":
+        padding = "valid"
+    elif auto == "NOTSET":
+        pads = _symmetric(g, node, a.get("pads"), spatial)
+        padding = pads[0] if spatial == 1 else tuple(pads)
+    else:
+        g.fail(node, f"auto_pad {auto} puts the odd pixel before; glassnet's 'same' "
+               "puts it after (SAME_UPPER).")
+    stride = a.get("strides", [1] * spatial)
+    cls = Conv2D if spatial == 2 else Conv1D
+    layer = cls(w.shape[1], w.shape[0], tuple(w.shape[2:]) if spatial == 2
+                else w.shape[2], stride=tuple(stride) if spatial == 2 else stride[0],
+                padding=padding, bias=bias is not None)
+    _set(layer.weight, w, dtype)
+    if bias is not None:
+        _set(layer.bias, bias, dtype)
+    return [layer], node.output[0]
+
+
+def _import_pool(g: _Graph, node, x, dtype):
+    from ..nn import AvgPool2D, MaxPool2D
+
+    a = g.attrs(node)
+    kernel = a.get("kernel_shape", [])
+    if len(kernel) != 2:
+        g.fail(node, f"a pooling window of {len(kernel)} axes; glassnet pools 2-D maps.")
+    _check_unit(g, node, a, "dilations", 2)
+    if a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+        g.fail(node, f"auto_pad {a['auto_pad']} is not supported; give explicit pads.")
+    if a.get("storage_order", 0) or len([o for o in node.output if o]) > 1:
+        g.fail(node, "MaxPool's indices output is not supported.")
+    padding = _symmetric(g, node, a.get("pads"), 2)
+    ceil = bool(a.get("ceil_mode", 0))
+    if node.op_type == "AveragePool" and a.get("count_include_pad", 0) and (
+            any(padding) or ceil):
+        g.fail(node, "count_include_pad=1 with padding or ceil_mode counts padding in "
+               "the mean; glassnet's AvgPool2D never does.")
+    cls = MaxPool2D if node.op_type == "MaxPool" else AvgPool2D
+    layer = cls(tuple(kernel), stride=tuple(a.get("strides", [1, 1])),
+                padding=tuple(padding), ceil_mode=ceil)
+    return [layer], node.output[0]
+
+
+def _import_global_pool(g: _Graph, node, x, dtype):
+    from ..nn import GlobalAveragePool2D
+
+    y = node.output[0]
+    after = g.next(y)
+    flat = after is not None and (
+        (after.op_type == "Flatten" and g.attrs(after).get("axis", 1) == 1)
+        or (after.op_type == "Reshape" and _flattening(g, after))
+        or (after.op_type == "Squeeze" and _squeeze_axes(g, after) == [2, 3]))
+    if not flat:
+        g.fail(node, "glassnet's GlobalAveragePool2D gives (batch, channels); it "
+               "must be followed by Flatten, or a Reshape or Squeeze to that shape.")
+    return [GlobalAveragePool2D()], after.output[0]
+
+
+def _flattening(g: _Graph, node) -> bool:
+    shape = g.const(node, 1, "shape")
+    return shape.ndim == 1 and len(shape) == 2 and (shape[1] == -1 or shape[0] in (0, -1))
+
+
+def _import_reshape(g: _Graph, node, x, dtype):
+    from ..nn import Flatten
+
+    if not _flattening(g, node):
+        g.fail(node, f"a Reshape to {g.consts[node.input[1]].tolist()}; glassnet "
+               "imports only flattening to (batch, -1).")
+    return [Flatten()], node.output[0]
+
+
+def _import_flatten(g: _Graph, node, x, dtype):
+    from ..nn import Flatten
+
+    if g.attrs(node).get("axis", 1) != 1:
+        g.fail(node, "Flatten with axis != 1; glassnet's Flatten keeps the batch axis.")
+    return [Flatten()], node.output[0]
+
+
+def _import_gather(g: _Graph, node, x, dtype):
+    from ..nn import Embedding
+
+    a = g.attrs(node)
+    if node.input[1] != x or node.input[0] not in g.consts or a.get("axis", 0) != 0:
+        g.fail(node, "glassnet imports Gather as a table look-up (Embedding): "
+               "Gather(table, ids, axis=0) with a constant table.")
+    w = g.consts[node.input[0]]
+    if w.ndim != 2:
+        g.fail(node, f"expected a 2-D table; got shape {w.shape}.")
+    layer = Embedding(w.shape[0], w.shape[1])
+    _set(layer.weight, w, dtype)
+    return [layer], node.output[0]
+
+
+def _import_one_hot(g: _Graph, node, x, dtype):
+    from ..nn import OneHot
+
+    depth = g.const(node, 1, "depth")
+    values = g.const(node, 2, "values")
+    if g.attrs(node).get("axis", -1) != -1 or values.tolist() != [0, 1]:
+        g.fail(node, "glassnet imports OneHot with axis=-1 and values [0, 1].")
+    return [OneHot(int(np.ravel(depth)[0]))], node.output[0]
+
+
+def _import_step(g: _Graph, node, x, dtype):
+    from ..nn import Step
+
+    where = _next_is(g, node.output[0], "Where")
+    threshold = g.const(node, 1, "threshold") if node.input[0] == x else None
+    if where is None or threshold is None or threshold.size != 1 \
+            or where.input[0] != node.output[0]:
+        g.fail(node, "glassnet imports Greater only as Step: "
+               "Where(Greater(x, threshold), high, low) with constants.")
+    high, low = g.const(where, 1, "high"), g.const(where, 2, "low")
+    if high.size != 1 or low.size != 1:
+        g.fail(where, "Step's high and low must be single numbers.")
+    return [Step(*(_short(v, dtype) for v in (threshold, low, high)))], where.output[0]
+
+
+def _short(value: np.ndarray, dtype) -> float:
+    """A single number as the shortest float that rounds to it in ``dtype``."""
+    return float(str(np.asarray(value, dtype).item() if dtype == np.float64
+                     else np.float32(value.item())))
+
+
+def _import_recurrent(g: _Graph, node, x, dtype):
+    """[Transpose] -> RNN/LSTM -> Squeeze -> [Transpose], or the last step's Y_h."""
+    from ..nn import LSTM, RNN
+
+    rnn = node
+    batch_first = False
+    if node.op_type == "Transpose":
+        if g.attrs(node).get("perm") != [1, 0, 2]:
+            g.fail(node, "glassnet imports Transpose only as the (batch, time) swap "
+                   "around an RNN or LSTM, perm [1, 0, 2].")
+        rnn = g.next(node.output[0])
+        if rnn is None or rnn.op_type not in ("RNN", "LSTM"):
+            g.fail(node, "a Transpose that is not the swap before an RNN or LSTM.")
+        batch_first = True
+    a = g.attrs(rnn)
+    if rnn.input[0] != (node.output[0] if batch_first else x):
+        g.fail(rnn, "its sequence input must be the data.")
+    if a.get("direction", "forward") != "forward" or a.get("clip") is not None \
+            or a.get("layout", 0) != 0 or a.get("input_forget", 0):
+        g.fail(rnn, "glassnet imports forward, unclipped, time-major RNN and LSTM "
+               "nodes without input_forget.")
+    if rnn.input[4:5] and rnn.input[4]:
+        g.fail(rnn, "sequence_lens is not supported (every sequence runs to the end).")
+    for slot in (5, 6):
+        g.zero_state(rnn, slot)
+    if rnn.op_type == "LSTM" and g.optional_const(rnn, 7, "peepholes P") is not None \
+            and np.any(g.consts[rnn.input[7]]):
+        g.fail(rnn, "peephole connections (P) are not supported.")
+    W, R = g.const(rnn, 1, "W"), g.const(rnn, 2, "R")
+    H = int(a.get("hidden_size", R.shape[-1]))
+    gates = 4 if rnn.op_type == "LSTM" else 1
+    if W.ndim != 3 or W.shape[:2] != (1, gates * H) or R.shape != (1, gates * H, H):
+        g.fail(rnn, f"W {W.shape} and R {R.shape} do not fit hidden_size {H}.")
+    B = g.optional_const(rnn, 3, "B")
+    bias = np.zeros(gates * H) if B is None else B[0, :gates * H] + B[0, gates * H:]
+    w_ih, w_hh = W[0].T, R[0].T
+    if rnn.op_type == "LSTM":
+        if a.get("activations", ["Sigmoid", "Tanh", "Tanh"]) != [
+                "Sigmoid", "Tanh", "Tanh"]:
+            g.fail(rnn, f"activations {a['activations']}; glassnet's LSTM uses "
+                   "Sigmoid, Tanh, Tanh.")
+
+        def order(m):
+            return np.concatenate([m[..., k * H:(k + 1) * H] for k in _FROM_ONNX_GATES],
+                                  axis=-1)
+
+        w_ih, w_hh, bias = order(w_ih), order(w_hh), order(bias)
+        make = LSTM
+    else:
+        acts = [s.lower() for s in a.get("activations", ["Tanh"])]
+        if acts not in (["tanh"], ["relu"]):
+            g.fail(rnn, f"activations {a['activations']}; glassnet's RNN uses Tanh "
+                   "or Relu.")
+
+        def make(f, h, return_sequences):
+            return RNN(f, h, nonlinearity=acts[0], return_sequences=return_sequences)
+
+    y, y_h = (list(rnn.output) + ["", ""])[:2]
+    if y and g.readers.get(y):
+        sq = g.next(y)
+        if sq is None or _squeeze_axes(g, sq) != [1]:
+            g.fail(rnn, "its output Y must be squeezed on axis 1 (one direction).")
+        out = sq.output[0]
+        if batch_first:
+            back = _next_is(g, out, "Transpose")
+            if back is None or g.attrs(back).get("perm") != [1, 0, 2]:
+                g.fail(sq, "after a batch-first LSTM/RNN, a Transpose perm [1, 0, 2] "
+                       "must bring the batch axis back first.")
+            out = back.output[0]
+        sequences = True
+    elif y_h and (g.readers.get(y_h) or y_h == g.output):
+        sq = g.next(y_h)
+        if sq is None or _squeeze_axes(g, sq) != [0]:
+            g.fail(rnn, "its output Y_h must be squeezed on axis 0 (one direction).")
+        out, sequences = sq.output[0], False
+    else:
+        g.fail(rnn, "neither Y nor Y_h is used.")
+    if not batch_first:
+        g.fail(rnn, "time-major input: glassnet's recurrent layers read (batch, time, "
+               "features); expected a Transpose perm [1, 0, 2] before the node.")
+    layer = make(W.shape[2], H, return_sequences=sequences)
+    _set(layer.weight_ih, w_ih, dtype)
+    _set(layer.weight_hh, w_hh, dtype)
+    _set(layer.bias, bias, dtype)
+    return [layer], out
+
+
+def _import_simple(cls_name: str, **kwargs):
+    def importer(g: _Graph, node, x, dtype):
+        from .. import nn
+
+        if cls_name == "Softmax":
+            kwargs["axis"] = int(g.attrs(node).get("axis", -1))
+        return [getattr(nn, cls_name)(**kwargs)], node.output[0]
+
+    return importer
+
+
+def _skip(g: _Graph, node, x, dtype):
+    """Nodes that change nothing glassnet sees: Cast of ids, Dropout at inference."""
+    if node.op_type == "Cast":
+        after = g.next(node.output[0])
+        if after is None or after.op_type not in ("Gather", "OneHot"):
+            g.fail(node, "glassnet imports Cast only before a Gather or OneHot "
+                   "(symbol ids).")
+    return [], node.output[0]
+
+
+_IMPORTERS = {
+    "MatMul": _import_dense, "Gemm": _import_dense,
+    "Relu": _import_simple("ReLU"), "Sigmoid": _import_simple("Sigmoid"),
+    "Tanh": _import_simple("Tanh"), "Softmax": _import_simple("Softmax"),
+    "Identity": _import_simple("Identity"),
+    "Conv": _import_conv, "MaxPool": _import_pool, "AveragePool": _import_pool,
+    "GlobalAveragePool": _import_global_pool, "Flatten": _import_flatten,
+    "Reshape": _import_reshape, "Gather": _import_gather, "OneHot": _import_one_hot,
+    "Greater": _import_step, "Transpose": _import_recurrent, "RNN": _import_recurrent,
+    "LSTM": _import_recurrent, "Cast": _skip, "Dropout": _skip,
+}
+
+
+def _load_proto(onnx, path, max_bytes: int):
+    path = os.fspath(path)
+    where = os.path.basename(path)
+    size = os.path.getsize(path)
+    if size > max_bytes:
+        raise FormatError(f"{where}: {size:,} bytes, more than the limit of "
+                          f"{max_bytes:,} (pass max_bytes= to allow more).")
+    with open(path, "rb") as f:
+        raw = f.read(max_bytes + 1)
+    try:
+        # From bytes: nothing outside the file (external data) is ever opened.
+        proto = onnx.load_model_from_string(raw)
+    except Exception as e:  # protobuf's DecodeError and friends
+        raise FormatError(f"{where}: not an ONNX model file ({type(e).__name__}: "
+                          f"{str(e)[:200]}).") from None
+    if not proto.HasField("graph") or not len(proto.graph.node):
+        raise FormatError(f"{where}: not an ONNX model file (no graph).")
+    return proto, where
+
+
+def read_onnx(path, *, max_bytes: int = MAX_BYTES):
+    """The glassnet model an ONNX file holds, and facts about the file.
+
+    Returns ``(model, info)``; ``info`` has ``input_name``, ``input_shape``
+    (one sample, None for sizes the file leaves open), ``input_dtype``,
+    ``opset``, ``producer`` and ``nodes``. See :func:`import_onnx`.
+    """
+    onnx = _onnx()
+    from ..nn.module import Sequential
+
+    proto, where = _load_proto(onnx, path, max_bytes)
+    opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
+                default=0)
+    if opset < MIN_OPSET:
+        raise FormatError(f"{where}: ONNX opset {opset}; glassnet reads opset "
+                          f"{MIN_OPSET} or newer (convert it with "
+                          "onnx.version_converter).")
+    g = _Graph(onnx, proto, where)
+    chain = _walk_ops(g)
+    unsupported = [n for n in chain if n.op_type not in _LAYER_OPS]
+    if unsupported:
+        raise FormatError(
+            f"{where}: operators glassnet has no layer for: "
+            f"{', '.join(_label(n) for n in unsupported[:20])}"
+            f"{' ...' if len(unsupported) > 20 else ''}. glassnet imports "
+            f"{', '.join(sorted(_LAYER_OPS))}.")
+    elem = g.input.type.tensor_type.elem_type
+    floats = [v for v in g.consts.values() if v.dtype.kind == "f"]
+    dtype = np.float64 if floats and all(v.dtype == np.float64 for v in floats) \
+        else np.float32
+    layers, x = [], g.input.name
+    while True:
+        node = g.next(x)
+        if node is None:
+            break
+        importer = _IMPORTERS.get(node.op_type)
+        if importer is None:
+            g.fail(node, "this node does not start a layer glassnet knows (it is "
+                   "read only as part of one, e.g. Squeeze after an LSTM).")
+        made, x = importer(g, node, x, dtype)
+        layers += made
+    dims = g.input.type.tensor_type.shape.dim
+    info = {
+        "input_name": g.input.name,
+        "input_shape": tuple(d.dim_value if d.HasField("dim_value") else None
+                             for d in dims[1:]),
+        "input_dtype": onnx.helper.tensor_dtype_to_np_dtype(elem) if elem else None,
+        "opset": opset,
+        "producer": f"{proto.producer_name} {proto.producer_version}".strip(),
+        "nodes": len(proto.graph.node),
+    }
+    return Sequential(*layers), info
+
+
+def import_onnx(path, *, max_bytes: int = MAX_BYTES):
+    """Read an ONNX file (from PyTorch, Keras, glassnet...) as a glassnet model.
+
+    The graph must be one chain from its input to its output of the
+    operators glassnet's layers stand for (MatMul/Gemm + Add, Relu,
+    Sigmoid, Tanh, Softmax, Conv, MaxPool, AveragePool, GlobalAveragePool,
+    Flatten/Reshape, Gather, OneHot, RNN, LSTM and the Transpose, Squeeze,
+    Identity, Constant and Cast nodes exporters put around them). Any other
+    operator is refused in one error that lists every such node by name.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The ``.onnx`` file. It must hold all its tensors itself (external
+        data is refused) and be at most ``max_bytes`` long.
+    max_bytes : int
+        Size limit (default 1 GiB, as for glassnet's own files).
+
+    Returns
+    -------
+    Sequential
+        The layers, with the file's weights (float32 unless every weight in
+        the file is float64). It gives the same outputs as onnxruntime on
+        the file, and traces, draws, fine-tunes and saves as any glassnet
+        model.
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> model = gn.import_onnx("tests/fixtures/lenet.onnx")  # doctest: +SKIP
+    >>> model[0]  # doctest: +SKIP
+    Conv2D(1 → 8, 5x5, padding 2x2, bias)
+    """
+    return read_onnx(path, max_bytes=max_bytes)[0]
