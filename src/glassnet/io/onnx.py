@@ -419,7 +419,7 @@ _LAYER_OPS = {
     "MatMul", "Gemm", "Add", "Relu", "Sigmoid", "Tanh", "Softmax", "Identity",
     "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape",
     "Gather", "OneHot", "RNN", "LSTM", "Greater", "Where", "Transpose", "Squeeze",
-    "Unsqueeze", "Cast", "Dropout",
+    "Unsqueeze", "Cast", "Dropout", "Sub", "Div",
 }
 _VALUE_TYPES = None  # TensorProto element types a tensor may hold (set on first use)
 
@@ -904,6 +904,43 @@ _IMPORTERS = {
 }
 
 
+def _standardization(g: _Graph, x: str):
+    """A leading ``(input - mean) / scale`` (as ``glassnet export`` writes): its
+    (mean, scale, Sub node) and the name of its result; else (None, x)."""
+    sub = _next_is(g, x, "Sub")
+    if sub is None or sub.input[0] != x or sub.input[1] not in g.consts:
+        return None, x
+    div = _next_is(g, sub.output[0], "Div")
+    if div is None or div.input[0] != sub.output[0] or div.input[1] not in g.consts:
+        g.fail(sub, "glassnet imports Sub only in (input - mean) / scale before the "
+               "first layer.")
+    return (g.consts[sub.input[1]], g.consts[div.input[1]], sub), div.output[0]
+
+
+def _fold_standardization(g: _Graph, layers, mean, scale, node) -> None:
+    """Fold (x - mean) / scale into the first Dense layer's weights and bias:
+    ``((x - m) / s) W + b = x (W / s) + (b - (m / s) W)``."""
+    from ..nn import Dense
+
+    first = layers[0] if layers else None
+    n = first.in_features if isinstance(first, Dense) else -1
+    if n < 0 or mean.size not in (1, n) or scale.size not in (1, n):
+        g.fail(node, "the graph standardises its input before a layer other than "
+               "Dense; glassnet has no layer for that. Export it without the "
+               "standardisation (glassnet export --raw) and standardise the inputs "
+               "yourself.")
+    w = first.weight.data.astype(np.float64)
+    m = np.broadcast_to(np.ravel(mean), (n,)).astype(np.float64)
+    s = np.broadcast_to(np.ravel(scale), (n,)).astype(np.float64)
+    if first.bias is None:
+        g.fail(node, "the standardisation can be folded only into a Dense layer "
+               "with a bias.")
+    bias = first.bias.data.astype(np.float64)
+    dtype = first.weight.dtype
+    _set(first.weight, w / s[:, None], dtype)
+    _set(first.bias, bias - (m / s) @ w, dtype)
+
+
 def _load_proto(onnx, path, max_bytes: int):
     path = os.fspath(path)
     where = os.path.basename(path)
@@ -955,6 +992,7 @@ def read_onnx(path, *, max_bytes: int = MAX_BYTES):
     dtype = np.float64 if floats and all(v.dtype == np.float64 for v in floats) \
         else np.float32
     layers, x = [], g.input.name
+    standardize, x = _standardization(g, x)
     while True:
         node = g.next(x)
         if node is None:
@@ -965,6 +1003,8 @@ def read_onnx(path, *, max_bytes: int = MAX_BYTES):
                    "read only as part of one, e.g. Squeeze after an LSTM).")
         made, x = importer(g, node, x, dtype)
         layers += made
+    if standardize is not None:
+        _fold_standardization(g, layers, *standardize)
     dims = g.input.type.tensor_type.shape.dim
     info = {
         "input_name": g.input.name,
