@@ -1,45 +1,4 @@
-"""ONNX in and out: run a glassnet model anywhere, look inside a model trained elsewhere.
-
-ONNX is the file format the field exchanges trained networks in: PyTorch's
-``torch.onnx.export`` and Keras's ``model.export(format="onnx")`` write it,
-and onnxruntime runs it on any machine.
-
-- :func:`export_onnx` writes a glassnet model as an ONNX graph (one small
-  group of standard ONNX operators per layer, the batch axis symbolic), so
-  it runs under onnxruntime without glassnet.
-- :func:`import_onnx` reads an ONNX graph that is a chain of the operators
-  glassnet's layers stand for, including the node patterns PyTorch's
-  exporter writes around them, into a glassnet ``Sequential`` that traces,
-  draws, fine-tunes and saves like any other.
-
-Both need the optional extra ``pip install 'glassnet[onnx]'`` (onnx and
-onnxruntime). The layer-by-layer correspondence:
-
-==========================  ==========================================================
-glassnet layer              ONNX nodes
-==========================  ==========================================================
-Dense                       MatMul (+ Add); import also reads Gemm (transB=0 or 1)
-Sigmoid, Tanh, ReLU         Sigmoid, Tanh, Relu
-Softmax, Identity           Softmax (axis), Identity
-Step                        Greater + Where
-Flatten                     Flatten (axis=1); import also reads Reshape to (batch, -1)
-Conv1D, Conv2D              Conv (pads [begin..., end...]; 'same' is SAME_UPPER)
-MaxPool2D, AvgPool2D        MaxPool, AveragePool (count_include_pad=0), ceil_mode
-GlobalAveragePool2D         GlobalAveragePool + Flatten
-Embedding, OneHot           Gather, OneHot (ids as int64)
-RNN, LSTM                   Transpose + RNN / LSTM + Squeeze (+ Transpose)
-==========================  ==========================================================
-
-An LSTM's gates: glassnet keeps them in the order forget, input, candidate,
-output with one bias; ONNX in the order input, output, forget, cell with an
-input bias ``Wb`` and a recurrent bias ``Rb``. Export writes glassnet's bias
-as ``Wb`` and zeros as ``Rb``; import adds the two.
-
-Loading is data only: the file is parsed as a protobuf message (no code in
-it is run, no custom operator is loaded), it may be at most ``max_bytes``
-long, tensors stored outside the file ("external data") are refused, and a
-graph of more than :data:`MAX_NODES` nodes is refused.
-"""
+"""ONNX graph -> glassnet Sequential: a walk along the graph's one chain of nodes."""
 
 from __future__ import annotations
 
@@ -47,374 +6,14 @@ import os
 
 import numpy as np
 
-from ..errors import ConfigError, FormatError
-from .container import MAX_BYTES, atomic_write
-
-__all__ = ["MAX_NODES", "export_onnx", "import_onnx", "read_onnx"]
+from ...errors import FormatError
+from ..container import MAX_BYTES
+from ._common import FROM_ONNX_GATES, MIN_OPSET, require_onnx
 
 MAX_NODES = 10_000
-MIN_OPSET = 13  # Squeeze's axes as an input and Softmax along one axis
 _MAX_ELEMENTS = 1 << 28  # one tensor: 1 GiB of float32
 
-# ONNX LSTM gate blocks (i, o, f, c) in terms of glassnet's (f, i, g, o) blocks,
-# and back.
-_TO_ONNX_GATES = (1, 3, 0, 2)
-_FROM_ONNX_GATES = (2, 0, 3, 1)
 
-
-def _onnx():
-    try:
-        import onnx
-    except ImportError as e:
-        raise ImportError(
-            "ONNX export and import need the onnx package: "
-            "pip install 'glassnet[onnx]'"
-        ) from e
-    return onnx
-
-
-# --- export ---------------------------------------------------------------------------
-class _Builder:
-    """Collects the nodes and initialisers of one graph, with unique names."""
-
-    def __init__(self, onnx, dtype):
-        self.onnx, self.helper = onnx, onnx.helper
-        self.dtype = np.dtype(dtype)
-        self.elem = onnx.helper.np_dtype_to_tensor_dtype(self.dtype)
-        self.nodes, self.inits, self.names = [], [], set()
-
-    def _unique(self, name: str) -> str:
-        base, k = name, 1
-        while name in self.names:
-            name, k = f"{base}_{k}", k + 1
-        self.names.add(name)
-        return name
-
-    def const(self, name: str, value, dtype=None) -> str:
-        """An initialiser holding ``value`` (in the model's dtype unless given)."""
-        arr = np.asarray(value, dtype=self.dtype if dtype is None else dtype)
-        name = self._unique(name)
-        self.inits.append(self.onnx.numpy_helper.from_array(arr, name))
-        return name
-
-    def axes(self, name: str, axes) -> str:
-        return self.const(name, np.asarray(axes, np.int64), np.int64)
-
-    def node(self, op: str, inputs, name: str, outputs: int = 1, **attrs):
-        """Add one node; return its output name (or names, for ``outputs`` > 1)."""
-        name = self._unique(name)
-        outs = [self._unique(f"{name}" if outputs == 1 else f"{name}:{i}")
-                for i in range(outputs)]
-        self.nodes.append(self.helper.make_node(op, list(inputs), outs, name=name,
-                                                **attrs))
-        return outs[0] if outputs == 1 else outs
-
-
-def _flat_layers(model, prefix: str = ""):
-    """(parameter-name prefix, layer) for every layer, nested Sequentials opened."""
-    from ..nn.module import Sequential
-
-    if type(model) is not Sequential:
-        yield prefix, model
-        return
-    for i, layer in enumerate(model):
-        yield from _flat_layers(layer, f"{prefix}{i}.")
-
-
-def _input_shape(layers, input_shape):
-    """The shape of one sample, known sizes as ints and unknown ones as names."""
-    from ..nn import (
-        LSTM, RNN, AvgPool2D, Conv1D, Conv2D, Dense, Embedding, GlobalAveragePool2D,
-        Identity, MaxPool2D, OneHot, ReLU, Sigmoid, Softmax, Step, Tanh,
-    )
-
-    if input_shape is not None:
-        shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
-        for d in shape:
-            if isinstance(d, bool) or not (
-                (isinstance(d, (int, np.integer)) and d >= 1) or isinstance(d, str)
-            ):
-                raise ConfigError(
-                    f"export_onnx: input_shape must hold positive sizes (or names "
-                    f"for sizes that vary) of one sample, without the batch axis; "
-                    f"got {input_shape!r}."
-                )
-        return tuple(d if isinstance(d, str) else int(d) for d in shape)
-    recurrent = any(isinstance(m, (RNN, LSTM)) for _, m in layers)
-    for _, layer in layers:
-        if isinstance(layer, Dense):
-            return (layer.in_features,)
-        if isinstance(layer, Conv2D):
-            return (layer.in_channels, "height", "width")
-        if isinstance(layer, Conv1D):
-            return (layer.in_channels, "length")
-        if isinstance(layer, (RNN, LSTM)):
-            return ("time", layer.input_size)
-        if isinstance(layer, (Embedding, OneHot)):
-            return ("time",) if recurrent else ()
-        if isinstance(layer, (MaxPool2D, AvgPool2D, GlobalAveragePool2D)):
-            return ("channels", "height", "width")
-        if not isinstance(layer, (Sigmoid, Tanh, ReLU, Identity, Softmax, Step)):
-            break
-    first = type(layers[0][1]).__name__ if layers else "an empty model"
-    raise ConfigError(
-        f"export_onnx: the input shape of a model starting with {first} cannot be "
-        "told from its layers; pass input_shape=(...), the shape of one sample "
-        "without the batch axis, e.g. input_shape=(1, 28, 28)."
-    )
-
-
-def _pads(padding, spatial: int):
-    """Conv attributes for glassnet's padding: explicit pads, or SAME_UPPER."""
-    if padding == "same":
-        return {"auto_pad": "SAME_UPPER"}
-    if padding == "valid":
-        padding = 0
-    pair = (padding,) * spatial if isinstance(padding, int) else tuple(padding)
-    return {"pads": list(pair) * 2}
-
-
-def _export_dense(b: _Builder, layer, x, p):
-    y = b.node("MatMul", [x, b.const(p + "weight", layer.weight.data)], p + "MatMul")
-    if layer.bias is not None:
-        y = b.node("Add", [y, b.const(p + "bias", layer.bias.data)], p + "Add")
-    return y
-
-
-def _export_conv(b: _Builder, layer, x, p):
-    spatial = layer.weight.ndim - 2
-    inputs = [x, b.const(p + "weight", layer.weight.data)]
-    if layer.bias is not None:
-        inputs.append(b.const(p + "bias", layer.bias.data))
-    kernel = list(layer.weight.shape[2:])
-    stride = list(layer.stride) if spatial == 2 else [layer.stride]
-    return b.node("Conv", inputs, p + "Conv", kernel_shape=kernel, strides=stride,
-                  **_pads(layer.padding, spatial))
-
-
-def _export_pool(op: str, **extra):
-    def export(b: _Builder, layer, x, p):
-        return b.node(op, [x], p + op, kernel_shape=list(layer.kernel_size),
-                      strides=list(layer.stride), pads=list(layer.padding) * 2,
-                      ceil_mode=int(layer.ceil_mode), **extra)
-
-    return export
-
-
-def _export_global_pool(b: _Builder, layer, x, p):
-    y = b.node("GlobalAveragePool", [x], p + "GlobalAveragePool")
-    return b.node("Flatten", [y], p + "Flatten", axis=1)
-
-
-def _export_step(b: _Builder, layer, x, p):
-    above = b.node("Greater", [x, b.const(p + "threshold", layer.threshold)],
-                   p + "Greater")
-    return b.node("Where", [above, b.const(p + "high", layer.high),
-                            b.const(p + "low", layer.low)], p + "Where")
-
-
-def _as_ids(b: _Builder, x, p):
-    return x if b.input_is_ids and x == b.input_name else b.node(
-        "Cast", [x], p + "Cast", to=b.onnx.TensorProto.INT64)
-
-
-def _export_embedding(b: _Builder, layer, x, p):
-    ids = _as_ids(b, x, p)
-    return b.node("Gather", [b.const(p + "weight", layer.weight.data), ids],
-                  p + "Gather", axis=0)
-
-
-def _export_one_hot(b: _Builder, layer, x, p):
-    ids = _as_ids(b, x, p)
-    depth = b.const(p + "depth", np.int64(layer.num_classes), np.int64)
-    values = b.const(p + "values", [0.0, 1.0])
-    return b.node("OneHot", [ids, depth, values], p + "OneHot", axis=-1)
-
-
-def _export_recurrent(b: _Builder, layer, x, p):
-    """(batch, time, F) -> time-major -> RNN/LSTM -> back to batch-first."""
-    from ..nn import LSTM
-
-    H = layer.hidden_size
-    w_ih, w_hh, bias = layer.weight_ih.data, layer.weight_hh.data, layer.bias.data
-    if isinstance(layer, LSTM):
-        op, extra = "LSTM", {}
-
-        def order(a):
-            return np.concatenate([a[..., k * H:(k + 1) * H] for k in _TO_ONNX_GATES],
-                                  axis=-1)
-
-        w_ih, w_hh, bias = order(w_ih), order(w_hh), order(bias)
-    else:
-        op = "RNN"
-        extra = {"activations": ["Relu" if layer.nonlinearity == "relu" else "Tanh"]}
-    W = b.const(p + "W", w_ih.T[None])
-    R = b.const(p + "R", w_hh.T[None])
-    B = b.const(p + "B", np.concatenate([bias, np.zeros_like(bias)])[None])
-    xt = b.node("Transpose", [x], p + "Transpose_in", perm=[1, 0, 2])
-    y, y_h = b.node(op, [xt, W, R, B], p + op, outputs=2, hidden_size=H, **extra)
-    if not layer.return_sequences:
-        return b.node("Squeeze", [y_h, b.axes(p + "axes0", [0])], p + "Squeeze")
-    y = b.node("Squeeze", [y, b.axes(p + "axes1", [1])], p + "Squeeze")
-    return b.node("Transpose", [y], p + "Transpose_out", perm=[1, 0, 2])
-
-
-def _simple(op: str, **attrs):
-    def export(b: _Builder, layer, x, p):
-        return b.node(op, [x], p + op, **attrs)
-
-    return export
-
-
-def _exporters() -> dict:
-    from ..nn import (
-        LSTM, RNN, AvgPool2D, Conv1D, Conv2D, Dense, Embedding, Flatten,
-        GlobalAveragePool2D, Identity, MaxPool2D, OneHot, ReLU, Sigmoid, Softmax, Step,
-        Tanh,
-    )
-
-    return {
-        Dense: _export_dense,
-        Sigmoid: _simple("Sigmoid"),
-        Tanh: _simple("Tanh"),
-        ReLU: _simple("Relu"),
-        Identity: _simple("Identity"),
-        Softmax: lambda b, layer, x, p: b.node("Softmax", [x], p + "Softmax",
-                                              axis=layer.axis),
-        Step: _export_step,
-        Flatten: _simple("Flatten", axis=1),
-        Conv1D: _export_conv,
-        Conv2D: _export_conv,
-        MaxPool2D: _export_pool("MaxPool"),
-        AvgPool2D: _export_pool("AveragePool", count_include_pad=0),
-        GlobalAveragePool2D: _export_global_pool,
-        Embedding: _export_embedding,
-        OneHot: _export_one_hot,
-        RNN: _export_recurrent,
-        LSTM: _export_recurrent,
-    }
-
-
-def exportable_layers() -> tuple:
-    """The layer classes :func:`export_onnx` can write."""
-    return tuple(_exporters())
-
-
-def to_onnx_model(model, opset: int = 18, dynamic_batch: bool = True, *,
-                  input_shape=None, standardize=None):
-    """The ``onnx.ModelProto`` that :func:`export_onnx` writes (checked)."""
-    from .. import __version__
-    from ..nn import Embedding, OneHot
-    from ..nn.module import Module
-
-    onnx = _onnx()
-    if not isinstance(model, Module):
-        raise ConfigError(f"export_onnx: expected a glassnet model; got "
-                          f"{type(model).__name__}.")
-    newest = onnx.defs.onnx_opset_version()
-    if isinstance(opset, bool) or not isinstance(opset, int) or not (
-            MIN_OPSET <= opset <= newest):
-        raise ConfigError(f"export_onnx: opset must be an integer from {MIN_OPSET} to "
-                          f"{newest} (this onnx package's newest); got {opset!r}.")
-    layers = list(_flat_layers(model))
-    exporters = _exporters()
-    missing = [f"{p.rstrip('.') or 'the model'} ({type(m).__name__})"
-               for p, m in layers if type(m) not in exporters]
-    if missing:
-        raise ConfigError(
-            f"export_onnx: no ONNX form for layer(s) {', '.join(missing)}. It can "
-            f"write {', '.join(sorted(c.__name__ for c in exporters))}; a custom "
-            "layer has to be rewritten with those to be exported."
-        )
-    sample = _input_shape(layers, input_shape)
-    b = _Builder(onnx, model.dtype)
-    first = layers[0][1] if layers else None
-    b.input_is_ids = isinstance(first, (Embedding, OneHot)) and standardize is None
-    b.input_name = x = "input"
-    batch = "batch" if dynamic_batch else 1
-    in_type = onnx.TensorProto.INT64 if b.input_is_ids else b.elem
-    graph_input = onnx.helper.make_tensor_value_info(x, in_type, [batch, *sample])
-    if standardize is not None:
-        mean, scale = standardize
-        x = b.node("Sub", [x, b.const("standardize.mean", mean)], "standardize.Sub")
-        x = b.node("Div", [x, b.const("standardize.scale", scale)], "standardize.Div")
-    for prefix, layer in layers:
-        x = exporters[type(layer)](b, layer, x, f"{prefix}{type(layer).__name__}."
-                                   if prefix else f"{type(layer).__name__}.")
-    maker = [n for n in b.nodes if x in n.output]
-    if maker:  # the last layer's node writes the graph output itself
-        outs = maker[0].output
-        outs[list(outs).index(x)] = "output"
-    else:
-        b.nodes.append(onnx.helper.make_node("Identity", [x], ["output"], name="output"))
-    graph = onnx.helper.make_graph(
-        b.nodes, "glassnet", [graph_input],
-        [onnx.helper.make_tensor_value_info("output", b.elem, None)], b.inits,
-        doc_string=repr(model))
-    opset_id = onnx.helper.make_opsetid("", opset)
-    proto = onnx.helper.make_model(
-        graph, opset_imports=[opset_id], producer_name="glassnet",
-        producer_version=__version__,
-        ir_version=onnx.helper.find_min_ir_version_for([opset_id], True))
-    inferred = onnx.shape_inference.infer_shapes(proto)
-    proto.graph.output[0].CopyFrom(inferred.graph.output[0])
-    onnx.checker.check_model(proto, full_check=True)
-    return proto
-
-
-def export_onnx(model, path, opset: int = 18, dynamic_batch: bool = True, *,
-                input_shape=None, standardize=None) -> str:
-    """Write ``model`` as an ONNX file that onnxruntime (or any ONNX runtime) can run.
-
-    Every built-in layer becomes a few standard ONNX operators (table in
-    :mod:`glassnet.io.onnx`); the graph has one input ``"input"`` of shape
-    ``(batch, *input_shape)`` and one output ``"output"``, and gives the
-    same numbers as :func:`glassnet.predict` (to float32 rounding).
-    Recurrent layers start from a zero state on every run, as ``predict``
-    does for a layer that is not stateful. The file is checked with
-    ``onnx.checker`` and written atomically.
-
-    Parameters
-    ----------
-    model : Module
-        A glassnet model of built-in layers (nested Sequentials are fine).
-    path : str or PathLike
-        Where to write, e.g. ``"digits.onnx"``.
-    opset : int, default 18
-        The ONNX operator-set version (13 or newer).
-    dynamic_batch : bool, default True
-        Leave the batch axis symbolic (any batch size runs); False fixes it to 1.
-    input_shape : tuple, optional
-        One sample's shape, without the batch axis. By default it is read
-        from the first layer: ``(in_features,)`` for Dense, ``(channels,
-        "height", "width")`` for Conv2D, ``("time", features)`` for RNN and
-        LSTM, ``("time",)`` of int64 ids for Embedding and OneHot before a
-        recurrent layer. A string names a size that may vary.
-    standardize : (mean, scale), optional
-        Arrays of one sample's shape: the graph first computes
-        ``(input - mean) / scale``, so it takes raw inputs
-        (``glassnet export`` passes those saved by ``glassnet train``).
-
-    Returns
-    -------
-    str
-        ``path``.
-
-    Examples
-    --------
-    >>> import glassnet as gn
-    >>> from glassnet.nn import Dense, Sequential, Sigmoid
-    >>> model = Sequential(Dense(64, 32), Sigmoid(), Dense(32, 10), seed=0)
-    >>> gn.export_onnx(model, "digits.onnx")  # doctest: +SKIP
-    'digits.onnx'
-    """
-    proto = to_onnx_model(model, opset, dynamic_batch, input_shape=input_shape,
-                          standardize=standardize)
-    atomic_write(path, proto.SerializeToString())
-    return os.fspath(path)
-
-
-# --- import ---------------------------------------------------------------------------
 _LAYER_OPS = {
     "MatMul", "Gemm", "Add", "Relu", "Sigmoid", "Tanh", "Softmax", "Identity",
     "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape",
@@ -471,10 +70,12 @@ class _Graph:
                 "(external data); glassnet reads self-contained ONNX files only. "
                 "Save the model with all tensors inside it.")
         dims = list(t.dims)
-        if t.data_type not in _VALUE_TYPES or len(dims) > 8 or any(d < 0 for d in dims) \
-                or int(np.prod(dims, dtype=np.float64)) > _MAX_ELEMENTS:
-            raise FormatError(f"{self.where}: tensor {t.name[:80]!r} has an unsupported "
-                              f"type or shape ({t.data_type}, {dims[:9]}).")
+        if (t.data_type not in _VALUE_TYPES or len(dims) > 8
+                or any(d < 0 for d in dims)
+                or int(np.prod(dims, dtype=np.float64)) > _MAX_ELEMENTS):
+            raise FormatError(f"{self.where}: tensor {t.name[:80]!r} has an "
+                              f"unsupported type or shape ({t.data_type}, "
+                              f"{dims[:9]}).")
         try:
             return onnx.numpy_helper.to_array(t)
         except (ValueError, TypeError) as e:
@@ -488,7 +89,8 @@ class _Graph:
             if a.name in ("value_float", "value_int"):
                 return np.asarray(a.f if a.name == "value_float" else a.i)
             if a.name in ("value_floats", "value_ints"):
-                return np.asarray(list(a.floats if a.name == "value_floats" else a.ints))
+                return np.asarray(list(a.floats if a.name == "value_floats"
+                                       else a.ints))
         raise FormatError(f"{self.where}: Constant node {node.name!r} holds no tensor "
                           "glassnet can read.")
 
@@ -510,8 +112,8 @@ class _Graph:
     def const(self, node, slot: int, what: str) -> np.ndarray:
         name = node.input[slot] if slot < len(node.input) else ""
         if name not in self.consts:
-            raise FormatError(f"{self.where}: node {_label(node)}: its {what} must be a "
-                              f"constant (an initialiser); got {name!r}.")
+            raise FormatError(f"{self.where}: node {_label(node)}: its {what} must "
+                              f"be a constant (an initialiser); got {name!r}.")
         return self.consts[name]
 
     def optional_const(self, node, slot: int, what: str):
@@ -553,8 +155,8 @@ class _Graph:
                 and maker.input[0] in self.consts and not np.any(
                     self.consts[maker.input[0]]):
             return
-        self.fail(node, f"its initial state {name!r} is computed in the graph; glassnet "
-                  "imports recurrent layers that start from zeros.")
+        self.fail(node, f"its initial state {name!r} is computed in the graph; "
+                  "glassnet imports recurrent layers that start from zeros.")
 
 
 def _label(node) -> str:
@@ -579,7 +181,7 @@ def _walk_ops(g: _Graph) -> list:
 
 
 def _set(tensor, value: np.ndarray, dtype) -> None:
-    tensor.data = np.ascontiguousarray(value, dtype=dtype)
+    tensor.data = np.array(value, dtype=dtype, order="C")  # a writable copy
 
 
 def _next_is(g: _Graph, x: str, op: str):
@@ -597,7 +199,7 @@ def _squeeze_axes(g: _Graph, node):
 
 
 def _import_dense(g: _Graph, node, x, dtype):
-    from ..nn import Dense
+    from ...nn import Dense
 
     if node.op_type == "Gemm":
         a = g.attrs(node)
@@ -643,7 +245,7 @@ def _check_unit(g: _Graph, node, a: dict, key: str, spatial: int) -> None:
 
 
 def _import_conv(g: _Graph, node, x, dtype):
-    from ..nn import Conv1D, Conv2D
+    from ...nn import Conv1D, Conv2D
 
     w = g.const(node, 1, "weight")
     bias = g.optional_const(node, 2, "bias")
@@ -677,12 +279,13 @@ def _import_conv(g: _Graph, node, x, dtype):
 
 
 def _import_pool(g: _Graph, node, x, dtype):
-    from ..nn import AvgPool2D, MaxPool2D
+    from ...nn import AvgPool2D, MaxPool2D
 
     a = g.attrs(node)
     kernel = a.get("kernel_shape", [])
     if len(kernel) != 2:
-        g.fail(node, f"a pooling window of {len(kernel)} axes; glassnet pools 2-D maps.")
+        g.fail(node, f"a pooling window of {len(kernel)} axes; glassnet pools 2-D "
+               "maps.")
     _check_unit(g, node, a, "dilations", 2)
     if a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         g.fail(node, f"auto_pad {a['auto_pad']} is not supported; give explicit pads.")
@@ -701,7 +304,7 @@ def _import_pool(g: _Graph, node, x, dtype):
 
 
 def _import_global_pool(g: _Graph, node, x, dtype):
-    from ..nn import GlobalAveragePool2D
+    from ...nn import GlobalAveragePool2D
 
     y = node.output[0]
     after = g.next(y)
@@ -717,11 +320,12 @@ def _import_global_pool(g: _Graph, node, x, dtype):
 
 def _flattening(g: _Graph, node) -> bool:
     shape = g.const(node, 1, "shape")
-    return shape.ndim == 1 and len(shape) == 2 and (shape[1] == -1 or shape[0] in (0, -1))
+    return shape.ndim == 1 and len(shape) == 2 and (
+        shape[1] == -1 or shape[0] in (0, -1))
 
 
 def _import_reshape(g: _Graph, node, x, dtype):
-    from ..nn import Flatten
+    from ...nn import Flatten
 
     if not _flattening(g, node):
         g.fail(node, f"a Reshape to {g.consts[node.input[1]].tolist()}; glassnet "
@@ -730,7 +334,7 @@ def _import_reshape(g: _Graph, node, x, dtype):
 
 
 def _import_flatten(g: _Graph, node, x, dtype):
-    from ..nn import Flatten
+    from ...nn import Flatten
 
     if g.attrs(node).get("axis", 1) != 1:
         g.fail(node, "Flatten with axis != 1; glassnet's Flatten keeps the batch axis.")
@@ -738,7 +342,7 @@ def _import_flatten(g: _Graph, node, x, dtype):
 
 
 def _import_gather(g: _Graph, node, x, dtype):
-    from ..nn import Embedding
+    from ...nn import Embedding
 
     a = g.attrs(node)
     if node.input[1] != x or node.input[0] not in g.consts or a.get("axis", 0) != 0:
@@ -753,7 +357,7 @@ def _import_gather(g: _Graph, node, x, dtype):
 
 
 def _import_one_hot(g: _Graph, node, x, dtype):
-    from ..nn import OneHot
+    from ...nn import OneHot
 
     depth = g.const(node, 1, "depth")
     values = g.const(node, 2, "values")
@@ -763,7 +367,7 @@ def _import_one_hot(g: _Graph, node, x, dtype):
 
 
 def _import_step(g: _Graph, node, x, dtype):
-    from ..nn import Step
+    from ...nn import Step
 
     where = _next_is(g, node.output[0], "Where")
     threshold = g.const(node, 1, "threshold") if node.input[0] == x else None
@@ -785,7 +389,7 @@ def _short(value: np.ndarray, dtype) -> float:
 
 def _import_recurrent(g: _Graph, node, x, dtype):
     """[Transpose] -> RNN/LSTM -> Squeeze -> [Transpose], or the last step's Y_h."""
-    from ..nn import LSTM, RNN
+    from ...nn import LSTM, RNN
 
     rnn = node
     batch_first = False
@@ -826,7 +430,7 @@ def _import_recurrent(g: _Graph, node, x, dtype):
                    "Sigmoid, Tanh, Tanh.")
 
         def order(m):
-            return np.concatenate([m[..., k * H:(k + 1) * H] for k in _FROM_ONNX_GATES],
+            return np.concatenate([m[..., k * H:(k + 1) * H] for k in FROM_ONNX_GATES],
                                   axis=-1)
 
         w_ih, w_hh, bias = order(w_ih), order(w_hh), order(bias)
@@ -872,7 +476,7 @@ def _import_recurrent(g: _Graph, node, x, dtype):
 
 def _import_simple(cls_name: str, **kwargs):
     def importer(g: _Graph, node, x, dtype):
-        from .. import nn
+        from ... import nn
 
         if cls_name == "Softmax":
             kwargs["axis"] = int(g.attrs(node).get("axis", -1))
@@ -920,7 +524,7 @@ def _standardization(g: _Graph, x: str):
 def _fold_standardization(g: _Graph, layers, mean, scale, node) -> None:
     """Fold (x - mean) / scale into the first Dense layer's weights and bias:
     ``((x - m) / s) W + b = x (W / s) + (b - (m / s) W)``."""
-    from ..nn import Dense
+    from ...nn import Dense
 
     first = layers[0] if layers else None
     n = first.in_features if isinstance(first, Dense) else -1
@@ -950,10 +554,12 @@ def _load_proto(onnx, path, max_bytes: int):
                           f"{max_bytes:,} (pass max_bytes= to allow more).")
     with open(path, "rb") as f:
         raw = f.read(max_bytes + 1)
+    from google.protobuf.message import DecodeError
+
     try:
         # From bytes: nothing outside the file (external data) is ever opened.
         proto = onnx.load_model_from_string(raw)
-    except Exception as e:  # protobuf's DecodeError and friends
+    except (DecodeError, ValueError, RuntimeError) as e:
         raise FormatError(f"{where}: not an ONNX model file ({type(e).__name__}: "
                           f"{str(e)[:200]}).") from None
     if not proto.HasField("graph") or not len(proto.graph.node):
@@ -968,8 +574,8 @@ def read_onnx(path, *, max_bytes: int = MAX_BYTES):
     (one sample, None for sizes the file leaves open), ``input_dtype``,
     ``opset``, ``producer`` and ``nodes``. See :func:`import_onnx`.
     """
-    onnx = _onnx()
-    from ..nn.module import Sequential
+    onnx = require_onnx()
+    from ...nn.module import Sequential
 
     proto, where = _load_proto(onnx, path, max_bytes)
     opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
