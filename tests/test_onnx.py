@@ -380,6 +380,28 @@ def test_keras_and_pytorch_style_patterns_import(tmp_path, rng):
     np.testing.assert_allclose(gn.predict(model, X), _run_onnx(path, X), **TOL)
 
 
+def test_cast_ids_before_a_lookup_import(tmp_path, rng):
+    table = rng.standard_normal((6, 3)).astype(np.float32)
+    path = _save_graph(tmp_path / "c.onnx", [
+        helper.make_node("Cast", ["x"], ["ids"], to=TensorProto.INT64),
+        helper.make_node("Gather", ["table", "ids"], ["y"], axis=0),
+    ], [_init("table", table)], in_shape=(None, 4))
+    model = gn.import_onnx(path)
+    assert [type(m).__name__ for m in model] == ["Embedding"]
+    X = rng.integers(0, 6, (7, 4)).astype(np.float32)
+    np.testing.assert_array_equal(gn.predict(model, X), _run_onnx(path, X))
+
+
+def test_nested_sequentials_export_flat(tmp_path, rng):
+    inner = nn.Sequential(nn.Dense(4, 3), nn.Tanh())
+    model = nn.Sequential(inner, nn.Sequential(nn.Dense(3, 2)), seed=0)
+    path = _agree(model, tmp_path / "n.onnx", _floats((4,)), rng)
+    back = gn.import_onnx(path)
+    assert [type(m).__name__ for m in back] == ["Dense", "Tanh", "Dense"]
+    X = rng.standard_normal((5, 4)).astype(np.float32)
+    np.testing.assert_array_equal(gn.predict(back, X), gn.predict(model, X))
+
+
 def test_an_asymmetric_pad_names_the_node(tmp_path, rng):
     w = _init("w", rng.standard_normal((2, 1, 3, 3)))
     path = _save_graph(tmp_path / "a.onnx", [
