@@ -15,11 +15,12 @@ from ._common import MIN_OPSET, TO_ONNX_GATES, require_onnx
 class _Builder:
     """Collects the nodes and initialisers of one graph, with unique names."""
 
-    def __init__(self, onnx, dtype):
+    def __init__(self, onnx, dtype, ids_input: bool):
         self.onnx, self.helper = onnx, onnx.helper
         self.dtype = np.dtype(dtype)
         self.elem = onnx.helper.np_dtype_to_tensor_dtype(self.dtype)
         self.nodes, self.inits, self.names = [], [], set()
+        self.ids_input = ids_input  # the graph input is int64 symbol ids
 
     def _unique(self, name: str) -> str:
         base, k = name, 1
@@ -150,7 +151,7 @@ def _export_step(b: _Builder, layer, x, p):
 
 
 def _as_ids(b: _Builder, x, p):
-    return x if b.input_is_ids and x == b.input_name else b.node(
+    return x if b.ids_input and x == "input" else b.node(
         "Cast", [x], p + "Cast", to=b.onnx.TensorProto.INT64)
 
 
@@ -259,12 +260,12 @@ def to_onnx_model(model, opset: int = 18, dynamic_batch: bool = True, *,
             "layer has to be rewritten with those to be exported."
         )
     sample = _input_shape(layers, input_shape)
-    b = _Builder(onnx, model.dtype)
     first = layers[0][1] if layers else None
-    b.input_is_ids = isinstance(first, (Embedding, OneHot)) and standardize is None
-    b.input_name = x = "input"
+    b = _Builder(onnx, model.dtype,
+                 isinstance(first, (Embedding, OneHot)) and standardize is None)
+    x = "input"
     batch = "batch" if dynamic_batch else 1
-    in_type = onnx.TensorProto.INT64 if b.input_is_ids else b.elem
+    in_type = onnx.TensorProto.INT64 if b.ids_input else b.elem
     graph_input = onnx.helper.make_tensor_value_info(x, in_type, [batch, *sample])
     if standardize is not None:
         mean, scale = standardize
