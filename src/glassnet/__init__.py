@@ -29,6 +29,7 @@ _NAMES = {
     "fit": "train", "evaluate": "train", "predict": "train", "predict_classes": "train",
     "save": "io", "load": "io", "trace": "inspect.trace",
     "receptive_field": "inspect.receptive", "receptive_fields": "inspect.receptive",
+    "export_onnx": "io.onnx", "import_onnx": "io.onnx",
 }
 
 
@@ -58,4 +59,5 @@ __all__ = [
     "fit", "evaluate", "predict", "predict_classes", "io", "save", "load",
     "GlassnetError", "ShapeError", "DTypeError", "ConfigError", "DataError",
     "GraphError", "GradcheckError", "DivergedError", "FormatError",
+    "export_onnx", "import_onnx",
 ]

@@ -7,6 +7,7 @@
     glassnet evaluate MODEL [--data D]   loss and accuracy on held-out or given data
     glassnet predict MODEL INPUT         the model's answers for new inputs
     glassnet inspect MODEL               what a model file holds
+    glassnet export MODEL OUT.onnx       the model as ONNX, for onnxruntime
     glassnet bench                       speed next to PyTorch (from a source checkout)
 
 A mistake prints one line on stderr and exits with status 2 when the
@@ -305,6 +306,8 @@ def _image_options(mf):
 
 # --- inspect --------------------------------------------------------------------------
 def _inspect(args) -> int:
+    if args.model.lower().endswith(".onnx"):
+        return _inspect_onnx(args)
     mf = _open_model(args.model)
     model, meta = mf.model, mf.metadata
     kind = "checkpoint" if mf.kind == "glassnet.checkpoint" else "model file"
@@ -337,6 +340,65 @@ def _inspect(args) -> int:
     if args.figures:
         for path in _inspect_figures(model, args.figures):
             print(f"figure: {path}")
+    return 0
+
+
+def _inspect_onnx(args) -> int:
+    """``glassnet inspect MODEL.onnx``: the file read as glassnet layers."""
+    from .io.onnx import read_onnx
+
+    _need_file(args.model)
+    model, info = read_onnx(args.model)
+    print(
+        f"{args.model}: ONNX model (opset {info['opset']}, written by "
+        f"{info['producer'] or 'an unnamed producer'}), {info['nodes']} nodes, "
+        f"{os.path.getsize(args.model):,} bytes"
+    )
+    shape = info["input_shape"]
+    known = None if None in shape else shape
+    print(f"input {info['input_name']!r}: (batch, {', '.join(map(str, shape))}) "
+          f"{info['input_dtype']}".replace(", )", ")"))
+    from .inspect.summary import summary
+
+    print(summary(model, input_shape=known))
+    if args.figures:
+        paths = _inspect_figures(model, args.figures)
+        if paths and known and len(known) == 3:
+            paths.append(_first_receptive_fields(model, known, args.figures))
+        for path in paths:
+            print(f"figure: {path}")
+    return 0
+
+
+def _first_receptive_fields(model, input_shape, folder) -> str:
+    """The first Conv2D's receptive fields (exact), as the input each filter
+    (after its activation) responds to most, inputs in [-1, 1]."""
+    from . import plot
+    from .nn import Conv2D
+
+    layers = list(model)
+    i = next(k for k, m in enumerate(layers) if isinstance(m, Conv2D))
+    after = type(layers[i + 1]).__name__ if i + 1 < len(layers) else ""
+    pick = i + 1 if after in ("ReLU", "Sigmoid", "Tanh", "Identity") else i
+    path = os.path.join(folder, "receptive-fields.png")
+    plot.receptive_fields(model, layers=[pick], input_shape=input_shape, path=path)
+    return path
+
+
+# --- export ---------------------------------------------------------------------------
+def _export(args) -> int:
+    from .io.onnx import export_onnx
+
+    mf = _open_model(args.model)
+    shape = mf.metadata.get("input_shape")
+    standardize = None
+    if mf.metadata.get("standardize") and not args.raw:
+        standardize = (mf.arrays["standardize.mean"], mf.arrays["standardize.scale"])
+    export_onnx(mf.model, args.output, opset=args.opset,
+                dynamic_batch=not args.fixed_batch,
+                input_shape=tuple(shape) if shape else None, standardize=standardize)
+    print(f"wrote {args.output}: {os.path.getsize(args.output):,} bytes"
+          + (" (standardises its inputs itself)" if standardize else ""))
     return 0
 
 
@@ -522,6 +584,24 @@ def build_parser() -> argparse.ArgumentParser:
                      "most 16 neurons a layer) and conv filters into DIR (needs "
                      "glassnet[plot])")
     ins.set_defaults(func=_inspect)
+
+    ex = sub.add_parser(
+        "export",
+        parents=[debug],
+        help="write a model as ONNX, to run with onnxruntime",
+        description="Write MODEL as an ONNX file that onnxruntime (or any ONNX "
+        "runtime) runs without glassnet. A model trained with standardised inputs "
+        "gets the standardisation inside the graph, so it takes raw inputs. Needs "
+        "glassnet[onnx].",
+    )
+    ex.add_argument("model", metavar="MODEL")
+    ex.add_argument("output", metavar="OUT.onnx")
+    ex.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
+    ex.add_argument("--fixed-batch", action="store_true",
+                    help="fix the batch axis to 1 instead of leaving it open")
+    ex.add_argument("--raw", action="store_true",
+                    help="leave the saved standardisation out of the graph")
+    ex.set_defaults(func=_export)
 
     be = sub.add_parser(
         "bench",

@@ -1,0 +1,50 @@
+"""ONNX in and out: run glassnet models anywhere, look inside models from elsewhere.
+
+ONNX is the file format the field exchanges trained networks in: PyTorch's
+``torch.onnx.export`` and Keras's ``model.export(format="onnx")`` write it,
+and onnxruntime runs it on any machine.
+
+- :func:`export_onnx` writes a glassnet model as an ONNX graph (one small
+  group of standard ONNX operators per layer, the batch axis symbolic), so
+  it runs under onnxruntime without glassnet.
+- :func:`import_onnx` reads an ONNX graph that is a chain of the operators
+  glassnet's layers stand for, including the node patterns PyTorch's
+  exporter writes around them, into a glassnet ``Sequential`` that traces,
+  draws, fine-tunes and saves like any other.
+
+Both need the optional extra ``pip install 'glassnet[onnx]'`` (onnx and
+onnxruntime). The layer-by-layer correspondence:
+
+==========================  ==========================================================
+glassnet layer              ONNX nodes
+==========================  ==========================================================
+Dense                       MatMul (+ Add); import also reads Gemm (transB=0 or 1)
+Sigmoid, Tanh, ReLU         Sigmoid, Tanh, Relu
+Softmax, Identity           Softmax (axis), Identity
+Step                        Greater + Where
+Flatten                     Flatten (axis=1); import also reads Reshape to (batch, -1)
+Conv1D, Conv2D              Conv (pads [begin..., end...]; 'same' is SAME_UPPER)
+MaxPool2D, AvgPool2D        MaxPool, AveragePool (count_include_pad=0), ceil_mode
+GlobalAveragePool2D         GlobalAveragePool + Flatten
+Embedding, OneHot           Gather, OneHot (ids as int64)
+RNN, LSTM                   Transpose + RNN / LSTM + Squeeze (+ Transpose)
+==========================  ==========================================================
+
+An LSTM's gates: glassnet keeps them in the order forget, input, candidate,
+output with one bias; ONNX in the order input, output, forget, cell with an
+input bias ``Wb`` and a recurrent bias ``Rb``. Export writes glassnet's bias
+as ``Wb`` and zeros as ``Rb``; import adds the two.
+
+Loading is data only: the file is parsed as a protobuf message (no code in
+it is run, no custom operator is loaded), it may be at most ``max_bytes``
+long, tensors stored outside the file ("external data") are refused, and a
+graph of more than :data:`MAX_NODES` nodes is refused.
+"""
+
+from __future__ import annotations
+
+from .export import export_onnx, exportable_layers, to_onnx_model
+from .read import MAX_NODES, import_onnx, read_onnx
+
+__all__ = ["MAX_NODES", "export_onnx", "exportable_layers", "import_onnx", "read_onnx",
+           "to_onnx_model"]

@@ -1,0 +1,660 @@
+"""ONNX graph -> glassnet Sequential: a walk along the graph's one chain of nodes."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ...errors import FormatError
+from ..container import MAX_BYTES
+from ._common import FROM_ONNX_GATES, MIN_OPSET, require_onnx
+
+MAX_NODES = 10_000
+_MAX_ELEMENTS = 1 << 28  # one tensor: 1 GiB of float32
+
+
+_LAYER_OPS = {
+    "MatMul", "Gemm", "Add", "Relu", "Sigmoid", "Tanh", "Softmax", "Identity",
+    "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape",
+    "Gather", "OneHot", "RNN", "LSTM", "Greater", "Where", "Transpose", "Squeeze",
+    "Unsqueeze", "Cast", "Dropout", "Sub", "Div",
+}
+_VALUE_TYPES = None  # TensorProto element types a tensor may hold (set on first use)
+
+
+class _Graph:
+    """The constants of a graph and a walk along its one chain of nodes."""
+
+    def __init__(self, onnx, proto, where: str):
+        self.onnx, self.where = onnx, where
+        graph = proto.graph
+        if len(graph.node) > MAX_NODES:
+            raise FormatError(f"{where}: {len(graph.node):,} nodes; glassnet reads "
+                              f"graphs of at most {MAX_NODES:,}.")
+        if len(graph.sparse_initializer):
+            raise FormatError(f"{where}: sparse initialisers are not supported.")
+        self.consts = {t.name: self.array(t) for t in graph.initializer}
+        self.made_by = {}
+        for node in graph.node:
+            for out in node.output:
+                self.made_by[out] = node
+            if node.op_type == "Constant":
+                self.consts[node.output[0]] = self._constant(node)
+            elif node.op_type == "Identity" and node.input[0] in self.consts:
+                self.consts[node.output[0]] = self.consts[node.input[0]]
+        inputs = [v for v in graph.input if v.name not in self.consts]
+        if len(inputs) != 1 or len(graph.output) != 1:
+            raise FormatError(
+                f"{where}: glassnet imports graphs with one input and one output; this "
+                f"one has inputs {[v.name for v in inputs]} and outputs "
+                f"{[v.name for v in graph.output]}.")
+        self.input, self.output = inputs[0], graph.output[0].name
+        self.readers = {}
+        for node in graph.node:
+            if node.output and node.output[0] in self.consts:
+                continue
+            for name in node.input:
+                self.readers.setdefault(name, []).append(node)
+
+    def array(self, t) -> np.ndarray:
+        """A TensorProto's values, refusing external data and odd types."""
+        onnx = self.onnx
+        global _VALUE_TYPES
+        if _VALUE_TYPES is None:
+            P = onnx.TensorProto
+            _VALUE_TYPES = {P.FLOAT, P.DOUBLE, P.INT64, P.INT32, P.BOOL, P.FLOAT16}
+        if t.data_location == onnx.TensorProto.EXTERNAL or len(t.external_data):
+            raise FormatError(
+                f"{self.where}: tensor {t.name[:80]!r} is stored outside the file "
+                "(external data); glassnet reads self-contained ONNX files only. "
+                "Save the model with all tensors inside it.")
+        dims = list(t.dims)
+        if (t.data_type not in _VALUE_TYPES or len(dims) > 8
+                or any(d < 0 for d in dims)
+                or int(np.prod(dims, dtype=np.float64)) > _MAX_ELEMENTS):
+            raise FormatError(f"{self.where}: tensor {t.name[:80]!r} has an "
+                              f"unsupported type or shape ({t.data_type}, "
+                              f"{dims[:9]}).")
+        try:
+            return onnx.numpy_helper.to_array(t)
+        except (ValueError, TypeError) as e:
+            raise FormatError(f"{self.where}: tensor {t.name[:80]!r} is malformed: "
+                              f"{e}") from None
+
+    def _constant(self, node) -> np.ndarray:
+        for a in node.attribute:
+            if a.name == "value":
+                return self.array(a.t)
+            if a.name in ("value_float", "value_int"):
+                return np.asarray(a.f if a.name == "value_float" else a.i)
+            if a.name in ("value_floats", "value_ints"):
+                return np.asarray(list(a.floats if a.name == "value_floats"
+                                       else a.ints))
+        raise FormatError(f"{self.where}: Constant node {node.name!r} holds no tensor "
+                          "glassnet can read.")
+
+    def next(self, x: str):
+        """The one node reading ``x`` (nodes reading only its shape aside), or None."""
+        if x == self.output:
+            return None
+        readers = [n for n in self.readers.get(x, []) if n.op_type != "Shape"]
+        if not readers:
+            raise FormatError(f"{self.where}: nothing reads {x!r}, and it is not the "
+                              "graph's output.")
+        if len(readers) > 1:
+            raise FormatError(
+                f"{self.where}: {x!r} is read by {len(readers)} nodes "
+                f"({', '.join(_label(n) for n in readers[:5])}); glassnet imports "
+                "chains of layers (a Sequential), not branching graphs.")
+        return readers[0]
+
+    def const(self, node, slot: int, what: str) -> np.ndarray:
+        name = node.input[slot] if slot < len(node.input) else ""
+        if name not in self.consts:
+            raise FormatError(f"{self.where}: node {_label(node)}: its {what} must "
+                              f"be a constant (an initialiser); got {name!r}.")
+        return self.consts[name]
+
+    def optional_const(self, node, slot: int, what: str):
+        if slot >= len(node.input) or not node.input[slot]:
+            return None
+        return self.const(node, slot, what)
+
+    def attrs(self, node) -> dict:
+        out = {}
+        for a in node.attribute:
+            v = self.onnx.helper.get_attribute_value(a)
+            if isinstance(v, bytes):
+                v = v.decode("utf-8", "replace")
+            elif isinstance(v, list):
+                v = [s.decode("utf-8", "replace") if isinstance(s, bytes) else s
+                     for s in v]
+            out[a.name] = v
+        return out
+
+    def fail(self, node, why: str):
+        raise FormatError(f"{self.where}: node {_label(node)}: {why}")
+
+    def zero_state(self, node, slot: int) -> None:
+        """Check an RNN/LSTM's initial state input is absent or all zeros."""
+        name = node.input[slot] if slot < len(node.input) else ""
+        if not name:
+            return
+        if name in self.consts:
+            if np.any(self.consts[name]):
+                self.fail(node, "starts from a non-zero state; glassnet's imported "
+                          "layer starts from zeros.")
+            return
+        maker = self.made_by.get(name)
+        if maker is not None and maker.op_type == "ConstantOfShape":
+            value = self.attrs(maker).get("value")
+            if value is None or not np.any(self.onnx.numpy_helper.to_array(value)):
+                return
+        if maker is not None and maker.op_type == "Expand" \
+                and maker.input[0] in self.consts and not np.any(
+                    self.consts[maker.input[0]]):
+            return
+        self.fail(node, f"its initial state {name!r} is computed in the graph; "
+                  "glassnet imports recurrent layers that start from zeros.")
+
+
+def _label(node) -> str:
+    return f"{node.name or '(unnamed)'!r} ({node.op_type})"
+
+
+def _walk_ops(g: _Graph) -> list:
+    """Every node along the chain from the input (for the unsupported-op check)."""
+    nodes, x = [], g.input.name
+    while True:
+        node = g.next(x)
+        if node is None:
+            return nodes
+        nodes.append(node)
+        if len(nodes) > MAX_NODES:
+            raise FormatError(f"{g.where}: the chain of nodes does not end.")
+        live = [o for o in node.output if o and (o == g.output or g.readers.get(o))]
+        if not live:
+            raise FormatError(f"{g.where}: nothing reads the output of node "
+                              f"{_label(node)}.")
+        x = live[0]
+
+
+def _set(tensor, value: np.ndarray, dtype) -> None:
+    tensor.data = np.array(value, dtype=dtype, order="C")  # a writable copy
+
+
+def _next_is(g: _Graph, x: str, op: str):
+    node = g.next(x)
+    return node if node is not None and node.op_type == op else None
+
+
+def _squeeze_axes(g: _Graph, node):
+    if node.op_type == "Squeeze":
+        axes = g.optional_const(node, 1, "axes")
+        if axes is None:
+            axes = g.attrs(node).get("axes")
+        return None if axes is None else sorted(int(a) for a in np.ravel(axes))
+    return None
+
+
+def _import_dense(g: _Graph, node, x, dtype):
+    from ...nn import Dense
+
+    if node.op_type == "Gemm":
+        a = g.attrs(node)
+        if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0:
+            g.fail(node, "Gemm with transA or alpha != 1 has no Dense equivalent.")
+        w = g.const(node, 1, "weight B")
+        w = w.T if a.get("transB", 0) else w
+        bias = g.optional_const(node, 2, "bias C")
+        if bias is not None:
+            bias = np.broadcast_to(bias * a.get("beta", 1.0), (w.shape[1],))
+    else:
+        if node.input[0] != x:
+            g.fail(node, "MatMul must multiply the data by a weight matrix "
+                   "(data first).")
+        w, bias = g.const(node, 1, "weight"), None
+    if w.ndim != 2:
+        g.fail(node, f"expected a 2-D weight matrix; got shape {w.shape}.")
+    y = node.output[0]
+    add = _next_is(g, y, "Add") if bias is None else None
+    if add is not None:
+        other = [n for n in add.input if n != y]
+        if len(other) == 1 and other[0] in g.consts and \
+                g.consts[other[0]].size == w.shape[1]:
+            bias, y = g.consts[other[0]].reshape(-1), add.output[0]
+    layer = Dense(w.shape[0], w.shape[1], bias=bias is not None)
+    _set(layer.weight, w, dtype)
+    if bias is not None:
+        _set(layer.bias, bias, dtype)
+    return [layer], y
+
+
+def _symmetric(g: _Graph, node, pads, spatial: int):
+    pads = [0] * (2 * spatial) if pads is None else list(pads)
+    if len(pads) != 2 * spatial or pads[:spatial] != pads[spatial:]:
+        g.fail(node, f"pads {pads} differ before and after; glassnet pads both sides "
+               "alike (or 'same', the odd pixel after).")
+    return pads[:spatial]
+
+
+def _check_unit(g: _Graph, node, a: dict, key: str, spatial: int) -> None:
+    if any(v != 1 for v in a.get(key, [1] * spatial)):
+        g.fail(node, f"{key} {a[key]} is not supported (glassnet uses 1).")
+
+
+def _import_conv(g: _Graph, node, x, dtype):
+    from ...nn import Conv1D, Conv2D
+
+    w = g.const(node, 1, "weight")
+    bias = g.optional_const(node, 2, "bias")
+    spatial = w.ndim - 2
+    if spatial not in (1, 2):
+        g.fail(node, f"a {spatial}-D convolution; glassnet has Conv1D and Conv2D.")
+    a = g.attrs(node)
+    _check_unit(g, node, a, "dilations", spatial)
+    if a.get("group", 1) != 1:
+        g.fail(node, f"grouped convolution (group={a['group']}) is not supported.")
+    auto = a.get("auto_pad", "NOTSET")
+    if auto == "SAME_UPPER":
+        padding = "same"
+    elif auto == "VALID":
+        padding = "valid"
+    elif auto == "NOTSET":
+        pads = _symmetric(g, node, a.get("pads"), spatial)
+        padding = pads[0] if spatial == 1 else tuple(pads)
+    else:
+        g.fail(node, f"auto_pad {auto} puts the odd pixel before; glassnet's 'same' "
+               "puts it after (SAME_UPPER).")
+    stride = a.get("strides", [1] * spatial)
+    cls = Conv2D if spatial == 2 else Conv1D
+    layer = cls(w.shape[1], w.shape[0], tuple(w.shape[2:]) if spatial == 2
+                else w.shape[2], stride=tuple(stride) if spatial == 2 else stride[0],
+                padding=padding, bias=bias is not None)
+    _set(layer.weight, w, dtype)
+    if bias is not None:
+        _set(layer.bias, bias, dtype)
+    return [layer], node.output[0]
+
+
+def _import_pool(g: _Graph, node, x, dtype):
+    from ...nn import AvgPool2D, MaxPool2D
+
+    a = g.attrs(node)
+    kernel = a.get("kernel_shape", [])
+    if len(kernel) != 2:
+        g.fail(node, f"a pooling window of {len(kernel)} axes; glassnet pools 2-D "
+               "maps.")
+    _check_unit(g, node, a, "dilations", 2)
+    if a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+        g.fail(node, f"auto_pad {a['auto_pad']} is not supported; give explicit pads.")
+    if a.get("storage_order", 0) or len([o for o in node.output if o]) > 1:
+        g.fail(node, "MaxPool's indices output is not supported.")
+    padding = _symmetric(g, node, a.get("pads"), 2)
+    ceil = bool(a.get("ceil_mode", 0))
+    if node.op_type == "AveragePool" and a.get("count_include_pad", 0) and (
+            any(padding) or ceil):
+        g.fail(node, "count_include_pad=1 with padding or ceil_mode counts padding in "
+               "the mean; glassnet's AvgPool2D never does.")
+    cls = MaxPool2D if node.op_type == "MaxPool" else AvgPool2D
+    layer = cls(tuple(kernel), stride=tuple(a.get("strides", [1, 1])),
+                padding=tuple(padding), ceil_mode=ceil)
+    return [layer], node.output[0]
+
+
+def _import_global_pool(g: _Graph, node, x, dtype):
+    from ...nn import GlobalAveragePool2D
+
+    y = node.output[0]
+    after = g.next(y)
+    flat = after is not None and (
+        (after.op_type == "Flatten" and g.attrs(after).get("axis", 1) == 1)
+        or (after.op_type == "Reshape" and _flattening(g, after))
+        or (after.op_type == "Squeeze" and _squeeze_axes(g, after) == [2, 3]))
+    if not flat:
+        g.fail(node, "glassnet's GlobalAveragePool2D gives (batch, channels); it "
+               "must be followed by Flatten, or a Reshape or Squeeze to that shape.")
+    return [GlobalAveragePool2D()], after.output[0]
+
+
+def _flattening(g: _Graph, node) -> bool:
+    shape = g.const(node, 1, "shape")
+    return shape.ndim == 1 and len(shape) == 2 and (
+        shape[1] == -1 or shape[0] in (0, -1))
+
+
+def _import_reshape(g: _Graph, node, x, dtype):
+    from ...nn import Flatten
+
+    if not _flattening(g, node):
+        g.fail(node, f"a Reshape to {g.consts[node.input[1]].tolist()}; glassnet "
+               "imports only flattening to (batch, -1).")
+    return [Flatten()], node.output[0]
+
+
+def _import_flatten(g: _Graph, node, x, dtype):
+    from ...nn import Flatten
+
+    if g.attrs(node).get("axis", 1) != 1:
+        g.fail(node, "Flatten with axis != 1; glassnet's Flatten keeps the batch axis.")
+    return [Flatten()], node.output[0]
+
+
+def _import_gather(g: _Graph, node, x, dtype):
+    from ...nn import Embedding
+
+    a = g.attrs(node)
+    if node.input[1] != x or node.input[0] not in g.consts or a.get("axis", 0) != 0:
+        g.fail(node, "glassnet imports Gather as a table look-up (Embedding): "
+               "Gather(table, ids, axis=0) with a constant table.")
+    w = g.consts[node.input[0]]
+    if w.ndim != 2:
+        g.fail(node, f"expected a 2-D table; got shape {w.shape}.")
+    layer = Embedding(w.shape[0], w.shape[1])
+    _set(layer.weight, w, dtype)
+    return [layer], node.output[0]
+
+
+def _import_one_hot(g: _Graph, node, x, dtype):
+    from ...nn import OneHot
+
+    depth = g.const(node, 1, "depth")
+    values = g.const(node, 2, "values")
+    if g.attrs(node).get("axis", -1) != -1 or values.tolist() != [0, 1]:
+        g.fail(node, "glassnet imports OneHot with axis=-1 and values [0, 1].")
+    return [OneHot(int(np.ravel(depth)[0]))], node.output[0]
+
+
+def _import_step(g: _Graph, node, x, dtype):
+    from ...nn import Step
+
+    where = _next_is(g, node.output[0], "Where")
+    threshold = g.const(node, 1, "threshold") if node.input[0] == x else None
+    if where is None or threshold is None or threshold.size != 1 \
+            or where.input[0] != node.output[0]:
+        g.fail(node, "glassnet imports Greater only as Step: "
+               "Where(Greater(x, threshold), high, low) with constants.")
+    high, low = g.const(where, 1, "high"), g.const(where, 2, "low")
+    if high.size != 1 or low.size != 1:
+        g.fail(where, "Step's high and low must be single numbers.")
+    return [Step(*(_short(v, dtype) for v in (threshold, low, high)))], where.output[0]
+
+
+def _short(value: np.ndarray, dtype) -> float:
+    """A single number as the shortest float that rounds to it in ``dtype``."""
+    return float(str(np.asarray(value, dtype).item() if dtype == np.float64
+                     else np.float32(value.item())))
+
+
+def _import_recurrent(g: _Graph, node, x, dtype):
+    """[Transpose] -> RNN/LSTM -> Squeeze -> [Transpose], or the last step's Y_h."""
+    from ...nn import LSTM, RNN
+
+    rnn = node
+    batch_first = False
+    if node.op_type == "Transpose":
+        if g.attrs(node).get("perm") != [1, 0, 2]:
+            g.fail(node, "glassnet imports Transpose only as the (batch, time) swap "
+                   "around an RNN or LSTM, perm [1, 0, 2].")
+        rnn = g.next(node.output[0])
+        if rnn is None or rnn.op_type not in ("RNN", "LSTM"):
+            g.fail(node, "a Transpose that is not the swap before an RNN or LSTM.")
+        batch_first = True
+    a = g.attrs(rnn)
+    if rnn.input[0] != (node.output[0] if batch_first else x):
+        g.fail(rnn, "its sequence input must be the data.")
+    if a.get("direction", "forward") != "forward" or a.get("clip") is not None \
+            or a.get("layout", 0) != 0 or a.get("input_forget", 0):
+        g.fail(rnn, "glassnet imports forward, unclipped, time-major RNN and LSTM "
+               "nodes without input_forget.")
+    if rnn.input[4:5] and rnn.input[4]:
+        g.fail(rnn, "sequence_lens is not supported (every sequence runs to the end).")
+    for slot in (5, 6):
+        g.zero_state(rnn, slot)
+    if rnn.op_type == "LSTM" and g.optional_const(rnn, 7, "peepholes P") is not None \
+            and np.any(g.consts[rnn.input[7]]):
+        g.fail(rnn, "peephole connections (P) are not supported.")
+    W, R = g.const(rnn, 1, "W"), g.const(rnn, 2, "R")
+    H = int(a.get("hidden_size", R.shape[-1]))
+    gates = 4 if rnn.op_type == "LSTM" else 1
+    if W.ndim != 3 or W.shape[:2] != (1, gates * H) or R.shape != (1, gates * H, H):
+        g.fail(rnn, f"W {W.shape} and R {R.shape} do not fit hidden_size {H}.")
+    B = g.optional_const(rnn, 3, "B")
+    bias = np.zeros(gates * H) if B is None else B[0, :gates * H] + B[0, gates * H:]
+    w_ih, w_hh = W[0].T, R[0].T
+    if rnn.op_type == "LSTM":
+        if a.get("activations", ["Sigmoid", "Tanh", "Tanh"]) != [
+                "Sigmoid", "Tanh", "Tanh"]:
+            g.fail(rnn, f"activations {a['activations']}; glassnet's LSTM uses "
+                   "Sigmoid, Tanh, Tanh.")
+
+        def order(m):
+            return np.concatenate([m[..., k * H:(k + 1) * H] for k in FROM_ONNX_GATES],
+                                  axis=-1)
+
+        w_ih, w_hh, bias = order(w_ih), order(w_hh), order(bias)
+        make = LSTM
+    else:
+        acts = [s.lower() for s in a.get("activations", ["Tanh"])]
+        if acts not in (["tanh"], ["relu"]):
+            g.fail(rnn, f"activations {a['activations']}; glassnet's RNN uses Tanh "
+                   "or Relu.")
+
+        def make(f, h, return_sequences):
+            return RNN(f, h, nonlinearity=acts[0], return_sequences=return_sequences)
+
+    y, y_h = (list(rnn.output) + ["", ""])[:2]
+    if y and g.readers.get(y):
+        sq = g.next(y)
+        if sq is None or _squeeze_axes(g, sq) != [1]:
+            g.fail(rnn, "its output Y must be squeezed on axis 1 (one direction).")
+        out = sq.output[0]
+        if batch_first:
+            back = _next_is(g, out, "Transpose")
+            if back is None or g.attrs(back).get("perm") != [1, 0, 2]:
+                g.fail(sq, "after a batch-first LSTM/RNN, a Transpose perm [1, 0, 2] "
+                       "must bring the batch axis back first.")
+            out = back.output[0]
+        sequences = True
+    elif y_h and (g.readers.get(y_h) or y_h == g.output):
+        sq = g.next(y_h)
+        if sq is None or _squeeze_axes(g, sq) != [0]:
+            g.fail(rnn, "its output Y_h must be squeezed on axis 0 (one direction).")
+        out, sequences = sq.output[0], False
+    else:
+        g.fail(rnn, "neither Y nor Y_h is used.")
+    if not batch_first:
+        g.fail(rnn, "time-major input: glassnet's recurrent layers read (batch, time, "
+               "features); expected a Transpose perm [1, 0, 2] before the node.")
+    layer = make(W.shape[2], H, return_sequences=sequences)
+    _set(layer.weight_ih, w_ih, dtype)
+    _set(layer.weight_hh, w_hh, dtype)
+    _set(layer.bias, bias, dtype)
+    return [layer], out
+
+
+def _import_simple(cls_name: str, **kwargs):
+    def importer(g: _Graph, node, x, dtype):
+        from ... import nn
+
+        if cls_name == "Softmax":
+            kwargs["axis"] = int(g.attrs(node).get("axis", -1))
+        return [getattr(nn, cls_name)(**kwargs)], node.output[0]
+
+    return importer
+
+
+def _skip(g: _Graph, node, x, dtype):
+    """Nodes that change nothing glassnet sees: Cast of ids, Dropout at inference."""
+    if node.op_type == "Cast":
+        after = g.next(node.output[0])
+        if after is None or after.op_type not in ("Gather", "OneHot"):
+            g.fail(node, "glassnet imports Cast only before a Gather or OneHot "
+                   "(symbol ids).")
+    return [], node.output[0]
+
+
+_IMPORTERS = {
+    "MatMul": _import_dense, "Gemm": _import_dense,
+    "Relu": _import_simple("ReLU"), "Sigmoid": _import_simple("Sigmoid"),
+    "Tanh": _import_simple("Tanh"), "Softmax": _import_simple("Softmax"),
+    "Identity": _import_simple("Identity"),
+    "Conv": _import_conv, "MaxPool": _import_pool, "AveragePool": _import_pool,
+    "GlobalAveragePool": _import_global_pool, "Flatten": _import_flatten,
+    "Reshape": _import_reshape, "Gather": _import_gather, "OneHot": _import_one_hot,
+    "Greater": _import_step, "Transpose": _import_recurrent, "RNN": _import_recurrent,
+    "LSTM": _import_recurrent, "Cast": _skip, "Dropout": _skip,
+}
+
+
+def _standardization(g: _Graph, x: str):
+    """A leading ``(input - mean) / scale`` (as ``glassnet export`` writes): its
+    (mean, scale, Sub node) and the name of its result; else (None, x)."""
+    sub = _next_is(g, x, "Sub")
+    if sub is None or sub.input[0] != x or sub.input[1] not in g.consts:
+        return None, x
+    div = _next_is(g, sub.output[0], "Div")
+    if div is None or div.input[0] != sub.output[0] or div.input[1] not in g.consts:
+        g.fail(sub, "glassnet imports Sub only in (input - mean) / scale before the "
+               "first layer.")
+    return (g.consts[sub.input[1]], g.consts[div.input[1]], sub), div.output[0]
+
+
+def _fold_standardization(g: _Graph, layers, mean, scale, node) -> None:
+    """Fold (x - mean) / scale into the first Dense layer's weights and bias:
+    ``((x - m) / s) W + b = x (W / s) + (b - (m / s) W)``."""
+    from ...nn import Dense
+
+    first = layers[0] if layers else None
+    n = first.in_features if isinstance(first, Dense) else -1
+    if n < 0 or mean.size not in (1, n) or scale.size not in (1, n):
+        g.fail(node, "the graph standardises its input before a layer other than "
+               "Dense; glassnet has no layer for that. Export it without the "
+               "standardisation (glassnet export --raw) and standardise the inputs "
+               "yourself.")
+    w = first.weight.data.astype(np.float64)
+    m = np.broadcast_to(np.ravel(mean), (n,)).astype(np.float64)
+    s = np.broadcast_to(np.ravel(scale), (n,)).astype(np.float64)
+    if first.bias is None:
+        g.fail(node, "the standardisation can be folded only into a Dense layer "
+               "with a bias.")
+    bias = first.bias.data.astype(np.float64)
+    dtype = first.weight.dtype
+    _set(first.weight, w / s[:, None], dtype)
+    _set(first.bias, bias - (m / s) @ w, dtype)
+
+
+def _load_proto(onnx, path, max_bytes: int):
+    path = os.fspath(path)
+    where = os.path.basename(path)
+    size = os.path.getsize(path)
+    if size > max_bytes:
+        raise FormatError(f"{where}: {size:,} bytes, more than the limit of "
+                          f"{max_bytes:,} (pass max_bytes= to allow more).")
+    with open(path, "rb") as f:
+        raw = f.read(max_bytes + 1)
+    from google.protobuf.message import DecodeError
+
+    try:
+        # From bytes: nothing outside the file (external data) is ever opened.
+        proto = onnx.load_model_from_string(raw)
+    except (DecodeError, ValueError, RuntimeError) as e:
+        raise FormatError(f"{where}: not an ONNX model file ({type(e).__name__}: "
+                          f"{str(e)[:200]}).") from None
+    if not proto.HasField("graph") or not len(proto.graph.node):
+        raise FormatError(f"{where}: not an ONNX model file (no graph).")
+    return proto, where
+
+
+def read_onnx(path, *, max_bytes: int = MAX_BYTES):
+    """The glassnet model an ONNX file holds, and facts about the file.
+
+    Returns ``(model, info)``; ``info`` has ``input_name``, ``input_shape``
+    (one sample, None for sizes the file leaves open), ``input_dtype``,
+    ``opset``, ``producer`` and ``nodes``. See :func:`import_onnx`.
+    """
+    onnx = require_onnx()
+    from ...nn.module import Sequential
+
+    proto, where = _load_proto(onnx, path, max_bytes)
+    opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
+                default=0)
+    if opset < MIN_OPSET:
+        raise FormatError(f"{where}: ONNX opset {opset}; glassnet reads opset "
+                          f"{MIN_OPSET} or newer (convert it with "
+                          "onnx.version_converter).")
+    g = _Graph(onnx, proto, where)
+    chain = _walk_ops(g)
+    unsupported = [n for n in chain if n.op_type not in _LAYER_OPS]
+    if unsupported:
+        raise FormatError(
+            f"{where}: operators glassnet has no layer for: "
+            f"{', '.join(_label(n) for n in unsupported[:20])}"
+            f"{' ...' if len(unsupported) > 20 else ''}. glassnet imports "
+            f"{', '.join(sorted(_LAYER_OPS))}.")
+    elem = g.input.type.tensor_type.elem_type
+    floats = [v for v in g.consts.values() if v.dtype.kind == "f"]
+    dtype = np.float64 if floats and all(v.dtype == np.float64 for v in floats) \
+        else np.float32
+    layers, x = [], g.input.name
+    standardize, x = _standardization(g, x)
+    while True:
+        node = g.next(x)
+        if node is None:
+            break
+        importer = _IMPORTERS.get(node.op_type)
+        if importer is None:
+            g.fail(node, "this node does not start a layer glassnet knows (it is "
+                   "read only as part of one, e.g. Squeeze after an LSTM).")
+        made, x = importer(g, node, x, dtype)
+        layers += made
+    if standardize is not None:
+        _fold_standardization(g, layers, *standardize)
+    dims = g.input.type.tensor_type.shape.dim
+    info = {
+        "input_name": g.input.name,
+        "input_shape": tuple(d.dim_value if d.HasField("dim_value") else None
+                             for d in dims[1:]),
+        "input_dtype": onnx.helper.tensor_dtype_to_np_dtype(elem) if elem else None,
+        "opset": opset,
+        "producer": f"{proto.producer_name} {proto.producer_version}".strip(),
+        "nodes": len(proto.graph.node),
+    }
+    return Sequential(*layers), info
+
+
+def import_onnx(path, *, max_bytes: int = MAX_BYTES):
+    """Read an ONNX file (from PyTorch, Keras, glassnet...) as a glassnet model.
+
+    The graph must be one chain from its input to its output of the
+    operators glassnet's layers stand for (MatMul/Gemm + Add, Relu,
+    Sigmoid, Tanh, Softmax, Conv, MaxPool, AveragePool, GlobalAveragePool,
+    Flatten/Reshape, Gather, OneHot, RNN, LSTM and the Transpose, Squeeze,
+    Identity, Constant and Cast nodes exporters put around them). Any other
+    operator is refused in one error that lists every such node by name.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The ``.onnx`` file. It must hold all its tensors itself (external
+        data is refused) and be at most ``max_bytes`` long.
+    max_bytes : int
+        Size limit (default 1 GiB, as for glassnet's own files).
+
+    Returns
+    -------
+    Sequential
+        The layers, with the file's weights (float32 unless every weight in
+        the file is float64). It gives the same outputs as onnxruntime on
+        the file, and traces, draws, fine-tunes and saves as any glassnet
+        model.
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> model = gn.import_onnx("tests/fixtures/lenet.onnx")  # doctest: +SKIP
+    >>> model[0]  # doctest: +SKIP
+    Conv2D(1 → 8, 5x5, padding 2x2, bias)
+    """
+    return read_onnx(path, max_bytes=max_bytes)[0]
