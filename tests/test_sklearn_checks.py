@@ -4,9 +4,9 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from glassnet.sklearn import GlassnetClassifier, GlassnetRegressor  # noqa: E402
+from glassnet.sklearn import GlassnetClassifier, GlassnetRegressor
 
 # Small networks and few epochs keep the ~100 checks quick; the checks that
 # score the fit (classifiers_train: accuracy > 0.83 on blobs, regressors_train:

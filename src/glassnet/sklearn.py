@@ -24,6 +24,7 @@ Needs the ``sklearn`` extra: ``pip install 'glassnet[sklearn]'``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 
@@ -126,7 +127,7 @@ class _GlassnetEstimator(BaseEstimator):
         sizes = (sizes,) if isinstance(sizes, (int, np.integer)) else tuple(sizes)
         layers = [nn.Flatten()] if self.input_shape is not None else []
         widths = [n_features, *(int(s) for s in sizes)]
-        for n_in, n_out in zip(widths, widths[1:]):
+        for n_in, n_out in itertools.pairwise(widths):
             layers += [nn.Dense(n_in, n_out), _ACTIVATIONS[self.activation]()]
         layers.append(nn.Dense(widths[-1], n_outputs))
         return nn.Sequential(*layers, seed=seed)
