@@ -220,3 +220,30 @@ def test_probabilities_have_one_column_per_class(n_features, n_classes, n, seed)
     assert proba.shape == (n, n_classes)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
+
+
+def test_docs_examples_run(capsys):
+    """Every ```python block of docs/sklearn.md runs and prints what it says."""
+    import pathlib
+    import re
+
+    page = pathlib.Path(__file__).resolve().parents[1] / "docs" / "sklearn.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+    assert len(blocks) == 4
+    for i, code in enumerate(blocks):
+        namespace = {}
+        exec(compile(code, f"docs/sklearn.md block {i + 1}", "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "{'glassnetclassifier__hidden_layer_sizes': (32,)}" in out
+    assert "| glassnet MLP |" in out  # the compare table
+    assert namespace["result"].n_test == 45
+
+
+def test_docstring_examples():
+    import doctest
+
+    from glassnet import baselines, sklearn
+
+    for module in (sklearn, baselines):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0

@@ -52,7 +52,7 @@ class CNN:
 
     >>> from glassnet.baselines import CNN
     >>> CNN((1, 8, 8))(64, 10)[0]
-    Conv2D(1 → 16, 3x3, stride 1, pad 1, bias)
+    Conv2D(1 → 16, 3x3, padding 1x1, bias)
     """
 
     def __init__(self, input_shape, filters: int = 16, hidden: int = 64):
