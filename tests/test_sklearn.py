@@ -228,11 +228,11 @@ def test_docs_examples_run(capsys):
     import re
 
     page = pathlib.Path(__file__).resolve().parents[1] / "docs" / "sklearn.md"
-    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.DOTALL)
     assert len(blocks) == 4
     for i, code in enumerate(blocks):
         namespace = {}
-        exec(compile(code, f"docs/sklearn.md block {i + 1}", "exec"), namespace)
+        exec(compile(code, f"docs/sklearn.md block {i + 1}", "exec"), namespace)  # noqa: S102
     out = capsys.readouterr().out
     assert "{'glassnetclassifier__hidden_layer_sizes': (32,)}" in out
     assert "| glassnet MLP |" in out  # the compare table
