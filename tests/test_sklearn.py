@@ -247,3 +247,17 @@ def test_docstring_examples():
     for module in (sklearn, baselines):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0
+
+
+def test_regressor_warm_start_needs_the_same_target_columns():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    reg = GlassnetRegressor(hidden_layer_sizes=(4,), epochs=2, warm_start=True,
+                            random_state=0).fit(X, X[:, 0])
+    model, mean = reg.model_, reg.y_mean_
+    reg.fit(X, X[:, 0] + 100)
+    assert reg.model_ is model and reg.n_iter_ == 4
+    np.testing.assert_array_equal(reg.y_mean_, mean)  # the first fit's scaling stays
+    reg.fit(X, X[:, :2])
+    assert reg.model_ is not model and reg.n_iter_ == 2
+    assert reg.predict(X).shape == (60, 2)

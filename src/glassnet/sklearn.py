@@ -173,11 +173,11 @@ class _GlassnetEstimator(BaseEstimator):
                                  {k: v[epoch] for k, v in history.history.items()})
         self.n_iter_ += len(history)
 
-    def _can_continue(self, n_features_before, n_outputs_before, n_outputs) -> bool:
-        """warm_start: may fit continue the current network on this data?"""
-        return (self.warm_start and hasattr(self, "model_")
-                and n_features_before == self.n_features_in_
-                and n_outputs_before == n_outputs)
+    def _can_continue(self, n_features_before, same_targets: bool) -> bool:
+        """warm_start: may fit continue the current network on this data (the same
+        number of features, and the same classes or target columns)?"""
+        return (self.warm_start and hasattr(self, "model_") and same_targets
+                and n_features_before == self.n_features_in_)
 
     def _outputs(self, X) -> np.ndarray:
         check_is_fitted(self)
@@ -333,8 +333,8 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
         classes = np.unique(y)
-        same = old is not None and np.array_equal(classes, old)
-        keep = self._can_continue(before, same, True)
+        keep = self._can_continue(before, old is not None
+                                  and np.array_equal(classes, old))
         if len(classes) < 2:
             raise ValueError(
                 f"{self._where()} needs samples of at least 2 classes to learn from; "
@@ -425,7 +425,7 @@ class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
         X, y = validate_data(self, X, y, dtype=np.float32, multi_output=True,
                              y_numeric=True)
         y2 = np.asarray(y, np.float64).reshape(len(y), -1)
-        keep = self._can_continue(before, old, y2.shape[1])
+        keep = self._can_continue(before, old == y2.shape[1])
         if not keep:
             self.y_mean_ = y2.mean(axis=0)
             scale = y2.std(axis=0)
