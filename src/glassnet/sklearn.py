@@ -389,7 +389,9 @@ class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
 
     The targets are standardised for training (``y_mean_``, ``y_scale_``)
     and the predictions scaled back, so the loss sees numbers near 1 whatever
-    the units of y. y may have several columns (one output each).
+    the units of y. y may have several columns (one output each). A network
+    that continues (``warm_start``, ``partial_fit``) keeps the scaling of the
+    fit that started it.
     """ + _PARAMS_DOC % {"loss": "mean squared error"} + """
     y_mean_, y_scale_ : ndarray, shape (n_outputs,)
 
