@@ -25,6 +25,7 @@ _SUBMODULES = {
     "bench", "data", "datasets", "inspect", "io", "landscapes", "losses", "metrics",
     "nn", "optim", "plot", "sequence", "tour", "train",
 }
+_SUBMODULES |= {"baselines", "sklearn"}  # need the sklearn extra
 _NAMES = {
     "fit": "train", "evaluate": "train", "predict": "train", "predict_classes": "train",
     "save": "io", "load": "io", "trace": "inspect.trace",

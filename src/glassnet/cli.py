@@ -9,6 +9,7 @@
     glassnet inspect MODEL               what a model file holds
     glassnet export MODEL OUT.onnx       the model as ONNX, for onnxruntime
     glassnet bench                       speed next to PyTorch (from a source checkout)
+    glassnet compare --dataset NAME      networks next to classical models (sklearn extra)
 
 A mistake prints one line on stderr and exits with status 2 when the
 command cannot start as asked (bad arguments, a missing file, a bad config
@@ -655,7 +656,58 @@ def build_parser() -> argparse.ArgumentParser:
         "--only", nargs="+", metavar="STORY", help="run only these stories"
     )
     tour.set_defaults(func=_tour)
+    _add_compare(sub, debug)
     return parser
+
+
+# --- compare --------------------------------------------------------------------------
+def _compare(args) -> int:
+    from . import baselines
+
+    if args.epochs is not None and args.epochs < 1:
+        raise _UsageError(f"--epochs must be at least 1; got {args.epochs}")
+    if not 0 < args.test_size < 1:
+        raise _UsageError(f"--test-size must be between 0 and 1; got {args.test_size}")
+    X, y, task, shape = baselines.load_dataset(args.dataset, seed=args.seed)
+    result = baselines.compare(
+        X, y, task=task, input_shape=shape, test_size=args.test_size,
+        random_state=args.seed, dataset=args.dataset,
+        **({} if args.epochs is None else {"epochs": args.epochs}))
+    if args.json:
+        print(json.dumps({"dataset": args.dataset, "task": result.task,
+                          "n_train": result.n_train, "n_test": result.n_test,
+                          "rows": result.rows}, indent=2))
+    else:
+        print(result)
+    if args.out != "-":
+        result.figure(args.out)
+        print(f"figure: {args.out}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def _add_compare(sub, debug) -> None:
+    from .baselines import DATASETS
+
+    cmp = sub.add_parser(
+        "compare",
+        parents=[debug],
+        help="glassnet networks next to classical models (needs glassnet[sklearn])",
+        description="Train scikit-learn's classical models and glassnet networks on "
+        "one split of a bundled dataset; print accuracy (R² and RMSE for "
+        "regression), fit time, prediction time per sample and model size, and "
+        "draw them.",
+    )
+    cmp.add_argument("--dataset", required=True, choices=DATASETS)
+    cmp.add_argument("--out", default="compare.png", metavar="PATH",
+                     help="the figure, PNG or SVG (default: compare.png; - for none)")
+    cmp.add_argument("--seed", type=int, default=0,
+                     help="the split's and the models' seed (default 0)")
+    cmp.add_argument("--test-size", type=float, default=0.25,
+                     help="share of samples held out (default 0.25)")
+    cmp.add_argument("--epochs", type=int,
+                     help="most epochs for the networks (default 200; they stop early)")
+    cmp.add_argument("--json", action="store_true", help="print the rows as JSON")
+    cmp.set_defaults(func=_compare)
 
 
 def main(argv=None) -> int:
