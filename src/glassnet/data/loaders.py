@@ -10,7 +10,7 @@ Every loader has a memory bound: only regular files are read (a device such
 as ``/dev/zero``, a pipe or a socket is refused, checked on the opened file),
 and no file may hold, declare or decompress to more than ``max_bytes``
 (:data:`MAX_BYTES`, 1 GiB, by default); CSV lines are at most ``max_line``
-characters (:data:`MAX_LINE`) and images at most ``max_pixels`` pixels
+bytes (:data:`MAX_LINE`) and images at most ``max_pixels`` pixels
 (:data:`MAX_PIXELS`), checked from the image's header before it is decoded.
 Pass a larger value to read larger data.
 
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import itertools
 import math
 import os
@@ -57,7 +56,7 @@ __all__ = [
 ]
 
 MAX_BYTES = 1 << 30  # most bytes a loader reads, decompresses or allocates per file
-MAX_LINE = 1 << 22  # most characters in one CSV line (4 Mi: ~400,000 numbers)
+MAX_LINE = 1 << 22  # most bytes in one CSV line (4 MiB: ~400,000 numbers)
 MAX_PIXELS = 1 << 26  # most pixels in one image (67 Mpx, e.g. 8192 x 8192)
 _CHUNK = 1 << 20  # decompression step
 
@@ -131,8 +130,8 @@ def load_csv(
     dtype : float32 or float64
         Of the features.
     max_bytes, max_line : int
-        The largest file (bytes) and line (characters) read; default
-        :data:`MAX_BYTES` (1 GiB) and :data:`MAX_LINE` (4 Mi characters).
+        The largest file and line read, in bytes; default
+        :data:`MAX_BYTES` (1 GiB) and :data:`MAX_LINE` (4 MiB).
 
     Returns
     -------
@@ -233,32 +232,32 @@ def load_csv(
 
 
 def _csv_lines(path, where: str, max_bytes: int, max_line: int):
-    """The lines of a CSV file, read one at a time within the limits; a line
-    over ``max_line``, a file over ``max_bytes`` or text that is not UTF-8
-    raises DataError."""
+    """The lines of a CSV file as text, read one at a time within the limits; a
+    line over ``max_line`` bytes, a file over ``max_bytes`` or a line that is
+    not UTF-8 raises DataError naming the line."""
     f, size = _open_regular(path, where)
-    with f, io.TextIOWrapper(f, encoding="utf-8-sig", newline="") as text:
+    with f:
         _check_size(where, "the file has", size, max_bytes)
         total = 0
         for number in itertools.count(1):
-            try:
-                line = text.readline(max_line + 1)
-            except UnicodeDecodeError as e:
-                raise DataError(
-                    f"{where}: line {number} is not UTF-8 text ({e.reason} at a "
-                    f"byte {e.object[e.start:e.start + 1]!r}); is this a CSV file?"
-                ) from None
-            if not line:
+            raw = f.readline(max_line + 1)
+            if not raw:
                 return
-            if len(line) > max_line:
+            if len(raw) > max_line:
                 raise DataError(
                     f"{where}: line {number} is longer than max_line="
-                    f"{max_line:,} characters; pass a larger max_line to read it."
+                    f"{max_line:,} bytes; pass a larger max_line to read it."
                 )
-            total += len(line)
+            total += len(raw)
             if total > max_bytes:  # the file grew while being read
                 _check_size(where, "the file has more than", total, max_bytes)
-            yield line
+            try:
+                yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(
+                    f"{where}: line {number} is not UTF-8 text ({e.reason} at "
+                    f"byte {e.start + 1} of the line); is this a CSV file?"
+                ) from None
 
 
 def _first_bad_cell(lines, delimiter, skip, features, names, n_cols) -> str | None:
@@ -630,20 +629,20 @@ def load_image(
     Image = _pillow()
     f, _ = _open_regular(path, where)
     try:
-        with f, Image.open(f) as img:
-            width, height = img.size
-            if width * height > max_pixels:
-                raise DataError(
-                    f"{where}: {width} x {height} = {width * height:,} pixels, more "
-                    f"than max_pixels={max_pixels:,}; pass a larger max_pixels "
-                    "to read it."
-                )
-            with warnings.catch_warnings():  # our own limit is the one that counts
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with f, warnings.catch_warnings():  # max_pixels is the limit that counts
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(f) as img:
+                width, height = img.size
+                if width * height > max_pixels:
+                    raise DataError(
+                        f"{where}: {width} x {height} = {width * height:,} pixels, "
+                        f"more than max_pixels={max_pixels:,}; pass a larger "
+                        "max_pixels to read it."
+                    )
                 img = img.convert("L" if color == "grayscale" else "RGB")
-            if size is not None and img.size != (size[1], size[0]):
-                img = img.resize((size[1], size[0]), Image.BILINEAR)
-            arr = np.asarray(img, dtype=np.float32) / 255.0
+                if size is not None and img.size != (size[1], size[0]):
+                    img = img.resize((size[1], size[0]), Image.BILINEAR)
+                arr = np.asarray(img, dtype=np.float32) / 255.0
     except (OSError, ValueError, Image.DecompressionBombError) as e:
         if isinstance(e, DataError):
             raise
