@@ -213,6 +213,7 @@ BAD_METADATA = [
     ({"trained_with": {"train": {"metrics": "acc"}}}, "trained_with.train.metrics"),
     ({"trained_with": {"config": 5}}, "trained_with.config"),
     ({"trained_with": {"data": "x.csv"}}, "trained_with.data"),
+    ({"trained_with": {"data": {"train": 5}}}, "trained_with.data.train"),
 ]
 
 

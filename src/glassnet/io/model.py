@@ -231,8 +231,12 @@ def check_metadata(where: str, metadata: dict, arrays: dict) -> None:
         bad("trained_with.train.metrics", "a list of names", metrics)
     if not isinstance(trained.get("config", ""), str):
         bad("trained_with.config", "a file name", trained["config"])
-    if not isinstance(trained.get("data", {}), dict):
-        bad("trained_with.data", "an object", trained["data"])
+    data = trained.get("data", {})
+    if not isinstance(data, dict):
+        bad("trained_with.data", "an object", data)
+    for part in ("train", "test"):
+        if not isinstance(data.get(part, {}), dict):
+            bad(f"trained_with.data.{part}", "an object", data[part])
 
 
 def _is_int(value) -> bool:
