@@ -7,12 +7,17 @@ hand-forged headers whose checksum is *correct* (so the deeper checks are
 reached: wrong shapes, dtypes, offsets, huge declared sizes, unknown layer
 types and versions, bad configs), non-JSON and deeply nested JSON, and files
 of other kinds (pickles, zips, .npy/.npz with objects, random bytes).
+
+At the end, hypothesis fuzzes what a valid checksum does not protect: hostile
+values in layer configs and metadata, and almost-right data files.
 """
 
 import gzip
 import io
 import json
+import os
 import pickle
+import tempfile
 import time
 import tracemalloc
 import zipfile
@@ -23,11 +28,15 @@ except ImportError:  # Windows
     resource = None
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_io import _SideEffect, forged_bytes
 
 import glassnet as gn
 from glassnet import nn
-from glassnet.errors import FormatError
+from glassnet.errors import FormatError, GlassnetError
+from glassnet.io import registry
 
 SECONDS_PER_FILE = 1.0
 PEAK_BYTES_PER_FILE = 32 << 20  # tracked allocations while loading one file
@@ -404,3 +413,210 @@ def test_a_thousand_corrupted_files_each_raise_format_error_quickly(tmp_path):
         f"\n{len(files)} files; slowest {slowest * 1000:.0f} ms; peak traced "
         f"{worst_peak / 2**20:.1f} MiB; max RSS grew {rss_growth_mb:.0f} MiB"
     )
+
+
+# --- hypothesis: hostile values in layer configs, metadata and data files ------------
+# (issue 14, items 13 and 16: sizes over the limits, wrong types and NaN that a
+# file's checksum does not catch.) A loaded file must rebuild exactly what it
+# says: a value converted on the way in (ceil_mode "yes" -> True, axis 1.5 -> 1,
+# threshold "nan" -> nan) counts as a failure, as does any error but FormatError.
+
+
+def _every_layer():
+    return nn.Sequential(
+        nn.OneHot(5), nn.Embedding(5, 3), nn.Conv1D(2, 3, 3, padding=1),
+        nn.Conv2D(1, 2, 3, stride=2, padding=1), nn.MaxPool2D(2),
+        nn.AvgPool2D(3, padding=1), nn.GlobalAveragePool2D(), nn.Flatten(),
+        nn.Dense(4, 3), nn.RNN(3, 2), nn.LSTM(2, 2), nn.Step(0.5), nn.Softmax(),
+        nn.Sigmoid(), nn.Tanh(), nn.ReLU(), nn.Identity(), seed=0,
+    )
+
+
+_BASE = {}
+
+
+def _base():
+    """The content and tensor bytes of a file holding one of every built-in layer."""
+    if not _BASE:
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "every.glassnet")
+            gn.save(_every_layer(), path)
+            with open(path, "rb") as f:
+                header, data = _split(f.read())
+        _BASE.update(header=header, data=data,
+                     content=json.loads(header["__metadata__"]["content"]))
+    return _BASE
+
+
+HOSTILE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.sampled_from([0, -1, 1, 2, 3, 30000, 65537, 2**20 + 1, 2**31, 2**63]),
+    st.floats(allow_nan=False),  # NaN and infinity: the JSON parser refuses them
+    st.sampled_from(["nan", "NaN", "inf", "", "1", "same", "valid", "he", "relu"]),
+    st.text(max_size=6),
+    st.lists(st.one_of(st.integers(-3, 2**33), st.text(max_size=2)), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+def _same(written, rebuilt, key) -> bool:
+    """Whether a layer rebuilt from a file holds the value the file wrote."""
+    if written is None and key == "stride":
+        return True  # a pool's stride None means "the kernel size"
+    if isinstance(written, bool) or isinstance(rebuilt, bool):
+        return written is rebuilt
+    if isinstance(written, (int, float)) and isinstance(rebuilt, (int, float)):
+        return written == rebuilt
+    if isinstance(written, int) and isinstance(rebuilt, list):
+        return rebuilt == [written] * len(rebuilt)  # one int for every axis
+    if isinstance(written, list) and isinstance(rebuilt, list):
+        return len(written) == len(rebuilt) and all(
+            _same(w, r, key) for w, r in zip(written, rebuilt)
+        )
+    return type(written) is type(rebuilt) and written == rebuilt
+
+
+@settings(max_examples=300)
+@given(data=st.data())
+def test_hostile_layer_config_values_are_refused_or_kept_exactly(data):
+    base = _base()
+    content = json.loads(json.dumps(base["content"]))
+    layers = content["model"]["layers"]
+    for _ in range(data.draw(st.integers(1, 2))):
+        index = data.draw(st.integers(0, len(layers) - 1))
+        spec = registry._REGISTRY[layers[index]["type"]]
+        if not spec.arguments:
+            continue
+        key = data.draw(st.sampled_from(spec.arguments))
+        layers[index]["config"][key] = data.draw(HOSTILE)
+    header = json.loads(json.dumps(base["header"]))
+    header["__metadata__"]["content"] = json.dumps(content)
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "m.glassnet")
+        with open(path, "wb") as f:
+            f.write(forged_bytes(header, base["data"]))
+        try:
+            model = gn.load(path)
+        except FormatError:
+            return
+    for written, layer in zip(layers, model):
+        rebuilt = layer.get_config()
+        for key, value in written["config"].items():
+            assert _same(value, rebuilt[key], key), (written["type"], key, value)
+
+
+def _dense_file(folder, metadata):
+    path = os.path.join(folder, "m.glassnet")
+    model = nn.Sequential(nn.Dense(64, 10), seed=0)
+    gn.save(model, path, metadata=metadata, arrays={
+        "standardize.mean": np.zeros(64), "standardize.scale": np.ones(64)})
+    return path
+
+
+METADATA = st.fixed_dictionaries(
+    {},
+    optional={
+        "input_shape": st.one_of(HOSTILE, st.just([64]), st.just([8, 8])),
+        "classes": st.one_of(HOSTILE, st.lists(st.integers(0, 9), max_size=10)),
+        "standardize": HOSTILE,
+        "scores": st.one_of(HOSTILE, st.dictionaries(
+            st.sampled_from(["train", "test"]),
+            st.dictionaries(st.sampled_from(["loss", "accuracy"]), HOSTILE))),
+        "trained_with": st.one_of(HOSTILE, st.fixed_dictionaries({}, optional={
+            "config": HOSTILE, "data": HOSTILE,
+            "train": st.one_of(HOSTILE, st.fixed_dictionaries({}, optional={
+                "loss": HOSTILE, "metrics": HOSTILE}))})),
+    },
+)
+
+
+@settings(max_examples=60)
+@given(metadata=METADATA, command=st.sampled_from(["inspect", "evaluate"]))
+def test_hostile_metadata_gives_glassnet_errors_in_the_commands(metadata, command):
+    import contextlib
+
+    from glassnet import cli
+
+    try:
+        json.dumps(metadata, allow_nan=False)
+    except ValueError:
+        return  # save() refuses it (covered in test_io)
+    with tempfile.TemporaryDirectory() as folder:
+        path = _dense_file(folder, metadata)
+        argv = [command, path] + (["--data", "digits"] if command == "evaluate" else [])
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(argv)
+    err = err.getvalue()
+    assert code in (0, 1, 2), err
+    assert "--debug" not in err, f"an unchecked error: {err}"
+
+
+# Data files: bytes that are almost right. Each loader must return data or raise
+# DataError / ConfigError (never UnicodeDecodeError, csv.Error, ValueError ...).
+def _idx_bytes(draw):
+    code = draw(st.sampled_from([8, 9, 11, 12, 13, 14, 7, 0]))
+    dims = draw(st.lists(st.integers(0, 2**32 - 1) | st.integers(0, 5), max_size=9))
+    body = draw(st.binary(max_size=64))
+    head = bytes([0, 0, code, len(dims)]) + b"".join(
+        d.to_bytes(4, "big") for d in dims)
+    return head + body
+
+
+@st.composite
+def _data_file(draw):
+    kind = draw(st.sampled_from(["csv", "idx", "idx.gz", "npy", "npz", "png"]))
+    raw = draw(st.binary(max_size=200))
+    if kind == "csv":
+        rows = draw(st.lists(st.lists(
+            st.sampled_from(["1", "2.5", "nan", "x", "", '"', "\x00", "é", "1e999"]),
+            min_size=1, max_size=4), max_size=5))
+        text = "\n".join(",".join(r) for r in rows).encode()
+        raw = draw(st.sampled_from([text, raw, text + raw]))
+    elif kind.startswith("idx"):
+        raw = _idx_bytes(draw)
+        if kind == "idx.gz":
+            raw = draw(st.sampled_from([gzip.compress(raw), raw, gzip.compress(raw)[:-5]]))
+    elif kind in ("npy", "npz"):
+        buf = io.BytesIO()
+        shape = tuple(draw(st.lists(st.integers(0, 2**40) | st.integers(0, 4),
+                                    max_size=3)))
+        try:
+            np.lib.format.write_array_header_1_0(buf, {
+                "descr": draw(st.sampled_from(["<f4", "|u1", "|O", "<c16", ">i8"])),
+                "fortran_order": draw(st.booleans()), "shape": shape})
+        except ValueError:
+            pass
+        raw = buf.getvalue() + raw
+        if kind == "npz":
+            zipped = io.BytesIO()
+            with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as z:
+                z.writestr(draw(st.sampled_from(["X.npy", "y.npy", "X"])), raw)
+            raw = zipped.getvalue()[: draw(st.integers(22, 10**4))]
+    elif kind == "png":
+        raw = draw(st.sampled_from([b"\x89PNG\r\n\x1a\n" + raw, raw]))
+    return kind, raw
+
+
+@settings(max_examples=300)
+@given(case=_data_file())
+def test_hostile_data_files_give_data_errors(case):
+    from glassnet.data import loaders
+    from glassnet.errors import ConfigError, DataError
+
+    kind, raw = case
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, f"data-ubyte.{kind}" if "idx" in kind
+                            else f"data.{kind}")
+        if kind.startswith("idx"):
+            path = os.path.join(folder, "data-ubyte" + (".gz" if "gz" in kind else ""))
+        with open(path, "wb") as f:
+            f.write(raw)
+        try:
+            loaders.load_data(path) if kind != "png" else loaders.load_image(path)
+        except (DataError, ConfigError):
+            pass
+        except GlassnetError as e:
+            pytest.fail(f"{kind}: {type(e).__name__} {e}")

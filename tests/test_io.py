@@ -201,7 +201,7 @@ def test_custom_layer_with_declared_shapes_is_checked_before_building(tmp_path):
         gn.save(nn.Sequential(Counted(4)), tmp_path / "m")
         _rewrite_content(
             tmp_path / "m",
-            lambda c: c["model"]["layers"][0]["config"].update(size=10**9),
+            lambda c: c["model"]["layers"][0]["config"].update(size=10**6),
         )
         built.clear()
         with pytest.raises(FormatError, match="shape"):

@@ -2,8 +2,12 @@
 
 import gzip
 import io
+import os
 import pickle
+import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -257,3 +261,203 @@ def test_docstring_examples():
 
     result = doctest.testmod(loaders)
     assert result.failed == 0 and result.attempted > 0
+
+
+# --- memory bounds on hostile files (issue 14, items 14 and 16) ----------------------
+CAPPED = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+from glassnet.data import loaders
+try:
+    getattr(loaders, sys.argv[1])(sys.argv[2])
+except Exception as e:
+    print(type(e).__name__, e)
+"""
+
+
+def _capped(function, path):
+    """``loaders.FUNCTION(path)`` in a child with at most 2 GiB of address space,
+    so a loader that reads without bound fails there (MemoryError, or the
+    timeout for a pipe that blocks) instead of exhausting this machine."""
+    import glassnet
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(glassnet.__file__).resolve().parents[1]),
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", CAPPED, function, str(path)],
+            capture_output=True, text=True, timeout=60, env=env, check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return "timed out"
+    return (done.stdout + done.stderr).strip()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs /dev/zero and FIFOs")
+@pytest.mark.parametrize("function, name", [
+    ("load_csv", "data.csv"), ("load_idx", "x.idx"), ("load_idx", "x.idx.gz"),
+    ("load_npy", "x.npy"), ("load_npz", "x.npz"), ("load_image", "x.png"),
+    ("load_data", "data.csv"),
+])
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
+def test_special_files_are_refused(tmp_path, function, name, special):
+    """A data.csv linked to /dev/zero once read one endless line; a FIFO blocked."""
+    path = tmp_path / name
+    if special == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(special)
+    said = _capped(function, path)
+    assert said.startswith("DataError") and "not a regular file" in said, said
+
+
+def test_csv_lines_and_size_are_capped(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text("1,2,0\n" + ",".join(["7"] * 40) + "\n")
+    with pytest.raises(DataError, match="line 2 is longer than max_line=50"):
+        loaders.load_csv(path, max_line=50)
+    with pytest.raises(DataError, match="more than max_bytes=60; pass a larger"):
+        loaders.load_csv(path, max_bytes=60)
+    path.write_text("1,2,0\n3,4,1\n")
+    assert loaders.load_csv(path, max_line=6, max_bytes=12).X.shape == (2, 2)
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"1,2,0\n\xff\xfe\x00\x81,1,1\n", "line 2 is not UTF-8 text"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "line 1 is not UTF-8"),
+    (b"x" * 200_000 + b",1\n", "field larger than field limit"),
+    (b"a,b\n1,2\n\"" + b"y" * 200_000 + b"\",1\n", "line 3: field larger"),
+])
+def test_binary_and_broken_csv_are_data_errors(tmp_path, raw, message):
+    (tmp_path / "bad.csv").write_bytes(raw)
+    with pytest.raises(DataError, match=message):
+        loaders.load_csv(tmp_path / "bad.csv")
+
+
+def _peak_while(fn):
+    """(what fn raised, the most memory traced while it ran)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+    except DataError as e:
+        error = e
+    else:
+        error = None
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return error, peak
+
+
+def test_idx_header_declaring_more_than_the_file_is_refused_before_allocating(tmp_path):
+    """A 12-byte file declaring 30000x30000 bytes used to allocate 900 MB first."""
+    path = tmp_path / "liar-ubyte"
+    path.write_bytes(bytes([0, 0, 8, 2]) + (30000).to_bytes(4, "big") * 2)
+    error, peak = _peak_while(lambda: loaders.load_idx(path))
+    assert "declares (30000, 30000) = 900,000,000 bytes of data but holds 0" in str(
+        error
+    )
+    assert peak < 1 << 20
+
+
+def test_gzipped_idx_is_decompressed_in_bounded_steps(tmp_path):
+    """A 62 KB .gz declaring 64 MiB used to peak at 13 times that."""
+    n = 64 << 20
+    head = bytes([0, 0, 8, 1]) + n.to_bytes(4, "big")
+    path = tmp_path / "zeros-ubyte.gz"
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(head)
+        for _ in range(n >> 20):
+            f.write(bytes(1 << 20))
+    error, peak = _peak_while(lambda: loaders.load_idx(path))
+    assert error is None and peak < n * 1.25  # the array itself, and little else
+    bomb = tmp_path / "bomb-ubyte.gz"  # declares 1 KiB, decompresses to 64 MiB
+    bomb.write_bytes(gzip.compress(bytes([0, 0, 8, 1, 0, 0, 4, 0]) + bytes(n), 1))
+    error, peak = _peak_while(lambda: loaders.load_idx(bomb))
+    assert "but holds more" in str(error) and peak < 4 << 20
+
+
+def test_idx_with_an_empty_axis_is_a_data_error(tmp_path):
+    path = tmp_path / "empty-ubyte"
+    path.write_bytes(bytes([0, 0, 8, 3]) + (0).to_bytes(4, "big") + (28).to_bytes(
+        4, "big") * 2)
+    with pytest.raises(DataError, match=r"declares shape \(0, 28, 28\), with an axis"):
+        loaders.load_idx(path)
+
+
+def _npz_with(tmp_path, header_shape, payload: bytes, compress=zipfile.ZIP_DEFLATED):
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": "<f4", "fortran_order": False, "shape": header_shape}
+    )
+    path = tmp_path / "forged.npz"
+    with zipfile.ZipFile(path, "w", compress) as z:
+        z.writestr("X.npy", buf.getvalue() + payload)
+    return path
+
+
+def test_npz_member_declaring_more_than_max_bytes_is_refused_before_allocating(
+    tmp_path,
+):
+    """2**28 + 1 float32s is just over the default 1 GiB: refused from the header."""
+    path = _npz_with(tmp_path, (2**28 + 1,), bytes(64))
+    error, peak = _peak_while(lambda: loaders.load_npz(path))
+    assert "1,073,741,828 bytes, more than max_bytes=1,073,741,824" in str(error)
+    assert peak < 1 << 20
+
+
+def test_npz_member_must_hold_what_its_header_declares(tmp_path):
+    path = _npz_with(tmp_path, (4,), bytes(16 + (8 << 20)))  # 8 MiB hidden after it
+    with pytest.raises(DataError, match=r"declares \(4,\) float32 = 16 bytes of data "
+                       r"but holds 8,388,624"):
+        loaders.load_npz(path)
+    path = _npz_with(tmp_path, (2, 2), bytes(16))
+    assert loaders.load_npz(path).X.shape == (2, 2)
+    with pytest.raises(DataError, match=r"decompress to 144 bytes, more than "):
+        loaders.load_npz(path, max_bytes=100)
+
+
+def test_npy_must_hold_what_its_header_declares(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros(4, np.float32))
+    with open(tmp_path / "x.npy", "ab") as f:
+        f.write(bytes(100))
+    with pytest.raises(DataError, match="16 bytes of data but holds 116"):
+        loaders.load_npy(tmp_path / "x.npy")
+
+
+def _png_of(path, width, height):
+    """A black grayscale PNG written row by row (no image of that size in memory)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(
+            ">I", zlib.crc32(body))
+
+    packer = zlib.compressobj(9)
+    row = bytes(width + 1)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+def test_images_over_max_pixels_are_refused_before_decoding(tmp_path):
+    """100 Mpx is over Pillow's warning size but under its error size: it used to
+    be decoded in full (and turned into 400 MB of floats)."""
+    pytest.importorskip("PIL")
+    _png_of(tmp_path / "huge.png", 10_000, 10_000)
+    error, peak = _peak_while(lambda: loaders.load_image(tmp_path / "huge.png"))
+    assert "10000 x 10000 = 100,000,000 pixels, more than max_pixels=" in str(error)
+    assert peak < 4 << 20
+    _png_of(tmp_path / "small.png", 30, 20)
+    with pytest.raises(DataError, match="600 pixels, more than max_pixels=599"):
+        loaders.load_image(tmp_path / "small.png", max_pixels=599)
+    assert loaders.load_image(tmp_path / "small.png", max_pixels=600).shape == (
+        1, 20, 30)

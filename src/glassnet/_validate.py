@@ -122,3 +122,44 @@ def is_count(value) -> bool:
         and isinstance(value, numbers.Integral)
         and value >= 0
     )
+
+
+# --- limits on the sizes a file or config may declare ---------------------------------
+# One table, documented in docs/model-files.md ("Limits"). A model file, a
+# training config or a data file declares sizes; each is checked here before
+# anything of that size is allocated. Each limit sits far above real models.
+LIMITS = {
+    # every trainable number in one model: 1 GiB at float32, the default size
+    # cap of a model file (io.container.MAX_BYTES)
+    "parameters": 1 << 28,
+    # features, channels, hidden size, embedding dim of one layer (the widest
+    # real layers, e.g. GPT-3's 49,152-wide feed-forward, fit)
+    "width": 1 << 16,
+    # OneHot num_classes, Embedding num_embeddings (real vocabularies: <= 256k);
+    # one one-hot row is then at most 4 MiB
+    "vocabulary": 1 << 20,
+    # kernel_size and stride, per axis (the largest real filters are 31x31 in
+    # 2-D and a few hundred taps in 1-D audio front ends)
+    "kernel": 1 << 10,
+    "stride": 1 << 10,
+    # numbers in one sample (metadata input_shape, summary input_shape): a
+    # 2048x2048 RGBA image is 2**24; one sample is then at most 64 MiB at float32
+    "sample_values": 1 << 24,
+    # axes of one sample (and |axis| of a Softmax)
+    "sample_axes": 8,
+}
+# A convolution's padding (per side) may be at most its kernel_size on that
+# axis: a wider padding only adds outputs that see nothing but zeros, and is
+# how one file could make a 28x28 input into a 60,000x60,000 activation.
+
+
+def check_limit(where: str, name: str, value: int, limit: str) -> int:
+    """Return ``value`` if it is at most ``LIMITS[limit]``; else raise ConfigError
+    naming the limit (callers reading files turn it into a FormatError)."""
+    if value > LIMITS[limit]:
+        raise ConfigError(
+            f"{where + ': ' if where else ''}{name} is {value:,}, more than "
+            f"glassnet's limit of "
+            f"{LIMITS[limit]:,} ({limit}; see docs/model-files.md, Limits)."
+        )
+    return value

@@ -148,9 +148,12 @@ def _train(args) -> int:
 # --- evaluate and predict -------------------------------------------------------------
 def _open_model(path):
     from .io import read
+    from .io.model import check_metadata
 
     _need_file(path)
-    return read(path)
+    mf = read(path)
+    check_metadata(os.fspath(path), mf.metadata, mf.arrays)
+    return mf
 
 
 def _prepare(mf, X):
@@ -189,7 +192,36 @@ def _evaluate(args) -> int:
 
     mf = _open_model(args.model)
     trained = mf.metadata.get("trained_with", {})
+    recorded = None
+    if trained.get("data"):
+        recorded = cfgmod.check_data(
+            f"{args.model} (its training record)",
+            trained["data"],
+            os.path.dirname(args.model),
+        )
+    paths = _recorded_paths(recorded)
     if args.data:
+        # the same split as in training only when the user names the one file
+        # the model was trained on; otherwise all of the given data
+        if paths != [("train", os.path.realpath(args.data))]:
+            recorded = None
+        else:
+            recorded["train"]["path"] = args.data
+    elif paths:
+        # a path inside a model file is data from whoever wrote the file:
+        # never opened unless the user names it
+        raise _UsageError(
+            f"{args.model} was trained on {paths[0][1][:200]!r}; glassnet does "
+            "not open files a model file names. Pass --data with that path to "
+            "evaluate on its held-out part, or --data with other labelled data"
+        )
+    if recorded is not None:
+        Xtr, ytr, Xte, yte, _ = cfgmod.split_data(recorded)
+        if args.split == "train" or Xte is None:
+            X, y, what = Xtr, ytr, "the training data"
+        else:
+            X, y, what = Xte, yte, "the held-out test data"
+    elif args.data:
         data = _load_data_arg(args.data, args.label_column)
         if data.y is None:
             raise _UsageError(
@@ -197,17 +229,6 @@ def _evaluate(args) -> int:
                 "--label-column for a CSV, or a y array in the .npz"
             )
         X, y, what = data.X, data.y, args.data
-    elif trained.get("data"):
-        recorded = cfgmod.check_data(
-            f"{args.model} (its training record)",
-            trained["data"],
-            os.path.dirname(args.model),
-        )
-        Xtr, ytr, Xte, yte, _ = cfgmod.split_data(recorded)
-        if args.split == "train" or Xte is None:
-            X, y, what = Xtr, ytr, "the training data"
-        else:
-            X, y, what = Xte, yte, "the held-out test data"
     else:
         raise _UsageError(
             f"{args.model} does not say what it was trained on; give --data"
@@ -221,6 +242,17 @@ def _evaluate(args) -> int:
     else:
         print(f"{_format_scores(scores)} on {len(X)} samples ({what})")
     return 0
+
+
+def _recorded_paths(recorded) -> list:
+    """The files a (checked) recorded [data] section names, train first."""
+    if recorded is None:
+        return []
+    return [
+        (part, os.path.realpath(recorded[part]["path"]))
+        for part in ("train", "test")
+        if "path" in recorded.get(part, {})
+    ]
 
 
 def _load_data_arg(source: str, label_column):
@@ -544,7 +576,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--data",
         help="a .csv/.npz file, an image folder, or a dataset name "
-        "(digits, x_and_o); default: the held-out part of the training data",
+        "(digits, x_and_o); default: the held-out part of the training data "
+        "when that is a bundled dataset. A file the model was trained on is "
+        "read only when named here (then its held-out part is used)",
     )
     ev.add_argument(
         "--label-column", help="the label column of a CSV file (default: last)"
@@ -553,7 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--split",
         choices=("test", "train"),
         default="test",
-        help="without --data: which part of the training data",
+        help="without --data, or with the training file: which part of it",
     )
     ev.add_argument("--json", action="store_true", help="print the scores as JSON")
     ev.set_defaults(func=_evaluate)

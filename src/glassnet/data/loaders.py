@@ -6,6 +6,14 @@ class indices. Files are read as data only: NumPy files with
 ``allow_pickle=False``, IDX files checked against their declared sizes
 before anything is allocated. Nothing is downloaded.
 
+Every loader has a memory bound: only regular files are read (a device such
+as ``/dev/zero``, a pipe or a socket is refused, checked on the opened file),
+and no file may hold, declare or decompress to more than ``max_bytes``
+(:data:`MAX_BYTES`, 1 GiB, by default); CSV lines are at most ``max_line``
+bytes (:data:`MAX_LINE`) and images at most ``max_pixels`` pixels
+(:data:`MAX_PIXELS`), checked from the image's header before it is decoded.
+Pass a larger value to read larger data.
+
 ===========================  ===========================================
 :func:`load_csv`             a table of numbers with a label column
 :func:`load_npy`             one array from a ``.npy`` file
@@ -22,10 +30,13 @@ from __future__ import annotations
 
 import csv
 import gzip
+import itertools
 import math
 import os
+import stat
 import warnings
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -44,7 +55,40 @@ __all__ = [
     "load_npz",
 ]
 
-MAX_BYTES = 4 << 30  # largest array a loader will allocate from a file's declared size
+MAX_BYTES = 1 << 30  # most bytes a loader reads, decompresses or allocates per file
+MAX_LINE = 1 << 22  # most bytes in one CSV line (4 MiB: ~400,000 numbers)
+MAX_PIXELS = 1 << 26  # most pixels in one image (67 Mpx, e.g. 8192 x 8192)
+_CHUNK = 1 << 20  # decompression step
+
+
+def _open_regular(path, where: str):
+    """``(binary file, size)`` for a regular file; refuse devices (``/dev/zero``
+    reads forever), pipes, sockets and folders, checked on the opened
+    descriptor so a swapped path cannot slip past (opened non-blocking, so a
+    pipe without a writer cannot hang us before the check)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise DataError(
+                f"{where}: not a regular file (a device, pipe, socket or folder); "
+                "glassnet reads data only from regular files."
+            )
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb"), info.st_size
+
+
+def _check_size(where: str, what: str, nbytes: int, max_bytes: int) -> None:
+    if nbytes > max_bytes:
+        raise DataError(
+            f"{where}: {what} {nbytes:,} bytes, more than max_bytes="
+            f"{max_bytes:,}; pass a larger max_bytes to read it."
+        )
 IMAGE_SUFFIXES = (
     ".png",
     ".jpg",
@@ -61,7 +105,14 @@ IMAGE_SUFFIXES = (
 
 # --- CSV ------------------------------------------------------------------------------
 def load_csv(
-    path, label_column=-1, *, header="auto", delimiter: str = ",", dtype=np.float32
+    path,
+    label_column=-1,
+    *,
+    header="auto",
+    delimiter: str = ",",
+    dtype=np.float32,
+    max_bytes: int = MAX_BYTES,
+    max_line: int = MAX_LINE,
 ) -> Dataset:
     """A CSV table: every column is a feature except the label column.
 
@@ -78,6 +129,9 @@ def load_csv(
     delimiter : str
     dtype : float32 or float64
         Of the features.
+    max_bytes, max_line : int
+        The largest file and line read, in bytes; default
+        :data:`MAX_BYTES` (1 GiB) and :data:`MAX_LINE` (4 MiB).
 
     Returns
     -------
@@ -91,7 +145,8 @@ def load_csv(
     ------
     DataError
         A cell that is not a number (its row and column are named), rows of
-        different lengths, or an empty file.
+        different lengths, an empty file, text that is not UTF-8, a file or
+        line over the limits, or a path that is not a regular file.
 
     Examples
     --------
@@ -104,9 +159,17 @@ def load_csv(
     ([[4.0, 2.0], [30.0, 2.0], [3.5, 2.0]], [0, 1, 0], ('cat', 'dog'))
     """
     where = f"load_csv({os.fspath(path)!r})"
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = csv.reader(f, delimiter=delimiter)
-        first = next(rows, None)
+
+    def lines():
+        return _csv_lines(path, where, max_bytes, max_line)
+
+    head = lines()
+    try:
+        first = next(csv.reader(head, delimiter=delimiter), None)
+    except csv.Error as e:
+        raise DataError(f"{where}: line 1: {e}.") from None
+    finally:
+        head.close()
     if not first:
         raise DataError(f"{where}: the file is empty.")
     n_cols = len(first)
@@ -122,34 +185,34 @@ def load_csv(
         with warnings.catch_warnings():  # "no data" is reported below, as an error
             warnings.simplefilter("ignore", UserWarning)
             X = np.loadtxt(
-                path,
+                lines(),
                 delimiter=delimiter,
                 skiprows=skip,
                 usecols=features,
                 dtype=dtype,
                 ndmin=2,
                 quotechar='"',
-                encoding="utf-8-sig",
                 comments=None,
             )
             raw = (
                 None
                 if label is None
                 else np.loadtxt(
-                    path,
+                    lines(),
                     delimiter=delimiter,
                     skiprows=skip,
                     usecols=[label],
                     dtype=str,
                     ndmin=1,
                     quotechar='"',
-                    encoding="utf-8-sig",
                     comments=None,
                 )
             )
     except ValueError as e:
+        if isinstance(e, DataError):
+            raise
         problem = _first_bad_cell(
-            path, delimiter, skip, features, names, n_cols
+            lines(), delimiter, skip, features, names, n_cols
         ) or str(e)
         raise DataError(f"{where}: {problem}") from None
     if len(X) == 0:
@@ -168,11 +231,41 @@ def load_csv(
     )
 
 
-def _first_bad_cell(path, delimiter, skip, features, names, n_cols) -> str | None:
+def _csv_lines(path, where: str, max_bytes: int, max_line: int):
+    """The lines of a CSV file as text, read one at a time within the limits; a
+    line over ``max_line`` bytes, a file over ``max_bytes`` or a line that is
+    not UTF-8 raises DataError naming the line."""
+    f, size = _open_regular(path, where)
+    with f:
+        _check_size(where, "the file has", size, max_bytes)
+        total = 0
+        for number in itertools.count(1):
+            raw = f.readline(max_line + 1)
+            if not raw:
+                return
+            if len(raw) > max_line:
+                raise DataError(
+                    f"{where}: line {number} is longer than max_line="
+                    f"{max_line:,} bytes; pass a larger max_line to read it."
+                )
+            total += len(raw)
+            if total > max_bytes:  # the file grew while being read
+                _check_size(where, "the file has more than", total, max_bytes)
+            try:
+                yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(
+                    f"{where}: line {number} is not UTF-8 text ({e.reason} at "
+                    f"byte {e.start + 1} of the line); is this a CSV file?"
+                ) from None
+
+
+def _first_bad_cell(lines, delimiter, skip, features, names, n_cols) -> str | None:
     """Say where a CSV table goes wrong, with 1-based line numbers (the slow way,
     only after the fast reader has failed)."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        for line, row in enumerate(csv.reader(f, delimiter=delimiter), start=1):
+    rows = csv.reader(lines, delimiter=delimiter)
+    try:
+        for line, row in enumerate(rows, start=1):
             if line <= skip or not row:
                 continue
             if len(row) != n_cols:
@@ -184,6 +277,8 @@ def _first_bad_cell(path, delimiter, skip, features, names, n_cols) -> str | Non
                         f"line {line}, column {col}: {row[i][:40]!r} is not a number; "
                         "every feature cell must be one."
                     )
+    except csv.Error as e:
+        return f"line {rows.line_num}: {e}."
     return None
 
 
@@ -243,14 +338,19 @@ def _labels(raw: np.ndarray):
 
 # --- NumPy files ----------------------------------------------------------------------
 def load_npy(path, *, max_bytes: int = MAX_BYTES) -> np.ndarray:
-    """One array from a ``.npy`` file, never unpickling (object arrays are refused)."""
+    """One array from a ``.npy`` file, never unpickling (object arrays are refused).
+
+    Its header's shape and dtype must fit ``max_bytes`` and match the file's
+    length before anything is allocated.
+    """
     where = f"load_npy({os.fspath(path)!r})"
-    with open(path, "rb") as f:
-        _check_npy_header(where, f, max_bytes)
+    f, size = _open_regular(path, where)
+    with f:
+        _check_npy_header(where, f, max_bytes, size)
         f.seek(0)
         try:
             return np.load(f, allow_pickle=False)
-        except ValueError as e:
+        except (ValueError, EOFError, OSError) as e:
             raise DataError(f"{where}: {e}") from None
 
 
@@ -266,15 +366,20 @@ def load_npz(
     ``x_key`` defaults to the first of ``X``, ``x``, ``inputs``, ``data``,
     ``images`` that the archive has, and ``y_key`` to the first of ``y``,
     ``labels``, ``targets`` (``y`` is None when there is none). Every
-    member's header is checked (dtype, size) before it is read, and
-    ``allow_pickle=False`` refuses object arrays.
+    member's sizes are checked before it is decompressed: the size its zip
+    entry declares, which decompression cannot exceed, and its ``.npy``
+    header (dtype, shape), which must agree with it; together the arrays
+    read may hold at most ``max_bytes``. ``allow_pickle=False`` refuses
+    object arrays.
     """
     where = f"load_npz({os.fspath(path)!r})"
+    f, _ = _open_regular(path, where)
     try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
+        archive = zipfile.ZipFile(f)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+        f.close()
         raise DataError(f"{where}: not a .npz (zip) archive.") from None
-    with archive:
+    with f, archive:
         members = {n[:-4]: n for n in archive.namelist() if n.endswith(".npy")}
         x_key = _pick(
             where, "x_key", x_key, members, ("X", "x", "inputs", "data", "images")
@@ -283,14 +388,33 @@ def load_npz(
             where, "y_key", y_key, members, ("y", "labels", "targets"), required=False
         )
         arrays = {}
-        for key in filter(None, (x_key, y_key)):
-            with archive.open(members[key]) as f:
-                _check_npy_header(f"{where}[{key!r}]", f, max_bytes)
-            with archive.open(members[key]) as f:
-                try:
-                    arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
-                except ValueError as e:
-                    raise DataError(f"{where}[{key!r}]: {e}") from None
+        keys = list(dict.fromkeys(filter(None, (x_key, y_key))))
+        infos = {key: archive.getinfo(members[key]) for key in keys}
+        _check_size(
+            where,
+            f"the arrays {keys} decompress to",
+            sum(info.file_size for info in infos.values()),
+            max_bytes,
+        )
+        for key in keys:
+            try:
+                with archive.open(infos[key]) as member:
+                    _check_npy_header(
+                        f"{where}[{key!r}]", member, max_bytes, infos[key].file_size
+                    )
+                with archive.open(infos[key]) as member:
+                    arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
+            except (
+                ValueError,
+                EOFError,
+                OSError,
+                zipfile.BadZipFile,
+                NotImplementedError,  # a compression method zipfile lacks
+                RuntimeError,  # an encrypted member
+            ) as e:
+                if isinstance(e, DataError):
+                    raise
+                raise DataError(f"{where}[{key!r}]: cannot read it ({e}).") from None
     X = arrays[x_key]
     y = arrays.get(y_key) if y_key else None
     if y is not None and len(y) != len(X):
@@ -327,7 +451,9 @@ def _pick(where, what, key, members, defaults, required=True):
     return None
 
 
-def _check_npy_header(where: str, f, max_bytes: int) -> None:
+def _check_npy_header(where: str, f, max_bytes: int, size: int) -> None:
+    """The header's dtype and shape: numbers only, at most ``max_bytes``, and
+    exactly what the ``size`` bytes of the file (or zip member) hold."""
     fmt = np.lib.format
     try:
         version = fmt.read_magic(f)
@@ -336,7 +462,7 @@ def _check_npy_header(where: str, f, max_bytes: int) -> None:
             if version == (1, 0)
             else fmt.read_array_header_2_0(f)
         )
-    except (ValueError, EOFError, OSError) as e:
+    except (ValueError, EOFError, OSError, TypeError, SyntaxError) as e:
         raise DataError(f"{where}: not a valid .npy array ({e}).") from None
     if dtype.hasobject:
         raise DataError(
@@ -344,10 +470,12 @@ def _check_npy_header(where: str, f, max_bytes: int) -> None:
             "glassnet loads numbers only."
         )
     nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes > max_bytes:
+    _check_size(where, f"declares {shape_str(shape)} {dtype}:", nbytes, max_bytes)
+    held = size - f.tell()
+    if held != nbytes:
         raise DataError(
-            f"{where}: declares {shape_str(shape)} {dtype} ({nbytes:,} bytes), "
-            f"more than max_bytes={max_bytes:,}."
+            f"{where}: declares {shape_str(shape)} {dtype} = {nbytes:,} bytes "
+            f"of data but holds {held:,}."
         )
 
 
@@ -371,10 +499,11 @@ def load_idx(path, *, max_bytes: int = MAX_BYTES) -> np.ndarray:
     exactly, and is checked before anything is allocated.
     """
     where = f"load_idx({os.fspath(path)!r})"
-    opener = gzip.open if os.fspath(path).endswith(".gz") else open
+    f, size = _open_regular(path, where)
+    packed = os.fspath(path).endswith(".gz")
     try:
-        with opener(path, "rb") as f:
-            head = f.read(4)
+        with f, gzip.GzipFile(fileobj=f, mode="rb") if packed else f as src:
+            head = src.read(4)
             if (
                 len(head) < 4
                 or head[:2] != b"\0\0"
@@ -386,29 +515,40 @@ def load_idx(path, *, max_bytes: int = MAX_BYTES) -> np.ndarray:
                     f"{head.hex() or 'none'})."
                 )
             dtype, ndim = _IDX_TYPES[head[2]], head[3]
-            dims_raw = f.read(4 * ndim)
+            dims_raw = src.read(4 * ndim)
             if len(dims_raw) < 4 * ndim:
                 raise DataError(f"{where}: the file ends inside its dimensions.")
             dims = tuple(
                 int.from_bytes(dims_raw[4 * i : 4 * i + 4], "big") for i in range(ndim)
             )
-            nbytes = math.prod(dims) * dtype.itemsize
-            if nbytes > max_bytes:
+            if 0 in dims:
                 raise DataError(
-                    f"{where}: declares {shape_str(dims)} ({nbytes:,} bytes), "
-                    f"more than max_bytes={max_bytes:,}."
+                    f"{where}: declares shape {shape_str(dims)}, with an axis of "
+                    "length 0; it holds no data."
                 )
-            data = f.read(nbytes + 1)
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        if isinstance(e, FileNotFoundError):
-            raise
+            nbytes = math.prod(dims) * dtype.itemsize
+            _check_size(where, f"declares {shape_str(dims)}:", nbytes, max_bytes)
+            if not packed and size - 4 - 4 * ndim != nbytes:  # before allocating
+                _idx_mismatch(where, dims, nbytes, size - 4 - 4 * ndim)
+            data = bytearray()
+            while len(data) <= nbytes:  # in steps: never more than declared + 1
+                chunk = src.read(min(_CHUNK, nbytes + 1 - len(data)))
+                if not chunk:
+                    break
+                data += chunk
+    except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"{where}: cannot read it ({e}).") from None
     if len(data) != nbytes:
-        raise DataError(
-            f"{where}: declares {shape_str(dims)} = {nbytes:,} bytes of data "
-            f"but holds {'more' if len(data) > nbytes else len(data)}."
-        )
-    return np.frombuffer(data, dtype).astype(dtype.newbyteorder("=")).reshape(dims)
+        _idx_mismatch(where, dims, nbytes, len(data))
+    array = np.frombuffer(data, dtype).reshape(dims)
+    return array.astype(dtype.newbyteorder("="), copy=False)
+
+
+def _idx_mismatch(where, dims, nbytes, held):
+    raise DataError(
+        f"{where}: declares {shape_str(dims)} = {nbytes:,} bytes of data "
+        f"but holds {'more' if held > nbytes else f'{held:,}'}."
+    )
 
 
 def load_mnist(images_path, labels_path, *, scale: bool = True) -> Dataset:
@@ -474,29 +614,45 @@ def _check_image_options(where, size, color):
     return int(size[0]), int(size[1])
 
 
-def load_image(path, size=None, color: str = "grayscale") -> np.ndarray:
+def load_image(
+    path, size=None, color: str = "grayscale", *, max_pixels: int = MAX_PIXELS
+) -> np.ndarray:
     """One image file as float32 (channels, height, width) with values in [0, 1].
 
     ``size`` (height, width) resizes it; ``color`` 'grayscale' gives one
-    channel, 'rgb' three. Needs Pillow (``pip install glassnet[images]``).
+    channel, 'rgb' three. An image of more than ``max_pixels`` pixels
+    (:data:`MAX_PIXELS`) is refused from its header, before it is decoded.
+    Needs Pillow (``pip install glassnet[images]``).
     """
     where = f"load_image({os.fspath(path)!r})"
     size = _check_image_options(where, size, color)
     Image = _pillow()
+    f, _ = _open_regular(path, where)
     try:
-        with Image.open(path) as img:
-            img = img.convert("L" if color == "grayscale" else "RGB")
-            if size is not None and img.size != (size[1], size[0]):
-                img = img.resize((size[1], size[0]), Image.BILINEAR)
-            arr = np.asarray(img, dtype=np.float32) / 255.0
-    except FileNotFoundError:
-        raise
+        with f, warnings.catch_warnings():  # max_pixels is the limit that counts
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(f) as img:
+                width, height = img.size
+                if width * height > max_pixels:
+                    raise DataError(
+                        f"{where}: {width} x {height} = {width * height:,} pixels, "
+                        f"more than max_pixels={max_pixels:,}; pass a larger "
+                        "max_pixels to read it."
+                    )
+                img = img.convert("L" if color == "grayscale" else "RGB")
+                if size is not None and img.size != (size[1], size[0]):
+                    img = img.resize((size[1], size[0]), Image.BILINEAR)
+                arr = np.asarray(img, dtype=np.float32) / 255.0
     except (OSError, ValueError, Image.DecompressionBombError) as e:
+        if isinstance(e, DataError):
+            raise
         raise DataError(f"{where}: cannot read it as an image ({e}).") from None
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
 
 
-def load_image_folder(root, size=(32, 32), color: str = "grayscale") -> Dataset:
+def load_image_folder(
+    root, size=(32, 32), color: str = "grayscale", *, max_pixels: int = MAX_PIXELS
+) -> Dataset:
     """A folder with one sub-folder per class, each holding that class's images.
 
     ::
@@ -518,6 +674,9 @@ def load_image_folder(root, size=(32, 32), color: str = "grayscale") -> Dataset:
         which must then all agree.
     color : {'grayscale', 'rgb'}
         One channel or three.
+    max_pixels : int
+        The largest image read, in pixels (:data:`MAX_PIXELS`); checked
+        from each image's header before it is decoded.
 
     Returns
     -------
@@ -550,7 +709,9 @@ def load_image_folder(root, size=(32, 32), color: str = "grayscale") -> Dataset:
         if not files:
             raise DataError(f"{where}: class folder {name!r} holds no images.")
         for file in files:
-            images.append(load_image(os.path.join(folder, file), size, color))
+            images.append(
+                load_image(os.path.join(folder, file), size, color, max_pixels=max_pixels)
+            )
             labels.append(index)
     shapes = {img.shape for img in images}
     if len(shapes) > 1:

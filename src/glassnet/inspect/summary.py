@@ -23,10 +23,12 @@ Total params: 2,410 (9.4 KB as float32)
 from __future__ import annotations
 
 import html
+import math
 from typing import NamedTuple
 
 import numpy as np
 
+from .._validate import check_limit
 from ..errors import ConfigError
 from ..tensor import Tensor, no_grad
 
@@ -202,6 +204,10 @@ def _check_shape(model, input_shape) -> tuple:
             f"{type(model).__name__}.summary: input_shape must be the shape of one sample "
             f"without the batch axis, a tuple of positive whole numbers such as (1, 28, 28); "
             f"got {input_shape!r}.")
+    where = f"{type(model).__name__}.summary"
+    check_limit(where, "the number of input_shape's axes", len(shape), "sample_axes")
+    check_limit(where, "input_shape's size (numbers in one sample)", math.prod(shape),
+                "sample_values")
     return shape
 
 

@@ -16,11 +16,13 @@ plus the extra arrays.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import NamedTuple
 
 import numpy as np
 
+from .._validate import LIMITS, check_limit
 from ..errors import ConfigError, FormatError, GlassnetError
 from . import container, registry
 
@@ -148,6 +150,101 @@ def read(path, *, max_bytes: int = container.MAX_BYTES) -> ModelFile:
         name[len(EXTRA) :]: arr for name, arr in tensors.items() if name in wanted
     }
     return ModelFile(model, content["metadata"], arrays, box.glassnet_version, box.kind)
+
+
+def check_metadata(where: str, metadata: dict, arrays: dict) -> None:
+    """Check the metadata keys glassnet's own commands read (``evaluate``,
+    ``predict``, ``inspect``), so a file with wrong-typed ones fails with a
+    FormatError here and not deep inside a command.
+
+    ``input_shape`` (one sample's shape, within the limits of
+    ``glassnet._validate.LIMITS``), ``classes`` (names or numbers),
+    ``standardize`` (true needs float arrays ``standardize.mean`` and
+    ``standardize.scale`` of the input's shape), ``scores`` ({part: {name:
+    number}}) and ``trained_with`` ({"config": str, "train": {...},
+    "data": {...}}; the data section is checked where it is used). Other keys
+    are the caller's own and are not looked at.
+    """
+
+    def bad(key, expected, value):
+        raise FormatError(
+            f"{where}: metadata {key} must be {expected}; got {str(value)[:60]}."
+        )
+
+    shape = metadata.get("input_shape")
+    if shape is not None:
+        if not (
+            isinstance(shape, list)
+            and 1 <= len(shape) <= LIMITS["sample_axes"]
+            and all(_is_int(s) and s >= 1 for s in shape)
+        ):
+            bad("input_shape", "a list of 1 to 8 positive integers", shape)
+        try:
+            check_limit(where, "metadata input_shape's size", math.prod(shape),
+                        "sample_values")
+        except ConfigError as e:
+            raise FormatError(str(e)) from None
+    classes = metadata.get("classes")
+    if classes is not None and not (
+        isinstance(classes, list)
+        and len(classes) <= LIMITS["vocabulary"]
+        and all(isinstance(c, str) or _is_int(c) for c in classes)
+    ):
+        bad("classes", "a list of names or integers", classes)
+    standardize = metadata.get("standardize", False)
+    if not isinstance(standardize, bool):
+        bad("standardize", "true or false", standardize)
+    if standardize:
+        stats = [arrays.get(f"standardize.{k}") for k in ("mean", "scale")]
+        if any(a is None or a.dtype.kind != "f" for a in stats) or (
+            stats[0].shape != stats[1].shape
+            or (shape is not None and stats[0].shape != tuple(shape))
+        ):
+            bad(
+                "standardize",
+                "false unless the file holds float arrays standardize.mean "
+                "and standardize.scale of the input's shape",
+                standardize,
+            )
+    scores = metadata.get("scores", {})
+    if not (
+        isinstance(scores, dict)
+        and all(
+            isinstance(part, dict)
+            and all(_is_real(v) for v in part.values())
+            for part in scores.values()
+        )
+    ):
+        bad("scores", "{part: {metric: number}}", scores)
+    trained = metadata.get("trained_with", {})
+    if not isinstance(trained, dict):
+        bad("trained_with", "an object", trained)
+    train = trained.get("train", {})
+    if not isinstance(train, dict):
+        bad("trained_with.train", "an object", train)
+    if not isinstance(train.get("loss", ""), (str, type(None))):
+        bad("trained_with.train.loss", "a loss name", train["loss"])
+    metrics = train.get("metrics")
+    if metrics is not None and not (
+        isinstance(metrics, list) and all(isinstance(m, str) for m in metrics)
+    ):
+        bad("trained_with.train.metrics", "a list of names", metrics)
+    if not isinstance(trained.get("config", ""), str):
+        bad("trained_with.config", "a file name", trained["config"])
+    data = trained.get("data", {})
+    if not isinstance(data, dict):
+        bad("trained_with.data", "an object", data)
+    for part in ("train", "test"):
+        if not isinstance(data.get(part, {}), dict):
+            bad(f"trained_with.data.{part}", "an object", data[part])
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # --- shared with checkpoints ----------------------------------------------------------

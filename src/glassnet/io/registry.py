@@ -22,10 +22,12 @@ layer is built first and compared afterwards.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .._validate import check_limit
 from ..errors import ConfigError, FormatError
 from ..nn.module import Module, Sequential
 
@@ -178,6 +180,11 @@ def expected_parameters(desc, where: str) -> dict | None:
     shapes: dict = {}
     count = [0]
     known = _walk(desc, "", shapes, count, where, 0)
+    total = sum(math.prod(shape) for shape in shapes.values())
+    try:
+        check_limit(where, "the number of parameters", total, "parameters")
+    except ConfigError as e:
+        raise FormatError(str(e)) from None
     return shapes if known else None
 
 
@@ -246,11 +253,14 @@ def build(desc, where: str):
 
 
 # --- glassnet's own layers ------------------------------------------------------------
-def _int(config, key, default=None, low=1) -> int:
+# Each function below checks every value of one layer type's config (its type,
+# and the size limits of glassnet._validate.LIMITS) and returns the parameters'
+# shapes, so a file or config is refused before anything is allocated.
+def _int(config, key, default=None, low=1, limit=None) -> int:
     value = config.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise FormatError(f"{key} must be an integer >= {low}; got {str(value)[:40]}")
-    return value
+    return value if limit is None else check_limit("", key, value, limit)
 
 
 def _flag(config, key, default) -> bool:
@@ -260,11 +270,11 @@ def _flag(config, key, default) -> bool:
     return value
 
 
-def _pair(config, key) -> tuple:
-    value = config.get(key)
+def _pair(config, key, default=None, low=1, limit=None) -> tuple:
+    value = config.get(key, default)
     if isinstance(value, list) and len(value) == 2:
-        return _int({key: value[0]}, key), _int({key: value[1]}, key)
-    return (_int(config, key),) * 2
+        return tuple(_int({key: v}, key, low=low, limit=limit) for v in value)
+    return (_int({key: value}, key, low=low, limit=limit),) * 2
 
 
 def _no_parameters(config) -> dict:
@@ -272,28 +282,60 @@ def _no_parameters(config) -> dict:
 
 
 def _dense(config) -> dict:
-    n_in, n_out = _int(config, "in_features"), _int(config, "out_features")
+    n_in = _int(config, "in_features", limit="width")
+    n_out = _int(config, "out_features", limit="width")
     bias = {"bias": (n_out,)} if _flag(config, "bias", True) else {}
     return {"weight": (n_in, n_out), **bias}
 
 
 def _conv(spatial: int):
     def shapes(config) -> dict:
-        c_in, c_out = _int(config, "in_channels"), _int(config, "out_channels")
-        kernel = (
-            _pair(config, "kernel_size")
-            if spatial == 2
-            else (_int(config, "kernel_size"),)
-        )
+        c_in = _int(config, "in_channels", limit="width")
+        c_out = _int(config, "out_channels", limit="width")
+        if spatial == 2:
+            kernel = _pair(config, "kernel_size", limit="kernel")
+            _pair(config, "stride", 1, limit="stride")
+        else:
+            kernel = (_int(config, "kernel_size", limit="kernel"),)
+            _int(config, "stride", 1, limit="stride")
+        _conv_padding(config.get("padding", 0), kernel)
         bias = {"bias": (c_out,)} if _flag(config, "bias", True) else {}
         return {"weight": (c_out, c_in, *kernel), **bias}
 
     return shapes
 
 
+def _conv_padding(padding, kernel: tuple) -> None:
+    """'valid', 'same', or per-axis zeros no wider than the kernel on that axis."""
+    if padding in ("valid", "same"):
+        return
+    if len(kernel) == 1 or not isinstance(padding, list):
+        pads = (_int({"padding": padding}, "padding", low=0),) * len(kernel)
+    else:
+        pads = _pair({"padding": padding}, "padding", low=0)
+    if any(p > k for p, k in zip(pads, kernel)):
+        raise FormatError(
+            f"padding {list(pads)} is wider than kernel_size {list(kernel)}; "
+            "glassnet allows at most the kernel's width per side (wider padding "
+            "only adds outputs that see nothing but zeros)"
+        )
+
+
+def _pool(config) -> dict:
+    _pair(config, "kernel_size", limit="kernel")
+    if config.get("stride") is not None:
+        _pair(config, "stride", limit="stride")
+    _pair(config, "padding", 0, low=0, limit="kernel")
+    _flag(config, "ceil_mode", False)
+    return {}
+
+
 def _recurrent(gates: int):
     def shapes(config) -> dict:
-        n_in, hidden = _int(config, "input_size"), _int(config, "hidden_size")
+        n_in = _int(config, "input_size", limit="width")
+        hidden = _int(config, "hidden_size", limit="width")
+        _flag(config, "return_sequences", True)
+        _flag(config, "stateful", False)
         return {
             "weight_ih": (n_in, gates * hidden),
             "weight_hh": (hidden, gates * hidden),
@@ -303,8 +345,14 @@ def _recurrent(gates: int):
     return shapes
 
 
+def _one_hot(config) -> dict:
+    _int(config, "num_classes", limit="vocabulary")
+    return {}
+
+
 def _embedding(config) -> dict:
-    return {"weight": (_int(config, "num_embeddings"), _int(config, "dim"))}
+    n = _int(config, "num_embeddings", limit="vocabulary")
+    return {"weight": (n, _int(config, "dim", limit="width"))}
 
 
 def _register_builtins() -> None:
@@ -319,12 +367,12 @@ def _register_builtins() -> None:
         activations.Softmax,
         activations.Step,
         flatten.Flatten,
-        pool.MaxPool2D,
-        pool.AvgPool2D,
         pool.GlobalAveragePool2D,
-        embedding.OneHot,
     ):
         register_layer(cls, param_shapes=_no_parameters)
+    register_layer(pool.MaxPool2D, param_shapes=_pool)
+    register_layer(pool.AvgPool2D, param_shapes=_pool)
+    register_layer(embedding.OneHot, param_shapes=_one_hot)
     register_layer(dense.Dense, param_shapes=_dense)
     register_layer(conv.Conv2D, param_shapes=_conv(2))
     register_layer(conv.Conv1D, param_shapes=_conv(1))

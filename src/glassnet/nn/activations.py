@@ -6,6 +6,10 @@ the function and its derivative sit side by side.
 
 from __future__ import annotations
 
+import math
+import numbers
+
+from ..errors import ConfigError
 from ..ops import elementwise as ew
 from ..ops import reduce as rd
 from .module import Module
@@ -58,6 +62,15 @@ class Softmax(Module):
     """
 
     def __init__(self, axis: int = -1):
+        if (
+            isinstance(axis, bool)
+            or not isinstance(axis, numbers.Integral)
+            or not -64 < axis < 64
+        ):
+            raise ConfigError(
+                f"Softmax: axis must be an integer in (-64, 64) (NumPy's most "
+                f"axes); got {axis!r}."
+            )
         self.axis = int(axis)
 
     def forward(self, x):
@@ -85,6 +98,13 @@ class Step(Module):
     """
 
     def __init__(self, threshold: float = 0.0, low: float = 0.0, high: float = 1.0):
+        for name, value in (("threshold", threshold), ("low", low), ("high", high)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Real)
+                or not math.isfinite(value)
+            ):
+                raise ConfigError(f"Step: {name} must be a finite number; got {value!r}.")
         self.threshold, self.low, self.high = float(threshold), float(low), float(high)
 
     def forward(self, x):
