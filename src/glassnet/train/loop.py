@@ -205,7 +205,9 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
     loss : str or callable, optional
         A name from :func:`glassnet.losses.get`, a loss object, or any function
         ``(prediction, target) -> scalar Tensor``. Default: cross-entropy for
-        integer labels, mean squared error otherwise.
+        integer labels and for one-hot or probability rows (floats in [0, 1]
+        whose rows sum to 1), mean squared error otherwise; when float targets
+        chose MSE and do not fit it, the error says so.
     optimizer : str or Optimizer
         ``'sgd'``, ``'adam'`` (default) or ``'adamw'`` with ``lr``, or an
         optimizer object from :mod:`glassnet.optim`.
@@ -220,8 +222,9 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
         Names (``'accuracy'``, ``'error_rate'``) or functions
         ``metric(y_true, y_pred)``; default accuracy for classification losses.
     callbacks : list of Callback
-        E.g. :class:`EarlyStopping`. A NaN stop and a progress display are
-        always added.
+        E.g. :class:`EarlyStopping`. A progress display is always added, and a
+        :class:`StopOnDivergence` unless the list holds one (tuned) or a
+        :class:`StopOnNaN` (the loss-size rule switched off).
     lr_schedule : schedule, optional
         An object from :mod:`glassnet.optim` schedules; its ``step()`` runs
         after every epoch.
@@ -262,8 +265,11 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
     DataError, ShapeError, ConfigError
         Before training starts, for unusable data or settings.
     DivergedError
-        When the loss becomes NaN or infinite; the model keeps finite weights
-        and the exception's ``history`` holds the epochs that finished.
+        When the loss becomes NaN or infinite, diverges (see
+        :class:`StopOnDivergence`), or a step leaves a weight NaN or infinite;
+        the model keeps finite weights (the last good ones are restored), no
+        checkpoint holding bad weights is written, and the exception's
+        ``history`` holds the epochs that finished.
     """
     X, y = _as_array("X", X), _as_array("y", y)
     _check_data("fit", X, y)
