@@ -26,8 +26,7 @@ from glassnet import cli, nn, optim
 from glassnet.data.transforms import Standardizer
 from glassnet.datasets import digits
 from glassnet.errors import UntrainedModelWarning
-from glassnet.io import atomic_write
-from glassnet.io import container
+from glassnet.io import atomic_write, container
 from glassnet.train import (
     Checkpoint,
     StopOnDivergence,
@@ -57,7 +56,7 @@ def trained(model):
     return model.mark_trained()
 
 
-# --- 6: predict refuses rows it cannot answer -------------------------------------------
+# --- 6: predict refuses rows it cannot answer ----------------------------------------
 
 @given(
     rows=st.sets(st.integers(0, 11), min_size=1, max_size=12),
@@ -99,17 +98,16 @@ def test_cli_predict_refuses_a_nan_row(capsys, tmp_path):
     assert "1 of 4 rows of X hold NaN or infinity (rows 2)" in err
 
 
-# --- 8: divergence is reported, with the last good weights ------------------------------
+# --- 8: divergence is reported, with the last good weights ---------------------------
 
 @pytest.mark.parametrize("lr", [100.0, 1e6])
 def test_sgd_with_a_huge_step_stops_as_diverged(digit_data, lr):
     X, y = digit_data
     model, fresh = mlp(), mlp()
-    with np.errstate(all="ignore"):
-        with pytest.raises(gn.DivergedError,
-                           match=re.escape(f"diverged; try a smaller learning rate "
-                                           f"(now {lr:g})")) as e:
-            fit(model, X, y, optimizer="sgd", lr=lr, epochs=5, seed=0, verbose=0)
+    with np.errstate(all="ignore"), pytest.raises(gn.DivergedError,
+                       match=re.escape(f"diverged; try a smaller learning rate "
+                                       f"(now {lr:g})")) as e:
+        fit(model, X, y, optimizer="sgd", lr=lr, epochs=5, seed=0, verbose=0)
     assert "above 10 x its start" in str(e.value)
     assert "restored" in str(e.value) and len(e.value.history) == 0
     for p, q in zip(model.parameters(), fresh.parameters()):  # epoch 1's start
@@ -173,6 +171,18 @@ def test_noisy_small_batch_training_does_not_trip_it(digit_data, batch_size):
     assert len(h) == 3
 
 
+def test_a_summed_loss_on_big_batches_is_judged_at_its_own_scale():
+    # SSE grows with the batch: 4096 samples per batch against a start measured on
+    # 256 would look 16 times too big on the very first step.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(8200, 3)).astype(np.float32)
+    y = X @ np.array([[1.0], [-2.0], [0.5]], np.float32)
+    model = nn.Sequential(nn.Dense(3, 1), seed=0)
+    h = fit(model, X, y, loss="sse", optimizer=optim.SGD(model, lr=1e-6), epochs=6,
+            batch_size=4096, shuffle=False, verbose=0)
+    assert len(h) == 6 and h.loss[-1] < h.loss[0]
+
+
 def test_cli_train_does_not_save_a_diverged_model(capsys, tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text(DIGITS_TOML.read_text()
@@ -186,7 +196,7 @@ def test_cli_train_does_not_save_a_diverged_model(capsys, tmp_path):
     assert "diverged; try a smaller learning rate (now 100)" in err
 
 
-# --- 9: no checkpoint, and no returned model, holds infinity ----------------------------
+# --- 9: no checkpoint, and no returned model, holds infinity -------------------------
 
 def _overflowing_run():
     """A linear model whose second step has a finite loss but overflows a weight."""
@@ -222,7 +232,7 @@ def test_fit_never_returns_or_keeps_infinite_weights():
     np.testing.assert_array_equal(model.state_dict()["0.weight"], start["0.weight"])
 
 
-# --- 10: one-hot and probability targets are classification -----------------------------
+# --- 10: one-hot and probability targets are classification --------------------------
 
 def test_one_hot_targets_default_to_cross_entropy_with_accuracy(digit_data):
     X, y = digit_data
@@ -259,7 +269,7 @@ def test_float_class_labels_say_their_dtype_chose_mse(digit_data):
             call()
 
 
-# --- 11: a model never trained warns once -----------------------------------------------
+# --- 11: a model never trained warns once --------------------------------------------
 
 def test_an_untrained_model_warns_once(digit_data):
     X, y = digit_data
@@ -297,7 +307,7 @@ def test_trained_loaded_stepped_or_hand_set_models_do_not_warn(digit_data, tmp_p
         predict(nn.Sequential(nn.ReLU()), X[:2])  # nothing to train: nothing to say
 
 
-# --- 15: outputs checked before training; no stray temporary files ----------------------
+# --- 15: outputs checked before training; no stray temporary files -------------------
 
 def test_a_read_only_file_is_not_replaced(tmp_path):
     path = tmp_path / "keep.glassnet"

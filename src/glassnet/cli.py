@@ -292,9 +292,9 @@ def _predict(args) -> int:
         return 0
     classes = mf.metadata.get("classes") or []
     if outputs.ndim == 2 and outputs.shape[1] > 1:
-        from .train.loop import check_finite_rows
+        from .train.loop import _OUTPUT_FIX, check_finite_rows
 
-        check_finite_rows(args.input, "the model's outputs", outputs)
+        check_finite_rows(args.input, "the model's outputs", outputs, _OUTPUT_FIX)
         labels = outputs.argmax(axis=1)
         for row, label in zip(outputs, labels):
             name = classes[label] if label < len(classes) else int(label)

@@ -80,7 +80,8 @@ STALE_TMP_SECONDS_UNLOCKED = 3600
 
 
 def check_writable(path, what: str = "output") -> None:
-    """Raise PermissionError (or FileNotFoundError) unless ``path`` can be written
+    """Raise PermissionError (FileNotFoundError, IsADirectoryError) unless ``path``
+    can be written
     by :func:`atomic_write`: its folder exists and is writable, and an existing
     ``path`` is a regular file that we may write and whose mode allows writing.
 
@@ -102,6 +103,10 @@ def check_writable(path, what: str = "output") -> None:
         st = os.stat(path)
     except FileNotFoundError:
         return
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(
+            f"cannot write the {what} {path!r}: it is a folder; give a file name."
+        )
     if not stat.S_ISREG(st.st_mode):
         raise PermissionError(
             f"cannot write the {what} {path!r}: it exists and is not a regular file."
@@ -180,7 +185,8 @@ def _remove_stale_tmp(folder: str, name: str) -> None:
                 continue
             fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if a write is live
+                # Raises while the writer lives: its lock goes only with it.
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 os.unlink(entry.path)
             finally:
                 os.close(fd)

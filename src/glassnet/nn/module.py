@@ -129,8 +129,8 @@ class Module:
     def mark_trained(self) -> Module:
         """Say that this model's weights are meant to be used as they are.
 
-        ``predict`` and ``evaluate`` warn (:class:`~glassnet.errors.UntrainedModelWarning`,
-        once per model) about a model none of whose parameters was ever
+        ``predict`` and ``evaluate`` warn
+        (:class:`~glassnet.errors.UntrainedModelWarning`, once per model) about a model none of whose parameters was ever
         trained, loaded or marked: its answers would come from random initial
         weights. ``fit``, an optimizer's steps, ``load_state_dict`` and
         reading a model file mark the parameters; call this after setting
@@ -149,7 +149,8 @@ class Module:
         return self
 
     def is_trained(self) -> bool:
-        """True when any parameter was trained, loaded or marked (:meth:`mark_trained`)."""
+        """True when any parameter was trained, loaded or marked (see
+        :meth:`mark_trained`)."""
         return any(id(p) in _TRAINED for p in self.parameters())
 
     # --- modes and gradients -----------------------------------------------------

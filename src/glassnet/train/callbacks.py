@@ -50,7 +50,8 @@ def check_weights(state: TrainState, where: str) -> None:
     ``fit`` calls it after training and :class:`~glassnet.train.Checkpoint`
     before every save, so neither a returned model nor a checkpoint holds them.
     """
-    bad = [n for n, p in state.model.named_parameters() if not np.isfinite(p.data).all()]
+    params = state.model.named_parameters()
+    bad = [n for n, p in params if not np.isfinite(p.data).all()]
     if bad:
         more = " ..." if len(bad) > 5 else ""
         raise DivergedError(
@@ -126,8 +127,9 @@ class StopOnDivergence(StopOnNaN):
     ``patience`` batches, the loss was above ``factor`` times the starting
     loss** (that is, their median is above it), and, as in
     :class:`StopOnNaN`, as soon as a batch's loss is NaN or infinite. The
-    starting loss is that of the weights ``fit`` began with, measured on up
-    to 256 training samples before the first step (``TrainState.start_loss``);
+    starting loss is that of the weights ``fit`` began with, before the first
+    step: the mean loss of training-size batches spread over the data, 256
+    samples in all or one batch if larger (``TrainState.start_loss``);
     without it, the first batch's loss. A few unlucky batches do not trip it,
     so noisy small-batch training goes on, while a loss that explodes trips
     it within ``patience // 2 + 1`` batches and one that stays far above its
@@ -161,7 +163,9 @@ class StopOnDivergence(StopOnNaN):
     def __init__(self, factor: float = 10.0, patience: int = 10):
         check_positive("StopOnDivergence", "factor", factor)
         if not factor > 1:
-            raise ConfigError(f"StopOnDivergence: factor must be above 1; got {factor!r}.")
+            raise ConfigError(
+                f"StopOnDivergence: factor must be above 1; got {factor!r}."
+            )
         check_positive("StopOnDivergence", "patience", patience, integer=True)
         self.factor, self.patience = float(factor), int(patience)
 

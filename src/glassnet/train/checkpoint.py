@@ -141,9 +141,9 @@ class Checkpoint(Callback):
 
         check_weights(
             state,
-            f"fit: the checkpoint {self.path!r} was not written (it keeps the last "
-            f"good state) because after epoch {state.epoch + 1}, batch "
-            f"{state.batch + 1}",
+            f"fit: the checkpoint {self.path!r} was not written (an earlier one "
+            f"stays the last good state) because after epoch {state.epoch + 1}, "
+            f"batch {state.batch + 1}",
         )
         run = state.run
         mid_epoch = batch > 0

@@ -136,11 +136,28 @@ def _resolve_metrics(metrics, loss_fn) -> dict:
     return out
 
 
-def _preflight(model, loss_fn, X, y, loss) -> float:
+def _start_loss(model, loss_fn, X, y, batch_size: int) -> float:
+    """The loss of the starting weights (StopOnDivergence's reference): the mean
+    loss of batches of ``batch_size`` samples spread over X, max(256, batch_size)
+    samples in all (or all of X). Whole batches, so a summed loss (SSE) has the
+    scale of a training batch's."""
+    n = min(len(X), max(256, batch_size))
+    pick = np.linspace(0, len(X) - 1, n).astype(np.int64)  # distinct: spacing >= 1
+    values = []
+    with no_grad():
+        for i in range(0, n, batch_size):
+            part = pick[i:i + batch_size]
+            if values and len(part) < batch_size:
+                break
+            value = loss_fn(model(X[part]), y[part])
+            value = value.data if isinstance(value, Tensor) else value
+            values.append(float(value))
+    return float(np.mean(values))
+
+
+def _preflight(model, loss_fn, X, y, loss) -> None:
     """Run one tiny batch forward so shape mistakes surface before training, and
-    check the labels against the model's outputs; then return the loss of the
-    starting weights on up to 256 samples spread over X (StopOnDivergence's
-    reference)."""
+    check the labels against the model's outputs."""
     with no_grad():
         out = model(X[:2])
         try:
@@ -161,10 +178,6 @@ def _preflight(model, loss_fn, X, y, loss) -> float:
                 f"[0, {n_classes}); label {y.reshape(len(y), -1)[i][0]} at sample {i} is "
                 f"not ({bad.size} such labels). Check the last Dense layer's size."
             )
-    pick = np.unique(np.linspace(0, len(X) - 1, min(len(X), 256)).astype(np.int64))
-    with no_grad():
-        start = loss_fn(model(X[pick]), y[pick])
-    return float(start.data) if isinstance(start, Tensor) else float(start)
 
 
 def _split_validation(X, y, validation_data, validation_split, seed):
@@ -281,12 +294,13 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
     opt = _resolve_optimizer(optimizer, model, lr)
     metric_fns = _resolve_metrics(metrics, loss_fn)
     X, y, validation = _split_validation(X, y, validation_data, validation_split, seed)
-    start_loss = _preflight(model, loss_fn, X, y, loss)
+    _preflight(model, loss_fn, X, y, loss)
     if isinstance(loss_fn, losses_mod.CrossEntropy) and y.dtype.kind == "f" and y.ndim == 1:
         y = y.astype(np.int64)
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise ConfigError(f"fit: callbacks must be Callback objects; got {type(cb).__name__}.")
+    start_loss = _start_loss(model, loss_fn, X, y, int(batch_size))
 
     rng = np.random.default_rng(seed)
     history = History()
@@ -405,18 +419,21 @@ def _warn_if_untrained(where: str, model) -> None:
             "model.mark_trained()."), stacklevel=3)
 
 
-def check_finite_rows(where: str, name: str, arr: np.ndarray) -> None:
+_OUTPUT_FIX = ("no class can be read from them: the weights or the inputs are too "
+               "large.")
+
+
+def check_finite_rows(where: str, name: str, arr: np.ndarray, fix: str) -> None:
     """DataError naming the rows of ``arr`` that hold NaN or infinity, if any."""
     if arr.dtype.kind != "f":
         return
     bad = np.flatnonzero(~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1))
     if bad.size:
-        rows = ", ".join(str(int(i)) for i in bad[:10]) + (", ..." if bad.size > 10 else "")
+        rows = ", ".join(str(int(i)) for i in bad[:10])
+        rows += ", ..." if bad.size > 10 else ""
         raise DataError(
             f"{where}: {bad.size} of {len(arr)} rows of {name} hold NaN or infinity "
-            f"(rows {rows}); a class cannot be read from them. "
-            + ("Clean or impute those inputs first." if name == "X" else
-               "The weights or inputs are too large; check the model and the data.")
+            f"(rows {rows}); {fix}"
         )
 
 
@@ -433,7 +450,7 @@ def predict(model, X, batch_size: int = 1024) -> np.ndarray:
     if X.ndim == 0 or len(X) == 0:
         raise DataError(f"predict: X holds no samples (shape {shape_str(X.shape)}).")
     check_positive("predict", "batch_size", batch_size, integer=True)
-    check_finite_rows("predict", "X", X)
+    check_finite_rows("predict", "X", X, "clean or impute those inputs first.")
     was_training = getattr(model, "training", False)
     model.eval()
     try:
@@ -445,13 +462,14 @@ def predict(model, X, batch_size: int = 1024) -> np.ndarray:
 
 
 def predict_classes(model, X, batch_size: int = 1024) -> np.ndarray:
-    """The predicted class of each row: the largest output, or output > 0.5 for one output.
+    """The predicted class of each row: the largest output, or output > 0.5 for one
+    output.
 
     Raises DataError, naming the rows, when an input row or the outputs of a row
     hold NaN or infinity: no class is made up for them.
     """
     outputs = predict(model, X, batch_size)
-    check_finite_rows("predict_classes", "the model's outputs", outputs)
+    check_finite_rows("predict_classes", "the model's outputs", outputs, _OUTPUT_FIX)
     return metrics_mod.to_labels(outputs)
 
 
