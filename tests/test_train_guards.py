@@ -387,3 +387,15 @@ def test_a_write_killed_midway_leaves_a_tmp_the_next_write_removes(tmp_path):
     _age(young, container.STALE_TMP_SECONDS + 1)
     atomic_write(target, b"last")
     assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, target.name]
+
+
+def test_a_captured_step_marks_the_model_trained(digit_data):
+    from glassnet.train import capture_step
+
+    X, y = digit_data
+    model = mlp()
+    step = capture_step(model, gn.losses.CrossEntropy(), optim.Adam(model, lr=0.01))
+    step(X[:32], y[:32])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        predict(model, X[:2])
