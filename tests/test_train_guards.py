@@ -222,14 +222,36 @@ def test_a_step_that_overflows_the_weights_is_not_checkpointed(tmp_path):
     assert all(np.isfinite(p.data).all() for p in model.parameters())
 
 
-def test_fit_never_returns_or_keeps_infinite_weights():
+def test_fit_never_returns_or_keeps_infinite_weights(tmp_path):
     model, X, y = _overflowing_run()
     start = model.state_dict()
     with np.errstate(all="ignore"), pytest.raises(gn.DivergedError,
                                                   match="after training"):
         fit(model, X, y, loss="mse", optimizer=optim.SGD(model, lr=1e9), epochs=1,
-            batch_size=2, shuffle=False, verbose=0)
+            batch_size=2, shuffle=False, verbose=0, checkpoint=tmp_path / "run.ckpt",
+            checkpoint_every=2)
     np.testing.assert_array_equal(model.state_dict()["0.weight"], start["0.weight"])
+    # No final save either: it would label the restored weights "epoch 1 done".
+    assert not (tmp_path / "run.ckpt").exists()
+
+
+class _Raise(gn.train.Callback):
+    def __init__(self, error, at_batch):
+        self.error, self.at_batch = error, at_batch
+
+    def on_batch_end(self, state, loss):
+        if state.batch == self.at_batch:
+            raise self.error
+
+
+def test_ctrl_c_after_an_overflowing_step_leaves_finite_weights():
+    model, X, y = _overflowing_run()
+    with np.errstate(all="ignore"):
+        h = fit(model, X, y, loss="mse", optimizer=optim.SGD(model, lr=1e9),
+                epochs=1, batch_size=1, shuffle=False, verbose=0,
+                callbacks=[_Raise(KeyboardInterrupt(), at_batch=1)])
+    assert h.interrupted
+    assert all(np.isfinite(p.data).all() for p in model.parameters())
 
 
 # --- 10: one-hot and probability targets are classification --------------------------

@@ -94,20 +94,21 @@ class StopOnNaN(Callback):
         self._saved = {n: p.data.copy() for n, p in state.model.named_parameters()}
         self._saved_epoch = state.epoch
 
-    def restore(self, state, always: bool = False) -> str:
+    def restore(self, state, always: bool = False) -> str | None:
         """Put back the saved weights if ``always`` or if the current ones are not
-        all finite; say in words which weights the model now holds."""
+        all finite; say so in words, or return None if nothing was put back."""
         params = dict(state.model.named_parameters())
-        finite = all(np.isfinite(p.data).all() for p in params.values())
-        if self._saved is None or (finite and not always):
-            return "the model keeps its last finite weights"
+        if self._saved is None or (
+            not always and all(np.isfinite(p.data).all() for p in params.values())
+        ):
+            return None
         for name, p in params.items():
             p.data = self._saved[name].copy()
         return (f"the weights from the start of epoch {self._saved_epoch + 1} "
                 "were restored")
 
     def _raise(self, state, what: str, always: bool) -> None:
-        kept = self.restore(state, always)
+        kept = self.restore(state, always) or "the model keeps its last finite weights"
         raise DivergedError(
             f"fit: {what} at epoch {state.epoch + 1}, batch {state.batch + 1}; "
             f"{kept}. Training diverged; try a smaller learning rate"

@@ -375,14 +375,19 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
         state.failed = True
         kept = guard.restore(state)
         e.history = history
-        if "restored" in kept and "restored" not in str(e):
+        if kept:
             e.args = (f"{str(e).rstrip('.')}; {kept}.",)
         raise
     except KeyboardInterrupt:
         history.interrupted = True
+        if guard.restore(state):  # the last step overflowed: no checkpoint of that
+            state.failed = True
         if verbose:
             print(f"\nTraining interrupted during epoch {state.epoch + 1}; the model keeps "
                   "the weights of the last completed step.")
+    except Exception:
+        state.failed = True  # nothing more is saved
+        raise
     finally:
         for cb in hooks:
             cb.on_train_end(state)
