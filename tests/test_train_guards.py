@@ -163,6 +163,13 @@ def test_the_rule_is_off_without_a_positive_start(start):
     assert _feed(StopOnDivergence(), [1e30] * 30, start=start) is None
 
 
+@given(start=st.sampled_from([None, 0.0, 1.0]), at=st.integers(0, 20),
+       bad=st.sampled_from([np.nan, np.inf, -np.inf]))
+def test_a_nonfinite_loss_always_stops_at_once(start, at, bad):
+    losses = [0.5] * at + [bad] + [0.5] * 3
+    assert _feed(StopOnDivergence(), losses, start=start) == at
+
+
 @pytest.mark.parametrize("batch_size", [1, 4, 32])
 def test_noisy_small_batch_training_does_not_trip_it(digit_data, batch_size):
     X, y = digit_data

@@ -177,22 +177,29 @@ class StopOnDivergence(StopOnNaN):
         super().on_train_begin(state)
         self._above = deque(maxlen=self.patience)  # was each recent loss too high?
         self._count = 0  # how many of them were
-        self._start = getattr(state, "start_loss", None)
+        self._set_start(getattr(state, "start_loss", None))
+
+    def _set_start(self, start) -> None:
+        self._start = start
+        self._limit = -math.inf  # no rule: every batch takes the slow path, which
+        if start is not None and 0 < start < math.inf:  # checks NaN only
+            self._limit = self.factor * start
 
     def on_epoch_begin(self, state):
         if self._count == 0:  # no recent loss too high: weights worth going back to
             self._snapshot(state)
 
     def on_batch_end(self, state, loss):
+        if self._count == 0 and -math.inf < loss <= self._limit:
+            return  # the usual case: finite, not too high, nothing counted
         super().on_batch_end(state, loss)
         if self._start is None:
-            self._start = loss
-        limit = self.factor * self._start
-        if not (math.isfinite(limit) and self._start > 0):
+            self._set_start(loss)
+        if self._limit == -math.inf:
             return
         if len(self._above) == self.patience:
             self._count -= self._above[0]
-        above = loss > limit
+        above = loss > self._limit
         self._above.append(above)
         self._count += above
         if 2 * self._count > self.patience:
