@@ -296,6 +296,10 @@ def test_float_class_labels_say_their_dtype_chose_mse(digit_data):
                                                 r"float dtype float(64|32).*"
                                                 r"loss='cross_entropy'"):
             call()
+    onehot = np.eye(9, dtype=np.float32)[y % 9]  # rows for 9 classes, 10 outputs
+    with pytest.raises(gn.ShapeError) as e:
+        fit(mlp(), X, onehot, verbose=0)
+    assert "mean squared error" not in str(e.value)  # cross-entropy was chosen
 
 
 # --- 11: a model never trained warns once --------------------------------------------

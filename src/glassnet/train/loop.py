@@ -94,7 +94,7 @@ def _resolve_loss(loss, y: np.ndarray):
 
 def _float_chose_mse(where: str, loss, y: np.ndarray, error: Exception):
     """``error`` again, saying that y's float dtype chose MSE, when it did."""
-    if loss is not None or y.dtype.kind != "f":
+    if loss is not None or y.dtype.kind != "f" or _class_rows(y):
         return error
     note = (f" ({where} used mean squared error because y has float dtype {y.dtype} "
             "and is not one-hot rows; for class labels pass integers, "
