@@ -350,6 +350,12 @@ def test_a_read_only_file_is_not_replaced(tmp_path):
         atomic_write(path, b"new")
     assert path.read_bytes() == b"precious"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.glassnet"]
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        atomic_write(tmp_path, b"new")
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe")
+        with pytest.raises(PermissionError, match="not a regular file"):
+            atomic_write(tmp_path / "pipe", b"new")
 
 
 @pytest.mark.parametrize("case", ["read-only model", "missing folder",
@@ -392,6 +398,7 @@ def _age(path, seconds):
     os.utime(path, (t, t))
 
 
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL and flock are POSIX")
 def test_a_write_killed_midway_leaves_a_tmp_the_next_write_removes(tmp_path):
     target = tmp_path / "model.glassnet"
     target.write_bytes(b"old")
