@@ -9,7 +9,7 @@ from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, tensor  # noq
 from . import ops
 from .errors import (
     ConfigError, DataError, DivergedError, DTypeError, FormatError, GlassnetError,
-    GradcheckError, GraphError, ShapeError,
+    GradcheckError, GraphError, ShapeError, UntrainedModelWarning,
 )
 from .inspect.gradcheck import gradcheck
 from . import _malloc

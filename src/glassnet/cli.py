@@ -75,6 +75,7 @@ def _train(args) -> int:
             "--resume needs a checkpoint: set [output] checkpoint in the "
             "config or pass --checkpoint PATH"
         )
+    _check_outputs(out, checkpoint)
     X, y, X_test, y_test, classes = cfgmod.split_data(cfg.data)
     scaler = None
     if cfg.data.get("standardize"):
@@ -143,6 +144,18 @@ def _train(args) -> int:
     if "test" in scores:
         print(f"test: {_format_scores(scores['test'])} on {len(X_test)} samples")
     return 0
+
+
+def _check_outputs(model_path, checkpoint) -> None:
+    """Before any epoch: the model (and checkpoint) can be written where asked."""
+    from .io.container import check_writable
+
+    try:
+        check_writable(model_path, "model file")
+        if checkpoint:
+            check_writable(checkpoint, "checkpoint")
+    except OSError as e:
+        raise _UsageError(f"{e} Nothing was trained.") from None
 
 
 # --- evaluate and predict -------------------------------------------------------------
@@ -313,6 +326,9 @@ def _predict(args) -> int:
         return 0
     classes = mf.metadata.get("classes") or []
     if outputs.ndim == 2 and outputs.shape[1] > 1:
+        from .train.loop import _OUTPUT_FIX, check_finite_rows
+
+        check_finite_rows(args.input, "the model's outputs", outputs, _OUTPUT_FIX)
         labels = outputs.argmax(axis=1)
         for row, label in zip(outputs, labels):
             name = classes[label] if label < len(classes) else int(label)

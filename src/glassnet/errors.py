@@ -43,3 +43,8 @@ class DivergedError(GlassnetError, FloatingPointError):
 
 class FormatError(GlassnetError, ValueError):
     """A model or checkpoint file is malformed, unknown or unsafe."""
+
+
+class UntrainedModelWarning(UserWarning):
+    """predict or evaluate was asked of a model never trained, loaded or marked
+    (see :meth:`glassnet.nn.Module.mark_trained`)."""

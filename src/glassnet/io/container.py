@@ -28,11 +28,18 @@ import math
 import os
 import re
 import secrets
+import stat
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import ConfigError, FormatError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 FORMAT_VERSION = 1
 KINDS = ("glassnet.model", "glassnet.checkpoint")
@@ -65,24 +72,85 @@ _SNIFF = (
 
 
 # --- writing ---------------------------------------------------------------------
-def atomic_write(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves the old file or the new
-    one, never a mixture: a temporary file in the same folder is written,
-    flushed and fsynced, renamed over ``path`` (atomic on POSIX and Windows),
-    and the folder is fsynced so the rename itself survives a power cut.
+# A temporary file left by a killed write is removed by the next write of the same
+# name once no process holds its lock (POSIX) and it is this old (seconds); where
+# locks are not available (Windows), once it is an hour old.
+STALE_TMP_SECONDS = 60
+STALE_TMP_SECONDS_UNLOCKED = 3600
+
+
+def check_writable(path, what: str = "output") -> None:
+    """Raise PermissionError (FileNotFoundError, IsADirectoryError) unless ``path``
+    can be written
+    by :func:`atomic_write`: its folder exists and is writable, and an existing
+    ``path`` is a regular file that we may write and whose mode allows writing.
+
+    A file whose mode has no write permission at all (``chmod a-w``, 0444) is
+    refused even for root, who could replace it: read-only means "keep this".
+    ``glassnet train`` calls this for its outputs before the first epoch.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f"cannot write the {what} {path!r}: the folder {folder!r} does not exist."
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"cannot write the {what} {path!r}: the folder {folder!r} is not writable."
+        )
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(
+            f"cannot write the {what} {path!r}: it is a folder; give a file name."
+        )
+    if not stat.S_ISREG(st.st_mode):
+        raise PermissionError(
+            f"cannot write the {what} {path!r}: it exists and is not a regular file."
+        )
+    if not os.access(path, os.W_OK) or not st.st_mode & 0o222:
+        raise PermissionError(
+            f"cannot write the {what} {path!r}: it exists and is read-only (mode "
+            f"{stat.S_IMODE(st.st_mode):04o}); make it writable or choose another path."
+        )
+
+
+def atomic_write(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves the old file or the new
+    one, never a mixture: a temporary file ``.NAME.<12 hex>.tmp`` in the same
+    folder is written, flushed and fsynced, renamed over ``path`` (atomic on
+    POSIX and Windows), and the folder is fsynced so the rename itself survives
+    a power cut.
+
+    An existing ``path`` that is read-only (see :func:`check_writable`) is not
+    replaced: PermissionError. After a successful write, temporary files of the
+    same name left behind by a killed write are removed: on POSIX the writer
+    holds a lock on its temporary file, and one that nobody holds and is older
+    than ``STALE_TMP_SECONDS`` (60 s) is stale; without locks, one older than
+    ``STALE_TMP_SECONDS_UNLOCKED`` (an hour).
+    """
+    path = os.fspath(path)
+    check_writable(path, "file")
+    folder = os.path.dirname(os.path.abspath(path))
+    name = os.path.basename(path)
+    tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
     # os.open with 0o666 lets the umask decide the mode, as for any new file.
     fd = os.open(
         tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666
     )
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        if fcntl is not None:  # held until after the rename: "a live write"
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+        if os.name != "posix":  # Windows cannot rename a file that is open
+            os.close(fd)
+            fd = None
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -90,7 +158,40 @@ def atomic_write(path, data: bytes) -> None:
         except OSError:
             pass
         raise
+    finally:
+        if fd is not None:
+            os.close(fd)
     _fsync_folder(folder)
+    _remove_stale_tmp(folder, name)
+
+
+def _remove_stale_tmp(folder: str, name: str) -> None:
+    """Delete ``.NAME.<12 hex>.tmp`` files in ``folder`` that no live write owns."""
+    pattern = re.compile(re.escape(f".{name}.") + r"[0-9a-f]{12}\.tmp\Z")
+    age = STALE_TMP_SECONDS if fcntl is not None else STALE_TMP_SECONDS_UNLOCKED
+    now = time.time()
+    try:
+        entries = [e for e in os.scandir(folder) if pattern.match(e.name)]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if now - entry.stat(follow_symlinks=False).st_mtime < age:
+                continue
+            if fcntl is None:
+                os.unlink(entry.path)
+                continue
+            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            try:
+                # Raises while the writer lives: its lock goes only with it.
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.unlink(entry.path)
+            finally:
+                os.close(fd)
+        except OSError:  # in use, gone meanwhile, or not ours to delete: leave it
+            continue
 
 
 def _fsync_folder(folder: str) -> None:

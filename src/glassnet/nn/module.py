@@ -8,6 +8,8 @@ what you assign is what you get.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from ..errors import ConfigError, DTypeError
@@ -17,6 +19,22 @@ from .init import make_rng
 # Functions called as hook(module, inputs, output) after every module's forward;
 # empty unless something (glassnet.trace) is watching, so they cost nothing.
 FORWARD_HOOKS: list = []
+
+# id() of every parameter whose values were trained, loaded or set by hand (see
+# Module.mark_trained); an id leaves the set when its Tensor is garbage collected.
+_TRAINED: set = set()
+
+
+def mark_trained(params) -> None:
+    """Record that these parameter Tensors hold meant values, not initial ones.
+
+    Called by ``fit``, ``Module.load_state_dict`` (and so by reading a model
+    file) and an optimizer's first update of each parameter.
+    """
+    for p in params:
+        if id(p) not in _TRAINED:
+            _TRAINED.add(id(p))
+            weakref.finalize(p, _TRAINED.discard, id(p))
 
 
 def _walk(value, prefix):
@@ -106,6 +124,34 @@ class Module:
                     f"{shape_str(p.shape)}; got {shape_str(arr.shape)}."
                 )
             p.data = arr.astype(p.dtype, copy=True)
+        mark_trained(params.values())
+
+    def mark_trained(self) -> Module:
+        """Say that this model's weights are meant to be used as they are.
+
+        ``predict`` and ``evaluate`` warn
+        (:class:`~glassnet.errors.UntrainedModelWarning`, once per model) about a model none of whose parameters was ever
+        trained, loaded or marked: its answers would come from random initial
+        weights. ``fit``, an optimizer's steps, ``load_state_dict`` and
+        reading a model file mark the parameters; call this after setting
+        weights by hand (``layer.weight.data = ...``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from glassnet import nn
+        >>> layer = nn.Dense(2, 1, bias=False)
+        >>> layer.weight.data = np.array([[1.0], [-1.0]], np.float32)
+        >>> layer.mark_trained().is_trained()
+        True
+        """
+        mark_trained(self.parameters())
+        return self
+
+    def is_trained(self) -> bool:
+        """True when any parameter was trained, loaded or marked (see
+        :meth:`mark_trained`)."""
+        return any(id(p) in _TRAINED for p in self.parameters())
 
     # --- modes and gradients -----------------------------------------------------
     def train(self, mode: bool = True) -> "Module":

@@ -22,6 +22,7 @@ import numpy as np
 
 from .._validate import check_number, check_positive, is_count, shape_str  # noqa: F401
 from ..errors import ConfigError, DTypeError, FormatError, ShapeError
+from ..nn.module import mark_trained as _mark_trained
 from ..tensor import Tensor
 
 
@@ -197,6 +198,7 @@ class Optimizer:
             s = state.get(name)
             if s is None:
                 s = state[name] = init(p)
+                _mark_trained((p,))  # the first update: p is no longer as initialised
             update(p, grad, s)
         self.steps += 1
 

@@ -3,7 +3,9 @@
 A callback subclasses :class:`Callback` and overrides the hooks it needs.
 Each hook receives the :class:`TrainState`, which holds the model, the
 optimizer, the history so far, the current epoch and batch, and a ``stop``
-flag a callback can set to end training after the current epoch.
+flag a callback can set to end training after the current epoch. ``fit`` sets
+``start_loss`` (the loss of its starting weights) and ``failed`` (training
+ends with an error; nothing more should be saved).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +35,29 @@ class TrainState:
     batch: int = 0
     stop: bool = False
     logs: dict = field(default_factory=dict)
+    start_loss: float | None = None
+    failed: bool = False
+
+
+def _lr_hint(optimizer) -> str:
+    lr = getattr(optimizer, "lr", None)
+    return f" (now {lr:g})" if isinstance(lr, (int, float)) else ""
+
+
+def check_weights(state: TrainState, where: str) -> None:
+    """DivergedError if any weight of the model is NaN or infinite.
+
+    ``fit`` calls it after training and :class:`~glassnet.train.Checkpoint`
+    before every save, so neither a returned model nor a checkpoint holds them.
+    """
+    params = state.model.named_parameters()
+    bad = [n for n, p in params if not np.isfinite(p.data).all()]
+    if bad:
+        more = " ..." if len(bad) > 5 else ""
+        raise DivergedError(
+            f"{where}, parameters {bad[:5]}{more} hold NaN or infinity: training "
+            f"diverged; try a smaller learning rate{_lr_hint(state.optimizer)}."
+        )
 
 
 class Callback:
@@ -52,28 +78,138 @@ class StopOnNaN(Callback):
     are the last good ones); otherwise the epoch-start copy is put back.
     Then :class:`~glassnet.errors.DivergedError` is raised, naming the epoch
     and batch and suggesting a smaller learning rate.
+
+    ``fit`` adds a :class:`StopOnDivergence` (which does all this and more)
+    unless its ``callbacks`` hold one of these two; pass ``StopOnNaN()`` to
+    keep only the NaN check.
     """
 
-    def on_epoch_begin(self, state):
-        self._saved = {n: p.data.copy() for n, p in state.model.named_parameters()}
+    def on_train_begin(self, state):
+        self._saved = None
 
-    def on_batch_end(self, state, loss):
-        if math.isfinite(loss):
-            return
+    def on_epoch_begin(self, state):
+        self._snapshot(state)
+
+    def _snapshot(self, state):
+        self._saved = {n: p.data.copy() for n, p in state.model.named_parameters()}
+        self._saved_epoch = state.epoch
+
+    def restore(self, state, always: bool = False) -> str | None:
+        """Put back the saved weights if ``always`` or if the current ones are not
+        all finite; say so in words, or return None if nothing was put back."""
         params = dict(state.model.named_parameters())
-        restored = not all(np.isfinite(p.data).all() for p in params.values())
-        if restored:
-            for name, p in params.items():
-                p.data = self._saved[name]
-        lr = getattr(state.optimizer, "lr", None)
-        hint = f" (now {lr:g})" if isinstance(lr, (int, float)) else ""
-        kept = ("the weights from the start of that epoch were restored" if restored
-                else "the model keeps its last finite weights")
+        if self._saved is None or (
+            not always and all(np.isfinite(p.data).all() for p in params.values())
+        ):
+            return None
+        for name, p in params.items():
+            p.data = self._saved[name].copy()
+        return (f"the weights from the start of epoch {self._saved_epoch + 1} "
+                "were restored")
+
+    def _raise(self, state, what: str, always: bool) -> None:
+        kept = self.restore(state, always) or "the model keeps its last finite weights"
         raise DivergedError(
-            f"fit: the loss became {loss} at epoch {state.epoch + 1}, batch "
-            f"{state.batch + 1}; {kept}. Try a smaller learning rate{hint}, "
+            f"fit: {what} at epoch {state.epoch + 1}, batch {state.batch + 1}; "
+            f"{kept}. Training diverged; try a smaller learning rate"
+            f"{_lr_hint(state.optimizer)}, "
             "standardised inputs, or gradient clipping (clip_norm=...)."
         )
+
+    def on_batch_end(self, state, loss):
+        if not math.isfinite(loss):
+            self._raise(state, f"the loss became {loss}", always=False)
+
+
+class StopOnDivergence(StopOnNaN):
+    """Stop when the loss explodes or stays far above where it started.
+
+    The rule: training has diverged when, in **more than half of the last
+    ``patience`` batches, the loss was above ``factor`` times the starting
+    loss** (that is, their median is above it), and, as in
+    :class:`StopOnNaN`, as soon as a batch's loss is NaN or infinite. The
+    starting loss is that of the weights ``fit`` began with, before the first
+    step: the mean loss of training-size batches spread over the data, 256
+    samples in all or one batch if larger (``TrainState.start_loss``);
+    without it, the first batch's loss. A few unlucky batches do not trip it,
+    so noisy small-batch training goes on, while a loss that explodes trips
+    it within ``patience // 2 + 1`` batches and one that stays far above its
+    start within ``patience``. The check is off when the starting loss is not
+    a positive finite number (a loss that can be negative).
+
+    On a stop the weights from the start of the last epoch that began
+    with none of the last ``patience`` losses too high are put back, and
+    :class:`~glassnet.errors.DivergedError` says "diverged; try a smaller
+    learning rate (now ...)".
+
+    ``fit`` adds ``StopOnDivergence()`` by default. Pass your own in
+    ``callbacks`` to tune it, or ``StopOnNaN()`` to switch the loss-size rule
+    off and keep only the NaN check.
+
+    Parameters
+    ----------
+    factor : float, default 10
+        How many times its start the loss may grow. Cross-entropy over C
+        classes starts near ln C (2.3 for 10), so 10 allows about 23.
+    patience : int, default 10
+        How many recent batches are looked at.
+
+    Examples
+    --------
+    >>> from glassnet.train import StopOnDivergence
+    >>> StopOnDivergence(factor=100, patience=20)
+    StopOnDivergence(factor=100, patience=20)
+    """
+
+    def __init__(self, factor: float = 10.0, patience: int = 10):
+        check_positive("StopOnDivergence", "factor", factor)
+        if not factor > 1:
+            raise ConfigError(
+                f"StopOnDivergence: factor must be above 1; got {factor!r}."
+            )
+        check_positive("StopOnDivergence", "patience", patience, integer=True)
+        self.factor, self.patience = float(factor), int(patience)
+
+    def __repr__(self) -> str:
+        return f"StopOnDivergence(factor={self.factor:g}, patience={self.patience})"
+
+    def on_train_begin(self, state):
+        super().on_train_begin(state)
+        self._above = deque(maxlen=self.patience)  # was each recent loss too high?
+        self._count = 0  # how many of them were
+        self._set_start(getattr(state, "start_loss", None))
+
+    def _set_start(self, start) -> None:
+        self._start = start
+        self._limit = -math.inf  # no rule: every batch takes the slow path, which
+        if start is not None and 0 < start < math.inf:  # checks NaN only
+            self._limit = self.factor * start
+
+    def on_epoch_begin(self, state):
+        if self._count == 0:  # no recent loss too high: weights worth going back to
+            self._snapshot(state)
+
+    def on_batch_end(self, state, loss):
+        if self._count == 0 and -math.inf < loss <= self._limit:
+            return  # the usual case: finite, not too high, nothing counted
+        super().on_batch_end(state, loss)
+        if self._start is None:
+            self._set_start(loss)
+        if self._limit == -math.inf:
+            return
+        if len(self._above) == self.patience:
+            self._count -= self._above[0]
+        above = loss > self._limit
+        self._above.append(above)
+        self._count += above
+        if 2 * self._count > self.patience:
+            self._raise(
+                state,
+                f"the loss was above {self.factor:g} x its start "
+                f"({self._start:.3g}) in {self._count} of the last "
+                f"{len(self._above)} batches (now {loss:.3g})",
+                always=True,
+            )
 
 
 class EarlyStopping(Callback):

@@ -53,7 +53,7 @@ from .._validate import shape_str
 from ..errors import ConfigError, DataError, ShapeError
 from ..nn.activations import Identity, ReLU, Sigmoid, Tanh
 from ..nn.dense import Dense
-from ..nn.module import Module, Sequential
+from ..nn.module import Module, Sequential, mark_trained
 from ..ops.loss import _labels
 from ..ops.reduce import ones
 from ..optim.base import Optimizer
@@ -415,6 +415,7 @@ class CapturedStep:
             p.data = view
             self.views.append(view)
             self.grads.append(self.grad[a:b].reshape(view.shape))
+        mark_trained(self.params)  # the steps below bypass Optimizer.step, which marks
         self.elementwise = getattr(opt, "elementwise", False)
         if not self.elementwise:
             return

@@ -35,7 +35,7 @@ import numpy as np
 
 from .._validate import check_positive
 from ..errors import ConfigError, FormatError, GlassnetError
-from .callbacks import Callback
+from .callbacks import Callback, check_weights
 
 
 @dataclass
@@ -78,7 +78,10 @@ class Checkpoint(Callback):
     A final save happens when training ends normally (after the last epoch,
     or when a callback stops it). When training stops with an error (a
     diverged loss, Ctrl-C), nothing more is written: the last checkpoint is
-    the last good state.
+    the last good state. Before every save the weights are checked to be
+    finite: a step whose loss was finite but whose update overflowed a
+    weight raises :class:`~glassnet.errors.DivergedError` instead of being
+    saved.
 
     Examples
     --------
@@ -128,12 +131,20 @@ class Checkpoint(Callback):
             self._save(state, state.epoch + 1, 0)
 
     def on_train_end(self, state):
+        if getattr(state, "failed", False):
+            return
         if self._epoch_done and self._saved_at != (state.epoch + 1, 0):
             self._save(state, state.epoch + 1, 0)
 
     def _save(self, state, epoch: int, batch: int) -> None:
         from ..io.checkpoint import save_checkpoint
 
+        check_weights(
+            state,
+            f"fit: the checkpoint {self.path!r} was not written (an earlier one "
+            f"stays the last good state) because after epoch {state.epoch + 1}, "
+            f"batch {state.batch + 1}",
+        )
         run = state.run
         mid_epoch = batch > 0
         training = {

@@ -16,6 +16,7 @@ recording the history, validation, callbacks, and stopping cleanly.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -24,9 +25,23 @@ from .. import metrics as metrics_mod
 from .. import optim as optim_mod
 from .._validate import check_finite, check_positive, shape_str
 from ..data.transforms import batches, train_test_split
-from ..errors import ConfigError, DataError, DivergedError
+from ..errors import (
+    ConfigError,
+    DataError,
+    DivergedError,
+    GlassnetError,
+    UntrainedModelWarning,
+)
+from ..nn.module import Module, mark_trained
 from ..tensor import Tensor, no_grad
-from .callbacks import Callback, Progress, StopOnNaN, TrainState
+from .callbacks import (
+    Callback,
+    Progress,
+    StopOnDivergence,
+    StopOnNaN,
+    TrainState,
+    check_weights,
+)
 from .checkpoint import RunState, checkpoint_callback, resume
 from .history import History
 
@@ -60,11 +75,31 @@ def _classification(loss_fn) -> bool:
     return isinstance(loss_fn, (losses_mod.CrossEntropy, losses_mod.BinaryCrossEntropy))
 
 
+def _class_rows(y: np.ndarray) -> bool:
+    """True for one-hot or probability rows: floats in [0, 1], last axis C > 1,
+    each row summing to 1."""
+    if y.dtype.kind != "f" or y.ndim < 2 or y.shape[-1] < 2:
+        return False
+    return bool(((y >= 0) & (y <= 1)).all()
+                and np.allclose(y.sum(axis=-1), 1.0, rtol=0, atol=1e-4))
+
+
 def _resolve_loss(loss, y: np.ndarray):
-    """The loss object; None means cross-entropy for integer labels, else MSE."""
+    """The loss object; None means cross-entropy for integer labels and for one-hot
+    or probability rows, else MSE."""
     if loss is None:
-        loss = "cross_entropy" if y.dtype.kind in "iu" else "mse"
+        loss = "cross_entropy" if y.dtype.kind in "iu" or _class_rows(y) else "mse"
     return losses_mod.get(loss)
+
+
+def _float_chose_mse(where: str, loss, y: np.ndarray, error: Exception):
+    """``error`` again, saying that y's float dtype chose MSE, when it did."""
+    if loss is not None or y.dtype.kind != "f" or _class_rows(y):
+        return error
+    note = (f" ({where} used mean squared error because y has float dtype {y.dtype} "
+            "and is not one-hot rows; for class labels pass integers, "
+            "y.astype(int), or loss='cross_entropy'.)")
+    return type(error)(str(error) + note)
 
 
 def _resolve_optimizer(optimizer, model, lr):
@@ -101,12 +136,34 @@ def _resolve_metrics(metrics, loss_fn) -> dict:
     return out
 
 
-def _preflight(model, loss_fn, X, y):
-    """Run one tiny batch forward so shape mistakes surface before training, then
+def _start_loss(model, loss_fn, X, y, batch_size: int) -> float:
+    """The loss of the starting weights (StopOnDivergence's reference): the mean
+    loss of batches of ``batch_size`` samples spread over X, max(256, batch_size)
+    samples in all (or all of X). Whole batches, so a summed loss (SSE) has the
+    scale of a training batch's."""
+    n = min(len(X), max(256, batch_size))
+    pick = np.linspace(0, len(X) - 1, n).astype(np.int64)  # distinct: spacing >= 1
+    values = []
+    with no_grad():
+        for i in range(0, n, batch_size):
+            part = pick[i:i + batch_size]
+            if values and len(part) < batch_size:
+                break
+            value = loss_fn(model(X[part]), y[part])
+            value = value.data if isinstance(value, Tensor) else value
+            values.append(float(value))
+    return float(np.mean(values))
+
+
+def _preflight(model, loss_fn, X, y, loss) -> None:
+    """Run one tiny batch forward so shape mistakes surface before training, and
     check the labels against the model's outputs."""
     with no_grad():
         out = model(X[:2])
-        loss_fn(out, y[:2])
+        try:
+            loss_fn(out, y[:2])
+        except GlassnetError as e:
+            raise _float_chose_mse("fit", loss, y, e) from None
     if isinstance(loss_fn, losses_mod.CrossEntropy) and y.ndim == out.ndim - 1:
         n_classes = out.shape[-1]
         if y.dtype.kind == "f":
@@ -161,7 +218,9 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
     loss : str or callable, optional
         A name from :func:`glassnet.losses.get`, a loss object, or any function
         ``(prediction, target) -> scalar Tensor``. Default: cross-entropy for
-        integer labels, mean squared error otherwise.
+        integer labels and for one-hot or probability rows (floats in [0, 1]
+        whose rows sum to 1), mean squared error otherwise; when float targets
+        chose MSE and do not fit it, the error says so.
     optimizer : str or Optimizer
         ``'sgd'``, ``'adam'`` (default) or ``'adamw'`` with ``lr``, or an
         optimizer object from :mod:`glassnet.optim`.
@@ -176,8 +235,9 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
         Names (``'accuracy'``, ``'error_rate'``) or functions
         ``metric(y_true, y_pred)``; default accuracy for classification losses.
     callbacks : list of Callback
-        E.g. :class:`EarlyStopping`. A NaN stop and a progress display are
-        always added.
+        E.g. :class:`EarlyStopping`. A progress display is always added, and a
+        :class:`StopOnDivergence` unless the list holds one (tuned) or a
+        :class:`StopOnNaN` (the loss-size rule switched off).
     lr_schedule : schedule, optional
         An object from :mod:`glassnet.optim` schedules; its ``step()`` runs
         after every epoch.
@@ -218,8 +278,11 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
     DataError, ShapeError, ConfigError
         Before training starts, for unusable data or settings.
     DivergedError
-        When the loss becomes NaN or infinite; the model keeps finite weights
-        and the exception's ``history`` holds the epochs that finished.
+        When the loss becomes NaN or infinite, diverges (see
+        :class:`StopOnDivergence`), or a step leaves a weight NaN or infinite;
+        the model keeps finite weights (the last good ones are restored), no
+        checkpoint holding bad weights is written, and the exception's
+        ``history`` holds the epochs that finished.
     """
     X, y = _as_array("X", X), _as_array("y", y)
     _check_data("fit", X, y)
@@ -231,27 +294,33 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
     opt = _resolve_optimizer(optimizer, model, lr)
     metric_fns = _resolve_metrics(metrics, loss_fn)
     X, y, validation = _split_validation(X, y, validation_data, validation_split, seed)
-    _preflight(model, loss_fn, X, y)
+    _preflight(model, loss_fn, X, y, loss)
     if isinstance(loss_fn, losses_mod.CrossEntropy) and y.dtype.kind == "f" and y.ndim == 1:
         y = y.astype(np.int64)
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise ConfigError(f"fit: callbacks must be Callback objects; got {type(cb).__name__}.")
+    start_loss = _start_loss(model, loss_fn, X, y, int(batch_size))
 
     rng = np.random.default_rng(seed)
     history = History()
     n_batches = math.ceil(len(X) / batch_size)
-    state = TrainState(model, opt, history, int(epochs), n_batches)
+    state = TrainState(model, opt, history, int(epochs), n_batches,
+                       start_loss=start_loss)
     # What a checkpoint saves beyond the TrainState, and what a resume must match.
     state.run = RunState(rng, lr_schedule, {"samples": len(X), "batch_size": int(batch_size),
                                             "shuffle": bool(shuffle),
                                             "metrics": list(metric_fns)})
     saver = checkpoint_callback(checkpoint, checkpoint_every)
-    hooks = [StopOnNaN(), *callbacks, *([saver] if saver else []), Progress(verbose)]
+    guard = next((cb for cb in callbacks if isinstance(cb, StopOnNaN)), None)
+    guard = guard or StopOnDivergence()
+    others = [cb for cb in callbacks if cb is not guard]
+    hooks = [guard, *others, *([saver] if saver else []), Progress(verbose)]
     start = resume(resume_from, state) if resume_from is not None else None
     params = model.parameters()
     step = _captured_step(model, loss_fn, opt, y, clip_norm) if capture else None
     model.train()
+    mark_trained(model.parameters())
     for cb in hooks:
         cb.on_train_begin(state)
     try:
@@ -301,20 +370,27 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
                 cb.on_epoch_end(state)
             if state.stop:
                 break
+        check_weights(state, "fit: after training")
     except DivergedError as e:
+        state.failed = True
+        kept = guard.restore(state)
         e.history = history
+        if kept:
+            e.args = (f"{str(e).rstrip('.')}; {kept}.",)
         raise
     except KeyboardInterrupt:
         history.interrupted = True
+        if guard.restore(state):  # the last step overflowed: no checkpoint of that
+            state.failed = True
         if verbose:
             print(f"\nTraining interrupted during epoch {state.epoch + 1}; the model keeps "
                   "the weights of the last completed step.")
+    except Exception:
+        state.failed = True  # nothing more is saved
+        raise
     finally:
         for cb in hooks:
             cb.on_train_end(state)
-    bad = [name for name, p in model.named_parameters() if not np.isfinite(p.data).all()]
-    if bad:
-        raise DivergedError(f"fit: after training, parameters {bad} hold NaN or infinity.")
     return history
 
 
@@ -334,12 +410,52 @@ def _captured_step(model, loss_fn, opt, y, clip_norm):
     return capture_step(model, loss_fn, opt)
 
 
+def _warn_if_untrained(where: str, model) -> None:
+    """UntrainedModelWarning, once per model, for a model with parameters none of
+    which was trained, loaded or marked (Module.mark_trained)."""
+    if not isinstance(model, Module) or getattr(model, "_warned_untrained", False):
+        return
+    if model.parameters() and not model.is_trained():
+        model._warned_untrained = True
+        warnings.warn(UntrainedModelWarning(
+            f"{where}: this {type(model).__name__} was never trained or loaded, so "
+            "its answers come from its random initial weights. Train it (fit), load "
+            "one (glassnet.io.read), or, after setting its weights by hand, call "
+            "model.mark_trained()."), stacklevel=3)
+
+
+_OUTPUT_FIX = ("no class can be read from them: the weights or the inputs are too "
+               "large.")
+
+
+def check_finite_rows(where: str, name: str, arr: np.ndarray, fix: str) -> None:
+    """DataError naming the rows of ``arr`` that hold NaN or infinity, if any."""
+    if arr.dtype.kind != "f":
+        return
+    bad = np.flatnonzero(~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1))
+    if bad.size:
+        rows = ", ".join(str(int(i)) for i in bad[:10])
+        rows += ", ..." if bad.size > 10 else ""
+        raise DataError(
+            f"{where}: {bad.size} of {len(arr)} rows of {name} hold NaN or infinity "
+            f"(rows {rows}); {fix}"
+        )
+
+
 def predict(model, X, batch_size: int = 1024) -> np.ndarray:
-    """The model's outputs for every row of X, as a NumPy array (no gradients kept)."""
+    """The model's outputs for every row of X, as a NumPy array (no gradients kept).
+
+    Rows of X holding NaN or infinity are refused with a DataError naming them.
+    A model that was never trained, loaded or marked as set by hand
+    (:meth:`~glassnet.nn.Module.mark_trained`) gives an
+    :class:`~glassnet.errors.UntrainedModelWarning`, once per model.
+    """
     X = _as_array("X", X)
+    _warn_if_untrained("predict", model)
     if X.ndim == 0 or len(X) == 0:
         raise DataError(f"predict: X holds no samples (shape {shape_str(X.shape)}).")
     check_positive("predict", "batch_size", batch_size, integer=True)
+    check_finite_rows("predict", "X", X, "clean or impute those inputs first.")
     was_training = getattr(model, "training", False)
     model.eval()
     try:
@@ -351,19 +467,30 @@ def predict(model, X, batch_size: int = 1024) -> np.ndarray:
 
 
 def predict_classes(model, X, batch_size: int = 1024) -> np.ndarray:
-    """The predicted class of each row: the largest output, or output > 0.5 for one output."""
-    return metrics_mod.to_labels(predict(model, X, batch_size))
+    """The predicted class of each row: the largest output, or output > 0.5 for one
+    output.
+
+    Raises DataError, naming the rows, when an input row or the outputs of a row
+    hold NaN or infinity: no class is made up for them.
+    """
+    outputs = predict(model, X, batch_size)
+    check_finite_rows("predict_classes", "the model's outputs", outputs, _OUTPUT_FIX)
+    return metrics_mod.to_labels(outputs)
 
 
 def evaluate(model, X, y, *, loss=None, metrics=None, batch_size: int = 1024) -> dict:
     """Loss and metrics of ``model`` on (X, y), e.g. ``{'loss': 0.08, 'accuracy': 0.97}``."""
     X, y = _as_array("X", X), _as_array("y", y)
+    _warn_if_untrained("evaluate", model)
     _check_data("evaluate", X, y)
     loss_fn = _resolve_loss(loss, y)
     metric_fns = _resolve_metrics(metrics, loss_fn)
     scores = predict(model, X, batch_size)
     with no_grad():
-        value = loss_fn(Tensor(scores), y)
+        try:
+            value = loss_fn(Tensor(scores), y)
+        except GlassnetError as e:
+            raise _float_chose_mse("evaluate", loss, y, e) from None
     result = {"loss": float(value.data)}
     for name, fn in metric_fns.items():
         result[name] = float(fn(y, scores))
