@@ -57,6 +57,14 @@ def _demo(args) -> int:
 
 # --- train ----------------------------------------------------------------------------
 def _train(args) -> int:
+    if args.distributed:  # one rank failing must stop the others, not leave them waiting
+        from .distributed import abort_on_failure
+
+        return abort_on_failure(_train_rank, args)
+    return _train_rank(args)
+
+
+def _train_rank(args) -> int:
     from .data.transforms import Standardizer
     from .io import config as cfgmod
     from .io import save
@@ -84,7 +92,12 @@ def _train(args) -> int:
     t = cfg.train
     verbose = t.get("verbose", 0 if args.quiet else 2)
     resume_from = checkpoint if args.resume and os.path.exists(checkpoint) else None
-    say = (lambda *a: None) if args.quiet else print
+    rank = 0
+    if args.distributed:
+        from .distributed import rank as mpi_rank
+
+        rank = mpi_rank()
+    say = (lambda *a: None) if args.quiet or rank else print
     say(
         f"training on {len(X)} samples"
         + (f", testing on {len(X_test)}" if X_test is not None else "")
@@ -110,7 +123,10 @@ def _train(args) -> int:
         checkpoint=checkpoint,
         checkpoint_every=cfg.output.get("checkpoint_every") if checkpoint else None,
         resume_from=resume_from,
+        distributed=args.distributed,
     )
+    if rank:  # rank 0 alone evaluates and saves
+        return 0
     seconds = time.perf_counter() - start
     scores = {
         "train": {k: v[-1] for k, v in history.history.items()} if len(history) else {}
@@ -465,6 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue from the checkpoint if it exists",
     )
     train.add_argument("--epochs", type=int, help="override [train] epochs")
+    train.add_argument(
+        "--distributed",
+        choices=("mpi",),
+        help="data-parallel across the ranks of mpiexec -n K (needs glassnet[mpi])",
+    )
     train.add_argument(
         "--quiet", "-q", action="store_true", help="print only the result"
     )
