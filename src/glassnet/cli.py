@@ -8,6 +8,7 @@
     glassnet predict MODEL INPUT         the model's answers for new inputs
     glassnet inspect MODEL               what a model file holds
     glassnet bench                       speed next to PyTorch (from a source checkout)
+    glassnet sweep SWEEP.toml --trials N search settings with Optuna (glassnet[sweep])
 
 A mistake prints one line on stderr and exits with status 2 when the
 command cannot start as asked (bad arguments, a missing file, a bad config
@@ -596,6 +597,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--only", nargs="+", metavar="STORY", help="run only these stories"
     )
     tour.set_defaults(func=_tour)
+
+    def _sweep(args) -> int:
+        from . import sweep
+
+        _need_file(args.sweep)
+        sweep.run(args.sweep, args.trials, storage=args.storage,
+                  study_name=args.study, out=args.out)
+        return 0
+
+    sw = sub.add_parser(
+        "sweep",
+        parents=[debug],
+        help="search a config's settings with Optuna (needs glassnet[sweep])",
+        description="Run trials of the settings SWEEP.toml names (see "
+        "examples/digits-sweep.toml and docs/sweeps.md) until the study has N; "
+        "several processes or machines running the same command share the work.",
+    )
+    sw.add_argument("sweep", metavar="SWEEP.toml")
+    sw.add_argument("--trials", type=int, required=True, metavar="N",
+                    help="trials in the whole study, across every process")
+    sw.add_argument("--storage", metavar="URL",
+                    help="a journal file path or a database URL such as "
+                    "postgresql://user:pass@host/db (default: SWEEP.journal next "
+                    "to the sweep file)")
+    sw.add_argument("--study", metavar="NAME",
+                    help="study name (default: the sweep file's name)")
+    sw.add_argument("--out", metavar="DIR",
+                    help="folder for the table's best.toml, best.glassnet and "
+                    "figures (default: the sweep file's name)")
+    sw.set_defaults(func=_sweep)
     return parser
 
 
