@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import io
 import json
 import math
@@ -373,7 +374,7 @@ def storage_for(sweep: Sweep, url: str | None):
         if url.startswith(("postgresql://", "postgres://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         try:
-            return optuna.storages.RDBStorage(url), where
+            return _rdb_storage(optuna, url), where
         except ImportError as e:
             raise ImportError(
                 f"the storage {where} needs its database driver ({e}); for "
@@ -383,6 +384,21 @@ def storage_for(sweep: Sweep, url: str | None):
     from optuna.storages.journal import JournalFileBackend
 
     return optuna.storages.JournalStorage(JournalFileBackend(path)), path
+
+
+def _rdb_storage(optuna, url: str, tries: int = 5):
+    """RDBStorage(url). Processes that open a new database together race to
+    create Optuna's tables (one gets "duplicate key" or "already exists"); the
+    loser tries again and finds them made."""
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(tries):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except (IntegrityError, ProgrammingError):
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 def _sampler(sweep: Sweep, number: int):
@@ -631,9 +647,12 @@ def _figures(study, folder: str, metric: str) -> dict:
         return {}
     from optuna.visualization import matplotlib as ovm
 
+    from optuna.importance import PedAnovaImportanceEvaluator
+
     written = {}
     plots = {"history": ovm.plot_optimization_history,
-             "importances": ovm.plot_param_importances}
+             "importances": functools.partial(  # PED-ANOVA: NumPy only, no sklearn
+                 ovm.plot_param_importances, evaluator=PedAnovaImportanceEvaluator())}
     for name, plot in plots.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "experimental" and too-few-trials notes
