@@ -53,14 +53,25 @@ def build(name):
         model = nn.Sequential(nn.Dense(64, 32), nn.Sigmoid(), nn.Dense(32, 10))
         shape = (64,)
     elif name == "W2":
-        model = nn.Sequential(nn.Dense(784, 256), nn.ReLU(), nn.Dense(256, 256),
-                              nn.ReLU(), nn.Dense(256, 10))
+        model = nn.Sequential(
+            nn.Dense(784, 256),
+            nn.ReLU(),
+            nn.Dense(256, 256),
+            nn.ReLU(),
+            nn.Dense(256, 10),
+        )
         shape = (784,)
     elif name == "W3":
         model = nn.Sequential(
-            nn.Conv2D(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2D(2),
-            nn.Conv2D(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2D(2),
-            nn.Flatten(), nn.Dense(1568, 10))
+            nn.Conv2D(1, 16, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2D(2),
+            nn.Conv2D(16, 32, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2D(2),
+            nn.Flatten(),
+            nn.Dense(1568, 10),
+        )
         shape = (1, 28, 28)
     else:  # W4: parameters only
         model = nn.Sequential(nn.LSTM(65, 128), nn.Dense(128, 65))
@@ -103,19 +114,26 @@ def worker(name: str, steps: int) -> dict:
     model, shape, rng = build(name)
     X = rng.normal(size=(8 * batch, *shape)).astype(np.float32)
     y = rng.integers(0, 10, size=8 * batch)
-    opt = (optim.SGD(model, lr=lr, momentum=0.9 if name == "W3" else 0.0)
-           if opt_name == "sgd" else optim.Adam(model, lr=lr))
+    opt = (
+        optim.SGD(model, lr=lr, momentum=0.9 if name == "W3" else 0.0)
+        if opt_name == "sgd"
+        else optim.Adam(model, lr=lr)
+    )
     timed = _TimedComm(comm)
-    step = DataParallel(timed).step(model, losses.CrossEntropy(), opt, {}, None,
-                                    np.random.default_rng(0))
+    step = DataParallel(timed).step(
+        model, losses.CrossEntropy(), opt, {}, None, np.random.default_rng(0)
+    )
     for i in range(max(5, steps // 10)):  # warm-up
-        step(X[i % 8 * batch:(i % 8 + 1) * batch], y[i % 8 * batch:(i % 8 + 1) * batch])
+        step(
+            X[i % 8 * batch : (i % 8 + 1) * batch],
+            y[i % 8 * batch : (i % 8 + 1) * batch],
+        )
     timed.seconds, timed.calls = 0.0, 0
     comm.Barrier()
     start = time.perf_counter()
     for i in range(steps):
         j = i % 8
-        step(X[j * batch:(j + 1) * batch], y[j * batch:(j + 1) * batch])
+        step(X[j * batch : (j + 1) * batch], y[j * batch : (j + 1) * batch])
     seconds = time.perf_counter() - start
     in_step = timed.seconds
     # the communication alone: the same buffer, every rank already waiting
@@ -125,9 +143,13 @@ def worker(name: str, steps: int) -> dict:
     for _ in range(steps):
         comm.Allreduce(MPI.IN_PLACE, buf)
     bare = time.perf_counter() - start
-    return {"step": seconds / steps, "allreduce_in_step": in_step / steps,
-            "allreduce_bare": bare / steps, "bytes": step.buffer.nbytes,
-            "samples_per_s": batch * steps / seconds}
+    return {
+        "step": seconds / steps,
+        "allreduce_in_step": in_step / steps,
+        "allreduce_bare": bare / steps,
+        "bytes": step.buffer.nbytes,
+        "samples_per_s": batch * steps / seconds,
+    }
 
 
 def _mpiexec() -> str:
@@ -136,8 +158,12 @@ def _mpiexec() -> str:
 
 
 def _run(name: str, ranks: int, threads: int, steps: int) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads),
-           "OPENBLAS_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(threads),
+        "OPENBLAS_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+    }
     command = [sys.executable, __file__, "--worker", name, "--steps", str(steps)]
     if ranks > 1:
         command = [_mpiexec(), "-n", str(ranks), *command]
@@ -152,7 +178,9 @@ def ring_allreduce(p: int, nbytes: int, latency: float, bandwidth: float) -> flo
 
 def _cpu() -> str:
     try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["lscpu"], capture_output=True, text=True, check=False
+        ).stdout
         for line in out.splitlines():
             if line.startswith("Model name"):
                 return line.split(":", 1)[1].strip()
@@ -175,36 +203,56 @@ def main(argv=None) -> int:
             print(json.dumps(result))
         return 0
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"CPU: {_cpu()}, {os.cpu_count()} logical cores; {args.steps} steps each; "
-          f"load average before: {load} (other programs share these cores)")
-    print(f"{'':4} {'setting':22} {'samples/s':>10} {'step ms':>8} "
-          f"{'allreduce in step ms':>21} {'bare allreduce us':>18} {'buffer KB':>10}")
+    print(
+        f"CPU: {_cpu()}, {os.cpu_count()} logical cores; {args.steps} steps each; "
+        f"load average before: {load} (other programs share these cores)"
+    )
+    print(
+        f"{'':4} {'setting':22} {'samples/s':>10} {'step ms':>8} "
+        f"{'allreduce in step ms':>21} {'bare allreduce us':>18} {'buffer KB':>10}"
+    )
     measured = {}
     for name in args.only.split(","):
-        rows = [("1 rank, 1 thread", 1, 1), ("1 rank, 2 threads", 1, 2),
-                ("2 ranks, 1 thread each", 2, 1)]
+        rows = [
+            ("1 rank, 1 thread", 1, 1),
+            ("1 rank, 2 threads", 1, 2),
+            ("2 ranks, 1 thread each", 2, 1),
+        ]
         for label, ranks, threads in rows:
             r = _run(name, ranks, threads, args.steps)
             measured.setdefault(name, {})[label] = r
-            comm = (f"{r['allreduce_in_step'] * 1e3:8.3f} "
-                    f"({r['allreduce_in_step'] / r['step']:4.0%})" if ranks > 1 else "")
+            comm = (
+                f"{r['allreduce_in_step'] * 1e3:8.3f} "
+                f"({r['allreduce_in_step'] / r['step']:4.0%})"
+                if ranks > 1
+                else ""
+            )
             bare = f"{r['allreduce_bare'] * 1e6:.1f}" if ranks > 1 else ""
-            print(f"{name:4} {label:22} {r['samples_per_s']:10.0f} "
-                  f"{r['step'] * 1e3:8.3f} {comm:>21} {bare:>18} "
-                  f"{r['bytes'] / 1024:10.1f}", flush=True)
+            print(
+                f"{name:4} {label:22} {r['samples_per_s']:10.0f} "
+                f"{r['step'] * 1e3:8.3f} {comm:>21} {bare:>18} "
+                f"{r['bytes'] / 1024:10.1f}",
+                flush=True,
+            )
         m = measured[name]
         base = m["1 rank, 1 thread"]["samples_per_s"]
         two = m["2 ranks, 1 thread each"]["samples_per_s"]
         threads2 = m["1 rank, 2 threads"]["samples_per_s"]
-        print(f"{name:4} 2 ranks: {two / base:.2f}x one rank of 1 thread, "
-              f"{two / threads2:.2f}x one rank of 2 threads")
-    print("\nOn paper: ring allreduce of the float32 gradients, against compute per "
-          "step / p\n(compute = the 1-rank step time measured above, W4 from "
-          "docs/benchmarks.md)")
+        print(
+            f"{name:4} 2 ranks: {two / base:.2f}x one rank of 1 thread, "
+            f"{two / threads2:.2f}x one rank of 2 threads"
+        )
+    print(
+        "\nOn paper: ring allreduce of the float32 gradients, against compute per "
+        "step / p\n(compute = the 1-rank step time measured above, W4 from "
+        "docs/benchmarks.md)"
+    )
     for net, (lat, bw) in NETWORKS.items():
         print(f"\n{net}")
-        print(f"{'':4} {'params':>9} {'MB':>7} " + " ".join(
-            f"{'p=' + str(p) + ' comm/compute':>20}" for p in (2, 8, 32)))
+        print(
+            f"{'':4} {'params':>9} {'MB':>7} "
+            + " ".join(f"{'p=' + str(p) + ' comm/compute':>20}" for p in (2, 8, 32))
+        )
         for name in ("W1", "W2", "W3", "W4"):
             n = parameters(name)
             nbytes = 4 * n
@@ -218,8 +266,10 @@ def main(argv=None) -> int:
             for p in (2, 8, 32):
                 t = ring_allreduce(p, nbytes, lat, bw)
                 cells.append(f"{t * 1e3:7.3f}/{step / p * 1e3:7.3f} ms")
-            print(f"{name:4} {n:9,d} {nbytes / 1e6:7.3f} " + " ".join(
-                f"{c:>20}" for c in cells))
+            print(
+                f"{name:4} {n:9,d} {nbytes / 1e6:7.3f} "
+                + " ".join(f"{c:>20}" for c in cells)
+            )
     return 0
 
 

@@ -24,7 +24,9 @@ def find_program(name: str) -> str | None:
     if found:
         return found
     candidates = glob.glob(f"/usr/lib/postgresql/*/bin/{name}")
-    candidates.sort(key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    candidates.sort(
+        key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0
+    )
     return candidates[-1] if candidates else None
 
 
@@ -44,15 +46,19 @@ class Server:
     def available(self) -> str | None:
         """None when the server can start here, else the reason it cannot."""
         if not (self.initdb and self.pg_ctl):
-            return ("PostgreSQL's initdb/pg_ctl are not installed "
-                    "(make postgres installs Debian's postgresql package)")
+            return (
+                "PostgreSQL's initdb/pg_ctl are not installed "
+                "(make postgres installs Debian's postgresql package)"
+            )
         if os.geteuid() == 0:
             try:
                 import pwd
 
                 pwd.getpwnam("postgres")
             except KeyError:
-                return "running as root, and there is no postgres user to run the server"
+                return (
+                    "running as root, and there is no postgres user to run the server"
+                )
         return None
 
     def _run(self, *args):
@@ -70,17 +76,42 @@ class Server:
             os.chown(self.folder, user.pw_uid, user.pw_gid)
         data = self.data = os.path.join(self.folder, "data")
         self.port = _free_port()
-        self._run(self.initdb, "-D", data, "-U", "postgres", "-A", "trust",
-                  "-E", "UTF8", "--no-sync")
-        options = (f"-h 127.0.0.1 -p {self.port} -k {self.folder} "
-                   "-c fsync=off -c full_page_writes=off")
-        self._run(self.pg_ctl, "-D", data, "-o", options, "-w", "-t", "60",
-                  "-l", os.path.join(self.folder, "server.log"), "start")
+        self._run(
+            self.initdb,
+            "-D",
+            data,
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
+        options = (
+            f"-h 127.0.0.1 -p {self.port} -k {self.folder} "
+            "-c fsync=off -c full_page_writes=off"
+        )
+        self._run(
+            self.pg_ctl,
+            "-D",
+            data,
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            os.path.join(self.folder, "server.log"),
+            "start",
+        )
         import psycopg
 
         name = f"glassnet_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres "
-                             "dbname=postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+            autocommit=True,
+        ) as conn:
             conn.execute(f"CREATE DATABASE {name}")
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 

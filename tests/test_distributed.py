@@ -40,14 +40,23 @@ def mpiexec():
 
 
 def _env():
-    return {**os.environ,
-            "PYTHONPATH": f"{SRC}{os.pathsep}" + os.environ.get("PYTHONPATH", "")}
+    return {
+        **os.environ,
+        "PYTHONPATH": f"{SRC}{os.pathsep}" + os.environ.get("PYTHONPATH", ""),
+    }
 
 
 def _run(command, cwd, ok=True):
     """Run with a generous timeout: a hang (the failure this guards) fails the test."""
-    done = subprocess.run(command, cwd=cwd, env=_env(), capture_output=True, text=True,
-                          timeout=240)
+    done = subprocess.run(
+        command,
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
     if ok:
         assert done.returncode == 0, done.stderr
     return done
@@ -139,24 +148,49 @@ def test_rank0_weights_are_broadcast_and_every_rank_ends_equal(tmp_path, mpiexec
 def test_a_failing_rank_stops_the_others_with_a_message(tmp_path, mpiexec):
     script = tmp_path / "script.py"
     script.write_text(_SCRIPT)
-    done = _run([mpiexec, "-n", "2", sys.executable, str(script), "fail"], tmp_path,
-                ok=False)
+    done = _run(
+        [mpiexec, "-n", "2", sys.executable, str(script), "fail"], tmp_path, ok=False
+    )
     assert done.returncode != 0
-    assert ("glassnet: error on rank 1 of 2: RuntimeError: disk full on rank 1 "
-            "(a test); stopping all ranks") in done.stderr
+    assert (
+        "glassnet: error on rank 1 of 2: RuntimeError: disk full on rank 1 "
+        "(a test); stopping all ranks"
+    ) in done.stderr
     assert not list(tmp_path.glob("fail-rank*.npz"))
 
 
 def test_checkpoint_written_under_mpi_resumes_under_mpi(tmp_path, mpiexec):
     cfg = _config(tmp_path, epochs=4)
     _train(mpiexec, tmp_path, 2, cfg, "-o", "whole.glassnet")
-    _train(mpiexec, tmp_path, 2, cfg, "--epochs", "2", "--checkpoint", "run.ckpt",
-           "-o", "half.glassnet")
-    resumed = _train(mpiexec, tmp_path, 2, cfg, "--checkpoint", "run.ckpt", "--resume",
-                     "-o", "resumed.glassnet")
+    _train(
+        mpiexec,
+        tmp_path,
+        2,
+        cfg,
+        "--epochs",
+        "2",
+        "--checkpoint",
+        "run.ckpt",
+        "-o",
+        "half.glassnet",
+    )
+    resumed = _train(
+        mpiexec,
+        tmp_path,
+        2,
+        cfg,
+        "--checkpoint",
+        "run.ckpt",
+        "--resume",
+        "-o",
+        "resumed.glassnet",
+    )
     assert "resuming from run.ckpt" in resumed.stdout
     assert resumed.stdout.count("epoch 3/4") == 1 and "epoch 1/4" not in resumed.stdout
-    a, b = _weights(tmp_path / "whole.glassnet"), _weights(tmp_path / "resumed.glassnet")
+    a, b = (
+        _weights(tmp_path / "whole.glassnet"),
+        _weights(tmp_path / "resumed.glassnet"),
+    )
     for name in a:
         np.testing.assert_array_equal(b[name], a[name], err_msg=name)
 
@@ -170,3 +204,20 @@ def test_distributed_settings_are_checked():
         fit(model, X, y, distributed="nccl", verbose=0)
     with pytest.raises(ConfigError, match="capture=True and distributed cannot"):
         fit(model, X, y, distributed="mpi", capture=True, verbose=0)
+
+
+def test_the_docs_example_runs_under_mpiexec(tmp_path, mpiexec):
+    import re
+
+    text = (ROOT / "docs" / "distributed.md").read_text()
+    code = re.search(
+        r"```python\n(# save as train_mpi.py.*?)```", text, re.DOTALL
+    ).group(1)
+    (tmp_path / "train_mpi.py").write_text(code)
+    done = _run(
+        [mpiexec, "-n", "2", sys.executable, "-m", "mpi4py", "train_mpi.py"], tmp_path
+    )
+    assert re.fullmatch(r"test accuracy \d+\.\d%\n", done.stdout)  # rank 0 alone
+    accuracy = float(done.stdout.split()[-1].rstrip("%")) / 100
+    assert accuracy > 0.9
+    assert (tmp_path / "digits-mpi.glassnet").exists()

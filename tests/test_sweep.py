@@ -31,7 +31,9 @@ def _write_sweep(folder: Path, space: str) -> Path:
     config = folder / "digits3.toml"
     config.write_text(DIGITS.read_text().replace("epochs = 30", "epochs = 3"))
     path = folder / "tiny-sweep.toml"
-    path.write_text(f'config = "digits3.toml"\nmetric = "val_loss"\n\n[space]\n{space}\n')
+    path.write_text(
+        f'config = "digits3.toml"\nmetric = "val_loss"\n\n[space]\n{space}\n'
+    )
     return path
 
 
@@ -46,12 +48,22 @@ def test_parameter_names_map_into_the_config(tmp_path, optuna):
     from glassnet.sweep import Sweep
 
     sweep = Sweep(_write_sweep(tmp_path, TINY_SPACE))
-    cfg = sweep.config({"lr": 0.003, "hidden": 48, "epochs": 7,
-                        "train.batch_size": 16, "model.layers.0.bias": False})
+    cfg = sweep.config(
+        {
+            "lr": 0.003,
+            "hidden": 48,
+            "epochs": 7,
+            "train.batch_size": 16,
+            "model.layers.0.bias": False,
+        }
+    )
     assert cfg.optimizer["lr"] == 0.003 and cfg.train["epochs"] == 7
     assert cfg.train["batch_size"] == 16
     dense = [layer for layer in cfg.model["layers"] if layer["type"] == "Dense"]
-    assert [(d["in_features"], d["out_features"]) for d in dense] == [(64, 48), (48, 10)]
+    assert [(d["in_features"], d["out_features"]) for d in dense] == [
+        (64, 48),
+        (48, 10),
+    ]
     assert dense[0]["bias"] is False
     # the trial is scored on a validation split; the base config is unchanged
     assert cfg.train["validation_split"] == 0.2
@@ -59,15 +71,18 @@ def test_parameter_names_map_into_the_config(tmp_path, optuna):
     assert sweep.config({}).train["epochs"] == 3
 
 
-@pytest.mark.parametrize("space, message", [
-    ("colour = { choice = [1, 2] }", "neither a [train] key nor an argument"),
-    ('"modle.seed" = { choice = [1, 2] }', "'modle' is not a config section"),
-    ('"model.layers.9.out_features" = { choice = [4] }', "has no model.layers.9"),
-    ("lr = { log_uniform = [0, 1] }", "0 < lo"),
-    ("epochs = { int = [5, 2.5] }", "two whole numbers with lo < hi"),
-    ("lr = { normal = [0, 1] }", "one of log_uniform, uniform, int, choice"),
-    ("epochs = { choice = [0] }", "epochs must be a whole number >= 1"),
-])
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        ("colour = { choice = [1, 2] }", "neither a [train] key nor an argument"),
+        ('"modle.seed" = { choice = [1, 2] }', "'modle' is not a config section"),
+        ('"model.layers.9.out_features" = { choice = [4] }', "has no model.layers.9"),
+        ("lr = { log_uniform = [0, 1] }", "0 < lo"),
+        ("epochs = { int = [5, 2.5] }", "two whole numbers with lo < hi"),
+        ("lr = { normal = [0, 1] }", "one of log_uniform, uniform, int, choice"),
+        ("epochs = { choice = [0] }", "epochs must be a whole number >= 1"),
+    ],
+)
 def test_bad_space_names_the_parameter(tmp_path, optuna, space, message):
     from glassnet.sweep import Sweep
 
@@ -82,11 +97,24 @@ def test_best_toml_reads_back_as_the_same_config(tmp_path, optuna):
     sweep = Sweep(_write_sweep(tmp_path, TINY_SPACE))
     cfg = sweep.config({"lr": 1e-05, "hidden": 8})
     path = tmp_path / "again.toml"
-    path.write_text(to_toml({"data": cfg.data, "model": cfg.model, "train": cfg.train,
-                             "optimizer": cfg.optimizer, "output": cfg.output}))
+    path.write_text(
+        to_toml(
+            {
+                "data": cfg.data,
+                "model": cfg.model,
+                "train": cfg.train,
+                "optimizer": cfg.optimizer,
+                "output": cfg.output,
+            }
+        )
+    )
     again = read_config(path)
     assert (again.data, again.model, again.train, again.optimizer) == (
-        cfg.data, cfg.model, cfg.train, cfg.optimizer)
+        cfg.data,
+        cfg.model,
+        cfg.train,
+        cfg.optimizer,
+    )
 
 
 def test_rejoining_with_another_trial_count_is_refused(tmp_path, optuna):
@@ -96,19 +124,45 @@ def test_rejoining_with_another_trial_count_is_refused(tmp_path, optuna):
     storage, _ = storage_for(sweep, str(tmp_path / "s.journal"))
     open_study(sweep, storage, "s", 3)
     assert len(open_study(sweep, storage, "s", 3).trials) == 3  # joined, none added
-    with pytest.raises(ConfigError, match="set up for 3 trials; run it with --trials 3"):
+    with pytest.raises(
+        ConfigError, match="set up for 3 trials; run it with --trials 3"
+    ):
         open_study(sweep, storage, "s", 5)
 
 
 # --- two processes, one study ---------------------------------------------------------
 def _two_processes(sweep: Path, trials: int, storage: str, out: Path):
     """Start two `glassnet sweep` processes together; return their stdouts."""
-    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}"
-           + os.environ.get("PYTHONPATH", "")}
-    command = [sys.executable, "-m", "glassnet", "sweep", str(sweep), "--trials",
-               str(trials), "--storage", storage, "--study", "shared", "--out", str(out)]
-    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=env, cwd=out.parent) for _ in range(2)]
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{SRC}{os.pathsep}" + os.environ.get("PYTHONPATH", ""),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "glassnet",
+        "sweep",
+        str(sweep),
+        "--trials",
+        str(trials),
+        "--storage",
+        storage,
+        "--study",
+        "shared",
+        "--out",
+        str(out),
+    ]
+    procs = [
+        subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=out.parent,
+        )
+        for _ in range(2)
+    ]
     outputs = []
     for p in procs:
         stdout, stderr = p.communicate(timeout=300)
@@ -126,18 +180,28 @@ def _check_shared_study(optuna, outputs, storage, trials, out: Path):
     assert len(states) == trials
     assert all(s in (State.COMPLETE, State.PRUNED) for s in states)
     # every trial was run by exactly one of the two processes
-    ran = [int(n) for text in outputs for n in re.findall(r"^trial (\d+):", text, re.M)]
+    ran = [
+        int(n)
+        for text in outputs
+        for n in re.findall(r"^trial (\d+):", text, re.MULTILINE)
+    ]
     assert sorted(ran) == list(range(trials))
     # the best value printed is the study's, and best.glassnet is that trial's model
-    printed = [m for text in outputs
-               for m in re.findall(r"^best: trial (\d+), val_loss ([\d.]+)", text, re.M)]
+    printed = [
+        m
+        for text in outputs
+        for m in re.findall(
+            r"^best: trial (\d+), val_loss ([\d.]+)", text, re.MULTILINE
+        )
+    ]
     assert printed, outputs
     for number, value in printed:
         assert int(number) == study.best_trial.number
         assert float(value) == pytest.approx(study.best_value, abs=5e-5)
     model = read(out / "best.glassnet")
     assert model.metadata["scores"]["train"]["val_loss"] == pytest.approx(
-        study.best_value, rel=1e-6)
+        study.best_value, rel=1e-6
+    )
     assert (out / "history.png").stat().st_size > 0
 
 

@@ -123,13 +123,17 @@ class _Step:
 
     def __init__(self, dp, model, loss_fn, optimizer, metric_fns, clip_norm):
         self.dp, self.model, self.loss_fn = dp, model, loss_fn
-        self.optimizer, self.metric_fns, self.clip_norm = optimizer, metric_fns, clip_norm
+        self.optimizer, self.metric_fns, self.clip_norm = (
+            optimizer,
+            metric_fns,
+            clip_norm,
+        )
         self.params = model.parameters()
         sizes = [p.data.size for p in self.params]
         self.buffer = np.zeros(sum(sizes) + 1 + len(metric_fns), model.dtype)
         ends = np.cumsum(sizes)
         self.views = [
-            self.buffer[end - size:end].reshape(p.data.shape)
+            self.buffer[end - size : end].reshape(p.data.shape)
             for p, size, end in zip(self.params, sizes, ends)
         ]
         self.scores = {}
@@ -144,7 +148,7 @@ class _Step:
         self.optimizer.zero_grad()
         buf[:] = 0
         used = [True] * len(self.params)
-        tail = buf[len(buf) - 1 - len(self.metric_fns):]
+        tail = buf[len(buf) - 1 - len(self.metric_fns) :]
         if n:  # a batch smaller than the number of ranks leaves some with none
             prediction = self.model(xs)
             loss = self.loss_fn(prediction, ys)

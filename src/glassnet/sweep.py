@@ -70,8 +70,16 @@ from .errors import ConfigError, DivergedError, GlassnetError
 from .io import config as cfgmod
 from .train.callbacks import Callback
 
-TOP = {"config", "metric", "direction", "validation_split", "seed", "sampler",
-       "pruner", "space"}
+TOP = {
+    "config",
+    "metric",
+    "direction",
+    "validation_split",
+    "seed",
+    "sampler",
+    "pruner",
+    "space",
+}
 KINDS = ("log_uniform", "uniform", "int", "choice")
 PLANNED = "glassnet.trials"  # study user attributes this module keeps
 SPACE = "glassnet.space"
@@ -96,20 +104,23 @@ class Sweep:
     def __init__(self, path):
         self.path = os.fspath(path)
         self.where = os.path.basename(self.path)
+        tomllib = cfgmod._toml()
         with open(self.path, "rb") as f:
             try:
-                raw = cfgmod._toml().load(f)
-            except Exception as e:  # tomllib.TOMLDecodeError
+                raw = tomllib.load(f)
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
                 raise ConfigError(f"{self.where}: not valid TOML ({e}).") from None
         cfgmod._keys(self.where, "the top level", raw, TOP)
         if "config" not in raw or not isinstance(raw["config"], str):
             raise ConfigError(
-                f"{self.where}: needs config = \"a glassnet train config.toml\"."
+                f'{self.where}: needs config = "a glassnet train config.toml".'
             )
         here = os.path.dirname(os.path.abspath(self.path))
         self.config_path = os.path.normpath(os.path.join(here, raw["config"]))
         if not os.path.exists(self.config_path):
-            raise ConfigError(f"{self.where}: config {self.config_path} does not exist.")
+            raise ConfigError(
+                f"{self.where}: config {self.config_path} does not exist."
+            )
         self.base = cfgmod.read_config(self.config_path)
         with open(self.config_path, "rb") as f:
             self.raw = cfgmod._toml().load(f)
@@ -129,17 +140,21 @@ class Sweep:
                 f"{self.where}: direction must be 'minimize' or 'maximize'; "
                 f"got {self.direction!r}."
             )
-        split = raw.get("validation_split",
-                        self.raw["train"].get("validation_split", 0.2))
-        cfgmod._number(self.where, "top level", "validation_split", split, 0, 1,
-                       open_ends=True)
+        split = raw.get(
+            "validation_split", self.raw["train"].get("validation_split", 0.2)
+        )
+        cfgmod._number(
+            self.where, "top level", "validation_split", split, 0, 1, open_ends=True
+        )
         self.raw["train"]["validation_split"] = split
         self.seed = raw.get("seed", 0)
         cfgmod._count(self.where, "top level", "seed", self.seed, low=0)
         self.sampler = raw.get("sampler", "tpe")
         self.pruner = raw.get("pruner", "median")
-        for key, value, known in (("sampler", self.sampler, ("tpe", "random")),
-                                  ("pruner", self.pruner, ("median", "none"))):
+        for key, value, known in (
+            ("sampler", self.sampler, ("tpe", "random")),
+            ("pruner", self.pruner, ("median", "none")),
+        ):
             if value not in known:
                 raise ConfigError(
                     f"{self.where}: {key} must be one of {', '.join(known)}; "
@@ -157,7 +172,11 @@ class Sweep:
 
     def _distribution(self, name, spec):
         where = f"{self.where}: [space] {name}"
-        if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in KINDS:
+        if (
+            not isinstance(spec, dict)
+            or len(spec) != 1
+            or next(iter(spec)) not in KINDS
+        ):
             raise ConfigError(
                 f"{where} must be a table with one of {', '.join(KINDS)}; got {spec!r}."
             )
@@ -169,9 +188,13 @@ class Sweep:
                 raise ConfigError(f"{where}: choice values must be numbers or text.")
             return kind, values
         number = int if kind == "int" else (int, float)
-        ok = (len(values) == 2 and all(isinstance(v, number) for v in values)
-              and not any(isinstance(v, bool) for v in values)
-              and values[0] < values[1] and (kind != "log_uniform" or values[0] > 0))
+        ok = (
+            len(values) == 2
+            and all(isinstance(v, number) for v in values)
+            and not any(isinstance(v, bool) for v in values)
+            and values[0] < values[1]
+            and (kind != "log_uniform" or values[0] > 0)
+        )
         if not ok:
             low = " with 0 < lo" if kind == "log_uniform" else ""
             what = "whole numbers" if kind == "int" else "numbers"
@@ -197,8 +220,9 @@ class Sweep:
             elif kind == "int":
                 out[name] = trial.suggest_int(name, v[0], v[1])
             else:
-                out[name] = trial.suggest_float(name, v[0], v[1],
-                                                log=kind == "log_uniform")
+                out[name] = trial.suggest_float(
+                    name, v[0], v[1], log=kind == "log_uniform"
+                )
         return out
 
 
@@ -211,13 +235,17 @@ def _set(where: str, raw: dict, name: str, value) -> None:
     if name == "hidden":
         layers = raw["model"]["layers"]
         dense = [layer for layer in layers if layer.get("type") == "Dense"]
-        weighted = [layer for layer in layers if layer.get("type") not in
-                    ("Dense", "Sigmoid", "Tanh", "ReLU", "Identity", "Softmax")]
+        weighted = [
+            layer
+            for layer in layers
+            if layer.get("type")
+            not in ("Dense", "Sigmoid", "Tanh", "ReLU", "Identity", "Softmax")
+        ]
         if len(dense) < 2 or weighted:
             raise ConfigError(
                 f"{where}: [space] hidden sets the width of a chain of Dense layers "
                 "(two or more, with activations between); this model is not one. "
-                "Name the key instead, e.g. \"model.layers.0.out_features\"."
+                'Name the key instead, e.g. "model.layers.0.out_features".'
             )
         for i, layer in enumerate(dense):
             if i < len(dense) - 1:
@@ -236,7 +264,7 @@ def _set(where: str, raw: dict, name: str, value) -> None:
             raise ConfigError(
                 f"{where}: [space] {name!r} is neither a [train] key nor an argument "
                 f"of the {kind} optimizer; name it as section.key (e.g. "
-                "\"optimizer.lr\") or use hidden."
+                '"optimizer.lr") or use hidden.'
             )
     if parts[0] not in cfgmod.SECTIONS:
         raise ConfigError(
@@ -251,7 +279,7 @@ def _set(where: str, raw: dict, name: str, value) -> None:
         except (KeyError, IndexError, TypeError):
             raise ConfigError(
                 f"{where}: [space] {name!r}: the config has no "
-                f"{'.'.join(parts[:i + 1])}."
+                f"{'.'.join(parts[: i + 1])}."
             ) from None
     if isinstance(node, list):
         raise ConfigError(f"{where}: [space] {name!r} names a list, not a key.")
@@ -275,7 +303,7 @@ def _check(raw: dict, where: str, params: dict) -> cfgmod.RunConfig:
         os.remove(path)
 
 
-# --- TOML out (tomllib only reads) -----------------------------------------------------
+# --- TOML out (tomllib only reads) ---------------------------------------------------
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -295,8 +323,11 @@ def _toml_value(v) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}"
-                                for k, x in v.items()) + " }"
+        return (
+            "{ "
+            + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items())
+            + " }"
+        )
     raise ConfigError(f"cannot write {type(v).__name__} {v!r} as TOML.")
 
 
@@ -334,10 +365,19 @@ def fit_config(cfg: cfgmod.RunConfig, callbacks=()):
     model = cfgmod.build_model(cfg)
     t = cfg.train
     history = fit(
-        model, X, y, loss=t.get("loss"), optimizer=cfgmod.build_optimizer(cfg, model),
-        epochs=t["epochs"], batch_size=t.get("batch_size", 32), seed=t.get("seed"),
-        metrics=t.get("metrics"), validation_split=t.get("validation_split"),
-        clip_norm=t.get("clip_norm"), shuffle=t.get("shuffle", True), verbose=0,
+        model,
+        X,
+        y,
+        loss=t.get("loss"),
+        optimizer=cfgmod.build_optimizer(cfg, model),
+        epochs=t["epochs"],
+        batch_size=t.get("batch_size", 32),
+        seed=t.get("seed"),
+        metrics=t.get("metrics"),
+        validation_split=t.get("validation_split"),
+        clip_norm=t.get("clip_norm"),
+        shuffle=t.get("shuffle", True),
+        verbose=0,
         callbacks=list(callbacks),
     )
     return model, history, None if X_test is None else (X_test, y_test)
@@ -416,16 +456,24 @@ def _sampler(sweep: Sweep, number: int):
 def open_study(sweep: Sweep, storage, name: str, trials: int):
     """Create the study with ``trials`` waiting trials, or join it if it exists."""
     optuna = _optuna()
-    pruner = (optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
-              if sweep.pruner == "median" else optuna.pruners.NopPruner())
+    pruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
+        if sweep.pruner == "median"
+        else optuna.pruners.NopPruner()
+    )
     space = json.dumps({k: list(v) for k, v in sweep.space.items()}, sort_keys=True)
     try:
-        study = optuna.create_study(storage=storage, study_name=name, pruner=pruner,
-                                    direction=sweep.direction,
-                                    sampler=_sampler(sweep, 0))
+        study = optuna.create_study(
+            storage=storage,
+            study_name=name,
+            pruner=pruner,
+            direction=sweep.direction,
+            sampler=_sampler(sweep, 0),
+        )
     except optuna.exceptions.DuplicatedStudyError:  # another process made it first
-        study = optuna.load_study(study_name=name, storage=storage, pruner=pruner,
-                                  sampler=_sampler(sweep, 0))
+        study = optuna.load_study(
+            study_name=name, storage=storage, pruner=pruner, sampler=_sampler(sweep, 0)
+        )
     else:
         for _ in range(trials):
             study.enqueue_trial({})
@@ -457,14 +505,17 @@ def open_study(sweep: Sweep, storage, name: str, trials: int):
 def _claim(study, storage, study_id: int, sweep: Sweep):
     """Take one waiting trial for this process (atomically), or None when none wait."""
     optuna = _optuna()
-    waiting = study.get_trials(deepcopy=False,
-                               states=(optuna.trial.TrialState.WAITING,))
+    waiting = study.get_trials(
+        deepcopy=False, states=(optuna.trial.TrialState.WAITING,)
+    )
     for frozen in waiting:
         trial_id = storage.get_trial_id_from_study_id_trial_number(
-            study_id, frozen.number)
+            study_id, frozen.number
+        )
         try:
             if not storage.set_trial_state_values(
-                    trial_id, state=optuna.trial.TrialState.RUNNING):
+                trial_id, state=optuna.trial.TrialState.RUNNING
+            ):
                 continue
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
@@ -492,7 +543,9 @@ def run_trial(sweep: Sweep, study, trial, say=print):
     except BaseException:
         study.tell(trial, state=State.FAIL)
         if not isinstance(sys.exc_info()[1], GlassnetError):
-            study.enqueue_trial({})  # interrupted, not the settings' fault: run it again
+            study.enqueue_trial(
+                {}
+            )  # interrupted, not the settings' fault: run it again
         raise
     seconds = time.perf_counter() - start
     trial.set_user_attr("seconds", round(seconds, 3))
@@ -510,8 +563,14 @@ def _short(v) -> str:
 
 
 # --- the whole command ----------------------------------------------------------------
-def run(path, trials: int, storage: str | None = None, study_name: str | None = None,
-        out: str | None = None, say=print) -> dict:
+def run(
+    path,
+    trials: int,
+    storage: str | None = None,
+    study_name: str | None = None,
+    out: str | None = None,
+    say=print,
+) -> dict:
     """``glassnet sweep``: run trials until the study has ``trials`` finished ones,
     then (in the process that sees the last finish) summarise and save.
 
@@ -521,7 +580,9 @@ def run(path, trials: int, storage: str | None = None, study_name: str | None = 
     """
     sweep = Sweep(path)
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise ConfigError(f"sweep: --trials must be a whole number >= 1; got {trials!r}.")
+        raise ConfigError(
+            f"sweep: --trials must be a whole number >= 1; got {trials!r}."
+        )
     optuna = _optuna()
     name = study_name or os.path.splitext(os.path.basename(sweep.path))[0]
     store, where = storage_for(sweep, storage)
@@ -540,11 +601,16 @@ def run(path, trials: int, storage: str | None = None, study_name: str | None = 
     busy = [t.number for t in all_trials if t.state in (State.RUNNING, State.WAITING)]
     result = {"ran": ran, "done": not busy}
     if busy:
-        say(f"{len(busy)} trial(s) still running in other processes; the last "
-            "process to finish prints the table and saves the best model.")
+        say(
+            f"{len(busy)} trial(s) still running in other processes; the last "
+            "process to finish prints the table and saves the best model."
+        )
         return result
-    result.update(summarise(sweep, study, out or os.path.splitext(
-        os.path.basename(sweep.path))[0], say))
+    result.update(
+        summarise(
+            sweep, study, out or os.path.splitext(os.path.basename(sweep.path))[0], say
+        )
+    )
     return result
 
 
@@ -560,8 +626,10 @@ def summarise(sweep: Sweep, study, folder: str, say=print) -> dict:
     trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
     names = list(sweep.space)
     say("")
-    say(f"{'trial':>5}  {'state':8}  {sweep.metric:>12}  " + "  ".join(
-        f"{n:>10}" for n in names))
+    say(
+        f"{'trial':>5}  {'state':8}  {sweep.metric:>12}  "
+        + "  ".join(f"{n:>10}" for n in names)
+    )
     for t in trials:
         value = f"{t.value:.4f}" if t.state == State.COMPLETE else ""
         cells = "  ".join(f"{_short(t.params.get(n, '')):>10}" for n in names)
@@ -575,33 +643,51 @@ def summarise(sweep: Sweep, study, folder: str, say=print) -> dict:
     baseline = study.user_attrs.get(BASELINE)
     if baseline is None:  # the config as written, scored the same way
         model, history, test = fit_config(sweep.config({}))
-        baseline = {"value": float(history.history[sweep.metric][-1]),
-                    "test": _test_scores(model, test, sweep.base)}
+        baseline = {
+            "value": float(history.history[sweep.metric][-1]),
+            "test": _test_scores(model, test, sweep.base),
+        }
         study.set_user_attr(BASELINE, baseline)
     files = _save_best(sweep, best, folder)
     best_test = files.pop("test")
     gain = best.value - baseline["value"]
     better = gain > 0 if sweep.direction == "maximize" else gain < 0
     say("")
-    say(f"best: trial {best.number}, {sweep.metric} {best.value:.4f}  " + "  ".join(
-        f"{k}={_short(v)}" for k, v in best.params.items()))
-    say(f"config as written: {sweep.metric} {baseline['value']:.4f}; the best trial "
+    say(
+        f"best: trial {best.number}, {sweep.metric} {best.value:.4f}  "
+        + "  ".join(f"{k}={_short(v)}" for k, v in best.params.items())
+    )
+    say(
+        f"config as written: {sweep.metric} {baseline['value']:.4f}; the best trial "
         f"is {'better' if better else 'not better'} by {abs(gain):.4f}"
-        + (f" ({abs(gain) / abs(baseline['value']):.1%})" if baseline["value"] else ""))
+        + (f" ({abs(gain) / abs(baseline['value']):.1%})" if baseline["value"] else "")
+    )
     if best_test and baseline["test"]:
-        say("on the held-out test part: best " + _scores(best_test)
-            + "; config as written " + _scores(baseline["test"]))
+        say(
+            "on the held-out test part: best "
+            + _scores(best_test)
+            + "; config as written "
+            + _scores(baseline["test"])
+        )
     files.update(_figures(study, folder, sweep.metric))
     for path in files.values():
         say(f"wrote {path}")
-    return {"best": {"number": best.number, "value": best.value,
-                     "params": dict(best.params)},
-            "baseline": baseline, "best_test": best_test, "files": files}
+    return {
+        "best": {
+            "number": best.number,
+            "value": best.value,
+            "params": dict(best.params),
+        },
+        "baseline": baseline,
+        "best_test": best_test,
+        "files": files,
+    }
 
 
 def _scores(scores: dict) -> str:
-    return ", ".join(f"{k} {v:.2%}" if "acc" in k else f"{k} {v:.4f}"
-                     for k, v in scores.items())
+    return ", ".join(
+        f"{k} {v:.2%}" if "acc" in k else f"{k} {v:.4f}" for k, v in scores.items()
+    )
 
 
 def _test_scores(model, test, cfg) -> dict | None:
@@ -609,8 +695,9 @@ def _test_scores(model, test, cfg) -> dict | None:
 
     if test is None:
         return None
-    return evaluate(model, *test, loss=cfg.train.get("loss"),
-                    metrics=cfg.train.get("metrics"))
+    return evaluate(
+        model, *test, loss=cfg.train.get("loss"), metrics=cfg.train.get("metrics")
+    )
 
 
 def _save_best(sweep: Sweep, best, folder: str) -> dict:
@@ -624,8 +711,10 @@ def _save_best(sweep: Sweep, best, folder: str) -> dict:
     for name, value in best.params.items():
         _set(sweep.where, raw, name, value)
     raw.setdefault("output", {})["model"] = model_path
-    header = (f"# The best trial ({best.number}) of {sweep.where}: {sweep.metric} "
-              f"{best.value:.6g}.\n# glassnet train on this file repeats it.\n")
+    header = (
+        f"# The best trial ({best.number}) of {sweep.where}: {sweep.metric} "
+        f"{best.value:.6g}.\n# glassnet train on this file repeats it.\n"
+    )
     toml_path = os.path.join(folder, "best.toml")
     atomic_write(toml_path, to_toml(raw, header).encode())
     with contextlib.redirect_stdout(io.StringIO()):
@@ -645,14 +734,18 @@ def _figures(study, folder: str, metric: str) -> dict:
         import matplotlib.pyplot as plt
     except ImportError:
         return {}
+    from optuna.importance import PedAnovaImportanceEvaluator
     from optuna.visualization import matplotlib as ovm
 
-    from optuna.importance import PedAnovaImportanceEvaluator
+    from .io import atomic_write
 
     written = {}
-    plots = {"history": ovm.plot_optimization_history,
-             "importances": functools.partial(  # PED-ANOVA: NumPy only, no sklearn
-                 ovm.plot_param_importances, evaluator=PedAnovaImportanceEvaluator())}
+    plots = {
+        "history": ovm.plot_optimization_history,
+        "importances": functools.partial(  # PED-ANOVA: NumPy only, no sklearn
+            ovm.plot_param_importances, evaluator=PedAnovaImportanceEvaluator()
+        ),
+    }
     for name, plot in plots.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "experimental" and too-few-trials notes
@@ -664,10 +757,9 @@ def _figures(study, folder: str, metric: str) -> dict:
         fig.set_size_inches(7, 4.2)
         fig.tight_layout()
         path = os.path.join(folder, f"{name}.png")
-        fd, tmp = tempfile.mkstemp(suffix=".png", dir=folder)
-        os.close(fd)
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)  # atomic: another process may write the same file
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=110)
         plt.close(fig)
+        atomic_write(path, png.getvalue())  # another process may write it too
         written[name] = path
     return written
