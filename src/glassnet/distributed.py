@@ -40,6 +40,7 @@ Needs ``pip install 'glassnet[mpi]'`` (mpi4py, and mpich for ``mpiexec``).
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -196,3 +197,4 @@ def abort_on_failure(fn, *args, comm=None):
             flush=True,
         )
         comm.Abort(1)
+        os._exit(1)  # MPI_Abort should not return; never carry on if it does
