@@ -65,7 +65,9 @@ class Server:
         command = list(args)
         if os.geteuid() == 0:  # postgres refuses root
             command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, capture_output=True, text=True)
+        subprocess.run(
+            command, check=True, capture_output=True, text=True, cwd=self.folder
+        )
 
     def start(self) -> str:
         self.folder = tempfile.mkdtemp(prefix="glassnet-pg-")

@@ -80,7 +80,7 @@ def test_parameter_names_map_into_the_config(tmp_path, optuna):
         ("lr = { log_uniform = [0, 1] }", "0 < lo"),
         ("epochs = { int = [5, 2.5] }", "two whole numbers with lo < hi"),
         ("lr = { normal = [0, 1] }", "one of log_uniform, uniform, int, choice"),
-        ("epochs = { choice = [0] }", "epochs must be a whole number >= 1"),
+        ("epochs = { choice = [3, 0] }", "with epochs=0: the config: [train] epochs"),
     ],
 )
 def test_bad_space_names_the_parameter(tmp_path, optuna, space, message):

@@ -167,8 +167,9 @@ class Sweep:
                 "lr = { log_uniform = [1e-4, 1e-1] }."
             )
         self.space = {name: self._distribution(name, d) for name, d in space.items()}
-        for name in self.space:  # a wrong name fails now, not in trial 7
-            self.config({name: _example(self.space[name])})
+        for name, (kind, values) in self.space.items():  # fail now, not in trial 7
+            for value in values:  # both ends of a range, or every choice
+                self.config({name: value})
 
     def _distribution(self, name, spec):
         where = f"{self.where}: [space] {name}"
@@ -224,10 +225,6 @@ class Sweep:
                     name, v[0], v[1], log=kind == "log_uniform"
                 )
         return out
-
-
-def _example(dist):
-    return dist[1][0]
 
 
 def _set(where: str, raw: dict, name: str, value) -> None:
