@@ -251,7 +251,9 @@ def main(argv=None) -> int:
         print(f"\n{net}")
         print(
             f"{'':4} {'params':>9} {'MB':>7} "
-            + " ".join(f"{'p=' + str(p) + ' comm/compute':>20}" for p in (2, 8, 32))
+            + " ".join(
+                f"{'p=' + str(p) + ' comm/compute, speed-up':>29}" for p in (2, 8, 32)
+            )
         )
         for name in ("W1", "W2", "W3", "W4"):
             n = parameters(name)
@@ -265,10 +267,11 @@ def main(argv=None) -> int:
             cells = []
             for p in (2, 8, 32):
                 t = ring_allreduce(p, nbytes, lat, bw)
-                cells.append(f"{t * 1e3:7.3f}/{step / p * 1e3:7.3f} ms")
+                speedup = step / (step / p + t)
+                cells.append(f"{t * 1e3:6.3f}/{step / p * 1e3:6.3f} ms {speedup:5.1f}x")
             print(
                 f"{name:4} {n:9,d} {nbytes / 1e6:7.3f} "
-                + " ".join(f"{c:>20}" for c in cells)
+                + " ".join(f"{c:>29}" for c in cells)
             )
     return 0
 
