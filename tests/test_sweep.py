@@ -220,3 +220,32 @@ def test_two_processes_share_a_postgresql_study(tmp_path, optuna, postgres_url):
     outputs = _two_processes(sweep, 6, postgres_url, tmp_path / "out")
     url = "postgresql+psycopg://" + postgres_url.split("://", 1)[1]
     _check_shared_study(optuna, outputs, url, 6, tmp_path / "out")
+
+
+def test_one_process_repeats_its_sweep_from_the_seed(tmp_path, optuna):
+    from glassnet import sweep as sweep_mod
+
+    path = _write_sweep(tmp_path, TINY_SPACE)
+    drawn = []
+    for run in ("a", "b"):
+        result = sweep_mod.run(
+            path,
+            4,
+            storage=str(tmp_path / f"{run}.journal"),
+            out=str(tmp_path / run),
+            say=lambda *a: None,
+        )
+        assert result["ran"] == [0, 1, 2, 3] and result["done"]
+        drawn.append(result["best"])
+    assert drawn[0] == drawn[1]
+    # and the draws are not all the same setting
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = optuna.storages.JournalStorage(
+        JournalFileBackend(str(tmp_path / "a.journal"))
+    )
+    params = [
+        t.params
+        for t in optuna.load_study(study_name="tiny-sweep", storage=storage).trials
+    ]
+    assert len({tuple(sorted(p.items())) for p in params}) == 4
