@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean postgres
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[plot,progress,test,onnx,sklearn]'
+	$(BIN)/python -m pip install --quiet -e '.[plot,progress,test,onnx,sklearn,sweep,mpi]'
 	touch $@
 
 # torch is only for the side-by-side benchmark, from a local wheel when there is one.
@@ -39,6 +39,18 @@ demo: $(VENV)/.demo-installed
 # (never skipped) next to the NumPy paths' tests.
 test: $(VENV)/.test-installed
 	GLASSNET_NATIVE=1 $(BIN)/python -m pytest -q
+
+# The sweep tests start a throwaway PostgreSQL server (tests/_postgres.py) from
+# the server's programs; install Debian's package when they are missing (CI runs
+# as root; elsewhere through sudo). GLASSNET_SERVICES=1: the sweep, PostgreSQL
+# and MPI tests fail instead of skipping when something they need is missing.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	    $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends postgresql; }
+
+test: postgres
+test: export GLASSNET_SERVICES = 1
 
 # make bench   W1-W4 next to PyTorch, 2 threads each; table and JSON in build/bench/
 bench: $(VENV)/.bench-installed

@@ -60,3 +60,35 @@ def native_step():
 @pytest.fixture
 def native_optim():
     return _native_library("optim")
+
+
+#: ``make test`` sets GLASSNET_SERVICES=1: then the sweep and MPI tests fail when
+#: Optuna, mpi4py/mpiexec or PostgreSQL is missing, instead of skipping.
+SERVICES_REQUIRED = os.environ.get("GLASSNET_SERVICES", "").strip() == "1"
+
+
+def need(reason: str):
+    """Skip for ``reason``, or fail under ``make test`` (GLASSNET_SERVICES=1)."""
+    if SERVICES_REQUIRED:
+        pytest.fail(f"{reason} (make test needs it: GLASSNET_SERVICES=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh database on a throwaway PostgreSQL server on 127.0.0.1 (see
+    tests/_postgres.py), stopped at the end of the session."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        need("psycopg is not installed: pip install 'glassnet[sweep]'")
+    from _postgres import Server
+
+    server = Server()
+    why = server.available()
+    if why:
+        need(why)
+    try:
+        yield server.start()
+    finally:
+        server.stop()

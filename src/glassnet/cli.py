@@ -10,6 +10,7 @@
     glassnet export MODEL OUT.onnx       the model as ONNX, for onnxruntime
     glassnet bench                       speed next to PyTorch (from a source checkout)
     glassnet compare --dataset NAME      networks next to classical models (sklearn extra)
+    glassnet sweep SWEEP.toml --trials N search settings with Optuna (glassnet[sweep])
 
 A mistake prints one line on stderr and exits with status 2 when the
 command cannot start as asked (bad arguments, a missing file, a bad config
@@ -59,6 +60,14 @@ def _demo(args) -> int:
 
 # --- train ----------------------------------------------------------------------------
 def _train(args) -> int:
+    if args.distributed:  # one rank failing must stop the others, not leave them waiting
+        from .distributed import abort_on_failure
+
+        return abort_on_failure(_train_rank, args)
+    return _train_rank(args)
+
+
+def _train_rank(args) -> int:
     from .data.transforms import Standardizer
     from .io import config as cfgmod
     from .io import save
@@ -87,7 +96,12 @@ def _train(args) -> int:
     t = cfg.train
     verbose = t.get("verbose", 0 if args.quiet else 2)
     resume_from = checkpoint if args.resume and os.path.exists(checkpoint) else None
-    say = (lambda *a: None) if args.quiet else print
+    rank = 0
+    if args.distributed:
+        from .distributed import rank as mpi_rank
+
+        rank = mpi_rank()
+    say = (lambda *a: None) if args.quiet or rank else print
     say(
         f"training on {len(X)} samples"
         + (f", testing on {len(X_test)}" if X_test is not None else "")
@@ -113,7 +127,10 @@ def _train(args) -> int:
         checkpoint=checkpoint,
         checkpoint_every=cfg.output.get("checkpoint_every") if checkpoint else None,
         resume_from=resume_from,
+        distributed=args.distributed,
     )
+    if rank:  # rank 0 alone evaluates and saves
+        return 0
     seconds = time.perf_counter() - start
     scores = {
         "train": {k: v[-1] for k, v in history.history.items()} if len(history) else {}
@@ -577,6 +594,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--epochs", type=int, help="override [train] epochs")
     train.add_argument(
+        "--distributed",
+        choices=("mpi",),
+        help="data-parallel across the ranks of mpiexec -n K (needs glassnet[mpi])",
+    )
+    train.add_argument(
         "--quiet", "-q", action="store_true", help="print only the result"
     )
     train.set_defaults(func=_train)
@@ -707,6 +729,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tour.set_defaults(func=_tour)
     _add_compare(sub, debug)
+
+    def _sweep(args) -> int:
+        from . import sweep
+
+        _need_file(args.sweep)
+        sweep.run(args.sweep, args.trials, storage=args.storage,
+                  study_name=args.study, out=args.out)
+        return 0
+
+    sw = sub.add_parser(
+        "sweep",
+        parents=[debug],
+        help="search a config's settings with Optuna (needs glassnet[sweep])",
+        description="Run trials of the settings SWEEP.toml names (see "
+        "examples/digits-sweep.toml and docs/sweeps.md) until the study has N; "
+        "several processes or machines running the same command share the work.",
+    )
+    sw.add_argument("sweep", metavar="SWEEP.toml")
+    sw.add_argument("--trials", type=int, required=True, metavar="N",
+                    help="trials in the whole study, across every process")
+    sw.add_argument("--storage", metavar="URL",
+                    help="a journal file path or a database URL such as "
+                    "postgresql://user:pass@host/db (default: SWEEP.journal next "
+                    "to the sweep file)")
+    sw.add_argument("--study", metavar="NAME",
+                    help="study name (default: the sweep file's name)")
+    sw.add_argument("--out", metavar="DIR",
+                    help="folder for the table's best.toml, best.glassnet and "
+                    "figures (default: the sweep file's name)")
+    sw.set_defaults(func=_sweep)
     return parser
 
 

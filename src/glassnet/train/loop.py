@@ -25,6 +25,7 @@ from .. import metrics as metrics_mod
 from .. import optim as optim_mod
 from .._validate import check_finite, check_positive, shape_str
 from ..data.transforms import batches, train_test_split
+from ..distributed import data_parallel
 from ..errors import (
     ConfigError,
     DataError,
@@ -205,7 +206,8 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
         batch_size: int = 32, shuffle: bool = True, validation_data=None,
         validation_split=None, metrics=None, callbacks=(), lr_schedule=None,
         clip_norm=None, seed=None, verbose: int = 1, checkpoint=None,
-        checkpoint_every=None, resume_from=None, capture: bool = False) -> History:
+        checkpoint_every=None, resume_from=None, capture: bool = False,
+        distributed=None) -> History:
     """Train ``model`` on (X, y) by mini-batch gradient descent and return its History.
 
     Parameters
@@ -267,6 +269,11 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
         Sigmoid/Tanh/ReLU/Identity with cross-entropy on class labels, without
         ``clip_norm``; anything else is refused with the reason. Forward hooks
         (``trace``) do not see captured steps.
+    distributed : 'mpi' or an mpi4py communicator, optional
+        Data-parallel training across the ranks of ``mpiexec -n K``: each rank
+        takes its share of every batch, the gradients are averaged with one
+        Allreduce per step, rank 0 alone logs and checkpoints. See
+        :mod:`glassnet.distributed` (``pip install 'glassnet[mpi]'``).
 
     Returns
     -------
@@ -311,6 +318,9 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
     state.run = RunState(rng, lr_schedule, {"samples": len(X), "batch_size": int(batch_size),
                                             "shuffle": bool(shuffle),
                                             "metrics": list(metric_fns)})
+    parallel = data_parallel(distributed, capture)
+    if parallel is not None and parallel.rank:  # rank 0 alone logs and saves
+        verbose, checkpoint, checkpoint_every = 0, None, None
     saver = checkpoint_callback(checkpoint, checkpoint_every)
     guard = next((cb for cb in callbacks if isinstance(cb, StopOnNaN)), None)
     guard = guard or StopOnDivergence()
@@ -319,6 +329,8 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
     start = resume(resume_from, state) if resume_from is not None else None
     params = model.parameters()
     step = _captured_step(model, loss_fn, opt, y, clip_norm) if capture else None
+    if parallel is not None:  # the same step, its batch shared out, gradients averaged
+        step = parallel.step(model, loss_fn, opt, metric_fns, clip_norm, rng)
     model.train()
     mark_trained(model.parameters())
     for cb in hooks:
@@ -353,8 +365,10 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
                 n = len(xb)
                 sums["loss"] += value * n
                 state.run.seen += n
+                scores = getattr(step, "scores", None)  # distributed: whole batch's
                 for name, fn in metric_fns.items():
-                    sums[name] += fn(yb, output) * n
+                    score = fn(yb, output) if scores is None else scores[name]
+                    sums[name] += score * n
                 for cb in hooks:
                     cb.on_batch_end(state, value)
             state.logs = {k: v / state.run.seen for k, v in sums.items()}
