@@ -621,7 +621,8 @@ def read_onnx(path, *, max_bytes: int = MAX_BYTES):
         "producer": f"{proto.producer_name} {proto.producer_version}".strip(),
         "nodes": len(proto.graph.node),
     }
-    return Sequential(*layers), info
+    # weights read from a file are meant to be used: no "never trained" warning
+    return Sequential(*layers).mark_trained(), info
 
 
 def import_onnx(path, *, max_bytes: int = MAX_BYTES):
