@@ -22,7 +22,7 @@ _malloc.tune()
 # Everything else loads on first use (PEP 562), so `import glassnet` costs only
 # the engine; `glassnet.fit`, `from glassnet import nn` etc. work as usual.
 _SUBMODULES = {
-    "bench", "data", "datasets", "inspect", "io", "landscapes", "losses", "metrics",
+    "data", "datasets", "inspect", "io", "landscapes", "losses", "metrics",
     "nn", "optim", "plot", "sequence", "tour", "train",
 }
 _SUBMODULES |= {"baselines", "sklearn"}  # need the sklearn extra

@@ -25,8 +25,11 @@ The workloads are DESIGN.md's W1-W4, defined in a source checkout's
 PyTorch is optional and never a dependency of glassnet; without it the
 glassnet figures are still measured. ``make bench`` sets everything up.
 
-This file imports nothing from glassnet at module level: it is also the
-worker script that the cases run in (``python bench.py --worker SPEC``).
+This harness lives beside the workloads, outside the package: ``glassnet
+bench`` (in a source checkout) finds and runs it, and so does
+``python benchmarks/bench.py``. It imports nothing from glassnet at module
+level: it is also the worker script that the cases run in
+(``python bench.py --worker SPEC``).
 """
 
 from __future__ import annotations
@@ -283,14 +286,11 @@ def _version(framework: str) -> str:
 
 
 def find_benchmarks(explicit: str | None = None) -> Path:
-    """The benchmarks/ folder: given, beside this source tree, or in the current one."""
+    """The benchmarks/ folder: given, the one holding this file, or the current one's."""
     candidates = (
         [Path(explicit)]
         if explicit
-        else [
-            Path(__file__).resolve().parents[2] / "benchmarks",
-            Path.cwd() / "benchmarks",
-        ]
+        else [Path(__file__).resolve().parent, Path.cwd() / "benchmarks"]
     )
     for path in candidates:
         if (path / "mlp.py").is_file():
@@ -304,8 +304,8 @@ def find_benchmarks(explicit: str | None = None) -> Path:
 
 
 # Runs this file in a worker without importing the glassnet package (a torch
-# worker should load torch alone) and without putting src/glassnet/ on sys.path,
-# where glassnet's own modules (inspect, io ...) would shadow the standard library's.
+# worker should load torch alone) and without putting this file's folder on
+# sys.path, where the workload scripts would shadow importable modules.
 _WORKER_BOOT = (
     "import sys, importlib.util as u; s = u.spec_from_file_location('glassnet_bench_worker', "
     "sys.argv[1]); m = u.module_from_spec(s); s.loader.exec_module(m); "
@@ -328,8 +328,10 @@ class Runner:
         env = dict(os.environ)
         for var in THREAD_VARS:
             env[var] = str(THREADS)
-        # The workers must use the glassnet that runs this parent.
-        src = str(Path(__file__).resolve().parents[1])
+        # The workers must use the glassnet this parent would import (found
+        # without importing it: the parent stays free of glassnet and torch).
+        found = importlib.util.find_spec("glassnet")
+        src = str(Path(found.origin).resolve().parents[1]) if found else None
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (src, env.get("PYTHONPATH")) if p
         )
