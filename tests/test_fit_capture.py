@@ -10,7 +10,7 @@ from glassnet.data.transforms import Standardizer, train_test_split
 from glassnet.datasets import digits
 from glassnet.errors import ConfigError
 from glassnet.optim import Adam, StepLR
-from glassnet.train.checkpoint import Checkpoint
+from glassnet.train import Checkpoint
 
 from test_resume import _CrashAt
 
