@@ -38,6 +38,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._validate import is_count
 from ..errors import ConfigError, FormatError
 from . import container
 from ._common import check_keys, glassnet_version, model_content, restore_model
@@ -179,7 +180,7 @@ def _optimizer_tensors(where: str, spec) -> set:
         )
     if not isinstance(spec["type"], str) or not _KEY.fullmatch(spec["type"]):
         raise FormatError(f"{where}: optimizer type must be a class name.")
-    if not isinstance(spec["hyper"], dict) or not container.is_count(spec["step"]):
+    if not isinstance(spec["hyper"], dict) or not is_count(spec["step"]):
         raise FormatError(
             f"{where}: optimizer hyper must be an object and step a count."
         )
@@ -188,7 +189,7 @@ def _optimizer_tensors(where: str, spec) -> set:
         raise FormatError(f"{where}: optimizer scalars and arrays must be objects.")
     for p, values in scalars.items():
         if not isinstance(values, dict) or not all(
-            _KEY.fullmatch(k) and container.is_count(v) for k, v in values.items()
+            _KEY.fullmatch(k) and is_count(v) for k, v in values.items()
         ):
             raise FormatError(
                 f"{where}: optimizer scalars of '{p[:40]}' must be counts."
@@ -250,7 +251,7 @@ def read_training(where: str, t: dict) -> dict:
             f"{sorted(TRAINING_KEYS)}."
         )
     counts = ("epoch", "batch", "seen")
-    if not all(container.is_count(t[k]) for k in counts):
+    if not all(is_count(t[k]) for k in counts):
         raise FormatError(
             f"{where}: epoch, batch and seen must be non-negative integers."
         )
@@ -268,7 +269,7 @@ def read_training(where: str, t: dict) -> dict:
         isinstance(h, dict)
         and set(h) == {"epochs", "values"}
         and isinstance(h["epochs"], list)
-        and all(container.is_count(e) for e in h["epochs"])
+        and all(is_count(e) for e in h["epochs"])
         and isinstance(h["values"], dict)
         and all(
             isinstance(v, list)
@@ -297,10 +298,10 @@ def _check_rng(where: str, st) -> None:
         and st["bit_generator"] == "PCG64"
         and isinstance(st["state"], dict)
         and set(st["state"]) == {"state", "inc"}
-        and all(container.is_count(v) and v < 2**128 for v in st["state"].values())
+        and all(is_count(v) and v < 2**128 for v in st["state"].values())
         and st["has_uint32"] in (0, 1)
         and not isinstance(st["has_uint32"], bool)
-        and container.is_count(st["uinteger"])
+        and is_count(st["uinteger"])
         and st["uinteger"] < 2**32
     )
     if not ok:
