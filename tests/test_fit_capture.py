@@ -3,6 +3,7 @@ callbacks and checkpoints; refused with the reason where it cannot apply."""
 
 import numpy as np
 import pytest
+from test_resume import _CrashAt
 
 import glassnet as gn
 from glassnet import _native, nn
@@ -11,8 +12,6 @@ from glassnet.datasets import digits
 from glassnet.errors import ConfigError
 from glassnet.optim import Adam, StepLR
 from glassnet.train import Checkpoint
-
-from test_resume import _CrashAt
 
 
 def _data():

@@ -17,8 +17,7 @@ import glassnet as gn
 from glassnet import nn
 from glassnet.errors import ConfigError, DivergedError, FormatError
 from glassnet.optim import SGD, Adam, StepLR
-from glassnet.train import Callback
-from glassnet.train import Checkpoint
+from glassnet.train import Callback, Checkpoint
 
 SRC = str(Path(gn.__file__).resolve().parents[1])
 

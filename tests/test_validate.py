@@ -85,8 +85,8 @@ def test_check_count_refuses_what_is_not_an_integer(bad):
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: stories.canonical_x(4), r"canonical_x\(size\): size must be an integer "
-         "of at least 5; got 4."),
+        (lambda: stories.canonical_x(4), r"canonical_x\(size\): size must be an "
+         "integer of at least 5; got 4."),
         (lambda: stories.x_and_o(size=9, shift=4), "x_and_o: shift must be a "
          "non-negative integer below 4; got 4."),
         (lambda: stories.x_and_o(scale=1.0), r"x_and_o: scale must be a number in "

@@ -60,5 +60,6 @@ __all__ = [
     "fit", "evaluate", "predict", "predict_classes", "io", "save", "load",
     "GlassnetError", "ShapeError", "DTypeError", "ConfigError", "DataError",
     "GraphError", "GradcheckError", "DivergedError", "FormatError",
+    "UntrainedModelWarning",
     "export_onnx", "import_onnx",
 ]

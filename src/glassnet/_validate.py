@@ -85,7 +85,8 @@ def make_rng(seed=None, where: str = "") -> np.random.Generator:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         prefix = f"{where}: " if where else ""
         raise ConfigError(
-            f"{prefix}seed must be an int >= 0, a numpy Generator or None; got {seed!r}."
+            f"{prefix}seed must be an int >= 0, a numpy Generator or None; "
+            f"got {seed!r}."
         )
     return np.random.default_rng(int(seed))
 

@@ -30,7 +30,10 @@ class Sigmoid(Module):
 
 
 class Tanh(Module):
-    """The hyperbolic tangent: squashes into (−1, 1), centred on 0. Derivative 1 − y²."""
+    """The hyperbolic tangent: squashes into (−1, 1), centred on 0.
+
+    Derivative 1 − y², from the output y.
+    """
 
     def forward(self, x):
         return ew.tanh(x)

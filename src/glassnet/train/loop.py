@@ -42,8 +42,8 @@ from .callbacks import (
     TrainState,
     check_weights,
 )
-from .resume import RunState, checkpoint_callback, resume
 from .history import History
+from .resume import RunState, checkpoint_callback, resume
 
 _OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
 _METRICS = {"accuracy": "accuracy", "acc": "accuracy", "error_rate": "error_rate"}
