@@ -36,8 +36,11 @@ demo: $(VENV)/.demo-installed
 	$(BIN)/glassnet demo
 
 # GLASSNET_NATIVE=1: the compiled kernels must build here, so their tests run
-# (never skipped) next to the NumPy paths' tests.
+# (never skipped) next to the NumPy paths' tests. First ruff (the test extra
+# installs it) and the core's size budget (tools/loc.py, README "Contributing").
 test: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/python tools/loc.py --check
 	GLASSNET_NATIVE=1 $(BIN)/python -m pytest -q
 
 # The sweep tests start a throwaway PostgreSQL server (tests/_postgres.py) from

@@ -3,6 +3,7 @@ callbacks and checkpoints; refused with the reason where it cannot apply."""
 
 import numpy as np
 import pytest
+from test_resume import _CrashAt
 
 import glassnet as gn
 from glassnet import _native, nn
@@ -10,9 +11,7 @@ from glassnet.data.transforms import Standardizer, train_test_split
 from glassnet.datasets import digits
 from glassnet.errors import ConfigError
 from glassnet.optim import Adam, StepLR
-from glassnet.train.checkpoint import Checkpoint
-
-from test_resume import _CrashAt
+from glassnet.train import Checkpoint
 
 
 def _data():

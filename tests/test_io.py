@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import glassnet as gn
 from glassnet import io as gio
@@ -457,7 +459,7 @@ def test_missing_files_are_os_errors(tmp_path):
 def test_a_header_length_that_looks_like_a_pickle_still_loads(tmp_path):
     # 0x0380 = 896 bytes of header is stored as 80 03 00 ..., the start of a
     # protocol-3 pickle; such a file is still a glassnet file.
-    from glassnet.io.model import model_content
+    from glassnet.io._common import model_content
 
     content, tensors = model_content(nn.Dense(2, 2))
     for pad in range(900):
@@ -472,7 +474,7 @@ def test_a_header_length_that_looks_like_a_pickle_still_loads(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "module", ["glassnet.io.model", "glassnet.io.registry", "glassnet.train.checkpoint"]
+    "module", ["glassnet.io.model", "glassnet.io.registry", "glassnet.train.resume"]
 )
 def test_docstring_examples(module):
     import doctest
@@ -494,3 +496,72 @@ def test_every_layer_glassnet_exports_is_registered():
     }
     missing = sorted(exported - set(gio.registered_layers()))
     assert not missing, f"register {missing} in glassnet/io/registry.py"
+
+
+# --- one owner per part of the file layout --------------------------------------------
+def test_model_files_and_checkpoints_share_helpers_without_a_cycle():
+    """io/checkpoint.py never imports io/model.py, and no io module reaches for
+    another one's private names: shared helpers live in io/_common.py."""
+    import ast
+
+    folder = Path(gio.__file__).parent
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path.name} imports {private} from {node.module}"
+                if path.name == "checkpoint.py":
+                    assert node.module != "model", "io/checkpoint.py imports model.py"
+
+
+def _training(rng_state, sums, values):
+    from glassnet.io.checkpoint import training_section
+
+    return training_section(
+        epoch=1, batch=2, rng=rng_state, sums=sums, seen=8, epochs=[0],
+        values=values, schedule=None, run={"samples": 16},
+    )
+
+
+@given(
+    st.lists(
+        st.floats(allow_nan=True, allow_infinity=True, width=64), min_size=2, max_size=2
+    )
+)
+@settings(max_examples=15)
+def test_the_training_section_keeps_every_float_through_the_file(numbers):
+    """JSON has no NaN or infinity: the training section writes them as strings
+    and reads them back as floats, bit for bit for every finite number."""
+    import tempfile
+
+    from glassnet.io.checkpoint import read_training
+
+    model = nn.Sequential(nn.Dense(2, 1), seed=0)
+    state = np.random.default_rng(0).bit_generator.state
+    training = _training(state, {"loss": numbers[0]}, {"loss": [numbers[1]]})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "run.ckpt")
+        gio.save_checkpoint(path, model, None, training)
+        back = read_training("here", gio.load_checkpoint(path).training)
+    np.testing.assert_array_equal(back["sums"]["loss"], numbers[0])
+    np.testing.assert_array_equal(back["history"]["values"]["loss"], [numbers[1]])
+    assert back["rng"] == state and back["epoch"] == 1 and back["seen"] == 8
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"sums": {"loss": "nan"}}, "'sums' must map names to numbers"),
+        ({"seen": 0}, "batch and seen disagree"),
+        ({"epoch": -1}, "epoch, batch and seen must be non-negative integers"),
+        ({"rng": {"bit_generator": "MT19937"}}, "'rng' is not the state of a PCG64"),
+        ({"extra": 1}, "training state keys"),
+    ],
+)
+def test_a_bad_training_section_is_a_format_error(change, message):
+    from glassnet.io.checkpoint import read_training
+
+    state = np.random.default_rng(0).bit_generator.state
+    bad = dict(_training(state, {"loss": 1.0}, {"loss": [1.0]}), **change)
+    with pytest.raises(FormatError, match=f"here: {message}"):
+        read_training("here", bad)

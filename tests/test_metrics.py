@@ -11,8 +11,13 @@ from hypothesis.extra import numpy as hnp
 import glassnet as gn
 from glassnet import metrics
 from glassnet.errors import DataError, ShapeError
-from glassnet.metrics import (accuracy, confusion_matrix, error_rate,
-                              format_confusion_matrix, to_labels)
+from glassnet.metrics import (
+    accuracy,
+    confusion_matrix,
+    error_rate,
+    format_confusion_matrix,
+    to_labels,
+)
 
 
 def test_docstring_examples_run():

@@ -4,6 +4,7 @@ import doctest
 
 import numpy as np
 import pytest
+from conftest import native_setting
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,8 +15,6 @@ from glassnet.nn import recurrent as nn_recurrent
 from glassnet.ops import recurrent as rec
 from glassnet.ops.loss import cross_entropy
 from glassnet.train import fit
-
-from conftest import native_setting
 
 
 def sigmoid(z):

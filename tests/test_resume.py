@@ -17,8 +17,7 @@ import glassnet as gn
 from glassnet import nn
 from glassnet.errors import ConfigError, DivergedError, FormatError
 from glassnet.optim import SGD, Adam, StepLR
-from glassnet.train import Callback
-from glassnet.train.checkpoint import Checkpoint
+from glassnet.train import Callback, Checkpoint
 
 SRC = str(Path(gn.__file__).resolve().parents[1])
 
@@ -225,7 +224,7 @@ CHILD = textwrap.dedent("""
     from glassnet import nn
     from glassnet.optim import Adam, StepLR
     from glassnet.train import Callback
-    from glassnet.train.checkpoint import Checkpoint
+    from glassnet.train import Checkpoint
 
     mode, ckpt, out = sys.argv[1:4]
     rng = np.random.default_rng(0)

@@ -6,7 +6,6 @@ import pytest
 import glassnet as gn
 from glassnet.tensor import unbroadcast
 
-
 # --- dtypes ------------------------------------------------------------------------
 
 def test_default_dtype_is_float32_and_float64_on_request():

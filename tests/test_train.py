@@ -53,7 +53,7 @@ def test_fit_is_the_ten_line_loop(digit_split):
         batch_size=32, seed=5, verbose=0)
 
     loss_fn, optimizer, rng = CrossEntropy(), optim.SGD(b, lr=0.1), np.random.default_rng(5)
-    for epoch in range(2):
+    for _epoch in range(2):
         for xb, yb in batches(X, y, batch_size=32, shuffle=True, seed=rng):
             loss = loss_fn(b(xb), yb)
             optimizer.zero_grad()

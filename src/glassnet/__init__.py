@@ -22,7 +22,7 @@ _malloc.tune()
 # Everything else loads on first use (PEP 562), so `import glassnet` costs only
 # the engine; `glassnet.fit`, `from glassnet import nn` etc. work as usual.
 _SUBMODULES = {
-    "bench", "data", "datasets", "inspect", "io", "landscapes", "losses", "metrics",
+    "data", "datasets", "inspect", "io", "landscapes", "losses", "metrics",
     "nn", "optim", "plot", "sequence", "tour", "train",
 }
 _SUBMODULES |= {"baselines", "sklearn"}  # need the sklearn extra
@@ -60,5 +60,6 @@ __all__ = [
     "fit", "evaluate", "predict", "predict_classes", "io", "save", "load",
     "GlassnetError", "ShapeError", "DTypeError", "ConfigError", "DataError",
     "GraphError", "GradcheckError", "DivergedError", "FormatError",
+    "UntrainedModelWarning",
     "export_onnx", "import_onnx",
 ]

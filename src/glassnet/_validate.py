@@ -85,7 +85,8 @@ def make_rng(seed=None, where: str = "") -> np.random.Generator:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         prefix = f"{where}: " if where else ""
         raise ConfigError(
-            f"{prefix}seed must be an int >= 0, a numpy Generator or None; got {seed!r}."
+            f"{prefix}seed must be an int >= 0, a numpy Generator or None; "
+            f"got {seed!r}."
         )
     return np.random.default_rng(int(seed))
 
@@ -97,22 +98,55 @@ def check_number(
     low: float,
     high: float = math.inf,
     high_open: bool = False,
+    low_open: bool = False,
 ) -> float:
     """Return ``value`` as a float if it is a finite real in [low, high] (or
-    [low, high) when ``high_open``); else raise ConfigError."""
+    [low, high) when ``high_open``, (low, ... when ``low_open``); else raise
+    ConfigError. A fraction is ``check_number(where, name, value, 0, 1)``."""
     ok = (
         not isinstance(value, bool)
         and isinstance(value, numbers.Real)
         and math.isfinite(value)
-        and value >= low
+        and (value > low if low_open else value >= low)
         and (value < high if high_open else value <= high)
     )
     if not ok:
+        bottom = f"({low}" if low_open else f"[{low}"
         top = f"{high})" if high_open or not math.isfinite(high) else f"{high}]"
         raise ConfigError(
-            f"{where}: {name} must be a number in [{low}, {top}; got {value!r}."
+            f"{where}: {name} must be a number in {bottom}, {top}; got {value!r}."
         )
     return float(value)
+
+
+def check_real(where: str, name: str, value, allow_none: bool = False):
+    """Return ``value`` as a float if it is a finite real number (or None when
+    ``allow_none``); else raise ConfigError."""
+    if value is None and allow_none:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+    ):
+        raise ConfigError(f"{where}: {name} must be a finite number; got {value!r}.")
+    return float(value)
+
+
+def check_count(where: str, name: str, value, low: int = 0, below=None) -> int:
+    """Return ``value`` as an int if it is an integer >= ``low`` (and < ``below``
+    when given); else raise ConfigError."""
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, numbers.Integral)
+        and value >= low
+        and (below is None or value < below)
+    )
+    if not ok:
+        need = "a non-negative integer" if low == 0 else f"an integer of at least {low}"
+        limit = f" below {below}" if below is not None else ""
+        raise ConfigError(f"{where}: {name} must be {need}{limit}; got {value!r}.")
+    return int(value)
 
 
 def is_count(value) -> bool:

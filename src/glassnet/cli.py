@@ -508,35 +508,34 @@ def _inspect_figures(model, folder) -> list:
 
 # --- bench ----------------------------------------------------------------------------
 def _bench(args) -> int:
-    import importlib
+    """Run benchmarks/bench.py of a source checkout (the harness is not packaged)."""
+    import importlib.util
 
-    try:
-        bench = importlib.import_module("glassnet.bench")
-    except ImportError:
-        bench = None
-    if bench is not None and hasattr(bench, "main"):
-        return int(bench.main(args.rest) or 0)
-    import subprocess
-
-    folder = _benchmarks_folder()
-    scripts = sorted(folder.glob("*.py")) if folder.is_dir() else []
-    if not scripts:
-        raise _Failure(
-            f"no benchmarks found: bench needs glassnet's source checkout, "
-            f"whose benchmarks/ folder (looked in {folder}) holds the scripts"
-        )
-    for script in scripts:
-        print(f"== {script.name}", flush=True)
-        code = subprocess.call([sys.executable, str(script), *args.rest])
-        if code:
-            return 1
-    return 0
+    harness = _bench_harness()
+    spec = importlib.util.spec_from_file_location("glassnet_bench_harness", harness)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return int(bench.main(args.rest) or 0)
 
 
-def _benchmarks_folder():
+def _bench_harness():
+    """benchmarks/bench.py beside the package's source tree or in the current folder."""
     from pathlib import Path
 
-    return Path(__file__).resolve().parents[2] / "benchmarks"
+    folders = [
+        Path(__file__).resolve().parents[2] / "benchmarks",
+        Path.cwd() / "benchmarks",
+    ]
+    for folder in folders:
+        if (folder / "bench.py").is_file():
+            return folder / "bench.py"
+    looked = " and ".join(str(f) for f in folders)
+    raise _Failure(
+        f"no benchmarks found: glassnet bench needs glassnet's source checkout "
+        f"(looked for benchmarks/bench.py in {looked}); clone the glassnet "
+        f"repository and run `make bench` in it, or `glassnet bench` from its "
+        f"top folder"
+    )
 
 
 # --- the parser -----------------------------------------------------------------------

@@ -244,7 +244,7 @@ _NAMES = {
 }
 
 
-def get(loss) -> "Loss | callable":
+def get(loss) -> Loss | callable:
     """A loss from its name, or ``loss`` itself if it is already callable.
 
     Parameters

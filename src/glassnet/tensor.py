@@ -260,21 +260,21 @@ class Tensor:
         return f"tensor({body}{extra})"
 
     # --- graph control ---------------------------------------------------
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """The same values, cut off from the graph (no gradient flows back)."""
         out = Tensor.__new__(Tensor)
         out.data, out.grad, out.requires_grad = self.data, None, False
         out._parents, out._backward, out._g, out._retain, out.name = (), None, None, False, None
         return out
 
-    def requires_grad_(self, flag: bool = True) -> "Tensor":
+    def requires_grad_(self, flag: bool = True) -> Tensor:
         """Switch gradient recording for this leaf tensor on or off, in place."""
         if flag and self.data.dtype.kind != "f":
             raise DTypeError(f"Only float tensors can require gradients; got dtype {self.dtype}.")
         self.requires_grad = bool(flag)
         return self
 
-    def retain_grad(self) -> "Tensor":
+    def retain_grad(self) -> Tensor:
         """Keep ``.grad`` on this intermediate tensor after backward (for tracing)."""
         self._retain = True
         return self

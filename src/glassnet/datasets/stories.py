@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import check_positive, shape_str
+from .._validate import check_count, check_number, check_positive, shape_str
 from ..errors import ConfigError, DataError, ShapeError
 
 __all__ = [
@@ -74,36 +74,6 @@ class Labelled(NamedTuple):
     X: np.ndarray
     y: np.ndarray
     classes: tuple[str, ...]
-
-
-def _check_fraction(where: str, name: str, value, upper_ok: bool = False) -> float:
-    """Return ``value`` as a float in [0, 1) (or [0, 1]), else ConfigError."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    ok = (
-        ok
-        and np.isfinite(value)
-        and 0 <= value
-        and (value <= 1 if upper_ok else value < 1)
-    )
-    if not ok:
-        interval = "[0, 1]" if upper_ok else "[0, 1)"
-        raise ConfigError(
-            f"{where}: {name} must be a number in {interval}; got {value!r}."
-        )
-    return float(value)
-
-
-def _check_nonnegative(
-    where: str, name: str, value, integer: bool = False, below=None
-) -> None:
-    kind = numbers.Integral if integer else numbers.Real
-    ok = isinstance(value, kind) and not isinstance(value, bool)
-    ok = ok and np.isfinite(value) and value >= 0
-    ok = ok and (below is None or value < below)
-    if not ok:
-        what = "a non-negative integer" if integer else "a non-negative number"
-        limit = f" below {below}" if below is not None else ""
-        raise ConfigError(f"{where}: {name} must be {what}{limit}; got {value!r}.")
 
 
 # --------------------------------------------------------------------------
@@ -262,12 +232,6 @@ def _render(kind, size, shift_rc, scale, angle_deg, width) -> np.ndarray:
     return np.where(lit, 1.0, -1.0).astype(np.float32)
 
 
-def _check_size(where: str, size) -> None:
-    check_positive(where, "size", size, integer=True)
-    if size < 5:
-        raise ConfigError(f"{where}: size must be at least 5 pixels; got {size}.")
-
-
 def canonical_x(size: int = 9) -> np.ndarray:
     """The story's X: light diagonals on a dark square, one pixel from the edge.
 
@@ -299,7 +263,7 @@ def canonical_x(size: int = 9) -> np.ndarray:
     -#-----#-
     ---------
     """
-    _check_size("canonical_x(size)", size)
+    check_count("canonical_x(size)", "size", size, low=5)
     one = np.ones(1)
     return _render(np.zeros(1, np.int64), size, np.zeros((1, 2)), one, 0 * one, one)[0]
 
@@ -335,7 +299,7 @@ def canonical_o(size: int = 9) -> np.ndarray:
     ---###---
     ---------
     """
-    _check_size("canonical_o(size)", size)
+    check_count("canonical_o(size)", "size", size, low=5)
     one = np.ones(1)
     return _render(np.ones(1, np.int64), size, np.zeros((1, 2)), one, 0 * one, one)[0]
 
@@ -436,15 +400,11 @@ def x_and_o(
     """
     where = "x_and_o"
     check_positive(where, "n", n, integer=True)
-    _check_size(where, size)
-    _check_nonnegative(where, "shift", shift, integer=True, below=size // 2)
-    _check_fraction(where, "scale", scale)
-    _check_nonnegative(where, "rotate", rotate)
-    if rotate > 180:
-        raise ConfigError(
-            f"{where}: rotate must be at most 180 degrees; got {rotate!r}."
-        )
-    _check_fraction(where, "thickness", thickness)
+    check_count(where, "size", size, low=5)
+    check_count(where, "shift", shift, below=size // 2)
+    check_number(where, "scale", scale, 0, 1, high_open=True)
+    check_number(where, "rotate", rotate, 0, 180)
+    check_number(where, "thickness", thickness, 0, 1, high_open=True)
 
     rng = np.random.default_rng(seed)
     y = rng.permutation(np.repeat(np.array([0, 1], np.int64), [n - n // 2, n // 2]))
@@ -474,7 +434,7 @@ class Dinner(NamedTuple):
 
 def _away_mask(where: str, away, n_sequences: int, n_days: int, rng) -> np.ndarray:
     if isinstance(away, numbers.Real) and not isinstance(away, bool):
-        p = _check_fraction(where, "away", away)
+        p = check_number(where, "away", away, 0, 1, high_open=True)
         return rng.random((n_sequences, n_days)) < p
     mask = np.asarray(away)
     if mask.dtype != bool:
@@ -920,7 +880,7 @@ def shawarma(n_days: int = 100, seed=0, noise: float = 0.0) -> Labelled:
     True
     """
     check_positive("shawarma", "n_days", n_days, integer=True)
-    p = _check_fraction("shawarma", "noise", noise)
+    p = check_number("shawarma", "noise", noise, 0, 1, high_open=True)
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, size=n_days).astype(np.int64)
     X = shawarma_patterns()[y]
@@ -986,8 +946,8 @@ def mm_bags(
     ('int64', (200,), True)
     """
     check_positive("mm_bags", "n_bags", n_bags, integer=True)
-    _check_nonnegative("mm_bags", "mean", mean)
-    _check_nonnegative("mm_bags", "spread", spread)
+    check_number("mm_bags", "mean", mean, 0)
+    check_number("mm_bags", "spread", spread, 0)
     rng = np.random.default_rng(seed)
     counts = np.rint(rng.normal(mean, spread, size=n_bags))
     return np.maximum(counts, 0).astype(np.int64)

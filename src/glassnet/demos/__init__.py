@@ -2,6 +2,10 @@
 
 Each demo is a module here with a ``DESCRIPTION`` string and a
 ``run(args, out=print) -> int`` function; register it in ``DEMOS`` below.
+
+Each story's other pieces (its data function, tour entry, figures, example
+and tests) are listed in one table: ``docs/seed-facts.md``, "Where each story
+lives in the code" (``tests/test_story_map.py`` keeps it true).
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validate import is_count
 from ..errors import ConfigError, FormatError
 
 try:
@@ -501,11 +502,6 @@ def check_name(name, error=FormatError, path: str = "") -> None:
             f"{where}tensor name {str(name)[:40]!r} is not allowed; use up to "
             f"{MAX_NAME} letters, digits and . _ - / :"
         )
-
-
-def is_count(value) -> bool:
-    """A non-negative int that is not a bool."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 # --- strict JSON ---------------------------------------------------------------------

@@ -6,9 +6,9 @@ the function and its derivative sit side by side.
 
 from __future__ import annotations
 
-import math
 import numbers
 
+from .._validate import check_real
 from ..errors import ConfigError
 from ..ops import elementwise as ew
 from ..ops import reduce as rd
@@ -30,7 +30,10 @@ class Sigmoid(Module):
 
 
 class Tanh(Module):
-    """The hyperbolic tangent: squashes into (−1, 1), centred on 0. Derivative 1 − y²."""
+    """The hyperbolic tangent: squashes into (−1, 1), centred on 0.
+
+    Derivative 1 − y², from the output y.
+    """
 
     def forward(self, x):
         return ew.tanh(x)
@@ -99,12 +102,7 @@ class Step(Module):
 
     def __init__(self, threshold: float = 0.0, low: float = 0.0, high: float = 1.0):
         for name, value in (("threshold", threshold), ("low", low), ("high", high)):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, numbers.Real)
-                or not math.isfinite(value)
-            ):
-                raise ConfigError(f"Step: {name} must be a finite number; got {value!r}.")
+            check_real("Step", name, value)
         self.threshold, self.low, self.high = float(threshold), float(low), float(high)
 
     def forward(self, x):

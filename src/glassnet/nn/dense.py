@@ -60,7 +60,7 @@ class Dense(Module):
                      if bias else None)
         self.reset_parameters(seed)
 
-    def reset_parameters(self, rng=None) -> "Dense":
+    def reset_parameters(self, rng=None) -> Dense:
         rng = initializers.make_rng(rng)
         draw = initializers.get(self.init)
         dtype = self.weight.dtype

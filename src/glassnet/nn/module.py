@@ -154,13 +154,13 @@ class Module:
         return any(id(p) in _TRAINED for p in self.parameters())
 
     # --- modes and gradients -----------------------------------------------------
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Training mode (the default) for this module and all inside it."""
         for _, m in self.named_modules():
             m.training = mode
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         """Inference mode for this module and all inside it."""
         return self.train(False)
 
@@ -168,7 +168,7 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
-    def astype(self, dtype) -> "Module":
+    def astype(self, dtype) -> Module:
         """Convert every parameter to ``dtype`` (float32 or float64), in place."""
         dt = np.dtype(dtype)
         if dt not in (np.float32, np.float64):
@@ -184,7 +184,7 @@ class Module:
         p = _first_parameter(self)
         return np.dtype(np.float32) if p is None else p.data.dtype
 
-    def reset_parameters(self, rng=None) -> "Module":
+    def reset_parameters(self, rng=None) -> Module:
         """Draw fresh initial weights for every layer inside, in order, from ``rng``."""
         rng = make_rng(rng)
         for child in self.children():
@@ -344,7 +344,7 @@ class Sequential(Module):
     def __iter__(self):
         return iter(self.layers)
 
-    def append(self, layer: Module) -> "Sequential":
+    def append(self, layer: Module) -> Sequential:
         if not isinstance(layer, Module):
             raise ConfigError(f"Sequential.append: {type(layer).__name__} is not a layer.")
         self.layers.append(layer)

@@ -29,8 +29,15 @@ __all__ = [
 # (random, grid, nudge, Newton, annealing, genetic); see glassnet.optim.free.
 from . import free  # noqa: E402
 from .free import (  # noqa: E402
-    CoordinateNudge, FreeOptimizer, GeneticAlgorithm, GradientDescent, GridSearch, Newton,
-    RandomSearch, SearchResult, SimulatedAnnealing,
+    CoordinateNudge,
+    FreeOptimizer,
+    GeneticAlgorithm,
+    GradientDescent,
+    GridSearch,
+    Newton,
+    RandomSearch,
+    SearchResult,
+    SimulatedAnnealing,
 )
 
 __all__ += [

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._style import as_image, checkered, finish, new_figure, no_ticks, signed_cmap, signed_limit
+from ._style import (
+    as_image,
+    checkered,
+    finish,
+    new_figure,
+    no_ticks,
+    signed_cmap,
+    signed_limit,
+)
 
 __all__ = ["receptive_fields", "weight_images"]
 

@@ -43,8 +43,8 @@ from .callbacks import (
     TrainState,
     check_weights,
 )
-from .checkpoint import RunState, checkpoint_callback, resume
 from .history import History
+from .resume import RunState, checkpoint_callback, resume
 
 _OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
 _METRICS = {"accuracy": "accuracy", "acc": "accuracy", "error_rate": "error_rate"}
@@ -253,7 +253,7 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
         epoch (in a log), 2 a line per epoch.
     checkpoint : path or Checkpoint, optional
         Save the run there (atomically) every ``checkpoint_every`` epochs
-        (default 1) and at the end; a :class:`~glassnet.train.checkpoint.Checkpoint`
+        (default 1) and at the end; a :class:`~glassnet.train.Checkpoint`
         object can also save every N steps.
     resume_from : path, optional
         Continue the run saved in this checkpoint: weights, optimizer state,

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._validate import check_positive
+from ..._validate import check_number, check_positive
 from ...errors import ConfigError, DivergedError
-from .search import FreeOptimizer, Problem, check_fraction
+from .search import FreeOptimizer, Problem
 
 __all__ = ["CoordinateNudge", "GradientDescent", "Newton"]
 
@@ -99,7 +99,7 @@ class CoordinateNudge(FreeOptimizer):
         )
         check_positive("CoordinateNudge", "step", step)
         check_positive("CoordinateNudge", "min_step", min_step)
-        check_fraction("CoordinateNudge", "shrink", shrink, open_low=True)
+        check_number("CoordinateNudge", "shrink", shrink, 0, 1, low_open=True)
         if shrink == 1:
             raise ConfigError(
                 "CoordinateNudge: shrink must be below 1, or the step never "

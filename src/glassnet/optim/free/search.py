@@ -40,12 +40,11 @@ worse than any number.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..._validate import check_positive, shape_str
+from ..._validate import check_positive, check_real, shape_str
 from ...errors import ConfigError, DataError, ShapeError
 from ...nn.init import make_rng
 from ...nn.module import Module
@@ -482,28 +481,6 @@ class Problem:
 # --------------------------------------------------------------------------
 # The interface
 # --------------------------------------------------------------------------
-
-
-def check_real(where: str, name: str, value, allow_none: bool = False) -> None:
-    """ConfigError unless ``value`` is a finite real number (or None when allowed)."""
-    if value is None and allow_none:
-        return
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-    ):
-        raise ConfigError(f"{where}: {name} must be a finite number; got {value!r}.")
-
-
-def check_fraction(where: str, name: str, value, open_low: bool = False) -> None:
-    """ConfigError unless ``value`` is a number in [0, 1] (or (0, 1])."""
-    check_real(where, name, value)
-    if not ((0 < value) if open_low else (0 <= value)) or value > 1:
-        interval = "(0, 1]" if open_low else "[0, 1]"
-        raise ConfigError(
-            f"{where}: {name} must be a number in {interval}; got {value!r}."
-        )
 
 
 class FreeOptimizer:

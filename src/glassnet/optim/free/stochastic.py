@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 
-from ..._validate import check_positive
+from ..._validate import check_number, check_positive
 from ...errors import ConfigError
-from .search import FreeOptimizer, Problem, check_fraction
+from .search import FreeOptimizer, Problem
 
 __all__ = ["SimulatedAnnealing", "GeneticAlgorithm"]
 
@@ -247,9 +247,9 @@ class GeneticAlgorithm(FreeOptimizer):
             raise ConfigError(
                 f"{where}: crossover must be 'blend' or 'uniform'; got {crossover!r}."
             )
-        check_fraction(where, "crossover_rate", crossover_rate)
+        check_number(where, "crossover_rate", crossover_rate, 0, 1)
         if mutation_rate is not None:
-            check_fraction(where, "mutation_rate", mutation_rate)
+            check_number(where, "mutation_rate", mutation_rate, 0, 1)
         check_positive(where, "mutation_scale", mutation_scale)
         check_positive(where, "init_scale", init_scale)
         self.population, self.elite = int(population), int(elite)

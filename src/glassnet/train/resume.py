@@ -22,11 +22,14 @@ being written: writes are atomic) and resumed from its last checkpoint ends
 with bit-for-bit the same weights and History as a run never interrupted,
 on the same machine with the same thread settings. Not saved: the state of
 other callbacks (EarlyStopping's patience counter starts again).
+
+The file's layout, the ``training`` section included, belongs to
+:mod:`glassnet.io.checkpoint`; this module takes it from a running ``fit``
+and puts it back.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -85,7 +88,7 @@ class Checkpoint(Callback):
 
     Examples
     --------
-    >>> from glassnet.train.checkpoint import Checkpoint
+    >>> from glassnet.train import Checkpoint
     >>> Checkpoint("run.ckpt", every_steps=100)
     Checkpoint('run.ckpt', every_epochs=1, every_steps=100)
     """
@@ -137,7 +140,7 @@ class Checkpoint(Callback):
             self._save(state, state.epoch + 1, 0)
 
     def _save(self, state, epoch: int, batch: int) -> None:
-        from ..io.checkpoint import save_checkpoint
+        from ..io.checkpoint import save_checkpoint, training_section
 
         check_weights(
             state,
@@ -147,19 +150,17 @@ class Checkpoint(Callback):
         )
         run = state.run
         mid_epoch = batch > 0
-        training = {
-            "epoch": epoch,
-            "batch": batch,
-            "rng": self._epoch_rng if mid_epoch else run.rng.bit_generator.state,
-            "sums": _floats_out(run.sums) if mid_epoch else {},
-            "seen": run.seen if mid_epoch else 0,
-            "history": {
-                "epochs": list(state.history.epochs),
-                "values": {k: _list_out(v) for k, v in state.history.history.items()},
-            },
-            "schedule": None if run.schedule is None else run.schedule.state_dict(),
-            "run": run.fingerprint,
-        }
+        training = training_section(
+            epoch=epoch,
+            batch=batch,
+            rng=self._epoch_rng if mid_epoch else run.rng.bit_generator.state,
+            sums=run.sums if mid_epoch else {},
+            seen=run.seen if mid_epoch else 0,
+            epochs=state.history.epochs,
+            values=state.history.history,
+            schedule=None if run.schedule is None else run.schedule.state_dict(),
+            run=run.fingerprint,
+        )
         save_checkpoint(self.path, state.model, state.optimizer, training)
         self._saved_at = (epoch, batch)
         self.saves += 1
@@ -168,7 +169,7 @@ class Checkpoint(Callback):
 def resume(path, state) -> Position:
     """Restore model, optimizer, schedule, History and generator from ``path``
     into ``state`` (a TrainState with ``run``); return where to continue."""
-    from ..io.checkpoint import load_checkpoint
+    from ..io.checkpoint import load_checkpoint, read_training
     from ..io.registry import describe
 
     where = f"resume_from={os.fspath(path)!r}"
@@ -183,7 +184,7 @@ def resume(path, state) -> Position:
         )
     if data.optimizer is None:
         raise FormatError(f"{where}: the checkpoint holds no optimizer state.")
-    t = _check_training(where, data.training)
+    t = read_training(where, data.training)
     run = state.run
     if t["run"] != run.fingerprint:
         changed = sorted(
@@ -220,109 +221,8 @@ def resume(path, state) -> Position:
     state.model.load_state_dict(data.model.state_dict())
     history = state.history
     history.epochs = list(t["history"]["epochs"])
-    history.history = {k: _list_in(v) for k, v in t["history"]["values"].items()}
-    return Position(t["epoch"], t["batch"], _floats_in(t["sums"]), t["seen"])
-
-
-# --- checking what a checkpoint says --------------------------------------------------
-def _check_training(where: str, t: dict) -> dict:
-    keys = {"epoch", "batch", "rng", "sums", "seen", "history", "schedule", "run"}
-    if set(t) != keys:
-        raise FormatError(
-            f"{where}: training state keys {sorted(t)[:10]} should be {sorted(keys)}."
-        )
-    counts = ("epoch", "batch", "seen")
-    if not all(_is_count(t[k]) for k in counts):
-        raise FormatError(
-            f"{where}: epoch, batch and seen must be non-negative integers."
-        )
-    if not isinstance(t["run"], dict):
-        raise FormatError(f"{where}: 'run' must be an object.")
-    _check_rng(where, t["rng"])
-    if not isinstance(t["sums"], dict) or not all(
-        _is_float(v) for v in t["sums"].values()
-    ):
-        raise FormatError(f"{where}: 'sums' must map names to numbers.")
-    if (t["batch"] == 0) != (t["seen"] == 0):
-        raise FormatError(f"{where}: batch and seen disagree.")
-    h = t["history"]
-    if not (
-        isinstance(h, dict)
-        and set(h) == {"epochs", "values"}
-        and isinstance(h["epochs"], list)
-        and all(_is_count(e) for e in h["epochs"])
-        and isinstance(h["values"], dict)
-        and all(
-            isinstance(v, list)
-            and len(v) == len(h["epochs"])
-            and all(_is_float(x) for x in v)
-            for v in h["values"].values()
-        )
-    ):
-        raise FormatError(f"{where}: 'history' must hold epochs and a list per figure.")
-    if len(h["epochs"]) > t["epoch"]:
-        raise FormatError(f"{where}: the history has more epochs than the position.")
-    if t["schedule"] is not None and not isinstance(t["schedule"], dict):
-        raise FormatError(f"{where}: 'schedule' must be an object or null.")
-    return t
-
-
-def _check_rng(where: str, st) -> None:
-    ok = (
-        isinstance(st, dict)
-        and set(st) == {"bit_generator", "state", "has_uint32", "uinteger"}
-        and st["bit_generator"] == "PCG64"
-        and isinstance(st["state"], dict)
-        and set(st["state"]) == {"state", "inc"}
-        and all(_is_count(v) and v < 2**128 for v in st["state"].values())
-        and st["has_uint32"] in (0, 1)
-        and not isinstance(st["has_uint32"], bool)
-        and _is_count(st["uinteger"])
-        and st["uinteger"] < 2**32
-    )
-    if not ok:
-        raise FormatError(f"{where}: 'rng' is not the state of a PCG64 generator.")
-
-
-def _is_count(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
-
-
-def _is_float(v) -> bool:
-    if isinstance(v, str):
-        return v in _NONFINITE
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-# JSON has no NaN or infinity; the History may (a val_loss can overflow).
-_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-def _float_out(x):
-    x = float(x)
-    if math.isfinite(x):
-        return x
-    return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
-
-
-def _float_in(x) -> float:
-    return _NONFINITE[x] if isinstance(x, str) else float(x)
-
-
-def _list_out(values) -> list:
-    return [_float_out(v) for v in values]
-
-
-def _list_in(values) -> list:
-    return [_float_in(v) for v in values]
-
-
-def _floats_out(d: dict) -> dict:
-    return {k: _float_out(v) for k, v in d.items()}
-
-
-def _floats_in(d: dict) -> dict:
-    return {k: _float_in(v) for k, v in d.items()}
+    history.history = t["history"]["values"]
+    return Position(t["epoch"], t["batch"], t["sums"], t["seen"])
 
 
 def checkpoint_callback(checkpoint, every) -> Checkpoint | None:

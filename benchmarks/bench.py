@@ -25,8 +25,11 @@ The workloads are DESIGN.md's W1-W4, defined in a source checkout's
 PyTorch is optional and never a dependency of glassnet; without it the
 glassnet figures are still measured. ``make bench`` sets everything up.
 
-This file imports nothing from glassnet at module level: it is also the
-worker script that the cases run in (``python bench.py --worker SPEC``).
+This harness lives beside the workloads, outside the package: ``glassnet
+bench`` (in a source checkout) finds and runs it, and so does
+``python benchmarks/bench.py``. It imports nothing from glassnet at module
+level: it is also the worker script that the cases run in
+(``python bench.py --worker SPEC``).
 """
 
 from __future__ import annotations
@@ -104,7 +107,8 @@ def _cpu_snapshot() -> tuple:
             int(f)
             for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
         ]
-        # user nice system idle iowait irq softirq steal: busy is all but idle and iowait
+        # user nice system idle iowait irq softirq steal: busy is all but idle
+        # and iowait
         busy = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):  # not Linux: no contention figure
         busy = None
@@ -283,32 +287,30 @@ def _version(framework: str) -> str:
 
 
 def find_benchmarks(explicit: str | None = None) -> Path:
-    """The benchmarks/ folder: given, beside this source tree, or in the current one."""
+    """The benchmarks/ folder: given, the one holding this file, or the current's."""
     candidates = (
         [Path(explicit)]
         if explicit
-        else [
-            Path(__file__).resolve().parents[2] / "benchmarks",
-            Path.cwd() / "benchmarks",
-        ]
+        else [Path(__file__).resolve().parent, Path.cwd() / "benchmarks"]
     )
     for path in candidates:
         if (path / "mlp.py").is_file():
             return path
     where = ", ".join(str(p) for p in candidates)
     raise FileNotFoundError(
-        f"glassnet bench: no benchmarks/mlp.py found (looked in {where}). The benchmarks "
-        "live in glassnet's source checkout: run it from a clone (`make bench`), or pass "
-        "--dir PATH/TO/benchmarks."
+        f"glassnet bench: no benchmarks/mlp.py found (looked in {where}). The "
+        "benchmarks live in glassnet's source checkout: run it from a clone "
+        "(`make bench`), or pass --dir PATH/TO/benchmarks."
     )
 
 
 # Runs this file in a worker without importing the glassnet package (a torch
-# worker should load torch alone) and without putting src/glassnet/ on sys.path,
-# where glassnet's own modules (inspect, io ...) would shadow the standard library's.
+# worker should load torch alone) and without putting this file's folder on
+# sys.path, where the workload scripts would shadow importable modules.
 _WORKER_BOOT = (
-    "import sys, importlib.util as u; s = u.spec_from_file_location('glassnet_bench_worker', "
-    "sys.argv[1]); m = u.module_from_spec(s); s.loader.exec_module(m); "
+    "import sys, importlib.util as u; "
+    "s = u.spec_from_file_location('glassnet_bench_worker', sys.argv[1]); "
+    "m = u.module_from_spec(s); s.loader.exec_module(m); "
     "sys.exit(m.main(sys.argv[2:]))"
 )
 
@@ -328,15 +330,17 @@ class Runner:
         env = dict(os.environ)
         for var in THREAD_VARS:
             env[var] = str(THREADS)
-        # The workers must use the glassnet that runs this parent.
-        src = str(Path(__file__).resolve().parents[1])
+        # The workers must use the glassnet this parent would import (found
+        # without importing it: the parent stays free of glassnet and torch).
+        found = importlib.util.find_spec("glassnet")
+        src = str(Path(found.origin).resolve().parents[1]) if found else None
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (src, env.get("PYTHONPATH")) if p
         )
         self.env = env
 
     def wait_for_quiet(self) -> None:
-        """Wait (within the run's budget) until other processes leave the cores alone."""
+        """Wait (within the run's budget) until other processes leave the cores."""
         while self.wait_budget > 0:
             before = _cpu_snapshot()
             time.sleep(0.3)
@@ -740,7 +744,7 @@ def _machine() -> dict:
     }
 
 
-# --- presentation -----------------------------------------------------------------------
+# --- presentation ---------------------------------------------------------------------
 
 
 def _k(x) -> str:
@@ -769,7 +773,7 @@ def _native_line(report: dict) -> str:
     seen: dict = {}
     memory: set = set()
     for row in report["rows"]:
-        for name, res in row.get("results", {}).items():
+        for res in row.get("results", {}).values():
             for kernel, state in (res.get("native") or {}).items():
                 if kernel == "malloc":  # glassnet/_malloc.py's status, not a kernel
                     memory.add(state)
@@ -810,10 +814,10 @@ def markdown(report: dict) -> str:
         f"{len(g['gflops'])}; median {g['median']:.0f}); 128x784x256 products "
         f"{g['gflops_128x784x256']:.0f} GFLOP/s.",
         _native_line(report),
-        f"{report['settings']['rounds']} rounds, each case a fresh process; figures are "
-        "medians, ranges are the per-round medians' min-max; a round during which other "
-        f"processes used more than {BUSY} of a core is 'disturbed' and left out when an "
-        "undisturbed one exists.",
+        f"{report['settings']['rounds']} rounds, each case a fresh process; figures "
+        "are medians, ranges are the per-round medians' min-max; a round during which "
+        f"other processes used more than {BUSY} of a core is 'disturbed' and left out "
+        "when an undisturbed one exists.",
         "",
         "| workload | case | per second (range) | / PyTorch (range) | / NumPy by hand "
         "| GFLOP/s | of GEMM ceiling | peak RSS MB | same losses |",
