@@ -167,7 +167,7 @@ class Sweep:
                 "lr = { log_uniform = [1e-4, 1e-1] }."
             )
         self.space = {name: self._distribution(name, d) for name, d in space.items()}
-        for name, (kind, values) in self.space.items():  # fail now, not in trial 7
+        for name, (_kind, values) in self.space.items():  # fail now, not in trial 7
             for value in values:  # both ends of a range, or every choice
                 self.config({name: value})
 
