@@ -474,3 +474,13 @@ def test_gymnasium_cartpole_plugs_in():
     assert log.lengths.sum() <= 120 and (log.returns == log.lengths).all()
     returns = agent.evaluate(env, episodes=2, seed=1)
     assert returns.shape == (2,) and (returns >= 1).all()
+
+
+def test_make_without_gymnasium_names_the_extra(monkeypatch):
+    import sys
+
+    from glassnet import rl
+
+    monkeypatch.setitem(sys.modules, "gymnasium", None)
+    with pytest.raises(ImportError, match=r"pip install 'glassnet\[rl\]'"):
+        rl.make("CartPole-v1")
