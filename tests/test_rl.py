@@ -175,6 +175,19 @@ def test_catch_rules():
         env.reset(options={"column": 10})
 
 
+def test_screen_text_shows_catches_and_misses():
+    env = Catch(size=4)  # the paddle starts in column 2
+    env.reset(seed=0, options={"column": 3})
+    for _ in range(3):
+        obs, reward, *_ = env.step(1)
+    assert reward == -1 and games.screen_text(obs, env.paddle).splitlines()[-1] == \
+        "· · = o"
+    env.reset(options={"column": 3})
+    for action in (2, 1, 1):
+        obs, reward, *_ = env.step(action)
+    assert reward == 1 and games.screen_text(obs).splitlines()[-1] == "· · · @"
+
+
 def test_catch_starts_repeat_with_the_seed():
     def starts(seed):
         env = Catch()

@@ -43,7 +43,7 @@ def train_catch(steps: int = 6000, seed: int = 0, size: int = 10) -> CatchResult
     """Train :func:`build_model` by double DQN on ``steps`` steps of :class:`Catch`."""
     from ..rl import DQN, Catch, LinearDecay
 
-    agent = DQN(build_model(size, seed), 3, lr=2e-3, gamma=0.9, batch_size=32,
+    agent = DQN(build_model(size, seed), 3, lr=1e-3, gamma=0.9, batch_size=64,
                 buffer_size=5000, learning_starts=200, target_update_interval=100,
                 exploration=LinearDecay(1.0, 0.05, int(0.4 * steps)), double=True,
                 seed=seed)
@@ -72,28 +72,29 @@ def catch_rate(agent, size: int = 10) -> float:
 
 
 def play(agent, column: int, size: int = 10) -> tuple:
-    """One greedy episode from ``column``: (screens, actions, final reward)."""
+    """One greedy episode from ``column``: (screens, actions, paddle columns, reward)."""
     from ..rl import Catch
 
     env = Catch(size)
     obs, _ = env.reset(seed=0, options={"column": column})
-    screens, actions, done = [obs], [], False
+    screens, actions, paddles, done = [obs], [], [env.paddle], False
     while not done:
         actions.append(agent.act(obs))
         obs, reward, terminated, truncated, _ = env.step(actions[-1])
         screens.append(obs)
+        paddles.append(env.paddle)
         done = terminated or truncated
-    return screens, actions, reward
+    return screens, actions, paddles, reward
 
 
-def frames_text(screens, actions, per_row: int = 5) -> str:
+def frames_text(screens, actions, paddles, per_row: int = 5) -> str:
     """Screens as text frames side by side, each titled with the move that follows."""
     from ..rl.games import CATCH_ACTIONS, screen_text
 
     blocks = []
     for i, screen in enumerate(screens):
         title = f"t={i} " + (CATCH_ACTIONS[actions[i]] if i < len(actions) else "end")
-        lines = screen_text(screen).splitlines()
+        lines = screen_text(screen, paddles[i]).splitlines()
         width = len(lines[0])
         blocks.append([title.ljust(width)] + lines)
     out = []
@@ -145,13 +146,15 @@ def draw_figures(result: CatchResult, grid, path: str) -> list:
         log, window=100, path=paths[0],
         title=f"Catch: DQN from pixels, {agent.steps:,} steps "
               f"({len(log.returns):,} games) in {result.seconds:.0f} s")
-    screens, _, _ = play(agent, column=1)
-    shown = np.stack([screens[i] for i in (0, 3, 6, 8)])
+    screens = play(agent, column=1)[0]
+    times = (0, 3, 6, 8)
+    shown = np.stack([screens[t] for t in times])
     figures.q_values(shown, agent.q_values(shown), CATCH_ACTIONS, path=paths[1],
+                     labels=[f"step {t}" for t in times],
                      title="Q-values of four screens of one game (ball from column 1); "
                            "the filled bar is the move taken")
     filters(agent.model.layers[0], path=paths[2],
-            title="the CNN's first layer: 8 learned 3x3 filters over the screen")
+            title="the CNN's first layer, learned from the screen and the outcomes alone")
     env, table = grid
     figures.gridworld(env, table, path=paths[3])
     return paths
@@ -166,15 +169,16 @@ def run(args=None, out=print) -> int:
         f"episodes, {qagent.steps:,} steps): S start, G +1, X −1, # wall.")
     out("   The best move in each cell, read from the table:\n")
     out("\n".join("   " + line for line in env.policy_text(qagent.policy()).splitlines()))
+    exact = env.optimal_q(qagent.gamma).max(axis=1)[env.start]
     out(f"\n   {share:.0%} of the cells choose an optimal move (checked against "
         f"value iteration on the maze's rules). Value of S: "
-        f"{qagent.values()[env.start]:.3f} (= 0.9^11, twelve steps away).\n")
+        f"{qagent.values()[env.start]:.4f}, exactly {exact:.4f}.\n")
 
     out("2. DQN learns Catch from the pixels alone "
         "(10x10 screen; paddle left / stay / right).")
     result = train_catch()
     agent, log = result.agent, result.log
-    out(f"   {agent.model}")
+    out("\n".join("   " + line for line in str(agent.model).splitlines()))
     first, last = log.returns[:100], log.returns[-100:]
     out(f"   trained {agent.steps:,} steps ({len(log.returns):,} games, "
         f"{agent.updates:,} updates) in {result.seconds:.1f} s")
@@ -183,9 +187,10 @@ def run(args=None, out=print) -> int:
     rate = catch_rate(agent)
     out(f"   catches playing its best move, ball from each of the 10 columns: "
         f"{rate:.0%}\n")
-    screens, actions, reward = play(agent, column=1)
+    screens, actions, paddles, reward = play(agent, column=1)
     out("   one game (o ball, = paddle, @ caught):\n")
-    out("\n".join("   " + line for line in frames_text(screens, actions).splitlines()))
+    frames = frames_text(screens, actions, paddles)
+    out("\n".join("   " + line for line in frames.splitlines()))
     out(f"\n   {'caught: +1' if reward > 0 else 'missed: −1'}")
 
     path = getattr(args, "out", None) or DEFAULT_OUT

@@ -61,12 +61,12 @@ def returns_curve(log, *, window: int = 50, evaluations=None, references=(),
     eps_ax.set_ylim(0, 1.05)
     eps_ax.set_ylabel("ε: share of random actions", color=NEGATIVE)
     eps_ax.tick_params(axis="y", colors=NEGATIVE)
-    ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.92), fontsize=8, framealpha=0.9)
     ax.set_title(title or "return over training", fontsize=10)
     return finish(fig, path)
 
 
-def q_values(screens, q, action_names, *, title=None, path=None):
+def q_values(screens, q, action_names, *, labels=None, title=None, path=None):
     """A few screens, each above a bar per action of its Q-values; the chosen one filled.
 
     Parameters
@@ -74,6 +74,8 @@ def q_values(screens, q, action_names, *, title=None, path=None):
     screens : array (n, 1, H, W) or (n, H, W), pixels in [0, 1]
     q : array (n, n_actions), the network's Q-values for them
     action_names : list of str
+    labels : list of str, optional
+        One per screen (default "screen 1", "screen 2", ...).
     """
     screens = np.asarray(screens)
     screens = screens.reshape(len(screens), *screens.shape[-2:])
@@ -92,7 +94,8 @@ def q_values(screens, q, action_names, *, title=None, path=None):
         ax.tick_params(which="both", length=0)
         no_ticks(ax)
         best = int(q[i].argmax())
-        ax.set_title(f"screen {i + 1}: → {action_names[best]}", fontsize=9)
+        label = labels[i] if labels else f"screen {i + 1}"
+        ax.set_title(f"{label}: → {action_names[best]}", fontsize=9)
         ax = fig.add_subplot(grid[1, i])
         colours = [POSITIVE if a == best else "white" for a in range(n_actions)]
         ax.bar(range(n_actions), q[i], color=colours, edgecolor=POSITIVE)

@@ -104,11 +104,15 @@ class Catch:
         """The screen as text (Gymnasium's ``ansi`` mode): see :func:`screen_text`."""
         if self.ball is None:
             return "(episode over: call reset())"
-        return screen_text(self._screen())
+        return screen_text(self._screen(), self.paddle)
 
 
-def screen_text(screen) -> str:
-    """A Catch screen as lines of text: ``o`` the ball, ``=`` the paddle, ``·`` empty.
+def screen_text(screen, paddle=None) -> str:
+    """A Catch screen as lines of text: ``o`` ball, ``=`` paddle, ``@`` caught, ``·`` empty.
+
+    The paddle is the lit pixel of the bottom row. When a missed ball has
+    reached the bottom row too, the pixels alone cannot tell which is which:
+    give ``paddle``, its column (:class:`Catch` keeps it as ``env.paddle``).
 
     >>> env = Catch(size=4)
     >>> print(screen_text(env.reset(seed=0)[0]))
@@ -117,13 +121,21 @@ def screen_text(screen) -> str:
     · · · ·
     · · = ·
     """
-    img = np.asarray(screen).reshape(np.shape(screen)[-2:])
+    lit = np.asarray(screen).reshape(np.shape(screen)[-2:]) > 0
+    caught = lit.sum() == 1  # ball and paddle on one pixel
     rows = []
-    for r, row in enumerate(img):
-        last = r == len(img) - 1
-        rows.append(" ".join(("=" if last else "o") if v > 0 else "·" for v in row))
-    if img[-1].sum() > 1:  # ball and paddle on the bottom row: show the catch
-        rows[-1] = rows[-1].replace("=", "@")
+    for r, row in enumerate(lit):
+        cells = []
+        for c, on in enumerate(row):
+            if not on:
+                cells.append("·")
+            elif r < len(lit) - 1:
+                cells.append("o")
+            elif caught:
+                cells.append("@")
+            else:
+                cells.append("=" if paddle is None or c == paddle else "o")
+        rows.append(" ".join(cells))
     return "\n".join(rows)
 
 
