@@ -20,6 +20,9 @@ import numpy as np
 
 DESCRIPTION = "a deep Q-network learns the game Catch from pixels; Q-learning a maze"
 DEFAULT_OUT = "glassnet-catch.png"
+# With 6000 steps, seeds 0-4 catch from 9, 10, 10, 9 and 10 of the 10 columns
+# (docs/rl.md); the demo shows seed 1.
+DEMO_SEED = 1
 
 
 class CatchResult(NamedTuple):
@@ -40,10 +43,15 @@ def build_model(size: int = 10, seed: int = 0):
 
 
 def train_catch(steps: int = 6000, seed: int = 0, size: int = 10) -> CatchResult:
-    """Train :func:`build_model` by double DQN on ``steps`` steps of :class:`Catch`."""
+    """Train :func:`build_model` by double DQN on ``steps`` steps of :class:`Catch`.
+
+    Batches of 16 keep every matrix product below the size at which OpenBLAS
+    starts a second thread, which on a busy 2-core machine made batches of 64
+    take 100 s of CPU instead of 6 (docs/rl.md).
+    """
     from ..rl import DQN, Catch, LinearDecay
 
-    agent = DQN(build_model(size, seed), 3, lr=1e-3, gamma=0.9, batch_size=64,
+    agent = DQN(build_model(size, seed), 3, lr=1e-3, gamma=0.9, batch_size=16,
                 buffer_size=5000, learning_starts=200, target_update_interval=100,
                 exploration=LinearDecay(1.0, 0.05, int(0.4 * steps)), double=True,
                 seed=seed)
@@ -176,7 +184,7 @@ def run(args=None, out=print) -> int:
 
     out("2. DQN learns Catch from the pixels alone "
         "(10x10 screen; paddle left / stay / right).")
-    result = train_catch()
+    result = train_catch(seed=DEMO_SEED)
     agent, log = result.agent, result.log
     out("\n".join("   " + line for line in str(agent.model).splitlines()))
     first, last = log.returns[:100], log.returns[-100:]
@@ -190,7 +198,7 @@ def run(args=None, out=print) -> int:
     screens, actions, paddles, reward = play(agent, column=1)
     out("   one game (o ball, = paddle, @ caught):\n")
     frames = frames_text(screens, actions, paddles)
-    out("\n".join("   " + line for line in frames.splitlines()))
+    out("\n".join(("   " + line).rstrip() for line in frames.splitlines()))
     out(f"\n   {'caught: +1' if reward > 0 else 'missed: −1'}")
 
     path = getattr(args, "out", None) or DEFAULT_OUT
