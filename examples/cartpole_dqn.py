@@ -31,14 +31,14 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import time  # noqa: E402
+import argparse
+import json
+import time
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from glassnet import nn  # noqa: E402
-from glassnet.rl import DQN, LinearDecay, make  # noqa: E402
+from glassnet import nn
+from glassnet.rl import DQN, LinearDecay, make
 
 SOLVED = 475.0
 ZOO = (50_000, 500.0, "RL Zoo DQN (SB3): 500 at 50k steps")

@@ -1,4 +1,4 @@
-"""Learning from outcomes: environments, Q-learning, DQN, and the Huber loss DQN uses."""
+"""Learning from outcomes: environments, Q-learning, DQN, and DQN's Huber loss."""
 
 import argparse
 import doctest
@@ -14,12 +14,22 @@ from glassnet import losses, nn
 from glassnet.demos import catch as catch_demo
 from glassnet.errors import ConfigError, DataError, ShapeError
 from glassnet.rl import (
-    DQN, Catch, Checked, Discrete, GridWorld, LinearDecay, QLearning, ReplayBuffer,
+    DQN,
+    Catch,
+    Checked,
+    Discrete,
+    GridWorld,
+    LinearDecay,
+    QLearning,
+    ReplayBuffer,
     epsilon_greedy,
+    explore,
+    games,
+    qlearning,
+    replay,
 )
 from glassnet.rl import dqn as dqn_mod
 from glassnet.rl import env as env_mod
-from glassnet.rl import explore, games, qlearning, replay
 
 
 @pytest.mark.parametrize("module", [env_mod, games, explore, qlearning, replay, dqn_mod,
@@ -70,7 +80,8 @@ def test_huber_gradient_is_the_clipped_difference():
 def test_huber_checks_delta_and_has_names():
     with pytest.raises(ConfigError, match="Huber: delta must be a positive"):
         losses.Huber(delta=0)
-    assert repr(losses.get("huber")) == repr(losses.get("smooth_l1")) == "Huber(delta=1)"
+    names = {repr(losses.get("huber")), repr(losses.get("smooth_l1"))}
+    assert names == {"Huber(delta=1)"}
 
 
 # --- environments and their checks ----------------------------------------------------
@@ -108,8 +119,8 @@ class Faulty:
 
 @pytest.mark.parametrize("fault, error, message", [
     ("shape", ShapeError,
-     r"Faulty.step: expected an observation of shape \(3,\) .*got an array of shape "
-     r"\(1, 3\)"),
+     (r"Faulty.step: expected an observation of shape \(3,\) .*got an array of shape "
+      r"\(1, 3\)")),
     ("nan-obs", DataError, r"Faulty.step: expected a finite observation; got 1 NaN"),
     ("nan-reward", DataError, r"Faulty.step: expected a finite reward; got nan"),
     ("array-reward", DataError,
@@ -129,22 +140,26 @@ def test_bad_environment_output_is_named(fault, error, message):
 
 
 def test_bad_reset_and_actions_are_named():
-    with pytest.raises(DataError, match=r"Faulty.reset: expected \(observation, info\)"):
+    with pytest.raises(DataError,
+                       match=r"Faulty.reset: expected \(observation, info\)"):
         Checked(Faulty("reset-obs-only")).reset()
     env = Checked(Faulty())
     env.reset()
     for action in (2, -1, 1.0, True, "0"):
-        with pytest.raises(DataError, match=r"expected an action in 0 .. 1 \(an integer\)"):
+        with pytest.raises(DataError,
+                           match=r"expected an action in 0 .. 1 \(an integer\)"):
             env.step(action)
     assert env.step(np.int64(1))[1:] == (1.0, False, False, {})
 
 
 def test_not_an_environment_and_continuous_actions():
-    with pytest.raises(ConfigError, match="list is not an environment: it has no 'reset'"):
+    with pytest.raises(ConfigError,
+                       match="list is not an environment: it has no 'reset'"):
         Checked([])
     env = Faulty()
     env.action_space = env_mod.Box(-1, 1, (2,))
-    with pytest.raises(ConfigError, match="needs an environment with a discrete action"):
+    with pytest.raises(ConfigError,
+                       match="needs an environment with a discrete action"):
         Checked(env)
     with pytest.raises(ConfigError, match="a table needs numbered states"):
         QLearning.for_env(Faulty())
@@ -258,7 +273,8 @@ def test_linear_decay_and_epsilon_greedy():
     q = np.array([0.0, 2.0, 1.0])
     assert {epsilon_greedy(q, 0.0, rng) for _ in range(50)} == {1}
     picks = [epsilon_greedy(q, 1.0, rng) for _ in range(3000)]
-    assert np.bincount(picks, minlength=3) / 3000 == pytest.approx([1 / 3] * 3, abs=0.04)
+    shares = np.bincount(picks, minlength=3) / 3000
+    assert shares == pytest.approx([1 / 3] * 3, abs=0.04)
     tie = [epsilon_greedy(np.array([1.0, 0.0, 1.0]), 0.0, rng) for _ in range(400)]
     assert set(tie) == {0, 2}  # ties broken at random, never the worse action
     with pytest.raises(ConfigError, match="LinearDecay: end must be a number in"):
@@ -296,7 +312,8 @@ def test_q_learning_finds_the_optimal_gridworld_policy():
 
 
 def test_q_learning_repeats_with_the_seed():
-    tables = [catch_demo.train_gridworld(episodes=30, seed=s)[1].table for s in (1, 1, 2)]
+    tables = [catch_demo.train_gridworld(episodes=30, seed=s)[1].table
+              for s in (1, 1, 2)]
     assert np.array_equal(tables[0], tables[1])
     assert not np.array_equal(tables[0], tables[2])
 
@@ -341,7 +358,8 @@ def test_replay_buffer_errors():
     buf = ReplayBuffer(4, (3,))
     with pytest.raises(ConfigError, match="the buffer is empty"):
         buf.sample(2)
-    with pytest.raises(ShapeError, match=r"expected next_obs of shape \(3,\); got \(4,\)"):
+    with pytest.raises(ShapeError,
+                       match=r"expected next_obs of shape \(3,\); got \(4,\)"):
         buf.add(np.zeros(3), 0, 0.0, np.zeros(4), False)
 
 
@@ -384,7 +402,8 @@ def test_target_network_hard_update_waits_for_the_interval():
     online = agent.model.parameters()
     assert agent.updates == 29
     # 49 steps: the online network has moved, the target not yet
-    assert all(np.array_equal(t.data, s) for t, s in zip(agent.target.parameters(), start))
+    target = agent.target.parameters()
+    assert all(np.array_equal(t.data, s) for t, s in zip(target, start))
     assert not all(np.array_equal(p.data, s) for p, s in zip(online, start))
     agent.learn(Catch(), steps=1)
     for t, p in zip(agent.target.parameters(), online):  # step 50: a copy ...
@@ -481,7 +500,7 @@ def test_gymnasium_cartpole_plugs_in():
     gymnasium = pytest.importorskip("gymnasium")
     env = gymnasium.make("CartPole-v1")
     checked = Checked(env)
-    obs, info = checked.reset(seed=0)
+    obs, _ = checked.reset(seed=0)
     assert obs.shape == (4,) and checked.name == "CartPole-v1"
     agent = DQN(_mlp(), 2, learning_starts=32, batch_size=16, seed=0)
     log = agent.learn(env, steps=120, seed=0)

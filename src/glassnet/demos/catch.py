@@ -34,7 +34,7 @@ class CatchResult(NamedTuple):
 
 
 def build_model(size: int = 10, seed: int = 0):
-    """Conv2D(1 → 8, 3x3) → ReLU → Flatten → Dense(8·8·8 → 32) → ReLU → Dense(32 → 3)."""
+    """Conv2D(1 → 8, 3x3) → ReLU → Flatten → Dense(8·8·8 → 32) → ReLU → Dense(→ 3)."""
     from ..nn import Conv2D, Dense, Flatten, ReLU, Sequential
 
     side = size - 2
@@ -80,7 +80,7 @@ def catch_rate(agent, size: int = 10) -> float:
 
 
 def play(agent, column: int, size: int = 10) -> tuple:
-    """One greedy episode from ``column``: (screens, actions, paddle columns, reward)."""
+    """One greedy episode from ``column``: (screens, actions, paddles, reward)."""
     from ..rl import Catch
 
     env = Catch(size)
@@ -162,7 +162,7 @@ def draw_figures(result: CatchResult, grid, path: str) -> list:
                      title="Q-values of four screens of one game (ball from column 1); "
                            "the filled bar is the move taken")
     filters(agent.model.layers[0], path=paths[2],
-            title="the CNN's first layer, learned from the screen and the outcomes alone")
+            title="the CNN's first layer, learned from screens and outcomes alone")
     env, table = grid
     figures.gridworld(env, table, path=paths[3])
     return paths
@@ -176,7 +176,8 @@ def run(args=None, out=print) -> int:
     out(f"1. Q-learning on a {env.height}x{env.width} maze ({len(qlog.returns)} "
         f"episodes, {qagent.steps:,} steps): S start, G +1, X −1, # wall.")
     out("   The best move in each cell, read from the table:\n")
-    out("\n".join("   " + line for line in env.policy_text(qagent.policy()).splitlines()))
+    policy = env.policy_text(qagent.policy())
+    out("\n".join("   " + line for line in policy.splitlines()))
     exact = env.optimal_q(qagent.gamma).max(axis=1)[env.start]
     out(f"\n   {share:.0%} of the cells choose an optimal move (checked against "
         f"value iteration on the maze's rules). Value of S: "

@@ -26,8 +26,19 @@ from .qlearning import EpisodeLog, QLearning
 from .replay import Batch, ReplayBuffer
 
 __all__ = [
-    "DQN", "QLearning", "EpisodeLog", "ReplayBuffer", "Batch", "LinearDecay",
-    "epsilon_greedy", "Env", "Discrete", "Box", "Checked", "Catch", "GridWorld",
+    "DQN",
+    "Batch",
+    "Box",
+    "Catch",
+    "Checked",
+    "Discrete",
+    "Env",
+    "EpisodeLog",
+    "GridWorld",
+    "LinearDecay",
+    "QLearning",
+    "ReplayBuffer",
+    "epsilon_greedy",
     "make",
 ]
 

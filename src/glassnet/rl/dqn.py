@@ -167,7 +167,7 @@ class DQN:
 
     # --- looking ---------------------------------------------------------------------
     def q_values(self, obs) -> np.ndarray:
-        """The online network's Q-values for a batch of observations, (batch, n_actions)."""
+        """Q-values of a batch of observations (online network), (batch, actions)."""
         return self._forward(self.model, obs)
 
     def _forward(self, net, obs) -> np.ndarray:

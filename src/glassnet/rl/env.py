@@ -33,7 +33,7 @@ import numpy as np
 from .._validate import check_positive, shape_str
 from ..errors import ConfigError, DataError, ShapeError
 
-__all__ = ["Env", "Discrete", "Box", "Checked", "n_actions"]
+__all__ = ["Box", "Checked", "Discrete", "Env", "n_actions"]
 
 
 @runtime_checkable
@@ -91,7 +91,8 @@ class Box:
 
     def contains(self, x) -> bool:
         x = np.asarray(x)
-        return x.shape == self.shape and bool(((x >= self.low) & (x <= self.high)).all())
+        inside = (x >= self.low) & (x <= self.high)
+        return x.shape == self.shape and bool(inside.all())
 
     def __repr__(self) -> str:
         return f"Box({self.low}, {self.high}, {self.shape}, {self.dtype})"
@@ -147,7 +148,7 @@ class Checked:
     >>> env.step(7)
     Traceback (most recent call last):
     ...
-    glassnet.errors.DataError: Catch.step: expected an action in 0 .. 2 (an integer); got 7.
+    glassnet.errors.DataError: Catch.step: expected an action in 0 .. 2 ...
     """
 
     def __init__(self, env):
@@ -167,7 +168,8 @@ class Checked:
         space = env.observation_space
         n = getattr(space, "n", None)
         self.n_states = int(n) if n is not None and _is_int(n) else None
-        self.obs_shape = () if self.n_states else tuple(getattr(space, "shape", ()) or ())
+        shape = () if self.n_states else getattr(space, "shape", ())
+        self.obs_shape = tuple(shape or ())
         if self.n_states is None and not self.obs_shape:
             raise ConfigError(
                 f"{self.name}: observation_space {space!r} has neither a shape nor a "

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._validate import check_number, check_positive
 
-__all__ = ["LinearDecay", "epsilon_greedy", "greedy", "as_schedule"]
+__all__ = ["LinearDecay", "as_schedule", "epsilon_greedy", "greedy"]
 
 
 class LinearDecay:
@@ -59,7 +59,8 @@ def as_schedule(epsilon):
     return epsilon if callable(epsilon) else _Constant(epsilon)
 
 
-def epsilon_greedy(q_values: np.ndarray, epsilon: float, rng: np.random.Generator) -> int:
+def epsilon_greedy(q_values: np.ndarray, epsilon: float,
+                   rng: np.random.Generator) -> int:
     """One action: random with probability ``epsilon``, else the best by ``q_values``.
 
     Ties between equally good actions are broken at random, so an agent

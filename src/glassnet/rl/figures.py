@@ -12,7 +12,7 @@ import numpy as np
 
 from ..plot._style import NEGATIVE, POSITIVE, finish, new_figure, no_ticks
 
-__all__ = ["returns_curve", "q_values", "gridworld"]
+__all__ = ["gridworld", "q_values", "returns_curve"]
 
 
 def moving_average(values, window: int) -> np.ndarray:
@@ -67,7 +67,7 @@ def returns_curve(log, *, window: int = 50, evaluations=None, references=(),
 
 
 def q_values(screens, q, action_names, *, labels=None, title=None, path=None):
-    """A few screens, each above a bar per action of its Q-values; the chosen one filled.
+    """A few screens, each above its Q-values, a bar per action, the chosen filled.
 
     Parameters
     ----------
@@ -111,7 +111,7 @@ def q_values(screens, q, action_names, *, labels=None, title=None, path=None):
 
 
 def gridworld(env, table, *, title=None, path=None):
-    """A GridWorld's value table V(s) = max_a Q(s, a) as colours, with the policy as arrows.
+    """A GridWorld's values V(s) = max_a Q(s, a) as colours, and its policy as arrows.
 
     ``table`` is the (n_states, 4) Q-table; walls are drawn dark grey, the
     goal and the pit with their letters and rewards.
@@ -141,7 +141,8 @@ def gridworld(env, table, *, title=None, path=None):
             dx, dy = moves[int(table[s].argmax())]
             ax.annotate("", xy=(c + 0.32 * dx, r + 0.32 * dy - 0.12),
                         xytext=(c - 0.32 * dx, r - 0.32 * dy - 0.12),
-                        arrowprops=dict(arrowstyle="-|>", color="black", lw=1.4))
+                        arrowprops={"arrowstyle": "-|>", "color": "black",
+                                    "lw": 1.4})
             ax.text(c, r + 0.3, f"{values[r, c]:.2f}", ha="center", va="center",
                     fontsize=7)
             if kind == "S":

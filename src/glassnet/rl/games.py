@@ -11,19 +11,21 @@ Both follow Gymnasium's API (:mod:`glassnet.rl.env`) and need only NumPy.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from .._validate import check_number, check_positive, make_rng
 from ..errors import ConfigError
 from .env import Box, Discrete
 
-__all__ = ["Catch", "GridWorld", "CATCH_ACTIONS", "GRID_ACTIONS"]
+__all__ = ["CATCH_ACTIONS", "GRID_ACTIONS", "Catch", "GridWorld"]
 
 CATCH_ACTIONS = ("left", "stay", "right")
 
 
 class Catch:
-    """Catch: a ball falls down a ``size`` x ``size`` screen; the paddle must be under it.
+    """Catch: a ball falls down a ``size`` x ``size`` screen; the paddle must catch it.
 
     At the start the ball is at a random column of the top row and the
     paddle in the middle of the bottom row. Every step the paddle moves one
@@ -49,7 +51,7 @@ class Catch:
     (True, True)
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata: ClassVar[dict] = {"render_modes": ["ansi"]}
 
     def __init__(self, size: int = 10):
         check_positive("Catch", "size", size, integer=True)
@@ -108,7 +110,7 @@ class Catch:
 
 
 def screen_text(screen, paddle=None) -> str:
-    """A Catch screen as lines of text: ``o`` ball, ``=`` paddle, ``@`` caught, ``·`` empty.
+    """A Catch screen as text: ``o`` ball, ``=`` paddle, ``@`` caught, ``·`` empty.
 
     The paddle is the lit pixel of the bottom row. When a missed ball has
     reached the bottom row too, the pixels alone cannot tell which is which:
@@ -139,7 +141,7 @@ def screen_text(screen, paddle=None) -> str:
     return "\n".join(rows)
 
 
-# --- a gridworld for tabular Q-learning -------------------------------------------------
+# --- a gridworld for tabular Q-learning --------------------------------------------
 
 GRID_ACTIONS = ("up", "right", "down", "left")
 _MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))
@@ -216,7 +218,8 @@ class GridWorld:
         return self.cells.flat[state]
 
     def move(self, state: int, action: int) -> tuple:
-        """The rules: ``(next_state, reward, terminated)`` for ``action`` in ``state``."""
+        """The rules: ``(next_state, reward, terminated)`` for ``action`` in ``state``.
+        """
         r, c = divmod(state, self.width)
         dr, dc = _MOVES[action]
         nr, nc = r + dr, c + dc

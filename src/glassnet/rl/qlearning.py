@@ -22,7 +22,7 @@ from ..errors import ConfigError
 from .env import Checked
 from .explore import as_schedule, epsilon_greedy
 
-__all__ = ["QLearning", "EpisodeLog"]
+__all__ = ["EpisodeLog", "QLearning"]
 
 
 class EpisodeLog(dict):
@@ -93,7 +93,7 @@ class QLearning:
         self.steps = 0
 
     @classmethod
-    def for_env(cls, env, **kwargs) -> "QLearning":
+    def for_env(cls, env, **kwargs) -> QLearning:
         """A table sized for ``env`` (numbered states, discrete actions)."""
         checked = Checked(env)
         if checked.n_states is None:

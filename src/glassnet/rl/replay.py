@@ -16,7 +16,7 @@ import numpy as np
 from .._validate import check_positive, make_rng, shape_str
 from ..errors import ConfigError, ShapeError
 
-__all__ = ["ReplayBuffer", "Batch"]
+__all__ = ["Batch", "ReplayBuffer"]
 
 
 class Batch(NamedTuple):
@@ -96,7 +96,9 @@ class ReplayBuffer:
         self.size = min(self.size + 1, self.capacity)
 
     def sample(self, batch_size: int) -> Batch:
-        """``batch_size`` transitions drawn uniformly, with replacement, from those held.
+        """``batch_size`` transitions drawn uniformly, with replacement.
+
+        Any transition held can be drawn, each with the same chance.
 
         The arrays are fresh copies: changing them leaves the buffer as it was.
         """
