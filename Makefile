@@ -18,7 +18,7 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[plot,progress,test,onnx,sklearn,sweep,mpi]'
+	$(BIN)/python -m pip install --quiet -e '.[plot,progress,test,onnx,sklearn,sweep,mpi,rl]'
 	touch $@
 
 # torch is only for the side-by-side benchmark, from a local wheel when there is one.

@@ -31,14 +31,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import shape_str
+from ._validate import check_positive, shape_str
 from .errors import ConfigError, ShapeError
 from .ops import elementwise as _ew
 from .ops import reduce as _rd
 from .ops.loss import _binary_cross_entropy, _cross_entropy, _reshape_hint
 from .tensor import Tensor, as_tensor
 
-__all__ = ["Loss", "MSE", "SSE", "MAE", "BinaryCrossEntropy", "CrossEntropy", "get"]
+__all__ = ["Loss", "MSE", "SSE", "MAE", "Huber", "BinaryCrossEntropy", "CrossEntropy",
+           "get"]
 
 
 class Loss:
@@ -161,6 +162,49 @@ class MAE(Loss):
         return _rd.mean(_ew.abs(prediction - target))
 
 
+class Huber(Loss):
+    """Huber loss: squared for small misses, absolute for big ones.
+
+    With ``d = prediction − target`` and a threshold ``δ`` (``delta``)::
+
+        ℓ(d) = ½ d²             where |d| ≤ δ
+        ℓ(d) = δ (|d| − ½ δ)    where |d| > δ
+
+    and the loss is the mean of ℓ over every element. Near the target it is
+    MSE's half square; far from it, it grows only in proportion, like MAE,
+    so one wildly wrong target cannot throw the weights far away. Its
+    derivative is ``d`` clipped to ``[−δ, δ]``, divided by the number of
+    elements. This is the loss of the deep Q-network (Mnih et al. 2015 clip
+    the error term to [−1, 1], which is this loss with δ = 1; PyTorch calls it
+    ``smooth_l1_loss``), whose targets are its own moving guesses
+    (:mod:`glassnet.rl`). Computed as ``½ m² + δ (|d| − m)`` with
+    ``m = min(|d|, δ)``, which is both cases at once.
+
+    Shapes: prediction and target identical, any shape; the result is a
+    scalar.
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> from glassnet import losses
+    >>> huber = losses.Huber()  # (½·0.5² + 1·(3 − ½)) / 2
+    >>> round(huber(gn.tensor([0.5, 3.0]), [0.0, 0.0]).item(), 4)
+    1.3125
+    """
+
+    def __init__(self, delta: float = 1.0):
+        check_positive("Huber", "delta", delta)
+        self.delta = float(delta)
+
+    def forward(self, prediction, target):
+        size = _ew.abs(prediction - target)
+        inner = _ew.minimum(size, self.delta)
+        return _rd.mean(inner * inner * 0.5 + (size - inner) * self.delta)
+
+    def __repr__(self) -> str:
+        return f"Huber(delta={self.delta:g})"
+
+
 class BinaryCrossEntropy(Loss):
     """Binary cross-entropy, for yes/no answers: ``mean(−t·log p − (1−t)·log(1−p))``.
 
@@ -239,6 +283,7 @@ _NAMES = {
     "mse": MSE, "mean_squared_error": MSE,
     "sse": SSE, "sum_squared_error": SSE,
     "mae": MAE, "mean_absolute_error": MAE,
+    "huber": Huber, "smooth_l1": Huber,
     "bce": BinaryCrossEntropy, "binary_cross_entropy": BinaryCrossEntropy,
     "cross_entropy": CrossEntropy, "ce": CrossEntropy,
 }
@@ -251,6 +296,7 @@ def get(loss) -> Loss | callable:
     ----------
     loss : str, Loss class or instance, or callable
         A name (case does not matter): ``"mse"``, ``"sse"``, ``"mae"``,
+        ``"huber"`` / ``"smooth_l1"`` (δ = 1),
         ``"bce"`` / ``"binary_cross_entropy"``, ``"cross_entropy"`` / ``"ce"``,
         or a long form ``"mean_squared_error"``, ``"sum_squared_error"``,
         ``"mean_absolute_error"``. A Loss class is instantiated with its

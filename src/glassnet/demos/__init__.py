@@ -21,6 +21,7 @@ DEMOS = {
     "dinner": "glassnet.demos.dinner",
     "childrens-book": "glassnet.demos.childrens_book",
     "x-and-o": "glassnet.demos.x_and_o",
+    "catch": "glassnet.demos.catch",
 }
 DEFAULT = "digits"
 
