@@ -40,8 +40,8 @@ from ..errors import ConfigError, DataError, ShapeError
 __all__ = [
     "BOOK_VOCAB",
     "DINNER_MENU",
-    "LONG_BOOK_VOCAB",
     "FOUR_PIXEL_CLASSES",
+    "LONG_BOOK_VOCAB",
     "SHAWARMA_INPUTS",
     "SHAWARMA_SCHEDULES",
     "X_AND_O_CLASSES",
