@@ -9,7 +9,7 @@ RNN avoids it as well as an LSTM. This script measures the long book
 the three readers of ``glassnet demo childrens-book`` (no memory, RNN,
 LSTM) on its own book and lets each write 1,000 sentences; the table gives
 the share of grammatical sentences and of "X saw X." slips, then how often
-each network names the subject again after "NAME (looked and) x k saw".
+each network would name the subject again after "NAME (looked and) x k saw".
 
 Run::
 
@@ -44,8 +44,8 @@ def main(argv=None) -> dict:
     print(cb.seeds_table(table, seeds))
     if args.max_looks:
         ks = range(0, args.max_looks + 1, 2)
-        print("\nP(the subject again | 'NAME (looked and) x k saw'), mean over seeds "
-              "(33% = forgotten):")
+        print("\nThe subject named again after 'NAME (looked and) x k saw' (its share of "
+              "the names'\nprobability), mean over seeds (33% = forgotten):")
         print(f"{'k =':>11s} " + "".join(f"{k:6d}" for k in ks))
         for kind, r in table.items():
             curve = r["recall"].mean(axis=0)

@@ -150,7 +150,9 @@ def doug_prompt(looks: int = 0, name: str = "Doug") -> str:
 
 
 def recall(model, looks) -> np.ndarray:
-    """P(the subject's own name next | "NAME (looked and) x k saw"), for each k.
+    """How often the object would be the subject again, after "NAME (looked
+    and) x k saw", for each k: the next-word probability of NAME among the
+    three names' (so a slip of another kind, such as a period, does not count).
 
     Averaged over the three names, after the prompt ". Jane saw Spot. " (so
     the sentence starts as in the book). 0 is a reader that always
@@ -159,9 +161,11 @@ def recall(model, looks) -> np.ndarray:
     """
     from ..datasets import BOOK_VOCAB
 
-    names = BOOK_VOCAB[:3]
-    return np.array([np.mean([next_word(model, doug_prompt(k, name))[i]
-                              for i, name in enumerate(names)]) for k in looks])
+    def own_name(k: int, i: int) -> float:
+        p = next_word(model, doug_prompt(k, BOOK_VOCAB[i]))[:3]
+        return p[i] / p.sum()
+
+    return np.array([np.mean([own_name(k, i) for i in range(3)]) for k in looks])
 
 
 def measure(epochs: int | None = None, seed: int = SEED, n: int = N_SENTENCES,
@@ -343,12 +347,12 @@ def report(results: dict, out=print) -> None:
     looks = next(iter(results.values())).get("looks", 0)
     short = f"Doug (looked and) x{looks} saw" if looks else "Doug saw"
     out(f"{'network':10s} {'grammatical':>12s} {'X saw X.':>9s}   "
-        f"after '{short}': P(Doug) P(Jane) P(Spot)")
+        f"after '{short}': P(Doug) P(Jane) P(Spot) P(other)")
     pad = len(short) + 9
     for kind, r in results.items():
         p = r["after_doug_saw"]
         out(f"{kind:10s} {r['grammatical']:12.1%} {r['saw_self']:9.1%}   "
-            f"{' ' * pad}{p[0]:6.1%} {p[1]:7.1%} {p[2]:7.1%}")
+            f"{' ' * pad}{p[0]:6.1%} {p[1]:7.1%} {p[2]:7.1%} {1 - p[:3].sum():8.1%}")
     rnn, lstm = results["RNN"]["saw_self"], results["LSTM"]["saw_self"]
     if abs(rnn - lstm) <= 0.005:
         out("\nHere the plain RNN avoids 'X saw X.' about as well as the LSTM: the name to "
@@ -362,8 +366,9 @@ def report(results: dict, out=print) -> None:
     curves = {kind: r["recall"] for kind, r in results.items() if "recall" in r}
     if curves and len(next(iter(curves.values()))) > 1:
         ks = range(0, len(next(iter(curves.values()))), 2)
-        out("\nHow often each names the subject again after 'NAME (looked and) x k saw' "
-            "(0 = remembers,\n33% = has forgotten who saw):")
+        out("\nHow often each would name the subject again after 'NAME (looked and) x k "
+            "saw'\n(its probability among the three names; 0 = remembers, 33% = has "
+            "forgotten who saw):")
         out(f"{'k =':>10s} " + "".join(f"{k:6d}" for k in ks))
         for kind, c in curves.items():
             out(f"{kind:10s} " + "".join(f"{c[k]:6.1%}" for k in ks))
