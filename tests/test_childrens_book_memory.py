@@ -84,7 +84,7 @@ def test_over_seeds_table_and_report(runs):
     cb.report(runs[0], lines.append)
     out = "\n".join(lines)
     assert "Here the LSTM makes fewer 'X saw X.' slips" in out
-    assert "after 'Doug (looked and) x10 saw'" in out and "LSTM(7 → 16)" in out
+    assert "33% = has forgotten who saw" in out and "LSTM(7 → 16)" in out
 
 
 def test_memory_figure_shows_the_rnn_fading_and_the_lstm_holding(runs, tmp_path):
