@@ -30,7 +30,8 @@ from glassnet.demos import childrens_book as cb
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
-    parser.add_argument("--max-looks", type=int, default=cb.LOOKS, choices=sorted(cb.BOOKS),
+    parser.add_argument("--max-looks", type=int, default=cb.LOOKS,
+                        choices=sorted(cb.BOOKS),
                         help=f"most 'looked and' per sentence (default {cb.LOOKS})")
     parser.add_argument("--sentences", type=int, default=cb.N_SENTENCES,
                         help="sentences each network writes per seed")
@@ -44,8 +45,8 @@ def main(argv=None) -> dict:
     print(cb.seeds_table(table, seeds))
     if args.max_looks:
         ks = range(0, args.max_looks + 1, 2)
-        print("\nThe subject named again after 'NAME (looked and) x k saw' (its share of "
-              "the names'\nprobability), mean over seeds (33% = forgotten):")
+        print("\nThe subject named again after 'NAME (looked and) x k saw' (its "
+              "share of the names'\nprobability), mean over seeds (33% = forgotten):")
         print(f"{'k =':>11s} " + "".join(f"{k:6d}" for k in ks))
         for kind, r in table.items():
             curve = r["recall"].mean(axis=0)

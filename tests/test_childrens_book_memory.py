@@ -113,7 +113,8 @@ def test_demo_and_example_print_the_contrast(runs, monkeypatch, tmp_path, capsys
     assert cb.run(type("Args", (), {"out": str(path)})(), lines.append) == 0
     assert path.exists() and "LSTM makes fewer" in "\n".join(lines)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    main = runpy.run_path(os.path.join(root, "examples", "childrens_book_memory.py"))["main"]
+    script = os.path.join(root, "examples", "childrens_book_memory.py")
+    main = runpy.run_path(script)["main"]
     table = main(["--seeds", "2"])
     assert set(table) == set(cb.KINDS)
     out = capsys.readouterr().out

@@ -657,7 +657,8 @@ def regex_long_grammatical(ids):
 def test_long_book_is_grammatical_and_keeps_the_short_books_names(n, seed, max_looks):
     long = S.childrens_book(n, seed=seed, max_looks=max_looks)
     short = S.childrens_book(n, seed=seed)
-    assert long.vocab == S.LONG_BOOK_VOCAB and long.X.shape == (1, len(long.tokens) - 1, 7)
+    assert long.vocab == S.LONG_BOOK_VOCAB
+    assert long.X.shape == (1, len(long.tokens) - 1, 7)
     np.testing.assert_array_equal(long.X[0].argmax(-1), long.tokens[:-1])
     np.testing.assert_array_equal(long.y[0], long.tokens[1:])
     assert S.is_grammatical(long.tokens) and regex_long_grammatical(long.tokens)
@@ -704,7 +705,8 @@ def test_grammar_checker_reads_long_sentences():
 
 
 def test_saw_self_skips_the_looks():
-    assert S.saw_self("Jane looked and saw Spot. Doug looked and looked and saw Doug.") == [6]
+    text = "Jane looked and saw Spot. Doug looked and looked and saw Doug."
+    assert S.saw_self(text) == [6]
     assert S.saw_self("Doug looked and saw Doug saw Jane") == [0]
     assert S.saw_self("Doug looked and saw Jane") == []
     assert S.saw_self("looked and saw Doug") == []
@@ -712,5 +714,5 @@ def test_saw_self_skips_the_looks():
 
 def test_long_book_rejects_bad_max_looks():
     for bad in (-1, 2.5, True, "3"):
-        with pytest.raises(ConfigError, match="max_looks must be a non-negative integer"):
+        with pytest.raises(ConfigError, match="max_looks must be a non-negative int"):
             S.childrens_book(5, max_looks=bad)

@@ -184,7 +184,8 @@ def measure(epochs: int | None = None, seed: int = SEED, n: int = N_SENTENCES,
         model = train_reader(kind, epochs=epochs, seed=seed, max_looks=max_looks)
         written = write_sentences(model, n, seed=seed, steps=12 * (4 + 2 * max_looks))
         figures = score(written)
-        figures.update(model=model, seconds=time.perf_counter() - start, looks=max_looks,
+        figures.update(model=model, seconds=time.perf_counter() - start,
+                       looks=max_looks,
                        after_doug_saw=next_word(model, doug_prompt(max_looks)),
                        recall=recall(model, range(max_looks + 1)))
         results[kind] = figures
@@ -353,7 +354,8 @@ def report(results: dict, out=print) -> None:
     for kind, r in results.items():
         p = r["after_doug_saw"]
         probs = "" if looks else f"{' ' * 17}{p[0]:6.1%} {p[1]:7.1%} {p[2]:7.1%}"
-        out(f"{kind:10s} {r['grammatical']:12.1%} {r['saw_self']:9.1%}   {probs}".rstrip())
+        line = f"{kind:10s} {r['grammatical']:12.1%} {r['saw_self']:9.1%}   {probs}"
+        out(line.rstrip())
     rnn, lstm = results["RNN"]["saw_self"], results["LSTM"]["saw_self"]
     if abs(rnn - lstm) <= 0.005:
         out("\nHere the plain RNN avoids 'X saw X.' about as well as the LSTM: the name to "
@@ -367,9 +369,9 @@ def report(results: dict, out=print) -> None:
     curves = {kind: r["recall"] for kind, r in results.items() if "recall" in r}
     if curves and len(next(iter(curves.values()))) > 1:
         ks = range(0, len(next(iter(curves.values()))), 2)
-        out("\nHow often each would name the subject again after 'NAME (looked and) x k "
-            "saw'\n(its probability among the three names; 0 = remembers, 33% = has "
-            "forgotten who saw):")
+        out("\nHow often each would name the subject again after 'NAME (looked and) "
+            "x k saw'\n(its probability among the three names; 0 = remembers, 33% = "
+            "has forgotten who saw):")
         out(f"{'k =':>10s} " + "".join(f"{k:6d}" for k in ks))
         for kind, c in curves.items():
             out(f"{kind:10s} " + "".join(f"{c[k]:6.1%}" for k in ks))
