@@ -27,7 +27,6 @@ machine of docs/rl.md), so this script uses one unless told otherwise.
 from __future__ import annotations
 
 # ruff: noqa: E402  (BLAS thread counts must be set before NumPy is imported)
-
 import os
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):

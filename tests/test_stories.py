@@ -640,3 +640,79 @@ def test_mm_bags_look_like_bags():
         S.mm_bags(n_bags=0)
     with pytest.raises(ConfigError):
         S.mm_bags(spread=-1.0)
+
+
+# --------------------------------------------------------------------------
+# The long children's book: "Doug looked and looked and saw Jane."
+# --------------------------------------------------------------------------
+
+
+def regex_long_grammatical(ids):
+    """An independent statement of the long grammar: NAME (looked and)* saw OTHER ."""
+    text = "".join(str(int(i)) for i in ids)
+    return re.fullmatch(r"(?:([012])(?:56)*3(?!\1)[012]4)+", text) is not None
+
+
+@given(st.integers(1, 60), st.integers(0, 2**32 - 1), st.integers(1, 12))
+def test_long_book_is_grammatical_and_keeps_the_short_books_names(n, seed, max_looks):
+    long = S.childrens_book(n, seed=seed, max_looks=max_looks)
+    short = S.childrens_book(n, seed=seed)
+    assert long.vocab == S.LONG_BOOK_VOCAB
+    assert long.X.shape == (1, len(long.tokens) - 1, 7)
+    np.testing.assert_array_equal(long.X[0].argmax(-1), long.tokens[:-1])
+    np.testing.assert_array_equal(long.y[0], long.tokens[1:])
+    assert S.is_grammatical(long.tokens) and regex_long_grammatical(long.tokens)
+    assert S.saw_self(long.tokens) == []
+    # Dropping the looks gives back the short book of the same seed.
+    np.testing.assert_array_equal(long.tokens[long.tokens < 5], short.tokens)
+    looks = (np.diff(np.r_[-1, np.flatnonzero(long.tokens == 4)]) - 4) // 2
+    assert looks.min() >= 0 and looks.max() <= max_looks
+
+
+def test_long_book_draws_every_number_of_looks():
+    book = S.childrens_book(600, seed=3, max_looks=10)
+    looks = (np.diff(np.r_[-1, np.flatnonzero(book.tokens == 4)]) - 4) // 2
+    counts = np.bincount(looks, minlength=11)
+    assert len(counts) == 11 and counts.min() > 30  # uniform over 0..10: ~55 each
+
+
+@pytest.mark.parametrize(
+    "text, positions",
+    [
+        ("Jane looked and saw Jane.", [4]),  # the slip, four words later
+        ("Doug looked saw Jane.", [2]),
+        ("Doug looked and and saw Jane.", [3]),
+        ("Doug and saw Jane.", [1]),
+        ("Doug saw looked Jane.", [2, 3, 4]),  # each slip reported where it is
+        ("Doug looked and looked saw Doug.", [4, 5]),  # the subject survives a slip
+        ("Doug looked and", [3]),  # unfinished
+    ],
+)
+def test_grammar_checker_rejects_long_sentences(text, positions):
+    assert not S.is_grammatical(text)
+    assert [pos for pos, _ in S.grammar_errors(text)] == positions
+
+
+def test_grammar_checker_reads_long_sentences():
+    assert S.is_grammatical("Doug looked and looked and saw Jane. Jane saw Spot.")
+    assert S.is_grammatical("Doug looked and looked", complete=False)
+    [(pos, message)] = S.grammar_errors("Spot looked and looked and saw Spot.")
+    assert pos == 6 and "Spot cannot see Spot" in message
+    [(pos, message)] = S.grammar_errors("Doug looked saw Jane.")
+    assert "expected 'and'" in message
+    assert S.book_text([0, 5, 6, 3, 1, 4]) == "Doug looked and saw Jane."
+    assert S.book_tokens("doug LOOKED and saw jane.").tolist() == [0, 5, 6, 3, 1, 4]
+
+
+def test_saw_self_skips_the_looks():
+    text = "Jane looked and saw Spot. Doug looked and looked and saw Doug."
+    assert S.saw_self(text) == [6]
+    assert S.saw_self("Doug looked and saw Doug saw Jane") == [0]
+    assert S.saw_self("Doug looked and saw Jane") == []
+    assert S.saw_self("looked and saw Doug") == []
+
+
+def test_long_book_rejects_bad_max_looks():
+    for bad in (-1, 2.5, True, "3"):
+        with pytest.raises(ConfigError, match="max_looks must be a non-negative int"):
+            S.childrens_book(5, max_looks=bad)

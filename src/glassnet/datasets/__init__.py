@@ -8,6 +8,7 @@ from .stories import (  # noqa: F401
     BOOK_VOCAB,
     DINNER_MENU,
     FOUR_PIXEL_CLASSES,
+    LONG_BOOK_VOCAB,
     SHAWARMA_INPUTS,
     SHAWARMA_SCHEDULES,
     X_AND_O_CLASSES,

@@ -13,7 +13,8 @@ camera            :func:`four_pixel_unlabelled`
 X or O            :func:`x_and_o`, :func:`canonical_x`,
                   :func:`canonical_o`, :func:`x_features`
 dinner            :func:`dinner`, :func:`dinner_rule`
-children's book   :func:`childrens_book`, :func:`book_tokens`,
+children's book   :func:`childrens_book` (``max_looks`` for the long
+                  version), :func:`book_tokens`,
                   :func:`book_text`, :func:`grammar_errors`,
                   :func:`is_grammatical`, :func:`saw_self`
 shawarma cook     :func:`shawarma`, :func:`shawarma_patterns`
@@ -40,6 +41,7 @@ __all__ = [
     "BOOK_VOCAB",
     "DINNER_MENU",
     "FOUR_PIXEL_CLASSES",
+    "LONG_BOOK_VOCAB",
     "SHAWARMA_INPUTS",
     "SHAWARMA_SCHEDULES",
     "X_AND_O_CLASSES",
@@ -570,8 +572,10 @@ def dinner_rule(X) -> np.ndarray:
 # --------------------------------------------------------------------------
 
 BOOK_VOCAB = ("Doug", "Jane", "Spot", "saw", ".")
+#: The long book's words: "Doug looked and looked and saw Jane." (ids 5, 6 added).
+LONG_BOOK_VOCAB = BOOK_VOCAB + ("looked", "and")
 _NAMES = frozenset({0, 1, 2})
-_SAW, _STOP = 3, 4
+_SAW, _STOP, _LOOKED, _AND = 3, 4, 5, 6
 
 
 class Book(NamedTuple):
@@ -591,7 +595,8 @@ def book_tokens(words) -> np.ndarray:
     words : str or sequence of str or sequence of int
         Text such as ``"Doug saw Jane."`` (case and spacing do not matter;
         a period may touch the word before it), a list of words from
-        :data:`BOOK_VOCAB`, or token ids 0..4.
+        :data:`LONG_BOOK_VOCAB` (the short book's five words and "looked",
+        "and"), or token ids 0..6.
 
     Returns
     -------
@@ -610,22 +615,22 @@ def book_tokens(words) -> np.ndarray:
     if isinstance(words, str):
         words = re.findall(r"[^\s.]+|\.", words)
     items = list(words)
-    lookup = {w.lower(): i for i, w in enumerate(BOOK_VOCAB)}
+    lookup = {w.lower(): i for i, w in enumerate(LONG_BOOK_VOCAB)}
     ids = []
     for pos, item in enumerate(items):
         if isinstance(item, str):
             if item.lower() not in lookup:
                 raise DataError(
                     f"book_tokens: word {pos} ({item!r}) is not in the vocabulary "
-                    f"{BOOK_VOCAB}."
+                    f"{LONG_BOOK_VOCAB}."
                 )
             ids.append(lookup[item.lower()])
-        elif isinstance(item, numbers.Integral) and 0 <= item < len(BOOK_VOCAB):
+        elif isinstance(item, numbers.Integral) and 0 <= item < len(LONG_BOOK_VOCAB):
             ids.append(int(item))
         else:
             raise DataError(
                 f"book_tokens: item {pos} ({item!r}) is neither a word of "
-                f"{BOOK_VOCAB} nor a token id 0..{len(BOOK_VOCAB) - 1}."
+                f"{LONG_BOOK_VOCAB} nor a token id 0..{len(LONG_BOOK_VOCAB) - 1}."
             )
     return np.array(ids, dtype=np.int64)
 
@@ -639,7 +644,7 @@ def book_text(tokens) -> str:
     'Doug saw Jane. Jane saw Spot.'
     """
     ids = book_tokens(tokens)
-    text = " ".join(BOOK_VOCAB[i] for i in ids)
+    text = " ".join(LONG_BOOK_VOCAB[i] for i in ids)
     return text.replace(" .", ".")
 
 
@@ -649,13 +654,17 @@ def grammar_errors(tokens, complete: bool = True) -> list[tuple[int, str]]:
     The grammar, as the talk describes the book::
 
         story    := sentence sentence ...     (at least one)
-        sentence := NAME "saw" NAME "."       (the two names differ)
+        sentence := NAME looks "saw" NAME "." (the two names differ)
+        looks    := ("looked" "and")*         (none in the talk's short book)
         NAME     := "Doug" | "Jane" | "Spot"
 
-    So a name is followed by "saw" (as the subject) or "." (as the
-    object), "saw" and "." are followed by a name, and a name never sees
-    itself: "Doug saw Doug." is the mistake the talk's plain recurrent
-    network makes and its LSTM avoids. After an error the check picks up
+    So a name is followed by "saw" or "looked" (as the subject) or "."
+    (as the object), "saw" and "." are followed by a name, "looked" by
+    "and", "and" by "looked" or "saw", and a name never sees itself:
+    "Doug saw Doug." is the mistake the talk's plain recurrent network
+    makes and its LSTM avoids; in the long book ("Doug looked and looked
+    and saw Jane.") the subject to avoid is further back. After an error the
+    check picks up
     again at the next word that can start or continue a sentence, so one
     slip is reported once, not at every later word.
 
@@ -683,21 +692,31 @@ def grammar_errors(tokens, complete: bool = True) -> list[tuple[int, str]]:
     2 word 2 ('Doug'): Doug cannot see Doug; the object must differ from the subject
     >>> [pos for pos, _ in grammar_errors("Doug saw Jane saw Spot saw")]
     [3, 5, 6]
+    >>> grammar_errors("Doug looked and looked and saw Jane.")
+    []
+    >>> [pos for pos, _ in grammar_errors("Jane looked and saw Jane.")]
+    [4]
     """
     ids = book_tokens(tokens)
     errors: list[tuple[int, str]] = []
-    state, subject = 0, None  # 0 name, 1 "saw", 2 object, 3 "."
+    # Expected next: 0 a name, 1 "saw" or "looked", 2 the object, 3 ".",
+    # 4 "and", 5 "looked" or "saw".
+    state, subject = 0, None
 
     def word(i: int) -> str:
-        return f"word {i} ({BOOK_VOCAB[ids[i]]!r})"
+        return f"word {i} ({LONG_BOOK_VOCAB[ids[i]]!r})"
 
     for i, tok in enumerate(ids):
         tok = int(tok)
         is_name = tok in _NAMES
         if state == 0 and is_name:
             state, subject = 1, tok
-        elif state == 1 and tok == _SAW:
+        elif state in (1, 5) and tok == _SAW:
             state = 2
+        elif state in (1, 5) and tok == _LOOKED:
+            state = 4
+        elif state == 4 and tok == _AND:
+            state = 5
         elif state == 2 and is_name:
             if tok == subject:
                 name = BOOK_VOCAB[tok]
@@ -707,14 +726,20 @@ def grammar_errors(tokens, complete: bool = True) -> list[tuple[int, str]]:
         elif state == 3 and tok == _STOP:
             state, subject = 0, None
         else:
-            expected = ("a name", "'saw'", "a name", "'.'")[state]
+            expected = ("a name", "'saw' or 'looked'", "a name", "'.'", "'and'",
+                        "'looked' or 'saw'")[state]
             errors.append((i, f"{word(i)}: expected {expected}"))
             # Pick up again as if this word were used correctly.
+            in_sentence = state in (1, 4, 5)
             if tok == _STOP:
                 state, subject = 0, None
             elif tok == _SAW:
                 prev = int(ids[i - 1]) if i else None
-                state, subject = 2, prev if prev in _NAMES else None
+                state = 2
+                subject = prev if prev in _NAMES else subject if in_sentence else None
+            elif tok in (_LOOKED, _AND):
+                state = 4 if tok == _LOOKED else 5
+                subject = subject if in_sentence else None
             else:
                 state, subject = 1, tok
     if complete and len(ids) == 0:
@@ -743,27 +768,34 @@ def saw_self(tokens) -> list[int]:
     """Positions where a name is followed by "saw" and then the same name.
 
     This finds the talk's "Doug saw Doug." slip wherever it occurs, with or
-    without the closing period, even inside otherwise broken text.
+    without the closing period, even inside otherwise broken text. Words
+    "looked" and "and" between the first name and "saw" are skipped, so the
+    long book's "Doug looked and looked and saw Doug." counts too.
 
     Returns
     -------
     list of int
-        Position of the first name of each such triple.
+        Position of the first name of each such slip.
 
     Examples
     --------
     >>> saw_self("Jane saw Spot. Doug saw Doug.")
     [4]
+    >>> saw_self("Jane looked and saw Spot. Doug looked and looked and saw Doug.")
+    [6]
     """
     ids = book_tokens(tokens)
-    if len(ids) < 3:
-        return []
-    a, mid, b = ids[:-2], ids[1:-1], ids[2:]
-    hit = (a == b) & (mid == _SAW) & (a < _SAW)
-    return np.flatnonzero(hit).tolist()
+    hits = []
+    for j in np.flatnonzero(ids[1:-1] == _SAW) + 1:
+        first = j - 1
+        while first > 0 and ids[first] in (_LOOKED, _AND):
+            first -= 1
+        if ids[first] < _SAW and ids[first] == ids[j + 1]:
+            hits.append(int(first))
+    return hits
 
 
-def childrens_book(n_sentences: int = 100, seed=0) -> Book:
+def childrens_book(n_sentences: int = 100, seed=0, max_looks: int = 0) -> Book:
     """A random children's book: "Doug saw Jane. Spot saw Doug. ..."
 
     Each sentence picks its subject uniformly from Doug, Jane and Spot and
@@ -772,23 +804,35 @@ def childrens_book(n_sentences: int = 100, seed=0) -> Book:
     Sentences are independent; a name may end one sentence and start the
     next ("Jane saw Spot. Spot saw Doug.").
 
-    Token ids index :data:`BOOK_VOCAB`: 0 Doug, 1 Jane, 2 Spot, 3 saw,
-    4 the period.
+    With ``max_looks`` > 0 this is the *long* book: between the subject and
+    "saw" each sentence has k repeats of "looked and", k uniform in
+    0..``max_looks`` ("Doug looked and looked and saw Jane."), so the name
+    to avoid is 2k + 2 words back from the object instead of 2 -- far
+    enough that a plain RNN forgets it and an LSTM does not (the
+    children's-book demo measures this).
+
+    Token ids index :data:`LONG_BOOK_VOCAB`: 0 Doug, 1 Jane, 2 Spot, 3 saw,
+    4 the period, 5 looked, 6 and (the short book uses only 0..4).
 
     Parameters
     ----------
     n_sentences : int, default 100
-        Sentences in the book (each is four tokens).
+        Sentences in the book (each is 4 + 2k tokens).
     seed : int, numpy.random.Generator or None, default 0
         Passed to ``np.random.default_rng``.
+    max_looks : int >= 0, default 0
+        Most "looked and" repeats in one sentence; 0 gives the talk's short
+        book (and, for a seed, the same subjects and objects as any other
+        ``max_looks``).
 
     Returns
     -------
     Book
-        ``tokens`` int64 (4 * n_sentences,), the whole book;
-        ``X`` float32 (1, T - 1, 5), one-hot of every token but the last;
-        ``y`` int64 (1, T - 1), the token that follows each input
-        (next-word prediction); ``vocab`` = :data:`BOOK_VOCAB`.
+        ``tokens`` int64 (T,), the whole book; ``vocab`` is
+        :data:`BOOK_VOCAB` for the short book, :data:`LONG_BOOK_VOCAB` for
+        the long one; ``X`` float32 (1, T - 1, len(vocab)), one-hot of every
+        token but the last; ``y`` int64 (1, T - 1), the token that follows
+        each input (next-word prediction).
 
     Examples
     --------
@@ -797,21 +841,24 @@ def childrens_book(n_sentences: int = 100, seed=0) -> Book:
     ((12,), (1, 11, 5), (1, 11))
     >>> is_grammatical(book.tokens), saw_self(book.tokens)
     (True, [])
+    >>> book_text(childrens_book(n_sentences=2, seed=0, max_looks=3).tokens)
+    'Spot looked and saw Jane. Jane saw Spot.'
     """
-    check_positive("childrens_book", "n_sentences", n_sentences, integer=True)
+    where = "childrens_book"
+    check_positive(where, "n_sentences", n_sentences, integer=True)
+    _check_nonnegative(where, "max_looks", max_looks, integer=True)
     rng = np.random.default_rng(seed)
     subject = rng.integers(0, 3, size=n_sentences)
     obj = (subject + rng.integers(1, 3, size=n_sentences)) % 3
-    tokens = (
-        np.stack(
-            [subject, np.full(n_sentences, _SAW), obj, np.full(n_sentences, _STOP)],
-            axis=1,
-        )
-        .reshape(-1)
-        .astype(np.int64)
-    )
-    X = np.eye(len(BOOK_VOCAB), dtype=np.float32)[tokens[:-1]][None]
-    return Book(tokens, X, tokens[None, 1:], BOOK_VOCAB)
+    looks = (rng.integers(0, max_looks + 1, size=n_sentences) if max_looks
+             else np.zeros(n_sentences, dtype=np.int64))
+    tokens = np.concatenate([
+        [s, *([_LOOKED, _AND] * k), _SAW, o, _STOP]
+        for s, k, o in zip(subject.tolist(), looks.tolist(), obj.tolist())
+    ]).astype(np.int64)
+    vocab = LONG_BOOK_VOCAB if max_looks else BOOK_VOCAB
+    X = np.eye(len(vocab), dtype=np.float32)[tokens[:-1]][None]
+    return Book(tokens, X, tokens[None, 1:], vocab)
 
 
 # --------------------------------------------------------------------------
