@@ -299,5 +299,5 @@ def test_saving_needs_a_known_suffix_and_matplotlib(tmp_path, monkeypatch):
         plot.loss_curve(lambda w: w ** 2, (0, 1), path=tmp_path / "curve.gif")
     assert not list(tmp_path.iterdir())  # nothing half-written
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ImportError, match=r"pip install glassnet\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[plot\]'"):
         plot.loss_curve(lambda w: w ** 2, (0, 1))
