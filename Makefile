@@ -19,6 +19,7 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[plot,progress,test,onnx]'
+	$(BIN)/python -m pip install --quiet -e '.[notebooks,docs]'
 	touch $@
 
 # torch is only for the side-by-side benchmark, from a local wheel when there is one.
