@@ -244,7 +244,7 @@ def main(argv=None) -> int:
         except ImportError:
             print(
                 "\n(matplotlib is not installed, so no figure: "
-                "pip install glassnet[plot])"
+                "pip install -e '.[plot]' in a glassnet checkout)"
             )
     return 0
 

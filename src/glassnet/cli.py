@@ -407,7 +407,7 @@ def _inspect_figures(model, folder) -> list:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        print("figures need matplotlib: pip install glassnet[plot]")
+        print("figures need matplotlib: pip install matplotlib (or pip install -e '.[plot]' in a glassnet checkout)")
         return []
     import matplotlib.pyplot as plt
 
@@ -582,7 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--figures", metavar="DIR",
                      help="draw the first layer's weights, the network (dense nets of at "
                      "most 16 neurons a layer) and conv filters into DIR (needs "
-                     "glassnet[plot])")
+                     "matplotlib, the plot extra)")
     ins.set_defaults(func=_inspect)
 
     ex = sub.add_parser(
