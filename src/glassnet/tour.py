@@ -298,6 +298,25 @@ def story_childrens_book(out: str) -> list:
                  f"probabilities after 'Jane saw Spot. Doug saw': {said}.", "lstm-gates.png")]
 
 
+def story_dinner(out: str) -> list:
+    from .demos.dinner import TRIP, draw_month, predict_nights, score, train_dinner, trip_months
+
+    model = train_dinner()
+    data, trip = trip_months()
+    s = score(predict_nights(model, data.X), data, trip)
+    draw_month(model, data, path=f"{out}/dinner-month.png")
+    return [Item("A month of dinners", "An RNN (4 memory units) trained on months with "
+                 "single nights away predicts every night of a new month, in which you "
+                 f"are also away for {TRIP} nights in a row (grey). On nights away it "
+                 "plays its own prediction forward. Crosses are what was cooked, dots "
+                 "what the network said: where a dot sits on its cross, it was right. "
+                 f"Over {len(data.y)} such months it gets {s['right']:,} of "
+                 f"{s['nights']:,} nights right ({s['right'] / s['nights']:.1%}), "
+                 f"{s['trip_right']:,} of {s['trip_nights']:,} during and just after "
+                 "the trips. Same settings as `glassnet demo dinner`.",
+                 "dinner-month.png")]
+
+
 def story_tea(out: str) -> list:
     from . import landscapes
     from .optim.free import GradientDescent
@@ -406,6 +425,7 @@ STORIES = {
     "what-networks-learn": ("What networks can learn", story_what_networks_learn),
     "digits": ("Handwritten digits", story_digits),
     "x-and-o": ("X or O: a convolutional network", story_x_and_o),
+    "dinner": ("What's for dinner: a recurrent network", story_dinner),
     "childrens-book": ("The children's book: an LSTM's gates", story_childrens_book),
     "tea": ("Tea temperature: gradient descent and its traps", story_tea),
     "mm-bags": ("M&Ms per bag: squared versus absolute misses", story_mm),
