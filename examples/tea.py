@@ -18,10 +18,10 @@ Rules of the race, the same for every method:
 
 * a run may brew at most ``--budget`` cups (evaluations); every cup counts,
   including the extra cups that estimate a slope or a curvature;
-* a run succeeds when it brews a cup within 0.1 points (on the 0-10
-  suffering scale) of the best cup the landscape has; it stops there;
+* a run succeeds when it brews a cup within 0.1 points (suffering
+  runs from about -2 to 10) of the best cup the landscape has; it stops there;
 * the settings of each method were chosen once, from the scales of the
-  problem (temperatures 0-100 C, suffering 0-10) and a look at the smooth
+  problem (temperatures 0-100 C, suffering -2 to 10) and a look at the smooth
   valley, and are used unchanged on all five landscapes;
 * the random methods use seed i for the run from the i-th start.
 """

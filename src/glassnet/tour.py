@@ -153,8 +153,10 @@ def story_what_networks_learn(out: str) -> list:
              "islands, always smooth and (for tanh) never outside -1 to 1; ReLU makes "
              "sharper corners. The colours of each map are centred on the classifier's "
              "cut (white).", "families.png"),
-        Item("Deep versus wide", "Random curves from a wide network (100 hidden neurons) "
-             "and a deep one (11 then 9) look alike, and both learn the same wiggly curve: "
+        Item("Deep versus wide", "Random curves from a wide network (one hidden layer of "
+             "100 neurons) are gentle wiggles; from a deep one (two hidden layers, 11 then "
+             "9) they bend more sharply, often in steps, since each layer squashes what the "
+             "last one squashed. Trained, both learn the same wiggly curve: "
              f"the wide net with {wide['params']} weights (MSE {wide['mse']:.1e}), the deep "
              f"one with {deep['params']} (MSE {deep['mse']:.1e}).", "deep-vs-wide.png"),
         Item("A straight cut versus a smooth curve", "Points above a wavy line are one "
@@ -177,7 +179,8 @@ def story_digits(out: str) -> list:
     model, history, (_, X_te, _, y_te), scaler = train_digits(epochs=15, verbose=0,
                                                               validate=True)
     cm = confusion(y_te, predict_classes(model, scaler.transform(X_te)), num_classes=10)
-    training_curves(history, title="digits: 64 → 32 sigmoid → 10, trained 15 epochs",
+    training_curves(history, title="digits: 64 → 32 sigmoid → 10, trained 15 epochs "
+                    "(quick setting; `glassnet demo digits` trains 30)",
                     path=f"{out}/digits-training.png")
     confusion_matrix(cm, title="digits: the held-out quarter",
                      path=f"{out}/digits-confusion.png")
@@ -262,7 +265,8 @@ def story_x_and_o(out: str) -> list:
              "what is there): the diagonal survives, smaller.", "x-and-o-pooled.png"),
         Item("Features a network learned", f"A small CNN (four 3x3 features, ReLU, "
              f"pooling, a voting layer) trained on 300 generated Xs and Os gets {acc:.1%} "
-             "of 500 new ones right. Its features are its own, not the talk's; look for "
+             "of 500 new ones right (the tour's quick setting; `glassnet demo x-and-o` "
+             "tests on 1,000). Its features are its own, not the talk's; look for "
              "diagonal strokes among them.", "x-and-o-learned.png"),
         Item("...and their maps of the X", "The learned features applied to the same X, "
              "before ReLU.", "x-and-o-learned-maps.png"),
@@ -340,7 +344,8 @@ def story_tea(out: str) -> list:
         about = ls.about[0].upper() + ls.about[1:]
         items.append(Item(ls.name.replace("_", " "), f"{about}. The dots are where "
                           f"gradient descent stood after each step from {start:g} C "
-                          f"(purple first, yellow last; the star is where it stopped, "
+                          f"(purple first, yellow last; the hollow star is where it "
+                          f"stopped, "
                           f"{run.x[0]:.1f} C). {verdict}", f"tea-{ls.name}.png"))
     return items
 
@@ -376,7 +381,7 @@ def story_mm(out: str) -> list:
              f"Gradient descent from 41 rolls down to {run.x[0]:.2f}.", "mm-squared.png"),
         Item("Absolute misses", "With the size of each miss instead of its square, every "
              "guess from 53 to 57 is off by 4 in total: the bottom is flat, and any median "
-             "is best. The dotted line just marks the first lowest point of the grid.",
+             "is best. The shaded band marks that flat bottom, 53 to 57.",
              "mm-absolute.png"),
     ]
 

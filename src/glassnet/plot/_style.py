@@ -134,6 +134,13 @@ def as_image(vector, image_shape=None, order: str = "C") -> np.ndarray:
     return v.reshape(image_shape, order=order)
 
 
+def number_text(v: float, decimals: int = 2) -> str:
+    """``v`` written with ``decimals`` decimals and a true minus sign, never as
+    ``−0.00``: a value that rounds to zero is written without a sign."""
+    text = f"{v:.{decimals}f}"
+    return f"{0:.{decimals}f}" if float(text) == 0 else text.replace("-", "−")
+
+
 def no_ticks(ax) -> None:
     ax.set_xticks([])
     ax.set_yticks([])

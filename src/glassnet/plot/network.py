@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._style import NEGATIVE, POSITIVE, as_image, checkered, finish, new_figure
+from ._style import (NEGATIVE, POSITIVE, as_image, checkered, finish, new_figure,
+                     number_text)
 
 __all__ = ["network", "dense_stack"]
 
@@ -92,8 +93,7 @@ def _fields(model, stack, image_shape, order, low, high):
 
 
 def _number(v: float) -> str:
-    text = f"{v:.2f}"
-    return "0.00" if float(text) == 0 else text.replace("-", "−")
+    return number_text(v, 2)
 
 
 def network(model, *, values=None, receptive: bool = False, image_shape=None,
