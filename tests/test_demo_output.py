@@ -10,9 +10,9 @@ from glassnet import cli
 
 pytest.importorskip("matplotlib")
 
-DRAWING = ["four-pixel", "shawarma", "x-and-o"]
+DRAWING = ["four-pixel", "shawarma", "x-and-o", "tea"]
 DEFAULT_NAMES = {"four-pixel": "glassnet-four-pixel.png", "shawarma": "glassnet-shawarma.png",
-                 "x-and-o": "glassnet-x-and-o.png"}
+                 "x-and-o": "glassnet-x-and-o.png", "tea": "glassnet-tea.png"}
 
 
 @pytest.mark.parametrize("name", DRAWING)
@@ -35,3 +35,13 @@ def test_out_says_where(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-temp"))
     assert cli.main(["demo", "shawarma", "--out", str(tmp_path / "s.png")]) == 0
     assert sorted(os.listdir(tmp_path)) == ["s-days.png", "s.png"]
+
+
+def test_the_tour_draws_the_tea_race_of_every_method(tmp_path):
+    from glassnet import tour
+
+    items = tour.story_tea(str(tmp_path))
+    race = next(i for i in items if i.file == "tea-race.png")
+    assert (tmp_path / "tea-race.png").stat().st_size > 10_000
+    assert race.caption.count(" of 40") == 8  # eight methods, 8 starts x 5 landscapes
+    assert "tea" in tour.STORIES and "dinner" in tour.STORIES

@@ -347,6 +347,25 @@ def story_tea(out: str) -> list:
                           f"(purple first, yellow last; the hollow star is where it "
                           f"stopped, "
                           f"{run.x[0]:.1f} C). {verdict}", f"tea-{ls.name}.png"))
+    from .demos.tea import FIGURE_START, STARTS, plot_paths, race, table
+
+    results = race()
+    plot_paths(results, f"{out}/tea-race.png")
+    wins = {m: sum(r.reached_target for (name, _), runs in results.items() if name == m
+                   for r in runs) for m, _ in results}
+    runs = len(STARTS) * len(landscapes.TEA_LANDSCAPES)
+    items.append(Item("Eight ways to the best cup", "Every method from the same start, "
+                      f"{FIGURE_START:g} C (open circle), on all five tea landscapes: one "
+                      "row per method, one column per landscape. The green band is the "
+                      "best cup (within 0.1 of it); a green star means the method found "
+                      "it, a red one that it got stuck or ran out of its 200 cups. The "
+                      "rolling methods stop on the first flat ground; the searching ones "
+                      "brew more cups and get out. Over all eight starts: "
+                      + ", ".join(f"{m} {w} of {runs}" for m, w in wins.items()) + ".",
+                      "tea-race.png"))
+    items.append(Item("The race as a table", "Runs that found the best cup, of eight "
+                      "starts, and in brackets the mean cups brewed (same settings as "
+                      "`glassnet demo tea`).", text=table(results)))
     return items
 
 

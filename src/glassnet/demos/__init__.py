@@ -18,6 +18,7 @@ DEMOS = {
     "dinner": "glassnet.demos.dinner",
     "childrens-book": "glassnet.demos.childrens_book",
     "x-and-o": "glassnet.demos.x_and_o",
+    "tea": "glassnet.demos.tea",
 }
 DEFAULT = "digits"
 
