@@ -11,8 +11,12 @@ from glassnet import cli
 pytest.importorskip("matplotlib")
 
 DRAWING = ["four-pixel", "shawarma", "x-and-o", "tea"]
-DEFAULT_NAMES = {"four-pixel": "glassnet-four-pixel.png", "shawarma": "glassnet-shawarma.png",
-                 "x-and-o": "glassnet-x-and-o.png", "tea": "glassnet-tea.png"}
+DEFAULT_NAMES = {
+    "four-pixel": "glassnet-four-pixel.png",
+    "shawarma": "glassnet-shawarma.png",
+    "x-and-o": "glassnet-x-and-o.png",
+    "tea": "glassnet-tea.png",
+}
 
 
 @pytest.mark.parametrize("name", DRAWING)

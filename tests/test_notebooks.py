@@ -13,9 +13,18 @@ import pathlib
 
 import pytest
 
-NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-STORIES = ["four-pixel-camera", "x-and-o", "digits", "dinner", "childrens-book",
-           "mm-bags", "tea"]
+NOTEBOOKS = sorted(
+    (pathlib.Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")
+)
+STORIES = [
+    "four-pixel-camera",
+    "x-and-o",
+    "digits",
+    "dinner",
+    "childrens-book",
+    "mm-bags",
+    "tea",
+]
 
 
 def test_there_is_a_first_hour_notebook_and_one_per_seed_story():
@@ -30,7 +39,8 @@ def test_notebooks_are_stored_without_outputs(path):
         if cell["cell_type"] == "code":
             assert cell["outputs"] == [] and cell["execution_count"] is None, (
                 f"{path.name}: clear the outputs before committing "
-                "(jupyter nbconvert --clear-output --inplace)")
+                "(jupyter nbconvert --clear-output --inplace)"
+            )
 
 
 def ends_with_a_figure(source: str) -> bool:
@@ -53,16 +63,24 @@ def executed(tmp_path_factory):
 
     # the kernel imports this glassnet, also when it comes from PYTHONPATH=src
     source = str(pathlib.Path(glassnet.__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [source, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [source, *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
+    }
     done = {}
 
     def run(path):
         if path not in done:
             book = nbformat.read(path, as_version=4)
             folder = tmp_path_factory.mktemp(path.stem)  # a notebook's files go here
-            nbclient.NotebookClient(book, timeout=120, kernel_name="python3",
-                                    resources={"metadata": {"path": str(folder)}}).execute(env=env)
+            nbclient.NotebookClient(
+                book,
+                timeout=120,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(folder)}},
+            ).execute(env=env)
             done[path] = (book, folder)
         return done[path]
 
@@ -76,9 +94,12 @@ def test_notebook_runs_and_shows_its_figures(executed, path):
     for cell in code:
         assert not [o for o in cell.outputs if o.output_type == "error"]
         assert not [o for o in cell.outputs if o.get("name") == "stderr"], (
-            f"{path.name}: a warning or error was printed: {cell.outputs}")
+            f"{path.name}: a warning or error was printed: {cell.outputs}"
+        )
         if ends_with_a_figure(cell.source):
-            assert outputs_of(cell, "image/png"), f"{path.name}: no figure for\n{cell.source}"
+            assert outputs_of(cell, "image/png"), (
+                f"{path.name}: no figure for\n{cell.source}"
+            )
     assert any(outputs_of(c, "image/png") for c in code)
     assert list(folder.iterdir()) == []  # nothing written where the notebook runs
 
@@ -91,10 +112,18 @@ def test_first_hour_shows_one_progress_display_and_html_objects(executed):
     assert len(progress) == 1  # updated in place, not one bar per epoch
     text = progress[0]["data"]["text/plain"]
     assert [ln.split("  ")[0] for ln in text.splitlines()[:15]] == [
-        f"epoch {i}/15" for i in range(1, 16)]
+        f"epoch {i}/15" for i in range(1, 16)
+    ]
     assert "fit: 15 epochs in" in progress[0]["data"]["text/html"]
-    results = {c.source.splitlines()[-1]: [o for o in outputs_of(c, "text/html")
-                                           if o.output_type == "execute_result"]
-               for c in code}
-    for name, title in (("history", "History"), ("t", "Trace"), ("field", "ReceptiveField")):
+    results = {
+        c.source.splitlines()[-1]: [
+            o for o in outputs_of(c, "text/html") if o.output_type == "execute_result"
+        ]
+        for c in code
+    }
+    for name, title in (
+        ("history", "History"),
+        ("t", "Trace"),
+        ("field", "ReceptiveField"),
+    ):
         assert f"<b>{title}</b>" in results[name][0]["data"]["text/html"]

@@ -305,7 +305,7 @@ def test_saving_needs_a_known_suffix_and_matplotlib(tmp_path, monkeypatch):
         plot.loss_curve(lambda w: w ** 2, (0, 1))
 
 
-# --- captions and numbers that match their pictures ------------------------------------------
+# --- captions and numbers that match their pictures ---------------------------------
 
 
 @given(st.floats(-10, 10, allow_nan=False), st.integers(0, 3))
@@ -329,7 +329,8 @@ def test_map_numbers_are_readable_and_unsigned_at_zero():
 
 
 def test_the_end_of_a_path_does_not_hide_its_last_steps():
-    fig = plot.loss_curve(lambda w: (w - 1.0) ** 2, (0, 2), trajectory=[0.0, 0.9, 0.99, 1.0])
+    path = [0.0, 0.9, 0.99, 1.0]
+    fig = plot.loss_curve(lambda w: (w - 1.0) ** 2, (0, 2), trajectory=path)
     star = fig.axes[0].collections[-1]
     assert star.get_facecolor().size == 0 or star.get_facecolor()[0][3] == 0
 
@@ -354,6 +355,7 @@ def test_the_mm_caption_describes_the_band_it_draws(tmp_path):
 def test_the_colour_bar_says_when_the_last_steps_pile_up_at_the_end():
     path = [0.0, 0.5, 0.9, 1.0, 1.0, 1.0, 1.0]
     fig = plot.loss_curve(lambda w: (w - 1.0) ** 2, (0, 2), trajectory=path)
-    assert fig.axes[-1].get_ylabel() == "step (purple first); from step 3 on, all at the end"
+    label = fig.axes[-1].get_ylabel()
+    assert label == "step (purple first); from step 3 on, all at the end"
     fig = plot.loss_curve(lambda w: (w - 1.0) ** 2, (0, 2), trajectory=[0.0, 0.5, 1.0])
     assert fig.axes[-1].get_ylabel() == "step (purple first)"

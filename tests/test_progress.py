@@ -62,7 +62,11 @@ def test_a_notebook_gets_one_display_updated_in_place(notebook, capsys):
     assert capsys.readouterr() == ("", "")  # no bar, no lines beside the display
     final = notebook.shown[-1][1]
     lines = repr(final).splitlines()
-    assert [ln.split("  ")[0] for ln in lines[:3]] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert [ln.split("  ")[0] for ln in lines[:3]] == [
+        "epoch 1/3",
+        "epoch 2/3",
+        "epoch 3/3",
+    ]
     assert f"loss {history.loss[-1]:.4f}" in lines[2]
     assert lines[3].startswith("fit: 3 epochs in ")
     root = ET.fromstring(final._repr_html_())

@@ -38,13 +38,12 @@ def test_the_no_magic_loop_runs_as_written_and_ends_where_fit_does():
     text = README.read_text()
     fit_code = re.search(r"## Train a network in a few lines.*?```python\n(.*?)```",
                          text, re.S).group(1)
-    loop_code = re.search(r"`fit` is no magic.*?```python\n(.*?)```", text, re.S).group(1)
+    loop = re.search(r"`fit` is no magic.*?```python\n(.*?)```", text, re.S).group(1)
     namespace = {}
-    exec(compile(fit_code.replace("epochs=30, seed=0)", "epochs=30, seed=0, verbose=0)"),
-                 "README.md", "exec"),
-         namespace)
+    quiet = fit_code.replace("epochs=30, seed=0)", "epochs=30, seed=0, verbose=0)")
+    exec(compile(quiet, "README.md", "exec"), namespace)
     fitted = namespace["model"]
-    exec(compile(loop_code, "README.md", "exec"), namespace)
+    exec(compile(loop, "README.md", "exec"), namespace)
     looped = namespace["model"]
     assert looped is not fitted
     for (name, a), (_, b) in zip(fitted.named_parameters(), looped.named_parameters()):

@@ -1,4 +1,4 @@
-"""What Jupyter shows: figures inline with no set-up, HTML for the objects learners meet.
+"""What Jupyter shows: figures inline with no set-up, HTML for what learners meet.
 
 Every HTML display is parsed as XML, so a missing escape or an unclosed tag
 fails here rather than garbling a notebook.
@@ -41,7 +41,7 @@ def test_a_figure_displays_as_png_through_ipython_with_no_magic():
     png = png if isinstance(png, bytes) else __import__("base64").b64decode(png)
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     # the PNG is this figure at the display resolution
-    width, height = (int.from_bytes(png[i:i + 4], "big") for i in (16, 20))
+    width, height = (int.from_bytes(png[i : i + 4], "big") for i in (16, 20))
     w_in, h_in = fig.get_size_inches()
     assert (width, height) == (round(w_in * 100), round(h_in * 100))
 
@@ -76,7 +76,11 @@ def test_history_html_lists_each_figure_with_first_best_last():
     summary = root.findall(".//table")[0]
     rows = [cells(tr) for tr in summary.iter("tr")][1:]
     assert rows[0][0] == "loss" and rows[0][2:] == ["0.9", "0.2", "0.4"]
-    assert rows[1][0] == "accuracy" and rows[1][2:] == ["0.5", "0.9", "0.8"]  # best = max
+    assert rows[1][0] == "accuracy" and rows[1][2:] == [
+        "0.5",
+        "0.9",
+        "0.8",
+    ]  # best = max
     assert len(list(summary.iter("polyline"))) == 2  # one sparkline per figure
 
 
@@ -88,8 +92,15 @@ def test_history_html_epoch_table_shows_all_or_first_and_last_five(n):
     if n <= 11:
         assert first_column == [str(i + 1) for i in range(n)]
     else:
-        assert first_column == ["1", "2", "3", "4", "5", "…",
-                                *map(str, range(n - 4, n + 1))]
+        assert first_column == [
+            "1",
+            "2",
+            "3",
+            "4",
+            "5",
+            "…",
+            *map(str, range(n - 4, n + 1)),
+        ]
 
 
 def test_empty_history_html_says_so():
@@ -121,7 +132,7 @@ def test_trace_html_names_the_loss_and_marks_gradients():
 # --- ReceptiveField ------------------------------------------------------------
 
 
-def test_receptive_field_html_draws_the_pattern_black_low_white_high_checkered_ignored():
+def test_receptive_field_html_draws_black_low_white_high_checkered_ignored():
     model = Sequential(Dense(4, 1), Tanh())
     model[0].weight.data[:, 0] = [1.0, -1.0, 0.0, 1.0]
     field = gn.receptive_field(model, layer=1, neuron=0)
@@ -129,8 +140,14 @@ def test_receptive_field_html_draws_the_pattern_black_low_white_high_checkered_i
     svg = root.find(".//svg")
     fills = [r.get("fill") for r in svg.iter("rect")]
     # a 2x2 picture: white, black, then the don't-care pixel as three squares, white
-    assert fills == ["rgb(255,255,255)", "rgb(0,0,0)", "#fff", "#000", "#000",
-                     "rgb(255,255,255)"]
+    assert fills == [
+        "rgb(255,255,255)",
+        "rgb(0,0,0)",
+        "#fff",
+        "#000",
+        "#000",
+        "rgb(255,255,255)",
+    ]
     table = dict(cells(tr) for tr in list(root.find(".//table").iter("tr"))[1:])
     assert table["method"] == "exact"
     assert table["don't care"] == "1 of 4 inputs"
@@ -151,7 +168,8 @@ def test_search_result_html_states_the_result_and_the_path():
     from glassnet.optim.free import CoordinateNudge
 
     result = CoordinateNudge(budget=200, seed=0).minimize(
-        lambda v: float(np.sum((v - 3.0) ** 2)), np.zeros(2))
+        lambda v: float(np.sum((v - 3.0) ** 2)), np.zeros(2)
+    )
     root = parsed(result._repr_html_())
     table = dict(cells(tr)[:2] for tr in list(root.find(".//table").iter("tr"))[1:])
     assert table["loss"] == _display.number(result.loss, 6)

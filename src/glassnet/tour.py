@@ -153,10 +153,11 @@ def story_what_networks_learn(out: str) -> list:
              "islands, always smooth and (for tanh) never outside -1 to 1; ReLU makes "
              "sharper corners. The colours of each map are centred on the classifier's "
              "cut (white).", "families.png"),
-        Item("Deep versus wide", "Random curves from a wide network (one hidden layer of "
-             "100 neurons) are gentle wiggles; from a deep one (two hidden layers, 11 then "
-             "9) they bend more sharply, often in steps, since each layer squashes what the "
-             "last one squashed. Trained, both learn the same wiggly curve: "
+        Item("Deep versus wide", "Random curves from a wide network (one hidden "
+             "layer of 100 neurons) are gentle wiggles; from a deep one (two hidden "
+             "layers, 11 then 9) they bend more sharply, often in steps, since each "
+             "layer squashes what the last one squashed. Trained, both learn the same "
+             "wiggly curve: "
              f"the wide net with {wide['params']} weights (MSE {wide['mse']:.1e}), the deep "
              f"one with {deep['params']} (MSE {deep['mse']:.1e}).", "deep-vs-wide.png"),
         Item("A straight cut versus a smooth curve", "Points above a wavy line are one "
@@ -303,7 +304,8 @@ def story_childrens_book(out: str) -> list:
 
 
 def story_dinner(out: str) -> list:
-    from .demos.dinner import TRIP, draw_month, predict_nights, score, train_dinner, trip_months
+    from .demos.dinner import (TRIP, draw_month, predict_nights, score, train_dinner,
+                               trip_months)
 
     model = train_dinner()
     data, trip = trip_months()
@@ -354,13 +356,14 @@ def story_tea(out: str) -> list:
     wins = {m: sum(r.reached_target for (name, _), runs in results.items() if name == m
                    for r in runs) for m, _ in results}
     runs = len(STARTS) * len(landscapes.TEA_LANDSCAPES)
-    items.append(Item("Eight ways to the best cup", "Every method from the same start, "
-                      f"{FIGURE_START:g} C (open circle), on all five tea landscapes: one "
-                      "row per method, one column per landscape. The green band is the "
-                      "best cup (within 0.1 of it); a green star means the method found "
-                      "it, a red one that it got stuck or ran out of its 200 cups. The "
-                      "rolling methods stop on the first flat ground; the searching ones "
-                      "brew more cups and get out. Over all eight starts: "
+    items.append(Item("Eight ways to the best cup", "Every method from the same "
+                      f"start, {FIGURE_START:g} C (open circle), on all five tea "
+                      "landscapes: one row per method, one column per landscape. "
+                      "The green band is the best cup (within 0.1 of it); a green "
+                      "star means the method found it, a red one that it got stuck "
+                      "or ran out of its 200 cups. The rolling methods stop on the "
+                      "first flat ground; the searching ones brew more cups and get "
+                      "out. Over all eight starts: "
                       + ", ".join(f"{m} {w} of {runs}" for m, w in wins.items()) + ".",
                       "tea-race.png"))
     items.append(Item("The race as a table", "Runs that found the best cup, of eight "

@@ -123,8 +123,8 @@ def draw_month(model, data, row: int = 0, title=None, path=None):
     ax.set_ylim(-0.5, len(DINNER_MENU) - 0.5)
     ax.set_xlabel("night")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), fontsize=8, ncols=3)
-    ax.set_title(title or f"one test month: {right} of {len(nights) - 1} nights after the "
-                 "first right", fontsize=10)
+    ax.set_title(title or f"one test month: {right} of {len(nights) - 1} nights "
+                 "after the first right", fontsize=10)
     return finish(fig, path)
 
 

@@ -48,9 +48,8 @@ FIGURE_START = 85.0
 
 def make_methods(landscape, budget: int, seed: int, lr: float) -> dict:
     """Every method, set up for one run on ``landscape``."""
-    rules = dict(
-        budget=budget, seed=seed, target_loss=landscape.minimum()[1] + TOLERANCE
-    )
+    rules = {"budget": budget, "seed": seed,
+             "target_loss": landscape.minimum()[1] + TOLERANCE}
     return {
         "gradient descent, numeric slope": GradientDescent(lr=lr, **rules),
         "gradient descent, exact slope": GradientDescent(
@@ -201,7 +200,6 @@ def plot_paths(results: dict, path: str, start: float = FIGURE_START) -> str:
     return path
 
 
-
 DESCRIPTION = "eight ways to find the best cup of tea, raced on five tea landscapes"
 
 
@@ -210,18 +208,23 @@ def run(args=None, out=print, budget: int = 200, lr: float = 20.0) -> int:
     from . import figure_path, no_matplotlib
 
     results = race(budget, lr)
-    out(f"Success (runs that reached the best cup, of {len(STARTS)} starts) and, in "
-        f"brackets, mean cups brewed per run; budget {budget} cups.\n")
+    out(
+        f"Success (runs that reached the best cup, of {len(STARTS)} starts) and, in "
+        f"brackets, mean cups brewed per run; budget {budget} cups.\n"
+    )
     out(table(results))
-    out(f"\nStarts (C): {', '.join(f'{s:g}' for s in STARTS)}. A run succeeds "
+    out(
+        f"\nStarts (C): {', '.join(f'{s:g}' for s in STARTS)}. A run succeeds "
         "when it brews a cup in the best zone (C): "
         + ", ".join(f"{ls.name} {best_zone(ls)}" for ls in landscapes.TEA_LANDSCAPES)
-        + ".")
+        + "."
+    )
     figure = getattr(args, "figure", None)  # examples/tea.py's --figure
     if figure == "none":
         return 0
-    path = figure_path(SimpleNamespace(out=figure or getattr(args, "out", None)),
-                       "glassnet-tea.png")
+    path = figure_path(
+        SimpleNamespace(out=figure or getattr(args, "out", None)), "glassnet-tea.png"
+    )
     if path is None:
         out(no_matplotlib("the figure"))
         return 0

@@ -107,7 +107,7 @@ class ReceptiveField(NamedTuple):
     saturated: bool = False
 
     def _repr_html_(self) -> str:
-        """Jupyter's display: the pattern drawn as the seeds draw it, and its numbers."""
+        """Jupyter's display: the pattern drawn as in the seeds, and its numbers."""
         from .._display import receptive_field_html
 
         return receptive_field_html(self)

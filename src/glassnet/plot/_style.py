@@ -47,7 +47,8 @@ def new_figure(**kwargs):
     except ImportError as e:
         from .._validate import missing_extra
 
-        raise ImportError(missing_extra("glassnet's figures", "matplotlib", "plot")) from e
+        raise ImportError(
+            missing_extra("glassnet's figures", "matplotlib", "plot")) from e
     kwargs.setdefault("layout", "constrained")
     return _notebook_figure(Figure)(**kwargs)
 

@@ -1,4 +1,4 @@
-"""The progress display of ``fit``: one display for the whole run, fitted to where it runs.
+"""The progress display of ``fit``: one display per run, fitted to where it runs.
 
 * **In a terminal** (stderr is a TTY and tqdm is installed): one bar over
   every batch of every epoch, with tqdm's rate and time left, the epoch
@@ -60,8 +60,11 @@ def _duration(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, seconds = divmod(round(seconds), 60)
-    return f"{minutes} min {seconds:02d} s" if minutes < 60 else (
-        f"{minutes // 60} h {minutes % 60:02d} min")
+    return (
+        f"{minutes} min {seconds:02d} s"
+        if minutes < 60
+        else (f"{minutes // 60} h {minutes % 60:02d} min")
+    )
 
 
 class Progress(Callback):
@@ -89,7 +92,9 @@ class Progress(Callback):
         if self.verbose == 1 and self.stream is None:
             self._display = _notebook_display()
             self._tqdm = None if self._display else _terminal_bar()
-            self._mode = "notebook" if self._display else ("bar" if self._tqdm else "lines")
+            self._mode = (
+                "notebook" if self._display else ("bar" if self._tqdm else "lines")
+            )
         self._start = time.perf_counter()
         self._first_epoch = None
         self._lines: list[str] = []
@@ -103,14 +108,20 @@ class Progress(Callback):
             self._first_epoch = state.epoch
             if self._mode == "bar":
                 n = state.batches_per_epoch
-                self._bar = self._tqdm(total=state.epochs * n, initial=state.epoch * n,
-                                       desc=f"epoch {state.epoch + 1}/{state.epochs}",
-                                       unit="batch", dynamic_ncols=True, leave=True)
+                self._bar = self._tqdm(
+                    total=state.epochs * n,
+                    initial=state.epoch * n,
+                    desc=f"epoch {state.epoch + 1}/{state.epochs}",
+                    unit="batch",
+                    dynamic_ncols=True,
+                    leave=True,
+                )
         self._epoch_start = time.perf_counter()
         self._loss_sum, self._seen = 0.0, 0
         if self._bar is not None:
-            self._bar.set_description(f"epoch {state.epoch + 1}/{state.epochs}",
-                                      refresh=False)
+            self._bar.set_description(
+                f"epoch {state.epoch + 1}/{state.epochs}", refresh=False
+            )
 
     # -- every batch --------------------------------------------------------------
 
@@ -151,15 +162,26 @@ class Progress(Callback):
             return
         seconds = time.perf_counter() - self._epoch_start
         done = state.epoch + 1 - self._first_epoch
-        left = (time.perf_counter() - self._start) / done * (state.epochs - state.epoch - 1)
-        line = (f"epoch {state.epoch + 1}/{state.epochs}  {_epoch_text(state.logs)}  "
-                f"({seconds:.2f} s" + (f", about {_duration(left)} left)" if
-                                       state.epoch + 1 < state.epochs else ")"))
+        left = (
+            (time.perf_counter() - self._start)
+            / done
+            * (state.epochs - state.epoch - 1)
+        )
+        line = (
+            f"epoch {state.epoch + 1}/{state.epochs}  {_epoch_text(state.logs)}  "
+            f"({seconds:.2f} s"
+            + (
+                f", about {_duration(left)} left)"
+                if state.epoch + 1 < state.epochs
+                else ")"
+            )
+        )
         self._lines.append(line)
         self._epochs.append((state.epoch, dict(state.logs)))
         if self._mode == "bar":
-            self._bar.set_postfix_str(self._postfix(state.logs.get("loss", 0.0)),
-                                      refresh=True)
+            self._bar.set_postfix_str(
+                self._postfix(state.logs.get("loss", 0.0)), refresh=True
+            )
         elif self._mode == "notebook":
             self._show(state, None)
         else:
@@ -194,17 +216,19 @@ class _Status:
         self.epoch, self.total = state.epoch + 1, state.epochs
         self.batch, self.batches = progress._seen, state.batches_per_epoch
         self.running, self.finished = running, finished
-        self.stopped = bool(finished and self.epochs
-                            and self.epochs[-1][0] + 1 < state.epochs)
+        self.stopped = bool(
+            finished and self.epochs and self.epochs[-1][0] + 1 < state.epochs
+        )
 
     def headline(self) -> str:
         if self.finished:
             end = " (stopped early)" if self.stopped else ""
-            return (f"fit: {len(self.epochs)} epochs in {_duration(self.elapsed)}{end}")
+            return f"fit: {len(self.epochs)} epochs in {_duration(self.elapsed)}{end}"
         where = f"epoch {self.epoch}/{self.total}"
         if self.running is not None:
-            where += (f", batch {self.batch}/{self.batches}, "
-                      f"running loss {self.running:.4f}")
+            where += (
+                f", batch {self.batch}/{self.batches}, running loss {self.running:.4f}"
+            )
         return f"fit: {where}, {_duration(self.elapsed)} so far"
 
     def __repr__(self) -> str:
@@ -212,20 +236,36 @@ class _Status:
 
     def _repr_html_(self) -> str:
         done = len(self.epochs) / max(self.total, 1)
-        bar = (f"<div style='width:240px;height:8px;background:#ddd;display:inline-block'>"
-               f"<div style='width:{240 * done:.0f}px;height:8px;background:#0072B2'>"
-               "</div></div>")
+        bar = (
+            f"<div style='width:240px;height:8px;background:#ddd;display:inline-block'>"
+            f"<div style='width:{240 * done:.0f}px;height:8px;background:#0072B2'>"
+            "</div></div>"
+        )
         curve = ""
         if len(self.curve) > 1:
-            curve = ("<div>loss, batch by batch: "
-                     + sparkline(self.curve, width=240, height=48, title="batch loss")
-                     + f" {number(self.curve[-1])}</div>")
+            curve = (
+                "<div>loss, batch by batch: "
+                + sparkline(self.curve, width=240, height=48, title="batch loss")
+                + f" {number(self.curve[-1])}</div>"
+            )
         rows = []
         names = list(self.epochs[-1][1]) if self.epochs else []
         for epoch, logs in self.epochs[-8:]:
-            rows.append([epoch + 1, *(number(logs.get(k, float("nan"))) for k in names)])
-        shown = "" if not rows else table(["epoch", *names], rows,
-                                          caption=None if len(self.epochs) <= 8 else
-                                          f"the last 8 of {len(self.epochs)} epochs")
-        return (f"<div style='font-family:monospace;font-size:12px'>"
-                f"<div>{bar} {esc(self.headline())}</div>{curve}{shown}</div>")
+            rows.append(
+                [epoch + 1, *(number(logs.get(k, float("nan"))) for k in names)]
+            )
+        shown = (
+            ""
+            if not rows
+            else table(
+                ["epoch", *names],
+                rows,
+                caption=None
+                if len(self.epochs) <= 8
+                else f"the last 8 of {len(self.epochs)} epochs",
+            )
+        )
+        return (
+            f"<div style='font-family:monospace;font-size:12px'>"
+            f"<div>{bar} {esc(self.headline())}</div>{curve}{shown}</div>"
+        )
