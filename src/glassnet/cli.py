@@ -504,7 +504,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("name", nargs="?", help="which demo; see --list")
     demo.add_argument("--list", action="store_true", help="list the demos")
     demo.add_argument("--out", metavar="PATH",
-                      help="where demos that draw a figure write it (PNG or SVG)")
+                      help="where demos that draw a figure write it (PNG or SVG; "
+                      "default: a new temporary folder, printed)")
     demo.set_defaults(func=_demo)
 
     train = sub.add_parser(
