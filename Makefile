@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench clean postgres
+.PHONY: demo test bench clean postgres docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[plot,progress,test,onnx,sklearn,sweep,mpi,rl]'
+	$(BIN)/python -m pip install --quiet -e '.[plot,progress,test,onnx,sklearn,sweep,mpi,rl,notebooks]'
 	touch $@
 
 # torch is only for the side-by-side benchmark, from a local wheel when there is one.
@@ -58,6 +58,17 @@ test: export GLASSNET_SERVICES = 1
 # make bench   W1-W4 next to PyTorch, 2 threads each; table and JSON in build/bench/
 bench: $(VENV)/.bench-installed
 	$(BIN)/glassnet bench -- --json build/bench/bench.json --markdown build/bench/bench.md
+
+$(VENV)/.docs-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[plot,docs]'
+	touch $@
+
+# make docs   the documentation site into build/site; warnings are errors (--strict)
+docs: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# make test builds the docs too, so a broken page, link or reference fails it
+test: docs
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .hypothesis

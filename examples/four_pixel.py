@@ -77,7 +77,7 @@ def main(argv=None) -> dict:
                     "a trained four-pixel network", example=False)
             print(f"\nfigures in {args.out}/")
         except ImportError:
-            print("\n(no figures: pip install glassnet[plot])")
+            print("\n(no figures: matplotlib is missing; pip install -e '.[plot]' in a glassnet checkout)")
     return {"walk": walk, "pairs": pairs, "trained_right": int((said == data.y).sum())}
 
 

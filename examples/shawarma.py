@@ -60,7 +60,7 @@ def main(argv=None) -> dict:
             sh.draw(learned, args.out)
             print(f"\nfigures: {args.out} and its -days companion")
         except ImportError:
-            print("\n(no figures: pip install glassnet[plot])")
+            print("\n(no figures: matplotlib is missing; pip install -e '.[plot]' in a glassnet checkout)")
     return {"day1": day1, "learned": learned, "names": names}
 
 

@@ -76,7 +76,7 @@ def main(argv=None) -> dict:
                                  path=os.path.join(args.out, f"regions-{k}.png"))
             print(f"\nfigures in {args.out}/")
         except ImportError:
-            print("\n(no figures: pip install glassnet[plot])")
+            print("\n(no figures: matplotlib is missing; pip install -e '.[plot]' in a glassnet checkout)")
     return facts
 
 

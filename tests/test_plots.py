@@ -7,6 +7,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 pytest.importorskip("matplotlib")
 
@@ -299,5 +301,61 @@ def test_saving_needs_a_known_suffix_and_matplotlib(tmp_path, monkeypatch):
         plot.loss_curve(lambda w: w ** 2, (0, 1), path=tmp_path / "curve.gif")
     assert not list(tmp_path.iterdir())  # nothing half-written
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ImportError, match=r"pip install glassnet\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[plot\]'"):
         plot.loss_curve(lambda w: w ** 2, (0, 1))
+
+
+# --- captions and numbers that match their pictures ---------------------------------
+
+
+@given(st.floats(-10, 10, allow_nan=False), st.integers(0, 3))
+def test_number_text_never_writes_a_signed_zero(v, decimals):
+    text = _style.number_text(v, decimals)
+    assert "-" not in text  # a true minus sign, when there is one
+    value = float(text.replace("−", "-"))
+    assert value == float(f"{v:.{decimals}f}")
+    assert not (value == 0 and text.startswith("−"))
+
+
+def test_map_numbers_are_readable_and_unsigned_at_zero():
+    maps = np.array([[[-0.0004, 0.5], [-0.25, 0.001]]])
+    fig = plot.feature_maps(maps, numbers=True)
+    texts = [t for ax in fig.axes for t in ax.texts]
+    assert [t.get_text() for t in texts] == ["0.00", "0.50", "−0.25", "0.00"]
+    assert min(t.get_fontsize() for t in texts) >= 7
+    weights = np.array([[[[-0.04, 0.3]]]])
+    fig = plot.filters(weights)
+    assert [t.get_text() for ax in fig.axes for t in ax.texts] == ["0.0", "0.3"]
+
+
+def test_the_end_of_a_path_does_not_hide_its_last_steps():
+    path = [0.0, 0.9, 0.99, 1.0]
+    fig = plot.loss_curve(lambda w: (w - 1.0) ** 2, (0, 2), trajectory=path)
+    star = fig.axes[0].collections[-1]
+    assert star.get_facecolor().size == 0 or star.get_facecolor()[0][3] == 0
+
+
+def test_deep_versus_wide_names_each_net_once_and_does_not_call_them_alike():
+    fitted = families.fit_deep_and_wide(epochs=2)
+    fig = plot.deep_vs_wide(fitted=fitted)
+    titles = [ax.get_title() for ax in fig.axes[:2]]
+    assert "one hidden layer" in titles[0] and "two hidden layers" in titles[1]
+    assert not any("two-layer" in t for t in titles)
+    assert "same kinds of curves" not in fig._suptitle.get_text()
+
+
+def test_the_mm_caption_describes_the_band_it_draws(tmp_path):
+    from glassnet import tour
+
+    items = tour.story_mm(str(tmp_path))
+    absolute = next(i for i in items if i.file == "mm-absolute.png")
+    assert "dotted" not in absolute.caption and "band" in absolute.caption
+
+
+def test_the_colour_bar_says_when_the_last_steps_pile_up_at_the_end():
+    path = [0.0, 0.5, 0.9, 1.0, 1.0, 1.0, 1.0]
+    fig = plot.loss_curve(lambda w: (w - 1.0) ** 2, (0, 2), trajectory=path)
+    label = fig.axes[-1].get_ylabel()
+    assert label == "step (purple first); from step 3 on, all at the end"
+    fig = plot.loss_curve(lambda w: (w - 1.0) ** 2, (0, 2), trajectory=[0.0, 0.5, 1.0])
+    assert fig.axes[-1].get_ylabel() == "step (purple first)"

@@ -3,6 +3,8 @@
 import pathlib
 import re
 
+import numpy as np
+
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -30,3 +32,26 @@ def test_fit_example_runs_and_reaches_its_stated_accuracy():
     gn = namespace["gn"]
     scores = gn.evaluate(namespace["model"], namespace["X_test"], namespace["y_test"])
     assert scores["accuracy"] >= 0.98
+
+
+def test_the_no_magic_loop_runs_as_written_and_ends_where_fit_does():
+    text = README.read_text()
+    fit_code = re.search(r"## Train a network in a few lines.*?```python\n(.*?)```",
+                         text, re.S).group(1)
+    loop = re.search(r"`fit` is no magic.*?```python\n(.*?)```", text, re.S).group(1)
+    namespace = {}
+    quiet = fit_code.replace("epochs=30, seed=0)", "epochs=30, seed=0, verbose=0)")
+    exec(compile(quiet, "README.md", "exec"), namespace)
+    fitted = namespace["model"]
+    exec(compile(loop, "README.md", "exec"), namespace)
+    looped = namespace["model"]
+    assert looped is not fitted
+    for (name, a), (_, b) in zip(fitted.named_parameters(), looped.named_parameters()):
+        np.testing.assert_array_equal(a.data, b.data, err_msg=name)
+
+
+def test_install_wording_is_true():
+    text = README.read_text()
+    assert "pip install glassnet" not in text  # not on the package index
+    assert "NumPy is its only dependency" not in text
+    assert "safetensors" in text.split("## Train a network")[0]

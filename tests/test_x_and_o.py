@@ -68,7 +68,7 @@ def test_demo_without_matplotlib_names_the_extra(tmp_path, monkeypatch):
     lines = []
     # args from another command may lack --out: the default name is used.
     assert x_and_o.run(argparse.Namespace(), out=lines.append) == 0
-    assert "pip install 'glassnet[plot]'" in lines[-1]
+    assert "pip install -e '.[plot]'" in lines[-1]
     assert not (tmp_path / x_and_o.DEFAULT_OUT).exists()
 
 

@@ -197,3 +197,17 @@ def check_limit(where: str, name: str, value: int, limit: str) -> int:
             f"{LIMITS[limit]:,} ({limit}; see docs/model-files.md, Limits)."
         )
     return value
+
+
+def missing_extra(what: str, package: str, extra: str) -> str:
+    """The sentence for a missing optional dependency, with how to install it.
+
+    glassnet is installed from a checkout or a built wheel (it is not on the
+    package index), so the extra is named as ``pip install -e '.[extra]'``.
+
+    >>> print(missing_extra("figures", "matplotlib", "plot"))  # doctest: +ELLIPSIS
+    figures need matplotlib, which is not installed: pip install matplotlib, ...
+    """
+    return (f"{what} need {package}, which is not installed: pip install {package}, "
+            f"or from a glassnet checkout pip install -e '.[{extra}]' "
+            f"(for a built wheel: pip install 'glassnet-*.whl[{extra}]').")

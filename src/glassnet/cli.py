@@ -473,7 +473,7 @@ def _inspect_figures(model, folder) -> list:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        print("figures need matplotlib: pip install glassnet[plot]")
+        print("figures need matplotlib: pip install matplotlib (or pip install -e '.[plot]' in a glassnet checkout)")
         return []
     import matplotlib.pyplot as plt
 
@@ -569,7 +569,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("name", nargs="?", help="which demo; see --list")
     demo.add_argument("--list", action="store_true", help="list the demos")
     demo.add_argument("--out", metavar="PATH",
-                      help="where demos that draw a figure write it (PNG or SVG)")
+                      help="where demos that draw a figure write it (PNG or SVG; "
+                      "default: a new temporary folder, printed)")
     demo.set_defaults(func=_demo)
 
     train = sub.add_parser(
@@ -654,7 +655,7 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--figures", metavar="DIR",
                      help="draw the first layer's weights, the network (dense nets of at "
                      "most 16 neurons a layer) and conv filters into DIR (needs "
-                     "glassnet[plot])")
+                     "matplotlib, the plot extra)")
     ins.set_defaults(func=_inspect)
 
     ex = sub.add_parser(

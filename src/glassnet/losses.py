@@ -217,6 +217,8 @@ class BinaryCrossEntropy(Loss):
         computed stably as ``max(x, 0) − x·t + log(1 + exp(−|x|))``; prefer
         this, with no Sigmoid at the end of the model.
 
+    Notes
+    -----
     Shapes: prediction and target identical, e.g. (N, 1) and (N, 1); targets
     in [0, 1]. The result is a scalar, the mean over every element.
 

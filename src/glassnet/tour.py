@@ -153,8 +153,11 @@ def story_what_networks_learn(out: str) -> list:
              "islands, always smooth and (for tanh) never outside -1 to 1; ReLU makes "
              "sharper corners. The colours of each map are centred on the classifier's "
              "cut (white).", "families.png"),
-        Item("Deep versus wide", "Random curves from a wide network (100 hidden neurons) "
-             "and a deep one (11 then 9) look alike, and both learn the same wiggly curve: "
+        Item("Deep versus wide", "Random curves from a wide network (one hidden "
+             "layer of 100 neurons) are gentle wiggles; from a deep one (two hidden "
+             "layers, 11 then 9) they bend more sharply, often in steps, since each "
+             "layer squashes what the last one squashed. Trained, both learn the same "
+             "wiggly curve: "
              f"the wide net with {wide['params']} weights (MSE {wide['mse']:.1e}), the deep "
              f"one with {deep['params']} (MSE {deep['mse']:.1e}).", "deep-vs-wide.png"),
         Item("A straight cut versus a smooth curve", "Points above a wavy line are one "
@@ -177,7 +180,8 @@ def story_digits(out: str) -> list:
     model, history, (_, X_te, _, y_te), scaler = train_digits(epochs=15, verbose=0,
                                                               validate=True)
     cm = confusion(y_te, predict_classes(model, scaler.transform(X_te)), num_classes=10)
-    training_curves(history, title="digits: 64 → 32 sigmoid → 10, trained 15 epochs",
+    training_curves(history, title="digits: 64 → 32 sigmoid → 10, trained 15 epochs "
+                    "(quick setting; `glassnet demo digits` trains 30)",
                     path=f"{out}/digits-training.png")
     confusion_matrix(cm, title="digits: the held-out quarter",
                      path=f"{out}/digits-confusion.png")
@@ -262,7 +266,8 @@ def story_x_and_o(out: str) -> list:
              "what is there): the diagonal survives, smaller.", "x-and-o-pooled.png"),
         Item("Features a network learned", f"A small CNN (four 3x3 features, ReLU, "
              f"pooling, a voting layer) trained on 300 generated Xs and Os gets {acc:.1%} "
-             "of 500 new ones right. Its features are its own, not the talk's; look for "
+             "of 500 new ones right (the tour's quick setting; `glassnet demo x-and-o` "
+             "tests on 1,000). Its features are its own, not the talk's; look for "
              "diagonal strokes among them.", "x-and-o-learned.png"),
         Item("...and their maps of the X", "The learned features applied to the same X, "
              "before ReLU.", "x-and-o-learned-maps.png"),
@@ -298,6 +303,32 @@ def story_childrens_book(out: str) -> list:
                  f"probabilities after 'Jane saw Spot. Doug saw': {said}.", "lstm-gates.png")]
 
 
+def story_dinner(out: str) -> list:
+    from .demos.dinner import (
+        TRIP,
+        draw_month,
+        predict_nights,
+        score,
+        train_dinner,
+        trip_months,
+    )
+
+    model = train_dinner()
+    data, trip = trip_months()
+    s = score(predict_nights(model, data.X), data, trip)
+    draw_month(model, data, path=f"{out}/dinner-month.png")
+    return [Item("A month of dinners", "An RNN (4 memory units) trained on months with "
+                 "single nights away predicts every night of a new month, in which you "
+                 f"are also away for {TRIP} nights in a row (grey). On nights away it "
+                 "plays its own prediction forward. Crosses are what was cooked, dots "
+                 "what the network said: where a dot sits on its cross, it was right. "
+                 f"Over {len(data.y)} such months it gets {s['right']:,} of "
+                 f"{s['nights']:,} nights right ({s['right'] / s['nights']:.1%}), "
+                 f"{s['trip_right']:,} of {s['trip_nights']:,} during and just after "
+                 "the trips. Same settings as `glassnet demo dinner`.",
+                 "dinner-month.png")]
+
+
 def story_tea(out: str) -> list:
     from . import landscapes
     from .optim.free import GradientDescent
@@ -321,8 +352,29 @@ def story_tea(out: str) -> list:
         about = ls.about[0].upper() + ls.about[1:]
         items.append(Item(ls.name.replace("_", " "), f"{about}. The dots are where "
                           f"gradient descent stood after each step from {start:g} C "
-                          f"(purple first, yellow last; the star is where it stopped, "
+                          f"(purple first, yellow last; the hollow star is where it "
+                          f"stopped, "
                           f"{run.x[0]:.1f} C). {verdict}", f"tea-{ls.name}.png"))
+    from .demos.tea import FIGURE_START, STARTS, plot_paths, race, table
+
+    results = race()
+    plot_paths(results, f"{out}/tea-race.png")
+    wins = {m: sum(r.reached_target for (name, _), runs in results.items() if name == m
+                   for r in runs) for m, _ in results}
+    runs = len(STARTS) * len(landscapes.TEA_LANDSCAPES)
+    items.append(Item("Eight ways to the best cup", "Every method from the same "
+                      f"start, {FIGURE_START:g} C (open circle), on all five tea "
+                      "landscapes: one row per method, one column per landscape. "
+                      "The green band is the best cup (within 0.1 of it); a green "
+                      "star means the method found it, a red one that it got stuck "
+                      "or ran out of its 200 cups. The rolling methods stop on the "
+                      "first flat ground; the searching ones brew more cups and get "
+                      "out. Over all eight starts: "
+                      + ", ".join(f"{m} {w} of {runs}" for m, w in wins.items()) + ".",
+                      "tea-race.png"))
+    items.append(Item("The race as a table", "Runs that found the best cup, of eight "
+                      "starts, and in brackets the mean cups brewed (same settings as "
+                      "`glassnet demo tea`).", text=table(results)))
     return items
 
 
@@ -357,7 +409,7 @@ def story_mm(out: str) -> list:
              f"Gradient descent from 41 rolls down to {run.x[0]:.2f}.", "mm-squared.png"),
         Item("Absolute misses", "With the size of each miss instead of its square, every "
              "guess from 53 to 57 is off by 4 in total: the bottom is flat, and any median "
-             "is best. The dotted line just marks the first lowest point of the grid.",
+             "is best. The shaded band marks that flat bottom, 53 to 57.",
              "mm-absolute.png"),
     ]
 
@@ -406,6 +458,7 @@ STORIES = {
     "what-networks-learn": ("What networks can learn", story_what_networks_learn),
     "digits": ("Handwritten digits", story_digits),
     "x-and-o": ("X or O: a convolutional network", story_x_and_o),
+    "dinner": ("What's for dinner: a recurrent network", story_dinner),
     "childrens-book": ("The children's book: an LSTM's gates", story_childrens_book),
     "tea": ("Tea temperature: gradient descent and its traps", story_tea),
     "mm-bags": ("M&Ms per bag: squared versus absolute misses", story_mm),

@@ -846,7 +846,7 @@ def childrens_book(n_sentences: int = 100, seed=0, max_looks: int = 0) -> Book:
     """
     where = "childrens_book"
     check_positive(where, "n_sentences", n_sentences, integer=True)
-    _check_nonnegative(where, "max_looks", max_looks, integer=True)
+    check_count(where, "max_looks", max_looks, low=0)
     rng = np.random.default_rng(seed)
     subject = rng.integers(0, 3, size=n_sentences)
     obj = (subject + rng.integers(1, 3, size=n_sentences)) % 3

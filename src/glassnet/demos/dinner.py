@@ -104,6 +104,30 @@ def score(pred, data, trip=None) -> dict:
     return out
 
 
+def draw_month(model, data, row: int = 0, title=None, path=None):
+    """One test month night by night: what was cooked (crosses), what the network
+    said (dots, playing its own predictions forward), the nights away (grey)."""
+    from ..datasets import DINNER_MENU
+    from ..plot._style import CLASS_COLOURS, finish, new_figure
+
+    pred = predict_nights(model, data.X)
+    nights = np.arange(data.X.shape[1])
+    away = ~data.X[row].any(axis=-1)
+    right = int((pred[row] == data.y[row])[1:].sum())
+    fig = new_figure(figsize=(8, 2.6))
+    ax = fig.add_subplot()
+    ax.bar(nights[away], 3, bottom=-0.5, width=1, color="0.87", label="away")
+    ax.plot(nights, data.y[row], "x", color="black", ms=7, label="cooked")
+    ax.plot(nights, pred[row], ".", color=CLASS_COLOURS[0], ms=7, label="network said")
+    ax.set_yticks(range(len(DINNER_MENU)), DINNER_MENU)
+    ax.set_ylim(-0.5, len(DINNER_MENU) - 0.5)
+    ax.set_xlabel("night")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), fontsize=8, ncols=3)
+    ax.set_title(title or f"one test month: {right} of {len(nights) - 1} nights "
+                 "after the first right", fontsize=10)
+    return finish(fig, path)
+
+
 def run(args=None, out=print) -> int:
     from ..datasets import DINNER_MENU, dinner_rule
 

@@ -156,15 +156,16 @@ def run(args=None, out=print) -> int:
         mark = "right" if truth == guess else "WRONG"
         out(f"  {rows}   {FOUR_PIXEL_CLASSES[truth]:10s} -> {FOUR_PIXEL_CLASSES[guess]:10s}"
             f" {mark}")
-    path = getattr(args, "out", None) or DEFAULT_OUT
-    try:
-        import os
+    import os
 
-        stem, ext = os.path.splitext(path)
-        draw(model, path, "the hand-wired four-pixel network")
-        draw(trained, f"{stem}-trained{ext}", "a trained four-pixel network", example=False)
-    except ImportError:
-        out("\nthe figures need matplotlib: pip install 'glassnet[plot]'")
+    from . import figure_path, no_matplotlib
+
+    path = figure_path(args, DEFAULT_OUT)
+    if path is None:
+        out(no_matplotlib())
         return 0
+    stem, ext = os.path.splitext(path)
+    draw(model, path, "the hand-wired four-pixel network")
+    draw(trained, f"{stem}-trained{ext}", "a trained four-pixel network", example=False)
     out(f"\nfigures: {path}, {stem}-example{ext}, {stem}-trained{ext}")
     return 0

@@ -167,12 +167,13 @@ def run(args=None, out=print) -> int:
         out(f"  output {j} stands for the {name}")
     if sorted(names) != sorted(SHAWARMA_SCHEDULES):
         out("  (both outputs took the same schedule this time)")
-    path = getattr(args, "out", None) or DEFAULT_OUT
-    try:
-        draw(learned, path)
-    except ImportError:
-        out("\nthe figures need matplotlib: pip install 'glassnet[plot]'")
+    from . import figure_path, no_matplotlib
+
+    path = figure_path(args, DEFAULT_OUT)
+    if path is None:
+        out(no_matplotlib())
         return 0
+    draw(learned, path)
     stem, ext = path.rsplit(".", 1) if "." in path else (path, "png")
     out(f"\nfigures: {path}, {stem}-days.{ext}")
     return 0

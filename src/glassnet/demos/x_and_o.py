@@ -89,7 +89,7 @@ def draw_figure(model, image: np.ndarray, path: str, title: str = "") -> str:
     maps after ReLU and max pooling, and each pooled pixel's vote (weight to
     X minus weight to O). Signed values share one colour scale centred on 0
     per row (blue positive, vermilion negative, as in every glassnet figure).
-    Needs matplotlib (``pip install glassnet[plot]``); the file is written
+    Needs matplotlib (``pip install -e '.[plot]'`` in a checkout); the file is written
     under a temporary name and then renamed.
     """
     from ..plot._style import finish, new_figure, no_ticks, signed_cmap, signed_limit
@@ -158,13 +158,14 @@ def run(args=None, out=print) -> int:
     out(f"  of these, {int(unseen.sum())} differ from every training image in at least "
         f"one pixel; accuracy on those: {correct[unseen].mean():.1%}")
 
-    path = getattr(args, "out", None) or DEFAULT_OUT
+    from . import figure_path, no_matplotlib
+
+    path = figure_path(args, DEFAULT_OUT)
+    if path is None:
+        out(no_matplotlib("the figure"))
+        return 0
     title = (f"X or O: a CNN trained on {len(result.train.X)} images, "
              f"{correct.mean():.1%} right on {len(test.X):,} new ones")
-    try:
-        written = draw_figure(model, canonical_x(), path, title)
-    except ImportError:
-        out("\nthe figure needs matplotlib: pip install 'glassnet[plot]'")
-        return 0
+    written = draw_figure(model, canonical_x(), path, title)
     out(f"\nfigure of the learned features and of the maps of one X: {written}")
     return 0

@@ -106,6 +106,12 @@ class ReceptiveField(NamedTuple):
     drive: float = float("nan")
     saturated: bool = False
 
+    def _repr_html_(self) -> str:
+        """Jupyter's display: the pattern drawn as in the seeds, and its numbers."""
+        from .._display import receptive_field_html
+
+        return receptive_field_html(self)
+
 
 def find_layer(model, layer) -> tuple[int | None, str, Module]:
     """(position among the model's layers or None, dotted name, module) for ``layer``.

@@ -148,6 +148,12 @@ class Trace:
     def __str__(self) -> str:
         return self.narrate()
 
+    def _repr_html_(self) -> str:
+        """Jupyter's display: a table of the layers, then the narration."""
+        from .._display import trace_html
+
+        return trace_html(self)
+
     def narrate(self, precision: int = 2, max_neurons: int = 8, max_terms: int = 6) -> str:
         """The trace told as the seeds tell it, one neuron at a time.
 

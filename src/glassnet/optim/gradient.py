@@ -91,6 +91,8 @@ class SGD(Optimizer):
     weight_decay : float >= 0
         λ, an L2 pull of every weight toward 0, added to the gradient.
 
+    Notes
+    -----
     State per parameter: ``momentum_buffer`` (b), when momentum > 0.
 
     References
@@ -215,6 +217,8 @@ class Adam(Optimizer):
         λ, added to the gradient as an L2 penalty (for decay that is not
         scaled by Adam's per-weight step, use :class:`AdamW`).
 
+    Notes
+    -----
     State per parameter: ``step`` (t, an int), ``exp_avg`` (m) and
     ``exp_avg_sq`` (v).
 

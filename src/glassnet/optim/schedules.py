@@ -134,6 +134,8 @@ class StepLR(LRSchedule):
     gamma : float > 0
         The factor applied at each drop (default 0.1).
 
+    Examples
+    --------
     >>> import glassnet as gn
     >>> from glassnet.optim import SGD, StepLR
     >>> opt = SGD([gn.tensor([0.0], requires_grad=True)], lr=1.0)
@@ -170,6 +172,8 @@ class ExponentialLR(LRSchedule):
     gamma : float > 0
         The factor per epoch (e.g. 0.95).
 
+    Examples
+    --------
     >>> import glassnet as gn
     >>> from glassnet.optim import SGD, ExponentialLR
     >>> opt = SGD([gn.tensor([0.0], requires_grad=True)], lr=1.0)
@@ -213,6 +217,8 @@ class CosineLR(LRSchedule):
     lr_min : float, 0 <= lr_min <= η0
         The final learning rate (default 0).
 
+    Examples
+    --------
     >>> import glassnet as gn
     >>> from glassnet.optim import SGD, CosineLR
     >>> opt = SGD([gn.tensor([0.0], requires_grad=True)], lr=1.0)

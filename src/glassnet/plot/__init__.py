@@ -1,6 +1,6 @@
 """Figures: every picture of the seeds, drawn from a model, a trace or a history.
 
-Needs matplotlib (``pip install glassnet[plot]``), imported only when a
+Needs matplotlib (``pip install -e '.[plot]'`` in a checkout), imported only when a
 figure is drawn. Every function returns a ``matplotlib.figure.Figure`` and
 takes ``path=`` to save it (``.png`` or ``.svg``). Colours: see
 :mod:`glassnet.plot._style` (blue positive, vermilion negative, both safe
@@ -19,9 +19,11 @@ decision regions (2-D)      :func:`decision_regions`
 loss landscapes             :func:`loss_curve` (1-D), :func:`loss_surface` (2-D)
 what networks can learn     :func:`function_families`, :func:`deep_vs_wide`
 LSTM gates                  :func:`lstm_gates`
+a blank figure of your own  :func:`new_figure`
 ==========================  ===============================================
 """
 
+from ._style import new_figure  # noqa: F401
 from .conv import feature_maps, filters  # noqa: F401
 from .families import deep_vs_wide, function_families  # noqa: F401
 from .landscape import loss_curve, loss_surface  # noqa: F401

@@ -21,27 +21,50 @@ neuron does not care.
 
 from __future__ import annotations
 
+import functools
+import io
 import os
 
 import numpy as np
 
 POSITIVE = "#0072B2"  # Okabe-Ito blue
 NEGATIVE = "#D55E00"  # Okabe-Ito vermilion
+DISPLAY_DPI = 100  # a figure shown in a notebook (finish() saves at 110)
 # Qualitative colours for classes (Okabe-Ito, without the two above first)
 CLASS_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
                  "#F0E442", "#000000")
 
 
 def new_figure(**kwargs):
-    """A matplotlib Figure (no pyplot, so no global state), or a clear ImportError."""
+    """A matplotlib Figure (no pyplot, so no global state), or a clear ImportError.
+
+    The figure shows itself in Jupyter with no set-up (no ``%matplotlib
+    inline``, no pyplot import): it is a :class:`matplotlib.figure.Figure`
+    that also answers Jupyter's ``_repr_png_`` with its PNG.
+    """
     try:
         from matplotlib.figure import Figure
-    except ImportError as e:  # pragma: no cover - depends on the environment
+    except ImportError as e:
+        from .._validate import missing_extra
+
         raise ImportError(
-            "glassnet's figures need matplotlib, which is not installed: "
-            "pip install glassnet[plot]") from e
+            missing_extra("glassnet's figures", "matplotlib", "plot")) from e
     kwargs.setdefault("layout", "constrained")
-    return Figure(**kwargs)
+    return _notebook_figure(Figure)(**kwargs)
+
+
+@functools.cache
+def _notebook_figure(Figure):
+    class NotebookFigure(Figure):
+        """A Figure that Jupyter displays inline: ``_repr_png_`` is its PNG."""
+
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", dpi=DISPLAY_DPI)
+            return buffer.getvalue()
+
+    NotebookFigure.__qualname__ = "NotebookFigure"
+    return NotebookFigure
 
 
 def finish(fig, path=None, dpi: int = 110):
@@ -110,6 +133,13 @@ def as_image(vector, image_shape=None, order: str = "C") -> np.ndarray:
         side = int(round(np.sqrt(n)))
         image_shape = (side, side) if side * side == n else (1, n)
     return v.reshape(image_shape, order=order)
+
+
+def number_text(v: float, decimals: int = 2) -> str:
+    """``v`` written with ``decimals`` decimals and a true minus sign, never as
+    ``−0.00``: a value that rounds to zero is written without a sign."""
+    text = f"{v:.{decimals}f}"
+    return f"{0:.{decimals}f}" if float(text) == 0 else text.replace("-", "−")
 
 
 def no_ticks(ax) -> None:

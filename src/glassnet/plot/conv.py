@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._style import finish, new_figure, no_ticks, signed_cmap, signed_limit
+from ._style import finish, new_figure, no_ticks, number_text, signed_cmap, signed_limit
 
 __all__ = ["filters", "feature_maps"]
 
@@ -55,7 +55,7 @@ def filters(weights, *, labels=None, input_labels=None, max_filters: int = 32,
             no_ticks(ax)
             if kh * kw <= 25:
                 for (i, j), v in np.ndenumerate(w[o, c]):
-                    ax.text(j, i, f"{v:.1f}".replace("-", "−"), ha="center", va="center",
+                    ax.text(j, i, number_text(v, 1), ha="center", va="center",
                             fontsize=6.5, color="white" if abs(v) > 0.6 * lim else "black")
             if c == 0:
                 ax.set_title(labels[o] if labels else f"filter {o}", fontsize=8)
@@ -94,7 +94,7 @@ def feature_maps(maps, *, image=None, labels=None, max_maps: int = 16, title=Non
         m = m[None]
     m = m[:max_maps]
     n = len(m) + (image is not None)
-    fig = new_figure(figsize=(2.0 * n + 1.2, 2.6))
+    fig = new_figure(figsize=(2.8 * n + 1.2, 3.3))  # room for 7 pt numbers
     grid = fig.add_gridspec(1, n + 1, width_ratios=[1] * n + [0.08])
     k = 0
     if image is not None:
@@ -117,8 +117,7 @@ def feature_maps(maps, *, image=None, labels=None, max_maps: int = 16, title=Non
             # nudge so that 0.99999... from float arithmetic still reads 1.00
             cut = np.trunc(fm * 100 + np.sign(fm) * 1e-6) / 100
             for (r, c), v in np.ndenumerate(cut):
-                text = "0.00" if v == 0 else f"{v:.2f}".replace("-", "−")
-                ax.text(c, r, text, ha="center", va="center", fontsize=5.5,
+                ax.text(c, r, number_text(v, 2), ha="center", va="center", fontsize=7,
                         color="white" if abs(v) > 0.6 * lim else "black")
         ax.set_title(labels[i] if labels else f"map {i}", fontsize=8)
     bar = fig.colorbar(shown, cax=fig.add_subplot(grid[0, n]))

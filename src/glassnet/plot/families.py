@@ -230,12 +230,14 @@ def deep_vs_wide(*, seed=0, epochs: int = 1500, fitted=None, title=None, path=No
     fitted = fitted or fit_deep_and_wide(epochs=epochs, seed=seed)
     fig = new_figure(figsize=(12.5, 4.3))
     axes = fig.subplots(1, 3)
-    for ax, kind in zip(axes[:2], ("two-layer tanh, 100 hidden",
-                                   "three-layer tanh, 11 + 9 hidden")):
+    shown_as = (("two-layer tanh, 100 hidden", "wide: one hidden layer of 100 (tanh)"),
+                ("three-layer tanh, 11 + 9 hidden",
+                 "deep: two hidden layers, 11 and 9 (tanh)"))
+    for ax, (kind, shown) in zip(axes[:2], shown_as):
         xs, curves = sample_functions(kind, 1, 5, seed=seed)
         for k, curve in enumerate(curves):
             ax.plot(xs, curve, color=CLASS_COLOURS[k], lw=1.3)
-        ax.set_title(f"random draws: {kind}", fontsize=9)
+        ax.set_title(f"random draws, {shown}", fontsize=9)
         ax.set_xlabel("input")
         ax.set_ylabel("output")
         ax.set_ylim(-1.05, 1.05)
@@ -258,6 +260,7 @@ def deep_vs_wide(*, seed=0, epochs: int = 1500, fitted=None, title=None, path=No
     ax.set_ylabel("output")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
-    fig.suptitle((title + "\n" if title else "") + "deep versus wide: the same kinds of "
-                 "curves, the deep net with a fifth of the hidden neurons", fontsize=10)
+    fig.suptitle((title + "\n" if title else "") + "deep versus wide: drawn at random "
+                 "they differ (gentle wiggles, sharper steps); trained, the deep net "
+                 "fits the same curve with a fifth of the hidden neurons", fontsize=10)
     return finish(fig, path)

@@ -24,12 +24,22 @@ def _evaluate(f, *grids):
 def _path_style(ax, px, py, label):
     steps = np.arange(len(px))
     ax.plot(px, py, "-", color="0.15", lw=0.9, zorder=3)
-    pts = ax.scatter(px, py, c=steps, cmap="viridis", s=18, zorder=4, edgecolors="none")
+    pts = ax.scatter(px, py, c=steps, cmap="viridis", s=18, zorder=4, edgecolors="none",
+                     clip_on=False)
     ax.scatter(px[:1], py[:1], s=80, facecolors="none", edgecolors="black", lw=1.3,
                zorder=5, label=f"{label}: start")
-    ax.scatter(px[-1:], py[-1:], s=150, marker="*", color=CLASS_COLOURS[1],
-               edgecolors="black", lw=0.6, zorder=6, label=f"{label}: end")
+    # hollow, so that the last steps, which crowd where the search ends, show through
+    ax.scatter(px[-1:], py[-1:], s=220, marker="*", facecolors="none",
+               edgecolors=CLASS_COLOURS[1], lw=1.4, zorder=6, label=f"{label}: end")
     return pts
+
+
+def _settled(px, bounds) -> str:
+    """'; from step k on, all at the end', when the last steps pile up on one spot
+    (within 0.1 % of the range), which one marker then covers."""
+    near = np.abs(px - px[-1]) <= 1e-3 * (bounds[1] - bounds[0])
+    k = len(px) - int(np.argmin(near[::-1])) if not near.all() else 0
+    return f"; from step {k} on, all at the end" if len(px) - k > 2 else ""
 
 
 def loss_curve(f, bounds, *, trajectory=None, trajectories=None, resolution: int = 801,
@@ -69,7 +79,8 @@ def loss_curve(f, bounds, *, trajectory=None, trajectories=None, resolution: int
         px = np.asarray(tr, dtype=np.float64).reshape(len(tr), -1)[:, 0]
         pts = _path_style(ax, px, _evaluate(f, px), label)
     if pts is not None:
-        fig.colorbar(pts, ax=ax, pad=0.01).set_label("step (purple first)", fontsize=8)
+        fig.colorbar(pts, ax=ax, pad=0.01).set_label(
+            "step (purple first)" + _settled(px, bounds), fontsize=8)
     ax.legend(fontsize=8, loc="best", framealpha=0.9)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -17,7 +17,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._style import NEGATIVE, POSITIVE, as_image, checkered, finish, new_figure
+from ._style import (
+    NEGATIVE,
+    POSITIVE,
+    as_image,
+    checkered,
+    finish,
+    new_figure,
+    number_text,
+)
 
 __all__ = ["network", "dense_stack"]
 
@@ -92,8 +100,7 @@ def _fields(model, stack, image_shape, order, low, high):
 
 
 def _number(v: float) -> str:
-    text = f"{v:.2f}"
-    return "0.00" if float(text) == 0 else text.replace("-", "−")
+    return number_text(v, 2)
 
 
 def network(model, *, values=None, receptive: bool = False, image_shape=None,
@@ -227,7 +234,7 @@ def network(model, *, values=None, receptive: bool = False, image_shape=None,
         found = "; ".join(f"{'exactly' if m == 'exact' else 'by ' + m} for "
                           f"{', '.join(cols)}" for m, cols in how.items())
         note += ("\neach neuron drawn as its receptive field, the input that drives it "
-                 "highest (black −1, white +1, checkered: makes no difference); "
+                 "highest (black −1, white +1, checkered: ignored by its weighted sum); "
                  f"found {found}")
     fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8,
                frameon=False, title=note, title_fontsize=8)

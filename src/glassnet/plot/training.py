@@ -58,13 +58,13 @@ def training_curves(history, *, title=None, path=None):
 def confusion_matrix(cm, *, labels=None, title=None, path=None):
     """The confusion matrix: rows the true class, columns the network's answer.
 
+    Every count is written in its cell; the colour scale runs from 0
+    (white), and the diagonal -- the right answers -- is outlined.
+
     Parameters
     ----------
     cm : array (C, C) of counts (see :func:`glassnet.metrics.confusion_matrix`)
     labels : list of str, optional
-
-    Every count is written in its cell; the colour scale runs from 0
-    (white), and the diagonal -- the right answers -- is outlined.
     """
     from matplotlib.patches import Rectangle
 

@@ -11,8 +11,6 @@ ends with an error; nothing more should be saved).
 from __future__ import annotations
 
 import math
-import sys
-import time
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -280,65 +278,4 @@ class EarlyStopping(Callback):
             state.model.load_state_dict(self.best_weights)
 
 
-class Progress(Callback):
-    """Show training progress: a bar per epoch in a terminal or notebook, a line
-    per epoch when output goes to a log file, nothing when ``verbose=0``.
-
-    The bar uses ``tqdm`` (``pip install glassnet[progress]``); without it,
-    or when stderr is not a terminal, one line per epoch is printed instead.
-    """
-
-    def __init__(self, verbose: int = 1, stream=None):
-        self.verbose = int(verbose)
-        self.stream = stream
-
-    def _bar_factory(self):
-        if self.verbose != 1:
-            return None
-        try:
-            if "ipykernel" in sys.modules:
-                from tqdm.auto import tqdm
-            elif sys.stderr.isatty():
-                from tqdm import tqdm
-            else:
-                return None
-        except ImportError:
-            return None
-        return tqdm
-
-    def on_train_begin(self, state):
-        self._tqdm = self._bar_factory()
-        self._bar = None
-        self._start = time.perf_counter()
-
-    def on_epoch_begin(self, state):
-        self._epoch_start = time.perf_counter()
-        self._loss_sum, self._seen = 0.0, 0
-        if self._tqdm is not None:
-            self._bar = self._tqdm(total=state.batches_per_epoch, leave=True,
-                                   desc=f"epoch {state.epoch + 1}/{state.epochs}",
-                                   unit="batch", dynamic_ncols=True)
-
-    def on_batch_end(self, state, loss):
-        if self._bar is not None:
-            self._loss_sum += loss
-            self._seen += 1
-            if self._seen % 10 == 0 or self._seen == state.batches_per_epoch:
-                self._bar.set_postfix(loss=f"{self._loss_sum / self._seen:.4f}", refresh=False)
-            self._bar.update(1)
-
-    def on_epoch_end(self, state):
-        text = "  ".join(f"{k} {v:.4f}" for k, v in state.logs.items())
-        if self._bar is not None:
-            self._bar.set_postfix_str(text)
-            self._bar.close()
-            self._bar = None
-        elif self.verbose:
-            seconds = time.perf_counter() - self._epoch_start
-            print(f"epoch {state.epoch + 1}/{state.epochs}  {text}  ({seconds:.2f} s)",
-                  file=self.stream or sys.stdout, flush=True)
-
-    def on_train_end(self, state):
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
+from .progress import Progress  # noqa: E402, F401  (after Callback: progress.py imports it)

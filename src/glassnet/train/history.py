@@ -40,3 +40,10 @@ class History:
     def __repr__(self) -> str:
         last = ", ".join(f"{k}={v[-1]:.4f}" for k, v in self.history.items() if v)
         return f"History({len(self)} epochs{': ' + last if last else ''})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: each figure's curve and first/best/last value,
+        and a table of the epochs."""
+        from .._display import history_html
+
+        return history_html(self)

@@ -177,6 +177,12 @@ class SearchResult:
             f"evaluations={self.evaluations}, stop_reason={self.stop_reason!r})"
         )
 
+    def _repr_html_(self) -> str:
+        """Jupyter's display: a table of the result and the loss along its path."""
+        from ..._display import search_result_html
+
+        return search_result_html(self)
+
 
 # --------------------------------------------------------------------------
 # One run's bookkeeping
