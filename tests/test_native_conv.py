@@ -325,8 +325,50 @@ def conv_cases(draw):
             "chunked": draw(st.booleans()), "seed": draw(st.integers(0, 2**16))}
 
 
+@st.composite
+def padding_past_kernel_cases(draw):
+    """Stride 1, batches of 2-3 with a bias, and the width padded on each side by at
+    least the kernel width: output columns whose window is all padding, where the
+    wide layout once gave two images the same column (and lost one's bias gradient).
+    One chunk per batch: that sharing happened only inside a chunk."""
+    kw = draw(st.integers(1, 5))
+    kernel = (draw(st.integers(1, 4)), kw)
+    padding = (draw(st.integers(0, 2)), draw(st.integers(kw, kw + 2)))
+    size = (draw(st.integers(1, 7)), draw(st.integers(1, 8)))
+    pads = [(p, p) for p in padding]
+    assume(size[0] + 2 * padding[0] >= kernel[0])
+    c_in = draw(st.one_of(st.integers(1, 3), st.integers(13, 17)))
+    return {"x_shape": (draw(st.integers(2, 3)), c_in) + size,
+            "w_shape": (draw(st.integers(1, 4)), c_in) + kernel, "stride": (1, 1),
+            "padding": padding, "pads": pads, "bias": True, "chunked": False,
+            "seed": draw(st.integers(0, 2**16))}
+
+
+@given(case=padding_past_kernel_cases())
+def test_padding_past_the_kernel_paths_agree_and_match_the_definition(case):
+    check_conv_case(case)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_gradient_counts_every_image_with_padding_past_the_kernel(path, dtype):
+    b = gn.tensor(np.zeros(1), requires_grad=True, dtype=dtype)
+    conv1d(np.ones((2, 1, 3)), np.ones((1, 1, 1)), b, padding=1).sum().backward()
+    assert b.grad.dtype == dtype
+    np.testing.assert_array_equal(b.grad, [2 * 5])  # 2 sequences of 3 + 2 padding
+    layer = gn.nn.Conv2D(1, 1, (3, 1), padding=1).astype(dtype)
+    layer(np.ones((4, 1, 5, 5))).sum().backward()
+    np.testing.assert_array_equal(layer.bias.grad, [4 * 5 * 7])  # 4 maps of 5x7
+    assert path["gemm"] > 0 or not _native.enabled()
+
+
 @given(case=conv_cases())
 def test_conv2d_paths_agree_and_match_the_definition(case):
+    check_conv_case(case)
+
+
+def check_conv_case(case):
+    """conv2d with the kernels on and off, float64 and float32: y, dx, dw and db
+    against the definition (plain loops) and against each other."""
     rng = np.random.default_rng(case["seed"])
     x, w = rng.standard_normal(case["x_shape"]), rng.standard_normal(case["w_shape"])
     b = rng.standard_normal(case["w_shape"][0]) if case["bias"] else None

@@ -205,7 +205,13 @@ class _Plan:
         self.ck = self.c * self.kh * self.kw
         self.dtype = dtype
         self.wide = self.sh == 1 and self.sw == 1
-        self.gap = max(self.pl, self.pr)
+        # Zero columns between neighbouring images: at least each side's padding,
+        # and enough that one image's ow output positions end before the next
+        # image's begin (ow <= w + gap). A side padded by kw or more has output
+        # positions whose window is all padding; with a narrower gap two images'
+        # such positions would share a column of the product, and backward
+        # (which writes g into those columns) would keep only one image's g.
+        self.gap = max(self.pl, self.pr, self.ow - self.w)
         # wide layout: kernel rows stacked per product (see ``stacked``)
         self.rows = 1 if self.c * self.kw >= STACK_DEPTH else self.kh
         self.groups = self.kh // self.rows
