@@ -26,6 +26,7 @@ from glassnet.ops.conv import conv1d, conv2d, resolve_padding
 from glassnet.ops.pool import max_pool2d
 from conftest import native_setting
 from test_conv import loop_conv2d
+from test_pool import pool_geometry
 
 _POOL_PATHS = {"native": ("_max_pool_native", "_max_pool_grad_native"),
                "numpy": ("_max_pool_numpy", "_max_pool_grad_numpy")}
@@ -200,18 +201,15 @@ _SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.5, np.inf, -np.inf, np.nan, -np.nan]
 
 
 @st.composite
-def pool_cases(draw):
-    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    padding = (draw(st.integers(0, kernel[0] - 1)), draw(st.integers(0, kernel[1] - 1)))
-    size = (draw(st.integers(1, 8)), draw(st.integers(1, 8)))
-    assume(all(n + 2 * p >= k for n, p, k in zip(size, padding, kernel)))
+def pool_cases(draw, wider_than_map=False):
+    kernel, stride, padding, size, ceil_mode = draw(
+        pool_geometry(size_max=8, wider_than_map=wider_than_map))
     shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3))) + size
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     x = rng.choice(np.array(_SPECIAL, dtype), size=shape)
     return {"x": x, "kernel": kernel, "stride": stride, "padding": padding,
-            "ceil_mode": draw(st.booleans()), "nan_grad": draw(st.booleans())}
+            "ceil_mode": ceil_mode, "nan_grad": draw(st.booleans())}
 
 
 def pool_run(case, g_seed):
@@ -227,6 +225,15 @@ def pool_run(case, g_seed):
 
 @given(case=pool_cases(), g_seed=st.integers(0, 9))
 def test_max_pool_is_bit_identical_on_both_paths(case, g_seed):
+    check_bit_identical(case, g_seed)
+
+
+@given(case=pool_cases(wider_than_map=True), g_seed=st.integers(0, 9))
+def test_ceil_mode_window_wider_than_the_map_is_bit_identical(case, g_seed):
+    check_bit_identical(case, g_seed)
+
+
+def check_bit_identical(case, g_seed):
     with kernels(True):
         native = pool_run(case, g_seed)
     with kernels(False):

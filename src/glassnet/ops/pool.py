@@ -12,8 +12,9 @@ Edges
   pooling, and for average pooling they are not counted in the mean.
 * ``ceil_mode=True`` adds a last window where the map does not divide
   evenly; that ragged window takes the max (or mean) of the real pixels it
-  covers, as the X-and-O story pools a 7x7 map to 4x4. A window is never
-  started in the padding past the edge.
+  covers, as the X-and-O story pools a 7x7 map to 4x4 -- even when the
+  window is wider than the padded map (a 1x3 map pooled by a 1x4 window
+  gives one output). A window is never started in the padding past the edge.
 
 So every output is the max, or the mean, of the real pixels under its
 window. Output size along an axis of length ``L``::
@@ -51,10 +52,13 @@ __all__ = ["avg_pool2d", "check_pool_args", "max_pool2d", "pool_output_size"]
 
 def pool_output_size(size: int, kernel: int, stride: int, padding: int,
                      ceil_mode: bool) -> int:
-    """Windows along one axis (see the module docstring); < 1 if none fits."""
+    """Windows along one axis (see the module docstring); < 1 if none fits.
+
+    With ``ceil_mode`` a window up to ``stride - 1`` pixels wider than the
+    padded map still gives one output, as in PyTorch (``ceil`` of the small
+    negative ``span / stride`` is 0).
+    """
     span = size + 2 * padding - kernel
-    if span < 0:
-        return 0
     out = (-(-span // stride) if ceil_mode else span // stride) + 1
     if ceil_mode and (out - 1) * stride >= size + padding:
         out -= 1
