@@ -280,13 +280,27 @@ def test_two_by_two_pooling_eight_windows_at_a_time(size, padding, ceil_mode):
             np.testing.assert_array_equal(bits(a), bits(b))
 
 
-def test_nan_makes_the_max_nan_and_never_wins(path):
-    x = gn.tensor([[[[1.0, np.nan], [3.0, 2.0]]]], requires_grad=True)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_makes_the_max_nan_and_wins_the_gradient(path, dtype):
+    # 2x2 windows, stride 2 (float32: the eight-at-a-time kernel) ...
+    x = gn.tensor([[[[1.0, np.nan], [3.0, 2.0]]]], requires_grad=True, dtype=dtype)
     y = max_pool2d(x, 2)
     assert np.isnan(y.data).all()
-    y.backward(np.ones(y.shape, np.float32))
-    # 1.0 came first and the NaN never took the win from it: neither did 3.0 > NaN
-    np.testing.assert_array_equal(x.grad[0, 0], [[1, 0], [0, 0]])
+    y.backward(np.ones(y.shape, dtype))
+    # the NaN is the max, so its gradient goes to the NaN, not to 1.0 before it
+    np.testing.assert_array_equal(x.grad[0, 0], [[0, 1], [0, 0]])
+    # ... and the general loop: 3x3 windows, stride 1, two NaNs in a window: the
+    # first one in reading order is the max (np.maximum keeps it) and wins
+    data = np.arange(16.0).reshape(1, 1, 4, 4)
+    data[0, 0, 1, 2], data[0, 0, 2, 0] = np.nan, -np.nan
+    x = gn.tensor(data, requires_grad=True, dtype=dtype)
+    y = max_pool2d(x, 3, stride=1)
+    assert np.isnan(y.data).all()
+    assert not np.signbit(y.data[0, 0, 0, 0])  # the first NaN's bits, not -nan's
+    y.backward(np.array([[[[1.0, 10.0], [100.0, 1000.0]]]], dtype))
+    expected = np.zeros((4, 4))
+    expected[1, 2] = 1 + 10 + 100 + 1000  # the first NaN of every window
+    np.testing.assert_array_equal(x.grad[0, 0], expected)
 
 
 def test_ties_and_overlapping_windows_on_both_paths(path):

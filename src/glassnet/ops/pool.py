@@ -24,8 +24,9 @@ window. Output size along an axis of length ``L``::
                                                  at or past L + p)
 
 Local derivatives: max → 1 for the pixel that won its window, 0 for the
-rest (if several tie, the first in reading order wins); mean → 1/count for
-each of the count pixels the window averaged.
+rest (if several tie, the first in reading order wins; a window holding a
+NaN has a NaN max, and the first NaN wins); mean → 1/count for each of the
+count pixels the window averaged.
 
 Max pooling has an optional compiled kernel (``_native/conv.c``, see
 :mod:`glassnet._native`): the same max, winner and gradient in one pass over
@@ -166,10 +167,12 @@ def _max_pool_numpy(xp, kernel, stride, out_hw, record):
     Returns (out, winner): when ``record`` (a gradient is wanted), note which
     offset won each window as the max is found (the data is hot in cache
     now): a strictly larger value takes over, so on a tie the first in
-    reading order keeps the win, and as offsets only grow, the winner is the
-    max of the offsets that took over. ``winner`` is None otherwise.
+    reading order keeps the win; so does the first NaN, which is the max
+    from then on (np.maximum keeps it), so a NaN window's gradient goes to
+    that NaN. As offsets only grow, the winner is the max of the offsets
+    that took over. ``winner`` is None otherwise.
     """
-    winner = better = None
+    winner = better = nan = None
     for k, sl in _offsets(kernel, stride, out_hw):
         if k == 0:
             out = xp[sl].copy()
@@ -177,9 +180,14 @@ def _max_pool_numpy(xp, kernel, stride, out_hw, record):
                 wide = kernel[0] * kernel[1] > 255
                 winner = np.zeros(out.shape, np.int32 if wide else np.uint8)
                 better = scratch("pool_better", out.shape, bool)
+                nan = scratch("pool_nan", out.shape, bool)
             continue
         if record:
-            np.greater(xp[sl], out, out=better)
+            # took over = not (v <= max so far) and the max so far is no NaN: a
+            # larger v, or the first NaN
+            np.less_equal(xp[sl], out, out=better)
+            np.logical_or(better, np.isnan(out, out=nan), out=better)
+            np.logical_not(better, out=better)
             if winner.dtype == np.uint8:
                 took = np.multiply(better.view(np.uint8), np.uint8(k))
             else:
