@@ -31,6 +31,12 @@ static gn_dgemm_fn gn_blas_dgemm = 0;
 /* Products with m*n*k below this run the loops here, not BLAS (set by Python). */
 static gn_int gn_small_gemm = 0;
 
+/* Which library this is, for Python to check before it trusts one it loaded:
+ * "glassnet NAME abi N", set by the build (-DGN_IDENTITY, glassnet/_native). */
+#ifdef GN_IDENTITY
+const char *gn_identity(void) { return GN_IDENTITY; }
+#endif
+
 /* Called once from Python with the addresses of NumPy's cblas_sgemm/dgemm
  * (or 0) and the size below which the own loops are used. */
 void gn_set_blas(void *sgemm, void *dgemm, gn_int small) {
