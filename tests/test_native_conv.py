@@ -303,6 +303,29 @@ def test_nan_makes_the_max_nan_and_wins_the_gradient(path, dtype):
     np.testing.assert_array_equal(x.grad[0, 0], expected)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_misaligned_maps_and_gradients_pool_the_same(dtype):
+    """Arrays one byte past alignment (C-contiguous): the kernel never reads them as
+    floats in place, which is undefined behaviour (``make sanitize`` checks)."""
+    def misaligned(a):
+        out = np.zeros(a.nbytes + 1, np.uint8)[1:].view(a.dtype).reshape(a.shape)
+        out[...] = a
+        assert out.flags.c_contiguous and not out.flags.aligned
+        return out
+
+    x = misaligned(distinct_values((2, 3, 4, 6)).astype(dtype))
+    g = misaligned(np.random.default_rng(4).standard_normal((2, 3, 2, 3)).astype(dtype))
+    results = []
+    for on in (True, False):
+        with kernels(on):
+            t = gn.tensor(x, requires_grad=True, dtype=dtype)
+            y = max_pool2d(t, 2)  # no padding: the maps themselves would be read
+            y.backward(g)
+            results.append((y.data, t.grad))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(bits(a), bits(b))
+
+
 def test_ties_and_overlapping_windows_on_both_paths(path):
     x = gn.tensor(np.zeros((1, 1, 2, 4)), requires_grad=True)
     max_pool2d(x, 2).sum().backward()
