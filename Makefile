@@ -47,14 +47,15 @@ test: $(VENV)/.test-installed
 SAN_CC     ?= gcc
 SAN_FLAGS  ?= -fsanitize=address,undefined,float-cast-overflow \
               -fno-sanitize-recover=all -fno-omit-frame-pointer -g
-SAN_TESTS  ?= tests/test_native.py tests/test_native_cache.py tests/test_native_conv.py \
-              tests/test_native_elementwise.py tests/test_native_lstm.py
+SAN_TESTS  ?= tests/test_native.py tests/test_native_cache.py \
+              tests/test_native_conv.py tests/test_native_elementwise.py \
+              tests/test_native_lstm.py
 sanitize: $(VENV)/.test-installed
 	CC="$(SAN_CC)" GLASSNET_NATIVE=1 GLASSNET_NATIVE_CFLAGS="$(SAN_FLAGS)" \
 	GLASSNET_CACHE_DIR="$(CURDIR)/build/sanitize-cache" \
 	LD_PRELOAD="$$($(SAN_CC) -print-file-name=libasan.so)" \
 	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(SAN_TESTS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --capture=sys $(SAN_TESTS)
 
 # make bench   W1-W4 next to PyTorch, 2 threads each; table and JSON in build/bench/
 bench: $(VENV)/.bench-installed

@@ -127,8 +127,8 @@ def test_max_pool_with_ceil_mode_is_seed_pool(maps, h, w, size, stride):
 
 def test_ceil_mode_window_wider_than_the_map_gives_one_output():
     x = np.arange(1.0, 4.0).reshape(1, 1, 1, 3)
-    np.testing.assert_array_equal(max_pool2d(x, (1, 4), ceil_mode=True).data, [[[[3.0]]]])
-    np.testing.assert_array_equal(avg_pool2d(x, (1, 4), ceil_mode=True).data, [[[[2.0]]]])
+    np.testing.assert_array_equal(max_pool2d(x, (1, 4), ceil_mode=True).data, [[[[3.]]]])
+    np.testing.assert_array_equal(avg_pool2d(x, (1, 4), ceil_mode=True).data, [[[[2.]]]])
     # a window two pixels too wide would need a stride of 3 to start on the map
     assert max_pool2d(x, (1, 5), stride=(1, 3), ceil_mode=True).shape == (1, 1, 1, 1)
     with pytest.raises(gn.ShapeError, match=r"the 1x5 window does not fit in the 1x3"):

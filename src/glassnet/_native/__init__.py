@@ -300,8 +300,8 @@ def _open_entry(folder_fd: int, filename: str, path: Path) -> int | None:
     never silently replaced.
     """
     try:
-        fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
-                     dir_fd=folder_fd)
+        flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(filename, flags, dir_fd=folder_fd)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -343,10 +343,12 @@ def _compile(name, source, cc, flags, folder, folder_fd, filename) -> None:
     os.close(fd)
     try:
         cmd = [*cc.split(), *flags, "-I", str(HERE), str(source), "-o", tmp, "-lm"]
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                             check=False)
         if out.returncode != 0 and "-march=native" in flags:
             cmd.remove("-march=native")  # a compiler that does not know it
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                                 check=False)
         if out.returncode != 0:
             err = (out.stderr or out.stdout).strip().splitlines()
             raise NativeError(
@@ -423,12 +425,13 @@ def _build(name: str) -> ctypes.CDLL:
             fd = _open_entry(folder_fd, filename, target)
             if fd is None:
                 if attempt == 0 and os.path.lexists(target):
-                    _warn(f"the cached kernel library {target} was damaged (truncated or "
-                          "not glassnet's); building it again.")
+                    _warn(f"the cached kernel library {target} was damaged (truncated "
+                          "or not glassnet's); building it again.")
                 _compile(name, source, cc, flags, folder, folder_fd, filename)
                 fd = _open_entry(folder_fd, filename, target)
                 if fd is None:
-                    raise NativeError(f"{target} was damaged again right after its build.")
+                    raise NativeError(
+                        f"{target} was damaged again right after its build.")
             lib = _dlopen(fd, target)
             found = _identity_of(lib)
             if found == _identity(name):
@@ -436,8 +439,8 @@ def _build(name: str) -> ctypes.CDLL:
             if attempt == 1:
                 raise NativeError(
                     f"{target} is not glassnet's {name} library (it says {found!r}).")
-            _warn(f"the cached kernel library {target} is not glassnet's {name} library "
-                  f"(it says {found!r}); building it again.")
+            _warn(f"the cached kernel library {target} is not glassnet's {name} "
+                  f"library (it says {found!r}); building it again.")
             os.unlink(filename, dir_fd=folder_fd)
     finally:
         os.close(folder_fd)
@@ -505,7 +508,8 @@ def describe() -> list[str]:
         except NativeError as exc:
             lines.append(f"{name}: {exc}")
             continue
-        lines.append(f"{name}: {f'loaded from {_paths[name]}' if lib else status()[name]}")
+        done = f"loaded from {_paths[name]}" if lib else status()[name]
+        lines.append(f"{name}: {done}")
     return lines
 
 

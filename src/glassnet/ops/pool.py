@@ -142,10 +142,15 @@ def _pool_kernels(dtype, kernel):
     return _native.functions("conv", dtype, _POOL_SIGNATURES)
 
 
+def _c_array(a: np.ndarray) -> np.ndarray:
+    """``a`` as the kernel reads it: C-contiguous and aligned (else a copy)."""
+    return np.require(a, requirements=("C", "A"))
+
+
 def _max_pool_native(kernels, xp, kernel, stride, out_hw, record):
     """Max pooling of the padded maps ``xp`` in one C pass: (out, winner or None)."""
     fwd, _ = kernels
-    xp = np.ascontiguousarray(xp)
+    xp = _c_array(xp)
     n, c, hp, wp = xp.shape
     out = np.empty((n, c) + tuple(out_hw), xp.dtype)
     winner = np.empty(out.shape, np.uint8) if record else None
@@ -226,7 +231,7 @@ def _max_pool_grad_native(kernels, g, winner, xp_shape, kernel, stride, out_hw, 
     """
     _, bwd = kernels
     dxp = np.empty(xp_shape, g.dtype)
-    g = np.ascontiguousarray(g)
+    g = _c_array(g)
     n, c, hp, wp = xp_shape
     bwd(_native.ptr(g), _native.ptr(winner), _native.ptr(dxp), n * c, hp, wp,
         out_hw[0], out_hw[1], kernel[0], kernel[1], stride[0], stride[1],
