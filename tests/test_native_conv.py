@@ -303,16 +303,41 @@ def test_nan_makes_the_max_nan_and_wins_the_gradient(path, dtype):
     np.testing.assert_array_equal(x.grad[0, 0], expected)
 
 
+def misaligned(a):
+    """A copy of ``a`` one byte past an aligned address (C-contiguous): the kernels
+    never read such arrays as floats in place, which is undefined behaviour
+    (``make sanitize`` checks)."""
+    out = np.zeros(a.nbytes + 1, np.uint8)[1:].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    assert out.flags.c_contiguous and not out.flags.aligned
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_misaligned_conv_operands_give_the_same_numbers(dtype):
+    rng = np.random.default_rng(9)
+    x = misaligned(rng.standard_normal((2, 1, 4, 5)).astype(dtype))
+    w = misaligned(rng.standard_normal((1, 1, 3, 3)).astype(dtype))
+    b = misaligned(rng.standard_normal(1).astype(dtype))
+    g = misaligned(rng.standard_normal((2, 1, 4, 5)).astype(dtype))
+
+    def run():
+        inputs = [gn.tensor(a, requires_grad=True, dtype=dtype) for a in (x, w, b)]
+        y = conv2d(*inputs, padding=1)
+        y.backward(g)  # the gradient itself misaligned, too
+        return [y.data] + [t.grad for t in inputs]
+
+    with kernels(True) as ran:
+        native = run()
+    assert ran["gemm"] > 0
+    with kernels(False):
+        reference = run()
+    for a, r in zip(native, reference):
+        np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_misaligned_maps_and_gradients_pool_the_same(dtype):
-    """Arrays one byte past alignment (C-contiguous): the kernel never reads them as
-    floats in place, which is undefined behaviour (``make sanitize`` checks)."""
-    def misaligned(a):
-        out = np.zeros(a.nbytes + 1, np.uint8)[1:].view(a.dtype).reshape(a.shape)
-        out[...] = a
-        assert out.flags.c_contiguous and not out.flags.aligned
-        return out
-
     x = misaligned(distinct_values((2, 3, 4, 6)).astype(dtype))
     g = misaligned(np.random.default_rng(4).standard_normal((2, 3, 2, 3)).astype(dtype))
     results = []

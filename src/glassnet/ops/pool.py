@@ -46,7 +46,7 @@ from .. import _native
 from .._validate import shape_str
 from ..errors import ConfigError, ShapeError
 from ..tensor import Tensor, as_tensor, is_grad_enabled, make_result
-from .conv import scratch, to_pair
+from .conv import _c_array, scratch, to_pair
 
 __all__ = ["avg_pool2d", "check_pool_args", "max_pool2d", "pool_output_size"]
 
@@ -140,11 +140,6 @@ def _pool_kernels(dtype, kernel):
     if kernel[0] * kernel[1] > 255:
         return None
     return _native.functions("conv", dtype, _POOL_SIGNATURES)
-
-
-def _c_array(a: np.ndarray) -> np.ndarray:
-    """``a`` as the kernel reads it: C-contiguous and aligned (else a copy)."""
-    return np.require(a, requirements=("C", "A"))
 
 
 def _max_pool_native(kernels, xp, kernel, stride, out_hw, record):
