@@ -255,8 +255,12 @@ def _check_folder(fd: int, path: str, last: bool) -> None:
         )
 
 
-def _open_folder(folder: Path) -> int:
-    """Make the cache folder if needed, check it and every folder above; its fd."""
+def _open_folder(folder: Path) -> tuple[int, str]:
+    """Make the cache folder if needed, check it and every folder above.
+
+    Returns its descriptor and its real path (no links), under which only
+    this user or root can change anything.
+    """
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     real = os.path.realpath(folder)
     parts = Path(real).parts
@@ -277,7 +281,7 @@ def _open_folder(folder: Path) -> int:
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, real
 
 
 def _seal(data: bytes) -> bytes:
@@ -419,7 +423,7 @@ def _build(name: str) -> ctypes.CDLL:
     folder = _cache_dir()
     filename = f"{name}-{key}.so"
     target = folder / filename
-    folder_fd = _open_folder(folder)
+    folder_fd, real = _open_folder(folder)
     try:
         for attempt in range(2):
             fd = _open_entry(folder_fd, filename, target)
@@ -427,7 +431,7 @@ def _build(name: str) -> ctypes.CDLL:
                 if attempt == 0 and os.path.lexists(target):
                     _warn(f"the cached kernel library {target} was damaged (truncated "
                           "or not glassnet's); building it again.")
-                _compile(name, source, cc, flags, folder, folder_fd, filename)
+                _compile(name, source, cc, flags, real, folder_fd, filename)
                 fd = _open_entry(folder_fd, filename, target)
                 if fd is None:
                     raise NativeError(
