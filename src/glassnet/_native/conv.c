@@ -34,15 +34,14 @@
 #define GN_POOL_AVX2 1
 
 /* m, k <- the running max and winner after offset kc's value v, exactly as
- * the scalar loop: k = kc where !(v <= m) and m is no NaN (v > m, or v is the
- * first NaN); m = m where m > v or m is NaN, else v. */
+ * the scalar loop: m = m where m > v or m is NaN, else v; k = kc where v > m
+ * or v is the first NaN, which is where m is not kept and v != m (a tie). */
 #define GN_POOL_STEP(m, k, v, kc)                                                     \
     do {                                                                              \
-        const __m256 took = _mm256_and_ps(_mm256_cmp_ps((v), (m), _CMP_NLE_UQ),        \
-                                          _mm256_cmp_ps((m), (m), _CMP_ORD_Q));        \
         const __m256 keep = _mm256_or_ps(_mm256_cmp_ps((m), (v), _CMP_GT_OQ),         \
                                          _mm256_cmp_ps((m), (m), _CMP_UNORD_Q));      \
-        (k) = _mm256_blendv_ps((k), _mm256_castsi256_ps(_mm256_set1_epi32(kc)), took); \
+        const __m256 stays = _mm256_or_ps(keep, _mm256_cmp_ps((v), (m), _CMP_EQ_OQ)); \
+        (k) = _mm256_blendv_ps(_mm256_castsi256_ps(_mm256_set1_epi32(kc)), (k), stays); \
         (m) = _mm256_blendv_ps((v), (m), keep);                                       \
     } while (0)
 

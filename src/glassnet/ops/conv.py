@@ -412,6 +412,9 @@ def _layout_kernel(name: str, dtype):
 def _c_array(a: np.ndarray, dtype=None) -> np.ndarray:
     """``a`` as a compiled kernel reads it: C-contiguous and aligned (else a copy;
     np.ascontiguousarray keeps a misaligned array, which C must not read)."""
+    flags = a.flags
+    if flags.c_contiguous and flags.aligned and (dtype is None or a.dtype == dtype):
+        return a  # the usual case, without np.require's Python-level checks
     return np.require(a, dtype, requirements=("C", "A"))
 
 
