@@ -148,7 +148,8 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
         batch_size: int = 32, shuffle: bool = True, validation_data=None,
         validation_split=None, metrics=None, callbacks=(), lr_schedule=None,
         clip_norm=None, seed=None, verbose: int = 1, checkpoint=None,
-        checkpoint_every=None, resume_from=None, capture: bool = False) -> History:
+        checkpoint_every=None, resume_from=None, capture: bool = False,
+        log_dir=None, dashboard: bool = False) -> History:
     """Train ``model`` on (X, y) by mini-batch gradient descent and return its History.
 
     Parameters
@@ -207,6 +208,13 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
         Sigmoid/Tanh/ReLU/Identity with cross-entropy on class labels, without
         ``clip_norm``; anything else is refused with the reason. Forward hooks
         (``trace``) do not see captured steps.
+    log_dir : path, optional
+        Write the run to a SQLite store in this folder as it trains
+        (:class:`~glassnet.train.RunLog`), for ``glassnet dashboard``.
+    dashboard : bool
+        Also serve the dashboard on 127.0.0.1 while training (``log_dir``
+        defaults to ``runs``), print its address, and keep serving after
+        training until Ctrl-C (in a notebook: until the kernel stops).
 
     Returns
     -------
@@ -246,8 +254,12 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
     state.run = RunState(rng, lr_schedule, {"samples": len(X), "batch_size": int(batch_size),
                                             "shuffle": bool(shuffle),
                                             "metrics": list(metric_fns)})
+    state.validation = validation  # for callbacks that look at it (RunLog)
     saver = checkpoint_callback(checkpoint, checkpoint_every)
     hooks = [StopOnNaN(), *callbacks, *([saver] if saver else []), Progress(verbose)]
+    if log_dir is not None or dashboard:  # the run store, and the dashboard serving it
+        from .runlog import for_fit
+        hooks.append(for_fit(log_dir, dashboard))
     start = resume(resume_from, state) if resume_from is not None else None
     params = model.parameters()
     step = _captured_step(model, loss_fn, opt, y, clip_norm) if capture else None
