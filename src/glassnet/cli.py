@@ -110,6 +110,8 @@ def _train(args) -> int:
         checkpoint=checkpoint,
         checkpoint_every=cfg.output.get("checkpoint_every") if checkpoint else None,
         resume_from=resume_from,
+        log_dir=args.log_dir or t.get("log_dir") or ("runs" if args.dashboard else None),
+        dashboard=args.dashboard,
     )
     seconds = time.perf_counter() - start
     scores = {
@@ -468,6 +470,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--quiet", "-q", action="store_true", help="print only the result"
     )
+    train.add_argument("--log-dir", help="write the run to a store in this folder "
+                       "(default: [train] log_dir; 'runs' with --dashboard)")
+    train.add_argument("--dashboard", action="store_true",
+                       help="watch training live in the browser (127.0.0.1)")
     train.set_defaults(func=_train)
 
     ev = sub.add_parser(
@@ -575,6 +581,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--only", nargs="+", metavar="STORY", help="run only these stories"
     )
     tour.set_defaults(func=_tour)
+    def _dashboard(args) -> int:
+        from .dashboard import serve
+
+        if not os.path.isdir(args.log_dir):
+            raise _UsageError(f"{args.log_dir}: no such folder (runs are written "
+                              "there by fit(log_dir=...) or [train] log_dir)")
+        serve(args.log_dir, port=args.port, host=args.host)
+        return 0
+
+    dash = sub.add_parser(
+        "dashboard", help="watch training runs in the browser (local web app)",
+        description="Serve the run stores in LOG_DIR on http://127.0.0.1:PORT/. "
+        "Needs pip install 'glassnet[dashboard]'.")
+    dash.add_argument("log_dir", nargs="?", default="runs", metavar="LOG_DIR")
+    dash.add_argument("--port", type=int, default=6006)
+    dash.add_argument("--host", default="127.0.0.1",
+                      help="address to listen on; anything but loopback is "
+                      "reachable from other machines (a warning is printed)")
+    dash.set_defaults(func=_dashboard)
     return parser
 
 

@@ -168,6 +168,7 @@ class RunLog(Callback):
             self.folder, self.name = path, name
         self.path = None
         self._db = None
+        self.serve = False  # fit(dashboard=True): serve the folder while training
 
     # --- the file --------------------------------------------------------------------
     def _open(self):
@@ -196,6 +197,11 @@ class RunLog(Callback):
         from ..io.registry import describe
 
         self._open()
+        if self.serve:
+            from ..dashboard import start_in_background
+
+            _, address = start_in_background(self.folder)
+            print(f"glassnet dashboard: {address}#/run/{self.name}", flush=True)
         try:
             architecture = describe(state.model)
         except Exception as e:  # an unregistered layer: logged, but no snapshots
@@ -273,6 +279,13 @@ class RunLog(Callback):
         self._flush()
         self._db.close()
         self._db = None
+        if self.serve and "ipykernel" not in sys.modules:
+            print("training ended; the dashboard keeps serving until Ctrl-C", flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
 
     # --- pieces ----------------------------------------------------------------------
     @staticmethod

@@ -1,0 +1,163 @@
+"""The dashboard's server, through Starlette's TestClient: every route, bad names,
+path traversal, Host headers, corrupt and foreign stores."""
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+
+# needs glassnet[dashboard] (make test installs it): no skip, as the issue asks
+from starlette.testclient import TestClient  # noqa: E402
+
+import glassnet as gn  # noqa: E402
+from glassnet.dashboard.app import _host_name, create_app  # noqa: E402
+from glassnet.train import RunLog  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def log_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("runs")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    y = (X[:, 0] > 0).astype(np.int64)
+    model = gn.nn.Sequential(gn.nn.Dense(3, 4), gn.nn.ReLU(), gn.nn.Dense(4, 2), seed=0)
+    gn.fit(model, X, y, epochs=4, batch_size=16, verbose=0, validation_data=(X, y),
+           callbacks=[RunLog(folder, name="good", budget=1e9, snapshots=1)])
+    (folder / "garbage.sqlite").write_bytes(b"this is not a database at all" * 10)
+    db = sqlite3.connect(folder / "foreign.sqlite")
+    db.execute("CREATE TABLE meta (key TEXT, value TEXT)")
+    db.execute("INSERT INTO meta VALUES ('format', 'someone-else/1')")
+    db.commit()
+    db.close()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def client(log_dir):
+    return TestClient(create_app(log_dir), base_url="http://127.0.0.1:6006")
+
+
+def test_page_and_static_files(client):
+    assert "glassnet dashboard" in client.get("/").text
+    assert client.get("/static/app.js").status_code == 200
+    assert "uPlot" in client.get("/static/uPlot.iife.min.js").text
+    assert client.get("/static/uPlot.LICENSE").status_code == 200
+
+
+def test_runs_listing(client):
+    runs = {r["name"]: r for r in client.get("/api/runs").json()["runs"]}
+    assert set(runs) == {"good", "garbage", "foreign"}
+    assert runs["good"]["status"] == "finished" and runs["good"]["epochs"] == 4
+    assert set(runs["good"]["metrics"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert "corrupt" in runs["garbage"]["error"]
+    assert "not a glassnet run store" in runs["foreign"]["error"]
+
+
+def test_run_summary_stats_network_confusion(client):
+    run = client.get("/api/runs/good").json()
+    assert [e["epoch"] for e in run["epochs"]] == [0, 1, 2, 3]
+    assert run["steps"]["step"] == list(range(1, 21))  # 5 batches x 4 epochs
+    stats = client.get("/api/runs/good/stats").json()["series"]
+    kinds = {(s["kind"], s["tensor"]) for s in stats}
+    assert ("weight", "0.weight") in kinds and ("activation", "1.ReLU") in kinds
+    assert all(len(s["step"]) == 4 for s in stats)
+    net = client.get("/api/runs/good/network").json()
+    assert net["epoch"] == 3
+    assert [np.shape(layer["weight"]) for layer in net["layers"]] == [(3, 4), (4, 2)]
+    cm = client.get("/api/runs/good/confusion").json()
+    assert cm["epoch"] == 3 and np.sum(cm["matrix"]) == 80
+
+
+def test_events_stream_announces_the_run(log_dir):
+    app = create_app(log_dir)
+    with TestClient(app, base_url="http://localhost") as c:
+        with c.stream("GET", "/api/runs/good/events") as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            lines = []
+            for line in response.iter_lines():
+                lines.append(line)
+                if line.startswith("data:"):
+                    break
+    assert "event: update" in lines
+    assert json.loads(lines[-1][5:])[-1] == "finished"
+
+
+@pytest.mark.parametrize("path", [
+    "/api/runs/nothere", "/api/runs/.hidden", "/api/runs/..%2F..%2Fetc%2Fpasswd",
+    "/api/runs/good%00/stats", "/api/runs/-x/network", "/api/runs/nothere/events",
+])
+def test_bad_run_names_are_404(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("path", [
+    "/static/../app.py", "/static/..%2Fapp.py", "/static/%2e%2e/app.py",
+    "/static/../../train/runlog.py", "/static//etc/passwd",
+])
+def test_no_path_traversal(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "import" not in response.text and "root:" not in response.text
+
+
+@pytest.mark.parametrize("name", ["garbage", "foreign"])
+def test_unreadable_store_is_a_clear_message(client, name):
+    response = client.get(f"/api/runs/{name}")
+    assert response.status_code == 422
+    assert f"run {name!r}" in response.json()["error"]
+
+
+@pytest.mark.parametrize("host, status", [
+    ("127.0.0.1:6006", 200), ("localhost:6006", 200), ("[::1]:6006", 200),
+    ("localhost", 200), ("evil.example:6006", 403), ("127.0.0.1.evil.example", 403),
+    ("", 403),
+])
+def test_host_header_checked_against_dns_rebinding(log_dir, host, status):
+    client = TestClient(create_app(log_dir))
+    response = client.get("/api/runs", headers={"host": host})
+    assert response.status_code == status
+
+
+def test_explicit_host_is_allowed_too(log_dir):
+    client = TestClient(create_app(log_dir, host="192.168.1.5"))
+    assert client.get("/", headers={"host": "192.168.1.5:6006"}).status_code == 200
+    assert client.get("/", headers={"host": "10.0.0.1:6006"}).status_code == 403
+
+
+def test_host_name():
+    assert _host_name("LocalHost:80") == "localhost"
+    assert _host_name("[::1]:6006") == "[::1]"
+
+
+def test_store_is_opened_read_only(client, log_dir):
+    before = (log_dir / "good.sqlite").read_bytes()
+    for path in ("/api/runs", "/api/runs/good", "/api/runs/good/stats"):
+        client.get(path)
+    assert (log_dir / "good.sqlite").read_bytes() == before
+    from glassnet.train.runlog import connect_readonly
+    db = connect_readonly(log_dir / "good.sqlite")
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        db.execute("DELETE FROM steps")
+
+
+def test_cli_dashboard_refuses_a_missing_folder(tmp_path, capsys):
+    from glassnet.cli import main
+
+    assert main(["dashboard", str(tmp_path / "nope")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
+def test_config_log_dir(tmp_path):
+    from glassnet.errors import ConfigError
+    from glassnet.io.config import read_config
+
+    text = open("examples/digits.toml").read().replace("seed = 0                # the "
+                                                       "shuffling order",
+                                                       'seed = 0\nlog_dir = "runs"')
+    (tmp_path / "a.toml").write_text(text)
+    assert read_config(tmp_path / "a.toml").train["log_dir"] == "runs"
+    (tmp_path / "b.toml").write_text(text.replace('log_dir = "runs"', "log_dir = 3"))
+    with pytest.raises(ConfigError, match="log_dir"):
+        read_config(tmp_path / "b.toml")
