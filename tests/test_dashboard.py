@@ -2,17 +2,20 @@
 path traversal, Host headers, corrupt and foreign stores."""
 
 import json
+import os
 import sqlite3
 
 import numpy as np
 import pytest
 
 # needs glassnet[dashboard] (make test installs it): no skip, as the issue asks
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-import glassnet as gn  # noqa: E402
-from glassnet.dashboard.app import _host_name, create_app  # noqa: E402
-from glassnet.train import RunLog  # noqa: E402
+import glassnet as gn
+from glassnet.dashboard.app import _host_name, create_app
+from glassnet.train import RunLog
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
@@ -71,14 +74,14 @@ def test_run_summary_stats_network_confusion(client):
 
 def test_events_stream_announces_the_run(log_dir):
     app = create_app(log_dir)
-    with TestClient(app, base_url="http://localhost") as c:
-        with c.stream("GET", "/api/runs/good/events") as response:
-            assert response.headers["content-type"].startswith("text/event-stream")
-            lines = []
-            for line in response.iter_lines():
-                lines.append(line)
-                if line.startswith("data:"):
-                    break
+    with TestClient(app, base_url="http://localhost") as c, \
+            c.stream("GET", "/api/runs/good/events") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = []
+        for line in response.iter_lines():
+            lines.append(line)
+            if line.startswith("data:"):
+                break
     assert "event: update" in lines
     assert json.loads(lines[-1][5:])[-1] == "finished"
 
@@ -153,9 +156,9 @@ def test_config_log_dir(tmp_path):
     from glassnet.errors import ConfigError
     from glassnet.io.config import read_config
 
-    text = open("examples/digits.toml").read().replace("seed = 0                # the "
-                                                       "shuffling order",
-                                                       'seed = 0\nlog_dir = "runs"')
+    with open(os.path.join(ROOT, "examples", "digits.toml")) as f:
+        text = f.read().replace("seed = 0                # the "
+            "shuffling order", 'seed = 0\nlog_dir = "runs"')
     (tmp_path / "a.toml").write_text(text)
     assert read_config(tmp_path / "a.toml").train["log_dir"] == "runs"
     (tmp_path / "b.toml").write_text(text.replace('log_dir = "runs"', "log_dir = 3"))

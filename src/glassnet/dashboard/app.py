@@ -27,6 +27,7 @@ import math
 import os
 import sqlite3
 
+from ..errors import GlassnetError
 from ..train.runlog import FORMAT, NAME, connect_readonly
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -156,7 +157,7 @@ class Runs:
             raise StoreError(f"run {name!r}: snapshot name {file!r} is not allowed.")
         try:
             model = read(os.path.join(folder, file)).model
-        except Exception as e:  # FormatError, OSError: shown in the page
+        except (GlassnetError, OSError) as e:  # shown in the page
             raise StoreError(f"run {name!r}: snapshot {file} cannot be read ({e}).") \
                 from None
         layers = [m for m in ([model] if isinstance(model, Dense) else
@@ -212,8 +213,12 @@ def create_app(log_dir, host: str = "127.0.0.1", poll_seconds: float = 1.0):
     _need_starlette()
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
-    from starlette.responses import FileResponse, JSONResponse, PlainTextResponse
-    from starlette.responses import StreamingResponse
+    from starlette.responses import (
+        FileResponse,
+        JSONResponse,
+        PlainTextResponse,
+        StreamingResponse,
+    )
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 

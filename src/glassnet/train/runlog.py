@@ -39,7 +39,7 @@ import time
 import numpy as np
 
 from .._validate import check_positive
-from ..errors import ConfigError, DivergedError
+from ..errors import ConfigError, DivergedError, GlassnetError
 from .callbacks import Callback
 
 FORMAT = "glassnet.runlog/1"
@@ -204,7 +204,7 @@ class RunLog(Callback):
             print(f"glassnet dashboard: {address}#/run/{self.name}", flush=True)
         try:
             architecture = describe(state.model)
-        except Exception as e:  # an unregistered layer: logged, but no snapshots
+        except GlassnetError as e:  # an unregistered layer: logged, but no snapshots
             architecture = {"unknown": f"{type(e).__name__}: {e}"}
             self.snapshots = False
         config = dict(self.config or {})
@@ -389,7 +389,7 @@ class RunLog(Callback):
             return  # not a classifier on class labels
         try:
             matrix = confusion_matrix(yv, out, num_classes=max(out.shape[1], 2))
-        except Exception:  # labels the matrix cannot count: leave it out
+        except GlassnetError:  # labels the matrix cannot count: leave it out
             return
         self._db.execute("INSERT OR REPLACE INTO confusion VALUES (?, ?)",
                          (state.epoch, json.dumps(np.asarray(matrix).tolist())))
@@ -445,7 +445,7 @@ class _Writer:
                 break
             try:
                 job(db)
-            except Exception as e:  # kept for close() to raise in the training thread
+            except Exception as e:  # noqa: BLE001 (any failure) kept for close() to raise in the training thread
                 self.error = self.error or e
         db.close()
 
