@@ -164,3 +164,25 @@ def test_config_log_dir(tmp_path):
     (tmp_path / "b.toml").write_text(text.replace('log_dir = "runs"', "log_dir = 3"))
     with pytest.raises(ConfigError, match="log_dir"):
         read_config(tmp_path / "b.toml")
+
+
+def test_regions_for_2d_inputs(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    y = (X[:, 0] > 0).astype(np.int64)
+    model = gn.nn.Sequential(gn.nn.Dense(2, 2), seed=0)
+    gn.fit(model, X, y, epochs=3, verbose=0, validation_data=(X[:20], y[:20]),
+           callbacks=[RunLog(tmp_path, name="flat")])
+    client = TestClient(create_app(tmp_path), base_url="http://localhost")
+    r = client.get("/api/runs/flat/regions").json()
+    assert r["size"] == 60 and len(r["classes"]) == 3600
+    assert np.allclose(r["points"], X[:20]) and r["labels"] == y[:20].tolist()
+    # the grid's predictions are the final model's
+    grid_x = np.linspace(r["lo"][0], r["hi"][0], 60)
+    grid_y = np.linspace(r["hi"][1], r["lo"][1], 60)
+    grid = np.stack(np.meshgrid(grid_x, grid_y), -1).reshape(-1, 2)
+    assert r["classes"] == gn.predict_classes(model, grid).tolist()
+
+
+def test_regions_empty_for_other_inputs(client):
+    assert client.get("/api/runs/good/regions").json() == {}

@@ -34,11 +34,37 @@ def _train(folder, name, epochs, lr=0.03):
            callbacks=[RunLog(folder, name=name, budget=1e9, snapshots=1)])
 
 
+def _train_2d(folder):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 2))
+    y = (np.hypot(X[:, 0], X[:, 1]) > 1.1).astype(np.int64)  # a disc inside a ring
+    model = gn.nn.Sequential(gn.nn.Dense(2, 8), gn.nn.Tanh(), gn.nn.Dense(8, 2), seed=0)
+    gn.fit(model, X, y, epochs=60, batch_size=16, verbose=0, lr=0.05,
+           validation_split=0.3, seed=0,
+           callbacks=[RunLog(folder, name="ring", snapshots=10)])
+
+
+def _train_digits(folder):
+    from glassnet.data.transforms import Standardizer, train_test_split
+    from glassnet.datasets import digits
+
+    data = digits(flatten=True)
+    X, Xv, y, yv = train_test_split(data.X, data.y, test_size=0.25, seed=0)
+    scaler = Standardizer().fit(X)
+    model = gn.nn.Sequential(gn.nn.Dense(64, 16), gn.nn.Sigmoid(), gn.nn.Dense(16, 10),
+                             seed=0)
+    gn.fit(model, scaler.transform(X), y, epochs=8, lr=0.01, verbose=0, seed=0,
+           validation_data=(scaler.transform(Xv), yv),
+           callbacks=[RunLog(folder, name="digits", snapshots=4)])
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("runs")
     _train(folder, "first", 12)
     _train(folder, "second", 8, lr=0.1)
+    _train_2d(folder)
+    _train_digits(folder)
     srv, url = start_in_background(folder, port=0)
     yield folder, url
     srv.should_exit = True
@@ -69,7 +95,8 @@ def test_runs_page_lists_runs_and_compares(server, page):
     _, url = server
     page.goto(url)
     page.wait_for_selector("#runs a")
-    assert page.locator("#runs a").all_inner_texts() == ["first", "second"]
+    assert page.locator("#runs a").all_inner_texts() == ["digits", "first", "ring",
+                                                         "second"]
     page.locator("#runs input[value=first]").check()
     page.locator("#runs input[value=second]").check()
     page.wait_for_selector("#compare .uplot")
@@ -129,3 +156,35 @@ def test_a_training_run_adds_points_without_reload(server, page):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_decision_regions_for_2d_inputs(server, page):
+    _, url = server
+    page.goto(url + "#/run/ring")
+    page.wait_for_selector("#regions-canvas")
+    # the ring: the net has learnt to call the middle one class and the rim the
+    # other, so the regions canvas shows both classes' colours
+    colours = page.evaluate("""() => {
+        const g = document.querySelector('#regions-canvas').getContext('2d');
+        const mid = g.getImageData(150, 150, 1, 1).data;
+        const corner = g.getImageData(5, 5, 1, 1).data;
+        return [Array.from(mid), Array.from(corner)];
+    }""")
+    assert colours[0][:3] != colours[1][:3]
+    assert page.locator("#first-layer").is_hidden()  # 2 inputs: not an image
+    page.locator("#regions").screenshot(path=os.path.join(IMG, "dashboard-regions.png"))
+    assert page.errors == []
+
+
+def test_first_layer_weights_as_images(server, page):
+    _, url = server
+    page.goto(url + "#/run/digits")
+    page.wait_for_selector("#first-layer-images")
+    assert page.locator("#first-layer-images").get_attribute("data-units") == "16"
+    assert page.locator("#first-layer-images canvas").count() == 16
+    assert page.locator("#regions").is_hidden()  # 64 inputs: no 2-D picture
+    page.locator("#first-layer").screenshot(
+        path=os.path.join(IMG, "dashboard-first-layer.png"))
+    page.locator("#chart-dist").screenshot(
+        path=os.path.join(IMG, "dashboard-distribution.png"))
+    assert page.errors == []

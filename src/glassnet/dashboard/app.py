@@ -9,6 +9,7 @@ Routes (all GET)::
     /api/runs/<name>/stats         per-layer statistics over time
     /api/runs/<name>/network       the latest snapshot's dense weights
     /api/runs/<name>/confusion     the latest confusion matrix
+    /api/runs/<name>/regions       2-D inputs: the latest snapshot's decision regions
     /api/runs/<name>/events        server-sent events: "update" when it grows
 
 Safety: a request whose Host header is not one of the served names gets 403
@@ -26,6 +27,8 @@ import json
 import math
 import os
 import sqlite3
+
+import numpy as np
 
 from ..errors import GlassnetError
 from ..train.runlog import FORMAT, NAME, connect_readonly
@@ -143,23 +146,71 @@ class Runs:
                                    "ORDER BY epoch DESC LIMIT 1")
         return {"epoch": rows[0][0], "matrix": _json(rows[0][1])} if rows else {}
 
-    def network(self, name) -> dict:
+    def snapshot(self, name):
+        """(meta, epoch, model) of the latest snapshot, or (meta, None, None)."""
         from ..io.model import read
-        from ..nn import Dense
 
-        _, rows = self.query(name, "SELECT epoch, file FROM snapshots "
-                                   "ORDER BY epoch DESC LIMIT 1")
+        meta, rows = self.query(name, "SELECT epoch, file FROM snapshots "
+                                      "ORDER BY epoch DESC LIMIT 1")
         if not rows:
-            return {}
+            return meta, None, None
         epoch, file = rows[0]
         folder = os.path.join(self.folder, name + ".snapshots")
         if not isinstance(file, str) or not NAME.match(file):
             raise StoreError(f"run {name!r}: snapshot name {file!r} is not allowed.")
         try:
-            model = read(os.path.join(folder, file)).model
+            return meta, epoch, read(os.path.join(folder, file)).model
         except (GlassnetError, OSError) as e:  # shown in the page
             raise StoreError(f"run {name!r}: snapshot {file} cannot be read ({e}).") \
                 from None
+
+    def regions(self, name, size: int = 60) -> dict:
+        """Decision regions of the latest snapshot over the logged 2-D points:
+        the predicted class and its probability on a size x size grid."""
+        from ..metrics import to_labels
+        from ..train.loop import predict
+
+        meta, epoch, model = self.snapshot(name)
+        points = _json(meta.get("points2d"))
+        if model is None or not isinstance(points, dict):
+            return {}
+        try:
+            X = np.asarray(points["x"], dtype=np.float64).reshape(-1, 2)
+            labels = np.asarray(points["y"], dtype=np.int64).reshape(-1)
+        except (KeyError, TypeError, ValueError):
+            raise StoreError(f"run {name!r}: its 2-D points are malformed.") from None
+        lo, hi = X.min(0), X.max(0)
+        pad = 0.1 * np.maximum(hi - lo, 1e-9)
+        lo, hi = lo - pad, hi + pad
+        gx, gy = np.linspace(lo[0], hi[0], size), np.linspace(hi[1], lo[1], size)
+        grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
+        try:
+            out = predict(model, grid)
+        except GlassnetError as e:
+            raise StoreError(f"run {name!r}: its snapshot cannot be run on 2-D "
+                             f"points ({e}).") from None
+        if out.ndim != 2:
+            return {}
+        if out.shape[1] == 1:
+            p1 = out[:, 0]
+            if p1.min() < 0 or p1.max() > 1:
+                p1 = 1 / (1 + np.exp(-np.clip(p1, -50, 50)))
+            confidence = np.maximum(p1, 1 - p1)
+        else:
+            z = out - out.max(1, keepdims=True)
+            e = np.exp(z)
+            confidence = (e / e.sum(1, keepdims=True)).max(1)
+        return {"epoch": epoch, "size": size, "lo": lo.tolist(), "hi": hi.tolist(),
+                "classes": to_labels(out).astype(int).tolist(),
+                "confidence": np.round(confidence, 3).tolist(),
+                "points": X.tolist(), "labels": labels.tolist()}
+
+    def network(self, name) -> dict:
+        from ..nn import Dense
+
+        _, epoch, model = self.snapshot(name)
+        if model is None:
+            return {}
         layers = [m for m in ([model] if isinstance(model, Dense) else
                               model.children())]
         dense = [m for m in layers if isinstance(m, Dense)]
@@ -290,6 +341,7 @@ def create_app(log_dir, host: str = "127.0.0.1", poll_seconds: float = 1.0):
         Route("/api/runs/{name}/stats", answer(runs.stats)),
         Route("/api/runs/{name}/network", answer(runs.network)),
         Route("/api/runs/{name}/confusion", answer(runs.confusion)),
+        Route("/api/runs/{name}/regions", answer(runs.regions)),
         Route("/api/runs/{name}/events", events),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

@@ -218,6 +218,7 @@ class RunLog(Callback):
                    architecture=json.dumps(architecture), model=repr(state.model))
         self._db.commit()
         self._validation = getattr(state, "validation", None)
+        self._points_2d()
         self._buffer, self._flush_at = [], time.perf_counter() + self.flush_seconds
         self._period = (state.batches_per_epoch if self.stats_every == "auto"
                         else self.stats_every)
@@ -378,6 +379,18 @@ class RunLog(Callback):
         mean, std, lo, hi, counts = tensor_stats(values)
         return (step, epoch, name, kind, _clean(mean), _clean(std), lo, hi,
                 json.dumps(counts), _clean(ratio))
+
+    def _points_2d(self):
+        """For 2-D inputs, up to 500 validation points and labels, for the
+        dashboard's decision regions (drawn from the snapshots)."""
+        if self._validation is None:
+            return
+        Xv, yv = (np.asarray(a) for a in self._validation)
+        if Xv.ndim != 2 or Xv.shape[1] != 2 or yv.dtype.kind not in "iub" \
+                or yv.ndim != 1:
+            return
+        self._meta(points2d=json.dumps({"x": Xv[:500].astype(float).tolist(),
+                                        "y": yv[:500].astype(int).tolist()}))
 
     def _confusion(self, state):
         from ..metrics import confusion_matrix

@@ -127,17 +127,21 @@ async function runPage(name) {
       h("div", {class: "controls"}, tensorPick)),
     panel("chart-hist", "histogram, latest"),
     panel("network", "network (latest snapshot)"),
-    panel("confusion", "confusion matrix (validation)")));
+    panel("confusion", "confusion matrix (validation)"),
+    panel("regions", "decision regions (2-D inputs, latest snapshot)"),
+    panel("first-layer", "first layer's weights as images")));
   async function refresh() {
-    let run, stats, net, cm;
+    let run, stats, net, cm, regions;
     try {
-      [run, stats, net, cm] = await Promise.all([api(`/api/runs/${name}`),
+      [run, stats, net, cm, regions] = await Promise.all([api(`/api/runs/${name}`),
         api(`/api/runs/${name}/stats`), api(`/api/runs/${name}/network`),
-        api(`/api/runs/${name}/confusion`)]);
+        api(`/api/runs/${name}/confusion`), api(`/api/runs/${name}/regions`)]);
     } catch (e) { showError(e.message); return; }
     showError("");
     charts.forEach(c => c.destroy()); charts = [];
     draw(run, stats, net, cm, tensorPick);
+    decisionRegions($("#regions"), regions);
+    firstLayer($("#first-layer"), net);
   }
   await refresh();
   source = new EventSource(`/api/runs/${name}/events`);
@@ -256,6 +260,59 @@ function confusion(el, cm) {
   }))));
   el.append(h("div", {class: "note"}, `epoch ${cm.epoch + 1}; rows: true class, ` +
               "columns: predicted"), t);
+}
+
+function decisionRegions(el, r) {
+  // Playground's picture: each grid cell coloured by the predicted class,
+  // paler where the network is less sure; the logged points on top.
+  el.textContent = "";
+  if (!r.classes) { el.closest(".panel").hidden = true; return; }
+  el.closest(".panel").hidden = false;
+  const n = r.size, S = n * Math.max(1, Math.floor(300 / n));
+  const c = h("canvas", {width: S, height: S, id: "regions-canvas"});
+  const g = c.getContext("2d"), cell = S / n;
+  r.classes.forEach((k, i) => {
+    g.globalAlpha = 0.15 + 0.5 * (r.confidence[i] - 0.5) / 0.5;
+    g.fillStyle = COLORS[k % COLORS.length];
+    g.fillRect((i % n) * cell, Math.floor(i / n) * cell, cell, cell);
+  });
+  g.globalAlpha = 1;
+  const sx = x => (x - r.lo[0]) / (r.hi[0] - r.lo[0]) * S;
+  const sy = y => (r.hi[1] - y) / (r.hi[1] - r.lo[1]) * S;
+  r.points.forEach(([x, y], i) => {
+    g.beginPath(); g.arc(sx(x), sy(y), 3, 0, 7);
+    g.fillStyle = COLORS[r.labels[i] % COLORS.length]; g.fill();
+    g.strokeStyle = "#fff"; g.stroke();
+  });
+  el.append(h("div", {class: "note"}, `epoch ${r.epoch + 1}; dots: validation ` +
+    "samples in their true class's colour"), c);
+}
+
+function firstLayer(el, net) {
+  // Each unit's incoming weights as a square image (red +, blue -), when the
+  // inputs are square images flattened to rows (8x8 digits: 64 inputs).
+  el.textContent = "";
+  const w = net.layers && net.layers[0].weight, side = w && Math.sqrt(w.length);
+  if (!w || side < 3 || side !== Math.floor(side)) {
+    el.closest(".panel").hidden = true; return;
+  }
+  el.closest(".panel").hidden = false;
+  const units = w[0].length, px = 6, big = Math.max(1e-12, ...w.flat().map(Math.abs));
+  const wrap = h("div", {id: "first-layer-images"});
+  for (let u = 0; u < units; u++) {
+    const c = h("canvas", {width: side * px, height: side * px,
+                           title: `unit ${u}`, style: "margin: 2px"});
+    const g = c.getContext("2d");
+    for (let i = 0; i < w.length; i++) {
+      const v = w[i][u] / big, a = Math.round(255 * (1 - Math.abs(v)));
+      g.fillStyle = v >= 0 ? `rgb(255,${a},${a})` : `rgb(${a},${a},255)`;
+      g.fillRect((i % side) * px, Math.floor(i / side) * px, px, px);
+    }
+    wrap.append(c);
+  }
+  wrap.dataset.units = units;
+  el.append(h("div", {class: "note"}, `${units} units, ${side}x${side} inputs each; ` +
+    "red +, blue -"), wrap);
 }
 
 function route() {
