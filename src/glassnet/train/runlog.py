@@ -119,9 +119,11 @@ class RunLog(Callback):
         these epochs (1-based), when the budget allows ('auto', default), or
         never (False). Unless False, the final weights are always saved.
     budget : float
-        The share of the training time that the 'auto' records (statistics,
-        snapshots, confusion matrices) may take: one is skipped while the time
-        spent on them exceeds ``budget`` times the time since training began.
+        The share of the training thread's CPU time that the 'auto' records
+        (statistics, snapshots, confusion matrices) may take: one is skipped
+        while the CPU time spent on them exceeds ``budget`` times the training
+        thread's CPU time since training began (CPU, not wall-clock, time, so
+        that other programs on a busy machine do not change the schedule much).
         The loss, metrics and learning rate are always logged.
     name : str, optional
         The run's name (letters, digits, ``._-``); default the start time.
@@ -143,7 +145,7 @@ class RunLog(Callback):
     """
 
     def __init__(self, path, every: int = 1, *, stats_every="auto", snapshots="auto",
-                 budget: float = 0.03, name=None, config=None,
+                 budget: float = 0.01, name=None, config=None,
                  flush_seconds: float = 1.0):
         check_positive("RunLog", "every", every, integer=True)
         check_positive("RunLog", "budget", budget)
@@ -154,7 +156,7 @@ class RunLog(Callback):
                 or (isinstance(snapshots, int) and snapshots >= 1)):
             raise ConfigError(f"RunLog: snapshots must be a positive number of epochs, "
                               f"a list of epochs, 'auto' or False; got {snapshots!r}.")
-        self.budget, self._spent, self._t0 = float(budget), 0.0, time.perf_counter()
+        self.budget, self._spent, self._t0 = float(budget), 0.0, time.thread_time()
         if name is not None and not NAME.match(str(name)):
             raise ConfigError(f"RunLog: name {name!r} must be 1-100 letters, digits, "
                               "'.', '_' or '-', starting with a letter or digit.")
@@ -219,32 +221,46 @@ class RunLog(Callback):
         self._db.commit()
         self._validation = getattr(state, "validation", None)
         self._points_2d()
-        self._buffer, self._flush_at = [], time.perf_counter() + self.flush_seconds
+        self._losses, self._times, self._segments = [], [], []
+        self._flush_at = time.perf_counter() + self.flush_seconds
         self._period = (state.batches_per_epoch if self.stats_every == "auto"
                         else self.stats_every)
         self._step = len(state.history) * state.batches_per_epoch
         self._previous, self._activations, self._hook = None, {}, None
-        self._t0, self._spent, self._last_snapshot = time.perf_counter(), 0.0, None
+        self._t0, self._spent, self._last_snapshot = time.thread_time(), 0.0, None
         self._modules = self._layer_names(state.model)
 
     def on_epoch_begin(self, state):
         self._epoch_start = time.perf_counter()
         self._lr_now = self._lr(state)  # schedules step between epochs
+        self._new_segment, self._next_mark = True, self._step + 1
         if self._previous is None and (self._step + 1) % self._period == 0:
             self._prepare(state)  # this epoch's first batch is a stats step
 
     def on_batch_end(self, state, loss):
-        # Kept lean: it runs for every batch.
-        step = self._step = self._step + 1
-        if step % self.every == 0:
-            self._buffer.append((step, state.epoch, state.batch, loss, self._lr_now,
-                                 time.time()))
-        if step % self._period == 0 and self._previous is not None:
+        # Kept lean, as it runs for every batch: everything else waits for a mark
+        # (an epoch's first batch, a statistics step, or every 32nd step).
+        self._step += 1
+        self._losses.append(loss)
+        self._times.append(time.time())
+        if self._step >= self._next_mark:
+            self._mark(state)
+
+    def _mark(self, state):
+        step, period = self._step, self._period
+        if self._new_segment:  # where this epoch's losses start in the buffer
+            self._segments.append((len(self._losses) - 1, step, state.epoch,
+                                   state.batch, self._lr_now))
+            self._new_segment = False
+        if step % period == 0 and self._previous is not None:
             self._layer_stats(state, step)
-        if (step + 1) % self._period == 0:
+        if (step + 1) % period == 0:
             self._prepare(state)
         if time.perf_counter() > self._flush_at:
             self._flush()
+        multiple = step + period - step % period  # the next statistics step
+        self._next_mark = min(multiple - 1 if multiple - 1 > step else multiple,
+                              step + 32)
 
     def on_epoch_end(self, state):
         seconds = time.perf_counter() - self._epoch_start
@@ -295,20 +311,31 @@ class RunLog(Callback):
         return float(lr) if isinstance(lr, (int, float)) else None
 
     def _flush(self):
-        if self._buffer:
+        """Write the buffered batch losses (every ``every``-th step) and commit."""
+        losses, times, segments = self._losses, self._times, self._segments
+        rows = []
+        for k, (start, step, epoch, batch, lr) in enumerate(segments):
+            end = segments[k + 1][0] if k + 1 < len(segments) else len(losses)
+            rows += [(step + j, epoch, batch + j, losses[start + j], lr, times[start + j])
+                     for j in range(end - start) if (step + j) % self.every == 0]
+        if rows:
             self._db.executemany("INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?)",
-                                 self._buffer)
-            self._buffer = []
+                                 rows)
+        self._losses, self._times, self._segments = [], [], []
+        if segments and losses:  # the epoch in progress goes on after this flush
+            _, step, epoch, batch, lr = segments[-1]
+            done = len(losses) - segments[-1][0]
+            self._segments = [(0, step + done, epoch, batch + done, lr)]
         self._db.commit()
         self._flush_at = time.perf_counter() + self.flush_seconds
 
     def _affordable(self) -> bool:
-        return self._spent <= self.budget * (time.perf_counter() - self._t0)
+        return self._spent <= self.budget * (time.thread_time() - self._t0)
 
     def _timed(self, work, *args):
-        start = time.perf_counter()
+        start = time.thread_time()
         work(*args)
-        self._spent += time.perf_counter() - start
+        self._spent += time.thread_time() - start
 
     def _snapshot_due(self, epoch, state) -> bool:
         if self.snapshots is False:
@@ -333,7 +360,7 @@ class RunLog(Callback):
 
         if self.stats_every == "auto" and not self._affordable():
             return
-        start = time.perf_counter()
+        start = time.thread_time()
         self._previous = {n: p.data.copy() for n, p in state.model.named_parameters()}
         self._activations = {}
         if self._hook is None:
@@ -344,7 +371,7 @@ class RunLog(Callback):
 
             self._hook = hook
             module_mod.FORWARD_HOOKS.append(hook)
-        self._spent += time.perf_counter() - start
+        self._spent += time.thread_time() - start
 
     def _unhook(self):
         from ..nn import module as module_mod
@@ -354,7 +381,7 @@ class RunLog(Callback):
             self._hook = None
 
     def _layer_stats(self, state, step):
-        start = time.perf_counter()
+        start = time.thread_time()
         self._unhook()
         rows = []
         for name, p in state.model.named_parameters():
@@ -372,7 +399,7 @@ class RunLog(Callback):
             "INSERT OR REPLACE INTO layer_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows)
         self._previous, self._activations = None, {}
-        self._spent += time.perf_counter() - start
+        self._spent += time.thread_time() - start
 
     @staticmethod
     def _row(step, epoch, name, kind, values, ratio):
@@ -417,10 +444,12 @@ class RunLog(Callback):
         file = f"epoch-{epoch + 1:04d}.glassnet"
         frozen = copy.deepcopy(state.model)  # training goes on while the writer saves
 
-        def write(db):
+        def write(db):  # in the writer thread; its time counts against the budget
+            start = time.thread_time()
             os.makedirs(folder, exist_ok=True)
             save(frozen, os.path.join(folder, file),
                  metadata={"run": self.name, "epoch": epoch + 1})
+            self._spent += time.thread_time() - start
 
         self._db.call(write)
         self._db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
