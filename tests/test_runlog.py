@@ -245,3 +245,50 @@ def test_tensor_stats_match_numpy(values):
 def test_tensor_stats_leave_nan_out_of_the_histogram():
     mean, _, lo, hi, counts = tensor_stats(np.array([1.0, np.nan, 3.0]), bins=2)
     assert (lo, hi, counts) == (1.0, 3.0, [1, 1]) and np.isnan(mean)
+
+
+def test_steps_survive_flushes_in_the_middle_of_epochs(tmp_path):
+    # flush_seconds=0: a commit at every mark (an epoch's first batch, every 32nd
+    # step, statistics steps), so epochs are split across many flushes.
+    X, y = _blobs(70)
+    gn.fit(_model(), X, y, epochs=3, batch_size=1, verbose=0,
+           callbacks=[RunLog(tmp_path, name="f", flush_seconds=0.0, every=1)])
+    rows = _rows(tmp_path / "f.sqlite", "SELECT step, epoch, batch FROM steps")
+    assert rows == [(e * 70 + b + 1, e, b) for e in range(3) for b in range(70)]
+
+
+@pytest.mark.parametrize("how", ["fit", "cli"])
+def test_dashboard_serves_during_and_after_training(tmp_path, how):
+    import httpx
+
+    if how == "fit":
+        code = textwrap.dedent("""
+            import numpy as np, glassnet as gn
+            X = np.random.default_rng(0).normal(size=(64, 2)); y = (X[:, 0] > 0) * 1
+            model = gn.nn.Sequential(gn.nn.Dense(2, 2), seed=0)
+            gn.fit(model, X, y, epochs=3, verbose=0, log_dir="runs", dashboard=True)
+        """)
+        command = [sys.executable, "-c", code]
+    else:
+        command = [sys.executable, "-m", "glassnet", "train",
+                   os.path.join(ROOT, "examples", "digits.toml"), "--epochs", "2",
+                   "--dashboard", "--output", "d.glassnet"]
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"))
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "keeps serving" in line:
+                break
+        url = next(w for line in lines for w in line.split() if w.startswith("http://"))
+        assert url.startswith("http://127.0.0.1:")
+        runs = httpx.get(url.split("#")[0] + "api/runs").json()["runs"]
+        assert [r["status"] for r in runs] == ["finished"]
+        assert proc.poll() is None  # still serving after training
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()

@@ -202,7 +202,10 @@ class RunLog(Callback):
         if self.serve:
             from ..dashboard import start_in_background
 
-            _, address = start_in_background(self.folder)
+            try:
+                _, address = start_in_background(self.folder, port=6006)
+            except OSError:  # 6006 is taken (another dashboard?): any free port
+                _, address = start_in_background(self.folder, port=0)
             print(f"glassnet dashboard: {address}#/run/{self.name}", flush=True)
         try:
             architecture = describe(state.model)
