@@ -55,7 +55,7 @@ def _train_digits(folder):
                              seed=0)
     gn.fit(model, scaler.transform(X), y, epochs=8, lr=0.01, verbose=0, seed=0,
            validation_data=(scaler.transform(Xv), yv),
-           callbacks=[RunLog(folder, name="digits", snapshots=4)])
+           callbacks=[RunLog(folder, name="digits", snapshots=4, budget=1e9)])
 
 
 @pytest.fixture(scope="module")

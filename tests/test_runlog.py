@@ -225,6 +225,7 @@ def test_a_30_epoch_digits_store_is_under_5_mb(tmp_path):
     assert len(_rows(tmp_path / "digits.sqlite", "SELECT * FROM snapshots")) == 30
     assert len(_rows(tmp_path / "digits.sqlite",
                      "SELECT DISTINCT step FROM layer_stats")) == 30
+    print(f"30-epoch digits store: {size / 1e6:.2f} MB")
     assert size < 5e6, size
 
 
