@@ -65,6 +65,7 @@ def server(tmp_path_factory):
     _train(folder, "second", 8, lr=0.1)
     _train_2d(folder)
     _train_digits(folder)
+    (folder / "zz-broken.sqlite").write_bytes(b"not a database" * 40)
     srv, url = start_in_background(folder, port=0)
     yield folder, url
     srv.should_exit = True
@@ -96,7 +97,8 @@ def test_runs_page_lists_runs_and_compares(server, page):
     page.goto(url)
     page.wait_for_selector("#runs a")
     assert page.locator("#runs a").all_inner_texts() == ["digits", "first", "ring",
-                                                         "second"]
+                                                         "second", "zz-broken"]
+    assert "unreadable" in page.locator("#runs tr", has_text="zz-broken").inner_text()
     page.locator("#runs input[value=first]").check()
     page.locator("#runs input[value=second]").check()
     page.wait_for_selector("#compare .uplot")
@@ -188,3 +190,12 @@ def test_first_layer_weights_as_images(server, page):
     page.locator("#chart-dist").screenshot(
         path=os.path.join(IMG, "dashboard-distribution.png"))
     assert page.errors == []
+
+
+def test_a_corrupt_store_is_a_message_in_the_page(server, page):
+    _, url = server
+    page.goto(url + "#/run/zz-broken")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "corrupt or not a glassnet run store" in page.locator("#error").inner_text()
+    # the only console errors are the browser's notes of the 422 answers
+    assert all("422" in e for e in page.errors), page.errors
