@@ -287,6 +287,10 @@ def test_dashboard_serves_during_and_after_training(tmp_path, how):
         assert url.startswith("http://127.0.0.1:")
         runs = httpx.get(url.split("#")[0] + "api/runs").json()["runs"]
         assert [r["status"] for r in runs] == ["finished"]
+        if how == "cli":  # the TOML's settings are kept with the run
+            run = httpx.get(url.split("#")[0] + "api/runs/" + runs[0]["name"]).json()
+            assert run["config"]["optimizer"] == {"type": "adam", "lr": 0.01}
+            assert run["config"]["config"].endswith("digits.toml")
         assert proc.poll() is None  # still serving after training
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0

@@ -110,8 +110,7 @@ def _train(args) -> int:
         checkpoint=checkpoint,
         checkpoint_every=cfg.output.get("checkpoint_every") if checkpoint else None,
         resume_from=resume_from,
-        log_dir=args.log_dir or t.get("log_dir") or ("runs" if args.dashboard else None),
-        dashboard=args.dashboard,
+        callbacks=_run_log(args, cfg),
     )
     seconds = time.perf_counter() - start
     scores = {
@@ -143,6 +142,19 @@ def _train(args) -> int:
     if "test" in scores:
         print(f"test: {_format_scores(scores['test'])} on {len(X_test)} samples")
     return 0
+
+
+def _run_log(args, cfg) -> list:
+    """[RunLog] when the run is to be logged (--log-dir, [train] log_dir, --dashboard)."""
+    log_dir = args.log_dir or cfg.train.get("log_dir") or ("runs" if args.dashboard
+                                                            else None)
+    if log_dir is None:
+        return []
+    from .train import RunLog
+
+    config = {"config": os.path.abspath(cfg.path), "data": cfg.data,
+              "model": cfg.model, "train": cfg.train, "optimizer": cfg.optimizer}
+    return [RunLog(log_dir, config=config, serve=args.dashboard)]
 
 
 # --- evaluate and predict -------------------------------------------------------------

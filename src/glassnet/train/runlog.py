@@ -132,6 +132,10 @@ class RunLog(Callback):
         TOML here).
     flush_seconds : float
         Commit buffered batch losses at least this often.
+    serve : bool
+        Also serve the dashboard for this folder on 127.0.0.1 (port 6006, or a
+        free one), print its address, and after training keep serving until
+        Ctrl-C (in a notebook: until the kernel stops). ``fit(dashboard=True)``.
 
     Examples
     --------
@@ -146,7 +150,7 @@ class RunLog(Callback):
 
     def __init__(self, path, every: int = 1, *, stats_every="auto", snapshots="auto",
                  budget: float = 0.01, name=None, config=None,
-                 flush_seconds: float = 1.0):
+                 flush_seconds: float = 1.0, serve: bool = False):
         check_positive("RunLog", "every", every, integer=True)
         check_positive("RunLog", "budget", budget)
         if stats_every != "auto":
@@ -170,7 +174,7 @@ class RunLog(Callback):
             self.folder, self.name = path, name
         self.path = None
         self._db = None
-        self.serve = False  # fit(dashboard=True): serve the folder while training
+        self.serve = bool(serve)
 
     # --- the file --------------------------------------------------------------------
     def _open(self):
@@ -542,7 +546,4 @@ def connect_readonly(path) -> sqlite3.Connection:
 
 def for_fit(log_dir, dashboard: bool) -> RunLog:
     """The RunLog ``fit(log_dir=..., dashboard=...)`` adds to its callbacks."""
-    log = RunLog("runs" if log_dir is None else log_dir)
-    if dashboard:
-        log.serve = True
-    return log
+    return RunLog("runs" if log_dir is None else log_dir, serve=dashboard)
