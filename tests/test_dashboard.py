@@ -186,3 +186,44 @@ def test_regions_for_2d_inputs(tmp_path):
 
 def test_regions_empty_for_other_inputs(client):
     assert client.get("/api/runs/good/regions").json() == {}
+
+
+def test_ctrl_c_ends_the_server_while_a_page_listens(log_dir):
+    # An open page holds an event stream; uvicorn waited for it forever.
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import threading
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"))
+    proc = subprocess.Popen([sys.executable, "-m", "glassnet", "dashboard", str(log_dir),
+                             "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                            text=True)
+    got = threading.Event()
+
+    def listen():
+        try:
+            with httpx.stream("GET", f"http://127.0.0.1:{port}/api/runs/good/events",
+                              timeout=30) as r:
+                for line in r.iter_lines():
+                    if line.startswith("data:"):
+                        got.set()
+        except httpx.HTTPError:
+            pass
+
+    try:
+        assert "glassnet dashboard: http://127.0.0.1:" in proc.stdout.readline()
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        assert got.wait(20)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        proc.kill()
+        proc.wait()

@@ -255,11 +255,14 @@ def _host_name(header: str) -> str:
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
-def create_app(log_dir, host: str = "127.0.0.1", poll_seconds: float = 1.0):
+def create_app(log_dir, host: str = "127.0.0.1", poll_seconds: float = 1.0,
+               stopping=None):
     """The Starlette app serving the run stores in ``log_dir``.
 
     ``host`` is the address it is served on: with the loopback names
     (localhost, 127.0.0.1, [::1]) it makes the allowed Host headers.
+    ``stopping()``, when given, says the server is shutting down: event
+    streams then end, so that Ctrl-C is not kept waiting by open pages.
     """
     _need_starlette()
     from starlette.applications import Starlette
@@ -320,7 +323,7 @@ def create_app(log_dir, host: str = "127.0.0.1", poll_seconds: float = 1.0):
         async def stream():
             last = None
             yield "retry: 2000\n\n"
-            while not await request.is_disconnected():
+            while not (await request.is_disconnected() or stopping and stopping()):
                 try:
                     now = await asyncio.to_thread(runs.version, name)
                 except (StoreError, KeyError) as e:
@@ -357,13 +360,27 @@ def _check_host(host: str) -> None:
 def serve(log_dir, port: int = 6006, host: str = "127.0.0.1") -> None:
     """Serve the dashboard until Ctrl-C (``glassnet dashboard``)."""
     _need_starlette()
-    import uvicorn
 
     _check_host(host)
-    app = create_app(log_dir, host)
+    server = _server(log_dir, host, port)
     print(f"glassnet dashboard: {url(host, port)}  (runs in {os.path.abspath(log_dir)}; "
           "Ctrl-C to stop)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn passes Ctrl-C on once it has shut down
+        pass
+
+
+def _server(log_dir, host, port):
+    """A uvicorn server for the app; open event streams end when it stops."""
+    import uvicorn
+
+    holder = []
+    app = create_app(log_dir, host, stopping=lambda: holder[0].should_exit)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+                            timeout_graceful_shutdown=3)
+    holder.append(uvicorn.Server(config))
+    return holder[0]
 
 
 def url(host: str, port: int) -> str:
@@ -376,12 +393,9 @@ def start_in_background(log_dir, port: int = 6006, host: str = "127.0.0.1"):
     import threading
     import time
 
-    import uvicorn
 
     _check_host(host)
-    config = uvicorn.Config(create_app(log_dir, host), host=host, port=port,
-                            log_level="warning")
-    server = uvicorn.Server(config)
+    server = _server(log_dir, host, port)
     thread = threading.Thread(target=server.run, name="glassnet-dashboard",
                               daemon=True)
     thread.start()
