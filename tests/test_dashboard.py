@@ -227,3 +227,46 @@ def test_ctrl_c_ends_the_server_while_a_page_listens(log_dir):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_trace_of_one_sample_is_the_snapshots_trace(client, log_dir):
+    r = client.get("/api/runs/good/trace?sample=3").json()
+    assert r["sample"] == 3 and r["count"] == 8 and r["epoch"] == 3
+    final = gn.load(log_dir / "good.snapshots" / "epoch-0004.glassnet")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))  # the fixture's data: validation = training set
+    expected = gn.trace(final, X[3], target=int(X[3, 0] > 0))
+    assert [layer["kind"] for layer in r["layers"]] == ["Dense", "ReLU", "Dense"]
+    for got, want in zip(r["layers"], expected.layers):
+        assert np.allclose(got["output"], want.output, atol=1e-6)
+        assert np.allclose(got["grad"], want.output_grad, atol=1e-6)
+    assert r["loss"] == pytest.approx(expected.loss, rel=1e-6)
+
+
+@pytest.mark.parametrize("query", ["sample=x", "sample=8", "sample=-1"])
+def test_trace_refuses_bad_samples(client, query):
+    response = client.get(f"/api/runs/good/trace?{query}")
+    assert response.status_code == 400 and "sample" in response.json()["error"]
+
+
+def test_trace_shows_lstm_gates(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 5, size=(40, 6))
+    y = np.roll(X, -1, axis=1)  # predict the next symbol
+    model = gn.nn.Sequential(gn.nn.OneHot(5), gn.nn.LSTM(5, 3), gn.nn.Dense(3, 5),
+                             seed=0)
+    gn.fit(model, X, y, epochs=2, verbose=0, validation_data=(X[:8], y[:8]),
+           callbacks=[RunLog(tmp_path, name="seq")])
+    client = TestClient(create_app(tmp_path), base_url="http://localhost")
+    r = client.get("/api/runs/seq/trace?sample=1").json()
+    lstm = next(layer for layer in r["layers"] if layer["kind"] == "LSTM")
+    assert set(lstm["gates"]) == {"forget", "input", "candidate", "output", "cell"}
+    want = gn.trace(model, X[1], target=y[1])[1].gates["forget"]
+    assert np.allclose(lstm["gates"]["forget"], want, atol=1e-6)
+
+
+def test_trace_waits_while_this_process_trains(client, monkeypatch):
+    from glassnet.train import runlog
+
+    monkeypatch.setattr(runlog, "_ACTIVE", [1])
+    assert "once training" in client.get("/api/runs/good/trace").json()["note"]

@@ -58,6 +58,16 @@ def _train_digits(folder):
            callbacks=[RunLog(folder, name="digits", snapshots=4, budget=1e9)])
 
 
+def _train_sequences(folder):
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 5, size=(60, 8))
+    y = np.roll(X, 1, axis=1)  # say the previous symbol: the LSTM must remember
+    model = gn.nn.Sequential(gn.nn.OneHot(5), gn.nn.LSTM(5, 6), gn.nn.Dense(6, 5),
+                             seed=0)
+    gn.fit(model, X, y, epochs=5, verbose=0, lr=0.05, validation_data=(X[:8], y[:8]),
+           callbacks=[RunLog(folder, name="sequence")])
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("runs")
@@ -65,6 +75,7 @@ def server(tmp_path_factory):
     _train(folder, "second", 8, lr=0.1)
     _train_2d(folder)
     _train_digits(folder)
+    _train_sequences(folder)
     (folder / "zz-broken.sqlite").write_bytes(b"not a database" * 40)
     srv, url = start_in_background(folder, port=0)
     yield folder, url
@@ -96,8 +107,8 @@ def test_runs_page_lists_runs_and_compares(server, page):
     _, url = server
     page.goto(url)
     page.wait_for_selector("#runs a")
-    assert page.locator("#runs a").all_inner_texts() == ["digits", "first", "ring",
-                                                         "second", "zz-broken"]
+    assert page.locator("#runs a").all_inner_texts() == [
+        "digits", "first", "ring", "second", "sequence", "zz-broken"]
     assert "unreadable" in page.locator("#runs tr", has_text="zz-broken").inner_text()
     page.locator("#runs input[value=first]").check()
     page.locator("#runs input[value=second]").check()
@@ -189,6 +200,24 @@ def test_first_layer_weights_as_images(server, page):
         path=os.path.join(IMG, "dashboard-first-layer.png"))
     page.locator("#chart-dist").screenshot(
         path=os.path.join(IMG, "dashboard-distribution.png"))
+    # one sample through the network: 3 layers, values and gradients
+    page.wait_for_selector("#trace-layers")
+    assert page.locator("#trace-layers").get_attribute("data-layers") == "3"
+    page.select_option("#sample", "5")
+    page.wait_for_function("() => document.querySelector('#trace-layers .note')"
+                           ".textContent.includes('target 6')")  # the 6th label
+    page.locator("#trace").screenshot(path=os.path.join(IMG, "dashboard-trace.png"))
+    assert page.errors == []
+
+
+def test_lstm_gates_of_one_sequence(server, page):
+    _, url = server
+    page.goto(url + "#/run/sequence")
+    page.wait_for_selector("#trace-layers")
+    assert page.locator("#trace-layers").get_by_text("forget gate", exact=True).count() == 1
+    # 3 outputs, 2 gradients (none reaches the one-hot codes of ids), 5 gates
+    assert page.locator("#trace canvas").count() == 3 + 2 + 5
+    page.locator("#trace").screenshot(path=os.path.join(IMG, "dashboard-lstm.png"))
     assert page.errors == []
 
 

@@ -10,6 +10,7 @@ Routes (all GET)::
     /api/runs/<name>/network       the latest snapshot's dense weights
     /api/runs/<name>/confusion     the latest confusion matrix
     /api/runs/<name>/regions       2-D inputs: the latest snapshot's decision regions
+    /api/runs/<name>/trace?sample=i  one logged sample through the latest snapshot
     /api/runs/<name>/events        server-sent events: "update" when it grows
 
 Safety: a request whose Host header is not one of the served names gets 403
@@ -40,6 +41,10 @@ MAX_UNITS = 300  # the network diagram: dense nets up to this many units
 
 class StoreError(Exception):
     """A run store that cannot be read; its message is shown in the page."""
+
+
+class BadRequest(Exception):
+    """A query the dashboard cannot answer (400)."""
 
 
 def _need_starlette():
@@ -205,6 +210,45 @@ class Runs:
                 "confidence": np.round(confidence, 3).tolist(),
                 "points": X.tolist(), "labels": labels.tolist()}
 
+    def trace(self, name, query) -> dict:
+        """The latest snapshot's trace of logged validation sample ``?sample=i``:
+        every layer's output and d(loss)/d(output), and an LSTM's gates."""
+        from ..inspect.trace import trace
+        from ..train.runlog import training_here
+
+        try:
+            index = int(query.get("sample", "0"))
+        except ValueError:
+            raise BadRequest("sample must be a whole number") from None
+        meta, epoch, model = self.snapshot(name)
+        samples = _json(meta.get("samples"))
+        if model is None or not isinstance(samples, dict):
+            return {}
+        if training_here():
+            # trace() watches every layer call in the process, training's too
+            return {"note": "the trace is shown once training in this process ends"}
+        try:
+            X, y = np.asarray(samples["x"]), np.asarray(samples["y"])
+        except (KeyError, TypeError, ValueError):
+            raise StoreError(f"run {name!r}: its samples are malformed.") from None
+        if not 0 <= index < len(X):
+            raise BadRequest(f"sample must be in [0, {len(X)}); got {index}")
+        try:
+            t = trace(model, X[index], target=y[index])
+        except GlassnetError as e:
+            raise StoreError(f"run {name!r}: its snapshot cannot trace sample "
+                             f"{index} ({e}).") from None
+        return {
+            "epoch": epoch, "sample": index, "count": len(X),
+            "target": y[index].tolist(), "output": _values(t.output), "loss": t.loss,
+            "layers": [{
+                "name": r.name, "kind": r.kind, "shape": list(r.output.shape),
+                "output": _values(r.output), "grad": _values(r.output_grad),
+                "gates": None if r.gates is None else {
+                    k: [_values(row) for row in np.asarray(v)[:64, :64]]
+                    for k, v in r.gates.items()},
+            } for r in t.layers]}
+
     def network(self, name) -> dict:
         from ..nn import Dense
 
@@ -229,6 +273,14 @@ class Runs:
                                       "(SELECT COUNT(*) FROM epochs), "
                                       "(SELECT COUNT(*) FROM layer_stats)")
         return [*rows[0], meta.get("status")]
+
+
+def _values(a, limit: int = 512):
+    """Up to ``limit`` values of ``a``, flattened, as JSON numbers (None for NaN)."""
+    if a is None:
+        return None
+    flat = np.asarray(a, dtype=np.float64).ravel()[:limit]
+    return [v if math.isfinite(v) else None for v in flat.tolist()]
 
 
 def _json(text):
@@ -297,13 +349,16 @@ def create_app(log_dir, host: str = "127.0.0.1", poll_seconds: float = 1.0,
                     return
             await self.app(scope, receive, send)
 
-    def answer(fn):
+    def answer(fn, query=False):
         async def endpoint(request):
             name = request.path_params.get("name")
+            args = (name, request.query_params) if query else (name,)
             try:
                 if name is not None:
                     runs.path(name)
-                return JSONResponse(await asyncio.to_thread(fn, name))
+                return JSONResponse(await asyncio.to_thread(fn, *args))
+            except BadRequest as e:
+                return JSONResponse({"error": str(e)}, 400)
             except KeyError:
                 return JSONResponse({"error": f"no run called {name!r} here"}, 404)
             except StoreError as e:
@@ -345,6 +400,7 @@ def create_app(log_dir, host: str = "127.0.0.1", poll_seconds: float = 1.0,
         Route("/api/runs/{name}/network", answer(runs.network)),
         Route("/api/runs/{name}/confusion", answer(runs.confusion)),
         Route("/api/runs/{name}/regions", answer(runs.regions)),
+        Route("/api/runs/{name}/trace", answer(runs.trace, query=True)),
         Route("/api/runs/{name}/events", events),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

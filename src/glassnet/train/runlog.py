@@ -45,6 +45,12 @@ from .callbacks import Callback
 FORMAT = "glassnet.runlog/1"
 BINS = 30
 STATUSES = ("running", "finished", "stopped", "diverged", "crashed")
+_ACTIVE = [0]  # RunLogs training in this process now
+
+
+def training_here() -> bool:
+    """Whether a RunLog'd training runs in this process (``fit(dashboard=True)``)."""
+    return _ACTIVE[0] > 0
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 SCHEMA = """
@@ -227,7 +233,8 @@ class RunLog(Callback):
                    architecture=json.dumps(architecture), model=repr(state.model))
         self._db.commit()
         self._validation = getattr(state, "validation", None)
-        self._points_2d()
+        self._samples()
+        _ACTIVE[0] += 1
         self._losses, self._times, self._segments = [], [], []
         self._flush_at = time.perf_counter() + self.flush_seconds
         self._period = (state.batches_per_epoch if self.stats_every == "auto"
@@ -285,6 +292,7 @@ class RunLog(Callback):
     def on_train_end(self, state):
         if self._db is None:
             return
+        _ACTIVE[0] -= 1
         self._unhook()
         error = sys.exc_info()[1]
         if isinstance(error, DivergedError):
@@ -414,12 +422,15 @@ class RunLog(Callback):
         return (step, epoch, name, kind, _clean(mean), _clean(std), lo, hi,
                 json.dumps(counts), _clean(ratio))
 
-    def _points_2d(self):
-        """For 2-D inputs, up to 500 validation points and labels, for the
-        dashboard's decision regions (drawn from the snapshots)."""
+    def _samples(self):
+        """A few validation samples for the dashboard's trace of one sample, and
+        for 2-D inputs up to 500 points and labels for its decision regions
+        (both drawn from the snapshots, not during training)."""
         if self._validation is None:
             return
         Xv, yv = (np.asarray(a) for a in self._validation)
+        if Xv.ndim >= 2 and Xv[0].size <= 4096:
+            self._meta(samples=json.dumps({"x": Xv[:8].tolist(), "y": yv[:8].tolist()}))
         if Xv.ndim != 2 or Xv.shape[1] != 2 or yv.dtype.kind not in "iub" \
                 or yv.ndim != 1:
             return

@@ -117,6 +117,8 @@ async function runPage(name) {
     onchange: () => { state.smooth = +slider.value; refresh(); }});
   const tensorPick = h("select", {id: "tensor",
     onchange: () => { state.tensor = tensorPick.value; refresh(); }});
+  const samplePick = h("select", {id: "sample",
+    onchange: () => { state.sample = +samplePick.value; refresh(); }});
   main.append(h("p", {id: "run-status"}), h("div", {class: "grid"},
     panel("chart-loss", "loss", h("div", {class: "controls"},
       h("label", {}, logBox, " log scale "), " smoothing ", slider)),
@@ -129,19 +131,23 @@ async function runPage(name) {
     panel("network", "network (latest snapshot)"),
     panel("confusion", "confusion matrix (validation)"),
     panel("regions", "decision regions (2-D inputs, latest snapshot)"),
-    panel("first-layer", "first layer's weights as images")));
+    panel("first-layer", "first layer's weights as images"),
+    panel("trace", "one sample through the network (latest snapshot)",
+      h("div", {class: "controls"}, "sample ", samplePick))));
   async function refresh() {
-    let run, stats, net, cm, regions;
+    let run, stats, net, cm, regions, tr;
     try {
-      [run, stats, net, cm, regions] = await Promise.all([api(`/api/runs/${name}`),
+      [run, stats, net, cm, regions, tr] = await Promise.all([api(`/api/runs/${name}`),
         api(`/api/runs/${name}/stats`), api(`/api/runs/${name}/network`),
-        api(`/api/runs/${name}/confusion`), api(`/api/runs/${name}/regions`)]);
+        api(`/api/runs/${name}/confusion`), api(`/api/runs/${name}/regions`),
+        api(`/api/runs/${name}/trace?sample=${state.sample || 0}`)]);
     } catch (e) { showError(e.message); return; }
     showError("");
     charts.forEach(c => c.destroy()); charts = [];
     draw(run, stats, net, cm, tensorPick);
     decisionRegions($("#regions"), regions);
     firstLayer($("#first-layer"), net);
+    traceView($("#trace"), tr, samplePick);
   }
   await refresh();
   source = new EventSource(`/api/runs/${name}/events`);
@@ -313,6 +319,56 @@ function firstLayer(el, net) {
   wrap.dataset.units = units;
   el.append(h("div", {class: "note"}, `${units} units, ${side}x${side} inputs each; ` +
     "red +, blue -"), wrap);
+}
+
+function strip(values, cols) {
+  // Values as a heat strip (rows of `cols` cells): red +, blue -, white 0.
+  const n = values.length, rows = Math.ceil(n / cols), px = Math.max(3,
+    Math.min(14, Math.floor(400 / cols)));
+  const c = h("canvas", {width: cols * px, height: rows * px});
+  const g = c.getContext("2d");
+  const big = Math.max(1e-12, ...values.map(v => Math.abs(v || 0)));
+  values.forEach((v, i) => {
+    const t = (v || 0) / big, a = Math.round(255 * (1 - Math.abs(t)));
+    g.fillStyle = t >= 0 ? `rgb(255,${a},${a})` : `rgb(${a},${a},255)`;
+    g.fillRect((i % cols) * px, Math.floor(i / cols) * px, px, px);
+  });
+  return c;
+}
+
+function traceView(el, tr, samplePick) {
+  el.textContent = "";
+  if (!tr.layers) { el.closest(".panel").hidden = !tr.note;
+                    el.append(h("div", {class: "note"}, tr.note || "")); return; }
+  el.closest(".panel").hidden = false;
+  if (samplePick.options.length !== tr.count) {
+    samplePick.textContent = "";
+    for (let i = 0; i < tr.count; i++) samplePick.append(h("option", {value: i}, i));
+  }
+  samplePick.value = tr.sample;
+  const wrap = h("div", {id: "trace-layers"});
+  wrap.append(h("div", {class: "note"}, `epoch ${tr.epoch + 1}; target ` +
+    `${JSON.stringify(tr.target)}, loss ${num(tr.loss)}; each layer's output ` +
+    "(top) and d(loss)/d(output) (bottom): red +, blue -"));
+  tr.layers.forEach(l => {
+    const cols = l.shape.length ? l.shape[l.shape.length - 1] : 1;
+    const row = h("div", {class: "trace-layer"}, h("div", {class: "note"},
+      `${l.name} ${l.kind} ${JSON.stringify(l.shape)}`), strip(l.output, cols));
+    if (l.grad) row.append(h("br"), strip(l.grad, cols));
+    if (l.gates) {  // side by side: time down, units across
+      const gates = h("div", {class: "gates"});
+      for (const [gate, rows] of Object.entries(l.gates)) {
+        gates.append(h("div", {}, h("div", {class: "note"},
+          gate === "cell" ? "cell state" : `${gate} gate`),
+          strip(rows.flat(), rows[0].length)));
+      }
+      row.append(h("div", {class: "note"}, "gates over the sequence (time down, " +
+                   "units across):"), gates);
+    }
+    wrap.append(row);
+  });
+  wrap.dataset.layers = tr.layers.length;
+  el.append(wrap);
 }
 
 function route() {
