@@ -297,3 +297,12 @@ def test_dashboard_serves_during_and_after_training(tmp_path, how):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_docstring_examples():
+    import doctest
+
+    from glassnet.train import runlog
+
+    result = doctest.testmod(runlog)
+    assert result.attempted >= 2 and result.failed == 0
