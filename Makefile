@@ -18,7 +18,9 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[plot,progress,test,onnx,sklearn,sweep,mpi,rl,notebooks]'
+	$(BIN)/python -m pip install --quiet -e '.[plot,progress,test,onnx,sklearn,sweep,mpi,rl,notebooks,dashboard]'
+	@# the dashboard's browser tests drive Debian's Chromium (never playwright install)
+	@if [ ! -x /usr/bin/chromium ]; then apt-get update && apt-get install -y chromium; fi
 	touch $@
 
 # torch is only for the side-by-side benchmark, from a local wheel when there is one.
