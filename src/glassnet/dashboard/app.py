@@ -275,7 +275,8 @@ class Runs:
             return {}
         picks = neuron_layers(model, ("Conv2D",))
         if not picks:
-            return {"epoch": epoch, "note": "no Conv2D layers: feature maps and "
+            return {"epoch": epoch, "applies": False,
+                    "note": "no Conv2D layers: feature maps and "
                     "receptive fields are drawn for image models"}
         if training_here():  # grad mode is the process's, training's too
             return {"note": "feature maps are shown once training in this process "
