@@ -348,6 +348,8 @@ def test_first_conv_units_see_their_3x3_window(cnn_client, row, col, region):
 @pytest.mark.parametrize("query, message", [
     ("sample=x", "sample must be a whole number"),
     ("sample=1.5", "sample must be a whole number"),
+    ("sample=--1", "sample must be a whole number"),
+    ("sample=%C2%B2", "sample must be a whole number"),  # '²' is a digit to isdigit
     ("sample=8", "sample must be in [0, 8)"),
     ("sample=-1", "sample must be in [0, 8)"),
     ("layer=2", "layer must be in [0, 2)"),

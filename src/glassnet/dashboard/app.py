@@ -30,6 +30,7 @@ import asyncio
 import json
 import math
 import os
+import re
 import sqlite3
 
 import numpy as np
@@ -221,10 +222,7 @@ class Runs:
         from ..inspect.trace import trace
         from ..train.runlog import training_here
 
-        try:
-            index = int(query.get("sample", "0"))
-        except ValueError:
-            raise BadRequest("sample must be a whole number") from None
+        asked = {"sample": _whole(query, "sample")}
         meta, epoch, model = self.snapshot(name)
         samples = _json(meta.get("samples"))
         if model is None or not isinstance(samples, dict):
@@ -236,8 +234,7 @@ class Runs:
             X, y = np.asarray(samples["x"]), np.asarray(samples["y"])
         except (KeyError, TypeError, ValueError):
             raise StoreError(f"run {name!r}: its samples are malformed.") from None
-        if not 0 <= index < len(X):
-            raise BadRequest(f"sample must be in [0, {len(X)}); got {index}")
+        index = _bounded(asked, "sample", len(X), 0)
         try:
             t = trace(model, X[index], target=y[index])
         except GlassnetError as e:
@@ -377,7 +374,7 @@ def _whole(query, key):
     text = query.get(key)
     if text is None or text == "":
         return None
-    if len(text) > 12 or not text.lstrip("-").isdigit():
+    if not re.fullmatch(r"-?[0-9]{1,12}", text):
         raise BadRequest(f"{key} must be a whole number; got {text[:20]!r}")
     return int(text)
 
