@@ -120,7 +120,7 @@ async function runPage(name) {
     onchange: () => { state.tensor = tensorPick.value; refresh(); }});
   const samplePick = h("select", {id: "sample",
     onchange: () => { state.sample = +samplePick.value; refresh(); }});
-  state.fm = {sample: 0}; state.fmTicket = 0;
+  state.fm = {sample: 0}; state.fmTicket = 0; state.fmEpoch = null;
   const fmPick = h("select", {id: "fm-sample",
     onchange: () => pick({sample: +fmPick.value})});
   main.append(h("p", {id: "run-status"}), h("div", {class: "grid"},
@@ -148,6 +148,7 @@ async function runPage(name) {
     let fm;
     try { fm = await api(`/api/runs/${name}/features?${q}`); }
     catch (e) { showError(e.message); return; }
+    state.fmWaiting = !fm.layers && !!fm.note && fm.applies !== false;
     if (ticket === state.fmTicket) featureView($("#features"), fm, fmPick, pick);
   }
   function pick(unit) { Object.assign(state.fm, unit); loadFeatures(); }
@@ -165,7 +166,11 @@ async function runPage(name) {
     decisionRegions($("#regions"), regions);
     firstLayer($("#first-layer"), net);
     traceView($("#trace"), tr, samplePick);
-    await loadFeatures();
+    // the maps come from the latest snapshot: fetch them again when it changes
+    // (or while they wait for training in this process to end)
+    if (net.epoch !== state.fmEpoch || state.fmWaiting) {
+      state.fmEpoch = net.epoch; await loadFeatures();
+    }
   }
   await refresh();
   source = new EventSource(`/api/runs/${name}/events`);
