@@ -270,3 +270,111 @@ def test_trace_waits_while_this_process_trains(client, monkeypatch):
 
     monkeypatch.setattr(runlog, "_ACTIVE", [1])
     assert "once training" in client.get("/api/runs/good/trace").json()["note"]
+
+
+# ------------------------------------------------- feature maps, receptive fields
+def _digits_images(n):
+    from glassnet.datasets import digits
+
+    data = digits()
+    return data.X[:n, None] / 16.0, data.y[:n]  # (n, 1, 8, 8), values 0..1
+
+
+@pytest.fixture(scope="module")
+def cnn_client(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cnn")
+    X, y = _digits_images(120)
+    model = gn.nn.Sequential(
+        gn.nn.Conv2D(1, 3, 3, padding=1), gn.nn.ReLU(), gn.nn.MaxPool2D(2),
+        gn.nn.Conv2D(3, 4, 3, padding=1), gn.nn.Tanh(), gn.nn.Flatten(),
+        gn.nn.Dense(4 * 4 * 4, 10), seed=0)
+    gn.fit(model, X[:100], y[:100], epochs=2, verbose=0, seed=0,
+           validation_data=(X[100:], y[100:]), callbacks=[RunLog(folder, name="cnn")])
+    final = gn.load(folder / "cnn.snapshots" / "epoch-0002.glassnet")
+    return TestClient(create_app(folder), base_url="http://localhost"), final, X[100:]
+
+
+def test_feature_maps_are_the_snapshots(cnn_client):
+    client, final, Xv = cnn_client
+    r = client.get("/api/runs/cnn/features?sample=2&layer=1&channel=3&row=1&col=0")
+    assert r.status_code == 200
+    r = r.json()
+    assert r["epoch"] == 1 and r["sample"] == 2 and r["count"] == 8
+    assert r["input"]["shape"] == [1, 8, 8]
+    assert np.allclose(r["input"]["values"], Xv[2].ravel(), atol=1e-6)
+    # the maps after each conv layer's activation: positions 1 (ReLU), 4 (Tanh)
+    x = Xv[2:3].astype(np.float32)
+    want = [final[:2](x).data[0], final[:5](x).data[0]]
+    assert [(layer["name"], layer["kind"], layer["channels"], layer["shape"])
+            for layer in r["layers"]] == [("1", "Conv2D + ReLU", 3, [8, 8]),
+                                          ("4", "Conv2D + Tanh", 4, [4, 4])]
+    for got, maps in zip(r["layers"], want):
+        assert np.allclose(got["maps"], maps.ravel(), atol=1e-5)
+    assert r["unit"] == {"layer": 1, "channel": 3, "row": 1, "col": 0,
+                         "value": pytest.approx(float(want[1][3, 1, 0]), abs=1e-5)}
+    # the field: the pattern drives the unit to the value reported, and the
+    # region outlines the inputs its drive does not ignore
+    f = r["field"]
+    assert (f["low"], f["high"]) == (pytest.approx(Xv.min()), pytest.approx(Xv.max()))
+    assert f["method"] == "gradient ascent"
+    pattern = np.asarray(f["pattern"]["values"], np.float32).reshape(1, 1, 8, 8)
+    assert final[:5](pattern).data[0, 3, 1, 0] == pytest.approx(f["value"], abs=1e-5)
+    seen = ~np.asarray(f["dont_care"]).reshape(8, 8)
+    rows, cols = np.nonzero(seen)
+    assert f["region"] == [rows.min(), rows.max(), cols.min(), cols.max()]
+    # it never reaches past what the unit can see: the second 3x3 conv at pooled
+    # (1, 0) reads pooled rows 0..2, cols 0..1 (padding beyond), i.e. input rows
+    # 0..5, cols 0..3, and the first 3x3 conv widens that by one: rows 0..6, cols 0..4
+    assert f["region"][1] <= 6 and f["region"][3] <= 4
+
+
+@pytest.mark.parametrize("row, col, region", [
+    (None, None, [3, 5, 3, 5]),  # default: the centre unit of the first map
+    (0, 0, [0, 1, 0, 1]),        # a corner: the padding is outside the image
+    (7, 3, [6, 7, 2, 4]),
+])
+def test_first_conv_units_see_their_3x3_window(cnn_client, row, col, region):
+    client, final, Xv = cnn_client
+    query = "" if row is None else f"&row={row}&col={col}"
+    r = client.get(f"/api/runs/cnn/features?sample=0&channel=2{query}").json()
+    assert r["field"]["method"] == "exact" and r["field"]["region"] == region
+    # exact: no input in the samples' range drives the unit higher than the
+    # pattern, this sample included
+    assert r["field"]["value"] >= r["unit"]["value"] - 1e-6
+    assert (r["unit"]["row"], r["unit"]["col"]) == ((4, 4) if row is None else
+                                                    (row, col))
+
+
+@pytest.mark.parametrize("query, message", [
+    ("sample=x", "sample must be a whole number"),
+    ("sample=1.5", "sample must be a whole number"),
+    ("sample=--1", "sample must be a whole number"),
+    ("sample=%C2%B2", "sample must be a whole number"),  # '²' is a digit to isdigit
+    ("sample=8", "sample must be in [0, 8)"),
+    ("sample=-1", "sample must be in [0, 8)"),
+    ("layer=2", "layer must be in [0, 2)"),
+    ("layer=1&channel=4", "channel must be in [0, 4) (conv layer 1)"),
+    ("channel=3", "channel must be in [0, 3) (conv layer 0)"),
+    ("row=8", "row must be in [0, 8) (conv layer 0)"),
+    ("layer=1&col=4", "col must be in [0, 4) (conv layer 1)"),
+    ("col=-1", "col must be in [0, 8)"),
+    ("row=99999999999999999999", "row must be a whole number"),
+])
+def test_features_refuse_bad_parameters(cnn_client, query, message):
+    client, _, _ = cnn_client
+    response = client.get(f"/api/runs/cnn/features?{query}")
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+def test_features_do_not_apply_to_dense_models(client):
+    r = client.get("/api/runs/good/features?sample=1").json()
+    assert r["applies"] is False and "no Conv2D layers" in r["note"]
+
+
+def test_features_wait_while_this_process_trains(cnn_client, monkeypatch):
+    from glassnet.train import runlog
+
+    client, _, _ = cnn_client
+    monkeypatch.setattr(runlog, "_ACTIVE", [1])
+    assert "once training" in client.get("/api/runs/cnn/features").json()["note"]

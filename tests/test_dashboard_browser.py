@@ -73,6 +73,20 @@ def _train_sequences(folder):
            callbacks=[RunLog(folder, name="sequence")])
 
 
+def _train_cnn(folder):
+    from glassnet.datasets import digits
+
+    data = digits()
+    X, y = data.X[:400, None] / 16.0, data.y[:400]  # images (n, 1, 8, 8), 0..1
+    model = gn.nn.Sequential(
+        gn.nn.Conv2D(1, 8, 3, padding=1), gn.nn.ReLU(), gn.nn.MaxPool2D(2),
+        gn.nn.Conv2D(8, 8, 3, padding=1), gn.nn.ReLU(), gn.nn.Flatten(),
+        gn.nn.Dense(8 * 4 * 4, 10), seed=0)
+    gn.fit(model, X[:320], y[:320], epochs=6, verbose=0, seed=0,
+           optimizer=gn.optim.Adam(model, lr=0.01), validation_data=(X[320:], y[320:]),
+           callbacks=[RunLog(folder, name="cnn")])
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("runs")
@@ -81,6 +95,7 @@ def server(tmp_path_factory):
     _train_2d(folder)
     _train_digits(folder)
     _train_sequences(folder)
+    _train_cnn(folder)
     (folder / "zz-broken.sqlite").write_bytes(b"not a database" * 40)
     srv, url = start_in_background(folder, port=0)
     yield folder, url
@@ -113,7 +128,7 @@ def test_runs_page_lists_runs_and_compares(server, page):
     page.goto(url)
     page.wait_for_selector("#runs a")
     assert page.locator("#runs a").all_inner_texts() == [
-        "digits", "first", "ring", "second", "sequence", "zz-broken"]
+        "cnn", "digits", "first", "ring", "second", "sequence", "zz-broken"]
     assert "unreadable" in page.locator("#runs tr", has_text="zz-broken").inner_text()
     page.locator("#runs input[value=first]").check()
     page.locator("#runs input[value=second]").check()
@@ -223,6 +238,53 @@ def test_lstm_gates_of_one_sequence(server, page):
     # 3 outputs, 2 gradients (none reaches the one-hot codes of ids), 5 gates
     assert page.locator("#trace canvas").count() == 3 + 2 + 5
     page.locator("#trace").screenshot(path=os.path.join(IMG, "dashboard-lstm.png"))
+    assert page.errors == []
+
+
+def test_feature_maps_and_receptive_field_of_a_cnn(server, page):
+    _, url = server
+    page.goto(url + "#/run/cnn")
+    page.wait_for_selector("#feature-maps")
+    maps = page.locator("#feature-maps")
+    assert maps.get_attribute("data-layers") == "2"
+    assert maps.get_attribute("data-maps") == str(8 + 8)
+    # default unit: the centre of the first conv layer's first map, 3x3 window
+    assert page.locator("#receptive-canvas").get_attribute("data-region") == "[3,5,3,5]"
+    # the input is drawn: a digit has dark and light pixels
+    shades = page.evaluate("""() => {
+        const c = document.querySelector('#fm-input');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const grey = new Set();
+        for (let i = 0; i < d.length; i += 4) grey.add(d[i]);
+        return grey.size;
+    }""")
+    assert shades > 2
+    # click a cell of the second conv layer's map 4: row 1, col 2 of 4x4
+    cell = maps.locator("canvas[data-channel='4']").nth(1)
+    box = cell.bounding_box()
+    cell.click(position={"x": box["width"] * 2.5 / 4, "y": box["height"] * 1.5 / 4})
+    page.wait_for_function("() => document.querySelector('#fm-unit').textContent"
+                           ".includes('channel 4, row 1, col 2')")
+    region = page.locator("#receptive-canvas").get_attribute("data-region")
+    r0, r1, c0, c1 = (int(v) for v in region.strip("[]").split(","))
+    # pooled rows 0..2, cols 1..3 → input rows 0..5, cols 2..7 → widened by the
+    # first 3x3 conv: it can see rows 0..6, cols 1..7 and no more
+    assert r0 >= 0 and r1 <= 6 and c0 >= 1 and c1 <= 7
+    page.select_option("#fm-sample", "3")
+    page.wait_for_function("() => document.querySelector('#fm-unit').closest"
+                           "('.fm-row').textContent.includes('target 6')")  # y[323]
+    assert page.locator("#features").is_visible()
+    page.locator(".panel", has=page.locator("#features")).screenshot(
+        path=os.path.join(IMG, "dashboard-features.png"))
+    assert page.errors == []
+
+
+def test_no_feature_maps_for_dense_runs(server, page):
+    _, url = server
+    page.goto(url + "#/run/digits")
+    page.wait_for_selector("#trace-layers")
+    page.wait_for_function("() => document.querySelector('#features')"
+                           ".closest('.panel').hidden")
     assert page.errors == []
 
 

@@ -11,6 +11,9 @@ Routes (all GET)::
     /api/runs/<name>/confusion     the latest confusion matrix
     /api/runs/<name>/regions       2-D inputs: the latest snapshot's decision regions
     /api/runs/<name>/trace?sample=i  one logged sample through the latest snapshot
+    /api/runs/<name>/features?sample=i&layer=k&channel=c&row=r&col=j
+                                   Conv2D models: feature maps of a logged sample,
+                                   receptive field of one feature-map unit
     /api/runs/<name>/events        server-sent events: "update" when it grows
 
 Safety: a request whose Host header is not one of the served names gets 403
@@ -27,6 +30,7 @@ import asyncio
 import json
 import math
 import os
+import re
 import sqlite3
 
 import numpy as np
@@ -37,6 +41,8 @@ from ..train.runlog import FORMAT, NAME, connect_readonly
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 MAX_POINTS = 5000
 MAX_UNITS = 300  # the network diagram: dense nets up to this many units
+MAX_MAPS = 64  # feature maps sent per conv layer
+FIELD_SEARCH = {"steps": 150, "restarts": 4}  # receptive fields by gradient ascent
 
 
 class StoreError(Exception):
@@ -216,10 +222,7 @@ class Runs:
         from ..inspect.trace import trace
         from ..train.runlog import training_here
 
-        try:
-            index = int(query.get("sample", "0"))
-        except ValueError:
-            raise BadRequest("sample must be a whole number") from None
+        asked = {"sample": _whole(query, "sample")}
         meta, epoch, model = self.snapshot(name)
         samples = _json(meta.get("samples"))
         if model is None or not isinstance(samples, dict):
@@ -231,8 +234,7 @@ class Runs:
             X, y = np.asarray(samples["x"]), np.asarray(samples["y"])
         except (KeyError, TypeError, ValueError):
             raise StoreError(f"run {name!r}: its samples are malformed.") from None
-        if not 0 <= index < len(X):
-            raise BadRequest(f"sample must be in [0, {len(X)}); got {index}")
+        index = _bounded(asked, "sample", len(X), 0)
         try:
             t = trace(model, X[index], target=y[index])
         except GlassnetError as e:
@@ -248,6 +250,89 @@ class Runs:
                     k: [_values(row) for row in np.asarray(v)[:64, :64]]
                     for k, v in r.gates.items()},
             } for r in t.layers]}
+
+    def features(self, name, query) -> dict:
+        """Conv2D models: logged validation sample ``?sample=i`` through the latest
+        snapshot -- each conv layer's feature maps, after its activation -- and
+        the receptive field of unit (``channel``, ``row``, ``col``) of conv layer
+        ``layer`` (:func:`glassnet.inspect.receptive_field` in the box of the
+        logged samples' values: the input that drives it most, and the inputs
+        it sees, those its drive does not ignore)."""
+        from ..inspect.receptive import find_layer, neuron_layers, receptive_field
+        from ..inspect.summary import flat_layers
+        from ..nn import Conv2D
+        from ..tensor import Tensor, no_grad
+        from ..train.runlog import training_here
+
+        asked = {k: _whole(query, k) for k in ("sample", "layer", "channel", "row",
+                                                 "col")}
+        meta, epoch, model = self.snapshot(name)
+        samples = _json(meta.get("samples"))
+        if model is None or not isinstance(samples, dict):
+            return {}
+        picks = neuron_layers(model, ("Conv2D",))
+        if not picks:
+            return {"epoch": epoch, "applies": False,
+                    "note": "no Conv2D layers: feature maps and "
+                    "receptive fields are drawn for image models"}
+        if training_here():  # grad mode is the process's, training's too
+            return {"note": "feature maps are shown once training in this process "
+                            "ends"}
+        try:
+            X = np.asarray(samples["x"], dtype=model.dtype)
+            y = np.asarray(samples["y"])
+        except (KeyError, TypeError, ValueError):
+            raise StoreError(f"run {name!r}: its samples are malformed.") from None
+        index = _bounded(asked, "sample", len(X), 0)
+        k = _bounded(asked, "layer", len(picks), 0)
+        flat = [m for _, m in flat_layers(model)]
+        maps = []
+        try:
+            with no_grad():
+                x = Tensor(X[index][None])
+                for i, layer in enumerate(flat[:picks[-1] + 1]):
+                    x = layer(x)
+                    if i in picks:
+                        maps.append(x.data[0])
+        except GlassnetError as e:
+            raise StoreError(f"run {name!r}: its snapshot cannot run sample {index} "
+                             f"({e}).") from None
+        channels, rows, cols = maps[k].shape
+        channel = _bounded(asked, "channel", channels, 0, f" (conv layer {k})")
+        row = _bounded(asked, "row", rows, rows // 2, f" (conv layer {k})")
+        col = _bounded(asked, "col", cols, cols // 2, f" (conv layer {k})")
+        low, high = float(X.min()), float(X.max())
+        if not low < high:
+            low, high = low - 1, high + 1
+        try:
+            field = receptive_field(model, picks[k], (channel, row, col),
+                                    input_shape=X.shape[1:], low=low, high=high,
+                                    **FIELD_SEARCH)
+        except GlassnetError as e:
+            raise StoreError(f"run {name!r}: no receptive field for that unit "
+                             f"({e}).") from None
+        seen = np.argwhere(_image(~field.dont_care).any(0))
+        return {
+            "epoch": epoch, "sample": index, "count": len(X),
+            "target": y[index].tolist(), "input": _picture(X[index]),
+            "layers": [{
+                "name": find_layer(model, p)[1],
+                "kind": "Conv2D" if isinstance(flat[p], Conv2D)
+                else f"Conv2D + {type(flat[p]).__name__}",
+                "channels": m.shape[0], "shape": list(m.shape[1:]),
+                "maps": _values(m[:MAX_MAPS], limit=m[:MAX_MAPS].size),
+            } for p, m in zip(picks, maps)],
+            "unit": {"layer": k, "channel": channel, "row": row, "col": col,
+                     "value": _finite(float(maps[k][channel, row, col]))},
+            "field": {
+                "pattern": _picture(field.pattern),
+                "dont_care": _image(field.dont_care).ravel().tolist(),
+                "method": field.method, "value": _finite(field.value),
+                "drive": _finite(field.drive), "saturated": field.saturated,
+                "low": low, "high": high,
+                "region": None if not len(seen) else [
+                    int(seen[:, 0].min()), int(seen[:, 0].max()),
+                    int(seen[:, 1].min()), int(seen[:, 1].max())]}}
 
     def network(self, name) -> dict:
         from ..nn import Dense
@@ -281,6 +366,38 @@ def _values(a, limit: int = 512):
         return None
     flat = np.asarray(a, dtype=np.float64).ravel()[:limit]
     return [v if math.isfinite(v) else None for v in flat.tolist()]
+
+
+def _whole(query, key):
+    """Query parameter ``key`` as an int, or None when absent; BadRequest if not
+    a whole number."""
+    text = query.get(key)
+    if text is None or text == "":
+        return None
+    if not re.fullmatch(r"-?[0-9]{1,12}", text):
+        raise BadRequest(f"{key} must be a whole number; got {text[:20]!r}")
+    return int(text)
+
+
+def _bounded(asked, key, size, default, where=""):
+    """``asked[key]`` (or ``default``), checked to lie in [0, size)."""
+    value = default if asked[key] is None else asked[key]
+    if not 0 <= value < size:
+        raise BadRequest(f"{key} must be in [0, {size}){where}; got {value}")
+    return value
+
+
+def _image(a):
+    """One sample as (channels, height, width): (h, w) gets one channel and
+    anything else is one row."""
+    a = np.asarray(a)
+    return a if a.ndim == 3 else a[None] if a.ndim == 2 else a.reshape(1, 1, -1)
+
+
+def _picture(a) -> dict:
+    """One sample as {"shape": [channels, height, width], "values": flat}."""
+    a = _image(a)
+    return {"shape": list(a.shape), "values": _values(a, limit=a.size)}
 
 
 def _json(text):
@@ -401,6 +518,7 @@ def create_app(log_dir, host: str = "127.0.0.1", poll_seconds: float = 1.0,
         Route("/api/runs/{name}/confusion", answer(runs.confusion)),
         Route("/api/runs/{name}/regions", answer(runs.regions)),
         Route("/api/runs/{name}/trace", answer(runs.trace, query=True)),
+        Route("/api/runs/{name}/features", answer(runs.features, query=True)),
         Route("/api/runs/{name}/events", events),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

@@ -61,7 +61,8 @@ from ..nn.module import Module, Sequential
 from ..tensor import Tensor, enable_grad, no_grad
 from .summary import flat_layers, infer_input_shape
 
-__all__ = ["ReceptiveField", "receptive_field", "receptive_fields", "find_layer"]
+__all__ = ["ReceptiveField", "receptive_field", "receptive_fields", "find_layer",
+           "neuron_layers"]
 
 _RISING = ("Identity", "Sigmoid", "Tanh", "ReLU", "Step")  # elementwise, never falling
 _AFFINE = ("Dense", "Conv2D", "Conv1D")
@@ -136,6 +137,25 @@ def find_layer(model, layer) -> tuple[int | None, str, Module]:
     names = ", ".join(repr(n) for n, _ in flat)
     raise ConfigError(f"receptive_field: no layer {layer!r} in {type(model).__name__}; "
                       f"give an index, a module or one of the names {names}.")
+
+
+def neuron_layers(model, kinds=_AFFINE) -> list:
+    """Positions (among the model's layers, as :func:`find_layer` counts them) of
+    each weighted-sum layer whose type is in ``kinds``, or of the rising
+    activation right after it when there is one: the layers whose neurons a
+    receptive field is drawn for.
+
+    >>> from glassnet.nn import Sequential, Conv2D, ReLU, Flatten, Dense
+    >>> neuron_layers(Sequential(Conv2D(1, 2, 3), ReLU(), Flatten(), Dense(2, 1)))
+    [1, 3]
+    """
+    flat = flat_layers(model)
+    picks = []
+    for i, (_, layer) in enumerate(flat):
+        if type(layer).__name__ in kinds:
+            nxt = type(flat[i + 1][1]).__name__ if i + 1 < len(flat) else ""
+            picks.append(i + 1 if nxt in _RISING else i)
+    return picks
 
 
 def _runner(model, position, target):

@@ -17,21 +17,6 @@ from ._style import (
 __all__ = ["receptive_fields", "weight_images"]
 
 
-def _default_layers(model) -> list:
-    """Each Dense or convolution layer, or the activation right after it."""
-    from ..inspect.summary import flat_layers
-
-    flat = flat_layers(model)
-    picks = []
-    for i, (_, layer) in enumerate(flat):
-        kind = type(layer).__name__
-        if kind in ("Dense", "Conv2D", "Conv1D"):
-            nxt = type(flat[i + 1][1]).__name__ if i + 1 < len(flat) else ""
-            picks.append(i + 1 if nxt in ("Tanh", "Sigmoid", "ReLU", "Step", "Identity")
-                         else i)
-    return picks
-
-
 def receptive_fields(model, layers=None, *, input_shape=None, image_shape=None,
                      order: str = "C", low: float = -1.0, high: float = 1.0,
                      max_neurons: int = 16, row_labels=None, title=None, path=None,
@@ -76,10 +61,10 @@ def receptive_fields(model, layers=None, *, input_shape=None, image_shape=None,
         ``fig.receptive_fields`` holds the ReceptiveField results drawn,
         one list per row.
     """
-    from ..inspect.receptive import find_layer
+    from ..inspect.receptive import find_layer, neuron_layers
     from ..inspect.receptive import receptive_fields as compute
 
-    layers = _default_layers(model) if layers is None else list(layers)
+    layers = neuron_layers(model) if layers is None else list(layers)
     every = [compute(model, layer, input_shape, low, high, **search) for layer in layers]
     rows = [fields[:max_neurons] for fields in every]
     n_cols = max(len(r) for r in rows)

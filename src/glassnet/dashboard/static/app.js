@@ -14,7 +14,8 @@ const h = (tag, attrs = {}, ...kids) => {
 };
 const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                 "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
-let source = null, charts = [], state = {log: false, smooth: 0.6, tensor: null};
+let source = null, charts = [], state = {log: false, smooth: 0.6, tensor: null,
+  fm: {sample: 0}};
 
 function showError(text) {
   const box = $("#error");
@@ -119,6 +120,9 @@ async function runPage(name) {
     onchange: () => { state.tensor = tensorPick.value; refresh(); }});
   const samplePick = h("select", {id: "sample",
     onchange: () => { state.sample = +samplePick.value; refresh(); }});
+  state.fm = {sample: 0}; state.fmTicket = 0; state.fmEpoch = null;
+  const fmPick = h("select", {id: "fm-sample",
+    onchange: () => pick({sample: +fmPick.value})});
   main.append(h("p", {id: "run-status"}), h("div", {class: "grid"},
     panel("chart-loss", "loss", h("div", {class: "controls"},
       h("label", {}, logBox, " log scale "), " smoothing ", slider)),
@@ -133,7 +137,21 @@ async function runPage(name) {
     panel("regions", "decision regions (2-D inputs, latest snapshot)"),
     panel("first-layer", "first layer's weights as images"),
     panel("trace", "one sample through the network (latest snapshot)",
-      h("div", {class: "controls"}, "sample ", samplePick))));
+      h("div", {class: "controls"}, "sample ", samplePick)),
+    panel("features", "feature maps and receptive fields (latest snapshot)",
+      h("div", {class: "controls"}, "sample ", fmPick,
+        " — click a feature-map cell to see its receptive field"))));
+  $("#features").closest(".panel").classList.add("wide");
+  async function loadFeatures() {
+    const ticket = ++state.fmTicket, q = new URLSearchParams(
+      Object.entries(state.fm).filter(([, v]) => v != null));
+    let fm;
+    try { fm = await api(`/api/runs/${name}/features?${q}`); }
+    catch (e) { showError(e.message); return; }
+    state.fmWaiting = !fm.layers && !!fm.note && fm.applies !== false;
+    if (ticket === state.fmTicket) featureView($("#features"), fm, fmPick, pick);
+  }
+  function pick(unit) { Object.assign(state.fm, unit); loadFeatures(); }
   async function refresh() {
     let run, stats, net, cm, regions, tr;
     try {
@@ -148,6 +166,11 @@ async function runPage(name) {
     decisionRegions($("#regions"), regions);
     firstLayer($("#first-layer"), net);
     traceView($("#trace"), tr, samplePick);
+    // the maps come from the latest snapshot: fetch them again when it changes
+    // (or while they wait for training in this process to end)
+    if (net.epoch !== state.fmEpoch || state.fmWaiting) {
+      state.fmEpoch = net.epoch; await loadFeatures();
+    }
   }
   await refresh();
   source = new EventSource(`/api/runs/${name}/events`);
@@ -369,6 +392,113 @@ function traceView(el, tr, samplePick) {
   });
   wrap.dataset.layers = tr.layers.length;
   el.append(wrap);
+}
+
+function picture(values, h_, w, px, lo, hi, skip) {
+  // One channel as grey levels (black = lo, white = hi, as the seeds draw
+  // inputs); cells where skip[i] is true are checkered ("don't care").
+  const c = h("canvas", {width: w * px, height: h_ * px});
+  const g = c.getContext("2d"), span = hi > lo ? hi - lo : 1;
+  for (let i = 0; i < h_ * w; i++) {
+    const x = (i % w) * px, y = Math.floor(i / w) * px;
+    if (skip && skip[i]) {
+      for (let a = 0; a < 2; a++) for (let b = 0; b < 2; b++) {
+        g.fillStyle = (a + b) % 2 ? "#ccc" : "#888";
+        g.fillRect(x + a * px / 2, y + b * px / 2, px / 2, px / 2);
+      }
+      continue;
+    }
+    const v = Math.round(255 * Math.min(1, Math.max(0, ((values[i] ?? lo) - lo) / span)));
+    g.fillStyle = `rgb(${v},${v},${v})`;
+    g.fillRect(x, y, px, px);
+  }
+  return c;
+}
+
+function outline(c, px, r0, r1, c0, c1, colour) {
+  const g = c.getContext("2d");
+  g.strokeStyle = colour; g.lineWidth = 2;
+  g.strokeRect(c0 * px + 1, r0 * px + 1, (c1 - c0 + 1) * px - 2, (r1 - r0 + 1) * px - 2);
+}
+
+function featureView(el, fm, fmPick, pick) {
+  // The chosen sample (input), every conv layer's maps after its activation
+  // (red +, blue -, one scale per layer; click a cell to choose that unit)
+  // and the chosen unit's receptive field: the input it sees (outlined) and
+  // the input within the samples' range that drives it most (checkered:
+  // inputs its drive ignores).
+  el.textContent = "";
+  if (!fm.layers) {  // no snapshot yet, not an image model, or training here
+    el.closest(".panel").hidden = !fm.note || fm.applies === false;
+    el.append(h("div", {class: "note"}, fm.note || "")); return;
+  }
+  el.closest(".panel").hidden = false;
+  if (fmPick.options.length !== fm.count) {
+    fmPick.textContent = "";
+    for (let i = 0; i < fm.count; i++) fmPick.append(h("option", {value: i}, i));
+  }
+  fmPick.value = fm.sample;
+  const [C, H, W] = fm.input.shape, u = fm.unit, f = fm.field, reg = f.region;
+  const px = Math.max(4, Math.min(20, Math.floor(160 / Math.max(H, W))));
+  const top = h("div", {class: "fm-row"});
+  for (let ch = 0; ch < C; ch++) {
+    const c = picture(fm.input.values.slice(ch * H * W, (ch + 1) * H * W), H, W, px,
+                      f.low, f.high);
+    c.id = ch ? `fm-input-${ch}` : "fm-input";
+    if (reg) outline(c, px, reg[0], reg[1], reg[2], reg[3], "#fc0");
+    top.append(h("div", {}, h("div", {class: "note"},
+      `input${C > 1 ? " channel " + ch : ""}, target ${JSON.stringify(fm.target)}`), c));
+  }
+  for (let ch = 0; ch < C; ch++) {
+    const c = picture(f.pattern.values.slice(ch * H * W, (ch + 1) * H * W), H, W, px,
+                      f.low, f.high, f.dont_care.slice(ch * H * W, (ch + 1) * H * W));
+    if (!ch) { c.id = "receptive-canvas"; c.dataset.region = JSON.stringify(reg); }
+    if (reg) outline(c, px, reg[0], reg[1], reg[2], reg[3], "#fc0");
+    top.append(h("div", {}, h("div", {class: "note"},
+      `drives it most${C > 1 ? " (channel " + ch + ")" : ""}; checkered: ignored`),
+      c));
+  }
+  const chosen = fm.layers[u.layer];
+  top.append(h("div", {class: "note fm-about", id: "fm-unit"},
+    `unit: layer ${chosen.name} (${chosen.kind}), channel ${u.channel}, ` +
+    `row ${u.row}, col ${u.col}; value for this sample ${num(u.value)}`, h("br"),
+    reg ? `it sees input rows ${reg[0]}-${reg[1]}, cols ${reg[2]}-${reg[3]} ` +
+          "(outlined)" : "it sees no input", h("br"),
+    `most driven, within ${num(f.low)} .. ${num(f.high)}, by the pattern ` +
+    `(${f.method}): value ${num(f.value)}` + (f.saturated ? ", saturated" : "")));
+  const wrap = h("div", {id: "feature-maps"}, top);
+  let canvases = 0;
+  fm.layers.forEach((l, k) => {
+    const [rows, cols] = l.shape, size = rows * cols, shown = l.maps.length / size;
+    const big = Math.max(1e-12, ...l.maps.map(v => Math.abs(v || 0)));
+    const mpx = Math.max(3, Math.min(12, Math.floor(96 / Math.max(rows, cols))));
+    const maps = h("div", {class: "fm-maps"});
+    for (let ch = 0; ch < shown; ch++) {
+      const c = h("canvas", {width: cols * mpx, height: rows * mpx,
+                             title: `channel ${ch}`, "data-channel": ch});
+      const g = c.getContext("2d");
+      for (let i = 0; i < size; i++) {
+        const t = (l.maps[ch * size + i] || 0) / big;
+        const a = Math.round(255 * (1 - Math.abs(t)));
+        g.fillStyle = t >= 0 ? `rgb(255,${a},${a})` : `rgb(${a},${a},255)`;
+        g.fillRect((i % cols) * mpx, Math.floor(i / cols) * mpx, mpx, mpx);
+      }
+      if (k === u.layer && ch === u.channel) {
+        outline(c, mpx, u.row, u.row, u.col, u.col, "#fc0");
+        c.classList.add("chosen");
+      }
+      c.onclick = e => pick({layer: k, channel: ch,
+        row: Math.min(rows - 1, Math.floor(e.offsetY / mpx)),
+        col: Math.min(cols - 1, Math.floor(e.offsetX / mpx))});
+      maps.append(c); canvases++;
+    }
+    wrap.append(h("div", {class: "note"}, `layer ${l.name} (${l.kind}): ` +
+      `${l.channels} maps ` +
+      `${rows}x${cols}` + (shown < l.channels ? ` (first ${shown} shown)` : "")), maps);
+  });
+  wrap.dataset.layers = fm.layers.length; wrap.dataset.maps = canvases;
+  el.append(h("div", {class: "note"}, `epoch ${fm.epoch + 1}; maps: red +, blue -, ` +
+    "one scale per layer"), wrap);
 }
 
 function route() {
