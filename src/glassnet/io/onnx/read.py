@@ -616,6 +616,8 @@ def _input_transpose(g: _Graph, node) -> list:
              for d in dims]
     if len(names) != len(perm):
         g.fail(node, f"perm {perm} does not fit the graph's {len(names)}-axis input.")
+    if perm == sorted(perm):
+        return perm  # changes nothing
     shown = ", ".join(["batch", *(names[p] for p in perm[1:])])
     warnings.warn(
         f"{g.where}: the graph's input {g.input.name!r} is (batch, "
@@ -726,7 +728,8 @@ def read_onnx(path, *, max_bytes: int = MAX_BYTES):
             break
         if node.op_type == "Transpose" and not _before_recurrent(g, node):
             if x == g.input.name:
-                input_perm = _input_transpose(g, node)
+                perm = _input_transpose(g, node)
+                input_perm = None if perm == sorted(perm) else perm
             else:
                 layout.then(g, node)
             x = node.output[0]
