@@ -545,3 +545,116 @@ def test_cli_inspect_names_unsupported_operators(tmp_path):
     done = _glassnet("inspect", path, cwd=tmp_path)
     assert done.returncode == 1
     assert "'gelu_part' (Erf)" in done.stderr
+
+
+# --- channels-last graphs (Keras 3 through tf2onnx) -----------------------------------
+NHWC_TO_NCHW, NCHW_TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
+
+
+def _keras_cnn(tmp_path, rng, flatten="Reshape", gemm=False, relu_between=True,
+               size=(6, 5), channels=2):
+    """input (batch, H, W, C) -> Transpose -> Conv -> Relu -> Transpose back
+    -> [Relu] -> Transpose -> MaxPool -> Conv -> Transpose back -> Flatten
+    -> MatMul + Add (or Gemm transB=1) -> Softmax, as tf2onnx writes it."""
+    h, w = size
+    k1 = rng.standard_normal((3, channels, 3, 3)).astype(np.float32)
+    k2 = rng.standard_normal((4, 3, 2, 2)).astype(np.float32)
+    n = 4 * (h // 2 - 1) * (w // 2 - 1)
+    w_dense = rng.standard_normal((n, 5)).astype(np.float32)
+    b_dense = rng.standard_normal(5).astype(np.float32)
+    T = helper.make_node
+    nodes = [
+        T("Transpose", ["x"], ["t0"], name="in_nchw", perm=NHWC_TO_NCHW),
+        T("Conv", ["t0", "k1", "b1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+        T("Relu", ["c1"], ["r1"], name="relu1"),
+        T("Transpose", ["r1"], ["t1"], name="conv1_nhwc", perm=NCHW_TO_NHWC),
+        *([T("Relu", ["t1"], ["t1r"], name="relu_nhwc")] if relu_between else []),
+        T("Transpose", ["t1r" if relu_between else "t1"], ["t2"], name="pool_nchw",
+          perm=NHWC_TO_NCHW),
+        T("MaxPool", ["t2"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+        T("Conv", ["p", "k2"], ["c2"], name="conv2"),
+        T("Transpose", ["c2"], ["t3"], name="conv2_nhwc", perm=NCHW_TO_NHWC),
+        T("Flatten", ["t3"], ["f"], name="flatten") if flatten == "Flatten" else
+        T("Reshape", ["t3", "shape"], ["f"], name="flatten"),
+        *([T("Gemm", ["f", "wt", "bd"], ["d"], name="dense", transB=1)] if gemm else
+          [T("MatMul", ["f", "wd"], ["m"], name="dense"),
+           T("Add", ["m", "bd"], ["d"], name="bias")]),
+        T("Softmax", ["d"], ["y"], name="softmax", axis=-1),
+    ]
+    inits = [_init("k1", k1), _init("b1", rng.standard_normal(3)), _init("k2", k2),
+             _init("wd", w_dense), _init("wt", w_dense.T), _init("bd", b_dense),
+             numpy_helper.from_array(np.array([-1, n], np.int64), "shape")]
+    return _save_graph(tmp_path / "keras.onnx", nodes, inits,
+                       in_shape=(None, h, w, channels))
+
+
+@pytest.mark.parametrize("flatten,gemm,relu_between", [
+    ("Reshape", False, True), ("Flatten", True, False), ("Flatten", False, True)])
+def test_a_channels_last_cnn_imports_and_agrees_with_onnxruntime(
+        flatten, gemm, relu_between, tmp_path, rng):
+    path = _keras_cnn(tmp_path, rng, flatten, gemm, relu_between)
+    with pytest.warns(UserWarning, match=r"'in_nchw' \(Transpose\).*\(batch, 2, 6, "
+                      r"5\).*X\.transpose\(0, 3, 1, 2\)"):
+        model, info = gn.io.onnx.read_onnx(path)
+    # the transposes are gone: what is left is glassnet's own NCHW network
+    assert [type(m).__name__ for m in model] == [
+        "Conv2D", "ReLU", *(["ReLU"] if relu_between else []), "MaxPool2D", "Conv2D",
+        "Flatten", "Dense", "Softmax"]
+    assert info["input_shape"] == (2, 6, 5)
+    assert info["input_perm"] == (0, 3, 1, 2)
+    for batch in (1, 7):
+        X = rng.standard_normal((batch, 6, 5, 2)).astype(np.float32)
+        np.testing.assert_allclose(gn.predict(model, X.transpose(0, 3, 1, 2)),
+                                   _run_onnx(path, X), **TOL)
+
+
+@given(h=st.integers(2, 6), w=st.integers(2, 6), c=st.integers(1, 4),
+       perm=st.permutations([1, 2, 3]))
+def test_any_transpose_before_flatten_folds_exactly_into_dense(
+        tmp_path_factory, h, w, c, perm):
+    """NCHW input -> Conv -> Transpose(any order of the sample axes) -> Flatten
+    -> Dense: glassnet's Dense rows are ONNX's, put in glassnet's order."""
+    rng = np.random.default_rng(0)
+    perm = [0, *perm]
+    shape = np.array([1, 3, h, w])[perm]  # the transposed tensor's axes
+    n = int(np.prod(shape))
+    path = _save_graph(tmp_path_factory.mktemp("fold") / "f.onnx", [
+        helper.make_node("Conv", ["x", "k"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Transpose", ["c"], ["t"], name="reorder", perm=perm),
+        helper.make_node("Flatten", ["t"], ["f"], name="flatten"),
+        helper.make_node("MatMul", ["f", "wd"], ["y"], name="dense"),
+    ], [_init("k", rng.standard_normal((3, c, 3, 3))),
+        _init("wd", rng.standard_normal((n, 4)))], in_shape=(None, c, h, w))
+    model = gn.import_onnx(path)
+    assert [type(m).__name__ for m in model] == ["Conv2D", "Flatten", "Dense"]
+    X = rng.standard_normal((7, c, h, w)).astype(np.float32)
+    np.testing.assert_allclose(gn.predict(model, X), _run_onnx(path, X), **TOL)
+
+
+def test_a_transpose_glassnet_cannot_undo_names_the_node(tmp_path, rng):
+    # (batch, C, H, W) -> (batch, C, W, H): a Conv on it would need a permute layer
+    k = _init("k", rng.standard_normal((2, 1, 3, 3)))
+    path = _save_graph(tmp_path / "s.onnx", [
+        helper.make_node("Relu", ["x"], ["r"], name="relu"),
+        helper.make_node("Transpose", ["r"], ["t"], name="swap_hw", perm=[0, 1, 3, 2]),
+        helper.make_node("Conv", ["t", "k"], ["y"], name="conv")], [k],
+        in_shape=(None, 1, 5, 6))
+    with pytest.raises(FormatError, match=r"'conv' \(Conv\).*perm \[0, 1, 3, 2\].*"
+                       r"'swap_hw' \(Transpose\).*no layer that permutes axes"):
+        gn.import_onnx(path)
+
+
+@pytest.mark.parametrize("tail,message", [
+    ([], r"'to_nhwc' \(Transpose\).*output keeps the axes permuted"),
+    ([helper.make_node("Flatten", ["t"], ["f"], name="flatten"),
+      helper.make_node("Relu", ["f"], ["y"], name="relu")],
+     r"'relu' \(Relu\).*'to_nhwc'")])
+def test_a_channels_last_end_without_dense_is_refused(tail, message, tmp_path, rng):
+    # the output left channels-last, or a transposed Flatten not followed by Dense
+    k = _init("k", rng.standard_normal((2, 1, 3, 3)))
+    path = _save_graph(tmp_path / "o.onnx", [
+        helper.make_node("Conv", ["x", "k"], ["c"], name="conv"),
+        helper.make_node("Transpose", ["c"], ["t" if tail else "y"], name="to_nhwc",
+                         perm=NCHW_TO_NHWC), *tail], [k], in_shape=(None, 1, 5, 5))
+    with pytest.raises(FormatError, match=message):
+        gn.import_onnx(path)

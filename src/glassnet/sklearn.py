@@ -173,11 +173,19 @@ class _GlassnetEstimator(BaseEstimator):
                                  {k: v[epoch] for k, v in history.history.items()})
         self.n_iter_ += len(history)
 
-    def _can_continue(self, n_features_before, same_targets: bool) -> bool:
+    def _features(self):
+        """What ``fit`` learned the columns as: their number and their names (a
+        DataFrame's string column names, or None); None before any fit."""
+        if not hasattr(self, "n_features_in_"):
+            return None
+        names = getattr(self, "feature_names_in_", None)
+        return self.n_features_in_, None if names is None else tuple(names)
+
+    def _can_continue(self, features_before, same_targets: bool) -> bool:
         """warm_start: may fit continue the current network on this data (the same
-        number of features, and the same classes or target columns)?"""
+        columns, by number and by name, and the same classes or target columns)?"""
         return (self.warm_start and hasattr(self, "model_") and same_targets
-                and n_features_before == self.n_features_in_)
+                and features_before == self._features())
 
     def _outputs(self, X) -> np.ndarray:
         check_is_fitted(self)
@@ -328,7 +336,7 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
 
         X : array_like, shape (n_samples, n_features); y : labels, shape (n_samples,).
         """
-        before = getattr(self, "n_features_in_", None)
+        before = self._features()
         old = getattr(self, "classes_", None)
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
@@ -422,7 +430,7 @@ class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
         X : array_like, shape (n_samples, n_features);
         y : numbers, shape (n_samples,) or (n_samples, n_outputs).
         """
-        before = getattr(self, "n_features_in_", None)
+        before = self._features()
         old = getattr(self, "y_mean_", np.empty(0)).shape[0]
         X, y = validate_data(self, X, y, dtype=np.float32, multi_output=True,
                              y_numeric=True)

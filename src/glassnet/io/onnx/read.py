@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -27,7 +28,8 @@ class _Graph:
     """The constants of a graph and a walk along its one chain of nodes."""
 
     def __init__(self, onnx, proto, where: str):
-        self.onnx, self.where = onnx, where
+        self.onnx, self.where, self.proto = onnx, where, proto
+        self._shapes = None
         graph = proto.graph
         if len(graph.node) > MAX_NODES:
             raise FormatError(f"{where}: {len(graph.node):,} nodes; glassnet reads "
@@ -132,6 +134,23 @@ class _Graph:
                      for s in v]
             out[a.name] = v
         return out
+
+    def shape(self, name: str):
+        """One tensor's shape as ONNX's shape inference finds it (None for a
+        size it cannot know), or None when it finds nothing."""
+        if self._shapes is None:
+            try:
+                inferred = self.onnx.shape_inference.infer_shapes(self.proto).graph
+            except Exception:  # noqa: BLE001 (any failure: the shapes are unknown)
+                inferred = self.proto.graph
+            self._shapes = {}
+            for v in [*inferred.input, *inferred.value_info, *inferred.output]:
+                t = v.type.tensor_type
+                if t.HasField("shape"):
+                    self._shapes[v.name] = tuple(
+                        d.dim_value if d.HasField("dim_value") else None
+                        for d in t.shape.dim)
+        return self._shapes.get(name)
 
     def fail(self, node, why: str):
         raise FormatError(f"{self.where}: node {_label(node)}: {why}")
@@ -508,6 +527,106 @@ _IMPORTERS = {
 }
 
 
+# Nodes that do the same to every element, whatever order the axes are in.
+_ANY_LAYOUT = {"Relu", "Sigmoid", "Tanh", "Identity", "Dropout"}
+
+
+def _perm(g: _Graph, node) -> list:
+    perm = g.attrs(node).get("perm")
+    if perm is None:
+        g.fail(node, "a Transpose without perm (reversing every axis) is not "
+               "supported.")
+    return [int(p) for p in perm]
+
+
+def _before_recurrent(g: _Graph, node) -> bool:
+    """Is this Transpose the (batch, time) swap in front of an RNN or LSTM?"""
+    after = g.next(node.output[0])
+    return after is not None and after.op_type in ("RNN", "LSTM")
+
+
+class _Layout:
+    """How the ONNX tensor at the walk's position is laid out relative to the
+    glassnet one: ``onnx = np.transpose(glassnet, perm)``, from the Transpose
+    nodes (channels-last exporters such as Keras/tf2onnx) met since the last
+    layer that needed glassnet's own order (batch, channels, ...)."""
+
+    def __init__(self):
+        self.perm, self.nodes = None, []
+
+    @property
+    def identity(self) -> bool:
+        return self.perm is None or self.perm == list(range(len(self.perm)))
+
+    def then(self, g: _Graph, node) -> None:
+        p = _perm(g, node)
+        if self.perm is not None and len(p) != len(self.perm):
+            g.fail(node, f"perm {p} does not fit the {len(self.perm)}-axis tensor "
+                   "it reads.")
+        self.perm = p if self.perm is None else [self.perm[k] for k in p]
+        self.nodes = [] if self.identity else [*self.nodes, node]
+
+    def refuse(self, g: _Graph, node) -> None:
+        g.fail(node, f"it reads a tensor whose axes are permuted (perm {self.perm}) "
+               f"by {', '.join(_label(n) for n in self.nodes)}; glassnet's layers "
+               "read (batch, channels, ...) and glassnet has no layer that permutes "
+               "axes. glassnet imports Transpose nodes that cancel out, or that come "
+               "just before a Flatten followed by MatMul/Gemm (folded into the "
+               "weights), or that transpose the graph's input.")
+
+    def fold_into_dense(self, g: _Graph, flatten, dense) -> None:
+        """``Flatten(transpose(h, perm)) @ W = Flatten(h) @ W'``, with W' the
+        rows of W put back in glassnet's flattening order: exact."""
+        if self.perm[0] != 0:
+            self.refuse(g, flatten)
+        shape = g.shape(flatten.input[0])
+        if shape is None or None in shape[1:]:
+            g.fail(flatten, "to fold the Transpose before it "
+                   f"({_label(self.nodes[-1])}) into the next layer's weights "
+                   "glassnet needs this tensor's "
+                   "sizes, and ONNX's shape inference does not find them; give the "
+                   "graph's input fixed sizes (all but the batch axis).")
+        sample = [0] * (len(shape) - 1)
+        for k, p in enumerate(self.perm[1:], start=1):
+            sample[p - 1] = shape[k]
+        w = dense.weight.data
+        if int(np.prod(sample)) != w.shape[0]:
+            g.fail(flatten, f"flattens {tuple(shape[1:])} into "
+                   f"{int(np.prod(sample))} numbers but the next layer takes "
+                   f"{w.shape[0]}.")
+        # row i of W multiplies ONNX's flat element i, glassnet's element order[i]
+        order = np.arange(w.shape[0]).reshape(sample).transpose(
+            [p - 1 for p in self.perm[1:]]).ravel()
+        rows = np.empty_like(w)
+        rows[order] = w
+        _set(dense.weight, rows, w.dtype)
+        self.perm, self.nodes = None, []
+
+
+def _input_transpose(g: _Graph, node) -> list:
+    """A Transpose of the graph's input (channels-last (batch, H, W, C) to
+    channels-first): the glassnet model takes the transposed input. Returns
+    the perm; warns, saying how to feed it."""
+    perm = _perm(g, node)
+    if perm[0] != 0:
+        g.fail(node, f"it moves the batch axis of the graph's input (perm {perm}); "
+               "glassnet keeps the batch axis first.")
+    dims = g.input.type.tensor_type.shape.dim
+    names = [str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?")
+             for d in dims]
+    if len(names) != len(perm):
+        g.fail(node, f"perm {perm} does not fit the graph's {len(names)}-axis input.")
+    if perm == sorted(perm):
+        return perm  # changes nothing
+    shown = ", ".join(["batch", *(names[p] for p in perm[1:])])
+    warnings.warn(
+        f"{g.where}: the graph's input {g.input.name!r} is (batch, "
+        f"{', '.join(names[1:])}) and its first node {_label(node)} transposes it "
+        f"to ({shown}); the glassnet model takes ({shown}): pass "
+        f"X.transpose{tuple(perm)}.", UserWarning, stacklevel=4)
+    return perm
+
+
 def _standardization(g: _Graph, x: str):
     """A leading ``(input - mean) / scale`` (as ``glassnet export`` writes): its
     (mean, scale, Sub node) and the name of its result; else (None, x)."""
@@ -571,8 +690,11 @@ def read_onnx(path, *, max_bytes: int = MAX_BYTES):
     """The glassnet model an ONNX file holds, and facts about the file.
 
     Returns ``(model, info)``; ``info`` has ``input_name``, ``input_shape``
-    (one sample, None for sizes the file leaves open), ``input_dtype``,
-    ``opset``, ``producer`` and ``nodes``. See :func:`import_onnx`.
+    (one sample as the glassnet model takes it, None for sizes the file
+    leaves open), ``input_perm`` (None, or the axes the graph's first node
+    transposes its input by: feed the glassnet model
+    ``X.transpose(input_perm)``), ``input_dtype``, ``opset``, ``producer``
+    and ``nodes``. See :func:`import_onnx`.
     """
     onnx = require_onnx()
     from ...nn.module import Sequential
@@ -599,23 +721,50 @@ def read_onnx(path, *, max_bytes: int = MAX_BYTES):
         else np.float32
     layers, x = [], g.input.name
     standardize, x = _standardization(g, x)
+    layout, input_perm = _Layout(), None
     while True:
         node = g.next(x)
         if node is None:
             break
+        if node.op_type == "Transpose" and not _before_recurrent(g, node):
+            if x == g.input.name:
+                perm = _input_transpose(g, node)
+                input_perm = None if perm == sorted(perm) else perm
+            else:
+                layout.then(g, node)
+            x = node.output[0]
+            continue
         importer = _IMPORTERS.get(node.op_type)
         if importer is None:
             g.fail(node, "this node does not start a layer glassnet knows (it is "
                    "read only as part of one, e.g. Squeeze after an LSTM).")
-        made, x = importer(g, node, x, dtype)
+        if layout.identity or node.op_type in _ANY_LAYOUT:
+            made, x = importer(g, node, x, dtype)
+        elif node.op_type in ("Flatten", "Reshape"):
+            made, x = importer(g, node, x, dtype)
+            dense = g.next(x)
+            if dense is None or dense.op_type not in ("MatMul", "Gemm"):
+                layout.refuse(g, node if dense is None else dense)
+            more, x = _import_dense(g, dense, x, dtype)
+            layout.fold_into_dense(g, node, more[0])
+            made += more
+        else:
+            layout.refuse(g, node)
         layers += made
+    if not layout.identity:
+        g.fail(layout.nodes[-1], f"the graph's output keeps the axes permuted (perm "
+               f"{layout.perm}); glassnet's model would give them in another order "
+               "and glassnet has no layer that permutes axes.")
     if standardize is not None:
         _fold_standardization(g, layers, *standardize)
     dims = g.input.type.tensor_type.shape.dim
+    dims = [dims[p] for p in input_perm] if input_perm is not None else dims
     info = {
         "input_name": g.input.name,
+        # one sample's shape as the glassnet model takes it
         "input_shape": tuple(d.dim_value if d.HasField("dim_value") else None
                              for d in dims[1:]),
+        "input_perm": None if input_perm is None else tuple(input_perm),
         "input_dtype": onnx.helper.tensor_dtype_to_np_dtype(elem) if elem else None,
         "opset": opset,
         "producer": f"{proto.producer_name} {proto.producer_version}".strip(),
@@ -634,6 +783,15 @@ def import_onnx(path, *, max_bytes: int = MAX_BYTES):
     Flatten/Reshape, Gather, OneHot, RNN, LSTM and the Transpose, Squeeze,
     Identity, Constant and Cast nodes exporters put around them). Any other
     operator is refused in one error that lists every such node by name.
+
+    Channels-last graphs (Keras through tf2onnx) put Transpose nodes around
+    each Conv. A Transpose of the graph's input, (batch, H, W, C) to
+    (batch, C, H, W), is left out: the glassnet model takes the transposed
+    input (a warning says so; pass ``X.transpose(0, 3, 1, 2)``). Transpose
+    nodes that cancel each other (with elementwise activations between) are
+    dropped, and a Transpose just before Flatten + MatMul/Gemm is folded
+    exactly into the Dense weights' row order. Any other permutation is
+    refused, naming the node: glassnet has no layer that permutes axes.
 
     Parameters
     ----------
