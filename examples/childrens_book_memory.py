@@ -44,13 +44,9 @@ def main(argv=None) -> dict:
           f"{args.sentences:,} sentences written per network and seed:\n")
     print(cb.seeds_table(table, seeds))
     if args.max_looks:
-        ks = range(0, args.max_looks + 1, 2)
         print("\nThe subject named again after 'NAME (looked and) x k saw' (its "
               "share of the names'\nprobability), mean over seeds (33% = forgotten):")
-        print(f"{'k =':>11s} " + "".join(f"{k:6d}" for k in ks))
-        for kind, r in table.items():
-            curve = r["recall"].mean(axis=0)
-            print(f"  {kind:9s} " + "".join(f"{curve[k]:6.1%}" for k in ks))
+        print(cb.recall_table(table))
     print(f"\n({time.perf_counter() - start:.0f} s)")
     return table
 

@@ -6,8 +6,6 @@ docs/childrens-book.md): "X saw X." in 25.8-28.9 % of the sentences without memo
 10.6-29.6 % for the RNN, 0.2-3.5 % for the LSTM. The test trains seeds 0 and 1.
 """
 
-import contextlib
-
 import numpy as np
 import pytest
 
@@ -17,20 +15,9 @@ from glassnet.demos import childrens_book as cb
 SEEDS = (0, 1)
 
 
-def _one_blas_thread():
-    # The native LSTM's backward makes many small BLAS calls; on a busy two-core
-    # machine OpenBLAS's threads make it many times slower (the figures barely move).
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(1)
-
-
 @pytest.fixture(scope="module")
 def runs():
-    with _one_blas_thread():
-        return [cb.measure(seed=seed, max_looks=cb.LOOKS) for seed in SEEDS]
+    return [cb.measure(seed=seed, max_looks=cb.LOOKS) for seed in SEEDS]
 
 
 @pytest.mark.parametrize("i", range(len(SEEDS)))

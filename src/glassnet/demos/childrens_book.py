@@ -80,10 +80,26 @@ def build(kind: str, hidden_size: int = HIDDEN, seed: int = SEED, vocab_size: in
     return Sequential(OneHot(V), layer, Dense(hidden_size, V), seed=seed)
 
 
+def one_blas_thread():
+    """A context in which BLAS uses one thread (with threadpoolctl; else no change).
+
+    The LSTM's backward pass makes many small BLAS calls; on a busy two-core
+    machine OpenBLAS's threads made training many times slower.
+    """
+    import contextlib
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
 def train_reader(kind: str, hidden_size: int = HIDDEN, epochs: int | None = None,
                  seed: int = SEED, max_looks: int = 0):
     """Train one reader on the short book (``max_looks=0``) or the long one
-    (``max_looks=LOOKS``): loss at every word, full BPTT per window, Adam.
+    (``max_looks=LOOKS``): loss at every word, full BPTT per window, Adam,
+    BLAS on one thread (:func:`one_blas_thread`).
     ``epochs`` defaults to the book's (:data:`BOOKS`)."""
     from ..losses import CrossEntropy
     from ..optim import Adam
@@ -93,8 +109,10 @@ def train_reader(kind: str, hidden_size: int = HIDDEN, epochs: int | None = None
     epochs = book_epochs if epochs is None else epochs
     X, Y = book_windows(n_sentences, seed=seed, max_looks=max_looks)
     model = build(kind, hidden_size, seed, vocab_size=7 if max_looks else 5)
-    fit(model, X, Y, loss=CrossEntropy(), optimizer=Adam(model, lr=lr), epochs=epochs,
-        batch_size=32, clip_norm=5.0, metrics=[], seed=seed, verbose=0)
+    with one_blas_thread():
+        fit(model, X, Y, loss=CrossEntropy(), optimizer=Adam(model, lr=lr),
+            epochs=epochs, batch_size=32, clip_norm=5.0, metrics=[], seed=seed,
+            verbose=0)
     return model
 
 
@@ -211,8 +229,15 @@ def gather(runs) -> dict:
 
 
 def seeds_table(table: dict, seeds) -> str:
-    """The over-seeds table of :func:`over_seeds` as text: mean, range, every seed."""
+    """The over-seeds table of :func:`over_seeds` as text: mean, range, every seed
+    (for one seed, its two shares)."""
     seeds = list(seeds)
+    if len(seeds) == 1:
+        lines = [f"{'network':10s} {'grammatical':>12s} {'X saw X.':>9s}   "
+                 f"(seed {seeds[0]})"]
+        lines += [f"{kind:10s} {r['grammatical'][0]:12.1%} {r['saw_self'][0]:9.1%}"
+                  for kind, r in table.items()]
+        return "\n".join(lines)
     lines = [f"{'network':10s} {'grammatical':>22s}   {'X saw X.':>22s}",
              f"{'':10s} {'mean (min-max)':>22s}   {'mean (min-max)':>22s}"]
     for kind, r in table.items():
@@ -224,6 +249,40 @@ def seeds_table(table: dict, seeds) -> str:
     for kind, r in table.items():
         lines.append(f"  {kind:9s} " + "  ".join(f"{v:5.1%}" for v in r["saw_self"]))
     return "\n".join(lines)
+
+
+def recall_table(table: dict, step: int = 2) -> str:
+    """The ``recall`` of :func:`over_seeds` as text: for k = 0, step, ... "looked
+    and", how often each network would name the subject again, mean over seeds."""
+    curves = {kind: r["recall"].mean(axis=0) for kind, r in table.items()}
+    ks = range(0, len(next(iter(curves.values()))), step)
+    lines = [f"{'k =':>11s} " + "".join(f"{k:6d}" for k in ks)]
+    lines += [f"  {kind:9s} " + "".join(f"{c[k]:6.1%}" for k in ks)
+              for kind, c in curves.items()]
+    return "\n".join(lines)
+
+
+def reading_gates(model, looks: int = 8, name: str = "Doug"):
+    """An LSTM reader's gates while it reads ``". " + doug_prompt(looks, name)``.
+
+    Returns ``(gates, words)``: ``layer.last_gates`` (forget, input,
+    candidate, output, cell; each (1, time, hidden)) and the word read at
+    each step, ready for :func:`glassnet.plot.lstm_gates`.
+    """
+    from ..datasets import LONG_BOOK_VOCAB, book_tokens
+    from ..sequence import recurrent_layers, reset_states
+    from ..tensor import no_grad
+
+    [layer] = recurrent_layers(model)
+    ids = np.r_[_STOP, book_tokens(doug_prompt(looks, name))][None]
+    reset_states(model)
+    layer.watch_gates = True
+    try:
+        with no_grad():
+            model(ids)
+    finally:
+        layer.watch_gates = False
+    return layer.last_gates, [LONG_BOOK_VOCAB[i] for i in ids[0]]
 
 
 def memory_states(model, looks: int = 8) -> dict:
@@ -269,6 +328,12 @@ def spread(state: np.ndarray) -> np.ndarray:
     return d / d[0]
 
 
+def telling_units(cell: np.ndarray, units: int = 4) -> np.ndarray:
+    """The ``units`` memory units whose cell state (3, time, hidden) differs
+    most between the three names just before "saw", most different first."""
+    return np.argsort(-np.ptp(cell[:, -2], axis=0))[:units]
+
+
 def draw_memory(results: dict, path=None, looks: int = 8, units: int = 4):
     """The seed's picture: the RNN's memory of the subject fades over the looks;
     the LSTM's forget gates stay open and its cell state keeps the name.
@@ -284,7 +349,7 @@ def draw_memory(results: dict, path=None, looks: int = 8, units: int = 4):
     lstm = memory_states(results["LSTM"]["model"], looks)
     words, T = lstm["words"], len(lstm["words"])
     cell = lstm["state"]
-    keep = np.argsort(-np.ptp(cell[:, -2], axis=0))[:units]  # just before "saw"
+    keep = telling_units(cell, units)
     fig = new_figure(figsize=(9.0, 8.0), layout="constrained")
     grid = fig.add_gridspec(5, 1, height_ratios=[2.4, 1, 1, 1, 1])
     ax = fig.add_subplot(grid[0])
