@@ -67,6 +67,14 @@ def test_over_seeds_table_and_report(runs):
     assert "no memory" in text and "seed 1" in text
     lstm_row = next(line for line in text.splitlines() if line.startswith("LSTM"))
     assert f"{table['LSTM']['saw_self'].mean():.1%}" in lstm_row
+    ks = cb.recall_table(table).splitlines()
+    assert ks[0].split()[2:] == ["0", "2", "4", "6", "8", "10"]
+    rnn_row = next(line.split() for line in ks if line.split()[0] == "RNN")
+    assert rnn_row[-1] == f"{table['RNN']['recall'][:, -1].mean():.1%}"
+    one = cb.seeds_table(cb.gather(runs[1:]), SEEDS[1:]).splitlines()
+    assert "(seed 1)" in one[0] and len(one) == 4  # one seed: no range, no per-seed rows
+    assert one[3].split()[1:] == [f"{runs[1]['LSTM'][k]:.1%}"
+                                  for k in ("grammatical", "saw_self")]
     lines = []
     cb.report(runs[0], lines.append)
     out = "\n".join(lines)
@@ -82,6 +90,14 @@ def test_memory_figure_shows_the_rnn_fading_and_the_lstm_holding(runs, tmp_path)
     assert lstm["state"].shape == (3, len(lstm["words"]), cb.HIDDEN)
     assert cb.spread(rnn["state"])[-1] < 0.3  # the RNN's names have merged
     assert cb.spread(lstm["state"])[-1] > 0.8  # the LSTM's are still apart
+    gates, words = cb.reading_gates(runs[0]["LSTM"]["model"], looks=3)
+    assert words == ". Jane saw Spot . Doug looked and looked and looked and saw".split()
+    assert gates["forget"].shape == (1, len(words), cb.HIDDEN)
+    # the memory figure's units: the cell state differs most between the names
+    # just before "saw"
+    units = cb.telling_units(lstm["state"])
+    gap = np.ptp(lstm["state"][:, -2], axis=0)
+    assert gap[units[0]] == gap.max() and gap[units[-1]] >= np.sort(gap)[-4]
     path = tmp_path / "memory.png"
     cb.draw_memory(runs[0], path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

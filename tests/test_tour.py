@@ -47,6 +47,21 @@ def test_the_walk_through_and_the_summary_are_printed_on_the_page(full_tour):
     assert "Total params: 2,410" in page
 
 
+def test_the_childrens_book_shows_the_long_books_table_and_memories(full_tour):
+    _, results, _ = full_tour
+    story = results[list(tour.STORIES).index("childrens-book")]
+    table, memory, gates = story.items
+    first = table.text.split("\n\n")[0]  # the shares; below it, memory by distance
+    rows = {line.split()[0]: line.split() for line in first.splitlines()}
+    assert "(seed 0)" in table.text and "no" in rows  # 'no memory'
+    rnn, lstm = rows["RNN"], rows["LSTM"]
+    # the caption's slips are the table's
+    assert f"RNN {rnn[2]}, LSTM {lstm[2]}" in table.caption
+    assert "examples/childrens_book_memory.py --seeds 10" in table.caption
+    assert float(rnn[2].rstrip("%")) > 4 * float(lstm[2].rstrip("%"))
+    assert memory.file == "childrens-book-memory.png" and gates.file == "lstm-gates.png"
+
+
 def _quick(out):
     return [tour.Item("a story", "a caption that says what to look at in this figure.")]
 

@@ -305,11 +305,11 @@ def story_childrens_book(out: str) -> list:
              f"hidden units) -- read a {n_sentences}-sentence book ({epochs} epochs, Adam "
              f"at {lr}) and each writes {cb.N_SENTENCES:,} sentences; the tour runs "
              f"seed {seed} only. 'X saw X.' slips: no memory {slips['no memory']}, RNN "
-             f"{slips['RNN']}, LSTM {slips['LSTM']}. Below the table: the probability of "
-             "the subject's own name among the three names right after 'saw' (33 % = a "
-             "random name, 0 = it remembers who saw). The RNN's goes from "
-             f"{again['RNN'][0]:.0%} with no 'looked and' to {again['RNN'][-1]:.0%} with "
-             f"{cb.LOOKS}; the LSTM's stays at or below {again['LSTM'].max():.0%}. The "
+             f"{slips['RNN']}, LSTM {slips['LSTM']}. The second table: the probability "
+             "of the subject's own name among the three names right after 'saw' (33% = "
+             "a random name, 0 = it remembers who saw). The RNN's goes from "
+             f"{again['RNN'][0]:.1%} with no 'looked and' to {again['RNN'][-1]:.1%} with "
+             f"{cb.LOOKS}; the LSTM's stays at or below {again['LSTM'].max():.1%}. The "
              "table for ten seeds: `python examples/childrens_book_memory.py --seeds "
              "10`.", text=text),
         Item("The RNN's memory fades, the LSTM's holds", f"Seed {seed}'s readers given "
@@ -320,8 +320,8 @@ def story_childrens_book(out: str) -> list:
              f"LSTM's cell states are {lstm[-1]:.1f} times as different as at the name. "
              "Below: the four LSTM units whose cell state differs most between the "
              "names, for each name (blue positive, vermilion negative), and their "
-             "forget gates while reading 'Doug ...' (dark = near 1, keep the memory): "
-             f"{(shown > 0.5).mean():.0%} of them are above 0.5 over the looks.",
+             "forget gates while reading 'Doug ...' (dark = near 1, keep the memory); "
+             f"over the looks, {(shown > 0.5).mean():.0%} of their values are above 0.5.",
              "childrens-book-memory.png"),
         Item("All of its gates over the long sentence", "Every row is one of the "
              f"LSTM's {cb.HIDDEN} memory units, every column a word it read. The forget "
