@@ -1,0 +1,91 @@
+"""Every kernel variant against its textbook reference, at the agreement it declares.
+
+One test, parametrised over the whole registry (:mod:`glassnet.kernels`):
+hypothesis draws arguments with each kernel's own generator (batch 1, odd
+sizes and non-contiguous layouts included), the reference and the variant run
+on copies, and their results -- the return value and every array argument,
+since some kernels work in place -- must be identical ("bits") or equal within
+the declared tolerance ("rounding"). ``dispatch`` checks what
+``kernels.call`` picks, on every drawn argument, the same way.
+"""
+
+import copy
+
+import numpy as np
+import pytest
+from conftest import NATIVE_REQUIRED
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from glassnet import _native, kernels
+
+REGISTRY = kernels.registry()
+CASES = [
+    pytest.param(name, v, id=f"{name}-{v.name if v else 'dispatch'}")
+    for name, k in REGISTRY.items()
+    for v in [*k.variants, None]
+]
+
+
+def _arrays(result):
+    """The arrays in a result: an array, a tuple of them, or None."""
+    if result is None:
+        return []
+    if isinstance(result, tuple):
+        return [np.asarray(a) for a in result]
+    return [np.asarray(result)]  # an array, or the NumPy scalar of a 0-d input
+
+
+def _same(expected, got, v):
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    if v is None or v.agreement == "bits":
+        assert (
+            np.ascontiguousarray(got).tobytes()
+            == np.ascontiguousarray(expected).tobytes()
+        ), f"{got} != {expected}"
+    else:
+        np.testing.assert_allclose(got, expected, rtol=v.rtol, atol=v.atol)
+
+
+@pytest.mark.parametrize("name, v", CASES)
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_variant_agrees_with_reference(name, v, data):
+    kernel = REGISTRY[name]
+    args, kwargs = kernel.args(data.draw)
+    if v is not None and v.library is not None and _native.load(v.library) is None:
+        if NATIVE_REQUIRED:
+            pytest.fail(f"library {v.library} did not build: {_native.status()}")
+        pytest.skip(f"compiled library {v.library} not available here")
+    if v is None:  # what the dispatcher picks
+        fn = kernels.pick(name, *args, **kwargs)
+        v = next((x for x in kernel.variants if x.fn is fn), None)
+    else:
+        fn = v.fn
+        if not v.available(*args, **kwargs):
+            return  # e.g. a non-contiguous input: the dispatcher never sends it here
+    ref_args, ref_kwargs = copy.deepcopy((args, kwargs))
+    expected = kernel.reference(*ref_args, **ref_kwargs)
+    got = fn(*args, **kwargs)
+    for e, g in zip(_arrays(expected), _arrays(got), strict=True):
+        _same(e, g, v)
+    for e, g in zip(ref_args, args, strict=True):  # what in-place kernels wrote
+        if isinstance(e, np.ndarray):
+            _same(e, g, v)
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_every_kernel_has_a_reference_and_arguments(name):
+    kernel = REGISTRY[name]
+    assert callable(kernel.reference) and kernel.reference.__doc__
+    assert callable(kernel.args), f"kernel {name!r} has no argument generator"
+    for v in kernel.variants:
+        assert v.agreement in ("bits", "rounding")
+        assert v.agreement == "bits" or v.rtol > 0 or v.atol > 0
+
+
+def test_registry_refuses_a_kernel_without_arguments_or_twice():
+    with pytest.raises(ValueError, match="registered twice"):
+        kernels.register("relu", args=lambda draw: ((), {}))(lambda x: x)
+    with pytest.raises(ValueError, match="unknown kernel"):
+        kernels.variant("no-such-kernel")(lambda x: x)
