@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import native_setting
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -9,8 +10,6 @@ from hypothesis.extra import numpy as hnp
 import glassnet as gn
 from glassnet import _native
 from glassnet.ops import elementwise as ew
-
-from conftest import native_setting
 
 
 def _bits(a):

@@ -9,14 +9,12 @@ and dense input paths, initial states, final states alone, saturated gates.
 
 import numpy as np
 import pytest
+from conftest import native_setting
 
 import glassnet as gn
 from glassnet import _native, losses, nn, optim
 from glassnet.ops import recurrent as rec
 from glassnet.ops.loss import cross_entropy
-
-from conftest import native_setting
-
 
 _PATHS = {name: getattr(rec, name)
           for name in ("_lstm_numpy", "_rnn_numpy", "_lstm_native", "_rnn_native")}

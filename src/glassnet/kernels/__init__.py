@@ -217,7 +217,7 @@ def _dispatcher(name: str) -> Callable:
     return dispatch
 
 
-from . import activations, optim  # noqa: E402  (they register themselves)
+from . import activations, conv, optim, pool  # noqa: E402  (they register themselves)
 
 sigmoid = _dispatcher("sigmoid")
 sigmoid_backward = _dispatcher("sigmoid_backward")
@@ -239,4 +239,6 @@ __all__ += [
     "relu_backward",
     "sgd",
     "adam",
+    "conv",
+    "pool",
 ]

@@ -59,6 +59,66 @@ FUNCTIONS: dict[str, tuple[str, list[tuple[str, str]]]] = {
             ("double", "root2"),
         ],
     ),
+    # --- convolution and pooling (_native/conv.c) ---
+    "gn_conv_gemm": (  # c = op(a)·op(b) + beta·c, beta 0 or 1
+        "conv",
+        [
+            ("int", "ta"),
+            ("int", "tb"),
+            ("gn_int", "m"),
+            ("gn_int", "n"),
+            ("gn_int", "k"),
+            ("const T *", "a"),
+            ("gn_int", "lda"),
+            ("const T *", "b"),
+            ("gn_int", "ldb"),
+            ("double", "beta"),
+            ("T *", "c"),
+            ("gn_int", "ldc"),
+        ],
+    ),
+    "gn_conv_unwide": (  # the wide layout's product into (m, o, oh, ow), + bias
+        "conv",
+        [
+            ("const T *", "prod"),
+            ("gn_int", "ld"),
+            ("T *", "out"),
+            ("const T *", "bias"),
+            *[("gn_int", name) for name in ("m", "o", "oh", "ow", "first", "step")],
+            ("gn_int", "pitch"),
+        ],
+    ),
+    "gn_conv_guard": (  # g (m, o, oh, ow) into the wide layout, zero guard columns
+        "conv",
+        [
+            ("const T *", "g"),
+            ("T *", "guarded"),
+            *[("gn_int", name) for name in ("ld", "len", "lead", "m", "o", "oh")],
+            *[("gn_int", name) for name in ("ow", "first", "step", "pitch")],
+        ],
+    ),
+    "gn_maxpool_fwd": (
+        "conv",
+        [
+            ("const T *", "x"),
+            ("T *", "out"),
+            ("uint8_t *", "win"),
+            *[("gn_int", name) for name in ("planes", "h", "w", "oh", "ow")],
+            *[("gn_int", name) for name in ("kh", "kw", "sh", "sw")],
+        ],
+    ),
+    "gn_maxpool_bwd": (
+        "conv",
+        [
+            ("const T *", "g"),
+            ("const uint8_t *", "win"),
+            ("T *", "dx"),
+            *[("gn_int", name) for name in ("planes", "h", "w", "oh", "ow")],
+            *[("gn_int", name) for name in ("kh", "kw", "sh", "sw")],
+            ("int", "clear"),
+            ("int", "add"),
+        ],
+    ),
 }
 
 _CTYPES = {"gn_int": ctypes.c_int64, "double": ctypes.c_double, "int": ctypes.c_int}
