@@ -217,7 +217,7 @@ def _dispatcher(name: str) -> Callable:
     return dispatch
 
 
-from . import activations, conv, optim, pool  # noqa: E402  (they register themselves)
+from . import activations, conv, optim, pool, recurrent  # noqa: E402  (they register themselves)
 
 sigmoid = _dispatcher("sigmoid")
 sigmoid_backward = _dispatcher("sigmoid_backward")
@@ -241,4 +241,5 @@ __all__ += [
     "adam",
     "conv",
     "pool",
+    "recurrent",
 ]

@@ -119,9 +119,59 @@ FUNCTIONS: dict[str, tuple[str, list[tuple[str, str]]]] = {
             ("int", "add"),
         ],
     ),
+    # --- recurrent layers (_native/lstm.c) ---
+    "gn_lstm_forward": (
+        "lstm",
+        [
+            *[("gn_int", name) for name in ("steps", "B", "H")],
+            ("T *", "S"),
+            ("const T *", "Wh"),
+            ("T *", "hs"),
+            ("T *", "cs"),
+            ("T *", "tc"),
+        ],
+    ),
+    "gn_lstm_backward": (
+        "lstm",
+        [
+            *[("gn_int", name) for name in ("steps", "B", "H")],
+            *[("const T *", name) for name in ("S", "hs", "cs", "tc", "g", "WhT")],
+            *[("T *", name) for name in ("dZ", "dh", "dc", "db")],
+            ("const int64_t *", "ids"),
+            ("T *", "dWx"),
+            ("T *", "dWh"),
+        ],
+    ),
+    "gn_rnn_forward": (
+        "lstm",
+        [
+            *[("gn_int", name) for name in ("steps", "B", "H")],
+            ("int64_t", "relu"),
+            ("T *", "Z"),
+            ("const T *", "Wh"),
+            ("T *", "hs"),
+        ],
+    ),
+    "gn_rnn_backward": (
+        "lstm",
+        [
+            *[("gn_int", name) for name in ("steps", "B", "H")],
+            ("int64_t", "relu"),
+            *[("const T *", name) for name in ("hs", "g", "WhT")],
+            *[("T *", name) for name in ("dZ", "dh", "db")],
+            ("const int64_t *", "ids"),
+            ("T *", "dWx"),
+            ("T *", "dWh"),
+        ],
+    ),
 }
 
-_CTYPES = {"gn_int": ctypes.c_int64, "double": ctypes.c_double, "int": ctypes.c_int}
+_CTYPES = {
+    "gn_int": ctypes.c_int64,
+    "int64_t": ctypes.c_int64,
+    "double": ctypes.c_double,
+    "int": ctypes.c_int,
+}
 _SUFFIXES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
