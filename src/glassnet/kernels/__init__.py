@@ -205,10 +205,18 @@ def native(library: str, function: str, dtype):
 
 
 def _dispatcher(name: str) -> Callable:
-    reference = _KERNELS[name].reference
+    """``call(name, ...)`` as a function of its own (what :func:`pick` does, inlined:
+    this runs on every op and every optimizer step)."""
+    kernel = _KERNELS[name]
+    reference = kernel.reference
 
     def dispatch(*args, **kwargs):
-        return pick(name, *args, **kwargs)(*args, **kwargs)
+        for v in kernel.variants:
+            if v.min_size and args[0].size < v.min_size:
+                continue
+            if v.available(*args, **kwargs):
+                return v.fn(*args, **kwargs)
+        return reference(*args, **kwargs)
 
     dispatch.__name__ = name
     dispatch.__doc__ = f"Kernel {name!r} (fastest applicable variant).\n\n" + (

@@ -19,14 +19,15 @@ from . import _draw, native, register, variant
 _cast: dict = {}
 
 
-def _scalar(value: float, dtype) -> np.ndarray:
-    """``value`` rounded once to ``dtype``, as a 0-d array (ufuncs take it fastest)."""
-    key = (value, dtype)
+def _scalars(dtype, *values) -> tuple:
+    """``values``, each rounded once to ``dtype``, as 0-d arrays (ufuncs take them
+    fastest); cached, since the same settings come back every step."""
+    key = (dtype, *values)
     found = _cast.get(key)
     if found is None:
         if len(_cast) > 512:  # a schedule makes new learning rates: stay small
             _cast.clear()
-        found = _cast[key] = np.array(value, dtype)
+        found = _cast[key] = tuple(np.array(v, dtype) for v in values)
     return found
 
 
@@ -55,14 +56,13 @@ def sgd(data, grad, buf, lr, momentum, weight_decay, nesterov, work=None, work2=
     d = g | b | g + μ·b  plain, momentum, Nesterov
     θ ← θ − η·d
     """
-    dtype = data.dtype
+    lr, mu, decay = _scalars(data.dtype, lr, momentum, weight_decay)
     work = np.empty_like(data) if work is None else work
     if weight_decay:
-        np.multiply(data, _scalar(weight_decay, dtype), out=work)
+        np.multiply(data, decay, out=work)
         np.add(grad, work, out=work)  # g + λθ
         grad = work
     if momentum:
-        mu = _scalar(momentum, dtype)
         np.multiply(buf, mu, out=buf)
         np.add(buf, grad, out=buf)  # b = μb + g
         if nesterov:
@@ -75,7 +75,7 @@ def sgd(data, grad, buf, lr, momentum, weight_decay, nesterov, work=None, work2=
             grad = work
         else:
             grad = buf
-    np.multiply(grad, _scalar(lr, dtype), out=work)
+    np.multiply(grad, lr, out=work)
     np.subtract(data, work, out=data)  # θ = θ − ηd
 
 
@@ -101,8 +101,7 @@ def sgd_c(data, grad, buf, lr, momentum, weight_decay, nesterov, work=None, work
     buf = data if buf is None else buf
     native("optim", "gn_sgd", dtype)(
         data.ctypes.data, grad.ctypes.data, buf.ctypes.data, data.size,
-        float(_scalar(lr, dtype)), float(_scalar(momentum, dtype)),
-        float(_scalar(weight_decay, dtype)), nesterov,
+        *(float(s) for s in _scalars(dtype, lr, momentum, weight_decay)), nesterov,
     )  # fmt: skip
 
 
@@ -160,11 +159,13 @@ def adam(
 
 def _adam_settings(dtype, lr, betas, eps, weight_decay, decoupled) -> tuple:
     """1 − β1, β2, 1 − β2, ε and the decay factor, each rounded to ``dtype``."""
-    beta1, beta2 = betas
-    decay = 1.0 - lr * weight_decay if decoupled else weight_decay  # AdamW: the shrink
-    return tuple(
-        _scalar(x, dtype) for x in (1.0 - beta1, beta2, 1.0 - beta2, eps, decay)
-    )
+    key = (dtype, lr, betas, eps, weight_decay, decoupled)
+    found = _cast.get(key)
+    if found is None:
+        beta1, beta2 = betas
+        decay = 1.0 - lr * weight_decay if decoupled else weight_decay  # AdamW's shrink
+        found = _cast[key] = _scalars(dtype, 1.0 - beta1, beta2, 1.0 - beta2, eps, decay)
+    return found
 
 
 def _corrections(t, lr, betas, dtype) -> tuple:

@@ -47,7 +47,7 @@ import ctypes
 
 import numpy as np
 
-from .. import _native
+from .. import _native, kernels
 from .. import losses as losses_mod
 from .._validate import shape_str
 from ..errors import ConfigError, DataError, ShapeError
@@ -57,9 +57,12 @@ from ..nn.module import Module, Sequential, mark_trained
 from ..ops.loss import _labels
 from ..ops.reduce import ones
 from ..optim.base import Optimizer
+from ..optim.gradient import SGD, Adam
 from ..tensor import Tensor
 
 __all__ = ["capture_step", "CapturedStep"]
+
+_ELEMENTWISE_UPDATES = (SGD.update_one, Adam.update_one)
 
 
 # --- one kernel per layer: the eager op's NumPy calls, into fixed buffers ---------------
@@ -94,54 +97,43 @@ class _DenseKernel:
 
 
 class _SigmoidKernel:
-    """ops.elementwise.sigmoid: s = 1 / (1 + e^−v); ds = g·s·(1 − s)."""
+    """kernels.sigmoid and sigmoid_backward, into fixed buffers."""
 
     def __init__(self, layer, batch, shape, dtype):
         self.s, self.z, self.d = (np.empty((batch, *shape), dtype) for _ in range(3))
 
     def forward(self, v):
-        s = self.s
-        np.negative(v, out=s)
-        with np.errstate(over="ignore"):  # e^−v = ∞ gives s = 0, rightly
-            np.exp(s, out=s)
-        np.add(s, 1, out=s)
-        return np.reciprocal(s, out=s)
+        return kernels.sigmoid(v, out=self.s)
 
     def backward(self, g):
-        np.multiply(g, self.s, out=self.d)
-        np.subtract(1, self.s, out=self.z)
-        return np.multiply(self.d, self.z, out=self.d)
+        return kernels.sigmoid_backward(g, self.s, out=self.d, work=self.z)
 
 
 class _TanhKernel:
-    """ops.elementwise.tanh: y = tanh(v); dv = g·(1 − y²)."""
+    """kernels.tanh and tanh_backward, into fixed buffers."""
 
     def __init__(self, layer, batch, shape, dtype):
         self.y, self.d = (np.empty((batch, *shape), dtype) for _ in range(2))
 
     def forward(self, v):
-        return np.tanh(v, out=self.y)
+        return kernels.tanh(v, out=self.y)
 
     def backward(self, g):
-        d = self.d
-        np.multiply(self.y, self.y, out=d)
-        np.subtract(1, d, out=d)
-        return np.multiply(g, d, out=d)
+        return kernels.tanh_backward(g, self.y, out=self.d)
 
 
 class _ReLUKernel:
-    """ops.elementwise.relu: y = v·[v > 0]; dv = g·[v > 0]."""
+    """kernels.relu and relu_backward, into fixed buffers."""
 
     def __init__(self, layer, batch, shape, dtype):
         self.mask = np.empty((batch, *shape), bool)
         self.y, self.d = (np.empty((batch, *shape), dtype) for _ in range(2))
 
     def forward(self, v):
-        np.greater(v, 0, out=self.mask)
-        return np.multiply(v, self.mask, out=self.y)
+        return kernels.relu(v, out=self.y, mask=self.mask)[0]
 
     def backward(self, g):
-        return np.multiply(g, self.mask, out=self.d)
+        return kernels.relu_backward(g, self.mask, out=self.d)
 
 
 class _IdentityKernel:
@@ -416,7 +408,9 @@ class CapturedStep:
             self.views.append(view)
             self.grads.append(self.grad[a:b].reshape(view.shape))
         mark_trained(self.params)  # the steps below bypass Optimizer.step, which marks
-        self.elementwise = getattr(opt, "elementwise", False)
+        # One update_one call on the flat arrays equals one per parameter only
+        # for a rule that treats every element on its own: SGD's and Adam's.
+        self.elementwise = type(opt).update_one in _ELEMENTWISE_UPDATES
         if not self.elementwise:
             return
         flat_state = opt.init_state(self.flat)
@@ -440,7 +434,8 @@ class CapturedStep:
         self.flat_state = flat_state
         self.counters = list(counters)
         self.states = [opt.state[name] for name in self.names]
-        self._flat_update = opt.bind_update(self.flat, self.grad, flat_state)
+        update, flat, grad = opt.update_one, self.flat, self.grad
+        self._flat_update = lambda: update(flat, grad, flat_state)
 
     def _still_bound(self) -> bool:
         """False when a parameter's array was replaced (load_state_dict, a restore)."""
