@@ -225,7 +225,7 @@ def _dispatcher(name: str) -> Callable:
     return dispatch
 
 
-from . import activations, optim  # noqa: E402  (they register themselves)
+from . import activations, linear, loss, optim  # noqa: E402  (they register themselves)
 
 sigmoid = _dispatcher("sigmoid")
 sigmoid_backward = _dispatcher("sigmoid_backward")
@@ -233,12 +233,22 @@ tanh = _dispatcher("tanh")
 tanh_backward = _dispatcher("tanh_backward")
 relu = _dispatcher("relu")
 relu_backward = _dispatcher("relu_backward")
+linear_forward = _dispatcher("linear")
+linear_backward = _dispatcher("linear_backward")
+cross_entropy = _dispatcher("cross_entropy")
+cross_entropy_backward = _dispatcher("cross_entropy_backward")
 sgd = _dispatcher("sgd")
 adam = _dispatcher("adam")
 
 __all__ += [
     "activations",
+    "linear",
+    "loss",
     "optim",
+    "linear_forward",
+    "linear_backward",
+    "cross_entropy",
+    "cross_entropy_backward",
     "sigmoid",
     "sigmoid_backward",
     "tanh",

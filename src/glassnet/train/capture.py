@@ -55,7 +55,6 @@ from ..nn.activations import Identity, ReLU, Sigmoid, Tanh
 from ..nn.dense import Dense
 from ..nn.module import Module, Sequential, mark_trained
 from ..ops.loss import _labels
-from ..ops.reduce import ones
 from ..optim.base import Optimizer
 from ..optim.gradient import SGD, Adam
 from ..tensor import Tensor
@@ -69,7 +68,7 @@ _ELEMENTWISE_UPDATES = (SGD.update_one, Adam.update_one)
 
 
 class _DenseKernel:
-    """ops.linalg.linear: z = x·W + b; dW = xᵀ·g, db = 1ᵀ·g, dx = g·Wᵀ."""
+    """kernels.linear and linear_backward, into fixed buffers."""
 
     def __init__(self, layer: Dense, batch: int, dtype, needs_dx: bool):
         self.w, self.b = layer.weight.data, (
@@ -77,22 +76,17 @@ class _DenseKernel:
         )
         self.z = np.empty((batch, layer.out_features), dtype)
         self.dx = np.empty((batch, layer.in_features), dtype) if needs_dx else None
-        self.ones = ones(batch, dtype)
         self.dw = self.db = None  # views into the flat gradient, set by CapturedStep
 
     def forward(self, x):
         self.x = x
-        np.dot(x, self.w, out=self.z)
-        if self.b is not None:
-            np.add(self.z, self.b, out=self.z)
-        return self.z
+        return kernels.linear_forward(x, self.w, self.b, out=self.z)
 
     def backward(self, g):
-        np.dot(self.x.T, g, out=self.dw)
-        if self.b is not None:
-            np.dot(self.ones, g, out=self.db)
-        if self.dx is not None:
-            np.dot(g, self.w.T, out=self.dx)
+        kernels.linear_backward(
+            g, self.x, self.w, bias=self.b is not None, need_dx=self.dx is not None,
+            dx=self.dx, dw=self.dw, db=self.db,
+        )  # fmt: skip
         return self.dx
 
 
@@ -156,46 +150,32 @@ _ACTIVATIONS = {
 
 
 class _CrossEntropyKernel:
-    """ops.loss.cross_entropy with class labels and the mean over the batch.
-
-    loss = mean(log Σ e^(z − max z) − (z_y − max z)); dz = (softmax(z) − onehot(y)) / M.
-    """
+    """kernels.cross_entropy with class labels and the mean over the batch."""
 
     def __init__(self, batch: int, classes: int, dtype, where: str):
         self.where, self.classes = where, classes
-        self.starts = np.arange(0, batch * classes, classes)
         self.shift = np.empty((batch, 1), dtype)
-        self.e = np.empty((batch, classes), dtype)  # shifted logits, then their exp
+        self.e = np.empty((batch, classes), dtype)
         self.picked, self.total, self.losses = (
             np.empty(batch, dtype) for _ in range(3)
         )
-        self.ones = ones(classes, dtype)
         self.dz = np.empty((batch, classes), dtype)
-        self.de_dl = np.empty((1, 1), dtype)
         self.factor = np.empty((batch, 1), dtype)
+        # d(mean)/d(each loss) = 1/M, as ops.loss computes it from g = 1
         self.n = dtype.type(batch)
-        self.one = np.ones((), dtype)
+        self.de_dl = (np.ones((), dtype) / self.n).reshape(1, 1)
 
     def forward(self, z, target) -> float:
         labels = _labels(self.where, target, self.classes)
-        self.flat = flat = self.starts + labels
-        e = self.e
-        np.maximum.reduce(z, axis=1, keepdims=True, out=self.shift)
-        np.subtract(z, self.shift, out=e)
-        e.take(flat, out=self.picked)
-        np.exp(e, out=e)
-        np.dot(e, self.ones, out=self.total)
-        np.log(self.total, out=self.losses)
-        np.subtract(self.losses, self.picked, out=self.losses)
-        return np.add.reduce(self.losses, axis=None) / self.n
+        losses, _, _, self.flat = kernels.cross_entropy(
+            z, labels, self.losses, self.e, self.total, self.shift, self.picked
+        )
+        return np.add.reduce(losses, axis=None) / self.n
 
     def backward(self):
-        de_dl = self.de_dl
-        np.divide(self.one, self.n, out=de_dl[0])  # d(mean)/d(each loss) = 1/M
-        np.divide(de_dl, self.total[:, None], out=self.factor)
-        np.multiply(self.e, self.factor, out=self.dz)
-        self.dz.reshape(-1)[self.flat] -= de_dl[:, 0]
-        return self.dz
+        return kernels.cross_entropy_backward(
+            self.e, self.total, self.flat, self.de_dl, out=self.dz, factor=self.factor
+        )
 
 
 # --- the same step as one compiled call (glassnet/_native/step.c) -----------------
