@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench clean postgres docs
+.PHONY: demo test bench clean postgres docs sanitize
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,9 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[plot,progress,test,onnx,sklearn,sweep,mpi,rl,notebooks]'
+	$(BIN)/python -m pip install --quiet -e '.[plot,progress,test,onnx,sklearn,sweep,mpi,rl,notebooks,dashboard]'
+	@# the dashboard's browser tests drive Debian's Chromium (never playwright install)
+	@if [ ! -x /usr/bin/chromium ]; then apt-get update && apt-get install -y chromium; fi
 	touch $@
 
 # torch is only for the side-by-side benchmark, from a local wheel when there is one.
@@ -42,6 +44,23 @@ test: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/python tools/loc.py --check
 	GLASSNET_NATIVE=1 $(BIN)/python -m pytest -q
+	$(MAKE) sanitize
+
+# make sanitize   the compiled kernels' tests again, the kernels built with
+# AddressSanitizer and UBSan (into their own cache: the flags are part of the key);
+# any report stops the run. float-cast-overflow is not in GCC's "undefined" set.
+SAN_CC     ?= gcc
+SAN_FLAGS  ?= -fsanitize=address,undefined,float-cast-overflow \
+              -fno-sanitize-recover=all -fno-omit-frame-pointer -g
+SAN_TESTS  ?= tests/test_native.py tests/test_native_cache.py \
+              tests/test_native_conv.py tests/test_native_elementwise.py \
+              tests/test_native_lstm.py
+sanitize: $(VENV)/.test-installed
+	CC="$(SAN_CC)" GLASSNET_NATIVE=1 GLASSNET_NATIVE_CFLAGS="$(SAN_FLAGS)" \
+	GLASSNET_CACHE_DIR="$(CURDIR)/build/sanitize-cache" \
+	LD_PRELOAD="$$($(SAN_CC) -print-file-name=libasan.so)" \
+	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	$(BIN)/python -m pytest -q -p no:cacheprovider --capture=sys $(SAN_TESTS)
 
 # The sweep tests start a throwaway PostgreSQL server (tests/_postgres.py) from
 # the server's programs; install Debian's package when they are missing (CI runs

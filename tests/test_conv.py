@@ -33,21 +33,41 @@ paddings = st.one_of(st.sampled_from(["valid", "same"]), st.integers(0, 2),
 
 
 @st.composite
-def conv2d_cases(draw):
+def conv2d_cases(draw, padding_past_kernel=False):
+    """A Conv2D case; ``padding_past_kernel``: stride 1, a batch of 2-3 with a bias,
+    and each side of the width padded by at least the kernel width, so some
+    output columns see only padding (where the wide layout once let two images
+    share output columns and lost one image's bias gradient)."""
     kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    padding = draw(paddings)
+    if padding_past_kernel:
+        stride = (1, 1)
+        padding = (draw(st.integers(0, 3)), draw(st.integers(kernel[1], kernel[1] + 2)))
+    else:
+        stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+        padding = draw(paddings)
     size = (draw(st.integers(1, 7)), draw(st.integers(1, 7)))
     pad = padding if isinstance(padding, tuple) else (padding, padding)
     pads = [resolve_padding(p, k, s, n) for p, k, s, n in zip(pad, kernel, stride, size)]
     assume(all(n + a + b >= k for n, (a, b), k in zip(size, pads, kernel)))
-    return {"batch": draw(st.integers(1, 2)), "c_in": draw(st.integers(1, 3)),
+    batch = draw(st.integers(2, 3) if padding_past_kernel else st.integers(1, 2))
+    return {"batch": batch, "c_in": draw(st.integers(1, 3)),
                 "c_out": draw(st.integers(1, 3)), "kernel": kernel, "stride": stride,
-                "padding": padding, "size": size, "pads": pads, "bias": draw(st.booleans())}
+                "padding": padding, "size": size, "pads": pads,
+                "bias": padding_past_kernel or draw(st.booleans())}
 
 
 @given(case=conv2d_cases())
 def test_conv2d_layer_matches_the_loop_and_gradcheck(case):
+    check_layer_case(case)
+
+
+@given(case=conv2d_cases(padding_past_kernel=True))
+def test_padding_past_the_kernel_matches_the_loop_and_gradcheck(case):
+    # gradcheck covers the bias, the weight and the input in this case
+    check_layer_case(case)
+
+
+def check_layer_case(case):
     layer = nn.Conv2D(case["c_in"], case["c_out"], case["kernel"], stride=case["stride"],
                       padding=case["padding"], bias=case["bias"], seed=0)
     if case["bias"]:
@@ -72,6 +92,8 @@ def test_conv2d_layer_matches_the_loop_and_gradcheck(case):
        time=st.integers(1, 9), bias=st.booleans())
 def test_conv1d_layer_matches_conv2d_of_height_one_and_gradcheck(batch, c_in, c_out, k, stride,
                                                                 padding, time, bias):
+    # conv1d is conv2d of height 1 (one code path): padding past the kernel is
+    # covered by test_padding_past_the_kernel_matches_the_loop_and_gradcheck
     before, after = resolve_padding(padding, k, stride, time)
     assume(time + before + after >= k)
     layer = nn.Conv1D(c_in, c_out, k, stride=stride, padding=padding, bias=bias, seed=0)

@@ -26,6 +26,7 @@ from glassnet.ops.conv import conv1d, conv2d, resolve_padding
 from glassnet.ops.pool import max_pool2d
 from conftest import native_setting
 from test_conv import loop_conv2d
+from test_pool import pool_geometry
 
 _POOL_PATHS = {"native": ("_max_pool_native", "_max_pool_grad_native"),
                "numpy": ("_max_pool_numpy", "_max_pool_grad_numpy")}
@@ -200,18 +201,15 @@ _SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.5, np.inf, -np.inf, np.nan, -np.nan]
 
 
 @st.composite
-def pool_cases(draw):
-    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    padding = (draw(st.integers(0, kernel[0] - 1)), draw(st.integers(0, kernel[1] - 1)))
-    size = (draw(st.integers(1, 8)), draw(st.integers(1, 8)))
-    assume(all(n + 2 * p >= k for n, p, k in zip(size, padding, kernel)))
+def pool_cases(draw, wider_than_map=False):
+    kernel, stride, padding, size, ceil_mode = draw(
+        pool_geometry(size_max=8, wider_than_map=wider_than_map))
     shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3))) + size
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     x = rng.choice(np.array(_SPECIAL, dtype), size=shape)
     return {"x": x, "kernel": kernel, "stride": stride, "padding": padding,
-            "ceil_mode": draw(st.booleans()), "nan_grad": draw(st.booleans())}
+            "ceil_mode": ceil_mode, "nan_grad": draw(st.booleans())}
 
 
 def pool_run(case, g_seed):
@@ -227,6 +225,15 @@ def pool_run(case, g_seed):
 
 @given(case=pool_cases(), g_seed=st.integers(0, 9))
 def test_max_pool_is_bit_identical_on_both_paths(case, g_seed):
+    check_bit_identical(case, g_seed)
+
+
+@given(case=pool_cases(wider_than_map=True), g_seed=st.integers(0, 9))
+def test_ceil_mode_window_wider_than_the_map_is_bit_identical(case, g_seed):
+    check_bit_identical(case, g_seed)
+
+
+def check_bit_identical(case, g_seed):
     with kernels(True):
         native = pool_run(case, g_seed)
     with kernels(False):
@@ -273,13 +280,75 @@ def test_two_by_two_pooling_eight_windows_at_a_time(size, padding, ceil_mode):
             np.testing.assert_array_equal(bits(a), bits(b))
 
 
-def test_nan_makes_the_max_nan_and_never_wins(path):
-    x = gn.tensor([[[[1.0, np.nan], [3.0, 2.0]]]], requires_grad=True)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_makes_the_max_nan_and_wins_the_gradient(path, dtype):
+    # 2x2 windows, stride 2 (float32: the eight-at-a-time kernel) ...
+    x = gn.tensor([[[[1.0, np.nan], [3.0, 2.0]]]], requires_grad=True, dtype=dtype)
     y = max_pool2d(x, 2)
     assert np.isnan(y.data).all()
-    y.backward(np.ones(y.shape, np.float32))
-    # 1.0 came first and the NaN never took the win from it: neither did 3.0 > NaN
-    np.testing.assert_array_equal(x.grad[0, 0], [[1, 0], [0, 0]])
+    y.backward(np.ones(y.shape, dtype))
+    # the NaN is the max, so its gradient goes to the NaN, not to 1.0 before it
+    np.testing.assert_array_equal(x.grad[0, 0], [[0, 1], [0, 0]])
+    # ... and the general loop: 3x3 windows, stride 1, two NaNs in a window: the
+    # first one in reading order is the max (np.maximum keeps it) and wins
+    data = np.arange(16.0).reshape(1, 1, 4, 4)
+    data[0, 0, 1, 2], data[0, 0, 2, 0] = np.nan, -np.nan
+    x = gn.tensor(data, requires_grad=True, dtype=dtype)
+    y = max_pool2d(x, 3, stride=1)
+    assert np.isnan(y.data).all()
+    assert not np.signbit(y.data[0, 0, 0, 0])  # the first NaN's bits, not -nan's
+    y.backward(np.array([[[[1.0, 10.0], [100.0, 1000.0]]]], dtype))
+    expected = np.zeros((4, 4))
+    expected[1, 2] = 1 + 10 + 100 + 1000  # the first NaN of every window
+    np.testing.assert_array_equal(x.grad[0, 0], expected)
+
+
+def misaligned(a):
+    """A copy of ``a`` one byte past an aligned address (C-contiguous): the kernels
+    never read such arrays as floats in place, which is undefined behaviour
+    (``make sanitize`` checks)."""
+    out = np.zeros(a.nbytes + 1, np.uint8)[1:].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    assert out.flags.c_contiguous and not out.flags.aligned
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_misaligned_conv_operands_give_the_same_numbers(dtype):
+    rng = np.random.default_rng(9)
+    x = misaligned(rng.standard_normal((2, 1, 4, 5)).astype(dtype))
+    w = misaligned(rng.standard_normal((1, 1, 3, 3)).astype(dtype))
+    b = misaligned(rng.standard_normal(1).astype(dtype))
+    g = misaligned(rng.standard_normal((2, 1, 4, 5)).astype(dtype))
+
+    def run():
+        inputs = [gn.tensor(a, requires_grad=True, dtype=dtype) for a in (x, w, b)]
+        y = conv2d(*inputs, padding=1)
+        y.backward(g)  # the gradient itself misaligned, too
+        return [y.data] + [t.grad for t in inputs]
+
+    with kernels(True) as ran:
+        native = run()
+    assert ran["gemm"] > 0
+    with kernels(False):
+        reference = run()
+    for a, r in zip(native, reference):
+        np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_misaligned_maps_and_gradients_pool_the_same(dtype):
+    x = misaligned(distinct_values((2, 3, 4, 6)).astype(dtype))
+    g = misaligned(np.random.default_rng(4).standard_normal((2, 3, 2, 3)).astype(dtype))
+    results = []
+    for on in (True, False):
+        with kernels(on):
+            t = gn.tensor(x, requires_grad=True, dtype=dtype)
+            y = max_pool2d(t, 2)  # no padding: the maps themselves would be read
+            y.backward(g)
+            results.append((y.data, t.grad))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(bits(a), bits(b))
 
 
 def test_ties_and_overlapping_windows_on_both_paths(path):
@@ -325,8 +394,50 @@ def conv_cases(draw):
             "chunked": draw(st.booleans()), "seed": draw(st.integers(0, 2**16))}
 
 
+@st.composite
+def padding_past_kernel_cases(draw):
+    """Stride 1, batches of 2-3 with a bias, and the width padded on each side by at
+    least the kernel width: output columns whose window is all padding, where the
+    wide layout once gave two images the same column (and lost one's bias gradient).
+    One chunk per batch: that sharing happened only inside a chunk."""
+    kw = draw(st.integers(1, 5))
+    kernel = (draw(st.integers(1, 4)), kw)
+    padding = (draw(st.integers(0, 2)), draw(st.integers(kw, kw + 2)))
+    size = (draw(st.integers(1, 7)), draw(st.integers(1, 8)))
+    pads = [(p, p) for p in padding]
+    assume(size[0] + 2 * padding[0] >= kernel[0])
+    c_in = draw(st.one_of(st.integers(1, 3), st.integers(13, 17)))
+    return {"x_shape": (draw(st.integers(2, 3)), c_in) + size,
+            "w_shape": (draw(st.integers(1, 4)), c_in) + kernel, "stride": (1, 1),
+            "padding": padding, "pads": pads, "bias": True, "chunked": False,
+            "seed": draw(st.integers(0, 2**16))}
+
+
+@given(case=padding_past_kernel_cases())
+def test_padding_past_the_kernel_paths_agree_and_match_the_definition(case):
+    check_conv_case(case)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_gradient_counts_every_image_with_padding_past_the_kernel(path, dtype):
+    b = gn.tensor(np.zeros(1), requires_grad=True, dtype=dtype)
+    conv1d(np.ones((2, 1, 3)), np.ones((1, 1, 1)), b, padding=1).sum().backward()
+    assert b.grad.dtype == dtype
+    np.testing.assert_array_equal(b.grad, [2 * 5])  # 2 sequences of 3 + 2 padding
+    layer = gn.nn.Conv2D(1, 1, (3, 1), padding=1).astype(dtype)
+    layer(np.ones((4, 1, 5, 5))).sum().backward()
+    np.testing.assert_array_equal(layer.bias.grad, [4 * 5 * 7])  # 4 maps of 5x7
+    assert path["gemm"] > 0 or not _native.enabled()
+
+
 @given(case=conv_cases())
 def test_conv2d_paths_agree_and_match_the_definition(case):
+    check_conv_case(case)
+
+
+def check_conv_case(case):
+    """conv2d with the kernels on and off, float64 and float32: y, dx, dw and db
+    against the definition (plain loops) and against each other."""
     rng = np.random.default_rng(case["seed"])
     x, w = rng.standard_normal(case["x_shape"]), rng.standard_normal(case["w_shape"])
     b = rng.standard_normal(case["w_shape"][0]) if case["bias"] else None

@@ -78,6 +78,27 @@ def test_relu_gradcheck_on_the_compiled_path(monkeypatch):
     _native._forget()
 
 
+def misaligned(a):
+    """A copy of ``a`` one byte past an aligned address: C-contiguous, not aligned
+    (as np.frombuffer at an odd offset gives). Reading it as floats from C is
+    undefined behaviour unless the kernel loads it byte-wise (``make sanitize``)."""
+    out = np.zeros(a.nbytes + 1, np.uint8)[1:].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    assert out.flags.c_contiguous and not out.flags.aligned
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_misaligned_arrays_are_bit_identical_on_both_paths(monkeypatch, dtype):
+    rng = np.random.default_rng(3)
+    x = misaligned(rng.standard_normal((5, 13)).astype(dtype))
+    g = misaligned(rng.standard_normal((5, 13)).astype(dtype))
+    (y1, d1), (y2, d2) = _relu_both_ways(x, g, monkeypatch)
+    np.testing.assert_array_equal(_bits(y1), _bits(y2))
+    np.testing.assert_array_equal(_bits(d1), _bits(d2))
+    np.testing.assert_array_equal(y2, np.maximum(x, 0))
+
+
 def test_non_contiguous_and_other_dtypes_use_numpy(monkeypatch):
     monkeypatch.setenv("GLASSNET_NATIVE", "auto")
     _native._forget()

@@ -27,15 +27,46 @@ def loop_pool(x, kernel, stride, padding, ceil_mode, reduce):
     return out
 
 
+def torch_pool_size(size, kernel, stride, padding, ceil_mode):
+    """PyTorch's pooling_output_shape (dilation 1), written out on its own."""
+    span = size + 2 * padding - kernel + (stride - 1 if ceil_mode else 0)
+    out = int(np.floor(span / stride)) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
 @st.composite
-def pool_cases(draw):
-    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+def pool_geometry(draw, size_max=7, wider_than_map=False):
+    """(kernel, stride, padding, size, ceil_mode) of a pooling that has an output.
+
+    ``wider_than_map``: ceil_mode, and a window wider than the padded map along
+    the width (by less than the stride, so it still gives one output).
+    """
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
     padding = (draw(st.integers(0, kernel[0] - 1)), draw(st.integers(0, kernel[1] - 1)))
-    size = (draw(st.integers(1, 7)), draw(st.integers(1, 7)))
-    assume(all(n + 2 * p >= k for n, p, k in zip(size, padding, kernel)))
+    size = (draw(st.integers(1, size_max)), draw(st.integers(1, size_max)))
+    ceil_mode = draw(st.booleans())
+    if wider_than_map:
+        kw = draw(st.integers(2, 4))
+        pw = draw(st.integers(0, (kw - 2) // 2))
+        w = draw(st.integers(1, kw - 1 - 2 * pw))
+        sw = draw(st.integers(kw - w - 2 * pw + 1, 4))
+        kernel, stride = (kernel[0], kw), (stride[0], sw)
+        padding, size, ceil_mode = (padding[0], pw), (size[0], w), True
+    # with ceil_mode a window may be wider than the padded map (one output)
+    assume(all(torch_pool_size(n, k, s, p, ceil_mode) >= 1
+               for n, k, s, p in zip(size, kernel, stride, padding)))
+    return kernel, stride, padding, size, ceil_mode
+
+
+@st.composite
+def pool_cases(draw, wider_than_map=False):
+    kernel, stride, padding, size, ceil_mode = draw(
+        pool_geometry(wider_than_map=wider_than_map))
     return {"kernel": kernel, "stride": stride, "padding": padding, "size": size,
-                "ceil_mode": draw(st.booleans()), "batch": draw(st.integers(1, 2)),
+                "ceil_mode": ceil_mode, "batch": draw(st.integers(1, 2)),
                 "channels": draw(st.integers(1, 2))}
 
 
@@ -49,12 +80,26 @@ def distinct_values(shape, seed=0):
                                                (nn.AvgPool2D, np.mean)])
 @given(case=pool_cases())
 def test_pool_matches_the_loop_and_gradcheck(layer_cls, reduce, case):
+    check_pool_case(layer_cls, reduce, case)
+
+
+@pytest.mark.parametrize("layer_cls, reduce", [(nn.MaxPool2D, np.max),
+                                               (nn.AvgPool2D, np.mean)])
+@given(case=pool_cases(wider_than_map=True))
+def test_ceil_mode_window_wider_than_the_map_matches_the_loop(layer_cls, reduce, case):
+    check_pool_case(layer_cls, reduce, case)
+
+
+def check_pool_case(layer_cls, reduce, case):
     layer = layer_cls(case["kernel"], case["stride"], case["padding"], case["ceil_mode"])
     x = distinct_values((case["batch"], case["channels"], *case["size"]))
     out = layer(x)
     expected = loop_pool(x.astype(np.float32).astype(np.float64), case["kernel"],
                          case["stride"], case["padding"], case["ceil_mode"], reduce)
     assert out.dtype == np.float32
+    assert out.shape[2:] == tuple(
+        torch_pool_size(n, k, s, p, case["ceil_mode"]) for n, k, s, p in
+        zip(case["size"], case["kernel"], case["stride"], case["padding"]))
     np.testing.assert_allclose(out.data, expected, rtol=1e-6, atol=1e-5)
     assert layer.parameters() == []
     layer_gradcheck(layer, x)
@@ -78,6 +123,18 @@ def test_max_pool_with_ceil_mode_is_seed_pool(maps, h, w, size, stride):
     fmap = distinct_values((maps, h, w), seed=h * w)
     out = max_pool2d(fmap[None], size, stride, ceil_mode=True).data[0]
     np.testing.assert_allclose(out, seed_pool(fmap, size, stride), rtol=1e-6)
+
+
+def test_ceil_mode_window_wider_than_the_map_gives_one_output():
+    x = np.arange(1.0, 4.0).reshape(1, 1, 1, 3)
+    np.testing.assert_array_equal(max_pool2d(x, (1, 4), ceil_mode=True).data, [[[[3.]]]])
+    np.testing.assert_array_equal(avg_pool2d(x, (1, 4), ceil_mode=True).data, [[[[2.]]]])
+    # a window two pixels too wide would need a stride of 3 to start on the map
+    assert max_pool2d(x, (1, 5), stride=(1, 3), ceil_mode=True).shape == (1, 1, 1, 1)
+    with pytest.raises(gn.ShapeError, match=r"the 1x5 window does not fit in the 1x3"):
+        max_pool2d(x, (1, 5), stride=(1, 2), ceil_mode=True)
+    with pytest.raises(gn.ShapeError, match=r"the 1x4 window does not fit in the 1x3"):
+        max_pool2d(x, (1, 4))
 
 
 def test_ties_send_the_gradient_to_the_first_maximum_only():

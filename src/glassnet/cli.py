@@ -128,6 +128,7 @@ def _train_rank(args) -> int:
         checkpoint_every=cfg.output.get("checkpoint_every") if checkpoint else None,
         resume_from=resume_from,
         distributed=args.distributed,
+        callbacks=[] if rank else _run_log(args, cfg),  # rank 0 alone logs
     )
     if rank:  # rank 0 alone evaluates and saves
         return 0
@@ -173,6 +174,19 @@ def _check_outputs(model_path, checkpoint) -> None:
             check_writable(checkpoint, "checkpoint")
     except OSError as e:
         raise _UsageError(f"{e} Nothing was trained.") from None
+
+
+def _run_log(args, cfg) -> list:
+    """[RunLog] when the run is to be logged (--log-dir, [train] log_dir, --dashboard)."""
+    log_dir = args.log_dir or cfg.train.get("log_dir") or ("runs" if args.dashboard
+                                                            else None)
+    if log_dir is None:
+        return []
+    from .train import RunLog
+
+    config = {"config": os.path.abspath(cfg.path), "data": cfg.data,
+              "model": cfg.model, "train": cfg.train, "optimizer": cfg.optimizer}
+    return [RunLog(log_dir, config=config, serve=args.dashboard)]
 
 
 # --- evaluate and predict -------------------------------------------------------------
@@ -601,6 +615,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--quiet", "-q", action="store_true", help="print only the result"
     )
+    train.add_argument("--log-dir", help="write the run to a store in this folder "
+                       "(default: [train] log_dir; 'runs' with --dashboard)")
+    train.add_argument("--dashboard", action="store_true",
+                       help="watch training live in the browser (127.0.0.1)")
     train.set_defaults(func=_train)
 
     ev = sub.add_parser(
@@ -759,6 +777,26 @@ def build_parser() -> argparse.ArgumentParser:
                     help="folder for the table's best.toml, best.glassnet and "
                     "figures (default: the sweep file's name)")
     sw.set_defaults(func=_sweep)
+
+    def _dashboard(args) -> int:
+        from .dashboard import serve
+
+        if not os.path.isdir(args.log_dir):
+            raise _UsageError(f"{args.log_dir}: no such folder (runs are written "
+                              "there by fit(log_dir=...) or [train] log_dir)")
+        serve(args.log_dir, port=args.port, host=args.host)
+        return 0
+
+    dash = sub.add_parser(
+        "dashboard", help="watch training runs in the browser (local web app)",
+        description="Serve the run stores in LOG_DIR on http://127.0.0.1:PORT/. "
+        "Needs pip install 'glassnet[dashboard]'.")
+    dash.add_argument("log_dir", nargs="?", default="runs", metavar="LOG_DIR")
+    dash.add_argument("--port", type=int, default=6006)
+    dash.add_argument("--host", default="127.0.0.1",
+                      help="address to listen on; anything but loopback is "
+                      "reachable from other machines (a warning is printed)")
+    dash.set_defaults(func=_dashboard)
     return parser
 
 

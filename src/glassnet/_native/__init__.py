@@ -18,10 +18,16 @@ Control it with the environment variable ``GLASSNET_NATIVE``:
 - ``1`` / ``require``: a kernel that cannot be built raises :class:`NativeError`.
 
 The cache folder is ``$GLASSNET_CACHE_DIR``, else ``$XDG_CACHE_HOME/glassnet``,
-else ``~/.cache/glassnet``. A library is loaded only if it, and the folder,
-belong to the current user and nobody else can write to them; the file name
-carries a digest of the C source, the compiler, its flags and the CPU, so a
-changed source or a different machine gets a fresh build.
+else ``~/.cache/glassnet``. A library is loaded only if it and the folder
+belong to the current user and nobody else can write to them, and every
+folder above belongs to the user or root and is writable by nobody else
+unless its sticky bit is set (as /tmp's); the library is opened once, never
+through a symbolic link, checked on that open file and loaded from it (see
+"the cache folder and its entries" below). The file name carries a digest
+of the C source, every word of ``CC``, every flag (including
+``$GLASSNET_NATIVE_CFLAGS``), the compiler's version and the CPU, so a
+changed source, compiler or machine gets a fresh build; each library ends
+with a SHA-256 seal, and a truncated or foreign file is built again.
 
 Examples
 --------
@@ -42,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 
 from .. import _malloc
@@ -75,6 +82,7 @@ _FLAGS = [
 _lock = threading.Lock()
 _loaded: dict[str, ctypes.CDLL | None] = {}
 _reasons: dict[str, str] = {}
+_paths: dict[str, Path] = {}
 
 
 class NativeError(GlassnetError, RuntimeError):
@@ -140,82 +148,316 @@ def _version(cc: str) -> str:
         return ""
 
 
-def _private(path: Path) -> bool:
-    """True if ``path`` belongs to this user and nobody else may write to it."""
-    try:
-        st = path.stat()
-    except OSError:
-        return False
-    if hasattr(os, "getuid") and st.st_uid != os.getuid():
-        return False
-    return not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+#: The kernels' calling convention as Python uses it. Bump it when a
+#: signature changes in a way the C source text alone would not show.
+ABI_VERSION = 2
+#: Extra compiler flags, from the environment (e.g. ``make sanitize``'s
+#: ``-fsanitize=address,undefined``); part of the cache key like every flag.
+CFLAGS_VAR = "GLASSNET_NATIVE_CFLAGS"
+#: Appended to every library we build: this marker and the SHA-256 of the
+#: bytes before it. A library is loaded only when the two match, so a
+#: truncated or foreign file is rebuilt instead of mapped (a truncated
+#: library would kill the process with SIGBUS). ELF loaders ignore bytes
+#: after the sections.
+_SEAL = b"\0glassnet-kernel-sha256\0"
+_SEAL_SIZE = len(_SEAL) + 32
 
 
-def _build(name: str) -> ctypes.CDLL:
-    source = HERE / f"{name}.c"
-    if not source.is_file():
-        raise NativeError(f"no kernel source {source.name} in {HERE}.")
-    cc = _compiler()
-    if cc is None:
-        raise NativeError("no C compiler found (set CC, or install gcc or clang).")
+def _identity(name: str) -> str:
+    """What ``gn_identity()`` of library ``name`` returns (set by -DGN_IDENTITY)."""
+    return f"glassnet {name} abi {ABI_VERSION}"
+
+
+def _recipe(name: str, source: Path, cc: str) -> tuple[list[str], str]:
+    """(compiler flags, cache key) of library ``name``.
+
+    The key is a digest of everything the binary depends on: the C source
+    and headers, every word of ``CC`` and every flag (so ``CC="gcc
+    -fsanitize=address"`` or ``GLASSNET_NATIVE_CFLAGS`` get their own
+    build), the compiler's version, the CPU, the platform and ABI_VERSION.
+    """
     text = source.read_bytes() + b"".join(
         p.read_bytes() for p in sorted(HERE.glob("*.h"))
     )
-    flags = list(_FLAGS)
+    flags = list(_FLAGS) + os.environ.get(CFLAGS_VAR, "").split()
+    flags.append(f'-DGN_IDENTITY="{_identity(name)}"')
     if platform.machine().lower() in ("x86_64", "amd64", "aarch64", "arm64"):
         flags.append("-march=native")
     key = hashlib.sha256(
         b"\0".join(
             [
                 text,
-                " ".join(flags).encode(),
+                "\0".join(cc.split()).encode(),
+                "\0".join(flags).encode(),
                 _version(cc).encode(),
                 _cpu_identity().encode(),
                 sys.platform.encode(),
                 platform.machine().encode(),
+                str(ABI_VERSION).encode(),
             ]
         )
     ).hexdigest()[:20]
-    folder = _cache_dir()
+    return flags, key
+
+
+# --- the cache folder and its entries: opened once, checked on the descriptor --------
+#
+# Who may change what we load? Whoever can write to the library, to its folder,
+# or to any folder above it (they can rename a folder away and put their own in
+# its place). So every folder from / down to the cache is opened in turn, each
+# relative to the one above and never through a symbolic link (O_NOFOLLOW), and
+# checked on that descriptor (fstat), never again by path:
+#
+# - the cache folder belongs to this user and only this user may write to it;
+# - every folder above belongs to this user or to root, and if others may write
+#   to it, its sticky bit is set (as on /tmp: then only the owner of an entry may
+#   rename or remove it, and the next folder down belongs to this user or root);
+# - the library is opened in the cache folder with O_NOFOLLOW (a symbolic link is
+#   refused), must be a regular file of this user's that no one else may write
+#   to, carries its seal (above), and is loaded through /proc/self/fd/N: the file
+#   that was checked is the file that is mapped.
+#
+# Symbolic links in the configured path itself are resolved once, first (a
+# home folder reached through a link is common); the real path is what is
+# checked.
+
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _trusted_owners() -> set[int]:
+    return {0, os.getuid()}
+
+
+def _check_folder(fd: int, path: str, last: bool) -> None:
+    st = os.fstat(fd)
+    uid = os.getuid()
+    mode = stat.S_IMODE(st.st_mode)
+    others_write = mode & (stat.S_IWGRP | stat.S_IWOTH)
+    if last:
+        if st.st_uid != uid or others_write:
+            raise NativeError(
+                f"the cache folder {path} is not private to this user (owner uid "
+                f"{st.st_uid}, mode {mode:04o}; it must be yours and writable by you "
+                "alone); set GLASSNET_CACHE_DIR to a folder of your own."
+            )
+        return
+    if st.st_uid not in _trusted_owners():
+        raise NativeError(
+            f"the folder {path} above the kernel cache belongs to uid {st.st_uid}, "
+            "who could replace the cache; set GLASSNET_CACHE_DIR to a folder below "
+            "folders of yours or root's only."
+        )
+    if others_write and not mode & stat.S_ISVTX:
+        raise NativeError(
+            f"the folder {path} above the kernel cache can be written by other "
+            f"users (mode {mode:04o}, no sticky bit), who could replace the cache; "
+            "set GLASSNET_CACHE_DIR to a folder below folders of yours or root's only."
+        )
+
+
+def _open_folder(folder: Path) -> tuple[int, str]:
+    """Make the cache folder if needed, check it and every folder above.
+
+    Returns its descriptor and its real path (no links), under which only
+    this user or root can change anything.
+    """
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not _private(folder):
-        raise NativeError(
-            f"the cache folder {folder} is not private to this user (others can "
-            "write to it); set GLASSNET_CACHE_DIR to a folder of your own."
-        )
-    target = folder / f"{name}-{key}.so"
-    if not target.exists():
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}-", suffix=".so", dir=folder)
-        os.close(fd)
-        try:
-            cmd = [*cc.split(), *flags, "-I", str(HERE), str(source), "-o", tmp, "-lm"]
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-            if out.returncode != 0 and "-march=native" in flags:
-                cmd.remove("-march=native")  # a compiler that does not know it
-                out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-            if out.returncode != 0:
-                err = (out.stderr or out.stdout).strip().splitlines()
+    real = os.path.realpath(folder)
+    parts = Path(real).parts
+    fd = os.open(parts[0], _DIR_FLAGS)
+    try:
+        _check_folder(fd, parts[0], last=len(parts) == 1)
+        for i in range(1, len(parts)):
+            try:
+                child = os.open(parts[i], _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError as exc:
                 raise NativeError(
-                    f"compiling {source.name} failed: "
-                    + (err[0] if err else f"exit {out.returncode}")
-                )
-            os.chmod(tmp, 0o700)
-            os.replace(tmp, target)  # atomic: another process sees all or nothing
-        except subprocess.TimeoutExpired as exc:
-            raise NativeError(f"compiling {source.name} took over 120 s.") from exc
+                    f"could not open {os.path.join(*parts[:i + 1])} without following "
+                    f"a link: {exc.strerror}"
+                ) from exc
+            os.close(fd)
+            fd = child
+            _check_folder(fd, os.path.join(*parts[:i + 1]), last=i == len(parts) - 1)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, real
+
+
+def _seal(data: bytes) -> bytes:
+    """``data`` followed by the seal: marker and SHA-256 (see _SEAL)."""
+    return data + _SEAL + hashlib.sha256(data).digest()
+
+
+def _sealed(data: bytes) -> bool:
+    body, marker, digest = data[:-_SEAL_SIZE], data[-_SEAL_SIZE:-32], data[-32:]
+    return (len(data) > _SEAL_SIZE and marker == _SEAL
+            and hashlib.sha256(body).digest() == digest)
+
+
+def _open_entry(folder_fd: int, filename: str, path: Path) -> int | None:
+    """The cache entry's fd, checked and sealed; None if missing or damaged.
+
+    A damaged entry (wrong size, no seal, a foreign library) is None: the
+    caller builds a new one over it. A symbolic link, another user's file or
+    a file others may write to is refused with NativeError: never loaded,
+    never silently replaced.
+    """
+    try:
+        flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(filename, flags, dir_fd=folder_fd)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if os.path.islink(path):
+            raise NativeError(
+                f"{path} is a symbolic link; a kernel library is never loaded through "
+                "one. Remove it and glassnet will build the library again."
+            ) from exc
+        raise
+    try:
+        st = os.fstat(fd)
+        mode = stat.S_IMODE(st.st_mode)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or mode & (
+                stat.S_IWGRP | stat.S_IWOTH):
+            raise NativeError(
+                f"{path} is not a private file of this user (owner uid {st.st_uid}, "
+                f"mode {mode:04o}); it will not be loaded. Remove it and glassnet "
+                "will build the library again."
+            )
+        data = b""
+        while len(data) < st.st_size:
+            chunk = os.pread(fd, st.st_size - len(data), len(data))
+            if not chunk:
+                break
+            data += chunk
+        if _sealed(data):
+            return fd
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    return None
+
+
+def _compile(name, source, cc, flags, folder, folder_fd, filename) -> None:
+    """Build library ``name`` into the cache: a temporary file, sealed, flushed to
+    disk, then renamed over ``filename`` (another process sees all or nothing)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}-", suffix=".so", dir=folder)
+    os.close(fd)
+    try:
+        cmd = [*cc.split(), *flags, "-I", str(HERE), str(source), "-o", tmp, "-lm"]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                             check=False)
+        if out.returncode != 0 and "-march=native" in flags:
+            cmd.remove("-march=native")  # a compiler that does not know it
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                                 check=False)
+        if out.returncode != 0:
+            err = (out.stderr or out.stdout).strip().splitlines()
+            raise NativeError(
+                f"compiling {source.name} failed: "
+                + (err[0] if err else f"exit {out.returncode}")
+            )
+        sealed = _seal(Path(tmp).read_bytes())
+        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
+        try:
+            os.fchmod(fd, 0o700)
+            view = memoryview(sealed)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)  # the bytes are on disk before the name points at them
         finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    if not _private(target):
-        raise NativeError(
-            f"{target} is not private to this user; it will not be loaded."
-        )
-    lib = ctypes.CDLL(str(target))
+            os.close(fd)
+        os.replace(tmp, filename, src_dir_fd=None, dst_dir_fd=folder_fd)
+        os.fsync(folder_fd)
+    except subprocess.TimeoutExpired as exc:
+        raise NativeError(f"compiling {source.name} took over 120 s.") from exc
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+#: (device, inode) -> the descriptor a library was loaded through, kept open for
+#: the life of the process, as the library stays loaded. The dynamic loader
+#: knows a library by its path too: a closed descriptor's number, reused for
+#: another library, would hand back the first library under the second's name.
+_held: dict[tuple[int, int], int] = {}
+
+
+def _dlopen(fd: int, path: Path) -> ctypes.CDLL:
+    """Load the library open on ``fd`` -- that very file, not whatever ``path``
+    names by now (through /proc/self/fd; elsewhere by path, after checking that
+    the path still names the checked file). Takes ``fd`` over."""
+    st = os.fstat(fd)
+    if os.path.exists(f"/proc/self/fd/{fd}"):
+        held = _held.setdefault((st.st_dev, st.st_ino), fd)
+        if held != fd:  # this very file was loaded before: the loader's handle
+            os.close(fd)
+        return ctypes.CDLL(f"/proc/self/fd/{held}")
+    os.close(fd)
+    now = os.stat(path, follow_symlinks=False)
+    if (st.st_dev, st.st_ino) != (now.st_dev, now.st_ino):
+        raise NativeError(f"{path} changed while it was being loaded.")
+    return ctypes.CDLL(str(path))
+
+
+def _identity_of(lib: ctypes.CDLL) -> str | None:
+    fn = getattr(lib, "gn_identity", None)
+    if fn is None:
+        return None
+    fn.argtypes, fn.restype = [], ctypes.c_char_p
+    return (fn() or b"").decode(errors="replace")
+
+
+def _build(name: str) -> ctypes.CDLL:
+    source = HERE / f"{name}.c"
+    if not source.is_file():
+        raise NativeError(f"no kernel source {source.name} in {HERE}.")
+    if not (hasattr(os, "O_NOFOLLOW") and os.open in os.supports_dir_fd):
+        raise NativeError("the compiled kernels need a POSIX system (O_NOFOLLOW).")
+    cc = _compiler()
+    if cc is None:
+        raise NativeError("no C compiler found (set CC, or install gcc or clang).")
+    flags, key = _recipe(name, source, cc)
+    folder = _cache_dir()
+    filename = f"{name}-{key}.so"
+    target = folder / filename
+    folder_fd, real = _open_folder(folder)
+    try:
+        for attempt in range(2):
+            fd = _open_entry(folder_fd, filename, target)
+            if fd is None:
+                if attempt == 0 and os.path.lexists(target):
+                    _warn(f"the cached kernel library {target} was damaged (truncated "
+                          "or not glassnet's); building it again.")
+                _compile(name, source, cc, flags, real, folder_fd, filename)
+                fd = _open_entry(folder_fd, filename, target)
+                if fd is None:
+                    raise NativeError(
+                        f"{target} was damaged again right after its build.")
+            lib = _dlopen(fd, target)
+            found = _identity_of(lib)
+            if found == _identity(name):
+                break
+            if attempt == 1:
+                raise NativeError(
+                    f"{target} is not glassnet's {name} library (it says {found!r}).")
+            _warn(f"the cached kernel library {target} is not glassnet's {name} "
+                  f"library (it says {found!r}); building it again.")
+            os.unlink(filename, dir_fd=folder_fd)
+    finally:
+        os.close(folder_fd)
+    _paths[name] = target
     # Hand every library the BLAS NumPy uses (or none: then its own loops).
     lib.gn_set_blas.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
     lib.gn_set_blas.restype = None
     lib.gn_set_blas(sgemm_address(), dgemm_address(), SMALL_GEMM)
     return lib
+
+
+def _warn(message: str) -> None:
+    warnings.warn(f"glassnet: {message}", RuntimeWarning, stacklevel=4)
 
 
 def load(name: str) -> ctypes.CDLL | None:
@@ -270,7 +512,8 @@ def describe() -> list[str]:
         except NativeError as exc:
             lines.append(f"{name}: {exc}")
             continue
-        lines.append(f"{name}: {'loaded from ' + lib._name if lib else status()[name]}")
+        done = f"loaded from {_paths[name]}" if lib else status()[name]
+        lines.append(f"{name}: {done}")
     return lines
 
 
@@ -286,6 +529,17 @@ def _forget() -> None:
     _loaded.clear()
     _reasons.clear()
     _functions.clear()
+    _paths.clear()
+
+
+def _missing(library: str, symbol: str) -> None:
+    """A loaded library lacks a function: NumPy with a warning, or NativeError (=1)."""
+    message = (f"the compiled kernel library {library!r} ({_paths.get(library)}) has "
+               f"no function {symbol}")
+    if _mode() == "require":
+        raise NativeError(f"{message}; it is required (GLASSNET_NATIVE=1).")
+    _reasons[library] = message
+    _warn(f"{message}; using the NumPy code instead.")
 
 
 def ptr(array) -> int:
@@ -318,11 +572,15 @@ def functions(library: str, dtype, signatures: dict) -> tuple | None:
     if lib is not None:
         found = []
         for name, argtypes in signatures.items():
-            fn = getattr(lib, f"{name}_{suffix}")
+            fn = getattr(lib, f"{name}_{suffix}", None)
+            if fn is None:
+                found = None
+                _missing(library, f"{name}_{suffix}")
+                break
             if fn.argtypes is None:
                 fn.argtypes, fn.restype = argtypes, None
             found.append(fn)
-        found = tuple(found)
+        found = None if found is None else tuple(found)
     _functions[key] = found
     return found
 

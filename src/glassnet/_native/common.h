@@ -31,6 +31,12 @@ static gn_dgemm_fn gn_blas_dgemm = 0;
 /* Products with m*n*k below this run the loops here, not BLAS (set by Python). */
 static gn_int gn_small_gemm = 0;
 
+/* Which library this is, for Python to check before it trusts one it loaded:
+ * "glassnet NAME abi N", set by the build (-DGN_IDENTITY, glassnet/_native). */
+#ifdef GN_IDENTITY
+const char *gn_identity(void) { return GN_IDENTITY; }
+#endif
+
 /* Called once from Python with the addresses of NumPy's cblas_sgemm/dgemm
  * (or 0) and the size below which the own loops are used. */
 void gn_set_blas(void *sgemm, void *dgemm, gn_int small) {
@@ -107,26 +113,36 @@ GN_INLINE float gn_exp_core(float x, float *n) {
     return p * (r * r) + r + 1.0f;
 }
 
+/* NaN never reaches the polynomial or the conversion to int (converting NaN,
+ * or a float out of int's range, to int is undefined behaviour, and a NaN
+ * there became INT_MIN, shifted left as a negative number in gn_pow2i): it is
+ * replaced by a number first and returned as it came at the end. */
 GN_INLINE float gn_expf(float x) {
     const float hi = 88.72283905206835f, lo = -103.278929903431851f;
+    const int nan = x != x;
     float xc = x > hi ? hi : x;
-    xc = xc < lo ? lo : xc;
+    xc = (xc < lo) | nan ? lo : xc;
     float n;
     float y = gn_exp_core(xc, &n);
     const int32_t half = (int32_t)n / 2; /* n in [-149, 128]: both halves in range */
     y = (y * gn_pow2i(half)) * gn_pow2i((int32_t)n - half);
     y = x > hi ? INFINITY : y;
-    return x < lo ? 0.0f : y;
+    y = x < lo ? 0.0f : y;
+    return nan ? x : y;
 }
 
-/* e^x for x <= 0 (larger x is fine up to 88), for the LSTM's gates: 0 below
- * -87.3, where e^x would be subnormal, so one factor 2^n (n >= -126) is
- * enough. NaN stays NaN. */
+/* e^x for x <= 0, for the LSTM's gates: 0 below -87.3, where e^x would be
+ * subnormal, so one factor 2^n (n >= -126) is enough. x above 88 is taken
+ * as 88 (e^x would overflow; the gates never ask). NaN stays NaN. */
 GN_INLINE float gn_expf_neg(float x) {
     const int underflow = x < -87.3f; /* false for NaN */
+    const int nan = x != x;
+    float xc = x > 88.0f ? 88.0f : x;
+    xc = underflow | nan ? -87.3f : xc;
     float n;
-    const float y = gn_exp_core(underflow ? -87.3f : x, &n);
-    return underflow ? 0.0f : y * gn_pow2i((int32_t)n);
+    const float y = gn_exp_core(xc, &n);
+    const float e = underflow ? 0.0f : y * gn_pow2i((int32_t)n);
+    return nan ? x : e;
 }
 
 GN_DEFINE_GEMM(gn_sgemm, float, gn_blas_sgemm)

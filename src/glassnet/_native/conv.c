@@ -12,9 +12,10 @@
  *
  * Each computes what the NumPy code of glassnet.ops.conv / glassnet.ops.pool
  * computes: pooling bit for bit (the same comparisons: a strictly larger
- * value takes the win, so the first in reading order keeps a tie and a NaN
- * never wins; the max is np.maximum(max so far, value) element for element,
- * see below), the products to float rounding (BLAS adds in its own order).
+ * value takes the win, so the first in reading order keeps a tie, and so
+ * does the first NaN, which is the max from then on; the max is
+ * np.maximum(max so far, value) element for element, see below), the
+ * products to float rounding (BLAS adds in its own order).
  * float32 and float64 variants. tests/test_native_conv.py checks both
  * against the NumPy code.
  */
@@ -33,13 +34,14 @@
 #define GN_POOL_AVX2 1
 
 /* m, k <- the running max and winner after offset kc's value v, exactly as
- * the scalar loop: k = kc where v > m; m = m where m > v or m is NaN, else v. */
+ * the scalar loop: m = m where m > v or m is NaN, else v; k = kc where v > m
+ * or v is the first NaN, which is where m is not kept and v != m (a tie). */
 #define GN_POOL_STEP(m, k, v, kc)                                                     \
     do {                                                                              \
-        const __m256 took = _mm256_cmp_ps((v), (m), _CMP_GT_OQ);                      \
         const __m256 keep = _mm256_or_ps(_mm256_cmp_ps((m), (v), _CMP_GT_OQ),         \
                                          _mm256_cmp_ps((m), (m), _CMP_UNORD_Q));      \
-        (k) = _mm256_blendv_ps((k), _mm256_castsi256_ps(_mm256_set1_epi32(kc)), took); \
+        const __m256 stays = _mm256_or_ps(keep, _mm256_cmp_ps((v), (m), _CMP_EQ_OQ)); \
+        (k) = _mm256_blendv_ps(_mm256_castsi256_ps(_mm256_set1_epi32(kc)), (k), stays); \
         (m) = _mm256_blendv_ps((v), (m), keep);                                       \
     } while (0)
 
@@ -183,7 +185,8 @@ void gn_conv_gemm_f64(int ta, int tb, gn_int m, gn_int n, gn_int k, const double
                             T *restrict best = orow + j0;                              \
                             for (gn_int j = 0; j < nj; j++) {                          \
                                 const T v = src[j * sw], m = best[j];                  \
-                                won[j] = v > m ? k : won[j];                           \
+                                /* a larger v, or the first NaN, takes the win */      \
+                                won[j] = (!(v <= m) & (m == m)) ? k : won[j];          \
                                 /* np.maximum(m, v) exactly: a NaN already there */    \
                                 /* stays (the first NaN), else v unless m is larger, */ \
                                 /* so a NaN v, and v on a tie (the sign of a zero */  \

@@ -10,18 +10,37 @@
  */
 #include "common.h"
 
-#define GN_DEFINE_RELU(T, SUFFIX)                                                     \
-    void gn_relu_fwd_##SUFFIX(const T *restrict x, T *restrict out,                    \
-                              uint8_t *restrict mask, gn_int n) {                     \
-        for (gn_int i = 0; i < n; i++) {                                              \
-            const int positive = x[i] > (T)0;                                         \
-            out[i] = x[i] * (T)positive;                                              \
-            mask[i] = (uint8_t)positive;                                              \
-        }                                                                             \
-    }                                                                                 \
-    void gn_relu_bwd_##SUFFIX(const T *restrict g, const uint8_t *restrict mask,       \
-                              T *restrict dx, gn_int n) {                             \
-        for (gn_int i = 0; i < n; i++) dx[i] = g[i] * (T)mask[i];                     \
+/* Arrays come at any address: a C-contiguous NumPy array need not be aligned
+ * (np.frombuffer at an odd offset), and reading or writing a float through a
+ * misaligned pointer is undefined behaviour. So every float goes through
+ * memcpy, which the compiler turns into the same (unaligned) vector loads and
+ * stores; the loops still vectorise. */
+#define GN_DEFINE_RELU(T, SUFFIX)                                                      \
+    static inline T gn_load_##SUFFIX(const unsigned char *p, gn_int i) {               \
+        T v;                                                                           \
+        memcpy(&v, p + (size_t)i * sizeof(T), sizeof(T));                              \
+        return v;                                                                      \
+    }                                                                                  \
+    static inline void gn_store_##SUFFIX(unsigned char *p, gn_int i, T v) {            \
+        memcpy(p + (size_t)i * sizeof(T), &v, sizeof(T));                              \
+    }                                                                                  \
+    void gn_relu_fwd_##SUFFIX(const void *restrict x, void *restrict out,              \
+                              uint8_t *restrict mask, gn_int n) {                      \
+        const unsigned char *restrict xb = x;                                          \
+        unsigned char *restrict ob = out;                                              \
+        for (gn_int i = 0; i < n; i++) {                                               \
+            const T xi = gn_load_##SUFFIX(xb, i);                                      \
+            const int positive = xi > (T)0;                                            \
+            gn_store_##SUFFIX(ob, i, xi * (T)positive);                                \
+            mask[i] = (uint8_t)positive;                                               \
+        }                                                                              \
+    }                                                                                  \
+    void gn_relu_bwd_##SUFFIX(const void *restrict g, const uint8_t *restrict mask,    \
+                              void *restrict dx, gn_int n) {                           \
+        const unsigned char *restrict gb = g;                                          \
+        unsigned char *restrict db = dx;                                               \
+        for (gn_int i = 0; i < n; i++)                                                 \
+            gn_store_##SUFFIX(db, i, gn_load_##SUFFIX(gb, i) * (T)mask[i]);            \
     }
 
 GN_DEFINE_RELU(float, f32)

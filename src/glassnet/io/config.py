@@ -60,6 +60,7 @@ SECTIONS = {
         "clip_norm",
         "shuffle",
         "verbose",
+        "log_dir",  # a RunLog store per run in this folder (glassnet dashboard)
     },
     "optimizer": None,  # "type" plus the optimizer's own keyword arguments
     "output": {"model", "checkpoint", "checkpoint_every"},
@@ -153,6 +154,8 @@ def read_config(path) -> RunConfig:
         )
     if "shuffle" in train:
         _bool(where, "train", "shuffle", train["shuffle"])
+    if "log_dir" in train and not isinstance(train["log_dir"], str):
+        raise ConfigError(f"{where}: [train] log_dir must be a folder name.")
     if "metrics" in train and not (
         isinstance(train["metrics"], list)
         and all(isinstance(m, str) for m in train["metrics"])

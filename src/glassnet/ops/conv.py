@@ -205,7 +205,13 @@ class _Plan:
         self.ck = self.c * self.kh * self.kw
         self.dtype = dtype
         self.wide = self.sh == 1 and self.sw == 1
-        self.gap = max(self.pl, self.pr)
+        # Zero columns between neighbouring images: at least each side's padding,
+        # and enough that one image's ow output positions end before the next
+        # image's begin (ow <= w + gap). A side padded by kw or more has output
+        # positions whose window is all padding; with a narrower gap two images'
+        # such positions would share a column of the product, and backward
+        # (which writes g into those columns) would keep only one image's g.
+        self.gap = max(self.pl, self.pr, self.ow - self.w)
         # wide layout: kernel rows stacked per product (see ``stacked``)
         self.rows = 1 if self.c * self.kw >= STACK_DEPTH else self.kh
         self.groups = self.kh // self.rows
@@ -282,7 +288,7 @@ class _Plan:
     def group_weights(self, w4) -> np.ndarray:
         """OIHW weights as (groups, out_ch, rows·kw·in_ch), rows ordered as ``stacked``."""
         o, c, g, r, kw = self.o, self.c, self.groups, self.rows, self.kw
-        return np.ascontiguousarray(
+        return _c_array(
             w4.reshape(o, c, g, r, kw).transpose(2, 0, 3, 4, 1)).reshape(g, o, r * kw * c)
 
     def group_window(self, stacked, group, m) -> np.ndarray:
@@ -367,7 +373,7 @@ class _Plan:
             np.copyto(self.positions(guarded[:, kw - 1:], m), g[lo:hi])
             return guarded
         guarded = scratch("g_guarded", shape, self.dtype)  # the kernel writes every column
-        gc = np.ascontiguousarray(g[lo:hi], self.dtype)
+        gc = _c_array(g[lo:hi], self.dtype)
         guard(_native.ptr(gc), _native.ptr(guarded), _rows(guarded), shape[1], kw - 1, m,
               self.o, self.oh, self.ow, self.gap - self.pl, self.w + self.gap, pitch)
         return guarded
@@ -401,6 +407,15 @@ def _layout_kernel(name: str, dtype):
     found = _native.functions("conv", np.dtype(dtype),
                               {f"gn_conv_{name}": _LAYOUT_SIGNATURES[name]})
     return None if found is None else found[0]
+
+
+def _c_array(a: np.ndarray, dtype=None) -> np.ndarray:
+    """``a`` as a compiled kernel reads it: C-contiguous and aligned (else a copy;
+    np.ascontiguousarray keeps a misaligned array, which C must not read)."""
+    flags = a.flags
+    if flags.c_contiguous and flags.aligned and (dtype is None or a.dtype == dtype):
+        return a  # the usual case, without np.require's Python-level checks
+    return np.require(a, dtype, requirements=("C", "A"))
 
 
 def _rows(a: np.ndarray) -> int:
@@ -508,7 +523,7 @@ def _forward(x, w, b, stride, pads, keep=False):
             np.matmul(w2, cols, out=prod)  # every feature against every patch: one product
         unwide = _layout_kernel("unwide", dtype) if plan.wide else None
         if unwide is not None:  # the same copy (and additions) row by row in C
-            bias_c = None if bias is None else np.ascontiguousarray(bias.reshape(-1))
+            bias_c = None if bias is None else _c_array(bias.reshape(-1))
             unwide(_native.ptr(prod), _rows(prod), _native.ptr(out[lo:hi]),
                    None if bias_c is None else _native.ptr(bias_c), m, plan.o, plan.oh,
                    plan.ow, plan.gap - plan.pl, plan.w + plan.gap, plan._wide(m)[0])

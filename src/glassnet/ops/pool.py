@@ -12,8 +12,9 @@ Edges
   pooling, and for average pooling they are not counted in the mean.
 * ``ceil_mode=True`` adds a last window where the map does not divide
   evenly; that ragged window takes the max (or mean) of the real pixels it
-  covers, as the X-and-O story pools a 7x7 map to 4x4. A window is never
-  started in the padding past the edge.
+  covers, as the X-and-O story pools a 7x7 map to 4x4 -- even when the
+  window is wider than the padded map (a 1x3 map pooled by a 1x4 window
+  gives one output). A window is never started in the padding past the edge.
 
 So every output is the max, or the mean, of the real pixels under its
 window. Output size along an axis of length ``L``::
@@ -23,8 +24,9 @@ window. Output size along an axis of length ``L``::
                                                  at or past L + p)
 
 Local derivatives: max → 1 for the pixel that won its window, 0 for the
-rest (if several tie, the first in reading order wins); mean → 1/count for
-each of the count pixels the window averaged.
+rest (if several tie, the first in reading order wins; a window holding a
+NaN has a NaN max, and the first NaN wins); mean → 1/count for each of the
+count pixels the window averaged.
 
 Max pooling has an optional compiled kernel (``_native/conv.c``, see
 :mod:`glassnet._native`): the same max, winner and gradient in one pass over
@@ -44,17 +46,20 @@ from .. import _native
 from .._validate import shape_str
 from ..errors import ConfigError, ShapeError
 from ..tensor import Tensor, as_tensor, is_grad_enabled, make_result
-from .conv import scratch, to_pair
+from .conv import _c_array, scratch, to_pair
 
 __all__ = ["avg_pool2d", "check_pool_args", "max_pool2d", "pool_output_size"]
 
 
 def pool_output_size(size: int, kernel: int, stride: int, padding: int,
                      ceil_mode: bool) -> int:
-    """Windows along one axis (see the module docstring); < 1 if none fits."""
+    """Windows along one axis (see the module docstring); < 1 if none fits.
+
+    With ``ceil_mode`` a window up to ``stride - 1`` pixels wider than the
+    padded map still gives one output, as in PyTorch (``ceil`` of the small
+    negative ``span / stride`` is 0).
+    """
     span = size + 2 * padding - kernel
-    if span < 0:
-        return 0
     out = (-(-span // stride) if ceil_mode else span // stride) + 1
     if ceil_mode and (out - 1) * stride >= size + padding:
         out -= 1
@@ -140,7 +145,7 @@ def _pool_kernels(dtype, kernel):
 def _max_pool_native(kernels, xp, kernel, stride, out_hw, record):
     """Max pooling of the padded maps ``xp`` in one C pass: (out, winner or None)."""
     fwd, _ = kernels
-    xp = np.ascontiguousarray(xp)
+    xp = _c_array(xp)
     n, c, hp, wp = xp.shape
     out = np.empty((n, c) + tuple(out_hw), xp.dtype)
     winner = np.empty(out.shape, np.uint8) if record else None
@@ -162,10 +167,12 @@ def _max_pool_numpy(xp, kernel, stride, out_hw, record):
     Returns (out, winner): when ``record`` (a gradient is wanted), note which
     offset won each window as the max is found (the data is hot in cache
     now): a strictly larger value takes over, so on a tie the first in
-    reading order keeps the win, and as offsets only grow, the winner is the
-    max of the offsets that took over. ``winner`` is None otherwise.
+    reading order keeps the win; so does the first NaN, which is the max
+    from then on (np.maximum keeps it), so a NaN window's gradient goes to
+    that NaN. As offsets only grow, the winner is the max of the offsets
+    that took over. ``winner`` is None otherwise.
     """
-    winner = better = None
+    winner = better = nan = None
     for k, sl in _offsets(kernel, stride, out_hw):
         if k == 0:
             out = xp[sl].copy()
@@ -173,9 +180,14 @@ def _max_pool_numpy(xp, kernel, stride, out_hw, record):
                 wide = kernel[0] * kernel[1] > 255
                 winner = np.zeros(out.shape, np.int32 if wide else np.uint8)
                 better = scratch("pool_better", out.shape, bool)
+                nan = scratch("pool_nan", out.shape, bool)
             continue
         if record:
-            np.greater(xp[sl], out, out=better)
+            # took over = not (v <= max so far) and the max so far is no NaN: a
+            # larger v, or the first NaN
+            np.less_equal(xp[sl], out, out=better)
+            np.logical_or(better, np.isnan(out, out=nan), out=better)
+            np.logical_not(better, out=better)
             if winner.dtype == np.uint8:
                 took = np.multiply(better.view(np.uint8), np.uint8(k))
             else:
@@ -214,7 +226,7 @@ def _max_pool_grad_native(kernels, g, winner, xp_shape, kernel, stride, out_hw, 
     """
     _, bwd = kernels
     dxp = np.empty(xp_shape, g.dtype)
-    g = np.ascontiguousarray(g)
+    g = _c_array(g)
     n, c, hp, wp = xp_shape
     bwd(_native.ptr(g), _native.ptr(winner), _native.ptr(dxp), n * c, hp, wp,
         out_hw[0], out_hw[1], kernel[0], kernel[1], stride[0], stride[1],

@@ -207,7 +207,7 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
         validation_split=None, metrics=None, callbacks=(), lr_schedule=None,
         clip_norm=None, seed=None, verbose: int = 1, checkpoint=None,
         checkpoint_every=None, resume_from=None, capture: bool = False,
-        distributed=None) -> History:
+        distributed=None, log_dir=None, dashboard: bool = False) -> History:
     """Train ``model`` on (X, y) by mini-batch gradient descent and return its History.
 
     Parameters
@@ -274,6 +274,13 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
         takes its share of every batch, the gradients are averaged with one
         Allreduce per step, rank 0 alone logs and checkpoints. See
         :mod:`glassnet.distributed` (``pip install 'glassnet[mpi]'``).
+    log_dir : path, optional
+        Write the run to a SQLite store in this folder as it trains
+        (:class:`~glassnet.train.RunLog`), for ``glassnet dashboard``.
+    dashboard : bool
+        Also serve the dashboard on 127.0.0.1 while training (``log_dir``
+        defaults to ``runs``), print its address, and keep serving after
+        training until Ctrl-C (in a notebook: until the kernel stops).
 
     Returns
     -------
@@ -326,6 +333,11 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
     guard = guard or StopOnDivergence()
     others = [cb for cb in callbacks if cb is not guard]
     hooks = [guard, *others, *([saver] if saver else []), Progress(verbose)]
+    state.validation = validation  # for callbacks that look at it (RunLog)
+    if (log_dir is not None or dashboard) and not (parallel and parallel.rank):
+        from .runlog import for_fit  # the run store, and the dashboard serving it
+
+        hooks.append(for_fit(log_dir, dashboard))
     start = resume(resume_from, state) if resume_from is not None else None
     params = model.parameters()
     step = _captured_step(model, loss_fn, opt, y, clip_norm) if capture else None
