@@ -145,6 +145,36 @@ GN_INLINE float gn_expf_neg(float x) {
     return nan ? x : e;
 }
 
+/* The activations, once for every C file (glassnet.kernels.activations has the
+ * NumPy reference). σ(z) = 1/(1 + e^−|z|), times e^−|z| for z < 0: never
+ * overflows. tanh: Cephes' odd polynomial below 0.625, (1 − e^−2|x|)/(1 +
+ * e^−2|x|) above. Both agree with NumPy's to rounding, not bit for bit. */
+GN_INLINE float gn_sigmoidf(float z) {
+    const float e = gn_expf_neg(-fabsf(z));
+    const float r = 1.0f / (1.0f + e);
+    return z >= 0.0f ? r : e * r;
+}
+
+GN_INLINE float gn_tanhf(float x) {
+    const float a = fabsf(x);
+    const float e = gn_expf_neg(-2.0f * a);
+    const float big = (1.0f - e) / (1.0f + e);
+    const float z = x * x;
+    float p = -5.70498872745e-3f;
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    const float small = p * z * x + x;
+    return a < 0.625f ? small : copysignf(big, x);
+}
+
+GN_INLINE double gn_sigmoid(double z) {
+    const double e = exp(-fabs(z));
+    const double r = 1.0 / (1.0 + e);
+    return z >= 0.0 ? r : e * r;
+}
+
 GN_DEFINE_GEMM(gn_sgemm, float, gn_blas_sgemm)
 GN_DEFINE_GEMM(gn_dgemm, double, gn_blas_dgemm)
 

@@ -34,33 +34,7 @@
 #endif
 #include "common.h"
 
-/* gn_expf_neg (e^x for x <= 0) is in common.h, next to gn_expf. */
-static inline __attribute__((always_inline)) float gn_sigmoidf(float z) {
-    const float e = gn_expf_neg(-fabsf(z));
-    const float r = 1.0f / (1.0f + e);
-    return z >= 0.0f ? r : e * r;
-}
-
-/* tanh: Cephes' odd polynomial below 0.625, (1 − e^−2|x|)/(1 + e^−2|x|) above. */
-static inline __attribute__((always_inline)) float gn_tanhf(float x) {
-    const float a = fabsf(x);
-    const float e = gn_expf_neg(-2.0f * a);
-    const float big = (1.0f - e) / (1.0f + e);
-    const float z = x * x;
-    float p = -5.70498872745e-3f;
-    p = p * z + 2.06390887954e-2f;
-    p = p * z - 5.37397155531e-2f;
-    p = p * z + 1.33314422036e-1f;
-    p = p * z - 3.33332819422e-1f;
-    const float small = p * z * x + x;
-    return a < 0.625f ? small : copysignf(big, x);
-}
-
-static inline double gn_sigmoid(double z) {
-    const double e = exp(-fabs(z));
-    const double r = 1.0 / (1.0 + e);
-    return z >= 0.0 ? r : e * r;
-}
+/* σ and tanh (gn_sigmoidf, gn_tanhf, gn_sigmoid) are common.h's. */
 
 /* One LSTM step's cells: S row block s (B, 4H) of weighted sums -> gate values,
  * c = f·c_prev + i·g, tc = tanh c, h = o·tc. */

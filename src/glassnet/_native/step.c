@@ -8,8 +8,8 @@
  * optimizer update is a separate call (optim.c), made by the optimizer.
  *
  * Each operation computes what the eager op of glassnet.ops computes; the
- * results agree to float32 rounding, not bit for bit (exp is common.h's
- * gn_expf and log the C library's, not NumPy's).
+ * results agree to float32 rounding, not bit for bit (exp, σ and tanh are
+ * common.h's gn_expf, gn_sigmoidf and gn_tanhf, log the C library's; not NumPy's).
  */
 #include "common.h"
 
@@ -56,10 +56,10 @@ static void linear_bwd(const float *x, const float *g, const float *w, float *dw
  * mask is also how the eager op computes it (and a branch on random signs
  * would mispredict half the time: 8x slower, measured). */
 static void sigmoid_fwd(const float *restrict v, float *restrict y, gn_int n) {
-    for (gn_int i = 0; i < n; i++) y[i] = 1.0f / (1.0f + gn_expf(-v[i]));
+    for (gn_int i = 0; i < n; i++) y[i] = gn_sigmoidf(v[i]);
 }
 static void tanh_fwd(const float *restrict v, float *restrict y, gn_int n) {
-    for (gn_int i = 0; i < n; i++) y[i] = tanhf(v[i]);
+    for (gn_int i = 0; i < n; i++) y[i] = gn_tanhf(v[i]);
 }
 static void relu_fwd(const float *restrict v, float *restrict y, gn_int n) {
     for (gn_int i = 0; i < n; i++) y[i] = v[i] * (float)(v[i] > 0.0f);

@@ -53,19 +53,22 @@ Registering a kernel
         np.add(out, 1, out=out)
         return np.divide(x, out, out=out)
 
-    @variant("softsign", agreement="bits", library="elementwise",
+    @variant("softsign", agreement="bits", uses=("gn_softsign",),
              applies=lambda x, out=None: x.flags.c_contiguous)
     def softsign_c(x, out=None):
-        fn = native("elementwise", "gn_softsign", x.dtype)  # declared in _abi
         out = np.empty_like(x) if out is None else out
-        fn(x.ctypes.data, out.ctypes.data, x.size)
+        native("gn_softsign", x.dtype)(x.ctypes.data, out.ctypes.data, x.size)
         return out
+
+    # and in kernels/_abi.py, FUNCTIONS (its C prototype is generated from it):
+    "gn_softsign": ("elementwise",
+                    [("const T *", "x"), ("T *", "out"), ("gn_int", "n")]),
 
 ``applies(*args, **kwargs)`` says when the variant is *correct* for the
 arguments; ``min_size`` (elements of the first argument) says when it is
 *worth* it: the dispatcher skips a variant below it, the test does not. A
-variant with ``library=`` applies only when :func:`native` finds that library
-for the first argument's dtype. Results are compared on the return value and on
+variant that ``uses`` C functions applies only when :func:`native` finds
+each of them for the first argument's dtype. Results are compared on the return value and on
 every array argument (in-place kernels, such as the optimizer updates, are
 checked on what they wrote).
 """
@@ -102,15 +105,21 @@ class Variant:
     rtol: float = 0.0
     atol: float = 0.0
     applies: Callable | None = None
-    library: str | None = None
+    uses: tuple = ()
     min_size: int = 0
+
+    @property
+    def library(self) -> str | None:
+        """The compiled library this variant calls into, or None (NumPy)."""
+        return _abi.FUNCTIONS[self.uses[0]][0] if self.uses else None
 
     def available(self, *args, **kwargs) -> bool:
         """True when this variant is correct for these arguments, here."""
-        if self.library is not None:
-            first = args[0]
-            if _abi.native_dtype(first.dtype) is None or not _library(self.library):
-                return False
+        if self.uses:
+            dtype = args[0].dtype
+            for function in self.uses:
+                if native(function, dtype) is None:
+                    return False
         return self.applies is None or bool(self.applies(*args, **kwargs))
 
 
@@ -146,7 +155,7 @@ def variant(
     rtol: float = 0.0,
     atol: float = 0.0,
     applies: Callable | None = None,
-    library: str | None = None,
+    uses: tuple = (),
     min_size: int = 0,
 ):
     """Decorator: add the function as a faster variant of kernel ``name``.
@@ -156,13 +165,16 @@ def variant(
     """
     if agreement not in AGREEMENTS:
         raise ValueError(f"agreement must be one of {AGREEMENTS}; got {agreement!r}.")
+    unknown = [f for f in uses if f not in _abi.FUNCTIONS]
+    if unknown:
+        raise ValueError(f"{unknown} are not in the C interface table, kernels/_abi.py.")
 
     def decorate(fn):
         kernel = _KERNELS.get(name)
         if kernel is None:
             raise ValueError(f"variant of unknown kernel {name!r}: register it first.")
         kernel.variants.append(
-            Variant(fn.__name__, fn, agreement, rtol, atol, applies, library, min_size)
+            Variant(fn.__name__, fn, agreement, rtol, atol, applies, uses, min_size)
         )
         return fn
 
@@ -190,17 +202,13 @@ def call(name: str, *args, **kwargs):
     return pick(name, *args, **kwargs)(*args, **kwargs)
 
 
-def _library(library: str) -> bool:
-    return _native.load(library) is not None
+def native(function: str, dtype):
+    """The compiled ``function`` (``_abi`` name, no suffix) for ``dtype``, typed.
 
-
-def native(library: str, function: str, dtype):
-    """The compiled ``function`` of ``library`` for ``dtype``, typed from ``_abi``.
-
-    None when the dtype has no compiled version or the library is off or does
-    not build here (``GLASSNET_NATIVE=1`` raises instead).
+    None when the dtype has no compiled version, or the library is off, does
+    not build here or lacks the function (``GLASSNET_NATIVE=1`` raises instead).
     """
-    found = _native.functions(library, dtype, _abi.signature(function))
+    found = _native.functions(_abi.library(function), dtype, _abi.signature(function))
     return None if found is None else found[0]
 
 

@@ -70,6 +70,11 @@ def native_dtype(dtype) -> str | None:
     return _SUFFIXES.get(dtype)
 
 
+def library(function: str) -> str:
+    """The library (``_native/NAME.c``) that defines ``function``."""
+    return FUNCTIONS[function][0]
+
+
 def argtypes(function: str) -> list:
     """The ctypes argument types of ``function``, from the table."""
     return [

@@ -99,14 +99,14 @@ def _contiguous(*arrays) -> bool:
 
 @variant(
     "relu",
-    library="elementwise",
+    uses=("gn_relu_fwd",),
     applies=lambda x, out=None, mask=None: _contiguous(x, out, mask),
 )
 def relu_c(x, out=None, mask=None):
     """_native/elementwise.c: the output and the mask in one pass."""
     out = np.empty_like(x) if out is None else out
     mask = np.empty(x.shape, bool) if mask is None else mask  # C writes 0 or 1 bytes
-    native("elementwise", "gn_relu_fwd", x.dtype)(
+    native("gn_relu_fwd", x.dtype)(
         x.ctypes.data, out.ctypes.data, mask.ctypes.data, x.size
     )
     return out, mask
@@ -125,7 +125,7 @@ def relu_backward(g, mask, out=None):
 
 @variant(
     "relu_backward",
-    library="elementwise",
+    uses=("gn_relu_bwd",),
     applies=lambda g, mask, out=None: (
         _contiguous(g, mask, out) and mask.dtype == bool and mask.shape == g.shape
     ),
@@ -133,7 +133,7 @@ def relu_backward(g, mask, out=None):
 def relu_backward_c(g, mask, out=None):
     """_native/elementwise.c: one pass."""
     out = np.empty_like(g) if out is None else out
-    native("elementwise", "gn_relu_bwd", g.dtype)(
+    native("gn_relu_bwd", g.dtype)(
         g.ctypes.data, mask.ctypes.data, out.ctypes.data, g.size
     )
     return out

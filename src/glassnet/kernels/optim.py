@@ -89,7 +89,7 @@ def _same(*arrays) -> bool:
 
 @variant(
     "sgd",
-    library="optim",
+    uses=("gn_sgd",),
     min_size=32768,  # below it NumPy's few calls beat the ctypes call (docs/benchmarks.md)
     applies=lambda data, grad, buf, *rest, **kw: _same(
         data, grad, data if buf is None else buf
@@ -99,7 +99,7 @@ def sgd_c(data, grad, buf, lr, momentum, weight_decay, nesterov, work=None, work
     """_native/optim.c: the same rule per element, one pass."""
     dtype = data.dtype
     buf = data if buf is None else buf
-    native("optim", "gn_sgd", dtype)(
+    native("gn_sgd", dtype)(
         data.ctypes.data, grad.ctypes.data, buf.ctypes.data, data.size,
         *(float(s) for s in _scalars(dtype, lr, momentum, weight_decay)), nesterov,
     )  # fmt: skip
@@ -179,7 +179,7 @@ def _corrections(t, lr, betas, dtype) -> tuple:
 
 @variant(
     "adam",
-    library="optim",
+    uses=("gn_adam",),
     min_size=4096,  # below it NumPy's calls beat the ctypes call (docs/benchmarks.md)
     applies=lambda data, grad, m, v, *rest, **kw: _same(data, grad, m, v),
 )
@@ -191,7 +191,7 @@ def adam_c(
     settings = _adam_settings(dtype, lr, betas, eps, weight_decay, decoupled)
     step_size, root2 = _corrections(t, lr, betas, dtype)
     mode = (2 if decoupled else 1) if weight_decay else 0
-    native("optim", "gn_adam", dtype)(
+    native("gn_adam", dtype)(
         data.ctypes.data, grad.ctypes.data, m.ctypes.data, v.ctypes.data, data.size,
         *(float(s) for s in settings), mode, float(step_size), float(root2),
     )  # fmt: skip
