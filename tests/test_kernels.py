@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from glassnet import _native, kernels
+from glassnet.kernels import _abi
 
 REGISTRY = kernels.registry()
 CASES = [
@@ -105,3 +106,30 @@ def test_registry_refuses_a_kernel_without_arguments_or_twice():
         kernels.register("relu", args=lambda draw: ((), {}))(lambda x: x)
     with pytest.raises(ValueError, match="unknown kernel"):
         kernels.variant("no-such-kernel")(lambda x: x)
+
+
+def test_a_c_definition_that_differs_from_the_table_does_not_compile(
+    monkeypatch, tmp_path
+):
+    """The build generates gn_abi.h from kernels/_abi.py; optim.c includes it. A
+    table that says float where optim.c says double is a compile error."""
+    fn = _abi.FUNCTIONS["gn_sgd"]
+    assert fn.args[4] == ("double", "lr")
+    wrong = fn._replace(args=[*fn.args[:4], ("float", "lr"), *fn.args[5:]])
+    monkeypatch.setitem(_abi.FUNCTIONS, "gn_sgd", wrong)
+    monkeypatch.setenv("GLASSNET_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("GLASSNET_NATIVE", "1")
+    _native._forget()
+    try:
+        if _native._compiler() is None:
+            if NATIVE_REQUIRED:
+                pytest.fail("no C compiler")
+            pytest.skip("no C compiler here")
+        with pytest.raises(_native.NativeError, match="conflicting types"):
+            _native.load("optim")
+    finally:
+        monkeypatch.undo()
+        _native._forget()
+    assert _native.load("optim") is None or kernels.native(
+        "gn_sgd", np.dtype(np.float32)
+    ).argtypes == _abi.argtypes("gn_sgd")

@@ -61,16 +61,16 @@ Registering a kernel
         return out
 
     # and in kernels/_abi.py, FUNCTIONS (its C prototype is generated from it):
-    "gn_softsign": ("elementwise",
-                    [("const T *", "x"), ("T *", "out"), ("gn_int", "n")]),
+    "gn_softsign": Fn("elementwise",
+                      [("const T *", "x"), ("T *", "out"), ("gn_int", "n")]),
 
 ``applies(*args, **kwargs)`` says when the variant is *correct* for the
 arguments; ``min_size`` (elements of the first argument) says when it is
 *worth* it: the dispatcher skips a variant below it, the test does not. A
-variant that ``uses`` C functions applies only when :func:`native` finds
-each of them for the first argument's dtype. Results are compared on the return value and on
-every array argument (in-place kernels, such as the optimizer updates, are
-checked on what they wrote).
+variant that ``uses`` C functions applies only when :func:`native` finds each
+of them for the first argument's dtype. Results are compared on the return
+value and on every array argument (in-place kernels, such as the optimizer
+updates, are checked on what they wrote).
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def variant(
         raise ValueError(f"agreement must be one of {AGREEMENTS}; got {agreement!r}.")
     unknown = [f for f in uses if f not in _abi.FUNCTIONS]
     if unknown:
-        raise ValueError(f"{unknown} are not in the C interface table, kernels/_abi.py.")
+        raise ValueError(f"{unknown} are not in the C interface table (_abi.py).")
 
     def decorate(fn):
         kernel = _KERNELS.get(name)
@@ -202,14 +202,26 @@ def call(name: str, *args, **kwargs):
     return pick(name, *args, **kwargs)(*args, **kwargs)
 
 
-def native(function: str, dtype):
+def native(function: str, dtype=None):
     """The compiled ``function`` (``_abi`` name, no suffix) for ``dtype``, typed.
 
+    ``dtype`` is None for a function with one version (``per_dtype=False``).
     None when the dtype has no compiled version, or the library is off, does
     not build here or lacks the function (``GLASSNET_NATIVE=1`` raises instead).
     """
+    if dtype is None:
+        lib = _native.load(_abi.library(function))
+        fn = None if lib is None else getattr(lib, function, None)
+        if fn is not None and fn.argtypes is None:
+            fn.argtypes, fn.restype = _abi.argtypes(function), _abi.restype(function)
+        return fn
     found = _native.functions(_abi.library(function), dtype, _abi.signature(function))
     return None if found is None else found[0]
+
+
+def why_not(library: str) -> str:
+    """Why compiled library ``library`` is not in use ("loaded" if it is)."""
+    return _native.status().get(library, "compiled kernels are off")
 
 
 def _dispatcher(name: str) -> Callable:

@@ -85,7 +85,10 @@ def _relu_args(draw):
 
 @register("relu", args=_relu_args)
 def relu(x, out=None, mask=None):
-    """(y, mask): mask = [x > 0], y = x · mask (a negative x gives −0.0, NaN stays NaN)."""
+    """(y, mask): mask = [x > 0], y = x · mask.
+
+    A negative x gives −0.0; NaN stays NaN (it is never positive).
+    """
     mask = np.greater(x, 0, out=mask)
     return np.multiply(x, mask, out=out), mask
 

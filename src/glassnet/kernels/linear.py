@@ -1,4 +1,4 @@
-"""A layer of neurons, ``z = x·W + b``, and its backward: the one place they are written.
+"""A layer of neurons, ``z = x·W + b``, and its backward: written once, here.
 
 The matrix products are BLAS calls (``np.dot``). Sums over rows or columns are
 products with a vector of ones, which BLAS does several times faster than
@@ -37,7 +37,7 @@ def row_sums(a: np.ndarray, out=None) -> np.ndarray:
 
 
 def column_sums(a: np.ndarray, out=None) -> np.ndarray:
-    """Σ over the rows of a 2-D array, shape (N,): a bias gradient, summed over the batch.
+    """Σ over the rows of a 2-D array, shape (N,): a bias gradient, over a batch.
 
     ``ones @ a`` is 2-3x faster than ``a.sum(axis=0)`` for a (128, 256) batch.
     """

@@ -66,7 +66,7 @@ def _ce_backward_args(draw):
 
 @register("cross_entropy_backward", args=_ce_backward_args)
 def cross_entropy_backward(e, total, flat, dl, out=None, factor=None):
-    """dz = (softmax(z) − onehot(y)) · dl, from the forward's ``e``, ``total``, ``flat``.
+    """dz = (softmax(z) − onehot(y)) · dl, given the forward's e, total, flat.
 
     ``dl`` (M, 1), or (1, 1) for a mean or sum, is d(loss)/d(each row's loss).
     """

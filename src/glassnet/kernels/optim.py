@@ -90,7 +90,8 @@ def _same(*arrays) -> bool:
 @variant(
     "sgd",
     uses=("gn_sgd",),
-    min_size=32768,  # below it NumPy's few calls beat the ctypes call (docs/benchmarks.md)
+    # below it NumPy's few calls beat the ctypes call (docs/benchmarks.md)
+    min_size=32768,
     applies=lambda data, grad, buf, *rest, **kw: _same(
         data, grad, data if buf is None else buf
     ),
@@ -164,7 +165,9 @@ def _adam_settings(dtype, lr, betas, eps, weight_decay, decoupled) -> tuple:
     if found is None:
         beta1, beta2 = betas
         decay = 1.0 - lr * weight_decay if decoupled else weight_decay  # AdamW's shrink
-        found = _cast[key] = _scalars(dtype, 1.0 - beta1, beta2, 1.0 - beta2, eps, decay)
+        found = _cast[key] = _scalars(
+            dtype, 1.0 - beta1, beta2, 1.0 - beta2, eps, decay
+        )
     return found
 
 
@@ -180,7 +183,7 @@ def _corrections(t, lr, betas, dtype) -> tuple:
 @variant(
     "adam",
     uses=("gn_adam",),
-    min_size=4096,  # below it NumPy's calls beat the ctypes call (docs/benchmarks.md)
+    min_size=4096,  # below it NumPy's calls beat the ctypes call
     applies=lambda data, grad, m, v, *rest, **kw: _same(data, grad, m, v),
 )
 def adam_c(

@@ -43,14 +43,13 @@ Examples
 
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 
-from .. import _native, kernels
+from .. import kernels
 from .. import losses as losses_mod
 from .._validate import shape_str
 from ..errors import ConfigError, DataError, ShapeError
+from ..kernels import _abi
 from ..nn.activations import Identity, ReLU, Sigmoid, Tanh
 from ..nn.dense import Dense
 from ..nn.module import Module, Sequential, mark_trained
@@ -180,19 +179,22 @@ class _CrossEntropyKernel:
 
 # --- the same step as one compiled call (glassnet/_native/step.c) -----------------
 
-# Operation codes of step.c, and the words of one record: op, six addresses, sizes.
-_LINEAR_FWD, _CE, _LINEAR_BWD = 1, 5, 9
-_ACT_CODES = {Sigmoid: (2, 6), Tanh: (3, 7), ReLU: (4, 8)}  # (forward, backward)
-_RECORD = 12
+# Operation codes of step.c and the words of one record, from the C interface table.
+_OP = _abi.OPCODES
+_LINEAR_FWD, _CE, _LINEAR_BWD = (
+    _OP["OP_LINEAR_FWD"], _OP["OP_CROSS_ENTROPY"], _OP["OP_LINEAR_BWD"]
+)
+_ACT_CODES = {  # (forward, backward)
+    Sigmoid: (_OP["OP_SIGMOID_FWD"], _OP["OP_SIGMOID_BWD"]),
+    Tanh: (_OP["OP_TANH_FWD"], _OP["OP_TANH_BWD"]),
+    ReLU: (_OP["OP_RELU_FWD"], _OP["OP_RELU_BWD"]),
+}
+_RECORD = _abi.STEP_RECORD
 
 
 def _step_library():
-    lib = _native.load("step")
-    if lib is not None and lib.gn_step_run.argtypes is None:
-        fn = lib.gn_step_run
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
-        fn.restype = ctypes.c_int64
-    return lib
+    """gn_step_run, typed from the interface table, or None."""
+    return kernels.native("gn_step_run")
 
 
 class _NativePlan:
@@ -205,8 +207,8 @@ class _NativePlan:
     every call and are written into their two slots first.
     """
 
-    def __init__(self, step, batch: int, lib):
-        self.run = lib.gn_step_run
+    def __init__(self, step, batch: int, run):
+        self.run = run  # gn_step_run
         dtype, records, keep = step.dtype, [], []
         grad_of = {id(p): g for p, g in zip(step.params, step.grads)}
 
@@ -356,7 +358,7 @@ class CapturedStep:
                 why = (
                     f"the compiled step is float32 only; the parameters are {self.dtype}"
                     if self.dtype != np.float32
-                    else _native.status().get("step", "compiled kernels are off")
+                    else kernels.why_not("step")
                 )
                 raise ConfigError(f"capture_step(native=True): {why}.")
             self._lib = lib
