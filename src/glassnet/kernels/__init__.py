@@ -26,8 +26,10 @@ Calling a kernel
 ----------------
 ``kernels.call("relu", x)`` runs the best variant that applies to these
 arguments, else the reference. ``kernels.pick("relu", x)`` returns that
-function without calling it. The module-level names (``kernels.sigmoid`` ...)
-are the dispatchers of the kernels defined here.
+function without calling it. The module-level names (``kernels.relu`` ...)
+are the dispatchers of the kernels defined here, made once all are
+registered; for a kernel without variants it is the reference itself
+(``kernels.sigmoid is kernels.activations.sigmoid``), so ops pay nothing.
 
 Under ``GLASSNET_NATIVE=0`` compiled variants never apply; under ``auto`` they
 apply when the library builds; under ``1`` a library that does not build raises
@@ -229,6 +231,8 @@ def _dispatcher(name: str) -> Callable:
     this runs on every op and every optimizer step)."""
     kernel = _KERNELS[name]
     reference = kernel.reference
+    if not kernel.variants:  # nothing to choose: the reference itself, no wrapper
+        return reference
 
     def dispatch(*args, **kwargs):
         for v in kernel.variants:
