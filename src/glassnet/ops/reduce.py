@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import shape_str
+from ..errors import ShapeError
+
 # Sums as products with a vector of ones: written once, in the kernels layer.
 from ..kernels.linear import column_sums, ones, row_sums  # noqa: F401
-from ..errors import ShapeError
 from ..tensor import Tensor, as_tensor, make_result
-
 
 _ALL = tuple(tuple(range(n)) for n in range(8))
 
