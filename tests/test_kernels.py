@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from glassnet import _native, kernels
+from glassnet.kernels import _abi
 
 REGISTRY = kernels.registry()
 CASES = [
@@ -34,6 +35,21 @@ def _arrays(result):
     if isinstance(result, tuple):  # None stands for a result not asked for
         return [None if a is None else np.asarray(a) for a in result]
     return [np.asarray(result)]  # an array, or the NumPy scalar of a 0-d input
+
+
+def _copy(a):
+    """A copy of ``a`` with the same memory layout (strides), so BLAS takes the
+    same path for both (``copy.deepcopy`` would make a strided view contiguous)."""
+    if not isinstance(a, np.ndarray):
+        return copy.deepcopy(a)
+    owner = a if a.base is None else a.base
+    while isinstance(owner, np.ndarray) and owner.base is not None:
+        owner = owner.base
+    if not isinstance(owner, np.ndarray):
+        return a.copy(order="K")
+    buffer = owner.copy(order="A")
+    offset = a.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
+    return np.ndarray(a.shape, a.dtype, buffer, offset, a.strides)
 
 
 def _same(expected, got, v):
@@ -64,7 +80,8 @@ def test_variant_agrees_with_reference(name, v, data):
         fn = v.fn
         if not v.available(*args, **kwargs):
             return  # e.g. a non-contiguous input: the dispatcher never sends it here
-    ref_args, ref_kwargs = copy.deepcopy((args, kwargs))
+    ref_args = [_copy(a) for a in args]
+    ref_kwargs = {k: _copy(a) for k, a in kwargs.items()}
     expected = kernel.reference(*ref_args, **ref_kwargs)
     got = fn(*args, **kwargs)
     for e, g in zip(_arrays(expected), _arrays(got), strict=True):
@@ -75,6 +92,9 @@ def test_variant_agrees_with_reference(name, v, data):
     for e, g in zip(ref_args, args, strict=True):  # what in-place kernels wrote
         if isinstance(e, np.ndarray):
             _same(e, g, v)
+    for key, e in ref_kwargs.items():  # and into the buffers given by keyword
+        if isinstance(e, np.ndarray):
+            _same(e, kwargs[key], v)
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))
@@ -92,3 +112,30 @@ def test_registry_refuses_a_kernel_without_arguments_or_twice():
         kernels.register("relu", args=lambda draw: ((), {}))(lambda x: x)
     with pytest.raises(ValueError, match="unknown kernel"):
         kernels.variant("no-such-kernel")(lambda x: x)
+
+
+def test_a_c_definition_that_differs_from_the_table_does_not_compile(
+    monkeypatch, tmp_path
+):
+    """The build generates gn_abi.h from kernels/_abi.py; optim.c includes it. A
+    table that says float where optim.c says double is a compile error."""
+    fn = _abi.FUNCTIONS["gn_sgd"]
+    assert fn.args[4] == ("double", "lr")
+    wrong = fn._replace(args=[*fn.args[:4], ("float", "lr"), *fn.args[5:]])
+    monkeypatch.setitem(_abi.FUNCTIONS, "gn_sgd", wrong)
+    monkeypatch.setenv("GLASSNET_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("GLASSNET_NATIVE", "1")
+    _native._forget()
+    try:
+        if _native._compiler() is None:
+            if NATIVE_REQUIRED:
+                pytest.fail("no C compiler")
+            pytest.skip("no C compiler here")
+        with pytest.raises(_native.NativeError, match="conflicting types"):
+            _native.load("optim")
+    finally:
+        monkeypatch.undo()
+        _native._forget()
+    assert _native.load("optim") is None or kernels.native(
+        "gn_sgd", np.dtype(np.float32)
+    ).argtypes == _abi.argtypes("gn_sgd")

@@ -33,11 +33,11 @@ def _use_native(monkeypatch, on: bool) -> None:
     monkeypatch.setenv("GLASSNET_NATIVE", native_setting(on))  # "1" under make test
     _native._forget()
     if on:
-        if kernels.native("lstm", "gn_lstm_forward", np.dtype(np.float64)) is None:
+        if kernels.native("gn_lstm_forward", np.dtype(np.float64)) is None:
             pytest.skip(f"the lstm library does not build here: "
                         f"{_native.status().get('lstm')}")
     else:
-        assert kernels.native("lstm", "gn_lstm_forward", np.dtype(np.float64)) is None
+        assert kernels.native("gn_lstm_forward", np.dtype(np.float64)) is None
 
     def wrong_path(*args, **kwargs):
         raise AssertionError("the other implementation ran")
@@ -297,11 +297,11 @@ def test_other_dtypes_and_switch_off_use_numpy(monkeypatch):
     monkeypatch.setenv("GLASSNET_NATIVE", "0")
     _native._forget()
     try:
-        assert kernels.native("lstm", "gn_lstm_forward", np.dtype(np.float32)) is None
+        assert kernels.native("gn_lstm_forward", np.dtype(np.float32)) is None
         assert _native.status()["lstm"].startswith("turned off")
     finally:
         _native._forget()
     monkeypatch.setenv("GLASSNET_NATIVE", "auto")
-    assert kernels.native("lstm", "gn_lstm_forward", np.dtype(np.float16)) is None
-    assert kernels.native("lstm", "gn_rnn_forward", np.dtype(np.int64)) is None
+    assert kernels.native("gn_lstm_forward", np.dtype(np.float16)) is None
+    assert kernels.native("gn_rnn_forward", np.dtype(np.int64)) is None
     _native._forget()

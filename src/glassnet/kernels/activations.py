@@ -85,7 +85,10 @@ def _relu_args(draw):
 
 @register("relu", args=_relu_args)
 def relu(x, out=None, mask=None):
-    """(y, mask): mask = [x > 0], y = x · mask (a negative x gives −0.0, NaN stays NaN)."""
+    """(y, mask): mask = [x > 0], y = x · mask.
+
+    A negative x gives −0.0; NaN stays NaN (it is never positive).
+    """
     mask = np.greater(x, 0, out=mask)
     return np.multiply(x, mask, out=out), mask
 
@@ -99,14 +102,14 @@ def _contiguous(*arrays) -> bool:
 
 @variant(
     "relu",
-    library="elementwise",
+    uses=("gn_relu_fwd",),
     applies=lambda x, out=None, mask=None: _contiguous(x, out, mask),
 )
 def relu_c(x, out=None, mask=None):
     """_native/elementwise.c: the output and the mask in one pass."""
     out = np.empty_like(x) if out is None else out
     mask = np.empty(x.shape, bool) if mask is None else mask  # C writes 0 or 1 bytes
-    native("elementwise", "gn_relu_fwd", x.dtype)(
+    native("gn_relu_fwd", x.dtype)(
         x.ctypes.data, out.ctypes.data, mask.ctypes.data, x.size
     )
     return out, mask
@@ -125,7 +128,7 @@ def relu_backward(g, mask, out=None):
 
 @variant(
     "relu_backward",
-    library="elementwise",
+    uses=("gn_relu_bwd",),
     applies=lambda g, mask, out=None: (
         _contiguous(g, mask, out) and mask.dtype == bool and mask.shape == g.shape
     ),
@@ -133,7 +136,7 @@ def relu_backward(g, mask, out=None):
 def relu_backward_c(g, mask, out=None):
     """_native/elementwise.c: one pass."""
     out = np.empty_like(g) if out is None else out
-    native("elementwise", "gn_relu_bwd", g.dtype)(
+    native("gn_relu_bwd", g.dtype)(
         g.ctypes.data, mask.ctypes.data, out.ctypes.data, g.size
     )
     return out

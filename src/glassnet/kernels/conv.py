@@ -429,13 +429,13 @@ class _Plan:
 
 def _compiled_gemm(dtype):
     """``_native/conv.c``'s product that can add into its output, or None (NumPy)."""
-    return native("conv", "gn_conv_gemm", np.dtype(dtype))
+    return native("gn_conv_gemm", np.dtype(dtype))
 
 
 def _compiled_layout(name: str, dtype):
     """``_native/conv.c``'s copy into (``unwide``) or out of (``guard``) the wide
     layout, or None (NumPy's strided copy)."""
-    return native("conv", f"gn_conv_{name}", np.dtype(dtype))
+    return native(f"gn_conv_{name}", np.dtype(dtype))
 
 
 def _ptr(a):

@@ -19,14 +19,15 @@ from . import _draw, native, register, variant
 _cast: dict = {}
 
 
-def _scalar(value: float, dtype) -> np.ndarray:
-    """``value`` rounded once to ``dtype``, as a 0-d array (ufuncs take it fastest)."""
-    key = (value, dtype)
+def _scalars(dtype, *values) -> tuple:
+    """``values``, each rounded once to ``dtype``, as 0-d arrays (ufuncs take them
+    fastest); cached, since the same settings come back every step."""
+    key = (dtype, *values)
     found = _cast.get(key)
     if found is None:
         if len(_cast) > 512:  # a schedule makes new learning rates: stay small
             _cast.clear()
-        found = _cast[key] = np.array(value, dtype)
+        found = _cast[key] = tuple(np.array(v, dtype) for v in values)
     return found
 
 
@@ -55,14 +56,13 @@ def sgd(data, grad, buf, lr, momentum, weight_decay, nesterov, work=None, work2=
     d = g | b | g + μ·b  plain, momentum, Nesterov
     θ ← θ − η·d
     """
-    dtype = data.dtype
+    lr, mu, decay = _scalars(data.dtype, lr, momentum, weight_decay)
     work = np.empty_like(data) if work is None else work
     if weight_decay:
-        np.multiply(data, _scalar(weight_decay, dtype), out=work)
+        np.multiply(data, decay, out=work)
         np.add(grad, work, out=work)  # g + λθ
         grad = work
     if momentum:
-        mu = _scalar(momentum, dtype)
         np.multiply(buf, mu, out=buf)
         np.add(buf, grad, out=buf)  # b = μb + g
         if nesterov:
@@ -75,7 +75,7 @@ def sgd(data, grad, buf, lr, momentum, weight_decay, nesterov, work=None, work2=
             grad = work
         else:
             grad = buf
-    np.multiply(grad, _scalar(lr, dtype), out=work)
+    np.multiply(grad, lr, out=work)
     np.subtract(data, work, out=data)  # θ = θ − ηd
 
 
@@ -89,8 +89,9 @@ def _same(*arrays) -> bool:
 
 @variant(
     "sgd",
-    library="optim",
-    min_size=32768,  # below it NumPy's few calls beat the ctypes call (docs/benchmarks.md)
+    uses=("gn_sgd",),
+    # below it NumPy's few calls beat the ctypes call (docs/benchmarks.md)
+    min_size=32768,
     applies=lambda data, grad, buf, *rest, **kw: _same(
         data, grad, data if buf is None else buf
     ),
@@ -99,10 +100,9 @@ def sgd_c(data, grad, buf, lr, momentum, weight_decay, nesterov, work=None, work
     """_native/optim.c: the same rule per element, one pass."""
     dtype = data.dtype
     buf = data if buf is None else buf
-    native("optim", "gn_sgd", dtype)(
+    native("gn_sgd", dtype)(
         data.ctypes.data, grad.ctypes.data, buf.ctypes.data, data.size,
-        float(_scalar(lr, dtype)), float(_scalar(momentum, dtype)),
-        float(_scalar(weight_decay, dtype)), nesterov,
+        *(float(s) for s in _scalars(dtype, lr, momentum, weight_decay)), nesterov,
     )  # fmt: skip
 
 
@@ -160,11 +160,15 @@ def adam(
 
 def _adam_settings(dtype, lr, betas, eps, weight_decay, decoupled) -> tuple:
     """1 − β1, β2, 1 − β2, ε and the decay factor, each rounded to ``dtype``."""
-    beta1, beta2 = betas
-    decay = 1.0 - lr * weight_decay if decoupled else weight_decay  # AdamW: the shrink
-    return tuple(
-        _scalar(x, dtype) for x in (1.0 - beta1, beta2, 1.0 - beta2, eps, decay)
-    )
+    key = (dtype, lr, betas, eps, weight_decay, decoupled)
+    found = _cast.get(key)
+    if found is None:
+        beta1, beta2 = betas
+        decay = 1.0 - lr * weight_decay if decoupled else weight_decay  # AdamW's shrink
+        found = _cast[key] = _scalars(
+            dtype, 1.0 - beta1, beta2, 1.0 - beta2, eps, decay
+        )
+    return found
 
 
 def _corrections(t, lr, betas, dtype) -> tuple:
@@ -178,8 +182,8 @@ def _corrections(t, lr, betas, dtype) -> tuple:
 
 @variant(
     "adam",
-    library="optim",
-    min_size=4096,  # below it NumPy's calls beat the ctypes call (docs/benchmarks.md)
+    uses=("gn_adam",),
+    min_size=4096,  # below it NumPy's calls beat the ctypes call
     applies=lambda data, grad, m, v, *rest, **kw: _same(data, grad, m, v),
 )
 def adam_c(
@@ -190,7 +194,7 @@ def adam_c(
     settings = _adam_settings(dtype, lr, betas, eps, weight_decay, decoupled)
     step_size, root2 = _corrections(t, lr, betas, dtype)
     mode = (2 if decoupled else 1) if weight_decay else 0
-    native("optim", "gn_adam", dtype)(
+    native("gn_adam", dtype)(
         data.ctypes.data, grad.ctypes.data, m.ctypes.data, v.ctypes.data, data.size,
         *(float(s) for s in settings), mode, float(step_size), float(root2),
     )  # fmt: skip

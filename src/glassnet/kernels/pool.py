@@ -212,7 +212,7 @@ def _small_window(x, window, *args, **kwargs) -> bool:
     return window[0] * window[1] <= 255  # the C code keeps the winner as a uint8
 
 
-@variant("max_pool2d", library="conv", applies=_small_window)
+@variant("max_pool2d", uses=("gn_maxpool_fwd",), applies=_small_window)
 def max_pool2d_c(x, window, stride, padding, ceil_mode=False, record=False):
     """_native/conv.c: the max and its winner in one pass over the maps."""
     out_hw = _out_hw(x.shape, window, stride, padding, ceil_mode)
@@ -232,7 +232,7 @@ def _max_pool_native(xp, window, stride, out_hw, record):
     out = np.empty((*xp.shape[:2], *out_hw), xp.dtype)
     winner = np.empty(out.shape, np.uint8) if record else None
     win = None if winner is None else winner.ctypes.data
-    native("conv", "gn_maxpool_fwd", xp.dtype)(
+    native("gn_maxpool_fwd", xp.dtype)(
         xp.ctypes.data,
         out.ctypes.data,
         win,
@@ -284,7 +284,7 @@ def _max_pool_grad_numpy(g, winner, xp_shape, window, stride, out_hw, tiles, ove
 
 @variant(
     "max_pool2d_backward",
-    library="conv",
+    uses=("gn_maxpool_bwd",),
     applies=lambda g, winner, *args, **kwargs: winner.dtype == np.uint8,
 )
 def max_pool2d_backward_c(g, winner, x_shape, window, stride, padding, ceil_mode=False):
@@ -309,7 +309,7 @@ def _max_pool_grad_native(g, winner, xp_shape, window, stride, out_hw, tiles, ov
     g = c_array(g)
     winner = c_array(winner)
     geometry = _c_geometry(xp_shape, window, stride, out_hw)
-    native("conv", "gn_maxpool_bwd", g.dtype)(
+    native("gn_maxpool_bwd", g.dtype)(
         g.ctypes.data,
         winner.ctypes.data,
         dxp.ctypes.data,

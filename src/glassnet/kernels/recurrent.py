@@ -135,11 +135,11 @@ def _rnn_c_applies(Z, W_h, hs, relu_=False) -> bool:
     return _contiguous(Z, W_h, hs) and Z.dtype == W_h.dtype == hs.dtype
 
 
-@variant("rnn_forward", library="lstm", applies=_rnn_c_applies, **_AGREE)
+@variant("rnn_forward", uses=("gn_rnn_forward",), applies=_rnn_c_applies, **_AGREE)
 def rnn_forward_c(Z, W_h, hs, relu_=False):
     """_native/lstm.c: the whole loop in one call."""
     T, B, H = Z.shape
-    native("lstm", "gn_rnn_forward", Z.dtype)(
+    native("gn_rnn_forward", Z.dtype)(
         T, B, H, int(relu_), Z.ctypes.data, W_h.ctypes.data, hs.ctypes.data
     )
     return hs
@@ -193,7 +193,9 @@ def _rnn_backward_c_applies(hs, g, W_h, dh, relu_=False, **buffers) -> bool:
     return _c_ready([hs, g, W_h, dh], buffers)
 
 
-@variant("rnn_backward", library="lstm", applies=_rnn_backward_c_applies, **_AGREE)
+@variant(
+    "rnn_backward", uses=("gn_rnn_backward",), applies=_rnn_backward_c_applies, **_AGREE
+)
 def rnn_backward_c(
     hs, g, W_h, dh, relu_=False, db=None, ids=None, dW_x=None, dW_h=None
 ):
@@ -201,7 +203,7 @@ def rnn_backward_c(
     T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
     dZ = np.empty((T, B, H), hs.dtype)
     W_hT = np.ascontiguousarray(W_h.T)
-    native("lstm", "gn_rnn_backward", hs.dtype)(
+    native("gn_rnn_backward", hs.dtype)(
         T, B, H, int(relu_), hs.ctypes.data, _ptr(g), W_hT.ctypes.data,
         dZ.ctypes.data, dh.ctypes.data, _ptr(db), _ptr(ids), _ptr(dW_x), _ptr(dW_h),
     )  # fmt: skip
@@ -259,11 +261,11 @@ def _lstm_c_applies(S, W_h, hs, cs, tanh_c) -> bool:
     return _contiguous(*arrays) and all(a.dtype == S.dtype for a in arrays)
 
 
-@variant("lstm_forward", library="lstm", applies=_lstm_c_applies, **_AGREE)
+@variant("lstm_forward", uses=("gn_lstm_forward",), applies=_lstm_c_applies, **_AGREE)
 def lstm_forward_c(S, W_h, hs, cs, tanh_c):
     """_native/lstm.c: the whole loop in one call."""
     T, B, G = S.shape
-    native("lstm", "gn_lstm_forward", S.dtype)(
+    native("gn_lstm_forward", S.dtype)(
         T, B, G // 4, S.ctypes.data, W_h.ctypes.data, hs.ctypes.data,
         cs.ctypes.data, tanh_c.ctypes.data,
     )  # fmt: skip
@@ -322,7 +324,12 @@ def _lstm_backward_c_applies(S, hs, cs, tanh_c, g, W_h, dh, dc, **buffers) -> bo
     return _c_ready([S, hs, cs, tanh_c, g, W_h, dh, dc], buffers)
 
 
-@variant("lstm_backward", library="lstm", applies=_lstm_backward_c_applies, **_AGREE)
+@variant(
+    "lstm_backward",
+    uses=("gn_lstm_backward",),
+    applies=_lstm_backward_c_applies,
+    **_AGREE,
+)
 def lstm_backward_c(
     S, hs, cs, tanh_c, g, W_h, dh, dc, db=None, ids=None, dW_x=None, dW_h=None
 ):
@@ -330,7 +337,7 @@ def lstm_backward_c(
     T, B, G = S.shape
     dZ = np.empty_like(S)
     W_hT = np.ascontiguousarray(W_h.T)
-    native("lstm", "gn_lstm_backward", S.dtype)(
+    native("gn_lstm_backward", S.dtype)(
         T, B, G // 4, S.ctypes.data, hs.ctypes.data, cs.ctypes.data,
         tanh_c.ctypes.data, _ptr(g), W_hT.ctypes.data, dZ.ctypes.data,
         dh.ctypes.data, dc.ctypes.data, _ptr(db), _ptr(ids), _ptr(dW_x), _ptr(dW_h),
