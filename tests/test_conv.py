@@ -228,7 +228,7 @@ def test_op_checks_weight_and_bias_shapes():
 @pytest.mark.parametrize("stride", [1, 2])
 def test_small_chunks_give_the_same_numbers(monkeypatch, stride):
     # The batch is processed a few samples at a time; force one sample per chunk.
-    import glassnet.kernels.conv as conv_ops
+    import glassnet.kernels.variants.conv as conv_ops
 
     rng = np.random.default_rng(5)
     x = rng.standard_normal((5, 3, 6, 7))

@@ -24,8 +24,8 @@ from test_pool import pool_geometry
 import glassnet as gn
 from glassnet import _native
 from glassnet import kernels as kernels_
-from glassnet.kernels import conv as conv_ops
 from glassnet.kernels import pool as pool_ops
+from glassnet.kernels.variants import conv as conv_ops
 from glassnet.ops.conv import conv1d, conv2d, resolve_padding
 from glassnet.ops.pool import max_pool2d
 

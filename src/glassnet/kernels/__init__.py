@@ -250,6 +250,7 @@ def _dispatcher(name: str) -> Callable:
 
 
 from . import activations, conv, linear, loss, optim, pool, recurrent  # noqa: E402, I001
+from . import variants  # noqa: E402  (after the references they are variants of)
 
 sigmoid = _dispatcher("sigmoid")
 sigmoid_backward = _dispatcher("sigmoid_backward")
@@ -284,4 +285,5 @@ __all__ += [
     "conv",
     "pool",
     "recurrent",
+    "variants",
 ]
