@@ -1,7 +1,7 @@
 /* Recurrent layers over a whole sequence: LSTM and plain RNN, forward and BPTT.
  *
- * glassnet.ops.recurrent calls these instead of its NumPy loop when they
- * build. One call runs the whole forward pass and one the whole backward
+ * They are the compiled variants of glassnet.kernels.recurrent's kernels,
+ * used instead of its NumPy loops when they build. One call runs the whole forward pass and one the whole backward
  * pass, so a 64-step sequence costs two calls from Python rather than some
  * 1,100 small NumPy calls. Each time step is the recurrent matrix product
  * (gn_sgemm / gn_dgemm: NumPy's own BLAS) followed by one fused loop over
@@ -9,7 +9,7 @@
  * update forward; the gate derivatives, dc and the bias and one-hot
  * input-weight gradients backward.
  *
- * The arrays and their meaning are the NumPy code's (see ops/recurrent.py):
+ * The arrays and their meaning are the NumPy code's (see kernels/recurrent.py):
  * time-major, contiguous, row-major.
  *
  *   S    (T, B, 4H)  in: x_t·W_x + b (unscaled); out: the gate values f, i, g, o
