@@ -216,17 +216,18 @@ def missing_extra(what: str, package: str, extra: str) -> str:
 # --- convolution and pooling arguments (conv and pool ops, their layers) -----------
 
 
-def _is_int(v) -> bool:
+def is_int(v) -> bool:
+    """True for an integer (not a bool)."""
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 def to_pair(where: str, name: str, value, minimum: int = 1) -> tuple:
     """``value`` (an int or a pair of ints, each >= ``minimum``) as a 2-tuple."""
-    pair = (value, value) if _is_int(value) else value
+    pair = (value, value) if is_int(value) else value
     ok = (
         isinstance(pair, (tuple, list))
         and len(pair) == 2
-        and all(_is_int(v) and v >= minimum for v in pair)
+        and all(is_int(v) and v >= minimum for v in pair)
     )
     if not ok:
         kind = "positive" if minimum == 1 else "non-negative"
@@ -247,7 +248,7 @@ def check_padding(where: str, padding, ndim: int = 2):
             )
         return padding
     if ndim == 1:
-        if not (_is_int(padding) and padding >= 0):
+        if not (is_int(padding) and padding >= 0):
             raise ConfigError(
                 f"{where}: padding must be 'valid', 'same' or a non-negative integer; "
                 f"got {padding!r}."

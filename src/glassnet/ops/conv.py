@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from .. import kernels
 from .._validate import (
-    _is_int,
     check_conv_input,
     check_conv_weights,
     check_padding,
+    is_int,
     to_pair,
 )
 from ..errors import ConfigError
@@ -188,7 +188,7 @@ def conv1d(x, weight, bias=None, stride=1, padding=0) -> Tensor:
     (2, 4, 10)
     """
     where = "conv1d"
-    if not (_is_int(stride) and stride >= 1):
+    if not (is_int(stride) and stride >= 1):
         raise ConfigError(
             f"{where}: stride must be a positive integer; got {stride!r}."
         )
