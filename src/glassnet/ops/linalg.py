@@ -85,9 +85,10 @@ def linear(x, weight, bias=None) -> Tensor:
     parents = (x, weight) if b is None else (x, weight, b)
 
     def backward(g):
+        # arguments: g, x, W, and which of db, dx, dW are wanted
         dx, dw, db = kernels.linear_backward(
-            g, xv, w, bias=b is not None and b.requires_grad,
-            need_dx=x.requires_grad, need_dw=weight.requires_grad,
+            g, xv, w, b is not None and b.requires_grad, x.requires_grad,
+            weight.requires_grad,
         )  # fmt: skip
         return (dx, dw) if b is None else (dx, dw, db)
 
