@@ -228,7 +228,7 @@ def test_op_checks_weight_and_bias_shapes():
 @pytest.mark.parametrize("stride", [1, 2])
 def test_small_chunks_give_the_same_numbers(monkeypatch, stride):
     # The batch is processed a few samples at a time; force one sample per chunk.
-    import glassnet.ops.conv as conv_ops
+    import glassnet.kernels.variants.conv as conv_ops
 
     rng = np.random.default_rng(5)
     x = rng.standard_normal((5, 3, 6, 7))
@@ -269,11 +269,11 @@ def test_docstring_examples_run():
 
 
 def test_scratch_reuses_small_buffers_only(monkeypatch):
-    import glassnet.ops.conv as conv_ops
+    from glassnet.kernels import _buffers
 
-    a = conv_ops.scratch("test_slot", (4, 5), np.float32)
-    b = conv_ops.scratch("test_slot", (2, 3), np.float32, zero=True)
+    a = _buffers.scratch("test_slot", (4, 5), np.float32)
+    b = _buffers.scratch("test_slot", (2, 3), np.float32, zero=True)
     assert np.shares_memory(a, b) and not b.any()
-    monkeypatch.setattr(conv_ops, "_KEEP_BYTES", 16)
-    c = conv_ops.scratch("test_slot", (4, 5), np.float32)
+    monkeypatch.setattr(_buffers, "KEEP_BYTES", 16)
+    c = _buffers.scratch("test_slot", (4, 5), np.float32)
     assert not np.shares_memory(a, c)

@@ -1,6 +1,7 @@
 """The optional compiled kernels: how they are built, loaded and refused, and
 that the one-pass optimizer updates give NumPy's numbers bit for bit."""
 
+import dataclasses
 import os
 import stat
 
@@ -8,9 +9,8 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import _native, losses, nn, optim
+from glassnet import _native, kernels, losses, nn, optim
 from glassnet._native import NativeError
-from glassnet.optim import gradient
 
 
 @pytest.fixture
@@ -27,7 +27,11 @@ def fresh(monkeypatch, tmp_path):
 def _train(cls, dtype, native, monkeypatch, **settings):
     monkeypatch.setenv("GLASSNET_NATIVE", "1" if native else "0")
     # every array through the kernel, however small (see the size test below)
-    monkeypatch.setattr(gradient, "NATIVE_MIN_SIZE", dict.fromkeys(gradient.NATIVE_MIN_SIZE, 0))
+    for name in ("sgd", "adam"):
+        kernel = kernels.registry()[name]
+        monkeypatch.setattr(
+            kernel, "variants", [dataclasses.replace(v, min_size=0) for v in kernel.variants]
+        )
     _native._forget()
     rng = np.random.default_rng(0)
     params = [
@@ -75,28 +79,22 @@ def test_compiled_updates_equal_numpy_bit_for_bit(rule, dtype, monkeypatch, nati
                 np.testing.assert_array_equal(fast_state["state"][name][key], value)
 
 
-def test_small_arrays_take_the_numpy_path(native_optim, monkeypatch):
-    """Below NATIVE_MIN_SIZE the C call costs more than it saves: NumPy updates it."""
-    compiled = []
-    real = gradient._kernel
-
-    def spy(rule, *arrays):
-        kernel = real(rule, *arrays)
-        compiled.append((rule, arrays[0].size, kernel is not None))
-        return kernel
-
-    monkeypatch.setattr(gradient, "_kernel", spy)
-    for cls in (optim.SGD, optim.Adam):
-        rule = "gn_sgd" if cls is optim.SGD else "gn_adam"
-        limit = gradient.NATIVE_MIN_SIZE[rule]
-        params = [gn.tensor(np.ones(n, np.float32), requires_grad=True)
-                  for n in (limit - 1, limit)]
-        opt = cls(params, lr=0.1, momentum=0.9) if cls is optim.SGD else cls(params, lr=0.1)
-        for p in params:
-            p.grad = np.ones(p.shape, np.float32)
-        opt.step()
-        assert [c for c in compiled if c[0] == rule][-2:] == [
-            (rule, limit - 1, False), (rule, limit, True)]
+def test_small_arrays_take_the_numpy_path(native_optim):
+    """Below a variant's min_size the C call costs more than it saves: NumPy updates it."""
+    for rule in ("sgd", "adam"):
+        kernel = kernels.registry()[rule]
+        (compiled_variant,) = kernel.variants
+        limit = compiled_variant.min_size
+        assert limit > 1
+        for n, fast in ((limit - 1, False), (limit, True)):
+            a = [np.ones(n, np.float32) for _ in range(4)]
+            args = (
+                (*a[:3], 0.1, 0.9, 0.0, False)
+                if rule == "sgd"
+                else (*a, 1, 0.1, (0.9, 0.999), 1e-8, 0.0, False)
+            )
+            picked = kernels.pick(rule, *args)
+            assert picked is (compiled_variant.fn if fast else kernel.reference)
 
 
 def test_non_contiguous_or_odd_arrays_take_the_numpy_path(native_optim):

@@ -15,22 +15,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import native_setting
 from hypothesis import assume, given
 from hypothesis import strategies as st
-
-import glassnet as gn
-from glassnet import _native
-from glassnet.ops import conv as conv_ops
-from glassnet.ops import pool as pool_ops
-from glassnet.ops.conv import conv1d, conv2d, resolve_padding
-from glassnet.ops.pool import max_pool2d
-from conftest import native_setting
 from test_conv import loop_conv2d
 from test_pool import pool_geometry
 
+import glassnet as gn
+from glassnet import _native
+from glassnet import kernels as kernels_
+from glassnet.kernels import pool as pool_ops
+from glassnet.kernels.variants import conv as conv_ops
+from glassnet.ops.conv import conv1d, conv2d, resolve_padding
+from glassnet.ops.pool import max_pool2d
+
 _POOL_PATHS = {"native": ("_max_pool_native", "_max_pool_grad_native"),
                "numpy": ("_max_pool_numpy", "_max_pool_grad_numpy")}
-_GEMM_KERNEL = conv_ops._gemm_kernel
+_GEMM_KERNEL = conv_ops._compiled_gemm
 
 
 @contextlib.contextmanager
@@ -71,7 +72,7 @@ def kernels(on: bool):
 
                 return counted
 
-            mp.setattr(conv_ops, "_gemm_kernel", gemm_kernel)
+            mp.setattr(conv_ops, "_compiled_gemm", gemm_kernel)
             yield ran
         finally:
             _native._forget()  # the MonkeyPatch restores GLASSNET_NATIVE after this
@@ -246,12 +247,11 @@ def check_bit_identical(case, g_seed):
 @given(case=pool_cases())
 def test_max_pool_winners_are_the_same(case):
     x, kernel, stride, padding = case["x"], case["kernel"], case["stride"], case["padding"]
-    out_hw = pool_ops._geometry("test", x.shape, kernel, stride, padding, case["ceil_mode"])
+    out_hw = pool_ops._out_hw(x.shape, kernel, stride, padding, case["ceil_mode"])
     xp = pool_ops._padded(x, kernel, stride, padding, out_hw, -np.inf)
     with kernels(True):
-        compiled = pool_ops._pool_kernels(xp.dtype, kernel)
-        out_c, won_c = pool_ops._max_pool_native(compiled, xp, kernel, stride, out_hw, True)
-        unrecorded = pool_ops._max_pool_native(compiled, xp, kernel, stride, out_hw, False)
+        out_c, won_c = pool_ops._max_pool_native(xp, kernel, stride, out_hw, True)
+        unrecorded = pool_ops._max_pool_native(xp, kernel, stride, out_hw, False)
         assert unrecorded[1] is None
         np.testing.assert_array_equal(bits(unrecorded[0]), bits(out_c))
     out_n, won_n = pool_ops._max_pool_numpy(xp, kernel, stride, out_hw, True)
@@ -364,10 +364,16 @@ def test_pool_kernel_is_used_only_where_it_applies(monkeypatch):
     monkeypatch.setenv("GLASSNET_NATIVE", "auto")
     _native._forget()
     try:
-        assert pool_ops._pool_kernels(np.dtype(np.float16), (2, 2)) is None
-        # 256 offsets do not fit the compiled kernel's uint8 winners
-        assert pool_ops._pool_kernels(np.dtype(np.float32), (16, 16)) is None
-        assert conv_ops._gemm_kernel(np.float16) is None
+        x16 = np.zeros((1, 1, 16, 16), np.float16)
+        assert kernels_.pick("max_pool2d", x16, (2, 2), (2, 2), (0, 0)) is not (
+            pool_ops.max_pool2d_c)
+        # 256 offsets do not fit the compiled code's uint8 winners
+        x32 = np.zeros((1, 1, 16, 16), np.float32)
+        assert kernels_.pick("max_pool2d", x32, (16, 16), (1, 1), (0, 0)) is not (
+            pool_ops.max_pool2d_c)
+        assert kernels_.pick("max_pool2d", x32, (2, 2), (2, 2), (0, 0)) is (
+            pool_ops.max_pool2d_c) or _native.load("conv") is None
+        assert conv_ops._compiled_gemm(np.float16) is None
     finally:
         _native._forget()
     # a 16x16 window (256 offsets) needs int32 winners: the NumPy code, on any setting
@@ -615,7 +621,7 @@ def test_the_pool_stays_small(monkeypatch):
     del kept
     pool = conv_ops._Kept._pool
     assert {k: len(v) for k, v in pool.items() if v} == {(1000, "<f8"): 2}  # two per size
-    monkeypatch.setattr(conv_ops, "_KEEP_BYTES", 20000)
+    monkeypatch.setattr(conv_ops, "KEEP_BYTES", 20000)
     big = conv_ops._Kept(3000, np.float32)                          # 12 kB more: too much
     del big
     assert {k: len(v) for k, v in pool.items() if v} == {(1000, "<f8"): 2}

@@ -7,40 +7,47 @@ float32 training steps that agree to float32 tolerance, the one-hot look-up
 and dense input paths, initial states, final states alone, saturated gates.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
+from conftest import native_setting
 
 import glassnet as gn
-from glassnet import _native, losses, nn, optim
+from glassnet import _native, kernels, losses, nn, optim
 from glassnet.ops import recurrent as rec
 from glassnet.ops.loss import cross_entropy
 
-from conftest import native_setting
-
-
-_PATHS = {name: getattr(rec, name)
-          for name in ("_lstm_numpy", "_rnn_numpy", "_lstm_native", "_rnn_native")}
+_LOOPS = ("lstm_forward", "lstm_backward", "rnn_forward", "rnn_backward")
+_ORIGINAL = {name: (kernels.registry()[name].reference, kernels.registry()[name].variants)
+             for name in _LOOPS}
 
 
 def _use_native(monkeypatch, on: bool) -> None:
-    """Turn the compiled kernels on or off for this test, and prove which path runs."""
-    for name, fn in _PATHS.items():
-        monkeypatch.setattr(rec, name, fn)
+    """Turn the compiled loops on or off for this test, and prove which path runs.
+
+    The path that must not run (the NumPy reference, or the compiled variants
+    of the recurrent kernels) is replaced in the registry by a function that
+    fails the test.
+    """
     monkeypatch.setenv("GLASSNET_NATIVE", native_setting(on))  # "1" under make test
     _native._forget()
     if on:
-        if rec._kernels("lstm", np.float64) is None:
-            pytest.skip(f"the lstm kernel does not build here: {_native.status().get('lstm')}")
-        numpy_paths = ("_lstm_numpy", "_rnn_numpy")
+        if kernels.native("gn_lstm_forward", np.dtype(np.float64)) is None:
+            pytest.skip(f"the lstm library does not build here: "
+                        f"{_native.status().get('lstm')}")
     else:
-        assert rec._kernels("lstm", np.float64) is None
-        numpy_paths = ("_lstm_native", "_rnn_native")
+        assert kernels.native("gn_lstm_forward", np.dtype(np.float64)) is None
 
     def wrong_path(*args, **kwargs):
         raise AssertionError("the other implementation ran")
 
-    for name in numpy_paths:
-        monkeypatch.setattr(rec, name, wrong_path)
+    for name in _LOOPS:
+        kernel = kernels.registry()[name]
+        reference, variants = _ORIGINAL[name]
+        monkeypatch.setattr(kernel, "reference", wrong_path if on else reference)
+        monkeypatch.setattr(kernel, "variants", variants if on else [
+            dataclasses.replace(v, fn=wrong_path) for v in variants])
 
 
 @pytest.fixture(params=["native", "numpy"])
@@ -290,11 +297,11 @@ def test_other_dtypes_and_switch_off_use_numpy(monkeypatch):
     monkeypatch.setenv("GLASSNET_NATIVE", "0")
     _native._forget()
     try:
-        assert rec._kernels("lstm", np.float32) is None
+        assert kernels.native("gn_lstm_forward", np.dtype(np.float32)) is None
         assert _native.status()["lstm"].startswith("turned off")
     finally:
         _native._forget()
     monkeypatch.setenv("GLASSNET_NATIVE", "auto")
-    assert rec._kernels("lstm", np.dtype(np.float16)) is None
-    assert rec._kernels("rnn", np.dtype(np.int64)) is None
+    assert kernels.native("gn_lstm_forward", np.dtype(np.float16)) is None
+    assert kernels.native("gn_rnn_forward", np.dtype(np.int64)) is None
     _native._forget()

@@ -211,3 +211,115 @@ def missing_extra(what: str, package: str, extra: str) -> str:
     return (f"{what} need {package}, which is not installed: pip install {package}, "
             f"or from a glassnet checkout pip install -e '.[{extra}]' "
             f"(for a built wheel: pip install 'glassnet-*.whl[{extra}]').")
+
+
+# --- convolution and pooling arguments (conv and pool ops, their layers) -----------
+
+
+def is_int(v) -> bool:
+    """True for an integer (not a bool)."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def to_pair(where: str, name: str, value, minimum: int = 1) -> tuple:
+    """``value`` (an int or a pair of ints, each >= ``minimum``) as a 2-tuple."""
+    pair = (value, value) if is_int(value) else value
+    ok = (
+        isinstance(pair, (tuple, list))
+        and len(pair) == 2
+        and all(is_int(v) and v >= minimum for v in pair)
+    )
+    if not ok:
+        kind = "positive" if minimum == 1 else "non-negative"
+        raise ConfigError(
+            f"{where}: {name} must be a {kind} integer or a pair of them; "
+            f"got {value!r}."
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def check_padding(where: str, padding, ndim: int = 2):
+    """Validate ``padding``: 'valid', 'same', or an int / ``ndim`` ints >= 0."""
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ConfigError(
+                f"{where}: padding must be 'valid', 'same' or a number of pixels; "
+                f"got {padding!r}."
+            )
+        return padding
+    if ndim == 1:
+        if not (is_int(padding) and padding >= 0):
+            raise ConfigError(
+                f"{where}: padding must be 'valid', 'same' or a non-negative integer; "
+                f"got {padding!r}."
+            )
+        return int(padding)
+    return to_pair(where, "padding", padding, minimum=0)
+
+
+def check_conv_input(where: str, x_shape, w_shape, pads, spatial: int) -> None:
+    """Raise ShapeError naming ``where`` when ``x`` cannot be convolved with ``w``."""
+    layout = "(batch, channels, time)"
+    if spatial == 2:
+        layout = "(batch, channels, height, width)"
+    if len(x_shape) != spatial + 2:
+        hint = ""
+        if len(x_shape) == spatial + 1:
+            hint = (
+                " For a single sample add a batch axis (x[None]); for a batch with "
+                "one channel add a channel axis (x[:, None])."
+            )
+        raise ShapeError(
+            f"{where} expected a {spatial + 2}-D input {layout}; got shape "
+            f"{shape_str(x_shape)} ({len(x_shape)}-D).{hint}"
+        )
+    if x_shape[1] != w_shape[1]:
+        raise ShapeError(
+            f"{where} expected input with {w_shape[1]} channel(s) on axis 1; got shape "
+            f"{shape_str(x_shape)}, which has {x_shape[1]}."
+        )
+    sizes = x_shape[2:]
+    filt = w_shape[2:]
+    padded = [s + p0 + p1 for s, (p0, p1) in zip(sizes, pads[-spatial:])]
+    if any(k > p for k, p in zip(filt, padded)):
+        k_txt = "x".join(map(str, filt))
+        p_txt = "x".join(map(str, padded))
+        # "kernel" in the message: the user's word (kernel_size)
+        raise ShapeError(
+            f"{where}: the {k_txt} kernel does not fit in the padded input, which is "
+            f"{p_txt} (input shape {shape_str(x_shape)}, padding "
+            f"{tuple(tuple(p) for p in pads[-spatial:])}). Use a smaller kernel, more "
+            "padding (e.g. padding='same') or a larger input."
+        )
+
+
+def check_conv_weights(where: str, w, b, spatial: int) -> None:
+    """Raise ShapeError when a convolution's weight or bias has the wrong shape."""
+    if w.ndim != spatial + 2:
+        layout = (
+            "(out_channels, in_channels, kh, kw)"
+            if spatial == 2
+            else "(out_channels, in_channels, k)"
+        )
+        raise ShapeError(
+            f"{where} expected a {spatial + 2}-D weight {layout}; got shape "
+            f"{shape_str(w.shape)}."
+        )
+    if b is not None and b.shape != (w.shape[0],):
+        raise ShapeError(
+            f"{where} expected a bias of shape ({w.shape[0]},); got "
+            f"{shape_str(b.shape)}."
+        )
+
+
+def check_pool_args(where: str, kernel_size, stride, padding) -> tuple:
+    """Validated (window, stride, padding) pairs; stride defaults to the window."""
+    window = to_pair(where, "kernel_size", kernel_size)
+    stride = window if stride is None else to_pair(where, "stride", stride)
+    padding = to_pair(where, "padding", padding, minimum=0)
+    if padding[0] >= window[0] or padding[1] >= window[1]:
+        raise ConfigError(
+            f"{where}: padding {padding} must be smaller than kernel_size {window}, so "
+            "that every window covers at least one real pixel."
+        )
+    return window, stride, padding

@@ -178,7 +178,7 @@ def _recipe(name: str, source: Path, cc: str) -> tuple[list[str], str]:
     """
     text = source.read_bytes() + b"".join(
         p.read_bytes() for p in sorted(HERE.glob("*.h"))
-    )
+    ) + _abi_header().encode()
     flags = list(_FLAGS) + os.environ.get(CFLAGS_VAR, "").split()
     flags.append(f'-DGN_IDENTITY="{_identity(name)}"')
     if platform.machine().lower() in ("x86_64", "amd64", "aarch64", "arm64"):
@@ -345,8 +345,11 @@ def _compile(name, source, cc, flags, folder, folder_fd, filename) -> None:
     disk, then renamed over ``filename`` (another process sees all or nothing)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{name}-", suffix=".so", dir=folder)
     os.close(fd)
+    generated = tempfile.TemporaryDirectory(prefix="glassnet-abi-")
     try:
-        cmd = [*cc.split(), *flags, "-I", str(HERE), str(source), "-o", tmp, "-lm"]
+        Path(generated.name, "gn_abi.h").write_text(_abi_header())
+        cmd = [*cc.split(), *flags, "-I", generated.name, "-I", str(HERE), str(source),
+               "-o", tmp, "-lm"]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
                              check=False)
         if out.returncode != 0 and "-march=native" in flags:
@@ -355,6 +358,7 @@ def _compile(name, source, cc, flags, folder, folder_fd, filename) -> None:
                                  check=False)
         if out.returncode != 0:
             err = (out.stderr or out.stdout).strip().splitlines()
+            err = [line for line in err if "error" in line] or err  # the first error
             raise NativeError(
                 f"compiling {source.name} failed: "
                 + (err[0] if err else f"exit {out.returncode}")
@@ -374,8 +378,17 @@ def _compile(name, source, cc, flags, folder, folder_fd, filename) -> None:
     except subprocess.TimeoutExpired as exc:
         raise NativeError(f"compiling {source.name} took over 120 s.") from exc
     finally:
+        generated.cleanup()
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _abi_header() -> str:
+    """gn_abi.h: the C prototypes and opcodes, generated from the one interface
+    table (glassnet/kernels/_abi.py) that the ctypes signatures come from too."""
+    from ..kernels import _abi
+
+    return _abi.header()
 
 
 #: (device, inode) -> the descriptor a library was loaded through, kept open for

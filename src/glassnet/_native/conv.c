@@ -1,23 +1,24 @@
 /* Convolution and max-pooling helpers: what NumPy cannot do in one pass.
  *
  * - gn_conv_gemm_*: a matrix product that may ADD into its output (beta = 1),
- *   on row-major operands with any leading dimension. glassnet.ops.conv uses
- *   it to sum the products of a convolution's kernel rows straight into one
- *   output, instead of a NumPy product into a temporary and an addition.
+ *   on row-major operands with any leading dimension. The wide layout
+ *   (glassnet.kernels.variants.conv) uses it to sum the products of a
+ *   convolution's filter rows straight into one output, instead of a NumPy
+ *   product into a temporary and an addition.
  * - gn_maxpool_fwd_*: the max of every window and which offset won it (as a
  *   uint8 index a·kw + b), in one pass over the maps.
  * - gn_maxpool_bwd_*: each window's gradient sent to the pixel that won it.
  *   For float32 2×2 windows with stride 2 on an AVX2 build, both go eight
  *   windows at a time (below); every other shape runs the general loops.
  *
- * Each computes what the NumPy code of glassnet.ops.conv / glassnet.ops.pool
- * computes: pooling bit for bit (the same comparisons: a strictly larger
+ * Each computes what the NumPy code of glassnet.kernels.variants.conv /
+ * glassnet.kernels.pool computes: pooling bit for bit (the same comparisons: a strictly larger
  * value takes the win, so the first in reading order keeps a tie, and so
  * does the first NaN, which is the max from then on; the max is
  * np.maximum(max so far, value) element for element, see below), the
  * products to float rounding (BLAS adds in its own order).
- * float32 and float64 variants. tests/test_native_conv.py checks both
- * against the NumPy code.
+ * float32 and float64 variants. tests/test_native_conv.py and
+ * tests/test_kernels.py check both against the NumPy code.
  */
 #include "common.h"
 
@@ -256,7 +257,7 @@ GN_DEFINE_MAXPOOL_FWD(gn_maxpool_fwd_f64, double)
 GN_DEFINE_MAXPOOL_BWD(gn_maxpool_bwd_f32, float)
 GN_DEFINE_MAXPOOL_BWD(gn_maxpool_bwd_f64, double)
 
-/* --- the wide layout's two copies (glassnet.ops.conv._Plan) --------------------------
+/* --- the wide layout's two copies (kernels/variants/conv.py's _Plan) ----------------
  * A chunk's m samples lie side by side in rows of `pitch` columns; sample s's output
  * row i starts at column first + s·step + i·pitch of an (o, ld) product matrix.
  *

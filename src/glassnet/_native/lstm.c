@@ -1,7 +1,7 @@
 /* Recurrent layers over a whole sequence: LSTM and plain RNN, forward and BPTT.
  *
- * glassnet.ops.recurrent calls these instead of its NumPy loop when they
- * build. One call runs the whole forward pass and one the whole backward
+ * They are the compiled variants of glassnet.kernels.recurrent's kernels,
+ * used instead of its NumPy loops when they build. One call runs the whole forward pass and one the whole backward
  * pass, so a 64-step sequence costs two calls from Python rather than some
  * 1,100 small NumPy calls. Each time step is the recurrent matrix product
  * (gn_sgemm / gn_dgemm: NumPy's own BLAS) followed by one fused loop over
@@ -9,7 +9,7 @@
  * update forward; the gate derivatives, dc and the bias and one-hot
  * input-weight gradients backward.
  *
- * The arrays and their meaning are the NumPy code's (see ops/recurrent.py):
+ * The arrays and their meaning are the NumPy code's (see kernels/recurrent.py):
  * time-major, contiguous, row-major.
  *
  *   S    (T, B, 4H)  in: x_t·W_x + b (unscaled); out: the gate values f, i, g, o
@@ -34,33 +34,7 @@
 #endif
 #include "common.h"
 
-/* gn_expf_neg (e^x for x <= 0) is in common.h, next to gn_expf. */
-static inline __attribute__((always_inline)) float gn_sigmoidf(float z) {
-    const float e = gn_expf_neg(-fabsf(z));
-    const float r = 1.0f / (1.0f + e);
-    return z >= 0.0f ? r : e * r;
-}
-
-/* tanh: Cephes' odd polynomial below 0.625, (1 − e^−2|x|)/(1 + e^−2|x|) above. */
-static inline __attribute__((always_inline)) float gn_tanhf(float x) {
-    const float a = fabsf(x);
-    const float e = gn_expf_neg(-2.0f * a);
-    const float big = (1.0f - e) / (1.0f + e);
-    const float z = x * x;
-    float p = -5.70498872745e-3f;
-    p = p * z + 2.06390887954e-2f;
-    p = p * z - 5.37397155531e-2f;
-    p = p * z + 1.33314422036e-1f;
-    p = p * z - 3.33332819422e-1f;
-    const float small = p * z * x + x;
-    return a < 0.625f ? small : copysignf(big, x);
-}
-
-static inline double gn_sigmoid(double z) {
-    const double e = exp(-fabs(z));
-    const double r = 1.0 / (1.0 + e);
-    return z >= 0.0 ? r : e * r;
-}
+/* σ and tanh (gn_sigmoidf, gn_tanhf, gn_sigmoid) are common.h's. */
 
 /* One LSTM step's cells: S row block s (B, 4H) of weighted sums -> gate values,
  * c = f·c_prev + i·g, tc = tanh c, h = o·tc. */

@@ -8,25 +8,15 @@
  * optimizer update is a separate call (optim.c), made by the optimizer.
  *
  * Each operation computes what the eager op of glassnet.ops computes; the
- * results agree to float32 rounding, not bit for bit (exp is common.h's
- * gn_expf and log the C library's, not NumPy's).
+ * results agree to float32 rounding, not bit for bit (exp, σ and tanh are
+ * common.h's gn_expf, gn_sigmoidf and gn_tanhf, log the C library's; not NumPy's).
  */
 #include "common.h"
 
-enum {
-    OP_LINEAR_FWD = 1,  /* x W b z | batch in out:        z = x·W + b          */
-    OP_SIGMOID_FWD = 2, /* v y | n:                        y = 1 / (1 + e^−v)   */
-    OP_TANH_FWD = 3,    /* v y | n:                        y = tanh v           */
-    OP_RELU_FWD = 4,    /* v y | n:                        y = v·[v > 0]        */
-    OP_CROSS_ENTROPY = 5, /* z labels dz | batch classes: mean loss, dz        */
-    OP_SIGMOID_BWD = 6, /* g y out | n:                    out = g·y·(1 − y)    */
-    OP_TANH_BWD = 7,    /* g y out | n:                    out = g·(1 − y²)     */
-    OP_RELU_BWD = 8,    /* g y out | n:                    out = g·[y > 0]      */
-    OP_LINEAR_BWD = 9,  /* x g W dW db dx | batch in out:  dW = xᵀg, db = 1ᵀg, dx = gWᵀ */
-};
-
-/* One record: op, six addresses (0 = none), four sizes, one spare word. */
-#define RECORD 12
+/* The opcodes (OP_LINEAR_FWD ...) and the record size GN_STEP_RECORD (an
+ * opcode, six addresses, four sizes, a spare word) come from gn_abi.h, which
+ * the build generates from glassnet/kernels/_abi.py: Python reads the same table. */
+#define RECORD GN_STEP_RECORD
 
 static void linear_fwd(const float *x, const float *w, const float *b, float *z,
                        gn_int batch, gn_int in, gn_int out) {
@@ -56,10 +46,10 @@ static void linear_bwd(const float *x, const float *g, const float *w, float *dw
  * mask is also how the eager op computes it (and a branch on random signs
  * would mispredict half the time: 8x slower, measured). */
 static void sigmoid_fwd(const float *restrict v, float *restrict y, gn_int n) {
-    for (gn_int i = 0; i < n; i++) y[i] = 1.0f / (1.0f + gn_expf(-v[i]));
+    for (gn_int i = 0; i < n; i++) y[i] = gn_sigmoidf(v[i]);
 }
 static void tanh_fwd(const float *restrict v, float *restrict y, gn_int n) {
-    for (gn_int i = 0; i < n; i++) y[i] = tanhf(v[i]);
+    for (gn_int i = 0; i < n; i++) y[i] = gn_tanhf(v[i]);
 }
 static void relu_fwd(const float *restrict v, float *restrict y, gn_int n) {
     for (gn_int i = 0; i < n; i++) y[i] = v[i] * (float)(v[i] > 0.0f);

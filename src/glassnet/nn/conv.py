@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_positive
-from ..ops.conv import check_padding, conv_nd, to_pair
+from .._validate import check_padding, check_positive, to_pair
+from ..ops.conv import conv_nd
 from ..tensor import Tensor
 from . import init as initializers
 from .module import Module
@@ -16,18 +16,21 @@ class _ConvBase(Module):
 
     _spatial = 2
 
-    def _setup(self, in_channels, out_channels, kernel, stride, padding, bias, init, seed):
-        """``kernel`` and ``stride`` as given to the layer (ints for 1-D, pairs for 2-D)."""
+    def _setup(self, in_channels, out_channels, filt, stride, padding, bias, init, seed):
+        """``filt`` (the filter size) and ``stride`` as given to the layer (ints for
+        1-D, pairs for 2-D). The attribute keeps the public name ``kernel_size``:
+        it is the API contract (PyTorch's name); inside glassnet a convolution's
+        weights are *filters*, and a kernel is a formula of glassnet.kernels."""
         name = type(self).__name__
         check_positive(name, "in_channels", in_channels, integer=True)
         check_positive(name, "out_channels", out_channels, integer=True)
         initializers.get(init)  # an unknown name fails here, not at first use
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size, self.stride, self.padding = kernel, stride, padding
+        self.kernel_size, self.stride, self.padding = filt, stride, padding
         self._stride2 = stride if self._spatial == 2 else (1, stride)
         self.init = init
         shape = (self.out_channels, self.in_channels) + (
-            kernel if self._spatial == 2 else (kernel,))
+            filt if self._spatial == 2 else (filt,))
         self.weight = Tensor(np.zeros(shape, np.float32), requires_grad=True)
         self.bias = (Tensor(np.zeros(self.out_channels, np.float32), requires_grad=True)
                      if bias else None)
@@ -48,8 +51,8 @@ class _ConvBase(Module):
         return conv_nd(x, self.weight, self.bias, self._stride2, self.padding,
                        self._spatial, f"{type(self).__name__}({self.extra_repr()})")
 
-    def _geometry_repr(self, kernel, stride, padding) -> str:
-        text = f"{self.in_channels} → {self.out_channels}, {kernel}"
+    def _geometry_repr(self, filt, stride, padding) -> str:
+        text = f"{self.in_channels} → {self.out_channels}, {filt}"
         if stride not in ("1", "1x1"):
             text += f", stride {stride}"
         if padding not in ("0", "0x0", "valid"):
@@ -60,7 +63,7 @@ class _ConvBase(Module):
 class Conv2D(_ConvBase):
     """A convolution layer: each of its features slides over the image, making one map.
 
-    Every output channel is one learned feature (kernel). At every position
+    Every output channel is one learned feature (filter). At every position
     it is laid over a patch of the input -- all input channels at once --
     the overlapping values are multiplied and added, and a bias is added:
 
@@ -120,10 +123,10 @@ class Conv2D(_ConvBase):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1,
                  padding=0, bias: bool = True, init: str = "glorot", seed=None):
-        kernel = to_pair("Conv2D", "kernel_size", kernel_size)
+        filt = to_pair("Conv2D", "kernel_size", kernel_size)
         stride = to_pair("Conv2D", "stride", stride)
         padding = check_padding("Conv2D", padding, 2)
-        self._setup(in_channels, out_channels, kernel, stride, padding, bias, init, seed)
+        self._setup(in_channels, out_channels, filt, stride, padding, bias, init, seed)
 
     def extra_repr(self) -> str:
         pad = self.padding if isinstance(self.padding, str) else "x".join(map(str,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .._validate import check_ndim
-from ..ops.pool import check_pool_args, pool2d
+from .._validate import check_ndim, check_pool_args
+from ..ops.pool import pool2d
 from ..ops.reduce import mean
 from .module import Module
 
@@ -13,6 +13,7 @@ class _Pool2D(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False):
         name = type(self).__name__
+        # ``kernel_size`` is the public name (PyTorch's, the API contract): the window
         self.kernel_size, self.stride, self.padding = check_pool_args(
             name, kernel_size, stride, padding)
         self.ceil_mode = bool(ceil_mode)

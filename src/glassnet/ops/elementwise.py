@@ -9,11 +9,9 @@ work is done for it.
 
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 
-from .. import _native
+from .. import kernels
 from .._validate import shape_str
 from ..errors import ShapeError
 from ..tensor import Tensor, as_tensor, make_result, unbroadcast
@@ -175,81 +173,36 @@ def abs(x) -> Tensor:
 
 
 def tanh(x) -> Tensor:
-    """Hyperbolic tangent, squashing into (−1, 1).  Local derivative: 1 − y²."""
-    x = as_tensor(x)
-    y = np.tanh(x.data)
-    return make_result(y, (x,), lambda g: (g * (1 - y * y),))
+    """Hyperbolic tangent, squashing into (−1, 1).  Local derivative: 1 − y².
 
-
-def _sigmoid_array(v: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^−v), in 4 array operations.
-
-    Where v < −88 (float32; −709 in float64) e^−v overflows to infinity and
-    1 / (1 + ∞) = 0, which is the right answer: the overflow warning is
-    silenced, so |v| up to 1e4 and beyond is quiet.
+    Both formulas: :func:`glassnet.kernels.activations.tanh` and ``tanh_backward``.
     """
-    s = np.negative(v, out=np.empty_like(v))  # out=: an array even for 0-d input
-    with np.errstate(over="ignore"):
-        np.exp(s, out=s)
-    np.add(s, 1, out=s)
-    return np.reciprocal(s, out=s)
+    x = as_tensor(x)
+    y = kernels.tanh(x.data)
+    return make_result(y, (x,), lambda g: (kernels.tanh_backward(g, y),))
 
 
 def sigmoid(x) -> Tensor:
     """The logistic function 1/(1 + e^−x), squashing into (0, 1).
 
-    Local derivative: s(1 − s), from the output s.
+    Local derivative: s(1 − s), from the output s. Both formulas:
+    :func:`glassnet.kernels.activations.sigmoid` and ``sigmoid_backward``.
     """
     x = as_tensor(x)
-    s = _sigmoid_array(x.data)
-    return make_result(s, (x,), lambda g: (g * s * (1 - s),))
+    s = kernels.sigmoid(x.data)
+    return make_result(s, (x,), lambda g: (kernels.sigmoid_backward(g, s),))
 
 
 def relu(x) -> Tensor:
     """max(x, 0).  Local derivative: 1 where the input was positive, else 0.
 
     Computed as x · [x > 0] (so a negative x gives -0.0 and NaN stays NaN),
-    and backward as g · [x > 0]. For float32/float64 arrays the optional
-    compiled kernel (``_native/elementwise.c``) does each in one pass, with
-    the same bits; otherwise NumPy makes the mask and multiplies.
+    and backward as g · [x > 0]: :func:`glassnet.kernels.activations.relu` and
+    ``relu_backward`` (compiled in one pass each where that applies).
     """
     x = as_tensor(x)
-    kernels = _relu_kernels(x.data)
-    if kernels is not None:
-        return _relu_native(x, kernels)
-    positive = x.data > 0
-    return make_result(x.data * positive, (x,), lambda g: (g * positive,))
-
-
-_P = ctypes.c_void_p
-# x (or g), out (or mask), mask (or dx), n
-_RELU_SIGNATURES = {"gn_relu_fwd": [_P, _P, _P, ctypes.c_int64],
-                    "gn_relu_bwd": [_P, _P, _P, ctypes.c_int64]}
-
-
-def _relu_kernels(a: np.ndarray):
-    """The compiled (forward, backward) for a contiguous float array, or None."""
-    if not a.flags.c_contiguous:
-        return None
-    return _native.functions("elementwise", a.dtype, _RELU_SIGNATURES)
-
-
-def _relu_native(x: Tensor, kernels) -> Tensor:
-    """:func:`relu` through the compiled kernel: output and mask in one pass."""
-    forward, backward_c = kernels
-    xd = x.data
-    out = np.empty_like(xd)
-    positive = np.empty(xd.shape, bool)  # the kernel writes 0 or 1 into each byte
-    forward(xd.ctypes.data, out.ctypes.data, positive.ctypes.data, xd.size)
-
-    def backward(g):
-        if g.dtype != xd.dtype or not g.flags.c_contiguous:
-            return (g * positive,)
-        dx = np.empty_like(g)
-        backward_c(g.ctypes.data, positive.ctypes.data, dx.ctypes.data, g.size)
-        return (dx,)
-
-    return make_result(out, (x,), backward)
+    y, positive = kernels.relu(x.data)
+    return make_result(y, (x,), lambda g: (kernels.relu_backward(g, positive),))
 
 
 def clip(x, low=None, high=None) -> Tensor:

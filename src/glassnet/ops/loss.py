@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from .._validate import shape_str
 from ..errors import DataError, DTypeError, ShapeError
 from ..tensor import Tensor, as_tensor, make_result
@@ -129,25 +130,14 @@ def _cross_entropy(logits, target, reduction: str = "mean",
         )
 
     labels = _labels(where, t, n_classes)
-    z2 = z.reshape(-1, n_classes)
-    # Where each row's true class sits in the flattened (M, C) array: picking
-    # by flat index is several times faster than by (row, column) pairs.
-    flat = np.arange(0, labels.size * n_classes, n_classes) + labels
-    shifted = z2 - z2.max(axis=1, keepdims=True)  # <= 0, so exp never overflows
-    picked = shifted.take(flat)
-    e = np.exp(shifted, out=shifted)
-    total = _row_sums(e)
-    # −log softmax(z)[y] = log Σ exp(shifted) − shifted[y]
-    losses = np.log(total[:, 0]) - picked
+    losses, e, total, flat = kernels.cross_entropy(z.reshape(-1, n_classes), labels)
     out = _reduce(where, losses.reshape(batch_shape), reduction, z.dtype)
     n = losses.size
 
     def backward(g):
         # Local derivative: softmax(z) − onehot(y), the guess minus the truth.
         de_dl = _scale(g, reduction, n).reshape(-1, 1)  # (M, 1), or (1, 1) if reduced
-        de_dz = e * (de_dl / total)  # softmax and the chain-rule factor in one pass
-        de_dz.reshape(-1)[flat] -= de_dl[:, 0]
-        return (de_dz.reshape(z.shape),)
+        return (kernels.cross_entropy_backward(e, total, flat, de_dl).reshape(z.shape),)
 
     return make_result(out, (logits,), backward)
 

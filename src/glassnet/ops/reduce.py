@@ -11,8 +11,10 @@ import numpy as np
 
 from .._validate import shape_str
 from ..errors import ShapeError
-from ..tensor import Tensor, as_tensor, make_result
 
+# Sums as products with a vector of ones: written once, in the kernels layer.
+from ..kernels.linear import column_sums, ones, row_sums  # noqa: F401
+from ..tensor import Tensor, as_tensor, make_result
 
 _ALL = tuple(tuple(range(n)) for n in range(8))
 
@@ -30,39 +32,6 @@ def normalize_axes(op: str, axis, ndim: int) -> tuple:
     if len(set(out)) != len(out):
         raise ShapeError(f"{op}: axis {axis!r} repeats an axis.")
     return tuple(sorted(out))
-
-
-_ONES: dict = {}
-
-
-def ones(n: int, dtype) -> np.ndarray:
-    """A read-only vector of ``n`` ones, made once per (n, dtype) and then reused."""
-    key = (n, dtype)
-    found = _ONES.get(key)
-    if found is None:
-        if len(_ONES) > 256:  # odd batch sizes must not pile up
-            _ONES.clear()
-        found = _ONES[key] = np.ones(n, dtype)
-        found.flags.writeable = False
-    return found
-
-
-def row_sums(a: np.ndarray) -> np.ndarray:
-    """Σ over the columns of a 2-D array: shape (M,).
-
-    A product with a vector of ones. BLAS does it several times faster than
-    ``a.sum(axis=1)`` when rows are short (10 or 65 classes), and the one
-    product replaces NumPy's reduction machinery (a few µs a call).
-    """
-    return np.dot(a, ones(a.shape[1], a.dtype))
-
-
-def column_sums(a: np.ndarray) -> np.ndarray:
-    """Σ over the rows of a 2-D array, shape (N,): a bias gradient, summed over the batch.
-
-    ``ones @ a`` is 2-3x faster than ``a.sum(axis=0)`` for a (128, 256) batch.
-    """
-    return np.dot(ones(a.shape[0], a.dtype), a)
 
 
 def _kept_shape(shape: tuple, axes: tuple) -> tuple:

@@ -123,11 +123,6 @@ class Optimizer:
     """
 
     hyper_names: tuple = ("lr",)
-    #: True when ``update_one`` treats every element on its own (no norms, no
-    #: reductions over a parameter): then one call on all parameters laid end to
-    #: end gives the same numbers as one call per parameter, which a captured
-    #: training step (:mod:`glassnet.train.capture`) uses.
-    elementwise: bool = False
 
     def __init__(self, params, lr):
         where = type(self).__name__
@@ -135,7 +130,6 @@ class Optimizer:
         self.params = named_params(where, params)
         self.state: dict = {}
         self.steps = 0
-        self._scalars: dict = {}
         self.lr = lr
 
     # --- the learning rate ---------------------------------------------------------
@@ -147,35 +141,6 @@ class Optimizer:
     @lr.setter
     def lr(self, value) -> None:
         self._lr = check_number(type(self).__name__, "lr", value, 0.0)
-        self._scalars.clear()
-
-    def scalars(self, dtype: np.dtype) -> tuple:
-        """The settings of ``cast_settings()`` as 0-d arrays of ``dtype``.
-
-        Cast once per step, so float32 arithmetic stays float32 (0-d arrays
-        rather than NumPy scalars because ufuncs take them faster).
-        """
-        found = self._scalars.get(dtype)
-        if found is None:
-            found = tuple(np.array(v, dtype) for v in self.cast_settings())
-            self._scalars[dtype] = found
-        return found
-
-    def native_scalars(self, dtype: np.dtype) -> tuple:
-        """:meth:`scalars` as Python floats, for a compiled kernel's arguments.
-
-        Each is the dtype-rounded value, so the kernel computes with exactly
-        the numbers the NumPy code uses.
-        """
-        key = (dtype, float)
-        found = self._scalars.get(key)
-        if found is None:
-            found = self._scalars[key] = tuple(float(v) for v in self.scalars(dtype))
-        return found
-
-    def cast_settings(self) -> tuple:
-        """The Python numbers ``update_one`` needs in the parameter's dtype."""
-        return (self._lr,)
 
     # --- the training-loop interface ----------------------------------------------
     def zero_grad(self) -> None:
@@ -189,7 +154,6 @@ class Optimizer:
         Parameters whose ``grad`` is None (they took no part in the loss) are
         left alone, and so is their state. ``p.grad`` itself is never written.
         """
-        self._scalars.clear()
         state, init, update = self.state, self.init_state, self.update_one
         for name, p in self.params:
             grad = p.grad
@@ -209,17 +173,6 @@ class Optimizer:
     def update_one(self, p: Tensor, grad: np.ndarray, state: dict) -> None:
         """Move one parameter using its gradient and its state."""
         raise NotImplementedError(f"{type(self).__name__} must implement update_one().")
-
-    def bind_update(self, p: Tensor, grad: np.ndarray, state: dict):
-        """A function of no arguments that does ``update_one(p, grad, state)``.
-
-        For callers that update the same arrays every step (the captured
-        step): an optimizer may look up its kernel and the arrays' addresses
-        once here instead of on every call. The arrays must stay where they are
-        while the function is in use.
-        """
-        update = self.update_one
-        return lambda: update(p, grad, state)
 
     # --- inspecting, saving, restoring --------------------------------------------
     def hyper(self) -> dict:
@@ -299,7 +252,6 @@ class Optimizer:
         for k in self.hyper_names:
             setattr(self, k, getattr(fresh, k))
         self.state, self.steps = new_state, int(steps)
-        self._scalars.clear()
 
     def __repr__(self) -> str:
         sig = inspect.signature(type(self).__init__).parameters

@@ -43,30 +43,31 @@ Examples
 
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 
-from .. import _native
+from .. import kernels
 from .. import losses as losses_mod
 from .._validate import shape_str
 from ..errors import ConfigError, DataError, ShapeError
+from ..kernels import _abi
 from ..nn.activations import Identity, ReLU, Sigmoid, Tanh
 from ..nn.dense import Dense
 from ..nn.module import Module, Sequential, mark_trained
 from ..ops.loss import _labels
-from ..ops.reduce import ones
 from ..optim.base import Optimizer
+from ..optim.gradient import SGD, Adam
 from ..tensor import Tensor
 
 __all__ = ["capture_step", "CapturedStep"]
+
+_ELEMENTWISE_UPDATES = (SGD.update_one, Adam.update_one)
 
 
 # --- one kernel per layer: the eager op's NumPy calls, into fixed buffers ---------------
 
 
 class _DenseKernel:
-    """ops.linalg.linear: z = x·W + b; dW = xᵀ·g, db = 1ᵀ·g, dx = g·Wᵀ."""
+    """kernels.linear and linear_backward, into fixed buffers."""
 
     def __init__(self, layer: Dense, batch: int, dtype, needs_dx: bool):
         self.w, self.b = layer.weight.data, (
@@ -74,74 +75,58 @@ class _DenseKernel:
         )
         self.z = np.empty((batch, layer.out_features), dtype)
         self.dx = np.empty((batch, layer.in_features), dtype) if needs_dx else None
-        self.ones = ones(batch, dtype)
         self.dw = self.db = None  # views into the flat gradient, set by CapturedStep
 
     def forward(self, x):
         self.x = x
-        np.dot(x, self.w, out=self.z)
-        if self.b is not None:
-            np.add(self.z, self.b, out=self.z)
-        return self.z
+        return kernels.linear_forward(x, self.w, self.b, out=self.z)
 
     def backward(self, g):
-        np.dot(self.x.T, g, out=self.dw)
-        if self.b is not None:
-            np.dot(self.ones, g, out=self.db)
-        if self.dx is not None:
-            np.dot(g, self.w.T, out=self.dx)
+        kernels.linear_backward(
+            g, self.x, self.w, bias=self.b is not None, need_dx=self.dx is not None,
+            dx=self.dx, dw=self.dw, db=self.db,
+        )  # fmt: skip
         return self.dx
 
 
 class _SigmoidKernel:
-    """ops.elementwise.sigmoid: s = 1 / (1 + e^−v); ds = g·s·(1 − s)."""
+    """kernels.sigmoid and sigmoid_backward, into fixed buffers."""
 
     def __init__(self, layer, batch, shape, dtype):
         self.s, self.z, self.d = (np.empty((batch, *shape), dtype) for _ in range(3))
 
     def forward(self, v):
-        s = self.s
-        np.negative(v, out=s)
-        with np.errstate(over="ignore"):  # e^−v = ∞ gives s = 0, rightly
-            np.exp(s, out=s)
-        np.add(s, 1, out=s)
-        return np.reciprocal(s, out=s)
+        return kernels.sigmoid(v, out=self.s)
 
     def backward(self, g):
-        np.multiply(g, self.s, out=self.d)
-        np.subtract(1, self.s, out=self.z)
-        return np.multiply(self.d, self.z, out=self.d)
+        return kernels.sigmoid_backward(g, self.s, out=self.d, work=self.z)
 
 
 class _TanhKernel:
-    """ops.elementwise.tanh: y = tanh(v); dv = g·(1 − y²)."""
+    """kernels.tanh and tanh_backward, into fixed buffers."""
 
     def __init__(self, layer, batch, shape, dtype):
         self.y, self.d = (np.empty((batch, *shape), dtype) for _ in range(2))
 
     def forward(self, v):
-        return np.tanh(v, out=self.y)
+        return kernels.tanh(v, out=self.y)
 
     def backward(self, g):
-        d = self.d
-        np.multiply(self.y, self.y, out=d)
-        np.subtract(1, d, out=d)
-        return np.multiply(g, d, out=d)
+        return kernels.tanh_backward(g, self.y, out=self.d)
 
 
 class _ReLUKernel:
-    """ops.elementwise.relu: y = v·[v > 0]; dv = g·[v > 0]."""
+    """kernels.relu and relu_backward, into fixed buffers."""
 
     def __init__(self, layer, batch, shape, dtype):
         self.mask = np.empty((batch, *shape), bool)
         self.y, self.d = (np.empty((batch, *shape), dtype) for _ in range(2))
 
     def forward(self, v):
-        np.greater(v, 0, out=self.mask)
-        return np.multiply(v, self.mask, out=self.y)
+        return kernels.relu(v, out=self.y, mask=self.mask)[0]
 
     def backward(self, g):
-        return np.multiply(g, self.mask, out=self.d)
+        return kernels.relu_backward(g, self.mask, out=self.d)
 
 
 class _IdentityKernel:
@@ -164,63 +149,52 @@ _ACTIVATIONS = {
 
 
 class _CrossEntropyKernel:
-    """ops.loss.cross_entropy with class labels and the mean over the batch.
-
-    loss = mean(log Σ e^(z − max z) − (z_y − max z)); dz = (softmax(z) − onehot(y)) / M.
-    """
+    """kernels.cross_entropy with class labels and the mean over the batch."""
 
     def __init__(self, batch: int, classes: int, dtype, where: str):
         self.where, self.classes = where, classes
-        self.starts = np.arange(0, batch * classes, classes)
         self.shift = np.empty((batch, 1), dtype)
-        self.e = np.empty((batch, classes), dtype)  # shifted logits, then their exp
+        self.e = np.empty((batch, classes), dtype)
         self.picked, self.total, self.losses = (
             np.empty(batch, dtype) for _ in range(3)
         )
-        self.ones = ones(classes, dtype)
         self.dz = np.empty((batch, classes), dtype)
-        self.de_dl = np.empty((1, 1), dtype)
         self.factor = np.empty((batch, 1), dtype)
+        # d(mean)/d(each loss) = 1/M, as ops.loss computes it from g = 1
         self.n = dtype.type(batch)
-        self.one = np.ones((), dtype)
+        self.de_dl = (np.ones((), dtype) / self.n).reshape(1, 1)
 
     def forward(self, z, target) -> float:
         labels = _labels(self.where, target, self.classes)
-        self.flat = flat = self.starts + labels
-        e = self.e
-        np.maximum.reduce(z, axis=1, keepdims=True, out=self.shift)
-        np.subtract(z, self.shift, out=e)
-        e.take(flat, out=self.picked)
-        np.exp(e, out=e)
-        np.dot(e, self.ones, out=self.total)
-        np.log(self.total, out=self.losses)
-        np.subtract(self.losses, self.picked, out=self.losses)
-        return np.add.reduce(self.losses, axis=None) / self.n
+        losses, _, _, self.flat = kernels.cross_entropy(
+            z, labels, self.losses, self.e, self.total, self.shift, self.picked
+        )
+        return np.add.reduce(losses, axis=None) / self.n
 
     def backward(self):
-        de_dl = self.de_dl
-        np.divide(self.one, self.n, out=de_dl[0])  # d(mean)/d(each loss) = 1/M
-        np.divide(de_dl, self.total[:, None], out=self.factor)
-        np.multiply(self.e, self.factor, out=self.dz)
-        self.dz.reshape(-1)[self.flat] -= de_dl[:, 0]
-        return self.dz
+        return kernels.cross_entropy_backward(
+            self.e, self.total, self.flat, self.de_dl, out=self.dz, factor=self.factor
+        )
 
 
 # --- the same step as one compiled call (glassnet/_native/step.c) -----------------
 
-# Operation codes of step.c, and the words of one record: op, six addresses, sizes.
-_LINEAR_FWD, _CE, _LINEAR_BWD = 1, 5, 9
-_ACT_CODES = {Sigmoid: (2, 6), Tanh: (3, 7), ReLU: (4, 8)}  # (forward, backward)
-_RECORD = 12
+# Operation codes of step.c and the words of one record, from the C interface table.
+_OP = _abi.OPCODES
+_LINEAR_FWD, _CE, _LINEAR_BWD = (
+    _OP["OP_LINEAR_FWD"], _OP["OP_CROSS_ENTROPY"], _OP["OP_LINEAR_BWD"]
+)
+_ACT_CODES = {  # (forward, backward)
+    Sigmoid: (_OP["OP_SIGMOID_FWD"], _OP["OP_SIGMOID_BWD"]),
+    Tanh: (_OP["OP_TANH_FWD"], _OP["OP_TANH_BWD"]),
+    ReLU: (_OP["OP_RELU_FWD"], _OP["OP_RELU_BWD"]),
+}
+_RECORD = _abi.STEP_RECORD
 
 
 def _step_library():
-    lib = _native.load("step")
-    if lib is not None and lib.gn_step_run.argtypes is None:
-        fn = lib.gn_step_run
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
-        fn.restype = ctypes.c_int64
-    return lib
+    """gn_step_run, typed from the interface table, or None."""
+    return kernels.native("gn_step_run")
 
 
 class _NativePlan:
@@ -233,8 +207,8 @@ class _NativePlan:
     every call and are written into their two slots first.
     """
 
-    def __init__(self, step, batch: int, lib):
-        self.run = lib.gn_step_run
+    def __init__(self, step, batch: int, run):
+        self.run = run  # gn_step_run
         dtype, records, keep = step.dtype, [], []
         grad_of = {id(p): g for p, g in zip(step.params, step.grads)}
 
@@ -384,7 +358,7 @@ class CapturedStep:
                 why = (
                     f"the compiled step is float32 only; the parameters are {self.dtype}"
                     if self.dtype != np.float32
-                    else _native.status().get("step", "compiled kernels are off")
+                    else kernels.why_not("step")
                 )
                 raise ConfigError(f"capture_step(native=True): {why}.")
             self._lib = lib
@@ -416,7 +390,9 @@ class CapturedStep:
             self.views.append(view)
             self.grads.append(self.grad[a:b].reshape(view.shape))
         mark_trained(self.params)  # the steps below bypass Optimizer.step, which marks
-        self.elementwise = getattr(opt, "elementwise", False)
+        # One update_one call on the flat arrays equals one per parameter only
+        # for a rule that treats every element on its own: SGD's and Adam's.
+        self.elementwise = type(opt).update_one in _ELEMENTWISE_UPDATES
         if not self.elementwise:
             return
         flat_state = opt.init_state(self.flat)
@@ -440,7 +416,8 @@ class CapturedStep:
         self.flat_state = flat_state
         self.counters = list(counters)
         self.states = [opt.state[name] for name in self.names]
-        self._flat_update = opt.bind_update(self.flat, self.grad, flat_state)
+        update, flat, grad = opt.update_one, self.flat, self.grad
+        self._flat_update = lambda: update(flat, grad, flat_state)
 
     def _still_bound(self) -> bool:
         """False when a parameter's array was replaced (load_state_dict, a restore)."""

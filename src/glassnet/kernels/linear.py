@@ -1,0 +1,102 @@
+"""A layer of neurons, ``z = x·W + b``, and its backward: written once, here.
+
+The matrix products are BLAS calls (``np.dot``). Sums over rows or columns are
+products with a vector of ones, which BLAS does several times faster than
+NumPy's reductions on short rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _draw, register
+
+_ONES: dict = {}
+
+
+def ones(n: int, dtype) -> np.ndarray:
+    """A read-only vector of ``n`` ones, made once per (n, dtype) and then reused."""
+    key = (n, dtype)
+    found = _ONES.get(key)
+    if found is None:
+        if len(_ONES) > 256:  # odd batch sizes must not pile up
+            _ONES.clear()
+        found = _ONES[key] = np.ones(n, dtype)
+        found.flags.writeable = False
+    return found
+
+
+def row_sums(a: np.ndarray, out=None) -> np.ndarray:
+    """Σ over the columns of a 2-D array: shape (M,).
+
+    A product with a vector of ones. BLAS does it several times faster than
+    ``a.sum(axis=1)`` when rows are short (10 or 65 classes), and the one
+    product replaces NumPy's reduction machinery (a few µs a call).
+    """
+    return np.dot(a, ones(a.shape[1], a.dtype), out=out)
+
+
+def column_sums(a: np.ndarray, out=None) -> np.ndarray:
+    """Σ over the rows of a 2-D array, shape (N,): a bias gradient, over a batch.
+
+    ``ones @ a`` is 2-3x faster than ``a.sum(axis=0)`` for a (128, 256) batch.
+    """
+    return np.dot(ones(a.shape[0], a.dtype), a, out=out)
+
+
+def _linear_args(draw):
+    st = _draw._st()
+    dt = _draw.dtype(draw)
+    batch = _draw.shape(draw, ndim=(1, 2))
+    n_in, n_out = _draw.size(draw), _draw.size(draw)
+    x = _draw.array(draw, (*batch, n_in), dt)
+    w = _draw.array(draw, (n_in, n_out), dt)
+    b = _draw.array(draw, (n_out,), dt) if draw(st.booleans()) else None
+    return (x, w, b), {}
+
+
+@register("linear", args=_linear_args)
+def linear(x, w, b=None, out=None):
+    """z = x·W + b.  Shapes: x (..., in), W (in, out), b (out,) -> (..., out).
+
+    For a 2-D x, ``np.dot`` is the same BLAS product as ``@`` without the gufunc
+    machinery: about 0.5 µs less per call, which small layers notice.
+    """
+    z = np.dot(x, w, out=out) if x.ndim == 2 else np.matmul(x, w, out=out)
+    if b is not None:
+        np.add(z, b, out=z)
+    return z
+
+
+def _linear_backward_args(draw):
+    st = _draw._st()
+    (x, w, b), _ = _linear_args(draw)
+    g = _draw.array(draw, (*x.shape[:-1], w.shape[1]), x.dtype)
+    need_dx = draw(st.booleans())
+    return (g, x, w), {"bias": b is not None, "need_dx": need_dx}
+
+
+@register("linear_backward", args=_linear_backward_args)
+def linear_backward(
+    g, x, w, bias=True, need_dx=True, need_dw=True, dx=None, dw=None, db=None
+):
+    """(dx, dW, db) of z = x·W + b, from g = d(loss)/dz::
+
+        dx = g·Wᵀ      dW = xᵀ·g      db = 1ᵀ·g (g summed over the batch)
+
+    Batch axes beyond the first are flattened into one. A gradient that is not
+    needed (``need_dx``, ``need_dw``, ``bias``) is None; ``dx``, ``dw``, ``db``
+    are optional buffers for the results.
+    """
+    x2, g2 = x, g
+    if g.ndim != 2:  # batch axes: flatten them into one
+        x2, g2 = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
+    if need_dx:
+        dx = np.dot(g2, w.T, out=dx)
+        if g.ndim != 2:
+            dx = dx.reshape(x.shape)
+    else:
+        dx = None
+    dw = np.dot(x2.T, g2, out=dw) if need_dw else None
+    db = column_sums(g2, out=db) if bias else None
+    return dx, dw, db

@@ -1,0 +1,9 @@
+"""Faster twins of the kernels' references, kept apart from the definitions.
+
+A reference (``glassnet/kernels/*.py``) is the formula to read; what lives
+here is how it is made fast -- layouts, chunking, reused buffers -- registered
+as :func:`glassnet.kernels.variant` of the reference it must agree with.
+Short compiled wrappers stay next to their reference.
+"""
+
+from . import conv  # noqa: F401  (registers itself)

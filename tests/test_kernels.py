@@ -1,0 +1,141 @@
+"""Every kernel variant against its textbook reference, at the agreement it declares.
+
+One test, parametrised over the whole registry (:mod:`glassnet.kernels`):
+hypothesis draws arguments with each kernel's own generator (batch 1, odd
+sizes and non-contiguous layouts included), the reference and the variant run
+on copies, and their results -- the return value and every array argument,
+since some kernels work in place -- must be identical ("bits") or equal within
+the declared tolerance ("rounding"). ``dispatch`` checks what
+``kernels.call`` picks, on every drawn argument, the same way.
+"""
+
+import copy
+
+import numpy as np
+import pytest
+from conftest import NATIVE_REQUIRED
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from glassnet import _native, kernels
+from glassnet.kernels import _abi
+
+REGISTRY = kernels.registry()
+CASES = [
+    pytest.param(name, v, id=f"{name}-{v.name if v else 'dispatch'}")
+    for name, k in REGISTRY.items()
+    for v in [*k.variants, None]
+]
+
+
+def _arrays(result):
+    """The arrays in a result: an array, a tuple of them, or None."""
+    if result is None:
+        return []
+    if isinstance(result, tuple):  # None stands for a result not asked for
+        return [None if a is None else np.asarray(a) for a in result]
+    return [np.asarray(result)]  # an array, or the NumPy scalar of a 0-d input
+
+
+def _copy(a):
+    """A copy of ``a`` with the same memory layout (strides), so BLAS takes the
+    same path for both (``copy.deepcopy`` would make a strided view contiguous)."""
+    if not isinstance(a, np.ndarray):
+        return copy.deepcopy(a)
+    owner = a if a.base is None else a.base
+    while isinstance(owner, np.ndarray) and owner.base is not None:
+        owner = owner.base
+    if not isinstance(owner, np.ndarray):
+        return a.copy(order="K")
+    buffer = owner.copy(order="A")
+    offset = a.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
+    return np.ndarray(a.shape, a.dtype, buffer, offset, a.strides)
+
+
+def _same(expected, got, v):
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    if v is None or v.agreement == "bits":
+        assert (
+            np.ascontiguousarray(got).tobytes()
+            == np.ascontiguousarray(expected).tobytes()
+        ), f"{got} != {expected}"
+    else:
+        np.testing.assert_allclose(got, expected, rtol=v.rtol, atol=v.atol)
+
+
+@pytest.mark.parametrize("name, v", CASES)
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_variant_agrees_with_reference(name, v, data):
+    kernel = REGISTRY[name]
+    args, kwargs = kernel.args(data.draw)
+    if v is not None and v.library is not None and _native.load(v.library) is None:
+        if NATIVE_REQUIRED:
+            pytest.fail(f"library {v.library} did not build: {_native.status()}")
+        pytest.skip(f"compiled library {v.library} not available here")
+    if v is None:  # what the dispatcher picks
+        fn = kernels.pick(name, *args, **kwargs)
+        v = next((x for x in kernel.variants if x.fn is fn), None)
+    else:
+        fn = v.fn
+        if not v.available(*args, **kwargs):
+            return  # e.g. a non-contiguous input: the dispatcher never sends it here
+    ref_args = [_copy(a) for a in args]
+    ref_kwargs = {k: _copy(a) for k, a in kwargs.items()}
+    expected = kernel.reference(*ref_args, **ref_kwargs)
+    got = fn(*args, **kwargs)
+    for e, g in zip(_arrays(expected), _arrays(got), strict=True):
+        if e is None or g is None:
+            assert e is None and g is None
+            continue
+        _same(e, g, v)
+    for e, g in zip(ref_args, args, strict=True):  # what in-place kernels wrote
+        if isinstance(e, np.ndarray):
+            _same(e, g, v)
+    for key, e in ref_kwargs.items():  # and into the buffers given by keyword
+        if isinstance(e, np.ndarray):
+            _same(e, kwargs[key], v)
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_every_kernel_has_a_reference_and_arguments(name):
+    kernel = REGISTRY[name]
+    assert callable(kernel.reference) and kernel.reference.__doc__
+    assert callable(kernel.args), f"kernel {name!r} has no argument generator"
+    for v in kernel.variants:
+        assert v.agreement in ("bits", "rounding")
+        assert v.agreement == "bits" or v.rtol > 0 or v.atol > 0
+
+
+def test_registry_refuses_a_kernel_without_arguments_or_twice():
+    with pytest.raises(ValueError, match="registered twice"):
+        kernels.register("relu", args=lambda draw: ((), {}))(lambda x: x)
+    with pytest.raises(ValueError, match="unknown kernel"):
+        kernels.variant("no-such-kernel")(lambda x: x)
+
+
+def test_a_c_definition_that_differs_from_the_table_does_not_compile(
+    monkeypatch, tmp_path
+):
+    """The build generates gn_abi.h from kernels/_abi.py; optim.c includes it. A
+    table that says float where optim.c says double is a compile error."""
+    fn = _abi.FUNCTIONS["gn_sgd"]
+    assert fn.args[4] == ("double", "lr")
+    wrong = fn._replace(args=[*fn.args[:4], ("float", "lr"), *fn.args[5:]])
+    monkeypatch.setitem(_abi.FUNCTIONS, "gn_sgd", wrong)
+    monkeypatch.setenv("GLASSNET_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("GLASSNET_NATIVE", "1")
+    _native._forget()
+    try:
+        if _native._compiler() is None:
+            if NATIVE_REQUIRED:
+                pytest.fail("no C compiler")
+            pytest.skip("no C compiler here")
+        with pytest.raises(_native.NativeError, match="conflicting types"):
+            _native.load("optim")
+    finally:
+        monkeypatch.undo()
+        _native._forget()
+    assert _native.load("optim") is None or kernels.native(
+        "gn_sgd", np.dtype(np.float32)
+    ).argtypes == _abi.argtypes("gn_sgd")
