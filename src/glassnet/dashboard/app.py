@@ -205,7 +205,9 @@ class Runs:
         if out.shape[1] == 1:
             p1 = out[:, 0]
             if p1.min() < 0 or p1.max() > 1:
-                p1 = 1 / (1 + np.exp(-np.clip(p1, -50, 50)))
+                from ..kernels import sigmoid  # the one sigmoid formula
+
+                p1 = sigmoid(np.ascontiguousarray(p1))
             confidence = np.maximum(p1, 1 - p1)
         else:
             z = out - out.max(1, keepdims=True)
