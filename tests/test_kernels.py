@@ -139,3 +139,39 @@ def test_a_c_definition_that_differs_from_the_table_does_not_compile(
     assert _native.load("optim") is None or kernels.native(
         "gn_sgd", np.dtype(np.float32)
     ).argtypes == _abi.argtypes("gn_sgd")
+
+
+RECORDABLE = [name for name, k in REGISTRY.items() if k.outs]
+
+
+@pytest.mark.parametrize("name", RECORDABLE)
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_declared_result_buffers_are_written(name, data):
+    """``outs`` and ``scratch`` are what a recorder relies on (train/capture.py):
+    given the results of one call as buffers, and its scratch, the kernel must
+    write the same values into those buffers."""
+    import inspect
+
+    kernel = REGISTRY[name]
+    args, kwargs = kernel.args(data.draw)
+    expected = kernel.reference(*map(_copy, args), **kwargs)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    assert len(expected) == len(kernel.outs), "one name in outs per result"
+    buffers = {
+        n: np.full_like(r, 7)
+        for n, r in zip(kernel.outs, expected)
+        if isinstance(r, np.ndarray)
+    }
+    bound = inspect.signature(kernel.reference).bind(*map(_copy, args), **kwargs)
+    bound.arguments.update(buffers)
+    if kernel.scratch is not None:
+        bound.arguments.update(kernel.scratch(bound.arguments))
+    got = kernel.reference(*bound.args, **bound.kwargs)
+    got = got if isinstance(got, tuple) else (got,)
+    for n, want, have in zip(kernel.outs, expected, got):
+        if n in buffers:
+            assert np.shares_memory(have, buffers[n]), f"{n} is not written in place"
+            _same(np.asarray(want), buffers[n].reshape(np.shape(want)), None)
+        else:
+            assert want is None and have is None or not isinstance(want, np.ndarray)

@@ -73,11 +73,25 @@ variant that ``uses`` C functions applies only when :func:`native` finds each
 of them for the first argument's dtype. Results are compared on the return
 value and on every array argument (in-place kernels, such as the optimizer
 updates, are checked on what they wrote).
+
+Recording calls
+---------------
+``register(..., outs=("out", ...))`` names the parameters that take the
+kernel's results as buffers, in the order it returns them; ``scratch=`` maps a
+call's bound arguments to buffers for its scratch parameters. Inside
+``with kernels.recording(tape):`` every call made through the module-level
+names is appended to ``tape`` as a :class:`Call` (the kernel, the function
+that ran, its bound arguments, its result), so that a replay can run the
+same functions again, each writing its results into the arrays the recording
+returned (:mod:`glassnet.train.capture` does, as tinygrad's TinyJit does).
+The module-level names are swapped while recording: record from one thread.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .. import _native
@@ -92,6 +106,7 @@ __all__ = [
     "pick",
     "call",
     "native",
+    "recording",
 ]
 
 AGREEMENTS = ("bits", "rounding")
@@ -133,18 +148,26 @@ class Kernel:
     reference: Callable
     args: Callable | None
     variants: list = field(default_factory=list)
+    outs: tuple = ()  # the result buffers' parameter names, in return order
+    scratch: Callable | None = None  # arguments -> {name: scratch buffer}
 
 
 _KERNELS: dict[str, Kernel] = {}
 
 
-def register(name: str, *, args: Callable | None):
+def register(
+    name: str,
+    *,
+    args: Callable | None,
+    outs: tuple = (),
+    scratch: Callable | None = None,
+):
     """Decorator: make the function the reference of kernel ``name``."""
 
     def decorate(fn):
         if name in _KERNELS:
             raise ValueError(f"kernel {name!r} is registered twice.")
-        _KERNELS[name] = Kernel(name, fn, args)
+        _KERNELS[name] = Kernel(name, fn, args, outs=tuple(outs), scratch=scratch)
         return fn
 
     return decorate
@@ -249,6 +272,40 @@ def _dispatcher(name: str) -> Callable:
     return dispatch
 
 
+@dataclass
+class Call:
+    """One recorded kernel call: see "Recording calls" in the module docstring."""
+
+    kernel: Kernel
+    fn: Callable
+    bound: inspect.BoundArguments
+    result: object
+
+
+@contextmanager
+def recording(tape: list):
+    """Append every kernel called through the module-level names to ``tape``."""
+    saved = {attr: globals()[attr] for attr in _NAMES}
+
+    def recorder(name):
+        kernel = _KERNELS[name]
+        signature = inspect.signature(kernel.reference)
+
+        def record(*args, **kwargs):
+            fn = pick(name, *args, **kwargs)
+            result = fn(*args, **kwargs)
+            tape.append(Call(kernel, fn, signature.bind(*args, **kwargs), result))
+            return result
+
+        return record
+
+    try:
+        globals().update({attr: recorder(name) for attr, name in _NAMES.items()})
+        yield tape
+    finally:
+        globals().update(saved)
+
+
 from . import activations, conv, linear, loss, optim, pool, recurrent  # noqa: E402, I001
 from . import variants  # noqa: E402  (after the references they are variants of)
 
@@ -264,6 +321,16 @@ cross_entropy = _dispatcher("cross_entropy")
 cross_entropy_backward = _dispatcher("cross_entropy_backward")
 sgd = _dispatcher("sgd")
 adam = _dispatcher("adam")
+mean = _dispatcher("mean")
+mean_backward = _dispatcher("mean_backward")
+
+#: The module-level names and the kernels they call (what :func:`recording` swaps).
+_NAMES = {
+    **{name: name for name in ("sigmoid", "tanh", "relu", "cross_entropy")},
+    **{f"{name}_backward": f"{name}_backward"
+       for name in ("sigmoid", "tanh", "relu", "cross_entropy", "linear", "mean")},
+    "linear_forward": "linear", "sgd": "sgd", "adam": "adam", "mean": "mean",
+}  # fmt: skip
 
 __all__ += [
     "activations",
@@ -282,6 +349,8 @@ __all__ += [
     "relu_backward",
     "sgd",
     "adam",
+    "mean",
+    "mean_backward",
     "conv",
     "pool",
     "recurrent",

@@ -33,7 +33,7 @@ def _grad_and(output):
 # --- sigmoid -----------------------------------------------------------------------
 
 
-@register("sigmoid", args=_one)
+@register("sigmoid", args=_one, outs=("out",))
 def sigmoid(x, out=None):
     """s = 1 / (1 + e^−x), in 4 array operations.
 
@@ -50,7 +50,12 @@ def sigmoid(x, out=None):
     return np.reciprocal(s, out=s)
 
 
-@register("sigmoid_backward", args=_grad_and(sigmoid))
+@register(
+    "sigmoid_backward",
+    args=_grad_and(sigmoid),
+    outs=("out",),
+    scratch=lambda a: {"work": np.empty_like(a["s"])},
+)
 def sigmoid_backward(g, s, out=None, work=None):
     """g · s(1 − s), from the forward's output s."""
     d = np.multiply(g, s, out=out)
@@ -60,13 +65,13 @@ def sigmoid_backward(g, s, out=None, work=None):
 # --- tanh --------------------------------------------------------------------------
 
 
-@register("tanh", args=_one)
+@register("tanh", args=_one, outs=("out",))
 def tanh(x, out=None):
     """y = tanh(x) = (e^x − e^−x) / (e^x + e^−x), squashing into (−1, 1)."""
     return np.tanh(x, out=out)
 
 
-@register("tanh_backward", args=_grad_and(tanh))
+@register("tanh_backward", args=_grad_and(tanh), outs=("out",))
 def tanh_backward(g, y, out=None):
     """g · (1 − y²), from the forward's output y."""
     d = np.subtract(1, np.multiply(y, y, out=out), out=out)
@@ -83,7 +88,7 @@ def _relu_args(draw):
     return (x,), {}
 
 
-@register("relu", args=_relu_args)
+@register("relu", args=_relu_args, outs=("out", "mask"))
 def relu(x, out=None, mask=None):
     """(y, mask): mask = [x > 0], y = x · mask.
 
@@ -120,7 +125,7 @@ def _relu_backward_args(draw):
     return (_draw.like(draw, x), relu(x)[1]), {}
 
 
-@register("relu_backward", args=_relu_backward_args)
+@register("relu_backward", args=_relu_backward_args, outs=("out",))
 def relu_backward(g, mask, out=None):
     """g · mask, with the forward's mask [x > 0]."""
     return np.multiply(g, mask, out=out)

@@ -55,7 +55,7 @@ def _linear_args(draw):
     return (x, w, b), {}
 
 
-@register("linear", args=_linear_args)
+@register("linear", args=_linear_args, outs=("out",))
 def linear(x, w, b=None, out=None):
     """z = x·W + b.  Shapes: x (..., in), W (in, out), b (out,) -> (..., out).
 
@@ -76,7 +76,7 @@ def _linear_backward_args(draw):
     return (g, x, w), {"bias": b is not None, "need_dx": need_dx}
 
 
-@register("linear_backward", args=_linear_backward_args)
+@register("linear_backward", args=_linear_backward_args, outs=("dx", "dw", "db"))
 def linear_backward(
     g, x, w, bias=True, need_dx=True, need_dw=True, dx=None, dw=None, db=None
 ):
@@ -92,9 +92,13 @@ def linear_backward(
     if g.ndim != 2:  # batch axes: flatten them into one
         x2, g2 = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
     if need_dx:
-        dx = np.dot(g2, w.T, out=dx)
-        if g.ndim != 2:
+        if g.ndim != 2:  # into the buffer, seen with the batch axes flattened
+            dx = np.dot(
+                g2, w.T, out=None if dx is None else dx.reshape(g2.shape[0], -1)
+            )
             dx = dx.reshape(x.shape)
+        else:
+            dx = np.dot(g2, w.T, out=dx)
     else:
         dx = None
     dw = np.dot(x2.T, g2, out=dw) if need_dw else None

@@ -29,8 +29,23 @@ def _ce_args(draw):
     return (z, labels), {}
 
 
-@register("cross_entropy", args=_ce_args)
-def cross_entropy(z, labels, losses=None, e=None, total=None, shift=None, picked=None):
+def _ce_scratch(a):
+    z = a["z"]
+    return {
+        "shift": np.empty((len(z), 1), z.dtype),
+        "picked": np.empty(len(z), z.dtype),
+    }
+
+
+@register(
+    "cross_entropy",
+    args=_ce_args,
+    outs=("losses", "e", "total", "flat"),
+    scratch=_ce_scratch,
+)
+def cross_entropy(
+    z, labels, losses=None, e=None, total=None, shift=None, picked=None, flat=None
+):
     """(losses (M,), e, total, flat): the per-row losses and what the gradient needs.
 
     ``e`` (M, C) is e^(z − max z) and ``total`` (M,) its row sums (softmax =
@@ -44,7 +59,7 @@ def cross_entropy(z, labels, losses=None, e=None, total=None, shift=None, picked
         if len(_STARTS) > 256:
             _STARTS.clear()
         starts = _STARTS[(m, c)] = np.arange(0, m * c, c)
-    flat = starts + labels
+    flat = np.add(starts, labels, out=flat)
     shift = np.maximum.reduce(z, axis=1, keepdims=True, out=shift)
     e = np.subtract(z, shift, out=e)  # <= 0, so exp never overflows
     picked = e.take(flat, out=picked)
@@ -64,7 +79,7 @@ def _ce_backward_args(draw):
     return (e, total, flat, dl), {}
 
 
-@register("cross_entropy_backward", args=_ce_backward_args)
+@register("cross_entropy_backward", args=_ce_backward_args, outs=("out",))
 def cross_entropy_backward(e, total, flat, dl, out=None, factor=None):
     """dz = (softmax(z) − onehot(y)) · dl, given the forward's e, total, flat.
 
@@ -74,3 +89,32 @@ def cross_entropy_backward(e, total, flat, dl, out=None, factor=None):
     dz = np.multiply(e, factor, out=out)  # softmax and the chain-rule factor at once
     dz.reshape(-1)[flat] -= dl[:, 0]
     return dz
+
+
+# --- the mean over a batch, and its derivative ---------------------------------------
+
+
+def _mean_args(draw):
+    return (_draw.array(draw, _draw.shape(draw, ndim=(1, 2))),), {}
+
+
+@register("mean", args=_mean_args, outs=("out",))
+def mean(x, out=None):
+    """Σ x / n over every element, as a 0-d array: a batch's mean loss.
+
+    ``np.add.reduce`` rather than ``ndarray.mean``, which is slow on small arrays.
+    """
+    out = np.add.reduce(x, axis=None, out=np.empty((), x.dtype) if out is None else out)
+    return np.divide(out, x.dtype.type(x.size), out=out)
+
+
+def _mean_backward_args(draw):
+    st = _draw._st()
+    g = _draw.array(draw, (), layout="contiguous")
+    return (g, draw(st.integers(1, 100))), {}
+
+
+@register("mean_backward", args=_mean_backward_args, outs=("out",))
+def mean_backward(g, n, out=None):
+    """d(mean)/d(each of its n elements) = g / n, for the upstream gradient g."""
+    return np.divide(g, g.dtype.type(n), out=out)

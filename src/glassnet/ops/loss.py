@@ -55,17 +55,16 @@ def _reduce(where, losses: np.ndarray, reduction: str, dtype) -> np.ndarray:
         return losses
     if losses.size == 0:
         raise ShapeError(f"{where}: cannot reduce the loss of an empty batch.")
-    total = np.add.reduce(losses, axis=None)  # ndarray.mean is slow on small batches
     if reduction == "mean":
-        total = total / dtype.type(losses.size)
-    return np.asarray(total, dtype=dtype)
+        return kernels.mean(losses)
+    return np.asarray(np.add.reduce(losses, axis=None), dtype=dtype)
 
 
 def _scale(g: np.ndarray, reduction: str, n: int) -> np.ndarray:
     """d(reduced loss)/d(each sample's loss), shaped to multiply per-sample rows."""
     if reduction == "none":
         return g
-    return g / g.dtype.type(n) if reduction == "mean" else g
+    return kernels.mean_backward(g, n) if reduction == "mean" else g
 
 
 # --- cross-entropy ---------------------------------------------------------------
