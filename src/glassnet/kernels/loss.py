@@ -59,7 +59,7 @@ def cross_entropy(
         if len(_STARTS) > 256:
             _STARTS.clear()
         starts = _STARTS[(m, c)] = np.arange(0, m * c, c)
-    flat = np.add(starts, labels, out=flat)
+    flat = starts + labels if flat is None else np.add(starts, labels, out=flat)
     shift = np.maximum.reduce(z, axis=1, keepdims=True, out=shift)
     e = np.subtract(z, shift, out=e)  # <= 0, so exp never overflows
     picked = e.take(flat, out=picked)
@@ -79,7 +79,12 @@ def _ce_backward_args(draw):
     return (e, total, flat, dl), {}
 
 
-@register("cross_entropy_backward", args=_ce_backward_args, outs=("out",))
+@register(
+    "cross_entropy_backward",
+    args=_ce_backward_args,
+    outs=("out",),
+    scratch=lambda a: {"factor": np.empty((len(a["total"]), 1), a["total"].dtype)},
+)
 def cross_entropy_backward(e, total, flat, dl, out=None, factor=None):
     """dz = (softmax(z) − onehot(y)) · dl, given the forward's e, total, flat.
 
@@ -104,8 +109,11 @@ def mean(x, out=None):
 
     ``np.add.reduce`` rather than ``ndarray.mean``, which is slow on small arrays.
     """
-    out = np.add.reduce(x, axis=None, out=np.empty((), x.dtype) if out is None else out)
-    return np.divide(out, x.dtype.type(x.size), out=out)
+    m = np.add.reduce(x, axis=None) / x.dtype.type(x.size)  # NumPy scalars: fast
+    if out is None:
+        return np.asarray(m)
+    out[...] = m
+    return out
 
 
 def _mean_backward_args(draw):

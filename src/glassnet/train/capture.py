@@ -4,9 +4,9 @@ For a small model most of an eager step is bookkeeping (Tensors, closures,
 sorting the graph, allocating every intermediate), not arithmetic. So, as
 tinygrad's TinyJit does, the first call for a batch shape runs the eager step
 (forward, loss, backward) inside :func:`glassnet.kernels.recording`, which
-writes down every kernel call; later calls copy the batch into the recorded
-input buffers and run the recorded calls again, each writing its results into
-the arrays the recording returned (the kernels' ``outs``). The calls are the
+writes down every kernel call; later calls run the recorded calls again on
+the new batch, each writing its results into the arrays the recording
+returned (the kernels' ``outs``). The calls are the
 eager ops' own, so the numbers are the eager loop's, bit for bit; calls that
 read only constants (d(mean)/d(loss) = 1/M) are not repeated. The weights
 move in one update for all (:mod:`glassnet.train.flat`). For float32 models
@@ -31,7 +31,7 @@ import numpy as np
 from .. import kernels
 from .. import losses as losses_mod
 from .._validate import shape_str
-from ..errors import ConfigError, DataError, ShapeError
+from ..errors import ConfigError, ShapeError
 from ..kernels._step import program as step_program
 from ..nn.activations import Identity, ReLU, Sigmoid, Tanh
 from ..nn.dense import Dense
@@ -59,7 +59,7 @@ class _Replay:
         self.x, self.labels, self.tape, self.run = x, labels, tape, None
         live = {_root(flat.flat.data), id(x), id(labels)}  # what changes per step
         grads = {id(p.grad): g for p, g in zip(flat.params, flat.grads)}
-        self.calls = []
+        self.calls, self.feeds = [], []
         for call in tape:
             arrays = call.bound.arguments.values()
             if not any(_root(a) in live for a in arrays if isinstance(a, np.ndarray)):
@@ -79,7 +79,11 @@ class _Replay:
                 live.add(_root(r))
             if call.kernel.scratch is not None:
                 arguments.update(call.kernel.scratch(arguments))
-            self.calls.append((call.fn, call.bound.args, call.bound.kwargs))
+            args = list(call.bound.args)
+            for i, a in enumerate(args):  # the batch itself is passed in, not copied
+                if a is x or isinstance(a, np.ndarray) and _root(a) == id(labels):
+                    self.feeds.append((args, i, a is x))
+            self.calls.append((call.fn, args, call.bound.kwargs))
         if grads:
             raise ConfigError(
                 "capture_step: a parameter's gradient is not one kernel's "
@@ -89,7 +93,9 @@ class _Replay:
         self.output, self.loss = named["cross_entropy"]["z"], named["mean"]["out"]
         self.classes = self.output.shape[-1]
 
-    def __call__(self) -> float:
+    def __call__(self, x, labels) -> float:
+        for args, i, is_x in self.feeds:
+            args[i] = x if is_x else labels
         for fn, args, kwargs in self.calls:
             fn(*args, **kwargs)
         return float(self.loss)
@@ -186,21 +192,17 @@ class CapturedStep:
         replay = self._replays.get(x.shape)
         if replay is None:
             return self._record(x, y)
-        classes = replay.classes
-        np.copyto(replay.x, x, casting="same_kind")
-        if replay.run is None:  # the NumPy replay: labels checked as the eager op does
-            np.copyto(replay.labels, _labels(self.where, y, classes))
-            loss = replay()
+        if replay.run is None:  # the NumPy replay, on the batch as given
+            labels = _labels(self.where, y, replay.classes)
+            loss = replay(x if x.dtype == self.dtype else x.astype(self.dtype), labels)
         else:
             if y.dtype.kind not in "iub":  # float labels must be whole numbers
-                y = _labels(self.where, y, classes)
-            np.copyto(replay.labels, y, casting="unsafe")  # range-checked in C
-            bad = replay.run()
+                y = _labels(self.where, y, replay.classes)
+            np.copyto(replay.x, x, casting="same_kind")
+            np.copyto(replay.labels, y, casting="unsafe")  # as the eager op's astype
+            bad = replay.run()  # the C code checks the range
             if bad >= 0:  # nothing was changed: say what the eager loop would say
-                _labels(self.where, y, classes)
-                raise DataError(
-                    f"{self.where}: label {y.reshape(-1)[bad]} is out of range."
-                )
+                _labels(self.where, replay.labels, replay.classes)
             if bad != -1:
                 raise RuntimeError(f"capture_step: the compiled step failed ({bad}).")
             loss = float(replay.native_loss[0])
