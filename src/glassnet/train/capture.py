@@ -134,12 +134,13 @@ class CapturedStep:
                 f"{type(model).__name__}, {type(optimizer).__name__}."
             )
         layers = list(model.layers) if type(model) is Sequential else [model]
+        known = ", ".join(k.__name__ for k in _LAYERS)
         for i, layer in enumerate(layers):
             if type(layer) not in _LAYERS:
                 raise ConfigError(
                     f"{where}: layer {i} is {type(layer).__name__}; a captured step "
-                    f"handles Sequential models of {', '.join(k.__name__ for k in _LAYERS)}"
-                    ". Train this model with the eager loop (the default)."
+                    f"handles Sequential models of {known}. Train this model with "
+                    "the eager loop (the default)."
                 )
         if len({id(layer) for layer in layers}) != len(layers):
             raise ConfigError(
@@ -169,7 +170,7 @@ class CapturedStep:
 
     @property
     def output(self) -> np.ndarray | None:
-        """The logits of the last batch, before its update (the next step overwrites)."""
+        """The last batch's logits, before its update (the next call overwrites)."""
         return self._output
 
     def __call__(self, x, y) -> float:
@@ -178,8 +179,8 @@ class CapturedStep:
         y = y.data if isinstance(y, Tensor) else np.asarray(y)
         if x.ndim != 2 or y.shape != x.shape[:1]:
             raise ShapeError(
-                f"capture_step: expected inputs of shape (batch, features) and labels of "
-                f"shape (batch,); got {shape_str(x.shape)} and {shape_str(y.shape)}."
+                f"capture_step: expected inputs of shape (batch, features) and labels "
+                f"of shape (batch,); got {shape_str(x.shape)} and {shape_str(y.shape)}."
             )
         if x.shape[1] != self.in_features:
             raise ShapeError(
