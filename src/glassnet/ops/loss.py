@@ -275,8 +275,7 @@ def _binary_cross_entropy(prediction, target, from_logits: bool = False,
         if x.requires_grad:
             if from_logits:
                 # Local derivative: σ(x) − t, the guess minus the truth.
-                s = np.where(xv >= 0, 1 / (1 + z), z / (1 + z))
-                de_dx = (s - tv) * de_dl
+                de_dx = (kernels.sigmoid(xv) - tv) * de_dl
             else:
                 # Local derivative: (p − t) / (p(1 − p)), taken at the clipped p,
                 # so a saturated 0 or 1 is still pushed back (a strict clip gives 0).
