@@ -227,6 +227,7 @@ def story_digits(out: str) -> list:
 def story_x_and_o(out: str) -> list:
     from .datasets import canonical_x, x_features
     from .demos.x_and_o import layer_outputs, train_x_and_o
+    from .kernels import relu
     from .ops.conv_match import as_printed, match, seed_pool
     from .plot import feature_maps, filters
     from .train import predict_classes
@@ -240,7 +241,7 @@ def story_x_and_o(out: str) -> list:
                  title="each feature matched at every position of the X (the talk's "
                        "filtering: multiply, add, divide by 9)",
                  path=f"{out}/x-and-o-maps.png")
-    pooled = np.stack([seed_pool(np.maximum(m, 0)) for m in maps])
+    pooled = np.stack([seed_pool(relu(m)[0] + 0.0) for m in maps])  # + 0.0: no −0
     feature_maps(pooled, labels=names, title="after ReLU and 2x2 max pooling: 7x7 → 4x4",
                  path=f"{out}/x-and-o-pooled.png")
     result = train_x_and_o(n_test=500, epochs=30)
