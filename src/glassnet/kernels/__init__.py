@@ -89,6 +89,7 @@ The module-level names are swapped while recording: record from one thread.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -282,6 +283,12 @@ class Call:
     result: object
 
 
+@functools.cache
+def _signature(function) -> inspect.Signature:
+    """A reference's signature, worked out once (a capture records every step)."""
+    return inspect.signature(function)
+
+
 @contextmanager
 def recording(tape: list):
     """Append every kernel called through the module-level names to ``tape``."""
@@ -289,7 +296,7 @@ def recording(tape: list):
 
     def recorder(name):
         kernel = _KERNELS[name]
-        signature = inspect.signature(kernel.reference)
+        signature = _signature(kernel.reference)
 
         def record(*args, **kwargs):
             fn = pick(name, *args, **kwargs)
