@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import native_setting
+from conftest import NATIVE_REQUIRED, native_setting
 
 import glassnet as gn
 from glassnet import _native, kernels, losses, nn, optim
@@ -34,7 +34,7 @@ def _use_native(monkeypatch, on: bool) -> None:
     _native._forget()
     if on:
         if kernels.native("gn_lstm_forward", np.dtype(np.float64)) is None:
-            pytest.skip(f"the lstm library does not build here: "
+            (pytest.fail if NATIVE_REQUIRED else pytest.skip)(f"the lstm library does not build here: "
                         f"{_native.status().get('lstm')}")
     else:
         assert kernels.native("gn_lstm_forward", np.dtype(np.float64)) is None

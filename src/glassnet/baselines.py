@@ -15,7 +15,7 @@ matplotlib (``glassnet[plot]``).
 
 from __future__ import annotations
 
-import pickle
+import pickle  # only dumps, to measure a fitted model's size; nothing is ever loaded
 import time
 from dataclasses import dataclass
 
