@@ -48,7 +48,8 @@ def _native_library(name: str):
 
     lib = _native.load(name)
     if lib is None:
-        pytest.skip(f"compiled kernels unavailable here: {_native.status().get(name)}")
+        (pytest.fail if NATIVE_REQUIRED else pytest.skip)(
+            f"compiled kernels unavailable here: {_native.status().get(name)}")
     return lib
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import native_setting
+from conftest import NATIVE_REQUIRED, native_setting
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -30,7 +30,8 @@ def _relu_both_ways(x, g, monkeypatch):
         compiled = _compiled(x)
         if on:
             if not compiled:
-                pytest.skip(f"elementwise kernel unavailable: {_native.status()}")
+                (pytest.fail if NATIVE_REQUIRED else pytest.skip)(
+                    f"elementwise kernel unavailable: {_native.status()}")
         else:
             assert not compiled
         t = gn.tensor(x, requires_grad=True, dtype=x.dtype)
@@ -72,7 +73,7 @@ def test_relu_gradcheck_on_the_compiled_path(monkeypatch):
     x = np.random.default_rng(0).standard_normal((4, 5))
     x[np.abs(x) < 0.1] = 0.5  # keep away from the kink
     if not _compiled(x):
-        pytest.skip("elementwise kernel unavailable")
+        (pytest.fail if NATIVE_REQUIRED else pytest.skip)("elementwise kernel unavailable")
     assert gn.gradcheck(ew.relu, [gn.tensor(x, requires_grad=True, dtype=np.float64)])
     _native._forget()
 
