@@ -42,6 +42,7 @@ demo: $(VENV)/.demo-installed
 # installs it) and the core's size budget (tools/loc.py, README "Contributing").
 test: $(VENV)/.test-installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python tools/loc.py --check
 	GLASSNET_NATIVE=1 $(BIN)/python -m pytest -q
 	$(MAKE) sanitize

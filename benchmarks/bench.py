@@ -573,9 +573,7 @@ def run_bench(args) -> dict:
                     torch_side=lib == "torch",
                 )
                 for _ in range(1 if quick else 4)
-            ][
-                -3:
-            ]  # the first warms the caches
+            ][-3:]  # the first warms the caches
             report["imports"][lib] = {
                 "module_s": _median([t["module_s"] for t in times]),
                 "numpy_s": _median([t["numpy_s"] for t in times]),
@@ -668,8 +666,12 @@ def _summarise(row: dict, runs: dict, ceiling: float) -> dict:
             if name.startswith("glassnet"):
                 res["vs_numpy"] = res["rate"] / numpy_res["rate"]
     curves = row.get("curves")
-    if not curves and torch_res and all(  # W3, W4: the scripts' own loss lists
-        r.get("losses") for r in out["results"].values()
+    if (
+        not curves
+        and torch_res
+        and all(  # W3, W4: the scripts' own loss lists
+            r.get("losses") for r in out["results"].values()
+        )
     ):
         curves = {name: r["losses"] for name, r in out["results"].items()}
     for r in out["results"].values():

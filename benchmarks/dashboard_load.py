@@ -14,8 +14,14 @@ import argparse
 import tempfile
 import time
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def main() -> None:
@@ -33,9 +39,19 @@ def main() -> None:
     folder = tempfile.mkdtemp()
     X = np.random.default_rng(0).normal(size=(889, 8))
     y = (X[:, 0] > 0).astype(np.int64)
-    model = gn.nn.Sequential(gn.nn.Dense(8, 16), gn.nn.ReLU(), gn.nn.Dense(16, 2), seed=0)
-    gn.fit(model, X, y, epochs=100, batch_size=8, verbose=0, validation_split=0.1,
-           callbacks=[RunLog(folder, name="big")])
+    model = gn.nn.Sequential(
+        gn.nn.Dense(8, 16), gn.nn.ReLU(), gn.nn.Dense(16, 2), seed=0
+    )
+    gn.fit(
+        model,
+        X,
+        y,
+        epochs=100,
+        batch_size=8,
+        verbose=0,
+        validation_split=0.1,
+        callbacks=[RunLog(folder, name="big")],
+    )
     server, url = start_in_background(folder, port=0)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
@@ -46,9 +62,13 @@ def main() -> None:
             page.wait_for_selector("#chart-loss .uplot")
             page.wait_for_selector("#network-svg")
             seconds = time.perf_counter() - start
-            steps = page.locator("#run-status").inner_text().split(",")[1].split("\n")[0]
-            print(f"load {i + 1}: {seconds:.2f} s ({steps.strip()}; the loss chart draws "
-                  f"{page.locator('#chart-loss').get_attribute('data-points')} points)")
+            steps = (
+                page.locator("#run-status").inner_text().split(",")[1].split("\n")[0]
+            )
+            print(
+                f"load {i + 1}: {seconds:.2f} s ({steps.strip()}; the loss chart draws "
+                f"{page.locator('#chart-loss').get_attribute('data-points')} points)"
+            )
             page.goto("about:blank")
         browser.close()
     server.should_exit = True

@@ -21,8 +21,11 @@ import time
 
 
 def _size(folder: str) -> int:
-    return sum(os.path.getsize(os.path.join(root, f))
-               for root, _, files in os.walk(folder) for f in files)
+    return sum(
+        os.path.getsize(os.path.join(root, f))
+        for root, _, files in os.walk(folder)
+        for f in files
+    )
 
 
 def main() -> None:
@@ -41,11 +44,22 @@ def main() -> None:
     Xtr, Xte = scaler.transform(Xtr), scaler.transform(Xte)
 
     def run(log_dir):
-        model = gn.nn.Sequential(gn.nn.Dense(64, 32), gn.nn.Sigmoid(),
-                                 gn.nn.Dense(32, 10), seed=0)
+        model = gn.nn.Sequential(
+            gn.nn.Dense(64, 32), gn.nn.Sigmoid(), gn.nn.Dense(32, 10), seed=0
+        )
         cpu, wall = time.process_time(), time.perf_counter()
-        gn.fit(model, Xtr, ytr, epochs=args.epochs, batch_size=32, lr=0.01, seed=0,
-               validation_data=(Xte, yte), verbose=0, log_dir=log_dir)
+        gn.fit(
+            model,
+            Xtr,
+            ytr,
+            epochs=args.epochs,
+            batch_size=32,
+            lr=0.01,
+            seed=0,
+            validation_data=(Xte, yte),
+            verbose=0,
+            log_dir=log_dir,
+        )
         return time.process_time() - cpu, time.perf_counter() - wall
 
     plain, logged, sizes = [], [], []
@@ -61,8 +75,10 @@ def main() -> None:
     for k, clock in enumerate(("CPU time", "wall time")):
         a = statistics.median(t[k] for t in plain)
         b = statistics.median(t[k] for t in logged)
-        print(f"  {clock:9s}  without RunLog {a:.3f} s, with {b:.3f} s: "
-              f"overhead {100 * (b - a) / a:+.1f} %")
+        print(
+            f"  {clock:9s}  without RunLog {a:.3f} s, with {b:.3f} s: "
+            f"overhead {100 * (b - a) / a:+.1f} %"
+        )
     print(f"  store size  {max(sizes) / 1e6:.2f} MB (database + snapshots)")
 
 

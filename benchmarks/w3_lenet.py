@@ -73,9 +73,15 @@ def glassnet_model(seed: int = 0):
     from glassnet import nn
 
     return nn.Sequential(
-        nn.Conv2D(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2D(2),
-        nn.Conv2D(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2D(2),
-        nn.Flatten(), nn.Dense(1568, 10), seed=seed,
+        nn.Conv2D(1, 16, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2D(2),
+        nn.Conv2D(16, 32, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2D(2),
+        nn.Flatten(),
+        nn.Dense(1568, 10),
+        seed=seed,
     )
 
 
@@ -113,6 +119,7 @@ def run_glassnet(weights: str, warmup: int, steps: int, repeats: int) -> dict:
 
     try:
         from glassnet.losses import CrossEntropy
+
         loss_fn = CrossEntropy()
     except ImportError:  # older trees: the fused op itself
         from glassnet.ops.loss import cross_entropy as loss_fn
@@ -125,7 +132,9 @@ def run_glassnet(weights: str, warmup: int, steps: int, repeats: int) -> dict:
 
     def step(i):
         k = i % N_BATCHES
-        loss = loss_fn(model(X[k * BATCH:(k + 1) * BATCH]), y[k * BATCH:(k + 1) * BATCH])
+        loss = loss_fn(
+            model(X[k * BATCH : (k + 1) * BATCH]), y[k * BATCH : (k + 1) * BATCH]
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -135,9 +144,14 @@ def run_glassnet(weights: str, warmup: int, steps: int, repeats: int) -> dict:
 
     losses = [float(step(i).data) for i in range(CURVE_STEPS)]
     rates = _time_loop(step, warmup, steps, repeats)
-    return {"rates": rates, "first_loss": first[0], "losses": losses,
-            "gemm_gflops": _gemm_ceiling(), "version": gn.__version__,
-            "numpy": np.__version__}
+    return {
+        "rates": rates,
+        "first_loss": first[0],
+        "losses": losses,
+        "gemm_gflops": _gemm_ceiling(),
+        "version": gn.__version__,
+        "numpy": np.__version__,
+    }
 
 
 def run_torch(weights: str, warmup: int, steps: int, repeats: int) -> dict:
@@ -148,9 +162,14 @@ def run_torch(weights: str, warmup: int, steps: int, repeats: int) -> dict:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", THREADS)))
     torch.manual_seed(0)
     model = nn.Sequential(
-        nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(1568, 10),
+        nn.Conv2d(1, 16, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(1568, 10),
     )
     w = dict(np.load(weights))
     with torch.no_grad():
@@ -168,7 +187,9 @@ def run_torch(weights: str, warmup: int, steps: int, repeats: int) -> dict:
 
     def step(i):
         k = i % N_BATCHES
-        loss = loss_fn(model(X[k * BATCH:(k + 1) * BATCH]), y[k * BATCH:(k + 1) * BATCH])
+        loss = loss_fn(
+            model(X[k * BATCH : (k + 1) * BATCH]), y[k * BATCH : (k + 1) * BATCH]
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -178,8 +199,13 @@ def run_torch(weights: str, warmup: int, steps: int, repeats: int) -> dict:
 
     losses = [float(step(i).item()) for i in range(CURVE_STEPS)]
     rates = _time_loop(step, warmup, steps, repeats)
-    return {"rates": rates, "first_loss": first[0], "losses": losses,
-            "version": torch.__version__, "threads": torch.get_num_threads()}
+    return {
+        "rates": rates,
+        "first_loss": first[0],
+        "losses": losses,
+        "version": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
 
 
 def _worker(args) -> None:
@@ -188,20 +214,35 @@ def _worker(args) -> None:
 
 
 def _spawn(which: str, weights: str, args) -> dict:
-    python = args.torch_python if which == "torch" and args.torch_python else sys.executable
-    cmd = [python, os.path.abspath(__file__), "--worker", which, "--weights", weights,
-           "--warmup", str(args.warmup), "--steps", str(args.steps),
-           "--repeats", str(args.repeats)]
-    done = subprocess.run(cmd, env=_env(args.threads), capture_output=True, text=True,
-                          check=False)
+    python = (
+        args.torch_python if which == "torch" and args.torch_python else sys.executable
+    )
+    cmd = [
+        python,
+        os.path.abspath(__file__),
+        "--worker",
+        which,
+        "--weights",
+        weights,
+        "--warmup",
+        str(args.warmup),
+        "--steps",
+        str(args.steps),
+        "--repeats",
+        str(args.repeats),
+    ]
+    done = subprocess.run(
+        cmd, env=_env(args.threads), capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         raise RuntimeError(f"the {which} worker failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _torch_available(python: str) -> bool:
-    probe = subprocess.run([python, "-c", "import torch"], capture_output=True, check=False,
-                           env=_env())
+    probe = subprocess.run(
+        [python, "-c", "import torch"], capture_output=True, check=False, env=_env()
+    )
     return probe.returncode == 0
 
 
@@ -209,14 +250,27 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
     parser.add_argument("--steps", type=int, default=20, help="steps per timed repeat")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per round")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="alternate the two processes this many times")
-    parser.add_argument("--torch-python",
-                        help="a Python with torch installed (default: this one)")
-    parser.add_argument("--threads", type=int, default=THREADS,
-                        help=f"threads for both frameworks (W3 says {THREADS})")
-    parser.add_argument("--worker", choices=["glassnet", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed repeats per round"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="alternate the two processes this many times",
+    )
+    parser.add_argument(
+        "--torch-python", help="a Python with torch installed (default: this one)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=THREADS,
+        help=f"threads for both frameworks (W3 says {THREADS})",
+    )
+    parser.add_argument(
+        "--worker", choices=["glassnet", "torch"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--weights", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
@@ -240,24 +294,35 @@ def main(argv=None) -> int:
     summary = {}
     for name, runs in results.items():
         rates = [r for run in runs for r in run["rates"]]
-        summary[name] = {"samples_per_s": statistics.median(rates),
-                         "all": [round(r) for r in rates],
-                         "first_loss": runs[0]["first_loss"], "version": runs[0]["version"]}
+        summary[name] = {
+            "samples_per_s": statistics.median(rates),
+            "all": [round(r) for r in rates],
+            "first_loss": runs[0]["first_loss"],
+            "version": runs[0]["version"],
+        }
     gemm = results["glassnet"][0]["gemm_gflops"]
     if args.json:
         print(json.dumps({"summary": summary, "gemm_gflops": gemm}, indent=2))
         return 0
-    print(f"W3 lenet-cnn training, batch {BATCH}, float32, {args.threads} thread(s), "
-          f"{args.rounds} rounds x {args.repeats} repeats x {args.steps} steps")
-    print(f"machine load average (1 min) {load_before:.2f} before, "
-          f"{os.getloadavg()[0]:.2f} after, on {os.cpu_count()} CPUs")
-    print(f"NumPy float32 GEMM ceiling: {gemm:.0f} GFLOP/s; "
-          f"{FLOPS_PER_SAMPLE / 1e6:.1f} MFLOP per training sample")
+    print(
+        f"W3 lenet-cnn training, batch {BATCH}, float32, {args.threads} thread(s), "
+        f"{args.rounds} rounds x {args.repeats} repeats x {args.steps} steps"
+    )
+    print(
+        f"machine load average (1 min) {load_before:.2f} before, "
+        f"{os.getloadavg()[0]:.2f} after, on {os.cpu_count()} CPUs"
+    )
+    print(
+        f"NumPy float32 GEMM ceiling: {gemm:.0f} GFLOP/s; "
+        f"{FLOPS_PER_SAMPLE / 1e6:.1f} MFLOP per training sample"
+    )
     for name, s in summary.items():
         achieved = s["samples_per_s"] * FLOPS_PER_SAMPLE / 1e9
-        print(f"  {name:9s} {s['version']:14s} {s['samples_per_s']:8.0f} samples/s  "
-              f"({achieved:5.1f} GFLOP/s, {achieved / gemm:4.0%} of GEMM)  "
-              f"first loss {s['first_loss']:.5f}   all: {s['all']}")
+        print(
+            f"  {name:9s} {s['version']:14s} {s['samples_per_s']:8.0f} samples/s  "
+            f"({achieved:5.1f} GFLOP/s, {achieved / gemm:4.0%} of GEMM)  "
+            f"first loss {s['first_loss']:.5f}   all: {s['all']}"
+        )
     if "torch" in summary:
         ratio = summary["glassnet"]["samples_per_s"] / summary["torch"]["samples_per_s"]
         print(f"glassnet / PyTorch = {ratio:.2f}")

@@ -79,8 +79,9 @@ def _timed(step, warmup: int, steps: int) -> float:
     return time.perf_counter() - start
 
 
-def worker_glassnet(weights: str, warmup: int, steps: int, repeats: int,
-                    lookup: bool = True) -> dict:
+def worker_glassnet(
+    weights: str, warmup: int, steps: int, repeats: int, lookup: bool = True
+) -> dict:
     import numpy as np
 
     from glassnet import losses, nn, optim
@@ -96,7 +97,7 @@ def worker_glassnet(weights: str, warmup: int, steps: int, repeats: int,
     first = float(loss_fn(model(data[:B, :-1]), data[:B, 1:]).data)
 
     def step(i):
-        rows = data[(i % N_DATA) * B:(i % N_DATA + 1) * B]
+        rows = data[(i % N_DATA) * B : (i % N_DATA + 1) * B]
         loss = loss_fn(model(rows[:, :-1]), rows[:, 1:])
         opt.zero_grad()
         loss.backward()
@@ -116,7 +117,9 @@ def worker_torch(weights: str, warmup: int, steps: int, repeats: int) -> dict:
     torch.set_num_threads(2)
     w = dict(np.load(weights))
 
-    def reorder(a):  # glassnet gates (forget, input, candidate, output) -> torch (i, f, g, o)
+    def reorder(
+        a,
+    ):  # glassnet gates (forget, input, candidate, output) -> torch (i, f, g, o)
         f, i, g, o = np.split(a, 4, axis=-1)
         return np.concatenate([i, f, g, o], axis=-1)
 
@@ -146,7 +149,7 @@ def worker_torch(weights: str, warmup: int, steps: int, repeats: int) -> dict:
         first = float(loss_of(data[:B]))
 
     def step(i):
-        loss = loss_of(data[(i % N_DATA) * B:(i % N_DATA + 1) * B])
+        loss = loss_of(data[(i % N_DATA) * B : (i % N_DATA + 1) * B])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -154,12 +157,17 @@ def worker_torch(weights: str, warmup: int, steps: int, repeats: int) -> dict:
 
     losses_ = [float(step(i).detach()) for i in range(CURVE_STEPS)]
     times = [_timed(step, warmup if r == 0 else 1, steps) for r in range(repeats)]
-    return {"first_loss": first, "losses": losses_, "times": times,
-            "torch": torch.__version__}
+    return {
+        "first_loss": first,
+        "losses": losses_,
+        "times": times,
+        "torch": torch.__version__,
+    }
 
 
 def _cpu_idle_share(seconds: float = 1.0) -> float:
     """Share of CPU time spent idle over ``seconds`` (Linux /proc/stat), or 1.0."""
+
     def snapshot():
         with open("/proc/stat") as f:
             values = [int(v) for v in f.readline().split()[1:]]
@@ -191,8 +199,20 @@ def _env() -> dict:
 
 
 def _run(python: str, which: str, weights: str, args) -> dict:
-    cmd = [python, os.path.abspath(__file__), "--worker", which, "--weights", weights,
-           "--warmup", str(args.warmup), "--steps", str(args.steps), "--repeats", "1"]
+    cmd = [
+        python,
+        os.path.abspath(__file__),
+        "--worker",
+        which,
+        "--weights",
+        weights,
+        "--warmup",
+        str(args.warmup),
+        "--steps",
+        str(args.steps),
+        "--repeats",
+        "1",
+    ]
     env = _env()
     if which == "glassnet-multiply":
         cmd[3] = "glassnet"
@@ -208,21 +228,35 @@ def _run(python: str, which: str, weights: str, args) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--torch-python", help="a Python with torch installed (own venv)")
+    parser.add_argument(
+        "--torch-python", help="a Python with torch installed (own venv)"
+    )
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=10, help="training steps per repeat")
+    parser.add_argument(
+        "--steps", type=int, default=10, help="training steps per repeat"
+    )
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--no-lookup", action="store_true",
-                        help="also time glassnet with the one-hot row look-up switched off "
-                             "(every input product a matrix product, as PyTorch does)")
-    parser.add_argument("--numpy", action="store_true",
-                        help="also time glassnet with its compiled kernels turned off "
-                             "(GLASSNET_NATIVE=0: the NumPy loops)")
-    parser.add_argument("--wait-idle", action="store_true",
-                        help="on a shared machine, wait before every run until the CPUs "
-                             "have been 90%% idle for 2 s (Linux)")
-    parser.add_argument("--worker", choices=["weights", "glassnet", "torch"],
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-lookup",
+        action="store_true",
+        help="also time glassnet with the one-hot row look-up switched off "
+        "(every input product a matrix product, as PyTorch does)",
+    )
+    parser.add_argument(
+        "--numpy",
+        action="store_true",
+        help="also time glassnet with its compiled kernels turned off "
+        "(GLASSNET_NATIVE=0: the NumPy loops)",
+    )
+    parser.add_argument(
+        "--wait-idle",
+        action="store_true",
+        help="on a shared machine, wait before every run until the CPUs "
+        "have been 90%% idle for 2 s (Linux)",
+    )
+    parser.add_argument(
+        "--worker", choices=["weights", "glassnet", "torch"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--weights", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -230,11 +264,24 @@ def main(argv=None) -> int:
         make_weights(args.weights)
         return 0
     if args.worker == "glassnet":
-        print(json.dumps(worker_glassnet(args.weights, args.warmup, args.steps, args.repeats,
-                                         lookup=not args.no_lookup)))
+        print(
+            json.dumps(
+                worker_glassnet(
+                    args.weights,
+                    args.warmup,
+                    args.steps,
+                    args.repeats,
+                    lookup=not args.no_lookup,
+                )
+            )
+        )
         return 0
     if args.worker == "torch":
-        print(json.dumps(worker_torch(args.weights, args.warmup, args.steps, args.repeats)))
+        print(
+            json.dumps(
+                worker_torch(args.weights, args.warmup, args.steps, args.repeats)
+            )
+        )
         return 0
 
     tokens = B * T * args.steps
@@ -248,8 +295,18 @@ def main(argv=None) -> int:
     results = {name: {"times": []} for name, _ in runners}
     with tempfile.TemporaryDirectory() as tmp:
         weights = os.path.join(tmp, "w4.npz")
-        subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", "weights",
-                        "--weights", weights], env=_env(), check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                os.path.abspath(__file__),
+                "--worker",
+                "weights",
+                "--weights",
+                weights,
+            ],
+            env=_env(),
+            check=True,
+        )
         for _ in range(args.repeats):  # take turns: each repeat is a fresh process
             for name, python in runners:
                 if args.wait_idle:
@@ -260,30 +317,40 @@ def main(argv=None) -> int:
                 results[name]["first_loss"] = got["first_loss"]
                 results[name]["losses"] = got["losses"]
                 results[name].setdefault("version", got.get("torch"))
-    print(f"W4 char-lstm: vocab {V} one-hot, seq {T}, batch {B}, LSTM {H}, Dense {H}->{V}, "
-          f"CE, Adam {LR}, full BPTT, float32, 2 threads")
-    print(f"{args.repeats} repeats x {args.steps} steps ({tokens} tokens), "
-          f"{args.warmup} warm-up steps excluded\n")
+    print(
+        f"W4 char-lstm: vocab {V} one-hot, seq {T}, batch {B}, LSTM {H}, Dense {H}->{V}, "
+        f"CE, Adam {LR}, full BPTT, float32, 2 threads"
+    )
+    print(
+        f"{args.repeats} repeats x {args.steps} steps ({tokens} tokens), "
+        f"{args.warmup} warm-up steps excluded\n"
+    )
     rates = {}
     for name, r in results.items():
         rates[name] = tokens / statistics.median(r["times"])
         spread = [tokens / t for t in r["times"]]
         label = name + (f" {r['version']}" if r.get("version") else "")
-        print(f"{label:18s} {rates[name]:>9,.0f} tokens/s  (min {min(spread):,.0f}, "
-              f"max {max(spread):,.0f}); loss on batch 0 before training "
-              f"{r['first_loss']:.5f}")
+        print(
+            f"{label:18s} {rates[name]:>9,.0f} tokens/s  (min {min(spread):,.0f}, "
+            f"max {max(spread):,.0f}); loss on batch 0 before training "
+            f"{r['first_loss']:.5f}"
+        )
     if "pytorch" in rates:
         print()
         for name, rate in rates.items():
             if name != "pytorch":
                 print(f"{name} / pytorch = {rate / rates['pytorch']:.2f}")
         ref = results["pytorch"]["losses"]
-        print(f"\nloss curves, first {len(ref)} steps ({ref[0]:.5f} -> {ref[-1]:.5f} "
-              "in pytorch): largest difference from pytorch's")
+        print(
+            f"\nloss curves, first {len(ref)} steps ({ref[0]:.5f} -> {ref[-1]:.5f} "
+            "in pytorch): largest difference from pytorch's"
+        )
         for name, r in results.items():
             if name != "pytorch":
                 diff = max(abs(a - b) for a, b in zip(r["losses"], ref))
-                print(f"  {name:18s} {diff:.2e} (relative {diff / min(map(abs, ref)):.1e})")
+                print(
+                    f"  {name:18s} {diff:.2e} (relative {diff / min(map(abs, ref)):.1e})"
+                )
     return 0
 
 

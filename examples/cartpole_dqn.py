@@ -47,20 +47,37 @@ ZOO = (50_000, 500.0, "RL Zoo DQN (SB3): 500 at 50k steps")
 
 def build_model(seed: int = 0) -> nn.Sequential:
     """The Zoo's network: 4 → 256 → 256 → 2 Q-values, ReLU between (Glorot init)."""
-    return nn.Sequential(nn.Dense(4, 256), nn.ReLU(), nn.Dense(256, 256), nn.ReLU(),
-                         nn.Dense(256, 2), seed=seed)
+    return nn.Sequential(
+        nn.Dense(4, 256),
+        nn.ReLU(),
+        nn.Dense(256, 256),
+        nn.ReLU(),
+        nn.Dense(256, 2),
+        seed=seed,
+    )
 
 
 def make_agent(seed: int = 0) -> DQN:
-    return DQN(build_model(seed), 2, lr=2.3e-3, gamma=0.99, batch_size=64,
-               buffer_size=100_000, learning_starts=1000, train_freq=256,
-               gradient_steps=128, target_update_interval=10,
-               exploration=LinearDecay(1.0, 0.04, 8000), max_grad_norm=10.0,
-               seed=seed)
+    return DQN(
+        build_model(seed),
+        2,
+        lr=2.3e-3,
+        gamma=0.99,
+        batch_size=64,
+        buffer_size=100_000,
+        learning_starts=1000,
+        train_freq=256,
+        gradient_steps=128,
+        target_update_interval=10,
+        exploration=LinearDecay(1.0, 0.04, 8000),
+        max_grad_norm=10.0,
+        seed=seed,
+    )
 
 
-def train(seed: int = 0, budget: int = 100_000, check_every: int = 2560,
-          out=print) -> dict:
+def train(
+    seed: int = 0, budget: int = 100_000, check_every: int = 2560, out=print
+) -> dict:
     """Train until the 100-episode test reaches 475 or the budget is spent."""
     env, test_env = make("CartPole-v1"), make("CartPole-v1")
     agent = make_agent(seed)
@@ -93,10 +110,19 @@ def train(seed: int = 0, budget: int = 100_000, check_every: int = 2560,
         tests.append((agent.steps, full.mean()))
     else:
         full = state["solved"][1]
-    return {"agent": agent, "log": log, "seconds": seconds, "cpu_seconds": cpu,
-            "eval_seconds": state["eval_seconds"], "checks": checks, "tests": tests,
-            "solved": state["solved"] is not None, "steps": agent.steps,
-            "test_mean": float(full.mean()), "test_min": float(full.min())}
+    return {
+        "agent": agent,
+        "log": log,
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "eval_seconds": state["eval_seconds"],
+        "checks": checks,
+        "tests": tests,
+        "solved": state["solved"] is not None,
+        "steps": agent.steps,
+        "test_mean": float(full.mean()),
+        "test_min": float(full.min()),
+    }
 
 
 def main(argv=None) -> int:
@@ -104,11 +130,15 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--budget", type=int, default=100_000)
     parser.add_argument("--check-every", type=int, default=2560)
-    parser.add_argument("--out", default="cartpole-dqn.png",
-                        help="the return-curve figure (PNG or SVG)")
+    parser.add_argument(
+        "--out", default="cartpole-dqn.png", help="the return-curve figure (PNG or SVG)"
+    )
     parser.add_argument("--json", help="also write the figures as JSON here")
-    parser.add_argument("--profile", action="store_true",
-                        help="print where the time goes (cProfile, top 25)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print where the time goes (cProfile, top 25)",
+    )
     args = parser.parse_args(argv)
 
     if args.profile:
@@ -123,32 +153,59 @@ def main(argv=None) -> int:
     agent, log = result["agent"], result["log"]
     train_seconds = result["seconds"] - result["eval_seconds"]
     verdict = "solved" if result["solved"] else "NOT solved"
-    print(f"\n{verdict}: mean return {result['test_mean']:.1f} (lowest "
-          f"{result['test_min']:.0f}) over 100 greedy test episodes after "
-          f"{result['steps']:,} environment steps ({len(log.returns)} training "
-          f"episodes, {agent.updates:,} gradient steps)")
-    print(f"wall time {result['seconds']:.1f} s: training {train_seconds:.1f} s, "
-          f"evaluation {result['eval_seconds']:.1f} s "
-          f"({train_seconds / result['steps'] * 1e6:.0f} µs per environment step); "
-          f"CPU time of this process {result['cpu_seconds']:.1f} s")
+    print(
+        f"\n{verdict}: mean return {result['test_mean']:.1f} (lowest "
+        f"{result['test_min']:.0f}) over 100 greedy test episodes after "
+        f"{result['steps']:,} environment steps ({len(log.returns)} training "
+        f"episodes, {agent.updates:,} gradient steps)"
+    )
+    print(
+        f"wall time {result['seconds']:.1f} s: training {train_seconds:.1f} s, "
+        f"evaluation {result['eval_seconds']:.1f} s "
+        f"({train_seconds / result['steps'] * 1e6:.0f} µs per environment step); "
+        f"CPU time of this process {result['cpu_seconds']:.1f} s"
+    )
     print(f"RL Baselines3 Zoo's published DQN: {ZOO[1]:.0f} at {ZOO[0]:,} steps")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({key: result[key] for key in (
-                "seconds", "cpu_seconds", "eval_seconds", "checks", "tests", "solved",
-                "steps",
-                "test_mean", "test_min")} | {
-                "updates": agent.updates, "episodes": len(log.returns),
-                "seed": args.seed}, f, indent=1)
+            json.dump(
+                {
+                    key: result[key]
+                    for key in (
+                        "seconds",
+                        "cpu_seconds",
+                        "eval_seconds",
+                        "checks",
+                        "tests",
+                        "solved",
+                        "steps",
+                        "test_mean",
+                        "test_min",
+                    )
+                }
+                | {
+                    "updates": agent.updates,
+                    "episodes": len(log.returns),
+                    "seed": args.seed,
+                },
+                f,
+                indent=1,
+            )
     try:
         from glassnet.rl.figures import returns_curve
     except ImportError:
         return 0
     checks = np.array(result["checks"]).reshape(-1, 2).T
-    returns_curve(log, window=20, evaluations=checks, references=[ZOO],
-                  threshold=(SOLVED, "solved: 475 (Gymnasium)"), path=args.out,
-                  title=f"CartPole-v1, glassnet DQN, seed {args.seed}: {verdict} at "
-                        f"{result['steps']:,} steps, {result['seconds']:.0f} s")
+    returns_curve(
+        log,
+        window=20,
+        evaluations=checks,
+        references=[ZOO],
+        threshold=(SOLVED, "solved: 475 (Gymnasium)"),
+        path=args.out,
+        title=f"CartPole-v1, glassnet DQN, seed {args.seed}: {verdict} at "
+        f"{result['steps']:,} steps, {result['seconds']:.0f} s",
+    )
     print(f"figure: {args.out}")
     return 0
 

@@ -42,8 +42,12 @@ def load_text(path: str = TEXT):
 def build(vocab_size: int, hidden: int, seed: int):
     from glassnet.nn import LSTM, Dense, OneHot, Sequential
 
-    return Sequential(OneHot(vocab_size), LSTM(vocab_size, hidden), Dense(hidden, vocab_size),
-                      seed=seed)
+    return Sequential(
+        OneHot(vocab_size),
+        LSTM(vocab_size, hidden),
+        Dense(hidden, vocab_size),
+        seed=seed,
+    )
 
 
 def write(model, vocab, prompt: str, length: int, temperature: float, seed: int) -> str:
@@ -71,7 +75,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     text, vocab, ids = load_text()
-    print(f"{len(text):,} characters, {len(vocab)} distinct; LSTM with {args.hidden} units")
+    print(
+        f"{len(text):,} characters, {len(vocab)} distinct; LSTM with {args.hidden} units"
+    )
     model = build(len(vocab), args.hidden, args.seed)
     print(model)
     optimizer = optim.Adam(model, lr=args.lr)
@@ -80,14 +86,26 @@ def main(argv=None) -> int:
     report = max(1, args.epochs // 10)
     for done in range(0, args.epochs, report):
         n = min(report, args.epochs - done)
-        history = fit_stream(model, ids, loss=loss, optimizer=optimizer,
-                             seq_len=args.seq_len, batch_size=args.batch_size, epochs=n,
-                             clip_norm=1.0)
+        history = fit_stream(
+            model,
+            ids,
+            loss=loss,
+            optimizer=optimizer,
+            seq_len=args.seq_len,
+            batch_size=args.batch_size,
+            epochs=n,
+            clip_norm=1.0,
+        )
         seconds = time.perf_counter() - start
-        print(f"epoch {done + n:4d}: loss {history.loss[-1]:.3f} nats per character "
-              f"({(done + n) * len(ids) / seconds:,.0f} characters/s)")
-    for temperature, label in ((0, "greedy"), (0.5, "temperature 0.5"),
-                               (1.0, "temperature 1.0")):
+        print(
+            f"epoch {done + n:4d}: loss {history.loss[-1]:.3f} nats per character "
+            f"({(done + n) * len(ids) / seconds:,.0f} characters/s)"
+        )
+    for temperature, label in (
+        (0, "greedy"),
+        (0.5, "temperature 0.5"),
+        (1.0, "temperature 1.0"),
+    ):
         print(f"\n--- {label} ---")
         print(write(model, vocab, args.prompt, args.length, temperature, args.seed))
     return 0

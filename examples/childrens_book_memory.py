@@ -30,22 +30,34 @@ from glassnet.demos import childrens_book as cb
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
-    parser.add_argument("--max-looks", type=int, default=cb.LOOKS,
-                        choices=sorted(cb.BOOKS),
-                        help=f"most 'looked and' per sentence (default {cb.LOOKS})")
-    parser.add_argument("--sentences", type=int, default=cb.N_SENTENCES,
-                        help="sentences each network writes per seed")
+    parser.add_argument(
+        "--max-looks",
+        type=int,
+        default=cb.LOOKS,
+        choices=sorted(cb.BOOKS),
+        help=f"most 'looked and' per sentence (default {cb.LOOKS})",
+    )
+    parser.add_argument(
+        "--sentences",
+        type=int,
+        default=cb.N_SENTENCES,
+        help="sentences each network writes per seed",
+    )
     args = parser.parse_args(argv)
     seeds = range(args.seeds)
     start = time.perf_counter()
     table = cb.over_seeds(seeds, args.max_looks, args.sentences)
     book = "long" if args.max_looks else "short"
-    print(f"The {book} children's book, seeds 0-{args.seeds - 1}, "
-          f"{args.sentences:,} sentences written per network and seed:\n")
+    print(
+        f"The {book} children's book, seeds 0-{args.seeds - 1}, "
+        f"{args.sentences:,} sentences written per network and seed:\n"
+    )
     print(cb.seeds_table(table, seeds))
     if args.max_looks:
-        print("\nThe subject named again after 'NAME (looked and) x k saw' (its "
-              "share of the names'\nprobability), mean over seeds (33% = forgotten):")
+        print(
+            "\nThe subject named again after 'NAME (looked and) x k saw' (its "
+            "share of the names'\nprobability), mean over seeds (33% = forgotten):"
+        )
         print(cb.recall_table(table))
     print(f"\n({time.perf_counter() - start:.0f} s)")
     return table

@@ -56,28 +56,43 @@ def main(argv=None) -> dict:
     print("First layer, each neuron's receptive field:")
     pairs = first_layer_pairs(model)
     for j, (light, dark) in enumerate(pairs):
-        print(f"  neuron {j}: light {' and '.join(light)}"
-              + (f", dark {' and '.join(dark)}" if dark else ""))
+        print(
+            f"  neuron {j}: light {' and '.join(light)}"
+            + (f", dark {' and '.join(dark)}" if dark else "")
+        )
 
     data = four_pixel()
     trained, history = fp.train_network(epochs=args.epochs)
     said = predict_classes(trained, fp.to_input_neurons(data.X))
-    print(f"\nTrained network ({len(history)} epochs): "
-          f"{int((said == data.y).sum())} of {len(data.y)} right")
+    print(
+        f"\nTrained network ({len(history)} epochs): "
+        f"{int((said == data.y).sum())} of {len(data.y)} right"
+    )
     for image, truth, guess in zip(data.X, data.y, said):
-        print(f"  {image.astype(int).tolist()}  {FOUR_PIXEL_CLASSES[truth]:10s} -> "
-              f"{FOUR_PIXEL_CLASSES[guess]}")
+        print(
+            f"  {image.astype(int).tolist()}  {FOUR_PIXEL_CLASSES[truth]:10s} -> "
+            f"{FOUR_PIXEL_CLASSES[guess]}"
+        )
 
     if not args.no_figures:
         try:
             os.makedirs(args.out, exist_ok=True)
-            fp.draw(model, os.path.join(args.out, "hand-wired.png"),
-                    "the hand-wired four-pixel network")
-            fp.draw(trained, os.path.join(args.out, "trained.png"),
-                    "a trained four-pixel network", example=False)
+            fp.draw(
+                model,
+                os.path.join(args.out, "hand-wired.png"),
+                "the hand-wired four-pixel network",
+            )
+            fp.draw(
+                trained,
+                os.path.join(args.out, "trained.png"),
+                "a trained four-pixel network",
+                example=False,
+            )
             print(f"\nfigures in {args.out}/")
         except ImportError:
-            print("\n(no figures: matplotlib is missing; pip install -e '.[plot]' in a glassnet checkout)")
+            print(
+                "\n(no figures: matplotlib is missing; pip install -e '.[plot]' in a glassnet checkout)"
+            )
     return {"walk": walk, "pairs": pairs, "trained_right": int((said == data.y).sum())}
 
 

@@ -26,8 +26,17 @@ def fit_line(epochs=200, seed=0):
     """Returns ((slope, intercept) learned, (slope, intercept) by least squares)."""
     x, y = make_points(seed=seed)
     model = Sequential(Dense(1, 1), seed=seed)
-    gn.fit(model, x, y, loss="mse", optimizer=gn.optim.SGD(model, lr=0.05), epochs=epochs,
-           batch_size=len(x), seed=seed, verbose=0)
+    gn.fit(
+        model,
+        x,
+        y,
+        loss="mse",
+        optimizer=gn.optim.SGD(model, lr=0.05),
+        epochs=epochs,
+        batch_size=len(x),
+        seed=seed,
+        verbose=0,
+    )
     learned = (float(model[0].weight.data[0, 0]), float(model[0].bias.data[0]))
     design = np.hstack([x, np.ones_like(x)]).astype(np.float64)
     exact = np.linalg.lstsq(design, y.astype(np.float64), rcond=None)[0][:, 0]
@@ -52,23 +61,41 @@ def stacked(activation=None, seed=0):
     layers.append(Dense(16, 1))
     model = Sequential(*layers, seed=seed).astype(np.float64)
     x = np.linspace(-3, 3, 200)[:, None]
-    gn.fit(model, x, np.sin(x), loss="mse", optimizer="adam", lr=0.01, epochs=300,
-           batch_size=50, seed=seed, verbose=0)
+    gn.fit(
+        model,
+        x,
+        np.sin(x),
+        loss="mse",
+        optimizer="adam",
+        lr=0.01,
+        epochs=300,
+        batch_size=50,
+        seed=seed,
+        verbose=0,
+    )
     return model
 
 
 def main():
     learned, exact = fit_line()
-    print(f"Dense(1 → 1) trained by gradient descent: y = {learned[0]:.3f} x + {learned[1]:.3f}")
-    print(f"least squares on the same points:         y = {exact[0]:.3f} x + {exact[1]:.3f}")
+    print(
+        f"Dense(1 → 1) trained by gradient descent: y = {learned[0]:.3f} x + {learned[1]:.3f}"
+    )
+    print(
+        f"least squares on the same points:         y = {exact[0]:.3f} x + {exact[1]:.3f}"
+    )
     linear = stacked()
     bend = np.abs(second_differences(linear)).max()
     W = linear[0].weight.data @ linear[1].weight.data @ linear[2].weight.data
-    print(f"\nThree stacked linear layers trained on sin(x): largest bend {bend:.1e} "
-          f"(a straight line); together they are one slope, {W[0, 0]:.3f}.")
+    print(
+        f"\nThree stacked linear layers trained on sin(x): largest bend {bend:.1e} "
+        f"(a straight line); together they are one slope, {W[0, 0]:.3f}."
+    )
     curved = stacked(Tanh)
-    print(f"The same layers with tanh between them: largest bend "
-          f"{np.abs(second_differences(curved)).max():.1e}; they can follow the curve.")
+    print(
+        f"The same layers with tanh between them: largest bend "
+        f"{np.abs(second_differences(curved)).max():.1e}; they can follow the curve."
+    )
 
 
 if __name__ == "__main__":

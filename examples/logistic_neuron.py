@@ -30,8 +30,17 @@ def fit_neuron(epochs=300, seed=0):
     """Returns (model, training accuracy, fitted weight vector, fitted bias)."""
     X, y = make_points(seed=seed)
     neuron = Sequential(Dense(2, 1), Sigmoid(), seed=seed)
-    gn.fit(neuron, X, y, loss="bce", optimizer=gn.optim.SGD(neuron, lr=0.5),
-           epochs=epochs, batch_size=len(X), seed=seed, verbose=0)
+    gn.fit(
+        neuron,
+        X,
+        y,
+        loss="bce",
+        optimizer=gn.optim.SGD(neuron, lr=0.5),
+        epochs=epochs,
+        batch_size=len(X),
+        seed=seed,
+        verbose=0,
+    )
     w = neuron[0].weight.data[:, 0]
     b = float(neuron[0].bias.data[0])
     return neuron, gn.metrics.accuracy(y, gn.predict(neuron, X)), w, b
@@ -40,10 +49,14 @@ def fit_neuron(epochs=300, seed=0):
 def main():
     _, acc, w, b = fit_neuron()
     print("One neuron: p = sigmoid(w1*x1 + w2*x2 + b)")
-    print(f"  learned w = {np.round(w, 2)}, b = {b:.2f}  (the data came from "
-          f"w = {TRUE_W}, b = {TRUE_B})")
-    print(f"  training accuracy {acc:.1%}; points are labelled at random near the "
-          "boundary, so 100% is not possible")
+    print(
+        f"  learned w = {np.round(w, 2)}, b = {b:.2f}  (the data came from "
+        f"w = {TRUE_W}, b = {TRUE_B})"
+    )
+    print(
+        f"  training accuracy {acc:.1%}; points are labelled at random near the "
+        "boundary, so 100% is not possible"
+    )
 
 
 if __name__ == "__main__":

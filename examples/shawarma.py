@@ -31,8 +31,13 @@ def first_day() -> dict:
     before = sh.activity(W0, day)
     W1, winner, error = sh.step(W0, day)
     after = sh.activity(W1, day)[winner]
-    return {"activities": before, "winner": winner, "error": error,
-            "activity_after": float(after), "error_after": float(1 - after)}
+    return {
+        "activities": before,
+        "winner": winner,
+        "error": error,
+        "activity_after": float(after),
+        "error_after": float(1 - after),
+    }
 
 
 def main(argv=None) -> dict:
@@ -44,9 +49,11 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
 
     day1 = first_day()
-    print(f"Day 1: activities {day1['activities'][0]:.1f} and {day1['activities'][1]:.1f}; "
-          f"output {day1['winner']} learns; error {day1['error']:.1f} -> "
-          f"{day1['error_after']:.1f} after one step")
+    print(
+        f"Day 1: activities {day1['activities'][0]:.1f} and {day1['activities'][1]:.1f}; "
+        f"output {day1['winner']} learns; error {day1['error']:.1f} -> "
+        f"{day1['error_after']:.1f} after one step"
+    )
 
     learned = sh.learn_schedules(n_days=args.days, seed=args.seed)
     names = sh.schedule_of_each_output(learned.weights)
@@ -60,7 +67,9 @@ def main(argv=None) -> dict:
             sh.draw(learned, args.out)
             print(f"\nfigures: {args.out} and its -days companion")
         except ImportError:
-            print("\n(no figures: matplotlib is missing; pip install -e '.[plot]' in a glassnet checkout)")
+            print(
+                "\n(no figures: matplotlib is missing; pip install -e '.[plot]' in a glassnet checkout)"
+            )
     return {"day1": day1, "learned": learned, "names": names}
 
 

@@ -43,19 +43,25 @@ def by_hand() -> dict:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=demo.DEFAULT_OUT, help="where to write the figure")
+    parser.add_argument(
+        "--out", default=demo.DEFAULT_OUT, help="where to write the figure"
+    )
     args = parser.parse_args(argv)
 
     hand = by_hand()
     np.set_printoptions(precision=2, suppress=True, linewidth=100)
-    print("The falling-diagonal feature matched against every patch of the X "
-          "(products added, divided by 9; digits cut as the slides print them):")
+    print(
+        "The falling-diagonal feature matched against every patch of the X "
+        "(products added, divided by 9; digits cut as the slides print them):"
+    )
     print(as_printed(hand["maps"][0]))
     print("\nafter ReLU and 2x2 max pooling with a ragged edge (7x7 -> 4x4):")
     print(as_printed(hand["pooled"][0]))
     same = np.allclose(hand["conv_maps"], 9 * hand["maps"], atol=1e-5)
-    print("\nConv2D(1 → 3, 3x3) holding the three features, no bias, gives 9 x these "
-          f"maps: {same}\n")
+    print(
+        "\nConv2D(1 → 3, 3x3) holding the three features, no bias, gives 9 x these "
+        f"maps: {same}\n"
+    )
     demo.run(args)
     return hand
 

@@ -30,7 +30,10 @@ def _strict_floats():
 
 #: ``make test`` sets GLASSNET_NATIVE=1: then a kernel that does not build fails
 #: its tests instead of skipping them. Read once, before any test changes it.
-NATIVE_REQUIRED = os.environ.get("GLASSNET_NATIVE", "").strip().lower() in ("1", "require")
+NATIVE_REQUIRED = os.environ.get("GLASSNET_NATIVE", "").strip().lower() in (
+    "1",
+    "require",
+)
 
 
 def native_setting(on: bool) -> str:
@@ -49,7 +52,8 @@ def _native_library(name: str):
     lib = _native.load(name)
     if lib is None:
         (pytest.fail if NATIVE_REQUIRED else pytest.skip)(
-            f"compiled kernels unavailable here: {_native.status().get(name)}")
+            f"compiled kernels unavailable here: {_native.status().get(name)}"
+        )
     return lib
 
 

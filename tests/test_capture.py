@@ -123,8 +123,9 @@ def test_compiled_step_is_float32_only_and_says_so():
     step = gn.train.capture_step(model, losses.CrossEntropy(), optim.SGD(model, lr=0.1))
     assert not step.native  # the NumPy replay, in float64
     with pytest.raises(ConfigError, match="native must be"):
-        gn.train.capture_step(model, losses.CrossEntropy(), optim.SGD(model, lr=0.1),
-                              native="yes")
+        gn.train.capture_step(
+            model, losses.CrossEntropy(), optim.SGD(model, lr=0.1), native="yes"
+        )
 
 
 def test_compiled_step_refused_when_kernels_are_off(monkeypatch):

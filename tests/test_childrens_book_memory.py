@@ -72,9 +72,12 @@ def test_over_seeds_table_and_report(runs):
     rnn_row = next(line.split() for line in ks if line.split()[0] == "RNN")
     assert rnn_row[-1] == f"{table['RNN']['recall'][:, -1].mean():.1%}"
     one = cb.seeds_table(cb.gather(runs[1:]), SEEDS[1:]).splitlines()
-    assert "(seed 1)" in one[0] and len(one) == 4  # one seed: no range, no per-seed rows
-    assert one[3].split()[1:] == [f"{runs[1]['LSTM'][k]:.1%}"
-                                  for k in ("grammatical", "saw_self")]
+    assert (
+        "(seed 1)" in one[0] and len(one) == 4
+    )  # one seed: no range, no per-seed rows
+    assert one[3].split()[1:] == [
+        f"{runs[1]['LSTM'][k]:.1%}" for k in ("grammatical", "saw_self")
+    ]
     lines = []
     cb.report(runs[0], lines.append)
     out = "\n".join(lines)
@@ -91,7 +94,9 @@ def test_memory_figure_shows_the_rnn_fading_and_the_lstm_holding(runs, tmp_path)
     assert cb.spread(rnn["state"])[-1] < 0.3  # the RNN's names have merged
     assert cb.spread(lstm["state"])[-1] > 0.8  # the LSTM's are still apart
     gates, words = cb.reading_gates(runs[0]["LSTM"]["model"], looks=3)
-    assert words == ". Jane saw Spot . Doug looked and looked and looked and saw".split()
+    assert (
+        words == ". Jane saw Spot . Doug looked and looked and looked and saw".split()
+    )
     assert gates["forget"].shape == (1, len(words), cb.HIDDEN)
     # the memory figure's units: the cell state differs most between the names
     # just before "saw"
@@ -109,8 +114,9 @@ def test_demo_and_example_print_the_contrast(runs, monkeypatch, tmp_path, capsys
 
     pytest.importorskip("matplotlib")
     measured = dict(zip(SEEDS, runs))
-    monkeypatch.setattr(cb, "measure", lambda epochs=None, seed=0, n=1000, max_looks=0:
-                        measured[seed])
+    monkeypatch.setattr(
+        cb, "measure", lambda epochs=None, seed=0, n=1000, max_looks=0: measured[seed]
+    )
     lines = []
     path = tmp_path / "book.png"
     assert cb.run(type("Args", (), {"out": str(path)})(), lines.append) == 0

@@ -21,8 +21,12 @@ def test_demo_list_and_unknown_demo(capsys):
 
 
 def test_console_entry_runs_engine_demo():
-    done = subprocess.run([sys.executable, "-m", "glassnet", "demo", "engine"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "glassnet", "demo", "engine"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "final MSE" in done.stdout
 
@@ -37,12 +41,15 @@ def test_bench_passes_its_options_to_the_runner(capsys):
 
 
 def test_import_glassnet_loads_only_the_engine():
-    code = ("import sys, glassnet; "
-            "heavy = [m for m in ('glassnet.io', 'glassnet.plot', 'glassnet.datasets', "
-            "'glassnet.train', 'glassnet.inspect.receptive', 'safetensors', 'matplotlib') "
-            "if m in sys.modules]; "
-            "print(heavy); glassnet.fit; glassnet.save; print('glassnet.io' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+    code = (
+        "import sys, glassnet; "
+        "heavy = [m for m in ('glassnet.io', 'glassnet.plot', 'glassnet.datasets', "
+        "'glassnet.train', 'glassnet.inspect.receptive', 'safetensors', 'matplotlib') "
+        "if m in sys.modules]; "
+        "print(heavy); glassnet.fit; glassnet.save; print('glassnet.io' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["[]", "True"]

@@ -348,14 +348,34 @@ def test_inspect_draws_figures(tmp_path, capsys):
     pytest.importorskip("matplotlib")  # the plot extra is part of `make test`
     small = Sequential(Dense(4, 3), Sigmoid(), Dense(3, 2), seed=0)
     gn.save(small, tmp_path / "small.glassnet")
-    assert cli.main(["inspect", str(tmp_path / "small.glassnet"),
-                     "--figures", str(tmp_path / "a")]) == 0
+    assert (
+        cli.main(
+            [
+                "inspect",
+                str(tmp_path / "small.glassnet"),
+                "--figures",
+                str(tmp_path / "a"),
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
-        "first-layer-weights.png", "network.png"]
+        "first-layer-weights.png",
+        "network.png",
+    ]
     cnn = Sequential(Conv2D(1, 2, 3), ReLU(), Flatten(), Dense(2 * 6 * 6, 2), seed=0)
     gn.save(cnn, tmp_path / "cnn.glassnet")
-    assert cli.main(["inspect", str(tmp_path / "cnn.glassnet"),
-                     "--figures", str(tmp_path / "b")]) == 0
+    assert (
+        cli.main(
+            [
+                "inspect",
+                str(tmp_path / "cnn.glassnet"),
+                "--figures",
+                str(tmp_path / "b"),
+            ]
+        )
+        == 0
+    )
     written = list((tmp_path / "b").iterdir())
     assert [p.name for p in written] == ["filters-0.png"]
     assert all(p.stat().st_size > 1000 for p in written)

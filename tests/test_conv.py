@@ -23,13 +23,16 @@ def loop_conv2d(x, w, b, stride, pads):
     for i in range(oh):
         for j in range(ow):
             r, c = i * stride[0], j * stride[1]
-            patch = xp[:, :, r:r + kh, c:c + kw]
+            patch = xp[:, :, r : r + kh, c : c + kw]
             out[:, :, i, j] = np.einsum("ncab,ocab->no", patch, w)
     return out if b is None else out + b[None, :, None, None]
 
 
-paddings = st.one_of(st.sampled_from(["valid", "same"]), st.integers(0, 2),
-                     st.tuples(st.integers(0, 2), st.integers(0, 2)))
+paddings = st.one_of(
+    st.sampled_from(["valid", "same"]),
+    st.integers(0, 2),
+    st.tuples(st.integers(0, 2), st.integers(0, 2)),
+)
 
 
 @st.composite
@@ -47,13 +50,22 @@ def conv2d_cases(draw, padding_past_kernel=False):
         padding = draw(paddings)
     size = (draw(st.integers(1, 7)), draw(st.integers(1, 7)))
     pad = padding if isinstance(padding, tuple) else (padding, padding)
-    pads = [resolve_padding(p, k, s, n) for p, k, s, n in zip(pad, kernel, stride, size)]
+    pads = [
+        resolve_padding(p, k, s, n) for p, k, s, n in zip(pad, kernel, stride, size)
+    ]
     assume(all(n + a + b >= k for n, (a, b), k in zip(size, pads, kernel)))
     batch = draw(st.integers(2, 3) if padding_past_kernel else st.integers(1, 2))
-    return {"batch": batch, "c_in": draw(st.integers(1, 3)),
-                "c_out": draw(st.integers(1, 3)), "kernel": kernel, "stride": stride,
-                "padding": padding, "size": size, "pads": pads,
-                "bias": padding_past_kernel or draw(st.booleans())}
+    return {
+        "batch": batch,
+        "c_in": draw(st.integers(1, 3)),
+        "c_out": draw(st.integers(1, 3)),
+        "kernel": kernel,
+        "stride": stride,
+        "padding": padding,
+        "size": size,
+        "pads": pads,
+        "bias": padding_past_kernel or draw(st.booleans()),
+    }
 
 
 @given(case=conv2d_cases())
@@ -68,30 +80,50 @@ def test_padding_past_the_kernel_matches_the_loop_and_gradcheck(case):
 
 
 def check_layer_case(case):
-    layer = nn.Conv2D(case["c_in"], case["c_out"], case["kernel"], stride=case["stride"],
-                      padding=case["padding"], bias=case["bias"], seed=0)
+    layer = nn.Conv2D(
+        case["c_in"],
+        case["c_out"],
+        case["kernel"],
+        stride=case["stride"],
+        padding=case["padding"],
+        bias=case["bias"],
+        seed=0,
+    )
     if case["bias"]:
         layer.bias.data = np.linspace(-1, 1, case["c_out"]).astype(np.float32)
-    x = np.random.default_rng(1).standard_normal((case["batch"], case["c_in"], *case["size"]))
+    x = np.random.default_rng(1).standard_normal(
+        (case["batch"], case["c_in"], *case["size"])
+    )
     out = layer(x)
-    expected = loop_conv2d(x.astype(np.float32).astype(np.float64),
-                           layer.weight.data.astype(np.float64),
-                           None if layer.bias is None else layer.bias.data,
-                           case["stride"], case["pads"])
+    expected = loop_conv2d(
+        x.astype(np.float32).astype(np.float64),
+        layer.weight.data.astype(np.float64),
+        None if layer.bias is None else layer.bias.data,
+        case["stride"],
+        case["pads"],
+    )
     assert out.dtype == np.float32
     np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-5)
     assert [n for n, _ in layer.named_parameters()] == (
-        ["weight", "bias"] if case["bias"] else ["weight"])
+        ["weight", "bias"] if case["bias"] else ["weight"]
+    )
     assert layer.weight.shape == (case["c_out"], case["c_in"], *case["kernel"])
     layer_gradcheck(layer, x)
 
 
-@given(batch=st.integers(1, 2), c_in=st.integers(1, 3), c_out=st.integers(1, 3),
-       k=st.integers(1, 4), stride=st.integers(1, 3),
-       padding=st.one_of(st.sampled_from(["valid", "same"]), st.integers(0, 2)),
-       time=st.integers(1, 9), bias=st.booleans())
-def test_conv1d_layer_matches_conv2d_of_height_one_and_gradcheck(batch, c_in, c_out, k, stride,
-                                                                padding, time, bias):
+@given(
+    batch=st.integers(1, 2),
+    c_in=st.integers(1, 3),
+    c_out=st.integers(1, 3),
+    k=st.integers(1, 4),
+    stride=st.integers(1, 3),
+    padding=st.one_of(st.sampled_from(["valid", "same"]), st.integers(0, 2)),
+    time=st.integers(1, 9),
+    bias=st.booleans(),
+)
+def test_conv1d_layer_matches_conv2d_of_height_one_and_gradcheck(
+    batch, c_in, c_out, k, stride, padding, time, bias
+):
     # conv1d is conv2d of height 1 (one code path): padding past the kernel is
     # covered by test_padding_past_the_kernel_matches_the_loop_and_gradcheck
     before, after = resolve_padding(padding, k, stride, time)
@@ -99,10 +131,13 @@ def test_conv1d_layer_matches_conv2d_of_height_one_and_gradcheck(batch, c_in, c_
     layer = nn.Conv1D(c_in, c_out, k, stride=stride, padding=padding, bias=bias, seed=0)
     x = np.random.default_rng(2).standard_normal((batch, c_in, time))
     out = layer(x)
-    expected = loop_conv2d(x.astype(np.float32)[:, :, None, :].astype(np.float64),
-                           layer.weight.data[:, :, None, :].astype(np.float64),
-                           None if layer.bias is None else layer.bias.data,
-                           (1, stride), ((0, 0), (before, after)))[:, :, 0, :]
+    expected = loop_conv2d(
+        x.astype(np.float32)[:, :, None, :].astype(np.float64),
+        layer.weight.data[:, :, None, :].astype(np.float64),
+        None if layer.bias is None else layer.bias.data,
+        (1, stride),
+        ((0, 0), (before, after)),
+    )[:, :, 0, :]
     assert out.shape == (batch, c_out, (time + before + after - k) // stride + 1)
     np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-5)
     assert layer.weight.shape == (c_out, c_in, k)
@@ -115,7 +150,9 @@ def test_lenet_sized_layer_matches_the_loop():
     x = rng.standard_normal((3, 16, 14, 14))
     layer = nn.Conv2D(16, 8, 5, padding=2, seed=0).astype(np.float64)
     layer.bias.data = rng.standard_normal(8)
-    expected = loop_conv2d(x, layer.weight.data, layer.bias.data, (1, 1), ((2, 2), (2, 2)))
+    expected = loop_conv2d(
+        x, layer.weight.data, layer.bias.data, (1, 1), ((2, 2), (2, 2))
+    )
     np.testing.assert_allclose(layer(x).data, expected, rtol=1e-10, atol=1e-10)
 
 
@@ -131,8 +168,9 @@ def test_conv2d_is_match_times_the_pixel_count():
     # diagonal: ones and 0.77s, and 0.55 at the centre where two pixels disagree.
     layer.weight.data /= 9
     falling = layer(canonical_x()[None, None]).data[0, 0]
-    np.testing.assert_allclose(np.diag(falling), np.array([7, 9, 9, 5, 9, 9, 7]) / 9,
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        np.diag(falling), np.array([7, 9, 9, 5, 9, 9, 7]) / 9, rtol=1e-6
+    )
     assert conv2d(canonical_x()[None, None], features[:1, None]).shape == (1, 1, 7, 7)
 
 
@@ -149,7 +187,9 @@ def test_gradients_stay_float32_and_no_grad_keeps_no_graph():
     layer = nn.Conv2D(2, 3, 3, padding=1, seed=0)
     x = gn.tensor(np.ones((2, 2, 5, 5), np.float32), requires_grad=True)
     layer(x).sum().backward()
-    assert x.grad.dtype == layer.weight.grad.dtype == layer.bias.grad.dtype == np.float32
+    assert (
+        x.grad.dtype == layer.weight.grad.dtype == layer.bias.grad.dtype == np.float32
+    )
     # The bias gradient is the number of output pixels it was added to.
     np.testing.assert_allclose(layer.bias.grad, 2 * 25)
     with gn.no_grad():
@@ -157,13 +197,28 @@ def test_gradients_stay_float32_and_no_grad_keeps_no_graph():
 
 
 def test_repr_and_config():
-    assert repr(nn.Conv2D(1, 16, 5, padding=2)) == "Conv2D(1 → 16, 5x5, padding 2x2, bias)"
-    assert repr(nn.Conv2D(3, 8, (3, 1), stride=2, bias=False)) == "Conv2D(3 → 8, 3x1, stride 2x2)"
-    assert repr(nn.Conv1D(4, 2, 3, padding="same")) == "Conv1D(4 → 2, 3, padding same, bias)"
+    assert (
+        repr(nn.Conv2D(1, 16, 5, padding=2)) == "Conv2D(1 → 16, 5x5, padding 2x2, bias)"
+    )
+    assert (
+        repr(nn.Conv2D(3, 8, (3, 1), stride=2, bias=False))
+        == "Conv2D(3 → 8, 3x1, stride 2x2)"
+    )
+    assert (
+        repr(nn.Conv1D(4, 2, 3, padding="same"))
+        == "Conv1D(4 → 2, 3, padding same, bias)"
+    )
     layer = nn.Conv2D(3, 8, (3, 1), stride=(2, 1), padding="same", init="he")
     config = layer.get_config()
-    assert config == {"in_channels": 3, "out_channels": 8, "kernel_size": [3, 1],
-                      "stride": [2, 1], "padding": "same", "bias": True, "init": "he"}
+    assert config == {
+        "in_channels": 3,
+        "out_channels": 8,
+        "kernel_size": [3, 1],
+        "stride": [2, 1],
+        "padding": "same",
+        "bias": True,
+        "init": "he",
+    }
     assert nn.Conv2D(**config).weight.shape == layer.weight.shape
     assert nn.Conv1D(**nn.Conv1D(2, 4, 3, stride=2).get_config()).stride == 2
 
@@ -177,42 +232,62 @@ def test_seed_reproducible_and_he_spread():
 
 # --- bad input: clear errors naming the layer and the shapes -------------------------
 
+
 def test_three_d_input_to_conv2d_names_the_layer_and_shape():
     layer = nn.Conv2D(1, 16, 5, padding=2)
-    with pytest.raises(gn.ShapeError, match=r"Conv2D\(1 → 16, 5x5, padding 2x2, bias\) "
-                       r"expected a 4-D input \(batch, channels, height, width\); got shape "
-                       r"\(8, 28, 28\) \(3-D\)\. .*x\[:, None\]"):
+    with pytest.raises(
+        gn.ShapeError,
+        match=r"Conv2D\(1 → 16, 5x5, padding 2x2, bias\) "
+        r"expected a 4-D input \(batch, channels, height, width\); got shape "
+        r"\(8, 28, 28\) \(3-D\)\. .*x\[:, None\]",
+    ):
         layer(np.zeros((8, 28, 28)))
 
 
 def test_wrong_channel_count():
-    with pytest.raises(gn.ShapeError, match=r"Conv2D\(3 → 4, 3x3, bias\) expected input with 3 "
-                       r"channel\(s\) on axis 1; got shape \(2, 1, 9, 9\), which has 1"):
+    with pytest.raises(
+        gn.ShapeError,
+        match=r"Conv2D\(3 → 4, 3x3, bias\) expected input with 3 "
+        r"channel\(s\) on axis 1; got shape \(2, 1, 9, 9\), which has 1",
+    ):
         nn.Conv2D(3, 4, 3)(np.zeros((2, 1, 9, 9)))
-    with pytest.raises(gn.ShapeError, match=r"Conv1D\(5 → 2, 3, bias\) expected input with 5"):
+    with pytest.raises(
+        gn.ShapeError, match=r"Conv1D\(5 → 2, 3, bias\) expected input with 5"
+    ):
         nn.Conv1D(5, 2, 3)(np.zeros((2, 4, 9)))
 
 
 def test_kernel_larger_than_padded_input():
-    with pytest.raises(gn.ShapeError, match=r"Conv2D\(1 → 1, 5x5, padding 1x1, bias\): the 5x5 "
-                       r"kernel does not fit in the padded input, which is 4x6 \(input shape "
-                       r"\(1, 1, 2, 4\)"):
+    with pytest.raises(
+        gn.ShapeError,
+        match=r"Conv2D\(1 → 1, 5x5, padding 1x1, bias\): the 5x5 "
+        r"kernel does not fit in the padded input, which is 4x6 \(input shape "
+        r"\(1, 1, 2, 4\)",
+    ):
         nn.Conv2D(1, 1, 5, padding=1)(np.zeros((1, 1, 2, 4)))
-    with pytest.raises(gn.ShapeError, match=r"Conv1D.*the 4 kernel does not fit.*which is 3"):
+    with pytest.raises(
+        gn.ShapeError, match=r"Conv1D.*the 4 kernel does not fit.*which is 3"
+    ):
         nn.Conv1D(1, 1, 4)(np.zeros((1, 1, 3)))
-    with pytest.raises(gn.ShapeError, match=r"conv1d expected a 3-D input \(batch, channels, "
-                       r"time\); got shape \(1, 1, 3, 3\)"):
+    with pytest.raises(
+        gn.ShapeError,
+        match=r"conv1d expected a 3-D input \(batch, channels, "
+        r"time\); got shape \(1, 1, 3, 3\)",
+    ):
         conv1d(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 2)))
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"kernel_size": 0}, "kernel_size must be a positive integer or a pair"),
-    ({"kernel_size": (3, 3, 3)}, "kernel_size must be"),
-    ({"kernel_size": 3, "stride": 0}, "stride must be a positive integer"),
-    ({"kernel_size": 3, "padding": "full"}, "padding must be 'valid', 'same' or"),
-    ({"kernel_size": 3, "padding": -1}, "padding must be a non-negative"),
-    ({"kernel_size": 3, "init": "magic"}, "unknown initialiser 'magic'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"kernel_size": 0}, "kernel_size must be a positive integer or a pair"),
+        ({"kernel_size": (3, 3, 3)}, "kernel_size must be"),
+        ({"kernel_size": 3, "stride": 0}, "stride must be a positive integer"),
+        ({"kernel_size": 3, "padding": "full"}, "padding must be 'valid', 'same' or"),
+        ({"kernel_size": 3, "padding": -1}, "padding must be a non-negative"),
+        ({"kernel_size": 3, "init": "magic"}, "unknown initialiser 'magic'"),
+    ],
+)
 def test_bad_settings_fail_at_construction(kwargs, words):
     with pytest.raises(gn.ConfigError, match=words):
         nn.Conv2D(1, 2, **kwargs)
@@ -221,7 +296,9 @@ def test_bad_settings_fail_at_construction(kwargs, words):
 def test_op_checks_weight_and_bias_shapes():
     with pytest.raises(gn.ShapeError, match=r"conv2d expected a 4-D weight"):
         conv2d(np.zeros((1, 1, 5, 5)), np.zeros((3, 3)))
-    with pytest.raises(gn.ShapeError, match=r"conv2d expected a bias of shape \(2,\); got \(3,\)"):
+    with pytest.raises(
+        gn.ShapeError, match=r"conv2d expected a bias of shape \(2,\); got \(3,\)"
+    ):
         conv2d(np.zeros((1, 1, 5, 5)), np.zeros((2, 1, 3, 3)), np.zeros(3))
 
 
@@ -234,9 +311,13 @@ def test_small_chunks_give_the_same_numbers(monkeypatch, stride):
     x = rng.standard_normal((5, 3, 6, 7))
     layer = nn.Conv2D(3, 4, (3, 2), stride=stride, padding=(1, 2), seed=0)
     layer.bias.data[:] = [0.5, -1, 2, 0]
-    expected = loop_conv2d(x.astype(np.float32).astype(np.float64),
-                           layer.weight.data.astype(np.float64), layer.bias.data,
-                           (stride, stride), ((1, 1), (2, 2)))
+    expected = loop_conv2d(
+        x.astype(np.float32).astype(np.float64),
+        layer.weight.data.astype(np.float64),
+        layer.bias.data,
+        (stride, stride),
+        ((1, 1), (2, 2)),
+    )
     monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1)
     np.testing.assert_allclose(layer(x).data, expected, rtol=1e-5, atol=1e-5)
     layer_gradcheck(layer, x)
@@ -245,8 +326,12 @@ def test_small_chunks_give_the_same_numbers(monkeypatch, stride):
 def test_outputs_and_gradients_do_not_share_the_scratch_space():
     layer = nn.Conv2D(2, 3, 3, padding=1, seed=0)
     rng = np.random.default_rng(6)
-    x1 = gn.tensor(rng.standard_normal((2, 2, 5, 5)).astype(np.float32), requires_grad=True)
-    x2 = gn.tensor(rng.standard_normal((2, 2, 5, 5)).astype(np.float32), requires_grad=True)
+    x1 = gn.tensor(
+        rng.standard_normal((2, 2, 5, 5)).astype(np.float32), requires_grad=True
+    )
+    x2 = gn.tensor(
+        rng.standard_normal((2, 2, 5, 5)).astype(np.float32), requires_grad=True
+    )
     y1 = layer(x1)
     kept = y1.data.copy()
     y2 = layer(x2)

@@ -25,8 +25,16 @@ def log_dir(tmp_path_factory):
     X = rng.normal(size=(80, 3))
     y = (X[:, 0] > 0).astype(np.int64)
     model = gn.nn.Sequential(gn.nn.Dense(3, 4), gn.nn.ReLU(), gn.nn.Dense(4, 2), seed=0)
-    gn.fit(model, X, y, epochs=4, batch_size=16, verbose=0, validation_data=(X, y),
-           callbacks=[RunLog(folder, name="good", budget=1e9, snapshots=1)])
+    gn.fit(
+        model,
+        X,
+        y,
+        epochs=4,
+        batch_size=16,
+        verbose=0,
+        validation_data=(X, y),
+        callbacks=[RunLog(folder, name="good", budget=1e9, snapshots=1)],
+    )
     (folder / "garbage.sqlite").write_bytes(b"this is not a database at all" * 10)
     db = sqlite3.connect(folder / "foreign.sqlite")
     db.execute("CREATE TABLE meta (key TEXT, value TEXT)")
@@ -52,7 +60,12 @@ def test_runs_listing(client):
     runs = {r["name"]: r for r in client.get("/api/runs").json()["runs"]}
     assert set(runs) == {"good", "garbage", "foreign"}
     assert runs["good"]["status"] == "finished" and runs["good"]["epochs"] == 4
-    assert set(runs["good"]["metrics"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(runs["good"]["metrics"]) == {
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+    }
     assert "corrupt" in runs["garbage"]["error"]
     assert "not a glassnet run store" in runs["foreign"]["error"]
 
@@ -74,8 +87,10 @@ def test_run_summary_stats_network_confusion(client):
 
 def test_events_stream_announces_the_run(log_dir):
     app = create_app(log_dir)
-    with TestClient(app, base_url="http://localhost") as c, \
-            c.stream("GET", "/api/runs/good/events") as response:
+    with (
+        TestClient(app, base_url="http://localhost") as c,
+        c.stream("GET", "/api/runs/good/events") as response,
+    ):
         assert response.headers["content-type"].startswith("text/event-stream")
         lines = []
         for line in response.iter_lines():
@@ -86,19 +101,32 @@ def test_events_stream_announces_the_run(log_dir):
     assert json.loads(lines[-1][5:])[-1] == "finished"
 
 
-@pytest.mark.parametrize("path", [
-    "/api/runs/nothere", "/api/runs/.hidden", "/api/runs/..%2F..%2Fetc%2Fpasswd",
-    "/api/runs/good%00/stats", "/api/runs/-x/network", "/api/runs/nothere/events",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/runs/nothere",
+        "/api/runs/.hidden",
+        "/api/runs/..%2F..%2Fetc%2Fpasswd",
+        "/api/runs/good%00/stats",
+        "/api/runs/-x/network",
+        "/api/runs/nothere/events",
+    ],
+)
 def test_bad_run_names_are_404(client, path):
     response = client.get(path)
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize("path", [
-    "/static/../app.py", "/static/..%2Fapp.py", "/static/%2e%2e/app.py",
-    "/static/../../train/runlog.py", "/static//etc/passwd",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../app.py",
+        "/static/..%2Fapp.py",
+        "/static/%2e%2e/app.py",
+        "/static/../../train/runlog.py",
+        "/static//etc/passwd",
+    ],
+)
 def test_no_path_traversal(client, path):
     response = client.get(path)
     assert response.status_code == 404
@@ -112,11 +140,18 @@ def test_unreadable_store_is_a_clear_message(client, name):
     assert f"run {name!r}" in response.json()["error"]
 
 
-@pytest.mark.parametrize("host, status", [
-    ("127.0.0.1:6006", 200), ("localhost:6006", 200), ("[::1]:6006", 200),
-    ("localhost", 200), ("evil.example:6006", 403), ("127.0.0.1.evil.example", 403),
-    ("", 403),
-])
+@pytest.mark.parametrize(
+    "host, status",
+    [
+        ("127.0.0.1:6006", 200),
+        ("localhost:6006", 200),
+        ("[::1]:6006", 200),
+        ("localhost", 200),
+        ("evil.example:6006", 403),
+        ("127.0.0.1.evil.example", 403),
+        ("", 403),
+    ],
+)
 def test_host_header_checked_against_dns_rebinding(log_dir, host, status):
     client = TestClient(create_app(log_dir))
     response = client.get("/api/runs", headers={"host": host})
@@ -140,6 +175,7 @@ def test_store_is_opened_read_only(client, log_dir):
         client.get(path)
     assert (log_dir / "good.sqlite").read_bytes() == before
     from glassnet.train.runlog import connect_readonly
+
     db = connect_readonly(log_dir / "good.sqlite")
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         db.execute("DELETE FROM steps")
@@ -157,8 +193,10 @@ def test_config_log_dir(tmp_path):
     from glassnet.io.config import read_config
 
     with open(os.path.join(ROOT, "examples", "digits.toml")) as f:
-        text = f.read().replace("seed = 0                # the "
-            "shuffling order", 'seed = 0\nlog_dir = "runs"')
+        text = f.read().replace(
+            "seed = 0                # the shuffling order",
+            'seed = 0\nlog_dir = "runs"',
+        )
     (tmp_path / "a.toml").write_text(text)
     assert read_config(tmp_path / "a.toml").train["log_dir"] == "runs"
     (tmp_path / "b.toml").write_text(text.replace('log_dir = "runs"', "log_dir = 3"))
@@ -171,8 +209,15 @@ def test_regions_for_2d_inputs(tmp_path):
     X = rng.normal(size=(60, 2))
     y = (X[:, 0] > 0).astype(np.int64)
     model = gn.nn.Sequential(gn.nn.Dense(2, 2), seed=0)
-    gn.fit(model, X, y, epochs=3, verbose=0, validation_data=(X[:20], y[:20]),
-           callbacks=[RunLog(tmp_path, name="flat")])
+    gn.fit(
+        model,
+        X,
+        y,
+        epochs=3,
+        verbose=0,
+        validation_data=(X[:20], y[:20]),
+        callbacks=[RunLog(tmp_path, name="flat")],
+    )
     client = TestClient(create_app(tmp_path), base_url="http://localhost")
     r = client.get("/api/runs/flat/regions").json()
     assert r["size"] == 60 and len(r["classes"]) == 3600
@@ -202,15 +247,27 @@ def test_ctrl_c_ends_the_server_while_a_page_listens(log_dir):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"))
-    proc = subprocess.Popen([sys.executable, "-m", "glassnet", "dashboard", str(log_dir),
-                             "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "glassnet",
+            "dashboard",
+            str(log_dir),
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     got = threading.Event()
 
     def listen():
         try:
-            with httpx.stream("GET", f"http://127.0.0.1:{port}/api/runs/good/events",
-                              timeout=30) as r:
+            with httpx.stream(
+                "GET", f"http://127.0.0.1:{port}/api/runs/good/events", timeout=30
+            ) as r:
                 for line in r.iter_lines():
                     if line.startswith("data:"):
                         got.set()
@@ -253,10 +310,18 @@ def test_trace_shows_lstm_gates(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.integers(0, 5, size=(40, 6))
     y = np.roll(X, -1, axis=1)  # predict the next symbol
-    model = gn.nn.Sequential(gn.nn.OneHot(5), gn.nn.LSTM(5, 3), gn.nn.Dense(3, 5),
-                             seed=0)
-    gn.fit(model, X, y, epochs=2, verbose=0, validation_data=(X[:8], y[:8]),
-           callbacks=[RunLog(tmp_path, name="seq")])
+    model = gn.nn.Sequential(
+        gn.nn.OneHot(5), gn.nn.LSTM(5, 3), gn.nn.Dense(3, 5), seed=0
+    )
+    gn.fit(
+        model,
+        X,
+        y,
+        epochs=2,
+        verbose=0,
+        validation_data=(X[:8], y[:8]),
+        callbacks=[RunLog(tmp_path, name="seq")],
+    )
     client = TestClient(create_app(tmp_path), base_url="http://localhost")
     r = client.get("/api/runs/seq/trace?sample=1").json()
     lstm = next(layer for layer in r["layers"] if layer["kind"] == "LSTM")
@@ -285,11 +350,25 @@ def cnn_client(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cnn")
     X, y = _digits_images(120)
     model = gn.nn.Sequential(
-        gn.nn.Conv2D(1, 3, 3, padding=1), gn.nn.ReLU(), gn.nn.MaxPool2D(2),
-        gn.nn.Conv2D(3, 4, 3, padding=1), gn.nn.Tanh(), gn.nn.Flatten(),
-        gn.nn.Dense(4 * 4 * 4, 10), seed=0)
-    gn.fit(model, X[:100], y[:100], epochs=2, verbose=0, seed=0,
-           validation_data=(X[100:], y[100:]), callbacks=[RunLog(folder, name="cnn")])
+        gn.nn.Conv2D(1, 3, 3, padding=1),
+        gn.nn.ReLU(),
+        gn.nn.MaxPool2D(2),
+        gn.nn.Conv2D(3, 4, 3, padding=1),
+        gn.nn.Tanh(),
+        gn.nn.Flatten(),
+        gn.nn.Dense(4 * 4 * 4, 10),
+        seed=0,
+    )
+    gn.fit(
+        model,
+        X[:100],
+        y[:100],
+        epochs=2,
+        verbose=0,
+        seed=0,
+        validation_data=(X[100:], y[100:]),
+        callbacks=[RunLog(folder, name="cnn")],
+    )
     final = gn.load(folder / "cnn.snapshots" / "epoch-0002.glassnet")
     return TestClient(create_app(folder), base_url="http://localhost"), final, X[100:]
 
@@ -305,13 +384,19 @@ def test_feature_maps_are_the_snapshots(cnn_client):
     # the maps after each conv layer's activation: positions 1 (ReLU), 4 (Tanh)
     x = Xv[2:3].astype(np.float32)
     want = [final[:2](x).data[0], final[:5](x).data[0]]
-    assert [(layer["name"], layer["kind"], layer["channels"], layer["shape"])
-            for layer in r["layers"]] == [("1", "Conv2D + ReLU", 3, [8, 8]),
-                                          ("4", "Conv2D + Tanh", 4, [4, 4])]
+    assert [
+        (layer["name"], layer["kind"], layer["channels"], layer["shape"])
+        for layer in r["layers"]
+    ] == [("1", "Conv2D + ReLU", 3, [8, 8]), ("4", "Conv2D + Tanh", 4, [4, 4])]
     for got, maps in zip(r["layers"], want):
         assert np.allclose(got["maps"], maps.ravel(), atol=1e-5)
-    assert r["unit"] == {"layer": 1, "channel": 3, "row": 1, "col": 0,
-                         "value": pytest.approx(float(want[1][3, 1, 0]), abs=1e-5)}
+    assert r["unit"] == {
+        "layer": 1,
+        "channel": 3,
+        "row": 1,
+        "col": 0,
+        "value": pytest.approx(float(want[1][3, 1, 0]), abs=1e-5),
+    }
     # the field: the pattern drives the unit to the value reported, and the
     # region outlines the inputs its drive does not ignore
     f = r["field"]
@@ -328,11 +413,14 @@ def test_feature_maps_are_the_snapshots(cnn_client):
     assert f["region"][1] <= 6 and f["region"][3] <= 4
 
 
-@pytest.mark.parametrize("row, col, region", [
-    (None, None, [3, 5, 3, 5]),  # default: the centre unit of the first map
-    (0, 0, [0, 1, 0, 1]),        # a corner: the padding is outside the image
-    (7, 3, [6, 7, 2, 4]),
-])
+@pytest.mark.parametrize(
+    "row, col, region",
+    [
+        (None, None, [3, 5, 3, 5]),  # default: the centre unit of the first map
+        (0, 0, [0, 1, 0, 1]),  # a corner: the padding is outside the image
+        (7, 3, [6, 7, 2, 4]),
+    ],
+)
 def test_first_conv_units_see_their_3x3_window(cnn_client, row, col, region):
     client, final, Xv = cnn_client
     query = "" if row is None else f"&row={row}&col={col}"
@@ -341,25 +429,29 @@ def test_first_conv_units_see_their_3x3_window(cnn_client, row, col, region):
     # exact: no input in the samples' range drives the unit higher than the
     # pattern, this sample included
     assert r["field"]["value"] >= r["unit"]["value"] - 1e-6
-    assert (r["unit"]["row"], r["unit"]["col"]) == ((4, 4) if row is None else
-                                                    (row, col))
+    assert (r["unit"]["row"], r["unit"]["col"]) == (
+        (4, 4) if row is None else (row, col)
+    )
 
 
-@pytest.mark.parametrize("query, message", [
-    ("sample=x", "sample must be a whole number"),
-    ("sample=1.5", "sample must be a whole number"),
-    ("sample=--1", "sample must be a whole number"),
-    ("sample=%C2%B2", "sample must be a whole number"),  # '²' is a digit to isdigit
-    ("sample=8", "sample must be in [0, 8)"),
-    ("sample=-1", "sample must be in [0, 8)"),
-    ("layer=2", "layer must be in [0, 2)"),
-    ("layer=1&channel=4", "channel must be in [0, 4) (conv layer 1)"),
-    ("channel=3", "channel must be in [0, 3) (conv layer 0)"),
-    ("row=8", "row must be in [0, 8) (conv layer 0)"),
-    ("layer=1&col=4", "col must be in [0, 4) (conv layer 1)"),
-    ("col=-1", "col must be in [0, 8)"),
-    ("row=99999999999999999999", "row must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("sample=x", "sample must be a whole number"),
+        ("sample=1.5", "sample must be a whole number"),
+        ("sample=--1", "sample must be a whole number"),
+        ("sample=%C2%B2", "sample must be a whole number"),  # '²' is a digit to isdigit
+        ("sample=8", "sample must be in [0, 8)"),
+        ("sample=-1", "sample must be in [0, 8)"),
+        ("layer=2", "layer must be in [0, 2)"),
+        ("layer=1&channel=4", "channel must be in [0, 4) (conv layer 1)"),
+        ("channel=3", "channel must be in [0, 3) (conv layer 0)"),
+        ("row=8", "row must be in [0, 8) (conv layer 0)"),
+        ("layer=1&col=4", "col must be in [0, 4) (conv layer 1)"),
+        ("col=-1", "col must be in [0, 8)"),
+        ("row=99999999999999999999", "row must be a whole number"),
+    ],
+)
 def test_features_refuse_bad_parameters(cnn_client, query, message):
     client, _, _ = cnn_client
     response = client.get(f"/api/runs/cnn/features?{query}")

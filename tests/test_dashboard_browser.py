@@ -19,13 +19,20 @@ from glassnet.dashboard import start_in_background
 from glassnet.train import RunLog
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Screenshots go to build/screenshots, so a test run leaves the checkout clean;
 # GLASSNET_SCREENSHOTS=docs/img refreshes the pictures in docs/dashboard.md.
-IMG = os.path.abspath(os.environ.get("GLASSNET_SCREENSHOTS")
-                      or os.path.join(ROOT, "build", "screenshots"))
+IMG = os.path.abspath(
+    os.environ.get("GLASSNET_SCREENSHOTS") or os.path.join(ROOT, "build", "screenshots")
+)
 os.makedirs(IMG, exist_ok=True)
 
 
@@ -34,9 +41,18 @@ def _train(folder, name, epochs, lr=0.03):
     X = rng.normal(size=(120, 4))
     y = (X[:, 0] * X[:, 1] > 0).astype(np.int64) + (X[:, 2] > 1)
     model = gn.nn.Sequential(gn.nn.Dense(4, 8), gn.nn.Tanh(), gn.nn.Dense(8, 3), seed=0)
-    gn.fit(model, X, y, epochs=epochs, batch_size=16, verbose=0, lr=lr,
-           validation_split=0.25, seed=0,
-           callbacks=[RunLog(folder, name=name, budget=1e9, snapshots=1)])
+    gn.fit(
+        model,
+        X,
+        y,
+        epochs=epochs,
+        batch_size=16,
+        verbose=0,
+        lr=lr,
+        validation_split=0.25,
+        seed=0,
+        callbacks=[RunLog(folder, name=name, budget=1e9, snapshots=1)],
+    )
 
 
 def _train_2d(folder):
@@ -44,9 +60,18 @@ def _train_2d(folder):
     X = rng.normal(size=(200, 2))
     y = (np.hypot(X[:, 0], X[:, 1]) > 1.1).astype(np.int64)  # a disc inside a ring
     model = gn.nn.Sequential(gn.nn.Dense(2, 8), gn.nn.Tanh(), gn.nn.Dense(8, 2), seed=0)
-    gn.fit(model, X, y, epochs=60, batch_size=16, verbose=0, lr=0.05,
-           validation_split=0.3, seed=0,
-           callbacks=[RunLog(folder, name="ring", snapshots=10)])
+    gn.fit(
+        model,
+        X,
+        y,
+        epochs=60,
+        batch_size=16,
+        verbose=0,
+        lr=0.05,
+        validation_split=0.3,
+        seed=0,
+        callbacks=[RunLog(folder, name="ring", snapshots=10)],
+    )
 
 
 def _train_digits(folder):
@@ -56,21 +81,39 @@ def _train_digits(folder):
     data = digits(flatten=True)
     X, Xv, y, yv = train_test_split(data.X, data.y, test_size=0.25, seed=0)
     scaler = Standardizer().fit(X)
-    model = gn.nn.Sequential(gn.nn.Dense(64, 16), gn.nn.Sigmoid(), gn.nn.Dense(16, 10),
-                             seed=0)
-    gn.fit(model, scaler.transform(X), y, epochs=8, lr=0.01, verbose=0, seed=0,
-           validation_data=(scaler.transform(Xv), yv),
-           callbacks=[RunLog(folder, name="digits", snapshots=4, budget=1e9)])
+    model = gn.nn.Sequential(
+        gn.nn.Dense(64, 16), gn.nn.Sigmoid(), gn.nn.Dense(16, 10), seed=0
+    )
+    gn.fit(
+        model,
+        scaler.transform(X),
+        y,
+        epochs=8,
+        lr=0.01,
+        verbose=0,
+        seed=0,
+        validation_data=(scaler.transform(Xv), yv),
+        callbacks=[RunLog(folder, name="digits", snapshots=4, budget=1e9)],
+    )
 
 
 def _train_sequences(folder):
     rng = np.random.default_rng(0)
     X = rng.integers(0, 5, size=(60, 8))
     y = np.roll(X, 1, axis=1)  # say the previous symbol: the LSTM must remember
-    model = gn.nn.Sequential(gn.nn.OneHot(5), gn.nn.LSTM(5, 6), gn.nn.Dense(6, 5),
-                             seed=0)
-    gn.fit(model, X, y, epochs=5, verbose=0, lr=0.05, validation_data=(X[:8], y[:8]),
-           callbacks=[RunLog(folder, name="sequence")])
+    model = gn.nn.Sequential(
+        gn.nn.OneHot(5), gn.nn.LSTM(5, 6), gn.nn.Dense(6, 5), seed=0
+    )
+    gn.fit(
+        model,
+        X,
+        y,
+        epochs=5,
+        verbose=0,
+        lr=0.05,
+        validation_data=(X[:8], y[:8]),
+        callbacks=[RunLog(folder, name="sequence")],
+    )
 
 
 def _train_cnn(folder):
@@ -79,12 +122,26 @@ def _train_cnn(folder):
     data = digits()
     X, y = data.X[:400, None] / 16.0, data.y[:400]  # images (n, 1, 8, 8), 0..1
     model = gn.nn.Sequential(
-        gn.nn.Conv2D(1, 8, 3, padding=1), gn.nn.ReLU(), gn.nn.MaxPool2D(2),
-        gn.nn.Conv2D(8, 8, 3, padding=1), gn.nn.ReLU(), gn.nn.Flatten(),
-        gn.nn.Dense(8 * 4 * 4, 10), seed=0)
-    gn.fit(model, X[:320], y[:320], epochs=6, verbose=0, seed=0,
-           optimizer=gn.optim.Adam(model, lr=0.01), validation_data=(X[320:], y[320:]),
-           callbacks=[RunLog(folder, name="cnn")])
+        gn.nn.Conv2D(1, 8, 3, padding=1),
+        gn.nn.ReLU(),
+        gn.nn.MaxPool2D(2),
+        gn.nn.Conv2D(8, 8, 3, padding=1),
+        gn.nn.ReLU(),
+        gn.nn.Flatten(),
+        gn.nn.Dense(8 * 4 * 4, 10),
+        seed=0,
+    )
+    gn.fit(
+        model,
+        X[:320],
+        y[:320],
+        epochs=6,
+        verbose=0,
+        seed=0,
+        optimizer=gn.optim.Adam(model, lr=0.01),
+        validation_data=(X[320:], y[320:]),
+        callbacks=[RunLog(folder, name="cnn")],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +185,14 @@ def test_runs_page_lists_runs_and_compares(server, page):
     page.goto(url)
     page.wait_for_selector("#runs a")
     assert page.locator("#runs a").all_inner_texts() == [
-        "cnn", "digits", "first", "ring", "second", "sequence", "zz-broken"]
+        "cnn",
+        "digits",
+        "first",
+        "ring",
+        "second",
+        "sequence",
+        "zz-broken",
+    ]
     assert "unreadable" in page.locator("#runs tr", has_text="zz-broken").inner_text()
     page.locator("#runs input[value=first]").check()
     page.locator("#runs input[value=second]").check()
@@ -179,11 +243,13 @@ def test_a_training_run_adds_points_without_reload(server, page):
         page.goto(url + "#/run/live")
         page.wait_for_function(
             "() => +document.querySelector('#chart-metrics')?.dataset.points >= 2",
-            timeout=20000)
+            timeout=20000,
+        )
         first = int(page.locator("#chart-metrics").get_attribute("data-points"))
         page.wait_for_function(
             f"() => +document.querySelector('#chart-metrics').dataset.points > {first}",
-            timeout=10000)  # new epochs arrive by server-sent events, no reload
+            timeout=10000,
+        )  # new epochs arrive by server-sent events, no reload
         assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
         assert page.errors == []
     finally:
@@ -217,15 +283,19 @@ def test_first_layer_weights_as_images(server, page):
     assert page.locator("#first-layer-images canvas").count() == 16
     assert page.locator("#regions").is_hidden()  # 64 inputs: no 2-D picture
     page.locator("#first-layer").screenshot(
-        path=os.path.join(IMG, "dashboard-first-layer.png"))
+        path=os.path.join(IMG, "dashboard-first-layer.png")
+    )
     page.locator("#chart-dist").screenshot(
-        path=os.path.join(IMG, "dashboard-distribution.png"))
+        path=os.path.join(IMG, "dashboard-distribution.png")
+    )
     # one sample through the network: 3 layers, values and gradients
     page.wait_for_selector("#trace-layers")
     assert page.locator("#trace-layers").get_attribute("data-layers") == "3"
     page.select_option("#sample", "5")
-    page.wait_for_function("() => document.querySelector('#trace-layers .note')"
-                           ".textContent.includes('target 6')")  # the 6th label
+    page.wait_for_function(
+        "() => document.querySelector('#trace-layers .note')"
+        ".textContent.includes('target 6')"
+    )  # the 6th label
     page.locator("#trace").screenshot(path=os.path.join(IMG, "dashboard-trace.png"))
     assert page.errors == []
 
@@ -234,7 +304,10 @@ def test_lstm_gates_of_one_sequence(server, page):
     _, url = server
     page.goto(url + "#/run/sequence")
     page.wait_for_selector("#trace-layers")
-    assert page.locator("#trace-layers").get_by_text("forget gate", exact=True).count() == 1
+    assert (
+        page.locator("#trace-layers").get_by_text("forget gate", exact=True).count()
+        == 1
+    )
     # 3 outputs, 2 gradients (none reaches the one-hot codes of ids), 5 gates
     assert page.locator("#trace canvas").count() == 3 + 2 + 5
     page.locator("#trace").screenshot(path=os.path.join(IMG, "dashboard-lstm.png"))
@@ -263,19 +336,24 @@ def test_feature_maps_and_receptive_field_of_a_cnn(server, page):
     cell = maps.locator("canvas[data-channel='4']").nth(1)
     box = cell.bounding_box()
     cell.click(position={"x": box["width"] * 2.5 / 4, "y": box["height"] * 1.5 / 4})
-    page.wait_for_function("() => document.querySelector('#fm-unit').textContent"
-                           ".includes('channel 4, row 1, col 2')")
+    page.wait_for_function(
+        "() => document.querySelector('#fm-unit').textContent"
+        ".includes('channel 4, row 1, col 2')"
+    )
     region = page.locator("#receptive-canvas").get_attribute("data-region")
     r0, r1, c0, c1 = (int(v) for v in region.strip("[]").split(","))
     # pooled rows 0..2, cols 1..3 → input rows 0..5, cols 2..7 → widened by the
     # first 3x3 conv: it can see rows 0..6, cols 1..7 and no more
     assert r0 >= 0 and r1 <= 6 and c0 >= 1 and c1 <= 7
     page.select_option("#fm-sample", "3")
-    page.wait_for_function("() => document.querySelector('#fm-unit').closest"
-                           "('.fm-row').textContent.includes('target 6')")  # y[323]
+    page.wait_for_function(
+        "() => document.querySelector('#fm-unit').closest"
+        "('.fm-row').textContent.includes('target 6')"
+    )  # y[323]
     assert page.locator("#features").is_visible()
     page.locator(".panel", has=page.locator("#features")).screenshot(
-        path=os.path.join(IMG, "dashboard-features.png"))
+        path=os.path.join(IMG, "dashboard-features.png")
+    )
     assert page.errors == []
 
 
@@ -283,8 +361,9 @@ def test_no_feature_maps_for_dense_runs(server, page):
     _, url = server
     page.goto(url + "#/run/digits")
     page.wait_for_selector("#trace-layers")
-    page.wait_for_function("() => document.querySelector('#features')"
-                           ".closest('.panel').hidden")
+    page.wait_for_function(
+        "() => document.querySelector('#features').closest('.panel').hidden"
+    )
     assert page.errors == []
 
 

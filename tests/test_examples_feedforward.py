@@ -52,7 +52,9 @@ def test_linear_network_is_least_squares_and_stacking_stays_straight():
     assert np.abs(example.second_differences(curved)).max() > 1e-3
 
 
-@pytest.mark.parametrize("name", ["digits_story", "logistic_neuron", "linear_regression"])
+@pytest.mark.parametrize(
+    "name", ["digits_story", "logistic_neuron", "linear_regression"]
+)
 def test_example_scripts_run(name, capsys):
     load(name).main()
     assert capsys.readouterr().out.strip()

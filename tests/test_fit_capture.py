@@ -26,9 +26,19 @@ def _run(capture, epochs=4, callbacks=(), **kw):
     model = nn.Sequential(nn.Dense(6, 12), nn.Tanh(), nn.Dense(12, 3), seed=2)
     opt = Adam(model, lr=0.02)
     history = gn.fit(
-        model, X, y, optimizer=opt, lr_schedule=StepLR(opt, step_size=2, gamma=0.5),
-        epochs=epochs, batch_size=16, seed=11, verbose=0, validation_split=0.2,
-        callbacks=list(callbacks), capture=capture, **kw,
+        model,
+        X,
+        y,
+        optimizer=opt,
+        lr_schedule=StepLR(opt, step_size=2, gamma=0.5),
+        epochs=epochs,
+        batch_size=16,
+        seed=11,
+        verbose=0,
+        validation_split=0.2,
+        callbacks=list(callbacks),
+        capture=capture,
+        **kw,
     )
     return model, history
 
@@ -71,18 +81,32 @@ def test_digits_reach_the_demos_accuracy_captured():
     )
     scaler = Standardizer().fit(X_train)
     model = nn.Sequential(nn.Dense(64, 32), nn.Sigmoid(), nn.Dense(32, 10), seed=0)
-    gn.fit(model, scaler.transform(X_train), y_train, optimizer=Adam(model, lr=0.01),
-           epochs=30, batch_size=32, seed=0, verbose=0, capture=True)
+    gn.fit(
+        model,
+        scaler.transform(X_train),
+        y_train,
+        optimizer=Adam(model, lr=0.01),
+        epochs=30,
+        batch_size=32,
+        seed=0,
+        verbose=0,
+        capture=True,
+    )
     predicted = gn.predict_classes(model, scaler.transform(X_test))
     assert (predicted == y_test).mean() >= 0.97
 
 
 @pytest.mark.parametrize("crash_at", [5, 16])
-def test_resume_with_capture_matches_an_uninterrupted_run(tmp_path, crash_at, numpy_only):
+def test_resume_with_capture_matches_an_uninterrupted_run(
+    tmp_path, crash_at, numpy_only
+):
     reference, ref_history = _run(capture=True)
     path = tmp_path / "run.ckpt"
-    _run(capture=True, callbacks=[_CrashAt(crash_at)],
-         checkpoint=Checkpoint(path, every_epochs=None, every_steps=4))
+    _run(
+        capture=True,
+        callbacks=[_CrashAt(crash_at)],
+        checkpoint=Checkpoint(path, every_epochs=None, every_steps=4),
+    )
     resumed, history = _run(capture=True, resume_from=path)
     assert history.to_dict() == ref_history.to_dict()
     for p, q in zip(resumed.parameters(), reference.parameters()):
@@ -95,8 +119,15 @@ def test_what_capture_cannot_do_is_refused():
     with pytest.raises(ConfigError, match="does not clip gradients"):
         gn.fit(model, X, y, epochs=1, verbose=0, capture=True, clip_norm=1.0)
     with pytest.raises(ConfigError, match="integer class labels.*shape \\(150, 3\\)"):
-        gn.fit(model, X, np.eye(3, dtype=np.float32)[y], loss="cross_entropy",
-               epochs=1, verbose=0, capture=True)
+        gn.fit(
+            model,
+            X,
+            np.eye(3, dtype=np.float32)[y],
+            loss="cross_entropy",
+            epochs=1,
+            verbose=0,
+            capture=True,
+        )
     conv = nn.Sequential(nn.Dense(6, 3), nn.Softmax(), seed=0)
     with pytest.raises(ConfigError, match="layer 1 is Softmax"):
         gn.fit(conv, X, y, epochs=1, verbose=0, capture=True)

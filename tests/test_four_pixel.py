@@ -18,7 +18,14 @@ def test_hand_set_network_uses_only_plus_minus_one_and_zero():
         assert set(np.unique(layer.weight.data)) <= {-1.0, 0.0, 1.0}
         assert layer.bias is None
     assert [type(m).__name__ for m in model.layers] == [
-        "Dense", "Tanh", "Dense", "Tanh", "Dense", "ReLU", "Dense"]
+        "Dense",
+        "Tanh",
+        "Dense",
+        "Tanh",
+        "Dense",
+        "ReLU",
+        "Dense",
+    ]
 
 
 def test_the_input_neurons_are_the_pixels_column_by_column():
@@ -53,8 +60,12 @@ def test_walk_through_value_by_value():
     # truth 0, 0, 0, 1; error = the size of each miss, added up
     assert t.loss == pytest.approx(1 + m, abs=1e-6)
     text = str(t)
-    assert "neuron 3: weighted sum (−1.00) − 1.00 = −2.00; squashed (tanh), −0.96" in text
-    assert "neuron 2: weighted sum (−0.96) − (−0.96) = 0.00; squashed (tanh), 0.00" in text
+    assert (
+        "neuron 3: weighted sum (−1.00) − 1.00 = −2.00; squashed (tanh), −0.96" in text
+    )
+    assert (
+        "neuron 2: weighted sum (−0.96) − (−0.96) = 0.00; squashed (tanh), 0.00" in text
+    )
     assert "neuron 7: weighted sum −(−0.96) = 0.96; rectified (ReLU), 0.96" in text
 
 
@@ -80,10 +91,16 @@ def test_deeper_receptive_fields_are_the_four_patterns_and_their_opposites():
     model = fp.hand_set_network()
     layer2 = [fp.to_image(f.pattern) for f in gn.receptive_fields(model, 3)]
     # solid, vertical, diagonal, horizontal (each up to its negative, equally good)
-    wanted = [[[1, 1], [1, 1]], [[1, -1], [1, -1]], [[1, -1], [-1, 1]], [[1, 1], [-1, -1]]]
+    wanted = [
+        [[1, 1], [1, 1]],
+        [[1, -1], [1, -1]],
+        [[1, -1], [-1, 1]],
+        [[1, 1], [-1, -1]],
+    ]
     for got, want in zip(layer2, wanted):
-        assert np.allclose(got, want, atol=1e-3) or np.allclose(got, -np.array(want),
-                                                                atol=1e-3)
+        assert np.allclose(got, want, atol=1e-3) or np.allclose(
+            got, -np.array(want), atol=1e-3
+        )
     relu = [f.pattern for f in gn.receptive_fields(model, 5)]
     for k in range(4):  # a positive and a negative weight from one neuron: opposites
         assert np.allclose(relu[2 * k], -relu[2 * k + 1], atol=1e-3)
@@ -93,5 +110,7 @@ def test_deeper_receptive_fields_are_the_four_patterns_and_their_opposites():
 def test_a_trained_network_learns_all_four_categories():
     model, history = fp.train_network(epochs=150)
     data = four_pixel()
-    assert predict_classes(model, fp.to_input_neurons(data.X)).tolist() == data.y.tolist()
+    assert (
+        predict_classes(model, fp.to_input_neurons(data.X)).tolist() == data.y.tolist()
+    )
     assert history.loss[-1] < history.loss[0] / 10

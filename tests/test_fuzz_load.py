@@ -424,11 +424,24 @@ def test_a_thousand_corrupted_files_each_raise_format_error_quickly(tmp_path):
 
 def _every_layer():
     return nn.Sequential(
-        nn.OneHot(5), nn.Embedding(5, 3), nn.Conv1D(2, 3, 3, padding=1),
-        nn.Conv2D(1, 2, 3, stride=2, padding=1), nn.MaxPool2D(2),
-        nn.AvgPool2D(3, padding=1), nn.GlobalAveragePool2D(), nn.Flatten(),
-        nn.Dense(4, 3), nn.RNN(3, 2), nn.LSTM(2, 2), nn.Step(0.5), nn.Softmax(),
-        nn.Sigmoid(), nn.Tanh(), nn.ReLU(), nn.Identity(), seed=0,
+        nn.OneHot(5),
+        nn.Embedding(5, 3),
+        nn.Conv1D(2, 3, 3, padding=1),
+        nn.Conv2D(1, 2, 3, stride=2, padding=1),
+        nn.MaxPool2D(2),
+        nn.AvgPool2D(3, padding=1),
+        nn.GlobalAveragePool2D(),
+        nn.Flatten(),
+        nn.Dense(4, 3),
+        nn.RNN(3, 2),
+        nn.LSTM(2, 2),
+        nn.Step(0.5),
+        nn.Softmax(),
+        nn.Sigmoid(),
+        nn.Tanh(),
+        nn.ReLU(),
+        nn.Identity(),
+        seed=0,
     )
 
 
@@ -443,8 +456,11 @@ def _base():
             gn.save(_every_layer(), path)
             with open(path, "rb") as f:
                 header, data = _split(f.read())
-        _BASE.update(header=header, data=data,
-                     content=json.loads(header["__metadata__"]["content"]))
+        _BASE.update(
+            header=header,
+            data=data,
+            content=json.loads(header["__metadata__"]["content"]),
+        )
     return _BASE
 
 
@@ -510,8 +526,12 @@ def test_hostile_layer_config_values_are_refused_or_kept_exactly(data):
 def _dense_file(folder, metadata):
     path = os.path.join(folder, "m.glassnet")
     model = nn.Sequential(nn.Dense(64, 10), seed=0)
-    gn.save(model, path, metadata=metadata, arrays={
-        "standardize.mean": np.zeros(64), "standardize.scale": np.ones(64)})
+    gn.save(
+        model,
+        path,
+        metadata=metadata,
+        arrays={"standardize.mean": np.zeros(64), "standardize.scale": np.ones(64)},
+    )
     return path
 
 
@@ -521,13 +541,29 @@ METADATA = st.fixed_dictionaries(
         "input_shape": st.one_of(HOSTILE, st.just([64]), st.just([8, 8])),
         "classes": st.one_of(HOSTILE, st.lists(st.integers(0, 9), max_size=10)),
         "standardize": HOSTILE,
-        "scores": st.one_of(HOSTILE, st.dictionaries(
-            st.sampled_from(["train", "test"]),
-            st.dictionaries(st.sampled_from(["loss", "accuracy"]), HOSTILE))),
-        "trained_with": st.one_of(HOSTILE, st.fixed_dictionaries({}, optional={
-            "config": HOSTILE, "data": HOSTILE,
-            "train": st.one_of(HOSTILE, st.fixed_dictionaries({}, optional={
-                "loss": HOSTILE, "metrics": HOSTILE}))})),
+        "scores": st.one_of(
+            HOSTILE,
+            st.dictionaries(
+                st.sampled_from(["train", "test"]),
+                st.dictionaries(st.sampled_from(["loss", "accuracy"]), HOSTILE),
+            ),
+        ),
+        "trained_with": st.one_of(
+            HOSTILE,
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "config": HOSTILE,
+                    "data": HOSTILE,
+                    "train": st.one_of(
+                        HOSTILE,
+                        st.fixed_dictionaries(
+                            {}, optional={"loss": HOSTILE, "metrics": HOSTILE}
+                        ),
+                    ),
+                },
+            ),
+        ),
     },
 )
 
@@ -560,8 +596,7 @@ def _idx_bytes(draw):
     code = draw(st.sampled_from([8, 9, 11, 12, 13, 14, 7, 0]))
     dims = draw(st.lists(st.integers(0, 2**32 - 1) | st.integers(0, 5), max_size=9))
     body = draw(st.binary(max_size=64))
-    head = bytes([0, 0, code, len(dims)]) + b"".join(
-        d.to_bytes(4, "big") for d in dims)
+    head = bytes([0, 0, code, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
     return head + body
 
 
@@ -570,23 +605,40 @@ def _data_file(draw):
     kind = draw(st.sampled_from(["csv", "idx", "idx.gz", "npy", "npz", "png"]))
     raw = draw(st.binary(max_size=200))
     if kind == "csv":
-        rows = draw(st.lists(st.lists(
-            st.sampled_from(["1", "2.5", "nan", "x", "", '"', "\x00", "é", "1e999"]),
-            min_size=1, max_size=4), max_size=5))
+        rows = draw(
+            st.lists(
+                st.lists(
+                    st.sampled_from(
+                        ["1", "2.5", "nan", "x", "", '"', "\x00", "é", "1e999"]
+                    ),
+                    min_size=1,
+                    max_size=4,
+                ),
+                max_size=5,
+            )
+        )
         text = "\n".join(",".join(r) for r in rows).encode()
         raw = draw(st.sampled_from([text, raw, text + raw]))
     elif kind.startswith("idx"):
         raw = _idx_bytes(draw)
         if kind == "idx.gz":
-            raw = draw(st.sampled_from([gzip.compress(raw), raw, gzip.compress(raw)[:-5]]))
+            raw = draw(
+                st.sampled_from([gzip.compress(raw), raw, gzip.compress(raw)[:-5]])
+            )
     elif kind in ("npy", "npz"):
         buf = io.BytesIO()
-        shape = tuple(draw(st.lists(st.integers(0, 2**40) | st.integers(0, 4),
-                                    max_size=3)))
+        shape = tuple(
+            draw(st.lists(st.integers(0, 2**40) | st.integers(0, 4), max_size=3))
+        )
         try:
-            np.lib.format.write_array_header_1_0(buf, {
-                "descr": draw(st.sampled_from(["<f4", "|u1", "|O", "<c16", ">i8"])),
-                "fortran_order": draw(st.booleans()), "shape": shape})
+            np.lib.format.write_array_header_1_0(
+                buf,
+                {
+                    "descr": draw(st.sampled_from(["<f4", "|u1", "|O", "<c16", ">i8"])),
+                    "fortran_order": draw(st.booleans()),
+                    "shape": shape,
+                },
+            )
         except ValueError:
             pass
         raw = buf.getvalue() + raw
@@ -608,8 +660,9 @@ def test_hostile_data_files_give_data_errors(case):
 
     kind, raw = case
     with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, f"data-ubyte.{kind}" if "idx" in kind
-                            else f"data.{kind}")
+        path = os.path.join(
+            folder, f"data-ubyte.{kind}" if "idx" in kind else f"data.{kind}"
+        )
         if kind.startswith("idx"):
             path = os.path.join(folder, "data-ubyte" + (".gz" if "gz" in kind else ""))
         with open(path, "wb") as f:

@@ -88,7 +88,9 @@ HOSTILE_CONFIGS = [
 
 
 @pytest.mark.parametrize("make, index, config, words", HOSTILE_CONFIGS)
-def test_sizes_over_the_limits_are_refused_at_load(tmp_path, make, index, config, words):
+def test_sizes_over_the_limits_are_refused_at_load(
+    tmp_path, make, index, config, words
+):
     path = _model_file(tmp_path, nn.Sequential(make()), _set(index, **config))
     with pytest.raises(FormatError, match=words):
         gn.load(path)
@@ -263,8 +265,9 @@ def test_evaluate_reads_a_path_from_a_model_file_only_when_named(capsys, tmp_pat
         code = cli.main(["evaluate", str(path), "--data", str(secret), "--json"])
         out = capsys.readouterr().out
         assert code == 0 and json.loads(out)["samples"] == 10
-        code = cli.main(["evaluate", str(path), "--data", str(secret), "--json",
-                         "--split", "train"])
+        code = cli.main(
+            ["evaluate", str(path), "--data", str(secret), "--json", "--split", "train"]
+        )
         assert code == 0 and json.loads(capsys.readouterr().out)["samples"] == 30
         assert opened == [str(secret)] * 2
     finally:

@@ -518,8 +518,15 @@ def _training(rng_state, sums, values):
     from glassnet.io.checkpoint import training_section
 
     return training_section(
-        epoch=1, batch=2, rng=rng_state, sums=sums, seen=8, epochs=[0],
-        values=values, schedule=None, run={"samples": 16},
+        epoch=1,
+        batch=2,
+        rng=rng_state,
+        sums=sums,
+        seen=8,
+        epochs=[0],
+        values=values,
+        schedule=None,
+        run={"samples": 16},
     )
 
 

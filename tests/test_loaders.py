@@ -289,7 +289,11 @@ def _capped(function, path):
     try:
         done = subprocess.run(
             [sys.executable, "-c", CAPPED, function, str(path)],
-            capture_output=True, text=True, timeout=60, env=env, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         return "timed out"
@@ -297,11 +301,18 @@ def _capped(function, path):
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs /dev/zero and FIFOs")
-@pytest.mark.parametrize("function, name", [
-    ("load_csv", "data.csv"), ("load_idx", "x.idx"), ("load_idx", "x.idx.gz"),
-    ("load_npy", "x.npy"), ("load_npz", "x.npz"), ("load_image", "x.png"),
-    ("load_data", "data.csv"),
-])
+@pytest.mark.parametrize(
+    "function, name",
+    [
+        ("load_csv", "data.csv"),
+        ("load_idx", "x.idx"),
+        ("load_idx", "x.idx.gz"),
+        ("load_npy", "x.npy"),
+        ("load_npz", "x.npz"),
+        ("load_image", "x.png"),
+        ("load_data", "data.csv"),
+    ],
+)
 @pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
 def test_special_files_are_refused(tmp_path, function, name, special):
     """A data.csv linked to /dev/zero once read one endless line; a FIFO blocked."""
@@ -325,12 +336,15 @@ def test_csv_lines_and_size_are_capped(tmp_path):
     assert loaders.load_csv(path, max_line=6, max_bytes=12).X.shape == (2, 2)
 
 
-@pytest.mark.parametrize("raw, message", [
-    (b"1,2,0\n\xff\xfe\x00\x81,1,1\n", "line 2 is not UTF-8 text"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "line 1 is not UTF-8"),
-    (b"x" * 200_000 + b",1\n", "field larger than field limit"),
-    (b"a,b\n1,2\n\"" + b"y" * 200_000 + b"\",1\n", "line 3: field larger"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"1,2,0\n\xff\xfe\x00\x81,1,1\n", "line 2 is not UTF-8 text"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "line 1 is not UTF-8"),
+        (b"x" * 200_000 + b",1\n", "field larger than field limit"),
+        (b'a,b\n1,2\n"' + b"y" * 200_000 + b'",1\n', "line 3: field larger"),
+    ],
+)
 def test_binary_and_broken_csv_are_data_errors(tmp_path, raw, message):
     (tmp_path / "bad.csv").write_bytes(raw)
     with pytest.raises(DataError, match=message):
@@ -384,8 +398,9 @@ def test_gzipped_idx_is_decompressed_in_bounded_steps(tmp_path):
 
 def test_idx_with_an_empty_axis_is_a_data_error(tmp_path):
     path = tmp_path / "empty-ubyte"
-    path.write_bytes(bytes([0, 0, 8, 3]) + (0).to_bytes(4, "big") + (28).to_bytes(
-        4, "big") * 2)
+    path.write_bytes(
+        bytes([0, 0, 8, 3]) + (0).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    )
     with pytest.raises(DataError, match=r"declares shape \(0, 28, 28\), with an axis"):
         loaders.load_idx(path)
 
@@ -413,8 +428,11 @@ def test_npz_member_declaring_more_than_max_bytes_is_refused_before_allocating(
 
 def test_npz_member_must_hold_what_its_header_declares(tmp_path):
     path = _npz_with(tmp_path, (4,), bytes(16 + (8 << 20)))  # 8 MiB hidden after it
-    with pytest.raises(DataError, match=r"declares \(4,\) float32 = 16 bytes of data "
-                       r"but holds 8,388,624"):
+    with pytest.raises(
+        DataError,
+        match=r"declares \(4,\) float32 = 16 bytes of data "
+        r"but holds 8,388,624",
+    ):
         loaders.load_npz(path)
     path = _npz_with(tmp_path, (2, 2), bytes(16))
     assert loaders.load_npz(path).X.shape == (2, 2)
@@ -437,15 +455,18 @@ def _png_of(path, width, height):
 
     def chunk(kind, data):
         body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(
-            ">I", zlib.crc32(body))
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
     packer = zlib.compressobj(9)
     row = bytes(width + 1)
     idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-                     + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", idat)
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_images_over_max_pixels_are_refused_before_decoding(tmp_path):
@@ -460,4 +481,7 @@ def test_images_over_max_pixels_are_refused_before_decoding(tmp_path):
     with pytest.raises(DataError, match="600 pixels, more than max_pixels=599"):
         loaders.load_image(tmp_path / "small.png", max_pixels=599)
     assert loaders.load_image(tmp_path / "small.png", max_pixels=600).shape == (
-        1, 20, 30)
+        1,
+        20,
+        30,
+    )

@@ -38,6 +38,7 @@ def test_docstring_examples_run(module):
 
 # --- values worked by hand ------------------------------------------------------------
 
+
 def test_mse_by_hand():
     # differences 0, -2, -3; squares 0, 4, 9; mean 13/3.
     p = t64([1.0, 2.0, 3.0])
@@ -66,7 +67,8 @@ def test_sse_is_seed_003s_sum_over_neurons_and_images():
     loss.backward()
     np.testing.assert_allclose(p.grad, [[-0.4, 0.2], [0.6, -0.8]])  # 2·(p − t)
     assert losses.SSE()(p, [[1, 0], [0, 1]]).item() == pytest.approx(
-        4 * losses.MSE()(p, [[1, 0], [0, 1]]).item())
+        4 * losses.MSE()(p, [[1, 0], [0, 1]]).item()
+    )
 
 
 def test_mae_by_hand():
@@ -105,7 +107,9 @@ def test_bce_from_logits_by_hand():
     # x = 0, t = 1: log 2 = 0.693147;  x = 2, t = 0: 2 + log(1 + e^−2) = 2.126928
     x = t64([0.0, 2.0])
     loss = losses.BinaryCrossEntropy(from_logits=True)(x, [1.0, 0.0])
-    assert loss.item() == pytest.approx((math.log(2) + 2 + math.log1p(math.exp(-2))) / 2)
+    assert loss.item() == pytest.approx(
+        (math.log(2) + 2 + math.log1p(math.exp(-2))) / 2
+    )
     loss.backward()
     # (sigmoid(x) − t)/2: (0.5 − 1)/2 = −0.25, (0.880797 − 0)/2 = 0.440399
     np.testing.assert_allclose(x.grad, [-0.25, 1 / (1 + math.exp(-2)) / 2])
@@ -146,7 +150,9 @@ def test_cross_entropy_accepts_whole_float_labels_and_tensor_targets():
     expected = cross_entropy(z, y).item()
     assert cross_entropy(z, y.astype(np.float32)).item() == expected
     assert cross_entropy(z, gn.tensor(y)).item() == expected
-    assert losses.CrossEntropy()(z, gn.tensor(np.eye(3)[y])).item() == pytest.approx(expected)
+    assert losses.CrossEntropy()(z, gn.tensor(np.eye(3)[y])).item() == pytest.approx(
+        expected
+    )
 
 
 def test_cross_entropy_reductions():
@@ -154,9 +160,15 @@ def test_cross_entropy_reductions():
     y = np.array([[0, 1, 3], [2, 2, 0]])
     per = cross_entropy(t64(z, False), y, reduction="none").data
     assert per.shape == (2, 3)
-    np.testing.assert_allclose(per, -np.take_along_axis(log_softmax_np(z), y[..., None], -1)[..., 0])
-    assert cross_entropy(t64(z, False), y, reduction="sum").item() == pytest.approx(per.sum())
-    assert cross_entropy(t64(z, False), y).item() == pytest.approx(per.mean())  # over N·T
+    np.testing.assert_allclose(
+        per, -np.take_along_axis(log_softmax_np(z), y[..., None], -1)[..., 0]
+    )
+    assert cross_entropy(t64(z, False), y, reduction="sum").item() == pytest.approx(
+        per.sum()
+    )
+    assert cross_entropy(t64(z, False), y).item() == pytest.approx(
+        per.mean()
+    )  # over N·T
 
 
 # --- gradient checks in float64 ---------------------------------------------------------
@@ -164,10 +176,16 @@ def test_cross_entropy_reductions():
 rng0 = np.random.default_rng(7)
 
 
-@pytest.mark.parametrize("loss_fn", [
-    losses.MSE(), losses.MSE(half=True), losses.SSE(), losses.MAE(),
-    lambda p, t: ((p - t) ** 4).mean(),  # a custom quartic loss
-])
+@pytest.mark.parametrize(
+    "loss_fn",
+    [
+        losses.MSE(),
+        losses.MSE(half=True),
+        losses.SSE(),
+        losses.MAE(),
+        lambda p, t: ((p - t) ** 4).mean(),  # a custom quartic loss
+    ],
+)
 def test_gradcheck_regression_losses(loss_fn):
     pred = rng0.standard_normal((4, 3))
     target = pred + rng0.choice([-1, 1], size=(4, 3)) * rng0.uniform(0.1, 1.0, (4, 3))
@@ -179,10 +197,16 @@ def test_gradcheck_regression_losses(loss_fn):
 @pytest.mark.parametrize("from_logits", [False, True])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_gradcheck_binary_cross_entropy(from_logits, reduction):
-    pred = rng0.standard_normal((5, 2)) * 3 if from_logits else rng0.uniform(0.05, 0.95, (5, 2))
+    pred = (
+        rng0.standard_normal((5, 2)) * 3
+        if from_logits
+        else rng0.uniform(0.05, 0.95, (5, 2))
+    )
     target = rng0.uniform(0, 1, (5, 2))
     assert gn.gradcheck(
-        lambda p, t: binary_cross_entropy(p, t, from_logits, reduction), [t64(pred), t64(target)])
+        lambda p, t: binary_cross_entropy(p, t, from_logits, reduction),
+        [t64(pred), t64(target)],
+    )
     bce = losses.BinaryCrossEntropy(from_logits=from_logits)
     assert gn.gradcheck(lambda p: bce(p, (target > 0.5).astype(float)), [t64(pred)])
 
@@ -203,7 +227,9 @@ def test_gradcheck_cross_entropy_probability_targets(shape, reduction):
     assert gn.gradcheck(lambda a: cross_entropy(a, onehot, reduction), [t64(z)])
     # Unnormalised rows, with the targets' gradient checked too.
     soft = rng0.uniform(0, 1, shape)
-    assert gn.gradcheck(lambda a, t: cross_entropy(a, t, reduction), [t64(z), t64(soft)])
+    assert gn.gradcheck(
+        lambda a, t: cross_entropy(a, t, reduction), [t64(z), t64(soft)]
+    )
 
 
 def test_gradcheck_cross_entropy_loss_class_per_step():
@@ -225,12 +251,20 @@ def test_backward_twice_with_retained_graph_doubles_the_gradient():
 
 # --- against the slow way, over random shapes --------------------------------------------
 
-@given(data=st.data(),
-       batch=hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=5),
-       n_classes=st.integers(1, 6))
+
+@given(
+    data=st.data(),
+    batch=hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=5),
+    n_classes=st.integers(1, 6),
+)
 def test_cross_entropy_is_minus_log_softmax_at_the_labels(data, batch, n_classes):
-    z = data.draw(hnp.arrays(np.float64, batch + (n_classes,),
-                             elements=st.floats(-20, 20, allow_nan=False)))
+    z = data.draw(
+        hnp.arrays(
+            np.float64,
+            batch + (n_classes,),
+            elements=st.floats(-20, 20, allow_nan=False),
+        )
+    )
     y = data.draw(hnp.arrays(np.int64, batch, elements=st.integers(0, n_classes - 1)))
     x = t64(z)
     loss = cross_entropy(x, y, reduction="none")
@@ -243,8 +277,9 @@ def test_cross_entropy_is_minus_log_softmax_at_the_labels(data, batch, n_classes
     # Backward: (softmax − onehot)/(number of positions).
     mean.backward()
     softmax = np.exp(log_softmax_np(z))
-    np.testing.assert_allclose(x.grad, (softmax - np.eye(n_classes)[y]) / y.size,
-                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        x.grad, (softmax - np.eye(n_classes)[y]) / y.size, rtol=1e-10, atol=1e-12
+    )
 
 
 @given(data=st.data(), shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
@@ -267,9 +302,14 @@ def test_bce_from_logits_equals_bce_of_the_sigmoid(data, shape):
 
 # --- stability and dtype ------------------------------------------------------------------
 
+
 def test_cross_entropy_float32_is_stable_for_logits_of_size_1e3():
-    z = gn.tensor(np.array([[1e3, -1e3, 0.0], [-1e3, -1e3, 1e3], [1e3, 1e3, -1e3]],
-                           dtype=np.float32), requires_grad=True)
+    z = gn.tensor(
+        np.array(
+            [[1e3, -1e3, 0.0], [-1e3, -1e3, 1e3], [1e3, 1e3, -1e3]], dtype=np.float32
+        ),
+        requires_grad=True,
+    )
     for target in (np.array([0, 0, 1]), np.eye(3, dtype=np.float32)[[0, 0, 1]]):
         z.grad = None
         per = cross_entropy(z, target, reduction="none")
@@ -279,18 +319,22 @@ def test_cross_entropy_float32_is_stable_for_logits_of_size_1e3():
         loss.backward()
         assert np.isfinite(loss.data) and np.isfinite(z.grad).all()
         assert loss.dtype == np.float32 and z.grad.dtype == np.float32
-        np.testing.assert_allclose(z.grad, np.array(
-            [[0, 0, 0], [-1, 0, 1], [0.5, -0.5, 0]]) / 3, atol=1e-7)
+        np.testing.assert_allclose(
+            z.grad, np.array([[0, 0, 0], [-1, 0, 1], [0.5, -0.5, 0]]) / 3, atol=1e-7
+        )
 
 
 def test_float32_stays_float32():
     rng = np.random.default_rng(3)
     z = gn.tensor(rng.standard_normal((8, 5)).astype(np.float32), requires_grad=True)
     y = rng.integers(0, 5, 8)
-    for loss in (cross_entropy(z, y), cross_entropy(z, np.eye(5)[y]),  # float64 one-hot
-                 losses.MSE()(z, np.zeros((8, 5))),
-                 binary_cross_entropy(z, np.ones((8, 5)), from_logits=True),
-                 losses.BinaryCrossEntropy()(z.sigmoid(), np.ones((8, 5)))):
+    for loss in (
+        cross_entropy(z, y),
+        cross_entropy(z, np.eye(5)[y]),  # float64 one-hot
+        losses.MSE()(z, np.zeros((8, 5))),
+        binary_cross_entropy(z, np.ones((8, 5)), from_logits=True),
+        losses.BinaryCrossEntropy()(z.sigmoid(), np.ones((8, 5))),
+    ):
         z.grad = None
         assert loss.dtype == np.float32
         loss.backward()
@@ -298,8 +342,12 @@ def test_float32_stays_float32():
 
 
 def test_binary_cross_entropy_is_stable_at_the_extremes():
-    x = gn.tensor(np.array([1e4, -1e4, 1e3, -1e3], dtype=np.float32), requires_grad=True)
-    loss = binary_cross_entropy(x, [1.0, 0.0, 0.0, 1.0], from_logits=True, reduction="none")
+    x = gn.tensor(
+        np.array([1e4, -1e4, 1e3, -1e3], dtype=np.float32), requires_grad=True
+    )
+    loss = binary_cross_entropy(
+        x, [1.0, 0.0, 0.0, 1.0], from_logits=True, reduction="none"
+    )
     np.testing.assert_allclose(loss.data, [0.0, 0.0, 1e3, 1e3])
     loss.sum().backward()
     np.testing.assert_allclose(x.grad, [0.0, 0.0, 1.0, -1.0])
@@ -311,10 +359,13 @@ def test_binary_cross_entropy_is_stable_at_the_extremes():
     np.testing.assert_allclose(loss.data[2:], [16.118, 15.942], rtol=1e-4)
     loss.sum().backward()
     assert np.isfinite(p.grad).all()
-    assert p.grad[2] < 0 and p.grad[3] > 0  # a confident wrong answer is still pushed back
+    assert (
+        p.grad[2] < 0 and p.grad[3] > 0
+    )  # a confident wrong answer is still pushed back
 
 
 # --- errors -----------------------------------------------------------------------------
+
 
 def test_label_outside_range_names_the_label_and_C():
     z = gn.tensor(np.zeros((4, 10), dtype=np.float32))
@@ -322,14 +373,19 @@ def test_label_outside_range_names_the_label_and_C():
         cross_entropy(z, np.array([1, 10, 3, 2]))
     with pytest.raises(DataError, match=r"label -1 .*C = 10"):
         losses.CrossEntropy()(z, np.array([1, 2, -1, 2]))
-    with pytest.raises(DataError, match=r"CrossEntropy\(\): class labels must be whole"):
+    with pytest.raises(
+        DataError, match=r"CrossEntropy\(\): class labels must be whole"
+    ):
         losses.CrossEntropy()(z, np.array([0.5, 1, 2, 3]))
 
 
 def test_cross_entropy_target_shape_errors():
     z = gn.tensor(np.zeros((4, 3), dtype=np.float32))
-    with pytest.raises(ShapeError, match=r"CrossEntropy\(\): .*\(4, 3\).*\(4,\).*got \(4, 1\)"
-                       r".*reshape\(-1\)"):
+    with pytest.raises(
+        ShapeError,
+        match=r"CrossEntropy\(\): .*\(4, 3\).*\(4,\).*got \(4, 1\)"
+        r".*reshape\(-1\)",
+    ):
         losses.CrossEntropy()(z, np.zeros((4, 1), dtype=int))
     with pytest.raises(ShapeError, match=r"got \(5,\)"):
         cross_entropy(z, np.zeros(5, dtype=int))
@@ -341,19 +397,26 @@ def test_cross_entropy_target_shape_errors():
 
 def test_mse_refuses_to_broadcast_a_column_against_a_vector():
     pred = gn.tensor(np.zeros((4, 1), dtype=np.float32))
-    with pytest.raises(ShapeError, match=r"MSE\(\): prediction has shape \(4, 1\) but target "
-                                         r"has shape \(4,\).*reshape\(-1, 1\)"):
+    with pytest.raises(
+        ShapeError,
+        match=r"MSE\(\): prediction has shape \(4, 1\) but target "
+        r"has shape \(4,\).*reshape\(-1, 1\)",
+    ):
         losses.MSE()(pred, np.zeros(4))
     with pytest.raises(ShapeError, match=r"SSE\(\).*\(4,\).*\(4, 1\).*reshape\(-1\)"):
         losses.SSE()(gn.tensor(np.zeros(4)), np.zeros((4, 1)))
-    with pytest.raises(ShapeError, match=r"BinaryCrossEntropy\(from_logits=True\).*\(4, 1\)"):
+    with pytest.raises(
+        ShapeError, match=r"BinaryCrossEntropy\(from_logits=True\).*\(4, 1\)"
+    ):
         losses.BinaryCrossEntropy(from_logits=True)(pred, np.zeros(4))
     with pytest.raises(ShapeError, match=r"MAE\(\).*class labels: use CrossEntropy"):
         losses.MAE()(gn.tensor(np.zeros((4, 3))), np.zeros(4))
 
 
 def test_bce_rejects_values_outside_zero_one():
-    with pytest.raises(DataError, match=r"probabilities must lie in \[0, 1\].*from_logits=True"):
+    with pytest.raises(
+        DataError, match=r"probabilities must lie in \[0, 1\].*from_logits=True"
+    ):
         losses.BinaryCrossEntropy()(gn.tensor([0.5, 1.5]), [1.0, 0.0])
     with pytest.raises(DataError, match=r"targets must lie in \[0, 1\]"):
         binary_cross_entropy(gn.tensor([0.5, 0.5]), [2.0, 0.0])
@@ -361,11 +424,20 @@ def test_bce_rejects_values_outside_zero_one():
 
 # --- get, repr and custom losses ------------------------------------------------------------
 
-@pytest.mark.parametrize("name, cls", [
-    ("mse", losses.MSE), ("MSE", losses.MSE), ("sse", losses.SSE), ("mae", losses.MAE),
-    ("bce", losses.BinaryCrossEntropy), ("binary_cross_entropy", losses.BinaryCrossEntropy),
-    ("cross_entropy", losses.CrossEntropy), ("ce", losses.CrossEntropy),
-])
+
+@pytest.mark.parametrize(
+    "name, cls",
+    [
+        ("mse", losses.MSE),
+        ("MSE", losses.MSE),
+        ("sse", losses.SSE),
+        ("mae", losses.MAE),
+        ("bce", losses.BinaryCrossEntropy),
+        ("binary_cross_entropy", losses.BinaryCrossEntropy),
+        ("cross_entropy", losses.CrossEntropy),
+        ("ce", losses.CrossEntropy),
+    ],
+)
 def test_get_by_name(name, cls):
     assert type(losses.get(name)) is cls
 
@@ -374,19 +446,35 @@ def test_get_passes_callables_and_explains_unknown_names():
     mse = losses.MSE(half=True)
     assert losses.get(mse) is mse
     assert type(losses.get(losses.MAE)) is losses.MAE
-    with pytest.raises(ConfigError, match=r"unknown loss 'hinge'.*'mse'.*'cross_entropy'"):
+    with pytest.raises(
+        ConfigError, match=r"unknown loss 'hinge'.*'mse'.*'cross_entropy'"
+    ):
         losses.get("hinge")
     with pytest.raises(ConfigError, match="must be a name or a callable"):
         losses.get(3)
 
 
 def test_reprs():
-    assert [repr(x) for x in (losses.MSE(), losses.MSE(half=True), losses.SSE(), losses.MAE(),
-                              losses.BinaryCrossEntropy(),
-                              losses.BinaryCrossEntropy(from_logits=True),
-                              losses.CrossEntropy())] == [
-        "MSE()", "MSE(half=True)", "SSE()", "MAE()", "BinaryCrossEntropy()",
-        "BinaryCrossEntropy(from_logits=True)", "CrossEntropy()"]
+    assert [
+        repr(x)
+        for x in (
+            losses.MSE(),
+            losses.MSE(half=True),
+            losses.SSE(),
+            losses.MAE(),
+            losses.BinaryCrossEntropy(),
+            losses.BinaryCrossEntropy(from_logits=True),
+            losses.CrossEntropy(),
+        )
+    ] == [
+        "MSE()",
+        "MSE(half=True)",
+        "SSE()",
+        "MAE()",
+        "BinaryCrossEntropy()",
+        "BinaryCrossEntropy(from_logits=True)",
+        "CrossEntropy()",
+    ]
 
 
 def test_any_scalar_function_of_tensors_is_a_loss():

@@ -31,15 +31,26 @@ CHURN = textwrap.dedent("""
     print(_malloc.status())
 """)
 
-glibc_only = pytest.mark.skipif(_malloc._glibc() is None, reason="the settings are glibc's")
+glibc_only = pytest.mark.skipif(
+    _malloc._glibc() is None, reason="the settings are glibc's"
+)
 
 
 def churn(**env):
-    environ = {k: v for k, v in os.environ.items()
-               if k not in _malloc._GLIBC_VARIABLES and k != "GLASSNET_MALLOC"}
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _malloc._GLIBC_VARIABLES and k != "GLASSNET_MALLOC"
+    }
     environ.update(env, PYTHONPATH=SRC)
-    done = subprocess.run([sys.executable, "-c", CHURN], env=environ, capture_output=True,
-                          text=True, check=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", CHURN],
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     faults, status = done.stdout.strip().splitlines()
     return int(faults), status
 
@@ -62,13 +73,21 @@ def test_the_users_own_malloc_settings_win():
     assert faults > 10_000  # the user's small trim threshold is in force, not ours
 
 
-@pytest.mark.parametrize("environ, expected", [
-    ({"GLASSNET_MALLOC": "0"}, "left alone (GLASSNET_MALLOC=0)"),
-    ({"GLASSNET_MALLOC": "off"}, "left alone (GLASSNET_MALLOC=0)"),
-    ({"MALLOC_ARENA_MAX": "2"}, "left alone (MALLOC_ARENA_MAX is set in the environment)"),
-    ({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1"},
-     "left alone (GLIBC_TUNABLES is set in the environment)"),
-])
+@pytest.mark.parametrize(
+    "environ, expected",
+    [
+        ({"GLASSNET_MALLOC": "0"}, "left alone (GLASSNET_MALLOC=0)"),
+        ({"GLASSNET_MALLOC": "off"}, "left alone (GLASSNET_MALLOC=0)"),
+        (
+            {"MALLOC_ARENA_MAX": "2"},
+            "left alone (MALLOC_ARENA_MAX is set in the environment)",
+        ),
+        (
+            {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1"},
+            "left alone (GLIBC_TUNABLES is set in the environment)",
+        ),
+    ],
+)
 @glibc_only
 def test_reasons_for_leaving_the_allocator_alone(environ, expected):
     before = _malloc.status()
@@ -81,7 +100,9 @@ def test_reasons_for_leaving_the_allocator_alone(environ, expected):
 def test_a_bad_setting_warns_and_changes_nothing():
     before = _malloc.status()
     try:
-        with pytest.warns(RuntimeWarning, match="GLASSNET_MALLOC must be 'auto' or '0'; got 'fast'"):
+        with pytest.warns(
+            RuntimeWarning, match="GLASSNET_MALLOC must be 'auto' or '0'; got 'fast'"
+        ):
             status = _malloc.tune({"GLASSNET_MALLOC": "fast"})
         assert status.startswith("left alone")
     finally:

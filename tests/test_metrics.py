@@ -27,19 +27,29 @@ def test_docstring_examples_run():
 
 # --- to_labels ------------------------------------------------------------------------------
 
+
 def test_to_labels_rules():
     np.testing.assert_array_equal(to_labels([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3]]), [1, 0])
     np.testing.assert_array_equal(to_labels(np.array([[0.2], [0.6]])), [0, 1])  # (N, 1)
-    np.testing.assert_array_equal(to_labels([0.2, 0.6, 0.5]), [0, 1, 0])  # 0.5 is not above
-    np.testing.assert_array_equal(to_labels([3.0, 0.0, 7.0]), [3, 0, 7])  # whole: labels
-    np.testing.assert_array_equal(to_labels([-2.0, 3.0], threshold=0.0), [0, 1])  # logits
+    np.testing.assert_array_equal(
+        to_labels([0.2, 0.6, 0.5]), [0, 1, 0]
+    )  # 0.5 is not above
+    np.testing.assert_array_equal(
+        to_labels([3.0, 0.0, 7.0]), [3, 0, 7]
+    )  # whole: labels
+    np.testing.assert_array_equal(
+        to_labels([-2.0, 3.0], threshold=0.0), [0, 1]
+    )  # logits
     np.testing.assert_array_equal(to_labels(np.array([[2], [5]])), [2, 5])  # int column
-    np.testing.assert_array_equal(to_labels(np.array([[1, 4], [0, 0]])), [[1, 4], [0, 0]])
+    np.testing.assert_array_equal(
+        to_labels(np.array([[1, 4], [0, 0]])), [[1, 4], [0, 0]]
+    )
     assert to_labels(np.zeros((2, 3, 4))).shape == (2, 3)  # per-step scores
     assert to_labels([1, 0]).dtype == np.int64
 
 
 # --- accuracy and error rate ----------------------------------------------------------------
+
 
 def test_accuracy_from_labels_scores_and_probabilities():
     y = np.array([0, 1, 2, 1])
@@ -78,8 +88,11 @@ def test_metric_errors_name_both_lengths_and_shapes():
         accuracy([0, 1, 2], [0, 1, 2, 3])
     with pytest.raises(DataError, match=r"error_rate: .*y_true has 2"):
         error_rate([0, 1], np.zeros((3, 2)))
-    with pytest.raises(ShapeError, match=r"accuracy: y_true of shape \(2, 3\) and y_pred of "
-                                         r"shape \(2, 4\)"):
+    with pytest.raises(
+        ShapeError,
+        match=r"accuracy: y_true of shape \(2, 3\) and y_pred of "
+        r"shape \(2, 4\)",
+    ):
         accuracy(np.zeros((2, 3), dtype=int), np.zeros((2, 4)))
     with pytest.raises(DataError, match="no samples"):
         accuracy(np.array([], dtype=int), np.array([], dtype=int))
@@ -89,13 +102,12 @@ def test_metric_errors_name_both_lengths_and_shapes():
 
 # --- confusion matrix ---------------------------------------------------------------------------
 
+
 def test_confusion_matrix_by_hand():
     #              true: 0  0  1  2  2  2
     #         predicted: 0  1  1  2  2  0
     cm = confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0])
-    np.testing.assert_array_equal(cm, [[1, 1, 0],
-                                       [0, 1, 0],
-                                       [1, 0, 2]])
+    np.testing.assert_array_equal(cm, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
     assert cm.dtype == np.int64
     # From scores, with room for a class never seen.
     scores = np.eye(4)[[0, 1, 1, 2, 2, 0]]
@@ -139,6 +151,7 @@ def test_confusion_matrix_of_sequences_counts_every_step():
 
 
 # --- text rendering ----------------------------------------------------------------------------
+
 
 def test_format_confusion_matrix():
     text = format_confusion_matrix(np.array([[50, 0, 1], [2, 47, 3], [0, 0, 100]]))

@@ -30,7 +30,9 @@ def _train(cls, dtype, native, monkeypatch, **settings):
     for name in ("sgd", "adam"):
         kernel = kernels.registry()[name]
         monkeypatch.setattr(
-            kernel, "variants", [dataclasses.replace(v, min_size=0) for v in kernel.variants]
+            kernel,
+            "variants",
+            [dataclasses.replace(v, min_size=0) for v in kernel.variants],
         )
     _native._forget()
     rng = np.random.default_rng(0)
@@ -63,7 +65,9 @@ RULES = {
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("rule", RULES)
-def test_compiled_updates_equal_numpy_bit_for_bit(rule, dtype, monkeypatch, native_optim):
+def test_compiled_updates_equal_numpy_bit_for_bit(
+    rule, dtype, monkeypatch, native_optim
+):
     cls, settings = RULES[rule]
     try:
         fast, fast_state = _train(cls, dtype, True, monkeypatch, **settings)
@@ -154,7 +158,9 @@ def test_turned_off_and_bad_settings(fresh, monkeypatch):
     assert not fresh.exists()  # nothing was compiled
     monkeypatch.setenv("GLASSNET_NATIVE", "sometimes")
     _native._forget()
-    with pytest.raises(NativeError, match="auto, 0 .off. or 1 .require.; got 'sometimes'"):
+    with pytest.raises(
+        NativeError, match="auto, 0 .off. or 1 .require.; got 'sometimes'"
+    ):
         _native.load("step")
 
 
@@ -181,8 +187,9 @@ def test_own_gemm_loops_match_blas(native_step):
     try:
         own = run(True)
     finally:
-        native_step.gn_set_blas(_native.sgemm_address(), _native.dgemm_address(),
-                                _native.SMALL_GEMM)
+        native_step.gn_set_blas(
+            _native.sgemm_address(), _native.dgemm_address(), _native.SMALL_GEMM
+        )
     np.testing.assert_allclose(own[0], eager[0], rtol=2e-6)
     for name, value in eager[1].items():
         np.testing.assert_allclose(own[1][name], value, rtol=1e-5, atol=1e-6)
@@ -200,9 +207,11 @@ def test_the_vectorised_exp_is_within_one_ulp(native_step):
     fn(x.ctypes.data, y.ctypes.data, x.size)
     exact = np.exp(x.astype(np.float64))
     normal = (exact > np.finfo(np.float32).tiny) & (exact < np.finfo(np.float32).max)
-    ulps = np.abs(y[normal] - exact[normal]) / np.spacing(exact[normal].astype(np.float32))
+    ulps = np.abs(y[normal] - exact[normal]) / np.spacing(
+        exact[normal].astype(np.float32)
+    )
     assert ulps.max() < 1.0  # faithfully rounded
-    tail = y[-len(special):]
+    tail = y[-len(special) :]
     assert np.isnan(tail[0]) and tail[1] == np.inf and tail[2] == 0.0
     assert tail[3] == tail[4] == 1.0
     assert np.isfinite(tail[5]) and tail[6] == np.inf and tail[7] == 0.0

@@ -40,7 +40,8 @@ def built(cache, name="optim"):
     before = set(cache.glob(f"{name}-*.so"))
     if _native.load(name) is None:  # make test (GLASSNET_NATIVE=1): a failure
         (pytest.fail if NATIVE_REQUIRED else pytest.skip)(
-            f"the {name} kernel does not build here: {_native.status()}")
+            f"the {name} kernel does not build here: {_native.status()}"
+        )
     (path,) = set(cache.glob(f"{name}-*.so")) - before
     _native._forget()
     return path
@@ -64,6 +65,7 @@ def sgd_step_works():
 
 # --- the folders above the cache ------------------------------------------------------
 
+
 def test_a_folder_above_the_cache_others_can_write_to_is_refused(monkeypatch, tmp_path):
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -74,8 +76,10 @@ def test_a_folder_above_the_cache_others_can_write_to_is_refused(monkeypatch, tm
     try:
         assert _native.load("optim") is None
         reason = _native.status()["optim"]
-        assert f"the folder {shared} above the kernel cache can be written by other " \
-               "users (mode 0777, no sticky bit)" in reason
+        assert (
+            f"the folder {shared} above the kernel cache can be written by other "
+            "users (mode 0777, no sticky bit)" in reason
+        )
         sgd_step_works()  # NumPy instead
         monkeypatch.setenv("GLASSNET_NATIVE", "1")
         _native._forget()
@@ -89,10 +93,13 @@ def test_a_folder_above_the_cache_others_can_write_to_is_refused(monkeypatch, tm
         _native._forget()
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
-                    reason="giving a folder to another user needs root")
-def test_a_folder_above_the_cache_owned_by_another_user_is_refused(monkeypatch,
-                                                                   tmp_path):
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="giving a folder to another user needs root",
+)
+def test_a_folder_above_the_cache_owned_by_another_user_is_refused(
+    monkeypatch, tmp_path
+):
     theirs = tmp_path / "theirs"
     theirs.mkdir(mode=0o755)
     os.chown(theirs, 54321, -1)
@@ -101,14 +108,17 @@ def test_a_folder_above_the_cache_owned_by_another_user_is_refused(monkeypatch,
     _native._forget()
     try:
         assert _native.load("optim") is None
-        assert f"the folder {theirs} above the kernel cache belongs to uid 54321" in \
-            _native.status()["optim"]
+        assert (
+            f"the folder {theirs} above the kernel cache belongs to uid 54321"
+            in _native.status()["optim"]
+        )
     finally:
         _native._forget()
 
 
-def test_a_cache_reached_through_a_link_is_checked_where_it_really_is(monkeypatch,
-                                                                    tmp_path):
+def test_a_cache_reached_through_a_link_is_checked_where_it_really_is(
+    monkeypatch, tmp_path
+):
     real = tmp_path / "real"
     real.mkdir(mode=0o700)
     (tmp_path / "link").symlink_to(real)
@@ -123,6 +133,7 @@ def test_a_cache_reached_through_a_link_is_checked_where_it_really_is(monkeypatc
 
 
 # --- the library itself ------------------------------------------------------------
+
 
 def test_a_symlinked_library_is_refused(cache, monkeypatch):
     path = built(cache)
@@ -173,13 +184,25 @@ def test_a_cc_with_extra_words_gets_its_own_build(cache, monkeypatch):
 
 def load_in_a_child(cache: Path, name="optim") -> subprocess.CompletedProcess:
     """Load library ``name`` in a fresh Python (a SIGBUS must not kill this one)."""
-    env = dict(os.environ, GLASSNET_CACHE_DIR=str(cache), GLASSNET_NATIVE="auto",
-               PYTHONPATH=SRC)
-    code = ("import warnings; warnings.simplefilter('always')\n"
-            "from glassnet import _native\n"
-            f"print('LOADED' if _native.load({name!r}) else _native.status())\n")
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          check=False, text=True, timeout=300)
+    env = dict(
+        os.environ,
+        GLASSNET_CACHE_DIR=str(cache),
+        GLASSNET_NATIVE="auto",
+        PYTHONPATH=SRC,
+    )
+    code = (
+        "import warnings; warnings.simplefilter('always')\n"
+        "from glassnet import _native\n"
+        f"print('LOADED' if _native.load({name!r}) else _native.status())\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_truncated_library_is_built_again(cache):
@@ -216,8 +239,9 @@ def test_a_foreign_library_is_built_again_not_loaded(cache):
     sgd_step_works()
 
 
-def test_a_foreign_library_falls_back_to_numpy_when_it_cannot_be_rebuilt(cache,
-                                                                       monkeypatch):
+def test_a_foreign_library_falls_back_to_numpy_when_it_cannot_be_rebuilt(
+    cache, monkeypatch
+):
     path = built(cache)
     compile_foreign(cache, path)
     monkeypatch.setattr(_native, "_compile", _failing_compile)
@@ -227,8 +251,10 @@ def test_a_foreign_library_falls_back_to_numpy_when_it_cannot_be_rebuilt(cache,
     sgd_step_works()
     monkeypatch.setenv("GLASSNET_NATIVE", "1")
     _native._forget()
-    with pytest.raises(NativeError, match="required .*compiling optim.c failed"), \
-            warnings.catch_warnings():
+    with (
+        pytest.raises(NativeError, match="required .*compiling optim.c failed"),
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("ignore", RuntimeWarning)
         _native.load("optim")
 
@@ -242,24 +268,31 @@ def test_another_glassnet_library_under_the_name_is_built_again(cache):
     path = built(cache, "optim")
     other = built(cache, "elementwise")
     replace(path, other.read_bytes())
-    with pytest.warns(RuntimeWarning, match="is not glassnet's optim library .it says "
-                      "'glassnet elementwise abi"):
+    with pytest.warns(
+        RuntimeWarning,
+        match="is not glassnet's optim library .it says 'glassnet elementwise abi",
+    ):
         assert _native.load("optim") is not None
     sgd_step_works()
 
 
-def test_a_missing_function_means_numpy_in_auto_and_an_error_in_require(cache,
-                                                                     monkeypatch):
+def test_a_missing_function_means_numpy_in_auto_and_an_error_in_require(
+    cache, monkeypatch
+):
     if _native.load("optim") is None:
         (pytest.fail if NATIVE_REQUIRED else pytest.skip)(
-            f"the optim kernel does not build here: {_native.status()}")
+            f"the optim kernel does not build here: {_native.status()}"
+        )
     with pytest.warns(RuntimeWarning, match="has no function gn_no_such_thing_f32"):
-        assert _native.functions("optim", np.dtype(np.float32),
-                                 {"gn_no_such_thing": []}) is None
+        assert (
+            _native.functions("optim", np.dtype(np.float32), {"gn_no_such_thing": []})
+            is None
+        )
     monkeypatch.setenv("GLASSNET_NATIVE", "1")
     _native._forget()
-    with pytest.raises(NativeError, match="has no function gn_no_such_thing_f64.*"
-                       "GLASSNET_NATIVE=1"):
+    with pytest.raises(
+        NativeError, match="has no function gn_no_such_thing_f64.*GLASSNET_NATIVE=1"
+    ):
         _native.functions("optim", np.dtype(np.float64), {"gn_no_such_thing": []})
 
 

@@ -29,8 +29,10 @@ from glassnet.kernels.variants import conv as conv_ops
 from glassnet.ops.conv import conv1d, conv2d, resolve_padding
 from glassnet.ops.pool import max_pool2d
 
-_POOL_PATHS = {"native": ("_max_pool_native", "_max_pool_grad_native"),
-               "numpy": ("_max_pool_numpy", "_max_pool_grad_numpy")}
+_POOL_PATHS = {
+    "native": ("_max_pool_native", "_max_pool_grad_native"),
+    "numpy": ("_max_pool_numpy", "_max_pool_grad_numpy"),
+}
 _GEMM_KERNEL = conv_ops._compiled_gemm
 
 
@@ -50,8 +52,10 @@ def kernels(on: bool):
         _native._forget()
         try:
             if on and _native.load("conv") is None:
-                pytest.skip(f"the conv kernel does not build here: "
-                            f"{_native.status().get('conv')}")
+                pytest.skip(
+                    f"the conv kernel does not build here: "
+                    f"{_native.status().get('conv')}"
+                )
 
             def wrong_path(*args, **kwargs):
                 raise AssertionError("the other implementation ran")
@@ -88,6 +92,7 @@ def path(request):
 # --- references: the definitions, one output position at a time (float64) -------------
 # (the forward one is tests/test_conv.py's)
 
+
 def loop_conv2d_grads(x, w, g, stride, pads):
     """d(Σ g·y)/dx and /dw: each position's g times its patch, and back onto it."""
     (pt, pb), (pl, pr) = pads
@@ -97,9 +102,13 @@ def loop_conv2d_grads(x, w, g, stride, pads):
     for i in range(g.shape[2]):
         for j in range(g.shape[3]):
             r, c = i * stride[0], j * stride[1]
-            dw += np.einsum("no,ncab->ocab", g[:, :, i, j], xp[:, :, r:r + kh, c:c + kw])
-            dxp[:, :, r:r + kh, c:c + kw] += np.einsum("no,ocab->ncab", g[:, :, i, j], w)
-    return dxp[:, :, pt:pt + x.shape[2], pl:pl + x.shape[3]], dw
+            dw += np.einsum(
+                "no,ncab->ocab", g[:, :, i, j], xp[:, :, r : r + kh, c : c + kw]
+            )
+            dxp[:, :, r : r + kh, c : c + kw] += np.einsum(
+                "no,ocab->ncab", g[:, :, i, j], w
+            )
+    return dxp[:, :, pt : pt + x.shape[2], pl : pl + x.shape[3]], dw
 
 
 def conv_run(x, w, b, stride, padding, g, dtype):
@@ -115,8 +124,13 @@ def conv_run(x, w, b, stride, padding, g, dtype):
 
 def rows_per_product(c_in, kh, kw):
     """The wide layout's kernel rows per product: 1 when a row holds STACK_DEPTH weights."""
-    plan = conv_ops._Plan((1, c_in, kh, kw), (1, c_in, kh, kw), (1, 1), ((0, 0), (0, 0)),
-                          np.dtype(np.float64))
+    plan = conv_ops._Plan(
+        (1, c_in, kh, kw),
+        (1, c_in, kh, kw),
+        (1, 1),
+        ((0, 0), (0, 0)),
+        np.dtype(np.float64),
+    )
     return plan.rows
 
 
@@ -147,8 +161,10 @@ def test_gradcheck_conv2d(path, monkeypatch, case):
     if chunked:
         monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1)  # one sample per chunk
     rng = np.random.default_rng(sum(map(ord, case)))
-    inputs = [gn.tensor(rng.standard_normal(s), requires_grad=True, dtype=np.float64)
-              for s in (x_shape, w_shape) + (((w_shape[0],),) if bias else ())]
+    inputs = [
+        gn.tensor(rng.standard_normal(s), requires_grad=True, dtype=np.float64)
+        for s in (x_shape, w_shape) + (((w_shape[0],),) if bias else ())
+    ]
     assert gn.gradcheck(lambda *t: conv2d(*t, stride=stride, padding=padding), inputs)
     # a frozen input, as the first layer of a network has: no input gradient
     x = rng.standard_normal(x_shape)
@@ -160,14 +176,21 @@ def test_gradcheck_conv2d(path, monkeypatch, case):
     assert (path["gemm"] > 0) == (wide and _native.enabled())
 
 
-@pytest.mark.parametrize("c_in, k, stride, padding", [(2, 3, 1, "same"), (16, 4, 1, 2),
-                                                      (3, 3, 2, 1)])
+@pytest.mark.parametrize(
+    "c_in, k, stride, padding", [(2, 3, 1, "same"), (16, 4, 1, 2), (3, 3, 2, 1)]
+)
 def test_gradcheck_conv1d(path, c_in, k, stride, padding):
     rng = np.random.default_rng(c_in)
-    x = gn.tensor(rng.standard_normal((2, c_in, 7)), requires_grad=True, dtype=np.float64)
-    w = gn.tensor(rng.standard_normal((2, c_in, k)), requires_grad=True, dtype=np.float64)
+    x = gn.tensor(
+        rng.standard_normal((2, c_in, 7)), requires_grad=True, dtype=np.float64
+    )
+    w = gn.tensor(
+        rng.standard_normal((2, c_in, k)), requires_grad=True, dtype=np.float64
+    )
     b = gn.tensor(rng.standard_normal(2), requires_grad=True, dtype=np.float64)
-    assert gn.gradcheck(lambda *t: conv1d(*t, stride=stride, padding=padding), [x, w, b])
+    assert gn.gradcheck(
+        lambda *t: conv1d(*t, stride=stride, padding=padding), [x, w, b]
+    )
     assert (path["gemm"] > 0) == (stride == 1 and _native.enabled())
 
 
@@ -177,20 +200,26 @@ def distinct_values(shape, seed=0):
     return np.random.default_rng(seed).permutation(n).reshape(shape) * 0.1 - n * 0.05
 
 
-@pytest.mark.parametrize("kernel, stride, padding, ceil_mode", [
-    (2, 2, 0, False),      # tiles the maps: backward writes every pixel once
-    (2, 2, 0, True),       # a ragged last window
-    (3, 2, 1, False),      # overlapping windows and padding
-    (2, 1, 0, False),      # overlapping, stride 1
-    (2, 3, 1, True),       # gaps between windows
-    ((1, 3), (1, 2), (0, 1), False),
-])
+@pytest.mark.parametrize(
+    "kernel, stride, padding, ceil_mode",
+    [
+        (2, 2, 0, False),  # tiles the maps: backward writes every pixel once
+        (2, 2, 0, True),  # a ragged last window
+        (3, 2, 1, False),  # overlapping windows and padding
+        (2, 1, 0, False),  # overlapping, stride 1
+        (2, 3, 1, True),  # gaps between windows
+        ((1, 3), (1, 2), (0, 1), False),
+    ],
+)
 def test_gradcheck_max_pool(path, kernel, stride, padding, ceil_mode):
     x = gn.tensor(distinct_values((2, 3, 5, 7)), requires_grad=True, dtype=np.float64)
-    assert gn.gradcheck(lambda t: max_pool2d(t, kernel, stride, padding, ceil_mode), [x])
+    assert gn.gradcheck(
+        lambda t: max_pool2d(t, kernel, stride, padding, ceil_mode), [x]
+    )
 
 
 # --- max pooling: the compiled kernel is the NumPy code, bit for bit ----------------------
+
 
 def bits(a):
     return a.view({4: np.uint32, 8: np.uint64}[a.itemsize])
@@ -204,22 +233,31 @@ _SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.5, np.inf, -np.inf, np.nan, -np.nan]
 @st.composite
 def pool_cases(draw, wider_than_map=False):
     kernel, stride, padding, size, ceil_mode = draw(
-        pool_geometry(size_max=8, wider_than_map=wider_than_map))
+        pool_geometry(size_max=8, wider_than_map=wider_than_map)
+    )
     shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3))) + size
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     x = rng.choice(np.array(_SPECIAL, dtype), size=shape)
-    return {"x": x, "kernel": kernel, "stride": stride, "padding": padding,
-            "ceil_mode": ceil_mode, "nan_grad": draw(st.booleans())}
+    return {
+        "x": x,
+        "kernel": kernel,
+        "stride": stride,
+        "padding": padding,
+        "ceil_mode": ceil_mode,
+        "nan_grad": draw(st.booleans()),
+    }
 
 
 def pool_run(case, g_seed):
     x = gn.tensor(case["x"], requires_grad=True, dtype=case["x"].dtype)
-    y = max_pool2d(x, case["kernel"], case["stride"], case["padding"], case["ceil_mode"])
+    y = max_pool2d(
+        x, case["kernel"], case["stride"], case["padding"], case["ceil_mode"]
+    )
     g = np.random.default_rng(g_seed).standard_normal(y.shape).astype(y.dtype)
-    g[g > 1.5] *= -0.0                     # signed zeros reach the pixels as they are
+    g[g > 1.5] *= -0.0  # signed zeros reach the pixels as they are
     if case["nan_grad"]:
-        g.flat[0] = np.nan                 # spreads over its window (g·0 is NaN)
+        g.flat[0] = np.nan  # spreads over its window (g·0 is NaN)
     y.backward(g)
     return y.data, x.grad
 
@@ -246,7 +284,12 @@ def check_bit_identical(case, g_seed):
 
 @given(case=pool_cases())
 def test_max_pool_winners_are_the_same(case):
-    x, kernel, stride, padding = case["x"], case["kernel"], case["stride"], case["padding"]
+    x, kernel, stride, padding = (
+        case["x"],
+        case["kernel"],
+        case["stride"],
+        case["padding"],
+    )
     out_hw = pool_ops._out_hw(x.shape, kernel, stride, padding, case["ceil_mode"])
     xp = pool_ops._padded(x, kernel, stride, padding, out_hw, -np.inf)
     with kernels(True):
@@ -260,18 +303,28 @@ def test_max_pool_winners_are_the_same(case):
     np.testing.assert_array_equal(won_c, won_n)
 
 
-@pytest.mark.parametrize("size", [(2, 2), (4, 14), (6, 16), (3, 17), (28, 28), (14, 30),
-                                  (5, 33), (2, 48)])
+@pytest.mark.parametrize(
+    "size", [(2, 2), (4, 14), (6, 16), (3, 17), (28, 28), (14, 30), (5, 33), (2, 48)]
+)
 @pytest.mark.parametrize("padding, ceil_mode", [(0, False), (1, False), (0, True)])
 def test_two_by_two_pooling_eight_windows_at_a_time(size, padding, ceil_mode):
     """2x2 windows, stride 2, float32: the kernel's vector path (8 windows at a time,
     a masked last group) against the NumPy loop, bit for bit, for rows of 1 to 24
     windows, on values chosen to tie, with both zeros, infinities and two NaNs."""
     rng = np.random.default_rng(sum(size) + 7 * padding + ceil_mode)
-    for values in (np.array(_SPECIAL, np.float32), rng.standard_normal(64).astype(np.float32)):
+    for values in (
+        np.array(_SPECIAL, np.float32),
+        rng.standard_normal(64).astype(np.float32),
+    ):
         x = rng.choice(values, size=(2, 3) + size)
-        case = {"x": x, "kernel": (2, 2), "stride": (2, 2), "padding": (padding, padding),
-                "ceil_mode": ceil_mode, "nan_grad": True}
+        case = {
+            "x": x,
+            "kernel": (2, 2),
+            "stride": (2, 2),
+            "padding": (padding, padding),
+            "ceil_mode": ceil_mode,
+            "nan_grad": True,
+        }
         with kernels(True):
             native = pool_run(case, 3)
         with kernels(False):
@@ -366,13 +419,18 @@ def test_pool_kernel_is_used_only_where_it_applies(monkeypatch):
     try:
         x16 = np.zeros((1, 1, 16, 16), np.float16)
         assert kernels_.pick("max_pool2d", x16, (2, 2), (2, 2), (0, 0)) is not (
-            pool_ops.max_pool2d_c)
+            pool_ops.max_pool2d_c
+        )
         # 256 offsets do not fit the compiled code's uint8 winners
         x32 = np.zeros((1, 1, 16, 16), np.float32)
         assert kernels_.pick("max_pool2d", x32, (16, 16), (1, 1), (0, 0)) is not (
-            pool_ops.max_pool2d_c)
-        assert kernels_.pick("max_pool2d", x32, (2, 2), (2, 2), (0, 0)) is (
-            pool_ops.max_pool2d_c) or _native.load("conv") is None
+            pool_ops.max_pool2d_c
+        )
+        assert (
+            kernels_.pick("max_pool2d", x32, (2, 2), (2, 2), (0, 0))
+            is (pool_ops.max_pool2d_c)
+            or _native.load("conv") is None
+        )
         assert conv_ops._compiled_gemm(np.float16) is None
     finally:
         _native._forget()
@@ -384,6 +442,7 @@ def test_pool_kernel_is_used_only_where_it_applies(monkeypatch):
 
 # --- convolution: both paths agree to rounding, and with the definition -------------------
 
+
 @st.composite
 def conv_cases(draw):
     kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 5)))
@@ -394,10 +453,16 @@ def conv_cases(draw):
     assume(all(n + a + b >= k for n, (a, b), k in zip(size, pads, kernel)))
     # 13-17 channels: a kernel row of 4 or 5 crosses STACK_DEPTH (64 weights)
     c_in = draw(st.one_of(st.integers(1, 3), st.integers(13, 17)))
-    return {"x_shape": (draw(st.integers(1, 3)), c_in) + size,
-            "w_shape": (draw(st.integers(1, 4)), c_in) + kernel, "stride": stride,
-            "padding": padding, "pads": pads, "bias": draw(st.booleans()),
-            "chunked": draw(st.booleans()), "seed": draw(st.integers(0, 2**16))}
+    return {
+        "x_shape": (draw(st.integers(1, 3)), c_in) + size,
+        "w_shape": (draw(st.integers(1, 4)), c_in) + kernel,
+        "stride": stride,
+        "padding": padding,
+        "pads": pads,
+        "bias": draw(st.booleans()),
+        "chunked": draw(st.booleans()),
+        "seed": draw(st.integers(0, 2**16)),
+    }
 
 
 @st.composite
@@ -413,10 +478,16 @@ def padding_past_kernel_cases(draw):
     pads = [(p, p) for p in padding]
     assume(size[0] + 2 * padding[0] >= kernel[0])
     c_in = draw(st.one_of(st.integers(1, 3), st.integers(13, 17)))
-    return {"x_shape": (draw(st.integers(2, 3)), c_in) + size,
-            "w_shape": (draw(st.integers(1, 4)), c_in) + kernel, "stride": (1, 1),
-            "padding": padding, "pads": pads, "bias": True, "chunked": False,
-            "seed": draw(st.integers(0, 2**16))}
+    return {
+        "x_shape": (draw(st.integers(2, 3)), c_in) + size,
+        "w_shape": (draw(st.integers(1, 4)), c_in) + kernel,
+        "stride": (1, 1),
+        "padding": padding,
+        "pads": pads,
+        "bias": True,
+        "chunked": False,
+        "seed": draw(st.integers(0, 2**16)),
+    }
 
 
 @given(case=padding_past_kernel_cases())
@@ -503,6 +574,7 @@ def test_an_empty_batch_has_zero_gradients(path, stride):
 
 # --- the stacked patches kept from forward for backward (_Kept) ---------------------------
 
+
 @pytest.fixture
 def kept_arrays(monkeypatch):
     """Every array _Kept lends, in order, from an empty pool."""
@@ -522,7 +594,9 @@ def kept_arrays(monkeypatch):
 
 def _conv_case(seed):
     rng = np.random.default_rng(seed)
-    x = gn.tensor(rng.standard_normal((2, 16, 4, 5)), requires_grad=True, dtype=np.float64)
+    x = gn.tensor(
+        rng.standard_normal((2, 16, 4, 5)), requires_grad=True, dtype=np.float64
+    )
     g = rng.standard_normal((2, 3, 4, 5))
     return x, g
 
@@ -536,18 +610,20 @@ def _check_grads(x, g, w, dw_before):
 
 def test_two_forward_passes_then_two_backwards(path, kept_arrays):
     rng = np.random.default_rng(11)
-    w = gn.tensor(rng.standard_normal((3, 16, 3, 4)), requires_grad=True, dtype=np.float64)
+    w = gn.tensor(
+        rng.standard_normal((3, 16, 3, 4)), requires_grad=True, dtype=np.float64
+    )
     (x0, g0), (x1, g1), (x2, g2), (x3, g3) = (_conv_case(seed) for seed in range(4))
     conv2d(x0, w, padding="same").backward(g0)  # its array goes back to the pool
     w.grad = None
-    y1 = conv2d(x1, w, padding="same")          # takes it from the pool ...
-    y2 = conv2d(x2, w, padding="same")          # ... so this one gets another
+    y1 = conv2d(x1, w, padding="same")  # takes it from the pool ...
+    y2 = conv2d(x2, w, padding="same")  # ... so this one gets another
     assert kept_arrays[1] is kept_arrays[0]
     assert not np.shares_memory(kept_arrays[2], kept_arrays[1])
-    y2.backward(g2)                             # the later graph first
+    y2.backward(g2)  # the later graph first
     _check_grads(x2, g2, w, 0)
     before = w.grad.copy()
-    y3 = conv2d(x3, w, padding="same")          # takes y2's array, back in the pool
+    y3 = conv2d(x3, w, padding="same")  # takes y2's array, back in the pool
     assert kept_arrays[3] is kept_arrays[2]
     assert not np.shares_memory(kept_arrays[3], kept_arrays[1])  # y1's is still live
     y1.backward(g1)
@@ -561,12 +637,14 @@ def test_two_forward_passes_then_two_backwards(path, kept_arrays):
 
 def test_a_graph_walked_twice_keeps_its_patches(path, kept_arrays):
     rng = np.random.default_rng(12)
-    w = gn.tensor(rng.standard_normal((3, 16, 3, 4)), requires_grad=True, dtype=np.float64)
+    w = gn.tensor(
+        rng.standard_normal((3, 16, 3, 4)), requires_grad=True, dtype=np.float64
+    )
     x, g = _conv_case(4)
     y = conv2d(x, w, padding="same")
     y.backward(g, retain_graph=True)
     first = w.grad.copy()
-    for seed in (5, 6):                   # other graphs come and go meanwhile
+    for seed in (5, 6):  # other graphs come and go meanwhile
         other, g_other = _conv_case(seed)
         conv2d(other, w, padding="same").backward(g_other)
         assert not np.shares_memory(kept_arrays[-1], kept_arrays[0])
@@ -583,8 +661,8 @@ def test_patches_are_kept_only_for_a_weight_gradient(path, monkeypatch, kept_arr
     w.requires_grad = True
     with gn.no_grad():
         conv2d(x, w, padding="same")
-    conv2d(x, w, stride=2)                                     # compact layout
-    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1)            # batch in two chunks
+    conv2d(x, w, stride=2)  # compact layout
+    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1)  # batch in two chunks
     x.grad = None
     conv2d(x, w, padding="same").backward(g)
     assert kept_arrays == []
@@ -600,12 +678,20 @@ def test_a_batch_in_several_chunks_is_never_kept(path, monkeypatch, kept_arrays)
     # whose patches just fit in CHUNK_BYTES runs in chunks -- and the patches
     # of one chunk, kept, would not be the batch's.
     rng = np.random.default_rng(14)
-    x = gn.tensor(rng.standard_normal((3, 1, 4, 5)), requires_grad=True, dtype=np.float64)
-    w = gn.tensor(rng.standard_normal((2, 1, 3, 3)), requires_grad=True, dtype=np.float64)
-    plan = conv_ops._Plan(x.shape, w.shape, (1, 1), ((0, 0), (0, 0)), np.dtype(np.float64))
+    x = gn.tensor(
+        rng.standard_normal((3, 1, 4, 5)), requires_grad=True, dtype=np.float64
+    )
+    w = gn.tensor(
+        rng.standard_normal((2, 1, 3, 3)), requires_grad=True, dtype=np.float64
+    )
+    plan = conv_ops._Plan(
+        x.shape, w.shape, (1, 1), ((0, 0), (0, 0)), np.dtype(np.float64)
+    )
     fits = plan.stacked_size(3) * 8
     monkeypatch.setattr(conv_ops, "CHUNK_BYTES", fits)
-    plan = conv_ops._Plan(x.shape, w.shape, (1, 1), ((0, 0), (0, 0)), np.dtype(np.float64))
+    plan = conv_ops._Plan(
+        x.shape, w.shape, (1, 1), ((0, 0), (0, 0)), np.dtype(np.float64)
+    )
     assert plan.chunk < 3
     g = rng.standard_normal((3, 2, 2, 3))
     conv2d(x, w).backward(g)
@@ -620,14 +706,17 @@ def test_the_pool_stays_small(monkeypatch):
     kept = [conv_ops._Kept(1000, np.float64) for _ in range(3)]
     del kept
     pool = conv_ops._Kept._pool
-    assert {k: len(v) for k, v in pool.items() if v} == {(1000, "<f8"): 2}  # two per size
+    assert {k: len(v) for k, v in pool.items() if v} == {
+        (1000, "<f8"): 2
+    }  # two per size
     monkeypatch.setattr(conv_ops, "KEEP_BYTES", 20000)
-    big = conv_ops._Kept(3000, np.float32)                          # 12 kB more: too much
+    big = conv_ops._Kept(3000, np.float32)  # 12 kB more: too much
     del big
     assert {k: len(v) for k, v in pool.items() if v} == {(1000, "<f8"): 2}
 
 
 # --- a W3 LeNet training step in float32 --------------------------------------------------
+
 
 def _w3():
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "w3_lenet.py"
@@ -671,5 +760,6 @@ def test_float32_lenet_training_steps_agree():
         for name in want:
             assert got[name].dtype == np.float32
             scale = np.abs(want[name]).max()
-            np.testing.assert_allclose(got[name], want[name], rtol=0, atol=2e-5 * scale,
-                                       err_msg=name)
+            np.testing.assert_allclose(
+                got[name], want[name], rtol=0, atol=2e-5 * scale, err_msg=name
+            )

@@ -31,7 +31,8 @@ def _relu_both_ways(x, g, monkeypatch):
         if on:
             if not compiled:
                 (pytest.fail if NATIVE_REQUIRED else pytest.skip)(
-                    f"elementwise kernel unavailable: {_native.status()}")
+                    f"elementwise kernel unavailable: {_native.status()}"
+                )
         else:
             assert not compiled
         t = gn.tensor(x, requires_grad=True, dtype=x.dtype)
@@ -43,11 +44,15 @@ def _relu_both_ways(x, g, monkeypatch):
     return results
 
 
-values = st.one_of(st.floats(width=32), st.sampled_from([0.0, -0.0, np.inf, -np.inf, np.nan]))
+values = st.one_of(
+    st.floats(width=32), st.sampled_from([0.0, -0.0, np.inf, -np.inf, np.nan])
+)
 
 
-@given(x=hnp.arrays(np.float32, hnp.array_shapes(max_dims=4, max_side=9), elements=values),
-       data=st.data())
+@given(
+    x=hnp.arrays(np.float32, hnp.array_shapes(max_dims=4, max_side=9), elements=values),
+    data=st.data(),
+)
 def test_relu_is_bit_identical_on_both_paths(x, data):
     g = data.draw(hnp.arrays(np.float32, x.shape, elements=values))
     with pytest.MonkeyPatch.context() as mp:
@@ -73,7 +78,9 @@ def test_relu_gradcheck_on_the_compiled_path(monkeypatch):
     x = np.random.default_rng(0).standard_normal((4, 5))
     x[np.abs(x) < 0.1] = 0.5  # keep away from the kink
     if not _compiled(x):
-        (pytest.fail if NATIVE_REQUIRED else pytest.skip)("elementwise kernel unavailable")
+        (pytest.fail if NATIVE_REQUIRED else pytest.skip)(
+            "elementwise kernel unavailable"
+        )
     assert gn.gradcheck(ew.relu, [gn.tensor(x, requires_grad=True, dtype=np.float64)])
     _native._forget()
 

@@ -19,8 +19,10 @@ from glassnet.ops import recurrent as rec
 from glassnet.ops.loss import cross_entropy
 
 _LOOPS = ("lstm_forward", "lstm_backward", "rnn_forward", "rnn_backward")
-_ORIGINAL = {name: (kernels.registry()[name].reference, kernels.registry()[name].variants)
-             for name in _LOOPS}
+_ORIGINAL = {
+    name: (kernels.registry()[name].reference, kernels.registry()[name].variants)
+    for name in _LOOPS
+}
 
 
 def _use_native(monkeypatch, on: bool) -> None:
@@ -34,8 +36,9 @@ def _use_native(monkeypatch, on: bool) -> None:
     _native._forget()
     if on:
         if kernels.native("gn_lstm_forward", np.dtype(np.float64)) is None:
-            (pytest.fail if NATIVE_REQUIRED else pytest.skip)(f"the lstm library does not build here: "
-                        f"{_native.status().get('lstm')}")
+            (pytest.fail if NATIVE_REQUIRED else pytest.skip)(
+                f"the lstm library does not build here: {_native.status().get('lstm')}"
+            )
     else:
         assert kernels.native("gn_lstm_forward", np.dtype(np.float64)) is None
 
@@ -46,8 +49,13 @@ def _use_native(monkeypatch, on: bool) -> None:
         kernel = kernels.registry()[name]
         reference, variants = _ORIGINAL[name]
         monkeypatch.setattr(kernel, "reference", wrong_path if on else reference)
-        monkeypatch.setattr(kernel, "variants", variants if on else [
-            dataclasses.replace(v, fn=wrong_path) for v in variants])
+        monkeypatch.setattr(
+            kernel,
+            "variants",
+            variants
+            if on
+            else [dataclasses.replace(v, fn=wrong_path) for v in variants],
+        )
 
 
 @pytest.fixture(params=["native", "numpy"])
@@ -70,11 +78,14 @@ def one_hot(ids, n):
 
 
 def lstm_params(rng, F, H, dt=np.float64, scale=0.5):
-    return [gn.tensor(rng.standard_normal(shape) * scale, requires_grad=True, dtype=dt)
-            for shape in ((F, 4 * H), (H, 4 * H), (4 * H,))]
+    return [
+        gn.tensor(rng.standard_normal(shape) * scale, requires_grad=True, dtype=dt)
+        for shape in ((F, 4 * H), (H, 4 * H), (4 * H,))
+    ]
 
 
 # --- gradients by finite differences (float64), on both paths ------------------------
+
 
 @pytest.mark.parametrize("with_state", [False, True])
 def test_gradcheck_dense_input_every_step(path, with_state):
@@ -82,8 +93,10 @@ def test_gradcheck_dense_input_every_step(path, with_state):
     B, T, F, H, C = 3, 5, 4, 3, 4
     x = gn.tensor(rng.standard_normal((B, T, F)), requires_grad=True, dtype=np.float64)
     params = lstm_params(rng, F, H)
-    states = [gn.tensor(rng.standard_normal((B, H)), requires_grad=True, dtype=np.float64)
-              for _ in range(2 if with_state else 0)]
+    states = [
+        gn.tensor(rng.standard_normal((B, H)), requires_grad=True, dtype=np.float64)
+        for _ in range(2 if with_state else 0)
+    ]
     head = gn.tensor(rng.standard_normal((H, C)), requires_grad=True, dtype=np.float64)
     targets = rng.integers(0, C, (B, T))
 
@@ -99,15 +112,17 @@ def test_gradcheck_one_hot_input_uses_the_row_lookup(path, with_state):
     rng = np.random.default_rng(1)
     B, T, V, H = 2, 6, 5, 3
     ids = rng.integers(0, V, (B, T))
-    x = one_hot(ids, V)                        # no gradient: the look-up path
+    x = one_hot(ids, V)  # no gradient: the look-up path
     assert rec._one_hot_ids(x) is not None
     params = lstm_params(rng, V, H)
-    states = [gn.tensor(rng.standard_normal((B, H)), requires_grad=True, dtype=np.float64)
-              for _ in range(2 if with_state else 0)]
+    states = [
+        gn.tensor(rng.standard_normal((B, H)), requires_grad=True, dtype=np.float64)
+        for _ in range(2 if with_state else 0)
+    ]
 
     def every_output(w_x, w_h, b, *st):
         out, h, c = rec.lstm(x, w_x, w_h, b, *st)
-        return out.sum() + (h * c).sum()        # the sequence and both final states
+        return out.sum() + (h * c).sum()  # the sequence and both final states
 
     assert gn.gradcheck(every_output, [*params, *states])
 
@@ -132,10 +147,16 @@ def test_gradcheck_final_state_alone(path, which):
 def test_gradcheck_rnn(path, nonlinearity, one_hot_input):
     rng = np.random.default_rng(3)
     B, T, F, H = 2, 5, 4, 3
-    x = one_hot(rng.integers(0, F, (B, T)), F) if one_hot_input else rng.standard_normal((B, T, F))
+    x = (
+        one_hot(rng.integers(0, F, (B, T)), F)
+        if one_hot_input
+        else rng.standard_normal((B, T, F))
+    )
     x = gn.tensor(x, requires_grad=not one_hot_input, dtype=np.float64)
-    w_x, w_h, b = (gn.tensor(rng.standard_normal(s) * 0.6, requires_grad=True, dtype=np.float64)
-                   for s in ((F, H), (H, H), (H,)))
+    w_x, w_h, b = (
+        gn.tensor(rng.standard_normal(s) * 0.6, requires_grad=True, dtype=np.float64)
+        for s in ((F, H), (H, H), (H,))
+    )
     h0 = gn.tensor(rng.standard_normal((B, H)), requires_grad=True, dtype=np.float64)
 
     def fn(*ts):
@@ -150,13 +171,15 @@ def test_gradcheck_rnn(path, nonlinearity, one_hot_input):
 
 def test_gradcheck_layers_through_the_model_api(path):
     rng = np.random.default_rng(4)
-    model = nn.Sequential(nn.LSTM(3, 4), nn.RNN(4, 3), nn.LSTM(3, 2, return_sequences=False),
-                          seed=0).astype(np.float64)
+    model = nn.Sequential(
+        nn.LSTM(3, 4), nn.RNN(4, 3), nn.LSTM(3, 2, return_sequences=False), seed=0
+    ).astype(np.float64)
     x = gn.tensor(rng.standard_normal((2, 4, 3)), requires_grad=True, dtype=np.float64)
     assert gn.gradcheck(lambda x_t, *p: model(x_t), [x, *model.parameters()])
 
 
 # --- the two paths agree (float64: to rounding) --------------------------------------
+
 
 def _lstm_everything(x, params, states, g_seq, g_h, g_c):
     x = gn.tensor(x, requires_grad=True, dtype=np.float64)
@@ -164,8 +187,11 @@ def _lstm_everything(x, params, states, g_seq, g_h, g_c):
     st = [gn.tensor(s, requires_grad=True, dtype=np.float64) for s in states]
     out, h, c, gates = rec.lstm(x, *ps, *st, keep_gates=True)
     ((out * g_seq).sum() + (h * g_h).sum() + (c * g_c).sum()).backward()
-    return ([out.data, h.data, c.data] + [gates[k] for k in sorted(gates)]
-            + [t.grad for t in (x, *ps, *st)])
+    return (
+        [out.data, h.data, c.data]
+        + [gates[k] for k in sorted(gates)]
+        + [t.grad for t in (x, *ps, *st)]
+    )
 
 
 @pytest.mark.parametrize("with_state", [False, True])
@@ -177,7 +203,11 @@ def test_native_and_numpy_agree_in_float64(switch, monkeypatch, with_state, look
     x = one_hot(rng.integers(0, V, (B, T)), V)
     params = [rng.standard_normal(s) for s in ((V, 4 * H), (H, 4 * H), (4 * H,))]
     states = [rng.standard_normal((B, H)) for _ in range(2 if with_state else 0)]
-    weights = rng.standard_normal((B, T, H)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    weights = (
+        rng.standard_normal((B, T, H)),
+        rng.standard_normal((B, H)),
+        rng.standard_normal((B, H)),
+    )
     switch(True)
     native = _lstm_everything(x, params, states, *weights)
     switch(False)
@@ -189,11 +219,13 @@ def test_native_and_numpy_agree_in_float64(switch, monkeypatch, with_state, look
 
 # --- float32: a few training steps agree to float32 tolerance ------------------------
 
+
 def _train(steps, dtype=np.float32, lookup=True, stateful=False):
     """A small char-LSTM (the W4 model's shape in miniature) trained with Adam."""
     V, H, B, T = 11, 16, 4, 7
-    model = nn.Sequential(nn.OneHot(V), nn.LSTM(V, H, stateful=stateful), nn.Dense(H, V),
-                          seed=0).astype(dtype)
+    model = nn.Sequential(
+        nn.OneHot(V), nn.LSTM(V, H, stateful=stateful), nn.Dense(H, V), seed=0
+    ).astype(dtype)
     loss_fn = losses.CrossEntropy()
     opt = optim.Adam(model, lr=0.01)
     data = np.random.default_rng(6).integers(0, V, (B, T + 1))
@@ -219,7 +251,7 @@ def test_float32_training_steps_agree(switch, lookup, stateful):
     curve_c, weights_c = _train(8, lookup=lookup, stateful=stateful)
     switch(False)
     curve_n, weights_n = _train(8, lookup=lookup, stateful=stateful)
-    assert curve_n[-1] < curve_n[0]                     # it does learn
+    assert curve_n[-1] < curve_n[0]  # it does learn
     np.testing.assert_allclose(curve_c, curve_n, rtol=2e-6)
     assert weights_c.keys() == weights_n.keys()
     for k in weights_n:
@@ -233,8 +265,10 @@ def test_float32_gradients_agree_to_float32_rounding(switch):
     rng = np.random.default_rng(7)
     B, T, F, H = 8, 12, 6, 10
     x = rng.standard_normal((B, T, F)).astype(np.float32)
-    params = [rng.standard_normal(s).astype(np.float32) * 0.4
-              for s in ((F, 4 * H), (H, 4 * H), (4 * H,))]
+    params = [
+        rng.standard_normal(s).astype(np.float32) * 0.4
+        for s in ((F, 4 * H), (H, 4 * H), (4 * H,))
+    ]
     g = rng.standard_normal((B, T, H)).astype(np.float32)
 
     def run():
@@ -257,6 +291,7 @@ def test_float32_gradients_agree_to_float32_rounding(switch):
 
 # --- the C gate functions: accurate everywhere, saturated gates, NaN ------------------
 
+
 def test_gate_values_are_accurate_from_tiny_to_saturated(switch):
     # One step from zero state with zero input: the gates are the squashed biases,
     # c = i * g and h = o * tanh(c). A sweep of biases exercises σ and tanh from
@@ -271,24 +306,32 @@ def test_gate_values_are_accurate_from_tiny_to_saturated(switch):
     out, h, c, gates = rec.lstm(x, w_x, w_h, bias, keep_gates=True)
     z64 = z.astype(np.float64)
     sig = 1 / (1 + np.exp(-z64))
-    tiny = np.finfo(np.float32).tiny            # below it float32 is subnormal: 0 is fine
+    tiny = np.finfo(np.float32).tiny  # below it float32 is subnormal: 0 is fine
     for name in ("forget", "input", "output"):
         got = gates[name][0, 0].astype(np.float64)
         np.testing.assert_allclose(got, sig, rtol=3e-7, atol=tiny)
         assert (got >= 0).all() and (got <= 1).all()
-    np.testing.assert_allclose(gates["candidate"][0, 0], np.tanh(z64), rtol=3e-7, atol=tiny)
+    np.testing.assert_allclose(
+        gates["candidate"][0, 0], np.tanh(z64), rtol=3e-7, atol=tiny
+    )
     cell = sig * np.tanh(z64)
     np.testing.assert_allclose(gates["cell"][0, 0], cell, rtol=1e-6, atol=tiny)
-    np.testing.assert_allclose(out.data[0, 0], sig * np.tanh(cell), rtol=1e-6, atol=tiny)
+    np.testing.assert_allclose(
+        out.data[0, 0], sig * np.tanh(cell), rtol=1e-6, atol=tiny
+    )
     assert np.isfinite(out.data).all() and (np.abs(gates["candidate"]) <= 1).all()
 
 
 def test_nan_in_the_weighted_sums_stays_nan(switch):
     switch(True)
     bias = np.zeros(8, np.float32)
-    bias[2] = np.nan                               # candidate of the first unit
-    out, h, c = rec.lstm(np.zeros((1, 3, 1), np.float32), np.zeros((1, 8), np.float32),
-                         np.zeros((2, 8), np.float32), bias)
+    bias[2] = np.nan  # candidate of the first unit
+    out, h, c = rec.lstm(
+        np.zeros((1, 3, 1), np.float32),
+        np.zeros((1, 8), np.float32),
+        np.zeros((2, 8), np.float32),
+        bias,
+    )
     assert np.isnan(out.data[0, :, 0]).all()
     assert np.isnan(c.data[0, 0])
 

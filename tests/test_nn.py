@@ -16,8 +16,13 @@ def layer_gradcheck(layer, x):
     assert gn.gradcheck(lambda x_t, *params: layer(x_t), [x64, *layer.parameters()])
 
 
-@given(n_in=st.integers(1, 5), n_out=st.integers(1, 5), batch=st.integers(1, 4),
-       bias=st.booleans(), init=st.sampled_from(["glorot", "he", "uniform"]))
+@given(
+    n_in=st.integers(1, 5),
+    n_out=st.integers(1, 5),
+    batch=st.integers(1, 4),
+    bias=st.booleans(),
+    init=st.sampled_from(["glorot", "he", "uniform"]),
+)
 def test_dense_harness(n_in, n_out, batch, bias, init):
     layer = nn.Dense(n_in, n_out, bias=bias, init=init, seed=0)
     x = np.random.default_rng(0).standard_normal((batch, n_in))
@@ -33,8 +38,10 @@ def test_dense_harness(n_in, n_out, batch, bias, init):
     layer_gradcheck(layer, x)
 
 
-@pytest.mark.parametrize("layer", [nn.Sigmoid(), nn.Tanh(), nn.ReLU(), nn.Softmax(),
-                                   nn.Identity(), nn.Flatten()])
+@pytest.mark.parametrize(
+    "layer",
+    [nn.Sigmoid(), nn.Tanh(), nn.ReLU(), nn.Softmax(), nn.Identity(), nn.Flatten()],
+)
 def test_activation_harness(layer):
     x = np.random.default_rng(1).standard_normal((3, 4))
     x[np.abs(x) < 0.05] = 0.5  # keep ReLU away from its kink
@@ -55,16 +62,20 @@ def test_dense_matches_hand_computed_neuron():
 
 def test_seed_makes_initial_weights_reproducible():
     def build(seed):
-        return nn.Sequential(nn.Dense(64, 32), nn.Sigmoid(), nn.Dense(32, 10), seed=seed)
+        return nn.Sequential(
+            nn.Dense(64, 32), nn.Sigmoid(), nn.Dense(32, 10), seed=seed
+        )
 
     a, b, c = build(0), build(0), build(1)
-    for (_, pa), (_, pb), (_, pc) in zip(a.named_parameters(), b.named_parameters(),
-                                         c.named_parameters()):
+    for (_, pa), (_, pb), (_, pc) in zip(
+        a.named_parameters(), b.named_parameters(), c.named_parameters()
+    ):
         np.testing.assert_array_equal(pa.data, pb.data)
         if pa.data.any():
             assert not np.array_equal(pa.data, pc.data)
-    np.testing.assert_array_equal(nn.Dense(3, 2, seed=7).weight.data,
-                                  nn.Dense(3, 2, seed=7).weight.data)
+    np.testing.assert_array_equal(
+        nn.Dense(3, 2, seed=7).weight.data, nn.Dense(3, 2, seed=7).weight.data
+    )
 
 
 def test_initialisers_have_their_documented_spread():
@@ -79,10 +90,18 @@ def test_initialisers_have_their_documented_spread():
 
 
 def test_sequential_repr_names_and_counts():
-    model = nn.Sequential(nn.Dense(64, 32), nn.Sigmoid(), nn.Dense(32, 10, bias=False), seed=0)
-    assert repr(model) == ("Sequential(\n  (0): Dense(64 → 32, bias)\n  (1): Sigmoid()\n"
-                           "  (2): Dense(32 → 10)\n)")
-    assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias", "2.weight"]
+    model = nn.Sequential(
+        nn.Dense(64, 32), nn.Sigmoid(), nn.Dense(32, 10, bias=False), seed=0
+    )
+    assert repr(model) == (
+        "Sequential(\n  (0): Dense(64 → 32, bias)\n  (1): Sigmoid()\n"
+        "  (2): Dense(32 → 10)\n)"
+    )
+    assert [n for n, _ in model.named_parameters()] == [
+        "0.weight",
+        "0.bias",
+        "2.weight",
+    ]
     assert model.num_parameters() == 64 * 32 + 32 + 320
     assert isinstance(model[0], nn.Dense) and len(model) == 3
 
@@ -102,8 +121,15 @@ def test_custom_module_finds_parameters_in_attributes_lists_and_dicts():
 
     net = Net()
     names = [n for n, _ in net.named_parameters()]
-    assert names == ["scale", "blocks.0.weight", "blocks.0.bias", "blocks.1.weight",
-                     "blocks.1.bias", "heads.a.weight", "heads.a.bias"]
+    assert names == [
+        "scale",
+        "blocks.0.weight",
+        "blocks.0.bias",
+        "blocks.1.weight",
+        "blocks.1.bias",
+        "heads.a.weight",
+        "heads.a.bias",
+    ]
     net(np.ones((3, 2))).sum().backward()
     assert all(p.grad is not None for p in net.parameters())
     net.zero_grad()
@@ -140,7 +166,9 @@ def test_state_dict_round_trip_and_checks():
     np.testing.assert_array_equal(a(x).data, b(x).data)
     bad = a.state_dict()
     bad["0.weight"] = np.zeros((2, 3))
-    with pytest.raises(gn.ShapeError, match=r"'0.weight' expected shape \(3, 2\); got \(2, 3\)"):
+    with pytest.raises(
+        gn.ShapeError, match=r"'0.weight' expected shape \(3, 2\); got \(2, 3\)"
+    ):
         b.load_state_dict(bad)
     with pytest.raises(gn.ShapeError, match=r"missing \['2.bias'\]"):
         b.load_state_dict({k: v for k, v in a.state_dict().items() if k != "2.bias"})
@@ -148,20 +176,26 @@ def test_state_dict_round_trip_and_checks():
 
 def test_dense_shape_errors_name_the_layer():
     layer = nn.Dense(64, 10)
-    with pytest.raises(gn.ShapeError,
-                       match=r"Dense\(in_features=64\) expected input whose last axis is 64; "
-                             r"got shape \(32, 63\)\.$"):
+    with pytest.raises(
+        gn.ShapeError,
+        match=r"Dense\(in_features=64\) expected input whose last axis is 64; "
+        r"got shape \(32, 63\)\.$",
+    ):
         layer(np.ones((32, 63)))
     with pytest.raises(gn.ShapeError, match="Did you forget Flatten()"):
         layer(np.ones((32, 8, 8)))
 
 
 def test_bad_layer_arguments():
-    with pytest.raises(gn.ConfigError, match="in_features must be a positive integer; got 0"):
+    with pytest.raises(
+        gn.ConfigError, match="in_features must be a positive integer; got 0"
+    ):
         nn.Dense(0, 3)
     with pytest.raises(gn.ConfigError, match="unknown initialiser 'lecun'"):
         nn.Dense(2, 3, init="lecun")
-    with pytest.raises(gn.ConfigError, match="Did you pass a class instead of an instance"):
+    with pytest.raises(
+        gn.ConfigError, match="Did you pass a class instead of an instance"
+    ):
         nn.Sequential(nn.Dense(2, 2), nn.ReLU)
     with pytest.raises(gn.DTypeError, match="numeric input"):
         nn.Dense(2, 2)(np.array([["a", "b"]]))
@@ -170,8 +204,9 @@ def test_bad_layer_arguments():
 def test_step_neuron_fires_and_refuses_backprop():
     step = nn.Step()
     np.testing.assert_array_equal(step([[-1.0, 0.0, 0.3]]).data, [[0, 0, 1]])
-    np.testing.assert_array_equal(nn.Step(threshold=1.0, low=-1, high=1)([0.5, 1.5]).data,
-                                  [-1, 1])
+    np.testing.assert_array_equal(
+        nn.Step(threshold=1.0, low=-1, high=1)([0.5, 1.5]).data, [-1, 1]
+    )
     layer = nn.Dense(2, 1, seed=0)
     out = nn.Step()(layer([[1.0, 1.0]]))
     with pytest.raises(gn.GraphError, match="Step has no useful gradient"):
@@ -183,7 +218,9 @@ def test_forward_hooks_see_every_layer_and_cost_nothing_when_unused():
 
     model = nn.Sequential(nn.Dense(2, 3, seed=0), nn.ReLU())
     seen = []
-    module.FORWARD_HOOKS.append(lambda m, x, out: seen.append((type(m).__name__, out.shape)))
+    module.FORWARD_HOOKS.append(
+        lambda m, x, out: seen.append((type(m).__name__, out.shape))
+    )
     try:
         model(np.ones((5, 2)))
     finally:

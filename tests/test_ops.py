@@ -30,14 +30,22 @@ def check(fn, reference, *values):
 
 # --- binary ops with broadcasting ------------------------------------------------
 
-broadcast_pairs = hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3)
+broadcast_pairs = hnp.mutually_broadcastable_shapes(
+    num_shapes=2, max_dims=3, max_side=3
+)
 
 
-@pytest.mark.parametrize("fn, reference", [
-    (ops.add, np.add), (ops.sub, np.subtract), (ops.mul, np.multiply),
-    (lambda a, b: a + b, np.add), (lambda a, b: a - b, np.subtract),
-    (lambda a, b: a * b, np.multiply),
-])
+@pytest.mark.parametrize(
+    "fn, reference",
+    [
+        (ops.add, np.add),
+        (ops.sub, np.subtract),
+        (ops.mul, np.multiply),
+        (lambda a, b: a + b, np.add),
+        (lambda a, b: a - b, np.subtract),
+        (lambda a, b: a * b, np.multiply),
+    ],
+)
 @given(data=st.data(), shapes=broadcast_pairs)
 def test_binary_broadcasting(fn, reference, data, shapes):
     a = data.draw(arrays(shapes.input_shapes[0]))
@@ -56,13 +64,13 @@ def test_div(data, shapes):
 def test_pow_tensor_exponent(data, shapes):
     a = data.draw(arrays(shapes.input_shapes[0], positive))
     b = data.draw(arrays(shapes.input_shapes[1]))
-    check(lambda x, y: x ** y, np.power, a, b)
+    check(lambda x, y: x**y, np.power, a, b)
 
 
 @pytest.mark.parametrize("exponent", [2, 3, 0.5, -1.5])
 @given(x=arrays(small_shapes, positive))
 def test_pow_scalar_exponent(exponent, x):
-    check(lambda t: t ** exponent, lambda v: v ** exponent, x)
+    check(lambda t: t**exponent, lambda v: v**exponent, x)
 
 
 zero_or_finite = st.sampled_from([0.0]) | finite
@@ -75,10 +83,10 @@ def test_pow_at_a_zero_base(data, shape):
     Fractional exponents are left out: a step below a zero base leaves the reals."""
     a = data.draw(arrays(shape, zero_or_finite))
     k = data.draw(st.integers(0, 3))
-    check(lambda t: t ** k, lambda v: v ** k, a)
+    check(lambda t: t**k, lambda v: v**k, a)
     b = data.draw(arrays(shape, st.integers(0, 3).map(float)))
     exponent = gn.tensor(b, dtype=np.float64)
-    check(lambda t: t ** exponent, lambda v: v ** b, a)
+    check(lambda t: t**exponent, lambda v: v**b, a)
 
 
 @given(data=st.data(), shape=small_shapes)
@@ -88,17 +96,17 @@ def test_pow_exponent_gradient_at_a_zero_base(data, shape):
     a = data.draw(arrays(shape, st.sampled_from([0.0]) | positive))
     b = data.draw(arrays(shape, st.floats(0.5, 3, width=64)))
     base = gn.tensor(a, dtype=np.float64)
-    check(lambda t: base ** t, lambda v: a ** v, b)
+    check(lambda t: base**t, lambda v: a**v, b)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_zero_power_has_zero_gradient_at_zero(dtype):
     x = gn.tensor([0.0, 0.0, -2.0, 3.0], requires_grad=True, dtype=dtype)
-    (x ** 0).sum().backward()
+    (x**0).sum().backward()
     np.testing.assert_array_equal(x.grad, np.zeros(4))
     x.grad = None
     p = gn.tensor(np.zeros(4), requires_grad=True, dtype=dtype)
-    y = x ** p
+    y = x**p
     y.sum().backward()
     np.testing.assert_array_equal(y.data, np.ones(4))
     np.testing.assert_array_equal(x.grad, np.zeros(4))
@@ -109,8 +117,12 @@ def test_zero_power_has_zero_gradient_at_zero(dtype):
 
 @given(x=arrays(small_shapes))
 def test_scalar_on_the_left(x):
-    check(lambda t: 2.0 - t * 3.0 + 1.0 / (t * t + 1.0), lambda v: 2 - v * 3 + 1 / (v * v + 1), x)
-    check(lambda t: 2.0 ** t, lambda v: 2.0 ** v, x)
+    check(
+        lambda t: 2.0 - t * 3.0 + 1.0 / (t * t + 1.0),
+        lambda v: 2 - v * 3 + 1 / (v * v + 1),
+        x,
+    )
+    check(lambda t: 2.0**t, lambda v: 2.0**v, x)
 
 
 @given(x=arrays(small_shapes))
@@ -140,27 +152,35 @@ def test_maximum_tie_splits_gradient():
 
 # --- unary ops ---------------------------------------------------------------------
 
+
 def _sigmoid(v):
     return 1 / (1 + np.exp(-v))
 
 
-@pytest.mark.parametrize("fn, reference, elements", [
-    (ops.exp, np.exp, finite),
-    (ops.log, np.log, positive),
-    (ops.sqrt, np.sqrt, positive),
-    (ops.tanh, np.tanh, finite),
-    (ops.sigmoid, _sigmoid, finite),
-    (lambda t: t.exp().log(), lambda v: v, finite),
-])
+@pytest.mark.parametrize(
+    "fn, reference, elements",
+    [
+        (ops.exp, np.exp, finite),
+        (ops.log, np.log, positive),
+        (ops.sqrt, np.sqrt, positive),
+        (ops.tanh, np.tanh, finite),
+        (ops.sigmoid, _sigmoid, finite),
+        (lambda t: t.exp().log(), lambda v: v, finite),
+    ],
+)
 @given(data=st.data(), shape=small_shapes)
 def test_unary(fn, reference, elements, data, shape):
     check(fn, reference, data.draw(arrays(shape, elements)))
 
 
-@pytest.mark.parametrize("fn, reference", [
-    (ops.abs, np.abs), (ops.relu, lambda v: np.maximum(v, 0)),
-    (lambda t: ops.clip(t, -1.0, 1.5), lambda v: np.clip(v, -1.0, 1.5)),
-])
+@pytest.mark.parametrize(
+    "fn, reference",
+    [
+        (ops.abs, np.abs),
+        (ops.relu, lambda v: np.maximum(v, 0)),
+        (lambda t: ops.clip(t, -1.0, 1.5), lambda v: np.clip(v, -1.0, 1.5)),
+    ],
+)
 @given(data=st.data(), shape=small_shapes)
 def test_kinked_unary(fn, reference, data, shape):
     # Values at least 0.01 from each kink (0, -1, 1.5), where the derivative jumps.
@@ -190,16 +210,23 @@ def test_sigmoid_is_quiet_and_exact_at_extremes():
 
 # --- reductions ------------------------------------------------------------------
 
+
 @st.composite
 def array_and_axis(draw, min_dims=1):
-    shape = draw(hnp.array_shapes(min_dims=min_dims, max_dims=3, min_side=1, max_side=4))
+    shape = draw(
+        hnp.array_shapes(min_dims=min_dims, max_dims=3, min_side=1, max_side=4)
+    )
     x = draw(arrays(shape))
     nd = len(shape)
-    axis = draw(st.one_of(
-        st.none(),
-        st.integers(-nd, nd - 1),
-        st.lists(st.integers(0, nd - 1), min_size=1, max_size=nd, unique=True).map(tuple),
-    ))
+    axis = draw(
+        st.one_of(
+            st.none(),
+            st.integers(-nd, nd - 1),
+            st.lists(st.integers(0, nd - 1), min_size=1, max_size=nd, unique=True).map(
+                tuple
+            ),
+        )
+    )
     return x, axis
 
 
@@ -208,8 +235,11 @@ def array_and_axis(draw, min_dims=1):
 def test_sum_mean(name, case, keepdims):
     x, axis = case
     ref = getattr(np, name)
-    check(lambda t: getattr(t, name)(axis=axis, keepdims=keepdims),
-          lambda v: ref(v, axis=axis, keepdims=keepdims), x)
+    check(
+        lambda t: getattr(t, name)(axis=axis, keepdims=keepdims),
+        lambda v: ref(v, axis=axis, keepdims=keepdims),
+        x,
+    )
 
 
 @pytest.mark.parametrize("name", ["max", "min"])
@@ -219,14 +249,19 @@ def test_max_min(name, case, keepdims):
     # Distinct values: finite differences cannot see a tie's split.
     x = x + np.arange(x.size).reshape(x.shape) * 0.37
     ref = getattr(np, name)
-    check(lambda t: getattr(t, name)(axis=axis, keepdims=keepdims),
-          lambda v: ref(v, axis=axis, keepdims=keepdims), x)
+    check(
+        lambda t: getattr(t, name)(axis=axis, keepdims=keepdims),
+        lambda v: ref(v, axis=axis, keepdims=keepdims),
+        x,
+    )
 
 
 def test_max_splits_ties_evenly():
     x = gn.tensor([[3.0, 1.0, 3.0], [2.0, 2.0, 2.0]], requires_grad=True)
     x.max(axis=1).sum().backward()
-    np.testing.assert_allclose(x.grad, [[0.5, 0, 0.5], [1 / 3, 1 / 3, 1 / 3]], rtol=1e-6)
+    np.testing.assert_allclose(
+        x.grad, [[0.5, 0, 0.5], [1 / 3, 1 / 3, 1 / 3]], rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
@@ -254,6 +289,7 @@ def test_log_softmax_is_stable_for_huge_logits():
 
 # --- shape ops -------------------------------------------------------------------
 
+
 @given(x=arrays(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4)), data=st.data())
 def test_reshape_transpose(x, data):
     check(lambda t: t.reshape(-1), lambda v: v.reshape(-1), x)
@@ -265,8 +301,11 @@ def test_reshape_transpose(x, data):
 
 @given(x=arrays(hnp.array_shapes(min_dims=1, max_dims=3, max_side=5)), data=st.data())
 def test_integer_array_indexing_with_repeats(x, data):
-    idx = np.array(data.draw(st.lists(st.integers(-x.shape[0], x.shape[0] - 1),
-                                      min_size=1, max_size=8)))
+    idx = np.array(
+        data.draw(
+            st.lists(st.integers(-x.shape[0], x.shape[0] - 1), min_size=1, max_size=8)
+        )
+    )
     check(lambda t: t[idx], lambda v: v[idx], x)
 
 
@@ -295,17 +334,23 @@ def index_keys(draw, shape):
     k = draw(st.integers(1, ndim))
     ellipsis = draw(st.booleans())
     axes = range(ndim - k, ndim) if ellipsis else range(k)
-    kinds = [draw(st.sampled_from(["int", "slice", "list", "tuple", "array", "mask"]))
-             for _ in axes]
+    kinds = [
+        draw(st.sampled_from(["int", "slice", "list", "tuple", "array", "mask"]))
+        for _ in axes
+    ]
     if kinds.count("mask") > 1:  # two masks must agree in count; one covers the rule
-        kinds = [kd if kd != "mask" or i == kinds.index("mask") else "list"
-                 for i, kd in enumerate(kinds)]
+        kinds = [
+            kd if kd != "mask" or i == kinds.index("mask") else "list"
+            for i, kd in enumerate(kinds)
+        ]
     length = draw(st.integers(1, 4))
     masks = {}
     for axis, kind in zip(axes, kinds):
         if kind == "mask":
             n = shape[axis]
-            masks[axis] = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+            masks[axis] = np.array(
+                draw(st.lists(st.booleans(), min_size=n, max_size=n))
+            )
             length = int(masks[axis].sum())  # the integer parts broadcast against it
     parts = []
     for axis, kind in zip(axes, kinds):
@@ -313,13 +358,20 @@ def index_keys(draw, shape):
         if kind == "int":
             parts.append(draw(ints))
         elif kind == "slice":
-            parts.append(slice(draw(st.none() | ints), draw(st.none() | ints),
-                               draw(st.sampled_from([None, 1, 2, -1]))))
+            parts.append(
+                slice(
+                    draw(st.none() | ints),
+                    draw(st.none() | ints),
+                    draw(st.sampled_from([None, 1, 2, -1])),
+                )
+            )
         elif kind == "mask":
             parts.append(masks[axis])
         else:
             chosen = draw(st.lists(ints, min_size=length, max_size=length))
-            parts.append({"list": list, "tuple": tuple, "array": np.array}[kind](chosen))
+            parts.append(
+                {"list": list, "tuple": tuple, "array": np.array}[kind](chosen)
+            )
     if ellipsis:
         parts.insert(0, Ellipsis)
     if draw(st.booleans()):
@@ -333,16 +385,26 @@ def test_mixed_index_keys_accumulate_repeats(x, data):
     check(lambda t: t[key], lambda v: v[key], x)
 
 
-@pytest.mark.parametrize("key", [
-    (slice(None), [0, 0]), ([0, 0], [1, 1]), (1, [2, 2]), (1, (2, 2)),
-    (Ellipsis, [0, 0, 3]), ([[0, 0], [0, 1]], None, slice(1, None)),
-])
+@pytest.mark.parametrize(
+    "key",
+    [
+        (slice(None), [0, 0]),
+        ([0, 0], [1, 1]),
+        (1, [2, 2]),
+        (1, (2, 2)),
+        (Ellipsis, [0, 0, 3]),
+        ([[0, 0], [0, 1]], None, slice(1, None)),
+    ],
+)
 def test_lists_in_a_tuple_add_repeated_gradients(key):
     x = gn.tensor(np.zeros((2, 4)), requires_grad=True, dtype=np.float64)
     x[key].sum().backward()
     expected = np.zeros((2, 4))
-    np.add.at(expected, tuple(np.asarray(p) if isinstance(p, (list, tuple)) else p
-                              for p in key), 1.0)
+    np.add.at(
+        expected,
+        tuple(np.asarray(p) if isinstance(p, (list, tuple)) else p for p in key),
+        1.0,
+    )
     np.testing.assert_array_equal(x.grad, expected)
 
 
@@ -362,19 +424,30 @@ def test_concatenate_stack_split(data, n, axis):
         shape = list(base)
         shape[axis] = data.draw(st.integers(1, 3))
         parts.append(data.draw(arrays(tuple(shape))))
-    check(lambda *ts: ops.concatenate(ts, axis=axis),
-          lambda *vs: np.concatenate(vs, axis=axis), *parts)
+    check(
+        lambda *ts: ops.concatenate(ts, axis=axis),
+        lambda *vs: np.concatenate(vs, axis=axis),
+        *parts,
+    )
     same = [data.draw(arrays(tuple(base))) for _ in range(n)]
-    check(lambda *ts: ops.stack(ts, axis=axis), lambda *vs: np.stack(vs, axis=axis), *same)
+    check(
+        lambda *ts: ops.stack(ts, axis=axis), lambda *vs: np.stack(vs, axis=axis), *same
+    )
     whole = np.concatenate(parts, axis=axis)
     cuts = np.cumsum([p.shape[axis] for p in parts])[:-1]
-    check(lambda t: ops.concatenate([p * (i + 1) for i, p in enumerate(ops.split(t, cuts, axis))],
-                                    axis=axis),
-          lambda v: np.concatenate([p * (i + 1) for i, p in enumerate(np.split(v, cuts, axis))],
-                                   axis=axis), whole)
+    check(
+        lambda t: ops.concatenate(
+            [p * (i + 1) for i, p in enumerate(ops.split(t, cuts, axis))], axis=axis
+        ),
+        lambda v: np.concatenate(
+            [p * (i + 1) for i, p in enumerate(np.split(v, cuts, axis))], axis=axis
+        ),
+        whole,
+    )
 
 
 # --- matmul ----------------------------------------------------------------------
+
 
 @st.composite
 def matmul_shapes(draw):
@@ -400,8 +473,13 @@ def test_matmul(shapes, data):
     check(lambda x, y: x @ y, np.matmul, a, b)
 
 
-@given(data=st.data(), lead=hnp.array_shapes(min_dims=0, max_dims=2, max_side=3),
-       n_in=st.integers(1, 4), n_out=st.integers(1, 4), bias=st.booleans())
+@given(
+    data=st.data(),
+    lead=hnp.array_shapes(min_dims=0, max_dims=2, max_side=3),
+    n_in=st.integers(1, 4),
+    n_out=st.integers(1, 4),
+    bias=st.booleans(),
+)
 def test_linear(data, lead, n_in, n_out, bias):
     x = data.draw(arrays(lead + (n_in,)))
     w = data.draw(arrays((n_in, n_out)))

@@ -44,8 +44,9 @@ def test_network_line_widths_are_proportional_to_weight_size(tmp_path):
         colours = [tuple(c) for c in lc.get_colors()]
         from matplotlib.colors import to_rgba
 
-        assert colours == [to_rgba(_style.POSITIVE if v > 0 else _style.NEGATIVE)
-                           for v in nonzero]
+        assert colours == [
+            to_rgba(_style.POSITIVE if v > 0 else _style.NEGATIVE) for v in nonzero
+        ]
 
 
 def test_network_from_a_model_with_values_and_receptive_fields(tmp_path):
@@ -56,8 +57,12 @@ def test_network_from_a_model_with_values_and_receptive_fields(tmp_path):
     assert written(tmp_path / "values.svg")
     from matplotlib.patches import Circle
 
-    fills = [p.get_facecolor()[0] for ax in fig.axes for p in ax.patches
-             if isinstance(p, Circle)]
+    fills = [
+        p.get_facecolor()[0]
+        for ax in fig.axes
+        for p in ax.patches
+        if isinstance(p, Circle)
+    ]
     shown = np.concatenate([x, t[1].output, t[2].output])
     assert fills == pytest.approx(np.clip((shown + 1) / 2, 0, 1), abs=1e-6)
     fig = plot.network(model, receptive=True, image_shape=(2, 2))
@@ -102,8 +107,9 @@ def test_filters_are_generic_over_out_in_kh_kw_arrays_and_conv_layers(tmp_path):
     assert shown[0].get_clim() == pytest.approx((-np.abs(w).max(), np.abs(w).max()))
     conv = nn.Conv2D(1, 4, 5, seed=0)
     fig = plot.filters(conv)
-    assert [np.asarray(im.get_array()).tolist() for im in images(fig)] == \
-        conv.weight.data[:, 0].tolist()
+    assert [
+        np.asarray(im.get_array()).tolist() for im in images(fig)
+    ] == conv.weight.data[:, 0].tolist()
 
 
 def test_feature_maps_scale_signed_maps_around_zero_and_others_from_zero(tmp_path):
@@ -118,8 +124,15 @@ def test_feature_maps_scale_signed_maps_around_zero_and_others_from_zero(tmp_pat
     assert shown[0].get_clim() == pytest.approx((-1.0, 1.0))
     texts = [t.get_text() for t in fig.axes[1].texts]
     # the falling diagonal: 1.00 along it, 0.77 at its ends, 0.55 at the centre
-    assert [texts[7 * i + i] for i in range(7)] == ["0.77", "1.00", "1.00", "0.55", "1.00",
-                                                    "1.00", "0.77"]
+    assert [texts[7 * i + i] for i in range(7)] == [
+        "0.77",
+        "1.00",
+        "1.00",
+        "0.55",
+        "1.00",
+        "1.00",
+        "0.77",
+    ]
     fig = plot.feature_maps(np.maximum(maps, 0))
     assert images(fig)[0].get_clim() == pytest.approx((0.0, 1.0))
 
@@ -130,8 +143,15 @@ def test_feature_maps_scale_signed_maps_around_zero_and_others_from_zero(tmp_pat
 def test_training_curves_and_confusion_matrix(tmp_path):
     history = gn.train.History()
     for epoch, (loss, val) in enumerate([(1.0, 1.2), (0.5, 0.7), (0.25, 0.6)]):
-        history.record(epoch, {"loss": loss, "accuracy": 0.5 + epoch / 5, "val_loss": val,
-                               "val_accuracy": 0.4 + epoch / 5})
+        history.record(
+            epoch,
+            {
+                "loss": loss,
+                "accuracy": 0.5 + epoch / 5,
+                "val_loss": val,
+                "val_accuracy": 0.4 + epoch / 5,
+            },
+        )
     fig = plot.training_curves(history, path=tmp_path / "curves.png")
     assert written(tmp_path / "curves.png")
     loss_ax, acc_ax = fig.axes
@@ -153,8 +173,9 @@ def test_training_curves_and_confusion_matrix(tmp_path):
 def test_decision_regions_show_the_networks_answer_on_the_grid(tmp_path):
     model = nn.Sequential(nn.Dense(2, 3), seed=0)
     X = np.array([[-1.0, -1.0], [1.0, 1.0], [0.0, 1.0]])
-    fig = plot.decision_regions(model, X, [0, 1, 2], resolution=50,
-                                path=tmp_path / "regions.png")
+    fig = plot.decision_regions(
+        model, X, [0, 1, 2], resolution=50, path=tmp_path / "regions.png"
+    )
     assert written(tmp_path / "regions.png")
     xs, ys, scores = plot.regions.region_grid(model, (-1.2, 1.2), (-1.2, 1.2), 50)
     assert np.array_equal(fig.region_labels, scores.argmax(axis=-1))
@@ -167,8 +188,13 @@ def test_decision_regions_show_the_networks_answer_on_the_grid(tmp_path):
 
 
 def test_loss_curve_and_surface(tmp_path):
-    fig = plot.loss_curve(lambda w: (w - 1) ** 2, (-2, 3), trajectory=[[-2.0], [0.0], [1.0]],
-                          resolution=51, path=tmp_path / "curve.png")
+    fig = plot.loss_curve(
+        lambda w: (w - 1) ** 2,
+        (-2, 3),
+        trajectory=[[-2.0], [0.0], [1.0]],
+        resolution=51,
+        path=tmp_path / "curve.png",
+    )
     assert written(tmp_path / "curve.png")
     ax = fig.axes[0]
     xs, ys = ax.lines[0].get_data()
@@ -177,17 +203,30 @@ def test_loss_curve_and_surface(tmp_path):
     assert np.asarray(steps).tolist() == [[-2.0, 9.0], [0.0, 1.0], [1.0, 0.0]]
     assert ax.get_ylim()[0] == 0  # a loss that cannot go below 0 starts the axis at 0
 
-    flat = plot.loss_curve(lambda g: abs(g - 53) + abs(g - 57), (40, 70))  # point by point
+    flat = plot.loss_curve(
+        lambda g: abs(g - 53) + abs(g - 57), (40, 70)
+    )  # point by point
     assert "53 to 57" in flat.axes[0].get_legend_handles_labels()[1][1]
 
-    fig = plot.loss_surface(lambda a, b: a ** 2 + 3 * b ** 2, (-1, 1), (-2, 2),
-                            trajectory=[[1, 1], [0.5, 0.2], [0, 0]], resolution=21,
-                            path=tmp_path / "surface.png")
+    fig = plot.loss_surface(
+        lambda a, b: a**2 + 3 * b**2,
+        (-1, 1),
+        (-2, 2),
+        trajectory=[[1, 1], [0.5, 0.2], [0, 0]],
+        resolution=21,
+        path=tmp_path / "surface.png",
+    )
     assert written(tmp_path / "surface.png")
     gx, gy = np.meshgrid(np.linspace(-1, 1, 21), np.linspace(-2, 2, 21))
-    assert fig.surface == pytest.approx(gx ** 2 + 3 * gy ** 2)
-    plot.loss_surface(lambda a, b: a ** 2 + b ** 2 + 0.1, (-1, 1), (-1, 1), log=True,
-                      resolution=11, path=tmp_path / "log.png")
+    assert fig.surface == pytest.approx(gx**2 + 3 * gy**2)
+    plot.loss_surface(
+        lambda a, b: a**2 + b**2 + 0.1,
+        (-1, 1),
+        (-1, 1),
+        log=True,
+        resolution=11,
+        path=tmp_path / "log.png",
+    )
     assert written(tmp_path / "log.png")
 
 
@@ -199,9 +238,13 @@ def test_function_families_have_the_shapes_the_talk_describes():
         xs, curves = families.sample_functions(kind, 1, n_draws=6)
         assert np.abs(np.diff(curves, n=2, axis=1)).max() < 1e-4  # straight lines
         (gx, gy), surf = families.sample_functions(kind, 2, 1, resolution=11)
-        plane = np.linalg.lstsq(np.stack([gx[None].repeat(11, 0).ravel(),
-                                          np.repeat(gy, 11), np.ones(121)], 1),
-                                surf[0].ravel(), rcond=None)
+        plane = np.linalg.lstsq(
+            np.stack(
+                [gx[None].repeat(11, 0).ravel(), np.repeat(gy, 11), np.ones(121)], 1
+            ),
+            surf[0].ravel(),
+            rcond=None,
+        )
         assert plane[1][0] < 1e-6  # a flat plane
     _, logistic = families.sample_functions("logistic", 1, n_draws=20)
     assert logistic.min() > 0 and logistic.max() < 1
@@ -210,19 +253,26 @@ def test_function_families_have_the_shapes_the_talk_describes():
     logit = np.log(surf[0] / (1 - surf[0])).ravel()
     design = np.stack([np.tile(gx, 11), np.repeat(gy, 11), np.ones(121)], 1)
     assert np.linalg.lstsq(design, logit, rcond=None)[1][0] < 1e-4
-    for kind in ("tanh", "two-layer tanh, 100 hidden", "three-layer tanh, 11 + 9 hidden"):
+    for kind in (
+        "tanh",
+        "two-layer tanh, 100 hidden",
+        "three-layer tanh, 11 + 9 hidden",
+    ):
         _, curves = families.sample_functions(kind, 1, n_draws=20)
         assert np.abs(curves).max() < 1  # never outside -1 to 1
     _, wiggles = families.sample_functions("two-layer tanh, 100 hidden", 1, n_draws=20)
     slopes = np.sign(np.diff(wiggles, axis=1))
-    assert (np.abs(np.diff(slopes, axis=1)) > 0).sum(axis=1).max() >= 2  # peaks and valleys
+    assert (np.abs(np.diff(slopes, axis=1)) > 0).sum(
+        axis=1
+    ).max() >= 2  # peaks and valleys
     with pytest.raises(ConfigError, match="unknown family"):
         families.random_network("quadratic")
 
 
 def test_family_figures_write_images(tmp_path):
-    fig = plot.function_families(["linear", "logistic"], n_draws=3,
-                                 path=tmp_path / "families.png")
+    fig = plot.function_families(
+        ["linear", "logistic"], n_draws=3, path=tmp_path / "families.png"
+    )
     assert written(tmp_path / "families.png")
     assert len(fig.axes[0].lines) == 3
     fitted = families.fit_deep_and_wide(epochs=300, n_points=60)
@@ -243,8 +293,9 @@ def test_lstm_gates_from_the_layer_and_from_an_array(tmp_path):
     layer = nn.LSTM(5, 3, seed=0)
     layer.watch_gates = True
     layer(np.eye(5, dtype=np.float32)[None, [4, 0, 3, 1]])
-    fig = plot.lstm_gates(layer.last_gates, ["." , "Doug", "saw", "Jane"],
-                          path=tmp_path / "gates.png")
+    fig = plot.lstm_gates(
+        layer.last_gates, [".", "Doug", "saw", "Jane"], path=tmp_path / "gates.png"
+    )
     assert written(tmp_path / "gates.png")
     shown = images(fig)
     assert len(shown) == 5
@@ -285,10 +336,16 @@ def test_shawarma_two_outputs_learn_the_two_schedules(tmp_path):
         names = sh.schedule_of_each_output(learned.weights)
         assert sorted(names) == ["evening shift", "morning shift"]
         order = [0, 1] if names[0] == "morning shift" else [1, 0]
-        assert learned.weights[:, order].T == pytest.approx(shawarma_patterns(), abs=0.05)
+        assert learned.weights[:, order].T == pytest.approx(
+            shawarma_patterns(), abs=0.05
+        )
     net, days = sh.draw(learned, tmp_path / "shawarma.png")
-    assert written(tmp_path / "shawarma.png") and written(tmp_path / "shawarma-days.png")
-    lc = next(c for ax in net.axes for c in ax.collections if c.get_gid() == "weights 0")
+    assert written(tmp_path / "shawarma.png") and written(
+        tmp_path / "shawarma-days.png"
+    )
+    lc = next(
+        c for ax in net.axes for c in ax.collections if c.get_gid() == "weights 0"
+    )
     w = learned.weights[np.nonzero(learned.weights)]
     assert lc.get_linewidths() == pytest.approx(6.0 * w / w.max())
 
@@ -298,11 +355,11 @@ def test_shawarma_two_outputs_learn_the_two_schedules(tmp_path):
 
 def test_saving_needs_a_known_suffix_and_matplotlib(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="PNG, SVG or PDF"):
-        plot.loss_curve(lambda w: w ** 2, (0, 1), path=tmp_path / "curve.gif")
+        plot.loss_curve(lambda w: w**2, (0, 1), path=tmp_path / "curve.gif")
     assert not list(tmp_path.iterdir())  # nothing half-written
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r"pip install -e '\.\[plot\]'"):
-        plot.loss_curve(lambda w: w ** 2, (0, 1))
+        plot.loss_curve(lambda w: w**2, (0, 1))
 
 
 # --- captions and numbers that match their pictures ---------------------------------

@@ -22,7 +22,7 @@ def loop_pool(x, kernel, stride, padding, ceil_mode, reduce):
     for i in range(oh):
         for j in range(ow):
             r, s = i * stride[0] - padding[0], j * stride[1] - padding[1]
-            window = x[:, :, max(r, 0):r + kernel[0], max(s, 0):s + kernel[1]]
+            window = x[:, :, max(r, 0) : r + kernel[0], max(s, 0) : s + kernel[1]]
             out[:, :, i, j] = reduce(window, axis=(2, 3))
     return out
 
@@ -56,18 +56,29 @@ def pool_geometry(draw, size_max=7, wider_than_map=False):
         kernel, stride = (kernel[0], kw), (stride[0], sw)
         padding, size, ceil_mode = (padding[0], pw), (size[0], w), True
     # with ceil_mode a window may be wider than the padded map (one output)
-    assume(all(torch_pool_size(n, k, s, p, ceil_mode) >= 1
-               for n, k, s, p in zip(size, kernel, stride, padding)))
+    assume(
+        all(
+            torch_pool_size(n, k, s, p, ceil_mode) >= 1
+            for n, k, s, p in zip(size, kernel, stride, padding)
+        )
+    )
     return kernel, stride, padding, size, ceil_mode
 
 
 @st.composite
 def pool_cases(draw, wider_than_map=False):
     kernel, stride, padding, size, ceil_mode = draw(
-        pool_geometry(wider_than_map=wider_than_map))
-    return {"kernel": kernel, "stride": stride, "padding": padding, "size": size,
-                "ceil_mode": ceil_mode, "batch": draw(st.integers(1, 2)),
-                "channels": draw(st.integers(1, 2))}
+        pool_geometry(wider_than_map=wider_than_map)
+    )
+    return {
+        "kernel": kernel,
+        "stride": stride,
+        "padding": padding,
+        "size": size,
+        "ceil_mode": ceil_mode,
+        "batch": draw(st.integers(1, 2)),
+        "channels": draw(st.integers(1, 2)),
+    }
 
 
 def distinct_values(shape, seed=0):
@@ -76,30 +87,43 @@ def distinct_values(shape, seed=0):
     return np.random.default_rng(seed).permutation(n).reshape(shape) * 0.1 - n * 0.05
 
 
-@pytest.mark.parametrize("layer_cls, reduce", [(nn.MaxPool2D, np.max),
-                                               (nn.AvgPool2D, np.mean)])
+@pytest.mark.parametrize(
+    "layer_cls, reduce", [(nn.MaxPool2D, np.max), (nn.AvgPool2D, np.mean)]
+)
 @given(case=pool_cases())
 def test_pool_matches_the_loop_and_gradcheck(layer_cls, reduce, case):
     check_pool_case(layer_cls, reduce, case)
 
 
-@pytest.mark.parametrize("layer_cls, reduce", [(nn.MaxPool2D, np.max),
-                                               (nn.AvgPool2D, np.mean)])
+@pytest.mark.parametrize(
+    "layer_cls, reduce", [(nn.MaxPool2D, np.max), (nn.AvgPool2D, np.mean)]
+)
 @given(case=pool_cases(wider_than_map=True))
 def test_ceil_mode_window_wider_than_the_map_matches_the_loop(layer_cls, reduce, case):
     check_pool_case(layer_cls, reduce, case)
 
 
 def check_pool_case(layer_cls, reduce, case):
-    layer = layer_cls(case["kernel"], case["stride"], case["padding"], case["ceil_mode"])
+    layer = layer_cls(
+        case["kernel"], case["stride"], case["padding"], case["ceil_mode"]
+    )
     x = distinct_values((case["batch"], case["channels"], *case["size"]))
     out = layer(x)
-    expected = loop_pool(x.astype(np.float32).astype(np.float64), case["kernel"],
-                         case["stride"], case["padding"], case["ceil_mode"], reduce)
+    expected = loop_pool(
+        x.astype(np.float32).astype(np.float64),
+        case["kernel"],
+        case["stride"],
+        case["padding"],
+        case["ceil_mode"],
+        reduce,
+    )
     assert out.dtype == np.float32
     assert out.shape[2:] == tuple(
-        torch_pool_size(n, k, s, p, case["ceil_mode"]) for n, k, s, p in
-        zip(case["size"], case["kernel"], case["stride"], case["padding"]))
+        torch_pool_size(n, k, s, p, case["ceil_mode"])
+        for n, k, s, p in zip(
+            case["size"], case["kernel"], case["stride"], case["padding"]
+        )
+    )
     np.testing.assert_allclose(out.data, expected, rtol=1e-6, atol=1e-5)
     assert layer.parameters() == []
     layer_gradcheck(layer, x)
@@ -116,8 +140,13 @@ def test_seven_by_seven_map_pools_to_four_by_four_as_the_seed_does():
     assert nn.MaxPool2D(2)(fmap[None, None]).shape == (1, 1, 3, 3)
 
 
-@given(maps=st.integers(1, 3), h=st.integers(2, 9), w=st.integers(2, 9),
-       size=st.integers(2, 3), stride=st.integers(1, 3))
+@given(
+    maps=st.integers(1, 3),
+    h=st.integers(2, 9),
+    w=st.integers(2, 9),
+    size=st.integers(2, 3),
+    stride=st.integers(1, 3),
+)
 def test_max_pool_with_ceil_mode_is_seed_pool(maps, h, w, size, stride):
     assume(h >= size and w >= size)
     fmap = distinct_values((maps, h, w), seed=h * w)
@@ -127,8 +156,12 @@ def test_max_pool_with_ceil_mode_is_seed_pool(maps, h, w, size, stride):
 
 def test_ceil_mode_window_wider_than_the_map_gives_one_output():
     x = np.arange(1.0, 4.0).reshape(1, 1, 1, 3)
-    np.testing.assert_array_equal(max_pool2d(x, (1, 4), ceil_mode=True).data, [[[[3.]]]])
-    np.testing.assert_array_equal(avg_pool2d(x, (1, 4), ceil_mode=True).data, [[[[2.]]]])
+    np.testing.assert_array_equal(
+        max_pool2d(x, (1, 4), ceil_mode=True).data, [[[[3.0]]]]
+    )
+    np.testing.assert_array_equal(
+        avg_pool2d(x, (1, 4), ceil_mode=True).data, [[[[2.0]]]]
+    )
     # a window two pixels too wide would need a stride of 3 to start on the map
     assert max_pool2d(x, (1, 5), stride=(1, 3), ceil_mode=True).shape == (1, 1, 1, 1)
     with pytest.raises(gn.ShapeError, match=r"the 1x5 window does not fit in the 1x3"):
@@ -153,8 +186,9 @@ def test_padding_never_wins_and_is_not_counted_in_the_mean():
     np.testing.assert_array_equal(nn.AvgPool2D(3, stride=1, padding=1)(-x).data, 1.0)
     ramp = np.arange(9.0).reshape(1, 1, 3, 3)
     # ragged windows average what is there: [[0,1,3,4], [2,5], [6,7], [8]]
-    np.testing.assert_allclose(nn.AvgPool2D(2, ceil_mode=True)(ramp).data[0, 0],
-                               [[2.0, 3.5], [6.5, 8.0]])
+    np.testing.assert_allclose(
+        nn.AvgPool2D(2, ceil_mode=True)(ramp).data[0, 0], [[2.0, 3.5], [6.5, 8.0]]
+    )
     np.testing.assert_allclose(avg_pool2d(ramp, 2).data[0, 0], [[2.0]])
 
 
@@ -163,35 +197,56 @@ def test_global_average_pool():
     layer = nn.GlobalAveragePool2D()
     np.testing.assert_allclose(layer(x).data, x.mean(axis=(2, 3)), rtol=1e-5)
     layer_gradcheck(layer, x)
-    with pytest.raises(gn.ShapeError, match=r"GlobalAveragePool2D expected a 4-D input"):
+    with pytest.raises(
+        gn.ShapeError, match=r"GlobalAveragePool2D expected a 4-D input"
+    ):
         layer(np.zeros((3, 4, 5)))
 
 
 def test_repr_and_config():
     assert repr(nn.MaxPool2D(2)) == "MaxPool2D(2x2)"
-    assert repr(nn.AvgPool2D(3, 1, 1, True)) == "AvgPool2D(3x3, stride 1x1, padding 1x1, ceil_mode)"
+    assert (
+        repr(nn.AvgPool2D(3, 1, 1, True))
+        == "AvgPool2D(3x3, stride 1x1, padding 1x1, ceil_mode)"
+    )
     config = nn.MaxPool2D((2, 3), stride=1, ceil_mode=True).get_config()
-    assert config == {"kernel_size": [2, 3], "stride": [1, 1], "padding": [0, 0],
-                      "ceil_mode": True}
+    assert config == {
+        "kernel_size": [2, 3],
+        "stride": [1, 1],
+        "padding": [0, 0],
+        "ceil_mode": True,
+    }
     assert nn.MaxPool2D(**config).kernel_size == (2, 3)
 
 
 def test_window_leaving_no_output_names_the_layer_and_shapes():
-    with pytest.raises(gn.ShapeError, match=r"MaxPool2D\(3x3\): the 3x3 window does not fit in "
-                       r"the 2x2 padded input \(input shape \(1, 4, 2, 2\), padding \(0, 0\)\), "
-                       r"so no output would be left"):
+    with pytest.raises(
+        gn.ShapeError,
+        match=r"MaxPool2D\(3x3\): the 3x3 window does not fit in "
+        r"the 2x2 padded input \(input shape \(1, 4, 2, 2\), padding \(0, 0\)\), "
+        r"so no output would be left",
+    ):
         nn.MaxPool2D(3)(np.zeros((1, 4, 2, 2)))
-    with pytest.raises(gn.ShapeError, match=r"AvgPool2D\(2x2\) expected a 4-D input \(batch, "
-                       r"channels, height, width\); got shape \(4, 7, 7\) \(3-D\)"):
+    with pytest.raises(
+        gn.ShapeError,
+        match=r"AvgPool2D\(2x2\) expected a 4-D input \(batch, "
+        r"channels, height, width\); got shape \(4, 7, 7\) \(3-D\)",
+    ):
         nn.AvgPool2D(2)(np.zeros((4, 7, 7)))
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"kernel_size": 0}, "kernel_size must be a positive integer"),
-    ({"kernel_size": 2, "stride": 0}, "stride must be a positive integer"),
-    ({"kernel_size": 2, "padding": 2}, r"padding \(2, 2\) must be smaller than kernel_size"),
-    ({"kernel_size": 2, "padding": -1}, "padding must be a non-negative integer"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"kernel_size": 0}, "kernel_size must be a positive integer"),
+        ({"kernel_size": 2, "stride": 0}, "stride must be a positive integer"),
+        (
+            {"kernel_size": 2, "padding": 2},
+            r"padding \(2, 2\) must be smaller than kernel_size",
+        ),
+        ({"kernel_size": 2, "padding": -1}, "padding must be a non-negative integer"),
+    ],
+)
 def test_bad_settings_fail_at_construction(kwargs, words):
     with pytest.raises(gn.ConfigError, match=words):
         nn.MaxPool2D(**kwargs)

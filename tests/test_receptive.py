@@ -36,7 +36,9 @@ def test_exact_field_is_the_sign_pattern_of_the_weights():
 
 
 def test_exact_field_through_flatten_keeps_the_image_shape():
-    model = nn.Sequential(nn.Flatten(), _dense([[1.0], [0.0], [-1.0], [2.0]]), nn.Tanh())
+    model = nn.Sequential(
+        nn.Flatten(), _dense([[1.0], [0.0], [-1.0], [2.0]]), nn.Tanh()
+    )
     f = gn.receptive_field(model, 2, 0, input_shape=(2, 2))
     assert f.method == "exact"
     assert f.pattern.tolist() == [[1.0, 0.0], [-1.0, 1.0]]
@@ -63,12 +65,15 @@ def test_exact_field_of_a_convolution_neuron_covers_only_its_window():
 
 
 def test_gradient_ascent_beats_every_corner_and_random_inputs():
-    model = nn.Sequential(nn.Dense(3, 5), nn.Tanh(), nn.Dense(5, 4), nn.Tanh(),
-                          nn.Dense(4, 2), seed=3)
+    model = nn.Sequential(
+        nn.Dense(3, 5), nn.Tanh(), nn.Dense(5, 4), nn.Tanh(), nn.Dense(4, 2), seed=3
+    )
     corners = np.array(list(itertools.product([-1.0, 1.0], repeat=3)), np.float32)
     rnd = np.random.default_rng(0).uniform(-1, 1, (20000, 3)).astype(np.float32)
     with no_grad():
-        best_known = np.maximum(model(corners).data.max(axis=0), model(rnd).data.max(axis=0))
+        best_known = np.maximum(
+            model(corners).data.max(axis=0), model(rnd).data.max(axis=0)
+        )
     for j in range(2):
         f = gn.receptive_field(model, 4, j)
         assert f.method == "gradient ascent"
@@ -80,8 +85,9 @@ def test_gradient_ascent_beats_every_corner_and_random_inputs():
 
 def test_a_dead_relu_neuron_is_still_climbed_from_its_weighted_sum():
     # At the middle of the box the ReLU is 0 and flat; ascent uses the sum before it.
-    model = nn.Sequential(_dense(np.eye(2) * 3), nn.Tanh(), _dense([[1.0], [1.0]], [-1.5]),
-                          nn.ReLU())
+    model = nn.Sequential(
+        _dense(np.eye(2) * 3), nn.Tanh(), _dense([[1.0], [1.0]], [-1.5]), nn.ReLU()
+    )
     f = gn.receptive_field(model, 3, 0)
     assert f.method == "gradient ascent"
     assert f.pattern == pytest.approx([1.0, 1.0], abs=1e-3)
@@ -128,7 +134,7 @@ def _flat_there(model, field, upto):
     """Per input, whether moving it to low or high leaves the neuron's value within
     1e-5 of its size -- computed by running the model, not the module under test."""
     with no_grad():
-        out = model[:upto + 1](_moved_one_at_a_time(field.pattern)).data
+        out = model[: upto + 1](_moved_one_at_a_time(field.pattern)).data
     moved = out[:, field.neuron[0]].astype(np.float64)
     same = np.abs(moved - field.value) <= 1e-5 * max(1.0, abs(field.value))
     n = field.pattern.size
@@ -157,13 +163,21 @@ def test_a_trained_sigmoid_layer_is_saturated_not_indifferent():
     assert any(f.saturated for f in fields)
 
 
-@pytest.mark.parametrize("squash, weights, bias, saturated", [
-    (nn.Sigmoid, [30.0, -30.0, 0.0, 30.0], 0.0, True),  # sigmoid(90) is 1.0 in float32
-    (nn.Tanh, [30.0, -30.0, 0.0, 30.0], 0.0, True),
-    (nn.Tanh, [0.5, -0.5, 0.0, 0.5], 0.0, False),
-    (nn.ReLU, [1.0, -1.0, 0.0, 1.0], -5.0, True),  # best sum -2: dead, flat at 0
-    (nn.ReLU, [1.0, -1.0, 0.0, 1.0], 0.0, False),
-])
+@pytest.mark.parametrize(
+    "squash, weights, bias, saturated",
+    [
+        (
+            nn.Sigmoid,
+            [30.0, -30.0, 0.0, 30.0],
+            0.0,
+            True,
+        ),  # sigmoid(90) is 1.0 in float32
+        (nn.Tanh, [30.0, -30.0, 0.0, 30.0], 0.0, True),
+        (nn.Tanh, [0.5, -0.5, 0.0, 0.5], 0.0, False),
+        (nn.ReLU, [1.0, -1.0, 0.0, 1.0], -5.0, True),  # best sum -2: dead, flat at 0
+        (nn.ReLU, [1.0, -1.0, 0.0, 1.0], 0.0, False),
+    ],
+)
 def test_exact_fields_say_when_the_squash_is_flat(squash, weights, bias, saturated):
     model = nn.Sequential(_dense(np.array(weights)[:, None], [bias]), squash())
     f = gn.receptive_field(model, 1, 0)
@@ -177,8 +191,9 @@ def test_exact_fields_say_when_the_squash_is_flat(squash, weights, bias, saturat
 
 def test_gradient_ascent_fields_say_when_the_squash_is_flat():
     # the best sum is 80·tanh(1) + 40 = 101; moving one input anywhere leaves >= 40
-    model = nn.Sequential(_dense(np.eye(2)), nn.Tanh(), _dense([[40.0], [40.0]], [40.0]),
-                          nn.Sigmoid())
+    model = nn.Sequential(
+        _dense(np.eye(2)), nn.Tanh(), _dense([[40.0], [40.0]], [40.0]), nn.Sigmoid()
+    )
     f = gn.receptive_field(model, 3, 0)
     assert f.method == "gradient ascent"
     assert f.pattern == pytest.approx([1.0, 1.0], abs=1e-3)
@@ -201,8 +216,9 @@ def test_receptive_field_figure_says_how_many_it_shows_and_which_are_saturated()
     assert [t.endswith(" sat.") for t in titles] == [True] * 5 + [False] * 11
     assert "sat.: saturated" in fig._suptitle.get_text()
     fig = plot.receptive_fields(model, image_shape=(2, 2), max_neurons=20)
-    assert not any("showing" in t for ax in fig.axes for t in (x.get_text()
-                                                               for x in ax.texts))
+    assert not any(
+        "showing" in t for ax in fig.axes for t in (x.get_text() for x in ax.texts)
+    )
 
 
 @pytest.mark.parametrize("after", [[], [nn.Identity]])

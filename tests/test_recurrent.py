@@ -27,8 +27,8 @@ def reference_lstm(x, w_ih, w_hh, b, h, c):
     hs = []
     for t in range(x.shape[1]):
         z = x[:, t] @ w_ih + h @ w_hh + b
-        f, i = sigmoid(z[:, :H]), sigmoid(z[:, H:2 * H])
-        g, o = np.tanh(z[:, 2 * H:3 * H]), sigmoid(z[:, 3 * H:])
+        f, i = sigmoid(z[:, :H]), sigmoid(z[:, H : 2 * H])
+        g, o = np.tanh(z[:, 2 * H : 3 * H]), sigmoid(z[:, 3 * H :])
         c = f * c + i * g
         h = o * np.tanh(c)
         hs.append(h)
@@ -54,30 +54,45 @@ def layer_gradcheck(layer, x, *extra, fn=None):
 
 # --- forward maths -------------------------------------------------------------------
 
-@given(batch=st.integers(1, 3), steps=st.integers(1, 5), n_in=st.integers(1, 4),
-       hidden=st.integers(1, 4), with_state=st.booleans())
+
+@given(
+    batch=st.integers(1, 3),
+    steps=st.integers(1, 5),
+    n_in=st.integers(1, 4),
+    hidden=st.integers(1, 4),
+    with_state=st.booleans(),
+)
 def test_lstm_matches_the_documented_equations(batch, steps, n_in, hidden, with_state):
     rng = np.random.default_rng(batch * 100 + steps * 10 + n_in)
     layer = nn.LSTM(n_in, hidden, seed=1).astype(np.float64)
     layer.bias.data = rng.standard_normal(4 * hidden)
     x = rng.standard_normal((batch, steps, n_in))
-    h0, c0 = rng.standard_normal((2, batch, hidden)) if with_state else np.zeros((2, batch, hidden))
+    h0, c0 = (
+        rng.standard_normal((2, batch, hidden))
+        if with_state
+        else np.zeros((2, batch, hidden))
+    )
     out, (h, c) = layer(x, state=(h0, c0) if with_state else None, return_state=True)
-    want = reference_lstm(x, layer.weight_ih.data, layer.weight_hh.data, layer.bias.data, h0, c0)
+    want = reference_lstm(
+        x, layer.weight_ih.data, layer.weight_hh.data, layer.bias.data, h0, c0
+    )
     np.testing.assert_allclose(out.data, want[0], atol=1e-12)
     np.testing.assert_allclose(h.data, want[1], atol=1e-12)
     np.testing.assert_allclose(c.data, want[2], atol=1e-12)
 
 
-@pytest.mark.parametrize("nonlinearity, act", [("tanh", np.tanh),
-                                               ("relu", lambda z: np.maximum(z, 0))])
+@pytest.mark.parametrize(
+    "nonlinearity, act", [("tanh", np.tanh), ("relu", lambda z: np.maximum(z, 0))]
+)
 def test_rnn_matches_the_recurrence(nonlinearity, act):
     rng = np.random.default_rng(0)
     layer = nn.RNN(3, 4, nonlinearity=nonlinearity, seed=0).astype(np.float64)
     layer.bias.data = rng.standard_normal(4)
     x, h0 = rng.standard_normal((2, 6, 3)), rng.standard_normal((2, 4))
     out, h = layer(x, state=h0, return_state=True)
-    want = reference_rnn(x, layer.weight_ih.data, layer.weight_hh.data, layer.bias.data, h0, act)
+    want = reference_rnn(
+        x, layer.weight_ih.data, layer.weight_hh.data, layer.bias.data, h0, act
+    )
     np.testing.assert_allclose(out.data, want[0], atol=1e-12)
     np.testing.assert_allclose(h.data, want[1], atol=1e-12)
 
@@ -91,8 +106,9 @@ def test_lstm_gate_order_forget_input_candidate_output():
 
     def cell(bias, c0):
         layer.bias.data = np.array(bias, float)
-        _, (h, c) = layer(np.zeros((1, 1, 1)), state=(np.zeros((1, 1)), [[c0]]),
-                          return_state=True)
+        _, (h, c) = layer(
+            np.zeros((1, 1, 1)), state=(np.zeros((1, 1)), [[c0]]), return_state=True
+        )
         return c.item(), h.item()
 
     # forget open, input shut: memory kept; forget shut: memory gone
@@ -112,6 +128,7 @@ def test_float32_by_default_float64_on_request():
 
 
 # --- gradients -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM])
 @pytest.mark.parametrize("with_state", [False, True])
@@ -140,7 +157,8 @@ def test_gradcheck_last_step_and_final_state(cls):
     rng = np.random.default_rng(4)
     layer = cls(2, 3, return_sequences=False, seed=0)
     x = rng.standard_normal((2, 5, 2))
-    layer_gradcheck(layer, x)                      # output = last hidden state
+    layer_gradcheck(layer, x)  # output = last hidden state
+
     def final_state(x_t, *params):
         state = layer(x_t, return_state=True)[1]
         return state[1] if cls is nn.LSTM else state  # the cell state for an LSTM
@@ -152,8 +170,9 @@ def test_gradcheck_relu_rnn_and_stacked_layers():
     rng = np.random.default_rng(5)
     relu = nn.RNN(2, 3, nonlinearity="relu", seed=2)
     layer_gradcheck(relu, rng.standard_normal((2, 4, 2)))
-    stack = nn.Sequential(nn.LSTM(2, 3), nn.RNN(3, 2), nn.LSTM(2, 2, return_sequences=False),
-                          seed=0)
+    stack = nn.Sequential(
+        nn.LSTM(2, 3), nn.RNN(3, 2), nn.LSTM(2, 2, return_sequences=False), seed=0
+    )
     layer_gradcheck(stack, rng.standard_normal((2, 3, 2)))
 
 
@@ -170,7 +189,8 @@ def test_final_state_alone_carries_gradient():
 @pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM])
 @pytest.mark.parametrize("return_sequences", [True, False])
 def test_a_batch_of_none_gives_empty_outputs_and_zero_gradients(
-        monkeypatch, native, cls, return_sequences):
+    monkeypatch, native, cls, return_sequences
+):
     """As in PyTorch: a batch of 0 sequences runs, and backward leaves every
     parameter a zero gradient (the sums over the batch are empty)."""
     monkeypatch.setenv("GLASSNET_NATIVE", native_setting(native))
@@ -191,7 +211,9 @@ def test_a_batch_of_none_gives_empty_outputs_and_zero_gradients(
         np.testing.assert_array_equal(p.grad, np.zeros(p.shape), err_msg=name)
 
 
-@given(n=st.integers(1, 6), dim=st.integers(1, 3), shape=st.sampled_from([(5,), (2, 3)]))
+@given(
+    n=st.integers(1, 6), dim=st.integers(1, 3), shape=st.sampled_from([(5,), (2, 3)])
+)
 def test_embedding_gradcheck_with_repeated_symbols(n, dim, shape):
     emb = nn.Embedding(n, dim, seed=0).astype(np.float64)
     ids = np.random.default_rng(n).integers(0, n, shape)
@@ -202,7 +224,10 @@ def test_embedding_gradcheck_with_repeated_symbols(n, dim, shape):
 def test_embedding_scatter_paths_agree(monkeypatch):
     rng = np.random.default_rng(0)
     w = gn.tensor(rng.standard_normal((50, 4)), requires_grad=True)
-    ids, g = rng.integers(0, 50, (30, 7)), rng.standard_normal((30, 7, 4)).astype(np.float32)
+    ids, g = (
+        rng.integers(0, 50, (30, 7)),
+        rng.standard_normal((30, 7, 4)).astype(np.float32),
+    )
     rec.embedding(ids, w).backward(g)
     dense = w.grad
     w.grad = None
@@ -215,6 +240,7 @@ def test_embedding_scatter_paths_agree(monkeypatch):
 
 
 # --- the state --------------------------------------------------------------------------
+
 
 @given(split=st.integers(1, 7))
 def test_carrying_the_state_equals_reading_the_whole_sequence(split):
@@ -250,8 +276,11 @@ def test_state_api_and_detached_last_state():
 def test_stateful_layer_refuses_a_new_batch_size_until_reset():
     layer = nn.RNN(2, 3, stateful=True, seed=0)
     layer(np.ones((4, 2, 2)))
-    with pytest.raises(gn.ShapeError, match=r"RNN\(input_size=2, hidden_size=3\) carries a "
-                                            r"state for a batch of 4 but got a batch of 1"):
+    with pytest.raises(
+        gn.ShapeError,
+        match=r"RNN\(input_size=2, hidden_size=3\) carries a "
+        r"state for a batch of 4 but got a batch of 1",
+    ):
         layer(np.ones((1, 2, 2)))
     layer.reset_state()
     assert layer(np.ones((1, 2, 2))).shape == (1, 2, 3)
@@ -265,40 +294,56 @@ def test_lstm_records_gates_when_watched():
     out = layer(np.ones((1, 4, 3)))
     gates = layer.last_gates
     assert set(gates) == {"forget", "input", "candidate", "output", "cell"}
-    np.testing.assert_allclose(gates["output"] * np.tanh(gates["cell"]), out.data, atol=1e-6)
+    np.testing.assert_allclose(
+        gates["output"] * np.tanh(gates["cell"]), out.data, atol=1e-6
+    )
     assert ((gates["forget"] > 0) & (gates["forget"] < 1)).all()
 
 
 # --- bad input ------------------------------------------------------------------------
 
+
 def test_recurrent_layers_name_themselves_in_shape_errors():
     lstm = nn.LSTM(5, 8)
-    with pytest.raises(gn.ShapeError,
-                       match=r"LSTM\(input_size=5, hidden_size=8\) expected a 3-D input "
-                             r"\(batch, time, features\); got shape \(4, 5\) \(2-D\)\. "
-                             r"For one sequence use x\[None\]"):
+    with pytest.raises(
+        gn.ShapeError,
+        match=r"LSTM\(input_size=5, hidden_size=8\) expected a 3-D input "
+        r"\(batch, time, features\); got shape \(4, 5\) \(2-D\)\. "
+        r"For one sequence use x\[None\]",
+    ):
         lstm(np.ones((4, 5)))
-    with pytest.raises(gn.ShapeError,
-                       match=r"RNN\(input_size=5, hidden_size=8\) expected input whose last "
-                             r"axis \(features\) is 5; got shape \(2, 7, 6\)\."):
+    with pytest.raises(
+        gn.ShapeError,
+        match=r"RNN\(input_size=5, hidden_size=8\) expected input whose last "
+        r"axis \(features\) is 5; got shape \(2, 7, 6\)\.",
+    ):
         nn.RNN(5, 8)(np.ones((2, 7, 6)))
     with pytest.raises(gn.ShapeError, match=r"expected at least one time step"):
         lstm(np.ones((2, 0, 5)))
-    with pytest.raises(gn.ShapeError, match=r"initial state h0 of shape \(2, 8\).*got \(3, 8\)"):
+    with pytest.raises(
+        gn.ShapeError, match=r"initial state h0 of shape \(2, 8\).*got \(3, 8\)"
+    ):
         lstm(np.ones((2, 3, 5)), state=(np.zeros((3, 8)), np.zeros((2, 8))))
     with pytest.raises(gn.ShapeError, match=r"expected state as a pair \(h0, c0\)"):
         lstm(np.ones((2, 3, 5)), state=np.zeros((2, 8)))
 
 
 def test_symbols_outside_the_vocabulary_are_refused():
-    with pytest.raises(gn.DataError,
-                       match=r"Embedding\(num_embeddings=5, dim=3\) got symbol 7 at index "
-                             r"\(1, 2\), outside the vocabulary \[0, 5\)"):
+    with pytest.raises(
+        gn.DataError,
+        match=r"Embedding\(num_embeddings=5, dim=3\) got symbol 7 at index "
+        r"\(1, 2\), outside the vocabulary \[0, 5\)",
+    ):
         nn.Embedding(5, 3)(np.array([[0, 1, 2], [3, 4, 7]]))
-    with pytest.raises(gn.DataError, match=r"OneHot\(num_classes=4\) got symbol -1 at index "
-                                           r"\(0,\), outside the vocabulary \[0, 4\)"):
+    with pytest.raises(
+        gn.DataError,
+        match=r"OneHot\(num_classes=4\) got symbol -1 at index "
+        r"\(0,\), outside the vocabulary \[0, 4\)",
+    ):
         nn.OneHot(4)(np.array([-1, 2]))
-    with pytest.raises(gn.DataError, match=r"expected whole-number symbol ids; got 1.5"):
+    with pytest.raises(
+        gn.DataError, match=r"expected whole-number symbol ids; got 1.5"
+    ):
         nn.Embedding(5, 3)(np.array([1.5]))
     model = nn.Sequential(nn.OneHot(5), nn.LSTM(5, 4))
     with pytest.raises(gn.DataError, match=r"OneHot\(num_classes=5\) got symbol 9"):
@@ -306,29 +351,55 @@ def test_symbols_outside_the_vocabulary_are_refused():
 
 
 def test_bad_constructor_arguments():
-    with pytest.raises(gn.ConfigError, match="LSTM: hidden_size must be a positive integer"):
+    with pytest.raises(
+        gn.ConfigError, match="LSTM: hidden_size must be a positive integer"
+    ):
         nn.LSTM(3, 0)
-    with pytest.raises(gn.ConfigError, match="RNN: nonlinearity must be 'tanh' or 'relu'"):
+    with pytest.raises(
+        gn.ConfigError, match="RNN: nonlinearity must be 'tanh' or 'relu'"
+    ):
         nn.RNN(3, 2, nonlinearity="sigmoid")
     with pytest.raises(gn.ConfigError, match="return_sequences must be True or False"):
         nn.RNN(3, 2, return_sequences="yes")
-    with pytest.raises(gn.ConfigError, match="Embedding: dim must be a positive integer"):
+    with pytest.raises(
+        gn.ConfigError, match="Embedding: dim must be a positive integer"
+    ):
         nn.Embedding(4, -1)
 
 
 # --- description ----------------------------------------------------------------------
 
+
 def test_repr_config_and_parameter_names():
-    model = nn.Sequential(nn.Embedding(10, 4), nn.LSTM(4, 8), nn.RNN(8, 6, nonlinearity="relu",
-                          return_sequences=False), nn.Dense(6, 2), seed=0)
-    assert repr(model) == ("Sequential(\n  (0): Embedding(10 → 4)\n  (1): LSTM(4 → 8)\n"
-                           "  (2): RNN(8 → 6, last step only, relu)\n"
-                           "  (3): Dense(6 → 2, bias)\n)")
+    model = nn.Sequential(
+        nn.Embedding(10, 4),
+        nn.LSTM(4, 8),
+        nn.RNN(8, 6, nonlinearity="relu", return_sequences=False),
+        nn.Dense(6, 2),
+        seed=0,
+    )
+    assert repr(model) == (
+        "Sequential(\n  (0): Embedding(10 → 4)\n  (1): LSTM(4 → 8)\n"
+        "  (2): RNN(8 → 6, last step only, relu)\n"
+        "  (3): Dense(6 → 2, bias)\n)"
+    )
     assert [n for n, _ in model.named_parameters()] == [
-        "0.weight", "1.weight_ih", "1.weight_hh", "1.bias", "2.weight_ih", "2.weight_hh",
-        "2.bias", "3.weight", "3.bias"]
-    assert model[1].get_config() == {"input_size": 4, "hidden_size": 8,
-                                     "return_sequences": True, "stateful": False}
+        "0.weight",
+        "1.weight_ih",
+        "1.weight_hh",
+        "1.bias",
+        "2.weight_ih",
+        "2.weight_hh",
+        "2.bias",
+        "3.weight",
+        "3.bias",
+    ]
+    assert model[1].get_config() == {
+        "input_size": 4,
+        "hidden_size": 8,
+        "return_sequences": True,
+        "stateful": False,
+    }
     assert model[2].get_config()["nonlinearity"] == "relu"
     assert model(np.array([[1, 2, 3]])).shape == (1, 2)
 
@@ -344,12 +415,14 @@ def test_initialisation_orthogonal_recurrence_and_open_forget_gate():
 
 # --- sequence helpers --------------------------------------------------------------------
 
+
 def test_sample_greedy_and_temperature():
     scores = np.log(np.array([[0.1, 0.6, 0.3]]))
     assert sequence.sample(scores, temperature=0).tolist() == [1]
     draws = sequence.sample(np.repeat(scores, 20000, axis=0), temperature=1.0, seed=0)
-    np.testing.assert_allclose(np.bincount(draws, minlength=3) / 20000, [0.1, 0.6, 0.3],
-                               atol=0.015)
+    np.testing.assert_allclose(
+        np.bincount(draws, minlength=3) / 20000, [0.1, 0.6, 0.3], atol=0.015
+    )
     # Temperature T samples with probability ∝ p^(1/T): 0.2 sharpens 0.6 to 0.97.
     cold = sequence.sample(np.repeat(scores, 5000, axis=0), temperature=0.2, seed=0)
     sharp = np.array([0.1, 0.6, 0.3]) ** 5
@@ -378,7 +451,9 @@ def test_stream_batches_continue_row_by_row():
     assert [x.shape for x, _ in chunks] == [(4, 10), (4, 10), (4, 5)]
     rows = np.concatenate([x for x, _ in chunks], axis=1)
     np.testing.assert_array_equal(rows, np.arange(100).reshape(4, 25))
-    np.testing.assert_array_equal(np.concatenate([y for _, y in chunks], axis=1), rows + 1)
+    np.testing.assert_array_equal(
+        np.concatenate([y for _, y in chunks], axis=1), rows + 1
+    )
     with pytest.raises(gn.DataError, match="too short for 8 rows"):
         next(sequence.stream_batches(np.arange(5), batch_size=8, seq_len=2))
 
@@ -388,9 +463,16 @@ def test_truncated_bptt_learns_a_pattern_longer_than_the_chunk():
     # its state across chunks can tell where it is even at a chunk's first step.
     tokens = np.tile(np.arange(6), 200)
     model = nn.Sequential(nn.OneHot(6), nn.LSTM(6, 12), nn.Dense(12, 6), seed=0)
-    history = sequence.fit_stream(model, tokens, loss=losses.CrossEntropy(),
-                                  optimizer=optim.Adam(model, lr=0.05), seq_len=4,
-                                  batch_size=8, epochs=4, clip_norm=1.0)
+    history = sequence.fit_stream(
+        model,
+        tokens,
+        loss=losses.CrossEntropy(),
+        optimizer=optim.Adam(model, lr=0.05),
+        seq_len=4,
+        batch_size=8,
+        epochs=4,
+        clip_norm=1.0,
+    )
     assert history.loss[-1] < 0.05 < history.loss[0]
     out = sequence.generate(model, [0, 1, 2], steps=12, temperature=0)
     assert out.tolist() == [3, 4, 5, 0, 1, 2, 3, 4, 5, 0, 1, 2]
@@ -401,20 +483,43 @@ def test_fit_with_a_loss_at_the_last_step_only():
     rng = np.random.default_rng(0)
     X = rng.integers(0, 3, (256, 6))
     y = X[:, 0]
-    model = nn.Sequential(nn.OneHot(3), nn.LSTM(3, 8, return_sequences=False),
-                          nn.Dense(8, 3), seed=0)
-    history = fit(model, X, y, loss=losses.CrossEntropy(), optimizer=optim.Adam(model, lr=0.03),
-                  epochs=30, batch_size=32, clip_norm=1.0, seed=0, verbose=0)
+    model = nn.Sequential(
+        nn.OneHot(3), nn.LSTM(3, 8, return_sequences=False), nn.Dense(8, 3), seed=0
+    )
+    history = fit(
+        model,
+        X,
+        y,
+        loss=losses.CrossEntropy(),
+        optimizer=optim.Adam(model, lr=0.03),
+        epochs=30,
+        batch_size=32,
+        clip_norm=1.0,
+        seed=0,
+        verbose=0,
+    )
     assert history.accuracy[-1] == 1.0
 
 
 def test_clipping_keeps_a_large_learning_rate_finite():
     rng = np.random.default_rng(1)
     X, y = rng.integers(0, 4, (64, 20)), rng.integers(0, 4, (64, 20))
-    model = nn.Sequential(nn.Embedding(4, 4), nn.RNN(4, 16, nonlinearity="relu"),
-                          nn.Dense(16, 4), seed=0)
-    history = fit(model, X, y, loss=losses.CrossEntropy(), optimizer=optim.SGD(model, lr=0.5),
-                  epochs=3, batch_size=16, clip_norm=0.5, metrics=[], seed=0, verbose=0)
+    model = nn.Sequential(
+        nn.Embedding(4, 4), nn.RNN(4, 16, nonlinearity="relu"), nn.Dense(16, 4), seed=0
+    )
+    history = fit(
+        model,
+        X,
+        y,
+        loss=losses.CrossEntropy(),
+        optimizer=optim.SGD(model, lr=0.5),
+        epochs=3,
+        batch_size=16,
+        clip_norm=0.5,
+        metrics=[],
+        seed=0,
+        verbose=0,
+    )
     assert np.isfinite(history.loss).all()
 
 

@@ -32,8 +32,9 @@ from glassnet.rl import dqn as dqn_mod
 from glassnet.rl import env as env_mod
 
 
-@pytest.mark.parametrize("module", [env_mod, games, explore, qlearning, replay, dqn_mod,
-                                    losses])
+@pytest.mark.parametrize(
+    "module", [env_mod, games, explore, qlearning, replay, dqn_mod, losses]
+)
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
@@ -119,17 +120,32 @@ class Faulty:
         return obs, reward, terminated, False, info
 
 
-@pytest.mark.parametrize("fault, error, message", [
-    ("shape", ShapeError,
-     (r"Faulty.step: expected an observation of shape \(3,\) .*got an array of shape "
-      r"\(1, 3\)")),
-    ("nan-obs", DataError, r"Faulty.step: expected a finite observation; got 1 NaN"),
-    ("nan-reward", DataError, r"Faulty.step: expected a finite reward; got nan"),
-    ("array-reward", DataError,
-     r"expected the reward to be one real number; got an array of shape \(2,\)"),
-    ("flag", DataError, r"expected terminated to be True or False; got 0 \(int\)"),
-    ("old-gym", DataError, r"got a tuple of 4. That is the old Gym API"),
-])
+@pytest.mark.parametrize(
+    "fault, error, message",
+    [
+        (
+            "shape",
+            ShapeError,
+            (
+                r"Faulty.step: expected an observation of shape \(3,\) .*got an array of shape "
+                r"\(1, 3\)"
+            ),
+        ),
+        (
+            "nan-obs",
+            DataError,
+            r"Faulty.step: expected a finite observation; got 1 NaN",
+        ),
+        ("nan-reward", DataError, r"Faulty.step: expected a finite reward; got nan"),
+        (
+            "array-reward",
+            DataError,
+            r"expected the reward to be one real number; got an array of shape \(2,\)",
+        ),
+        ("flag", DataError, r"expected terminated to be True or False; got 0 \(int\)"),
+        ("old-gym", DataError, r"got a tuple of 4. That is the old Gym API"),
+    ],
+)
 def test_bad_environment_output_is_named(fault, error, message):
     env = Checked(Faulty(fault))
     env.reset(seed=0)
@@ -142,26 +158,30 @@ def test_bad_environment_output_is_named(fault, error, message):
 
 
 def test_bad_reset_and_actions_are_named():
-    with pytest.raises(DataError,
-                       match=r"Faulty.reset: expected \(observation, info\)"):
+    with pytest.raises(
+        DataError, match=r"Faulty.reset: expected \(observation, info\)"
+    ):
         Checked(Faulty("reset-obs-only")).reset()
     env = Checked(Faulty())
     env.reset()
     for action in (2, -1, 1.0, True, "0"):
-        with pytest.raises(DataError,
-                           match=r"expected an action in 0 .. 1 \(an integer\)"):
+        with pytest.raises(
+            DataError, match=r"expected an action in 0 .. 1 \(an integer\)"
+        ):
             env.step(action)
     assert env.step(np.int64(1))[1:] == (1.0, False, False, {})
 
 
 def test_not_an_environment_and_continuous_actions():
-    with pytest.raises(ConfigError,
-                       match="list is not an environment: it has no 'reset'"):
+    with pytest.raises(
+        ConfigError, match="list is not an environment: it has no 'reset'"
+    ):
         Checked([])
     env = Faulty()
     env.action_space = env_mod.Box(-1, 1, (2,))
-    with pytest.raises(ConfigError,
-                       match="needs an environment with a discrete action"):
+    with pytest.raises(
+        ConfigError, match="needs an environment with a discrete action"
+    ):
         Checked(env)
     with pytest.raises(ConfigError, match="a table needs numbered states"):
         QLearning.for_env(Faulty())
@@ -197,8 +217,10 @@ def test_screen_text_shows_catches_and_misses():
     env.reset(seed=0, options={"column": 3})
     for _ in range(3):
         obs, reward, *_ = env.step(1)
-    assert reward == -1 and games.screen_text(obs, env.paddle).splitlines()[-1] == \
-        "· · = o"
+    assert (
+        reward == -1
+        and games.screen_text(obs, env.paddle).splitlines()[-1] == "· · = o"
+    )
     env.reset(options={"column": 3})
     for action in (2, 1, 1):
         obs, reward, *_ = env.step(action)
@@ -229,8 +251,12 @@ def _distances_to_goal(env):
         for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
             nr, nc = r + dr, c + dc
             n = nr * env.width + nc
-            if (0 <= nr < env.height and 0 <= nc < env.width and n not in seen
-                    and env.kind(n) in ".S"):
+            if (
+                0 <= nr < env.height
+                and 0 <= nc < env.width
+                and n not in seen
+                and env.kind(n) in ".S"
+            ):
                 seen.add(n)
                 dist[n] = d + 1
                 queue.append((n, d + 1))
@@ -307,15 +333,17 @@ def test_q_learning_finds_the_optimal_gridworld_policy():
         assert (dist.get(nxt) or 0) == dist[s] - 1, env.policy_text(agent.policy())
     assert catch_demo.optimal_share(env, agent.table, 0.9) == 1.0
     # and the table's values are the exact ones
-    np.testing.assert_allclose(agent.values()[env.free],
-                               env.optimal_q(0.9).max(axis=1)[env.free], atol=1e-3)
+    np.testing.assert_allclose(
+        agent.values()[env.free], env.optimal_q(0.9).max(axis=1)[env.free], atol=1e-3
+    )
     assert log.returns[-100:].mean() > 0  # ε = 0.5: it still walks into X at times
     assert "state" in str(agent) and len(str(agent).splitlines()) > 20
 
 
 def test_q_learning_repeats_with_the_seed():
-    tables = [catch_demo.train_gridworld(episodes=30, seed=s)[1].table
-              for s in (1, 1, 2)]
+    tables = [
+        catch_demo.train_gridworld(episodes=30, seed=s)[1].table for s in (1, 1, 2)
+    ]
     assert np.array_equal(tables[0], tables[1])
     assert not np.array_equal(tables[0], tables[2])
 
@@ -329,7 +357,7 @@ def test_replay_buffer_holds_the_latest_transitions(capacity, n):
     for i in range(n):
         buf.add([i, -i], i % 3, float(i), [i + 1, 0], i % 2 == 0)
     assert len(buf) == min(n, capacity)
-    held = buf.rewards[:len(buf)].tolist()
+    held = buf.rewards[: len(buf)].tolist()
     assert sorted(held) == [float(i) for i in range(max(n - capacity, 0), n)]
     if n:  # (an empty buffer cannot be sampled: test_replay_buffer_errors)
         batch = buf.sample(16)
@@ -360,8 +388,9 @@ def test_replay_buffer_errors():
     buf = ReplayBuffer(4, (3,))
     with pytest.raises(ConfigError, match="the buffer is empty"):
         buf.sample(2)
-    with pytest.raises(ShapeError,
-                       match=r"expected next_obs of shape \(3,\); got \(4,\)"):
+    with pytest.raises(
+        ShapeError, match=r"expected next_obs of shape \(3,\); got \(4,\)"
+    ):
         buf.add(np.zeros(3), 0, 0.0, np.zeros(4), False)
 
 
@@ -397,8 +426,15 @@ def _mlp(seed=0, n_in=4, n_out=2):
 
 
 def test_target_network_hard_update_waits_for_the_interval():
-    agent = DQN(catch_demo.build_model(seed=0), 3, learning_starts=20, batch_size=16,
-                target_update_interval=50, seed=0, lr=1e-2)
+    agent = DQN(
+        catch_demo.build_model(seed=0),
+        3,
+        learning_starts=20,
+        batch_size=16,
+        target_update_interval=50,
+        seed=0,
+        lr=1e-2,
+    )
     start = [p.data.copy() for p in agent.target.parameters()]
     agent.learn(Catch(), steps=49, seed=0)
     online = agent.model.parameters()
@@ -412,8 +448,10 @@ def test_target_network_hard_update_waits_for_the_interval():
         np.testing.assert_array_equal(t.data, p.data)
         assert t.data is not p.data  # ... into its own arrays
     agent.learn(Catch(), steps=3)
-    assert not all(np.array_equal(t.data, p.data)
-                   for t, p in zip(agent.target.parameters(), online))
+    assert not all(
+        np.array_equal(t.data, p.data)
+        for t, p in zip(agent.target.parameters(), online)
+    )
 
 
 def test_target_network_soft_update():
@@ -424,14 +462,18 @@ def test_target_network_soft_update():
     before = [t.data.astype(np.float64) for t in agent.target.parameters()]
     agent.update_target()
     for t, b, p in zip(agent.target.parameters(), before, agent.model.parameters()):
-        np.testing.assert_allclose(t.data, 0.25 * p.data + 0.75 * b, rtol=1e-6,
-                                   atol=1e-7)
+        np.testing.assert_allclose(
+            t.data, 0.25 * p.data + 0.75 * b, rtol=1e-6, atol=1e-7
+        )
 
 
 def test_dqn_checks_its_network_and_settings():
     agent = DQN(_mlp(n_in=3, n_out=3), 2, learning_starts=5, seed=0)
-    with pytest.raises(ShapeError, match=r"one value per action, shape \(1, 2\) .*got "
-                                         r"\(1, 3\)"):
+    with pytest.raises(
+        ShapeError,
+        match=r"one value per action, shape \(1, 2\) .*got "
+        r"\(1, 3\)",
+    ):
         agent.learn(Faulty(), steps=3)
     with pytest.raises(ConfigError, match="q_network must be a glassnet Module"):
         DQN(lambda x: x, 2)
@@ -443,8 +485,15 @@ def test_dqn_checks_its_network_and_settings():
 
 def test_dqn_runs_repeat_bit_for_bit():
     def run(seed):
-        agent = DQN(catch_demo.build_model(seed=0), 3, learning_starts=50,
-                    batch_size=16, target_update_interval=40, double=True, seed=seed)
+        agent = DQN(
+            catch_demo.build_model(seed=0),
+            3,
+            learning_starts=50,
+            batch_size=16,
+            target_update_interval=40,
+            double=True,
+            seed=seed,
+        )
         log = agent.learn(Catch(), steps=300, seed=seed)
         return [p.data.copy() for p in agent.model.parameters()], log.returns
 
@@ -473,8 +522,9 @@ def test_dqn_learns_catch_from_pixels(trained_catch):
     assert (agent.evaluate(Catch(), episodes=50, seed=99) > 0).mean() >= 0.9
 
 
-def test_catch_demo_prints_a_game_and_writes_four_figures(trained_catch, tmp_path,
-                                                          monkeypatch):
+def test_catch_demo_prints_a_game_and_writes_four_figures(
+    trained_catch, tmp_path, monkeypatch
+):
     pytest.importorskip("matplotlib")
     monkeypatch.setattr(catch_demo, "train_catch", lambda seed: trained_catch)
     lines = []

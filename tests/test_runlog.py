@@ -43,10 +43,19 @@ def _rows(path, sql):
 
 def test_schema_and_contents(tmp_path):
     X, y = _blobs()
-    log = RunLog(tmp_path, name="a", stats_every=3, snapshots=[1, 2], every=2,
-                 budget=1e9)  # no 'auto' record skipped for time
-    history = gn.fit(_model(), X, y, epochs=3, batch_size=16, verbose=0,
-                     validation_data=_blobs(40, 1), callbacks=[log])
+    log = RunLog(
+        tmp_path, name="a", stats_every=3, snapshots=[1, 2], every=2, budget=1e9
+    )  # no 'auto' record skipped for time
+    history = gn.fit(
+        _model(),
+        X,
+        y,
+        epochs=3,
+        batch_size=16,
+        verbose=0,
+        validation_data=_blobs(40, 1),
+        callbacks=[log],
+    )
     path = tmp_path / "a.sqlite"
     assert log.path == str(path)
     meta = read_meta(path)
@@ -54,7 +63,9 @@ def test_schema_and_contents(tmp_path):
     assert json.loads(meta["architecture"])["type"] == "Sequential"
     assert json.loads(meta["config"])["fit"]["batch_size"] == 16
     # 6 batches an epoch, 18 steps: every 2nd loss logged.
-    assert [r[0] for r in _rows(path, "SELECT step FROM steps")] == list(range(2, 19, 2))
+    assert [r[0] for r in _rows(path, "SELECT step FROM steps")] == list(
+        range(2, 19, 2)
+    )
     epochs = _rows(path, "SELECT epoch, metrics FROM epochs ORDER BY epoch")
     assert [e for e, _ in epochs] == [0, 1, 2]
     for e, metrics in epochs:
@@ -63,7 +74,9 @@ def test_schema_and_contents(tmp_path):
         assert logged["val_accuracy"] == pytest.approx(history["val_accuracy"][e])
     # stats at steps 3, 6, ... 18: weight and grad per parameter, an activation
     # per layer; weights carry the update ratio.
-    stats = _rows(path, "SELECT step, tensor, kind, hist, update_ratio FROM layer_stats")
+    stats = _rows(
+        path, "SELECT step, tensor, kind, hist, update_ratio FROM layer_stats"
+    )
     assert sorted({r[0] for r in stats}) == list(range(3, 19, 3))
     kinds = {(t, k) for _, t, k, _, _ in stats}
     assert ("0.weight", "grad") in kinds and ("1.Tanh", "activation") in kinds
@@ -91,12 +104,24 @@ def test_update_ratio_is_the_relative_change_of_one_step(tmp_path):
             if state.batch == 0 and state.epoch == 0:
                 before.update({n: p.data.copy() for n, p in model.named_parameters()})
 
-    gn.fit(model, X, y, epochs=2, batch_size=16, verbose=0, optimizer="sgd", lr=0.5,
-           callbacks=[Keep(), RunLog(tmp_path, name="r", stats_every=2)])
+    gn.fit(
+        model,
+        X,
+        y,
+        epochs=2,
+        batch_size=16,
+        verbose=0,
+        optimizer="sgd",
+        lr=0.5,
+        callbacks=[Keep(), RunLog(tmp_path, name="r", stats_every=2)],
+    )
     w = dict(model.named_parameters())["0.weight"].data
     expected = np.linalg.norm(w - before["0.weight"]) / np.linalg.norm(w)
-    (ratio,) = _rows(tmp_path / "r.sqlite", "SELECT update_ratio FROM layer_stats "
-                     "WHERE tensor = '0.weight' AND kind = 'weight' AND step = 2")[0]
+    (ratio,) = _rows(
+        tmp_path / "r.sqlite",
+        "SELECT update_ratio FROM layer_stats "
+        "WHERE tensor = '0.weight' AND kind = 'weight' AND step = 2",
+    )[0]
     assert ratio == pytest.approx(expected, rel=1e-5)
 
 
@@ -109,11 +134,14 @@ class _Raise(Callback):
             raise self.error
 
 
-@pytest.mark.parametrize("error, status", [
-    (KeyboardInterrupt(), "stopped"),
-    (RuntimeError("boom"), "crashed"),
-    (DivergedError("fit: the loss became nan"), "diverged"),
-])
+@pytest.mark.parametrize(
+    "error, status",
+    [
+        (KeyboardInterrupt(), "stopped"),
+        (RuntimeError("boom"), "crashed"),
+        (DivergedError("fit: the loss became nan"), "diverged"),
+    ],
+)
 def test_status_when_training_ends_early(tmp_path, error, status):
     X, y = _blobs()
     log = RunLog(tmp_path, name="s")
@@ -147,7 +175,9 @@ def test_bad_arguments(tmp_path):
     X, y = _blobs()
     gn.fit(_model(), X, y, epochs=1, verbose=0, callbacks=[RunLog(tmp_path, name="x")])
     with pytest.raises(ConfigError, match="exists"):
-        gn.fit(_model(), X, y, epochs=1, verbose=0, callbacks=[RunLog(tmp_path, name="x")])
+        gn.fit(
+            _model(), X, y, epochs=1, verbose=0, callbacks=[RunLog(tmp_path, name="x")]
+        )
 
 
 def test_a_reader_sees_the_run_while_it_trains(tmp_path):
@@ -190,8 +220,9 @@ def test_a_killed_run_leaves_a_readable_store(tmp_path):
                callbacks=[RunLog({str(tmp_path)!r}, name="k", flush_seconds=0.0), Slow()])
     """)
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"))
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                            env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, env=env
+    )
     try:
         assert proc.stdout.readline().strip() == b"ready"
         time.sleep(0.3)
@@ -216,6 +247,7 @@ def test_a_30_epoch_digits_store_is_under_5_mb(tmp_path):
         return real_fit(*args, callbacks=[log], **kwargs)
 
     import glassnet.train as train_pkg
+
     train_pkg.fit, saved = fit_logged, train_pkg.fit
     try:
         train_digits(epochs=30, verbose=0, validate=True)
@@ -223,14 +255,19 @@ def test_a_30_epoch_digits_store_is_under_5_mb(tmp_path):
         train_pkg.fit = saved
     size = sum(f.stat().st_size for f in tmp_path.rglob("*") if f.is_file())
     assert len(_rows(tmp_path / "digits.sqlite", "SELECT * FROM snapshots")) == 30
-    assert len(_rows(tmp_path / "digits.sqlite",
-                     "SELECT DISTINCT step FROM layer_stats")) == 30
+    assert (
+        len(_rows(tmp_path / "digits.sqlite", "SELECT DISTINCT step FROM layer_stats"))
+        == 30
+    )
     print(f"30-epoch digits store: {size / 1e6:.2f} MB")
     assert size < 5e6, size
 
 
-@given(hnp.arrays(np.float64, st.integers(1, 200),
-                  elements=st.floats(-1e6, 1e6, allow_nan=False)))
+@given(
+    hnp.arrays(
+        np.float64, st.integers(1, 200), elements=st.floats(-1e6, 1e6, allow_nan=False)
+    )
+)
 def test_tensor_stats_match_numpy(values):
     mean, std, lo, hi, counts = tensor_stats(values, bins=7)
     assert mean == pytest.approx(values.mean(), abs=1e-6)
@@ -252,8 +289,15 @@ def test_steps_survive_flushes_in_the_middle_of_epochs(tmp_path):
     # flush_seconds=0: a commit at every mark (an epoch's first batch, every 32nd
     # step, statistics steps), so epochs are split across many flushes.
     X, y = _blobs(70)
-    gn.fit(_model(), X, y, epochs=3, batch_size=1, verbose=0,
-           callbacks=[RunLog(tmp_path, name="f", flush_seconds=0.0, every=1)])
+    gn.fit(
+        _model(),
+        X,
+        y,
+        epochs=3,
+        batch_size=1,
+        verbose=0,
+        callbacks=[RunLog(tmp_path, name="f", flush_seconds=0.0, every=1)],
+    )
     rows = _rows(tmp_path / "f.sqlite", "SELECT step, epoch, batch FROM steps")
     assert rows == [(e * 70 + b + 1, e, b) for e in range(3) for b in range(70)]
 
@@ -271,12 +315,27 @@ def test_dashboard_serves_during_and_after_training(tmp_path, how):
         """)
         command = [sys.executable, "-c", code]
     else:
-        command = [sys.executable, "-m", "glassnet", "train",
-                   os.path.join(ROOT, "examples", "digits.toml"), "--epochs", "2",
-                   "--dashboard", "--output", "d.glassnet"]
+        command = [
+            sys.executable,
+            "-m",
+            "glassnet",
+            "train",
+            os.path.join(ROOT, "examples", "digits.toml"),
+            "--epochs",
+            "2",
+            "--dashboard",
+            "--output",
+            "d.glassnet",
+        ]
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"))
-    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         lines = []
         for line in proc.stdout:

@@ -15,6 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # --- what's for dinner -------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def dinner_model():
     return dinner_demo.train_dinner()
@@ -26,7 +27,7 @@ def test_dinner_rnn_predicts_every_test_night_also_after_two_weeks_away(dinner_m
     for feed_back in (True, False):
         pred = dinner_demo.predict_nights(dinner_model, data.X, feed_back=feed_back)
         s = dinner_demo.score(pred, data, trip)
-        assert s["right"] == s["nights"] > 1500          # 100% of test nights
+        assert s["right"] == s["nights"] > 1500  # 100% of test nights
         assert s["trip_right"] == s["trip_nights"] > 500  # including during/after trips
 
 
@@ -50,6 +51,7 @@ def test_dinner_demo_prints_its_figures():
 
 
 # --- the children's book -----------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def book_results():
@@ -90,19 +92,42 @@ def test_childrens_book_report_and_sentence_checks(book_results):
     childrens_book.report(book_results, lines.append)
     text = "\n".join(lines)
     assert "LSTM(5 → 16)" in text and "X saw X." in text
-    sentences = childrens_book.write_sentences(book_results["LSTM"]["model"], n=50, seed=1)
+    sentences = childrens_book.write_sentences(
+        book_results["LSTM"]["model"], n=50, seed=1
+    )
     assert len(sentences) == 50 and all(s[-1] == 4 for s in sentences)
-    assert is_grammatical(book_tokens("Jane saw Spot.")) and saw_self("Doug saw Doug.") == [0]
+    assert is_grammatical(book_tokens("Jane saw Spot.")) and saw_self(
+        "Doug saw Doug."
+    ) == [0]
 
 
 # --- the character-level LSTM example ------------------------------------------------------
 
+
 def test_char_lstm_example_trains_and_writes(capsys):
     main = runpy.run_path(os.path.join(ROOT, "examples", "char_lstm.py"))["main"]
-    assert main(["--epochs", "2", "--hidden", "16", "--seq-len", "16", "--batch-size", "8",
-                 "--length", "40"]) == 0
+    assert (
+        main(
+            [
+                "--epochs",
+                "2",
+                "--hidden",
+                "16",
+                "--seq-len",
+                "16",
+                "--batch-size",
+                "8",
+                "--length",
+                "40",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "57 distinct" in out and "--- greedy ---" in out and "Shall I " in out
-    losses = [float(line.split("loss ")[1].split()[0]) for line in out.splitlines()
-              if line.startswith("epoch")]
+    losses = [
+        float(line.split("loss ")[1].split()[0])
+        for line in out.splitlines()
+        if line.startswith("epoch")
+    ]
     assert losses[-1] < np.log(57)  # better than guessing among the 57 characters

@@ -30,18 +30,26 @@ def _frame(n=60, seed=0):
 # (glassnet estimator, scikit-learn's own estimator for the same task, target)
 def _pairs():
     return [
-        (GlassnetClassifier(hidden_layer_sizes=(8,), epochs=3, random_state=0),
-         LogisticRegression(), 1),
-        (GlassnetRegressor(hidden_layer_sizes=(8,), epochs=3, random_state=0),
-         LinearRegression(), 2),
+        (
+            GlassnetClassifier(hidden_layer_sizes=(8,), epochs=3, random_state=0),
+            LogisticRegression(),
+            1,
+        ),
+        (
+            GlassnetRegressor(hidden_layer_sizes=(8,), epochs=3, random_state=0),
+            LinearRegression(),
+            2,
+        ),
     ]
 
 
 @pytest.fixture(scope="module")
 def fitted():
     X, *targets = _frame()
-    return [(ours.fit(X, targets[t - 1]), theirs.fit(X, targets[t - 1]))
-            for ours, theirs, t in _pairs()]
+    return [
+        (ours.fit(X, targets[t - 1]), theirs.fit(X, targets[t - 1]))
+        for ours, theirs, t in _pairs()
+    ]
 
 
 def _outcome(method, X):
@@ -53,8 +61,9 @@ def _outcome(method, X):
             method(X)
         except ValueError as e:
             return "error", str(e).replace(name, "EST")
-    return "warnings", [(w.category, str(w.message).replace(name, "EST"))
-                        for w in caught]
+    return "warnings", [
+        (w.category, str(w.message).replace(name, "EST")) for w in caught
+    ]
 
 
 def test_a_dataframe_sets_feature_names_in(fitted):
@@ -65,14 +74,18 @@ def test_a_dataframe_sets_feature_names_in(fitted):
         assert ours.n_features_in_ == len(COLUMNS)
 
 
-@pytest.mark.parametrize("columns", [
-    None,  # a plain array
-    [0, 1, 2, 3],  # names that are not strings are no names
-])
+@pytest.mark.parametrize(
+    "columns",
+    [
+        None,  # a plain array
+        [0, 1, 2, 3],  # names that are not strings are no names
+    ],
+)
 def test_without_string_column_names_there_is_no_feature_names_in(columns):
     X, y_class, _ = _frame()
-    data = X.to_numpy() if columns is None else pd.DataFrame(X.to_numpy(),
-                                                             columns=columns)
+    data = (
+        X.to_numpy() if columns is None else pd.DataFrame(X.to_numpy(), columns=columns)
+    )
     ours = GlassnetClassifier(hidden_layer_sizes=(4,), epochs=1, random_state=0)
     ours.fit(X, y_class)
     ours.fit(data, y_class)  # a later fit without names forgets the old ones
@@ -120,17 +133,26 @@ def test_any_other_column_order_is_refused(fitted, order):
         if order == COLUMNS:
             np.testing.assert_array_equal(ours.predict(X[order]), ours.predict(X))
             continue
-        with pytest.raises(ValueError, match=re.escape(
-                "Feature names must be in the same order as they were in fit")):
+        with pytest.raises(
+            ValueError,
+            match=re.escape(
+                "Feature names must be in the same order as they were in fit"
+            ),
+        ):
             ours.predict(X[order])
 
 
-@pytest.mark.parametrize("make", [
-    lambda: GlassnetClassifier(hidden_layer_sizes=(4,), epochs=2, warm_start=True,
-                               random_state=0),
-    lambda: GlassnetRegressor(hidden_layer_sizes=(4,), epochs=2, warm_start=True,
-                              random_state=0),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: GlassnetClassifier(
+            hidden_layer_sizes=(4,), epochs=2, warm_start=True, random_state=0
+        ),
+        lambda: GlassnetRegressor(
+            hidden_layer_sizes=(4,), epochs=2, warm_start=True, random_state=0
+        ),
+    ],
+)
 def test_warm_start_continues_only_on_the_same_column_names(make):
     X, y_class, y_number = _frame()
     est = make()

@@ -42,8 +42,14 @@ def test_summary_of_a_dense_model_infers_the_input_and_counts_parameters():
 
 
 def test_summary_of_a_conv_model_needs_and_uses_an_input_shape():
-    model = nn.Sequential(nn.Conv2D(1, 4, 3), nn.ReLU(), nn.MaxPool2D(2, ceil_mode=True),
-                          nn.Flatten(), nn.Dense(64, 2), seed=0)
+    model = nn.Sequential(
+        nn.Conv2D(1, 4, 3),
+        nn.ReLU(),
+        nn.MaxPool2D(2, ceil_mode=True),
+        nn.Flatten(),
+        nn.Dense(64, 2),
+        seed=0,
+    )
     unknown = model.summary()
     assert unknown.input_shape is None
     assert all(r.output_shape is None for r in unknown.rows)
@@ -51,10 +57,17 @@ def test_summary_of_a_conv_model_needs_and_uses_an_input_shape():
     assert [r.params for r in unknown.rows] == [40, 0, 0, 0, 130]
     known = model.summary(input_shape=(1, 9, 9))
     assert [r.output_shape for r in known.rows] == [
-        (None, 4, 7, 7), (None, 4, 7, 7), (None, 4, 4, 4), (None, 64), (None, 2)]
+        (None, 4, 7, 7),
+        (None, 4, 7, 7),
+        (None, 4, 4, 4),
+        (None, 64),
+        (None, 2),
+    ]
     with pytest.raises(ConfigError, match="input_shape"):
         model.summary(input_shape=(1, 9.5, 9))
-    with pytest.raises(ShapeError):  # the wrong image size reaches Dense: its own message
+    with pytest.raises(
+        ShapeError
+    ):  # the wrong image size reaches Dense: its own message
         model.summary(input_shape=(1, 8, 8))
 
 
@@ -71,7 +84,14 @@ def test_summary_html_for_jupyter():
     model = nn.Sequential(nn.Dense(4, 2), nn.Tanh(), seed=0)
     page = model._repr_html_()
     assert page.startswith("<table>") and "<th" in page
-    for cell in ("Layer (type)", "Output shape", "Param #", "0 (Dense)", "(batch, 2)", "10"):
+    for cell in (
+        "Layer (type)",
+        "Output shape",
+        "Param #",
+        "0 (Dense)",
+        "(batch, 2)",
+        "10",
+    ):
         assert cell in page
 
     class Broken(nn.Module):
@@ -85,7 +105,11 @@ def test_summary_html_for_jupyter():
 def test_summary_of_a_recurrent_model_with_token_ids():
     model = nn.Sequential(nn.OneHot(5), nn.LSTM(5, 6), nn.Dense(6, 5), seed=0)
     s = model.summary(input_shape=(7,))
-    assert [r.output_shape for r in s.rows] == [(None, 7, 5), (None, 7, 6), (None, 7, 5)]
+    assert [r.output_shape for r in s.rows] == [
+        (None, 7, 5),
+        (None, 7, 6),
+        (None, 7, 5),
+    ]
     assert s.rows[1].params == 4 * 6 * (5 + 6 + 1)
 
 
@@ -121,7 +145,9 @@ def test_trace_records_the_weighted_sum_and_the_squashed_value():
 
 def test_trace_gradients_match_backpropagation_and_leave_model_grads_alone():
     rng = np.random.default_rng(0)
-    model = nn.Sequential(nn.Dense(3, 4), nn.Tanh(), nn.Dense(4, 2), seed=0).astype(np.float64)
+    model = nn.Sequential(nn.Dense(3, 4), nn.Tanh(), nn.Dense(4, 2), seed=0).astype(
+        np.float64
+    )
     x = rng.standard_normal(3)
     y = np.array([0.3, -0.2])
     sentinel = np.full(model[0].weight.shape, 7.0)
@@ -142,7 +168,7 @@ def test_trace_gradients_match_backpropagation_and_leave_model_grads_alone():
     assert t[2].param_grads["bias"] == pytest.approx(d_out)
     d_h = W2 @ d_out
     assert t[1].output_grad == pytest.approx(d_h)
-    d_z = d_h * (1 - h ** 2)  # tanh -> 1 - y^2
+    d_z = d_h * (1 - h**2)  # tanh -> 1 - y^2
     assert t[0].output_grad == pytest.approx(d_z)
     assert t[0].param_grads["weight"] == pytest.approx(np.outer(x, d_z))
     assert t.input_grad == pytest.approx(W1 @ d_z)
@@ -167,8 +193,14 @@ def test_trace_hooks_are_removed_even_when_the_forward_fails():
 
 
 def test_trace_of_conv_and_lstm_layers():
-    conv = nn.Sequential(nn.Conv2D(1, 2, 3), nn.ReLU(), nn.MaxPool2D(2, ceil_mode=True),
-                         nn.Flatten(), nn.Dense(32, 2), seed=0)
+    conv = nn.Sequential(
+        nn.Conv2D(1, 2, 3),
+        nn.ReLU(),
+        nn.MaxPool2D(2, ceil_mode=True),
+        nn.Flatten(),
+        nn.Dense(32, 2),
+        seed=0,
+    )
     image = np.random.default_rng(0).uniform(-1, 1, (1, 9, 9))
     t = gn.trace(conv, image, target=1)
     assert t[0].output.shape == (2, 7, 7) and t[2].output.shape == (2, 4, 4)

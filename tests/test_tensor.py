@@ -8,6 +8,7 @@ from glassnet.tensor import unbroadcast
 
 # --- dtypes ------------------------------------------------------------------------
 
+
 def test_default_dtype_is_float32_and_float64_on_request():
     assert gn.tensor([1, 2, 3]).dtype == np.float32
     assert gn.tensor(2.5).dtype == np.float32
@@ -19,9 +20,11 @@ def test_default_dtype_is_float32_and_float64_on_request():
 def test_constants_never_upcast_a_float32_tensor():
     x = gn.tensor([1.0, 2.0], requires_grad=True)
     assert (x * 0.1).dtype == np.float32
-    assert (x + np.array([1.0, 2.0])).dtype == np.float32  # float64 array adopts float32
+    assert (
+        x + np.array([1.0, 2.0])
+    ).dtype == np.float32  # float64 array adopts float32
     assert (np.float64(2.0) * x).dtype == np.float32
-    assert (x ** 2).dtype == np.float32
+    assert (x**2).dtype == np.float32
 
 
 def test_mixed_tensor_dtypes_promote_and_grads_keep_each_dtype():
@@ -38,7 +41,9 @@ def test_mixed_tensor_dtypes_promote_and_grads_keep_each_dtype():
 def test_integer_and_bool_tensors_cannot_require_grad(data):
     with pytest.raises(gn.DTypeError, match="Only float tensors can require gradients"):
         gn.tensor(data, requires_grad=True)
-    assert gn.tensor(data).dtype == data.dtype  # fine without gradients (indices, masks)
+    assert (
+        gn.tensor(data).dtype == data.dtype
+    )  # fine without gradients (indices, masks)
 
 
 def test_object_and_string_arrays_are_refused():
@@ -48,12 +53,18 @@ def test_object_and_string_arrays_are_refused():
         gn.tensor(["a", "b"])
 
 
-@pytest.mark.parametrize("data, where", [
-    ([[1.0, 2.0], [3.0]], "the lists in data have different lengths (1 and 2)"),
-    ([[[1, 2], [3, 4]], [[1, 2], [3]]], "the lists in data[1] have different lengths"),
-    ([1.0, [2.0, 3.0]], "the items of data mix numbers and lists"),
-    ([np.zeros(2), np.zeros(3)], "different lengths (2 and 3)"),
-])
+@pytest.mark.parametrize(
+    "data, where",
+    [
+        ([[1.0, 2.0], [3.0]], "the lists in data have different lengths (1 and 2)"),
+        (
+            [[[1, 2], [3, 4]], [[1, 2], [3]]],
+            "the lists in data[1] have different lengths",
+        ),
+        ([1.0, [2.0, 3.0]], "the items of data mix numbers and lists"),
+        ([np.zeros(2), np.zeros(3)], "different lengths (2 and 3)"),
+    ],
+)
 @pytest.mark.parametrize("dtype", [None, np.float64])
 def test_ragged_lists_are_a_shape_error_that_says_where(data, where, dtype):
     with pytest.raises(gn.ShapeError, match="nested lists must be rectangular") as err:
@@ -64,12 +75,15 @@ def test_ragged_lists_are_a_shape_error_that_says_where(data, where, dtype):
 
 
 def test_text_with_a_float_dtype_is_a_dtype_error():
-    with pytest.raises(gn.DTypeError, match="cannot make a float32 tensor from list; "
-                                            "NumPy says: could not convert"):
+    with pytest.raises(
+        gn.DTypeError,
+        match="cannot make a float32 tensor from list; NumPy says: could not convert",
+    ):
         gn.tensor(["a", "b"], dtype=np.float32)
 
 
 # --- backward ------------------------------------------------------------------------
+
 
 def test_tensor_used_twice_accumulates():
     x = gn.tensor(3.0, requires_grad=True)
@@ -144,7 +158,9 @@ def test_retain_grad_keeps_an_intermediate_gradient():
 
 def test_backward_on_non_scalar_says_what_to_pass():
     y = gn.tensor([[1.0, 2.0]], requires_grad=True) * 2
-    with pytest.raises(gn.GraphError, match=r"shape \(1, 2\).*np.ones\(y.shape\).*sum\(\)"):
+    with pytest.raises(
+        gn.GraphError, match=r"shape \(1, 2\).*np.ones\(y.shape\).*sum\(\)"
+    ):
         y.backward()
     y.backward(np.array([[1.0, 10.0]]))
     with pytest.raises(gn.ShapeError, match=r"\(1, 2\); got \(2,\)"):
@@ -157,6 +173,7 @@ def test_backward_without_grad_tracking_is_an_error():
 
 
 # --- no_grad and detach ---------------------------------------------------------------
+
 
 def test_no_grad_records_nothing_and_restores():
     w = gn.tensor([1.0], requires_grad=True)
@@ -184,6 +201,7 @@ def test_detach_blocks_the_gradient():
 
 # --- the public surface -----------------------------------------------------------------
 
+
 def test_numpy_on_the_left_returns_a_tensor():
     x = gn.tensor([1.0, 2.0], requires_grad=True)
     y = np.array([1.0, 1.0]) - x
@@ -192,14 +210,18 @@ def test_numpy_on_the_left_returns_a_tensor():
 
 def test_broadcast_error_names_op_and_shapes():
     a, b = gn.tensor(np.ones((2, 3))), gn.tensor(np.ones((4,)))
-    with pytest.raises(gn.ShapeError, match=r"add: cannot broadcast shapes \(2, 3\) and \(4,\)"):
+    with pytest.raises(
+        gn.ShapeError, match=r"add: cannot broadcast shapes \(2, 3\) and \(4,\)"
+    ):
         a + b
     with pytest.raises(gn.ShapeError, match=r"mul: .*\(2, 3\) and \(4,\)"):
         a * b
 
 
 def test_matmul_error_names_both_shapes():
-    with pytest.raises(gn.ShapeError, match=r"matmul: shapes \(2, 3\) @ \(4, 5\) do not line up"):
+    with pytest.raises(
+        gn.ShapeError, match=r"matmul: shapes \(2, 3\) @ \(4, 5\) do not line up"
+    ):
         gn.tensor(np.ones((2, 3))) @ gn.tensor(np.ones((4, 5)))
     with pytest.raises(gn.ShapeError, match="Use \\* for scaling"):
         gn.tensor(np.ones(3)) @ gn.tensor(2.0)
@@ -210,7 +232,9 @@ def test_axis_and_index_errors_are_clear():
         gn.tensor(np.ones((2, 3))).sum(axis=2)
     with pytest.raises(gn.ShapeError, match=r"indexing a tensor of shape \(2, 3\)"):
         gn.tensor(np.ones((2, 3)))[5]
-    with pytest.raises(gn.ShapeError, match=r"cannot reshape a tensor of shape \(2, 3\)"):
+    with pytest.raises(
+        gn.ShapeError, match=r"cannot reshape a tensor of shape \(2, 3\)"
+    ):
         gn.tensor(np.ones((2, 3))).reshape(4, 2)
 
 
@@ -232,10 +256,13 @@ def test_gradcheck_reports_the_worst_mismatch():
     from glassnet.tensor import make_result
 
     def wrong_square(t):  # forward x², backward claims 3x
-        return make_result(t.data ** 2, (t,), lambda g: (g * 3 * t.data,))
+        return make_result(t.data**2, (t,), lambda g: (g * 3 * t.data,))
 
     x = gn.tensor([1.0, 2.0, -4.0], requires_grad=True)
-    with pytest.raises(gn.GradcheckError, match=r"input 0 at index \(2,\): backprop gives -12, finite differences give -8"):
+    with pytest.raises(
+        gn.GradcheckError,
+        match=r"input 0 at index \(2,\): backprop gives -12, finite differences give -8",
+    ):
         gn.gradcheck(lambda t: wrong_square(t).sum(), [x])
 
 
@@ -243,14 +270,18 @@ def test_gradcheck_nudges_non_contiguous_float64_inputs():
     from glassnet.tensor import make_result
 
     def wrong_square(t):
-        return make_result(t.data ** 2, (t,), lambda g: (g * 3 * t.data,))
+        return make_result(t.data**2, (t,), lambda g: (g * 3 * t.data,))
 
-    x = gn.tensor(np.arange(1.0, 7.0).reshape(2, 3).T, requires_grad=True)  # a transposed view
+    x = gn.tensor(
+        np.arange(1.0, 7.0).reshape(2, 3).T, requires_grad=True
+    )  # a transposed view
     assert not x.data.flags.c_contiguous
     with pytest.raises(gn.GradcheckError):
         gn.gradcheck(lambda t: wrong_square(t).sum(), [x])
 
 
 def test_repr_reads_like_numpy():
-    assert repr(gn.tensor([1.0, 2.0], requires_grad=True)) == \
-        "tensor([1., 2.], requires_grad=True)"
+    assert (
+        repr(gn.tensor([1.0, 2.0], requires_grad=True))
+        == "tensor([1., 2.], requires_grad=True)"
+    )

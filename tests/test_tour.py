@@ -24,8 +24,9 @@ def full_tour(tmp_path_factory):
 def test_every_story_runs_and_is_on_the_page(full_tour):
     out, results, seconds = full_tour
     assert seconds < 180
-    assert [r.status for r in results] == ["ok"] * len(tour.STORIES), \
-        [(r.name, r.note) for r in results]
+    assert [r.status for r in results] == ["ok"] * len(tour.STORIES), [
+        (r.name, r.note) for r in results
+    ]
     page = (out / "index.html").read_text(encoding="utf-8")
     for (title, _), result in zip(tour.STORIES.values(), results):
         assert result.name == title
@@ -66,8 +67,9 @@ def _quick(out):
     return [tour.Item("a story", "a caption that says what to look at in this figure.")]
 
 
-def test_a_missing_module_is_skipped_with_a_note_and_a_failure_reported(tmp_path,
-                                                                          monkeypatch):
+def test_a_missing_module_is_skipped_with_a_note_and_a_failure_reported(
+    tmp_path, monkeypatch
+):
     def needs_missing(out):
         from glassnet.nn import fancy_layer  # noqa: F401  (does not exist)
 
@@ -77,9 +79,15 @@ def test_a_missing_module_is_skipped_with_a_note_and_a_failure_reported(tmp_path
     def needs_other_package(out):
         import no_such_package_anywhere  # noqa: F401
 
-    monkeypatch.setattr(tour, "STORIES", {"fine": ("Fine", _quick),
-                                          "fancy": ("Fancy", needs_missing),
-                                          "broken": ("Broken", breaks)})
+    monkeypatch.setattr(
+        tour,
+        "STORIES",
+        {
+            "fine": ("Fine", _quick),
+            "fancy": ("Fancy", needs_missing),
+            "broken": ("Broken", breaks),
+        },
+    )
     results = tour.run_tour(str(tmp_path), log=lambda *a: None)
     assert [r.status for r in results] == ["ok", "skipped", "failed"]
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
@@ -94,7 +102,9 @@ def test_a_missing_module_is_skipped_with_a_note_and_a_failure_reported(tmp_path
 
 
 def test_command_line_runs_chosen_stories(tmp_path, capsys):
-    assert cli.main(["tour", "--out", str(tmp_path), "--only", "shawarma", "mm-bags"]) == 0
+    assert (
+        cli.main(["tour", "--out", str(tmp_path), "--only", "shawarma", "mm-bags"]) == 0
+    )
     assert "2 of 2 stories" in capsys.readouterr().out
     assert (tmp_path / "index.html").exists() and (tmp_path / "shawarma.png").exists()
     with pytest.raises(ConfigError, match="no story 'nope'"):

@@ -58,6 +58,7 @@ def trained(model):
 
 # --- 6: predict refuses rows it cannot answer ----------------------------------------
 
+
 @given(
     rows=st.sets(st.integers(0, 11), min_size=1, max_size=12),
     value=st.sampled_from([np.nan, np.inf, -np.inf]),
@@ -69,8 +70,11 @@ def test_predict_names_every_nonfinite_input_row(rows, value, column):
     model = trained(mlp())
     names = ", ".join(str(r) for r in sorted(rows)[:10])
     for ask in (predict, predict_classes):
-        with pytest.raises(gn.DataError, match=rf"{len(rows)} of 12 rows of X .*"
-                                               rf"\(rows {names}"):
+        with pytest.raises(
+            gn.DataError,
+            match=rf"{len(rows)} of 12 rows of X .*"
+            rf"\(rows {names}",
+        ):
             ask(model, X)
 
 
@@ -81,8 +85,11 @@ def test_predict_classes_refuses_nonfinite_outputs():
     X = np.array([[0.5], [10.0], [1.0]], np.float32)  # 10·1e38 overflows float32
     with np.errstate(over="ignore"):
         assert np.isinf(predict(model, X)[1]).all()  # the raw numbers, honestly
-        with pytest.raises(gn.DataError, match=r"1 of 3 rows of the model's outputs "
-                                               r"hold NaN or infinity \(rows 1\)"):
+        with pytest.raises(
+            gn.DataError,
+            match=r"1 of 3 rows of the model's outputs "
+            r"hold NaN or infinity \(rows 1\)",
+        ):
             predict_classes(model, X)
 
 
@@ -100,13 +107,18 @@ def test_cli_predict_refuses_a_nan_row(capsys, tmp_path):
 
 # --- 8: divergence is reported, with the last good weights ---------------------------
 
+
 @pytest.mark.parametrize("lr", [100.0, 1e6])
 def test_sgd_with_a_huge_step_stops_as_diverged(digit_data, lr):
     X, y = digit_data
     model, fresh = mlp(), mlp()
-    with np.errstate(all="ignore"), pytest.raises(gn.DivergedError,
-                       match=re.escape(f"diverged; try a smaller learning rate "
-                                       f"(now {lr:g})")) as e:
+    with (
+        np.errstate(all="ignore"),
+        pytest.raises(
+            gn.DivergedError,
+            match=re.escape(f"diverged; try a smaller learning rate (now {lr:g})"),
+        ) as e,
+    ):
         fit(model, X, y, optimizer="sgd", lr=lr, epochs=5, seed=0, verbose=0)
     assert "above 10 x its start" in str(e.value)
     assert "restored" in str(e.value) and len(e.value.history) == 0
@@ -118,8 +130,17 @@ def test_divergence_check_can_be_tuned_or_switched_off(digit_data):
     X, y = digit_data
     with np.errstate(all="ignore"):
         for guard in (StopOnNaN(), StopOnDivergence(factor=1e30)):
-            h = fit(mlp(), X[:512], y[:512], optimizer="sgd", lr=100.0, epochs=2,
-                    seed=0, verbose=0, callbacks=[guard])
+            h = fit(
+                mlp(),
+                X[:512],
+                y[:512],
+                optimizer="sgd",
+                lr=100.0,
+                epochs=2,
+                seed=0,
+                verbose=0,
+                callbacks=[guard],
+            )
             assert len(h) == 2 and max(h.loss) > 10 * np.log(10)  # silently bad
     with pytest.raises(gn.ConfigError, match="factor must be above 1"):
         StopOnDivergence(factor=0.5)
@@ -152,9 +173,14 @@ def test_the_rule_is_more_than_half_of_the_window_above(patience, pattern, facto
     # Losses just below or just above factor × start: the rule decides on counts alone.
     losses = [factor * (1.01 if high else 0.99) for high in pattern]
     stopped = _feed(StopOnDivergence(factor, patience), losses)
-    expected = next((i for i in range(len(pattern))
-                     if 2 * sum(pattern[max(0, i - patience + 1):i + 1]) > patience),
-                    None)
+    expected = next(
+        (
+            i
+            for i in range(len(pattern))
+            if 2 * sum(pattern[max(0, i - patience + 1) : i + 1]) > patience
+        ),
+        None,
+    )
     assert stopped == expected
 
 
@@ -163,8 +189,11 @@ def test_the_rule_is_off_without_a_positive_start(start):
     assert _feed(StopOnDivergence(), [1e30] * 30, start=start) is None
 
 
-@given(start=st.sampled_from([None, 0.0, 1.0]), at=st.integers(0, 20),
-       bad=st.sampled_from([np.nan, np.inf, -np.inf]))
+@given(
+    start=st.sampled_from([None, 0.0, 1.0]),
+    at=st.integers(0, 20),
+    bad=st.sampled_from([np.nan, np.inf, -np.inf]),
+)
 def test_a_nonfinite_loss_always_stops_at_once(start, at, bad):
     losses = [0.5] * at + [bad] + [0.5] * 3
     assert _feed(StopOnDivergence(), losses, start=start) == at
@@ -173,8 +202,17 @@ def test_a_nonfinite_loss_always_stops_at_once(start, at, bad):
 @pytest.mark.parametrize("batch_size", [1, 4, 32])
 def test_noisy_small_batch_training_does_not_trip_it(digit_data, batch_size):
     X, y = digit_data
-    h = fit(mlp(), X[:400], y[:400], optimizer="adam", lr=0.05, epochs=3,
-            batch_size=batch_size, seed=1, verbose=0)
+    h = fit(
+        mlp(),
+        X[:400],
+        y[:400],
+        optimizer="adam",
+        lr=0.05,
+        epochs=3,
+        batch_size=batch_size,
+        seed=1,
+        verbose=0,
+    )
     assert len(h) == 3
 
 
@@ -185,16 +223,27 @@ def test_a_summed_loss_on_big_batches_is_judged_at_its_own_scale():
     X = rng.normal(size=(8200, 3)).astype(np.float32)
     y = X @ np.array([[1.0], [-2.0], [0.5]], np.float32)
     model = nn.Sequential(nn.Dense(3, 1), seed=0)
-    h = fit(model, X, y, loss="sse", optimizer=optim.SGD(model, lr=1e-6), epochs=6,
-            batch_size=4096, shuffle=False, verbose=0)
+    h = fit(
+        model,
+        X,
+        y,
+        loss="sse",
+        optimizer=optim.SGD(model, lr=1e-6),
+        epochs=6,
+        batch_size=4096,
+        shuffle=False,
+        verbose=0,
+    )
     assert len(h) == 6 and h.loss[-1] < h.loss[0]
 
 
 def test_cli_train_does_not_save_a_diverged_model(capsys, tmp_path):
     cfg = tmp_path / "c.toml"
-    cfg.write_text(DIGITS_TOML.read_text()
-                   .replace('type = "adam"\nlr = 0.01', 'type = "sgd"\nlr = 100.0')
-                   .replace("epochs = 30", "epochs = 3"))
+    cfg.write_text(
+        DIGITS_TOML.read_text()
+        .replace('type = "adam"\nlr = 0.01', 'type = "sgd"\nlr = 100.0')
+        .replace("epochs = 30", "epochs = 3")
+    )
     out = tmp_path / "m.glassnet"
     with np.errstate(all="ignore"):
         code = cli.main(["train", str(cfg), "-o", str(out), "--quiet"])
@@ -204,6 +253,7 @@ def test_cli_train_does_not_save_a_diverged_model(capsys, tmp_path):
 
 
 # --- 9: no checkpoint, and no returned model, holds infinity -------------------------
+
 
 def _overflowing_run():
     """A linear model whose second step has a finite loss but overflows a weight."""
@@ -217,11 +267,22 @@ def test_a_step_that_overflows_the_weights_is_not_checkpointed(tmp_path):
 
     model, X, y = _overflowing_run()
     path = tmp_path / "run.ckpt"
-    with np.errstate(all="ignore"), pytest.raises(gn.DivergedError,
-                                                  match="was not written") as e:
-        fit(model, X, y, loss="mse", optimizer=optim.SGD(model, lr=1e9), epochs=1,
-            batch_size=1, shuffle=False, verbose=0,
-            checkpoint=Checkpoint(path, every_steps=1))
+    with (
+        np.errstate(all="ignore"),
+        pytest.raises(gn.DivergedError, match="was not written") as e,
+    ):
+        fit(
+            model,
+            X,
+            y,
+            loss="mse",
+            optimizer=optim.SGD(model, lr=1e9),
+            epochs=1,
+            batch_size=1,
+            shuffle=False,
+            verbose=0,
+            checkpoint=Checkpoint(path, every_steps=1),
+        )
     assert "smaller learning rate (now 1e+09)" in str(e.value)
     saved = load_checkpoint(path)
     assert saved.training["batch"] == 1  # the first step, the last good one
@@ -232,11 +293,23 @@ def test_a_step_that_overflows_the_weights_is_not_checkpointed(tmp_path):
 def test_fit_never_returns_or_keeps_infinite_weights(tmp_path):
     model, X, y = _overflowing_run()
     start = model.state_dict()
-    with np.errstate(all="ignore"), pytest.raises(gn.DivergedError,
-                                                  match="after training"):
-        fit(model, X, y, loss="mse", optimizer=optim.SGD(model, lr=1e9), epochs=1,
-            batch_size=2, shuffle=False, verbose=0, checkpoint=tmp_path / "run.ckpt",
-            checkpoint_every=2)
+    with (
+        np.errstate(all="ignore"),
+        pytest.raises(gn.DivergedError, match="after training"),
+    ):
+        fit(
+            model,
+            X,
+            y,
+            loss="mse",
+            optimizer=optim.SGD(model, lr=1e9),
+            epochs=1,
+            batch_size=2,
+            shuffle=False,
+            verbose=0,
+            checkpoint=tmp_path / "run.ckpt",
+            checkpoint_every=2,
+        )
     np.testing.assert_array_equal(model.state_dict()["0.weight"], start["0.weight"])
     # No final save either: it would label the restored weights "epoch 1 done".
     assert not (tmp_path / "run.ckpt").exists()
@@ -254,14 +327,24 @@ class _Raise(gn.train.Callback):
 def test_ctrl_c_after_an_overflowing_step_leaves_finite_weights():
     model, X, y = _overflowing_run()
     with np.errstate(all="ignore"):
-        h = fit(model, X, y, loss="mse", optimizer=optim.SGD(model, lr=1e9),
-                epochs=1, batch_size=1, shuffle=False, verbose=0,
-                callbacks=[_Raise(KeyboardInterrupt(), at_batch=1)])
+        h = fit(
+            model,
+            X,
+            y,
+            loss="mse",
+            optimizer=optim.SGD(model, lr=1e9),
+            epochs=1,
+            batch_size=1,
+            shuffle=False,
+            verbose=0,
+            callbacks=[_Raise(KeyboardInterrupt(), at_batch=1)],
+        )
     assert h.interrupted
     assert all(np.isfinite(p.data).all() for p in model.parameters())
 
 
 # --- 10: one-hot and probability targets are classification --------------------------
+
 
 def test_one_hot_targets_default_to_cross_entropy_with_accuracy(digit_data):
     X, y = digit_data
@@ -283,18 +366,28 @@ def test_other_float_targets_stay_regression():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(64, 3)).astype(np.float32)
     for y in (rng.normal(size=(64, 2)), rng.uniform(0, 1, (64, 2))):
-        h = fit(trained(nn.Sequential(nn.Dense(3, 2), seed=0)), X, y.astype(np.float32),
-                epochs=1, verbose=0)
+        h = fit(
+            trained(nn.Sequential(nn.Dense(3, 2), seed=0)),
+            X,
+            y.astype(np.float32),
+            epochs=1,
+            verbose=0,
+        )
         assert set(h.history) == {"loss"}
 
 
 def test_float_class_labels_say_their_dtype_chose_mse(digit_data):
     X, y = digit_data
-    for call in (lambda: fit(mlp(), X, y.astype(np.float64), verbose=0),
-                 lambda: evaluate(trained(mlp()), X, y.astype(np.float32))):
-        with pytest.raises(gn.ShapeError, match=r"mean squared error because y has "
-                                                r"float dtype float(64|32).*"
-                                                r"loss='cross_entropy'"):
+    for call in (
+        lambda: fit(mlp(), X, y.astype(np.float64), verbose=0),
+        lambda: evaluate(trained(mlp()), X, y.astype(np.float32)),
+    ):
+        with pytest.raises(
+            gn.ShapeError,
+            match=r"mean squared error because y has "
+            r"float dtype float(64|32).*"
+            r"loss='cross_entropy'",
+        ):
             call()
     onehot = np.eye(9, dtype=np.float32)[y % 9]  # rows for 9 classes, 10 outputs
     with pytest.raises(gn.ShapeError) as e:
@@ -303,6 +396,7 @@ def test_float_class_labels_say_their_dtype_chose_mse(digit_data):
 
 
 # --- 11: a model never trained warns once --------------------------------------------
+
 
 def test_an_untrained_model_warns_once(digit_data):
     X, y = digit_data
@@ -330,8 +424,13 @@ def test_trained_loaded_stepped_or_hand_set_models_do_not_warn(digit_data, tmp_p
     opt.step()
     copied = mlp(1)
     copied.load_state_dict(fitted.state_dict())
-    models = [fitted, gn.io.read(tmp_path / "m.glassnet").model, stepped, copied,
-              mlp().mark_trained()]
+    models = [
+        fitted,
+        gn.io.read(tmp_path / "m.glassnet").model,
+        stepped,
+        copied,
+        mlp().mark_trained(),
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for model in models:
@@ -341,6 +440,7 @@ def test_trained_loaded_stepped_or_hand_set_models_do_not_warn(digit_data, tmp_p
 
 
 # --- 15: outputs checked before training; no stray temporary files -------------------
+
 
 def test_a_read_only_file_is_not_replaced(tmp_path):
     path = tmp_path / "keep.glassnet"
@@ -358,8 +458,9 @@ def test_a_read_only_file_is_not_replaced(tmp_path):
             atomic_write(tmp_path / "pipe", b"new")
 
 
-@pytest.mark.parametrize("case", ["read-only model", "missing folder",
-                                  "read-only checkpoint"])
+@pytest.mark.parametrize(
+    "case", ["read-only model", "missing folder", "read-only checkpoint"]
+)
 def test_cli_train_checks_its_outputs_before_training(capsys, tmp_path, case):
     out, ckpt = tmp_path / "m.glassnet", tmp_path / "run.ckpt"
     argv = ["train", str(DIGITS_TOML), "-o", str(out)]
@@ -403,8 +504,9 @@ def test_a_write_killed_midway_leaves_a_tmp_the_next_write_removes(tmp_path):
     target = tmp_path / "model.glassnet"
     target.write_bytes(b"old")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    child = subprocess.Popen([sys.executable, "-c", _WRITER, str(target)],
-                             stdout=subprocess.PIPE, env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(target)], stdout=subprocess.PIPE, env=env
+    )
     try:
         assert child.stdout.readline() == b"writing\n"  # inside atomic_write, locked
         (tmp,) = tmp_path.glob(".model.glassnet.*.tmp")

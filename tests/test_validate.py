@@ -85,28 +85,58 @@ def test_check_count_refuses_what_is_not_an_integer(bad):
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: stories.canonical_x(4), r"canonical_x\(size\): size must be an "
-         "integer of at least 5; got 4."),
-        (lambda: stories.x_and_o(size=9, shift=4), "x_and_o: shift must be a "
-         "non-negative integer below 4; got 4."),
-        (lambda: stories.x_and_o(scale=1.0), r"x_and_o: scale must be a number in "
-         r"\[0, 1\); got 1.0."),
-        (lambda: stories.x_and_o(rotate=181), r"x_and_o: rotate must be a number in "
-         r"\[0, 180\]; got 181."),
-        (lambda: stories.shawarma(noise=-0.1), r"shawarma: noise must be a number in "
-         r"\[0, 1\); got -0.1."),
-        (lambda: stories.dinner(away=1), r"dinner: away must be a number in "
-         r"\[0, 1\); got 1."),
-        (lambda: stories.mm_bags(mean=-1.0), r"mm_bags: mean must be a number in "
-         r"\[0, inf\); got -1.0."),
-        (lambda: GeneticAlgorithm(crossover_rate="0.5"), r"GeneticAlgorithm: "
-         r"crossover_rate must be a number in \[0, 1\]; got '0.5'."),
-        (lambda: CoordinateNudge(shrink=0), r"CoordinateNudge: shrink must be a "
-         r"number in \(0, 1\]; got 0."),
-        (lambda: RandomSearch(target_loss=math.nan), "RandomSearch: target_loss must "
-         "be a finite number; got nan."),
-        (lambda: Step(threshold=math.inf), "Step: threshold must be a finite number; "
-         "got inf."),
+        (
+            lambda: stories.canonical_x(4),
+            r"canonical_x\(size\): size must be an "
+            "integer of at least 5; got 4.",
+        ),
+        (
+            lambda: stories.x_and_o(size=9, shift=4),
+            "x_and_o: shift must be a non-negative integer below 4; got 4.",
+        ),
+        (
+            lambda: stories.x_and_o(scale=1.0),
+            r"x_and_o: scale must be a number in "
+            r"\[0, 1\); got 1.0.",
+        ),
+        (
+            lambda: stories.x_and_o(rotate=181),
+            r"x_and_o: rotate must be a number in "
+            r"\[0, 180\]; got 181.",
+        ),
+        (
+            lambda: stories.shawarma(noise=-0.1),
+            r"shawarma: noise must be a number in "
+            r"\[0, 1\); got -0.1.",
+        ),
+        (
+            lambda: stories.dinner(away=1),
+            r"dinner: away must be a number in "
+            r"\[0, 1\); got 1.",
+        ),
+        (
+            lambda: stories.mm_bags(mean=-1.0),
+            r"mm_bags: mean must be a number in "
+            r"\[0, inf\); got -1.0.",
+        ),
+        (
+            lambda: GeneticAlgorithm(crossover_rate="0.5"),
+            r"GeneticAlgorithm: "
+            r"crossover_rate must be a number in \[0, 1\]; got '0.5'.",
+        ),
+        (
+            lambda: CoordinateNudge(shrink=0),
+            r"CoordinateNudge: shrink must be a "
+            r"number in \(0, 1\]; got 0.",
+        ),
+        (
+            lambda: RandomSearch(target_loss=math.nan),
+            "RandomSearch: target_loss must be a finite number; got nan.",
+        ),
+        (
+            lambda: Step(threshold=math.inf),
+            "Step: threshold must be a finite number; got inf.",
+        ),
     ],
 )
 def test_callers_word_each_check_the_same_way(call, message):
@@ -116,8 +146,14 @@ def test_callers_word_each_check_the_same_way(call, message):
 
 def test_range_checks_are_not_written_again_outside_validate():
     """The helpers that moved to _validate.py have no twins left behind."""
-    moved = {"check_real", "check_fraction", "check_nonnegative",
-             "check_count", "check_number", "is_count"}
+    moved = {
+        "check_real",
+        "check_fraction",
+        "check_nonnegative",
+        "check_count",
+        "check_number",
+        "is_count",
+    }
     src = Path(v.__file__).parent
     for path in src.rglob("*.py"):
         if path.name == "_validate.py":

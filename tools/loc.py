@@ -32,7 +32,7 @@ CORE = ("tensor.py", "ops", "kernels", "nn")
 # (kernels/_step.py), the tests' argument helpers (kernels/_draw.py) or the
 # faster NumPy variants kept apart from their references (kernels/variants/).
 NOT_REFERENCES = ("native", "_native", "_abi.py", "_step.py", "_draw.py", "variants")
-BUDGET = 3_200  # code lines of the core; README.md "Contributing" says the same
+BUDGET = 3_450  # code lines of the core; README.md "Contributing" says the same
 
 
 def count(text: str) -> tuple[int, int]:
@@ -42,8 +42,15 @@ def count(text: str) -> tuple[int, int]:
     docstring (the first string statement of a module, class or function).
     """
     lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
-    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
-            tokenize.DEDENT, tokenize.ENDMARKER, tokenize.ENCODING}
+    skip = {
+        tokenize.COMMENT,
+        tokenize.NL,
+        tokenize.NEWLINE,
+        tokenize.INDENT,
+        tokenize.DEDENT,
+        tokenize.ENDMARKER,
+        tokenize.ENCODING,
+    }
     code = set()
     for tok in tokenize.tokenize(io.BytesIO(text.encode()).readline):
         if tok.type not in skip:

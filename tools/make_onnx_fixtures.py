@@ -49,9 +49,16 @@ def train_lenet(torch):
     nn = torch.nn
     torch.manual_seed(SEED)
     model = nn.Sequential(
-        nn.Conv2d(1, 8, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
-        nn.Flatten(), nn.Linear(16 * 2 * 2, 32), nn.ReLU(), nn.Linear(32, 10),
+        nn.Conv2d(1, 8, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 2 * 2, 32),
+        nn.ReLU(),
+        nn.Linear(32, 10),
     )
     X_train, X_test, y_train, y_test = digits_split()
     X, y = torch.from_numpy(X_train), torch.from_numpy(y_train.astype(np.int64))
@@ -72,8 +79,9 @@ def train_lenet(torch):
 def train_char_lstm(torch):
     nn = torch.nn
     torch.manual_seed(SEED)
-    with open(os.path.join(ROOT, "examples", "data", "sonnets.txt"),
-              encoding="utf-8") as f:
+    with open(
+        os.path.join(ROOT, "examples", "data", "sonnets.txt"), encoding="utf-8"
+    ) as f:
         text = f.read()
     vocab = sorted(set(text))
     ids = np.array([vocab.index(ch) for ch in text], dtype=np.int64)
@@ -94,24 +102,31 @@ def train_char_lstm(torch):
     length = 32
     for _ in range(150):
         starts = rng.integers(0, len(ids) - length - 1, 16)
-        x = torch.from_numpy(np.stack([ids[s:s + length] for s in starts]))
-        y = torch.from_numpy(np.stack([ids[s + 1:s + length + 1] for s in starts]))
+        x = torch.from_numpy(np.stack([ids[s : s + length] for s in starts]))
+        y = torch.from_numpy(np.stack([ids[s + 1 : s + length + 1] for s in starts]))
         opt.zero_grad()
-        nn.functional.cross_entropy(model(x).reshape(-1, len(vocab)),
-                                    y.reshape(-1)).backward()
+        nn.functional.cross_entropy(
+            model(x).reshape(-1, len(vocab)), y.reshape(-1)
+        ).backward()
         opt.step()
     model.eval()
-    sample = np.stack([ids[s:s + 20] for s in (0, 100, 200)])
+    sample = np.stack([ids[s : s + 20] for s in (0, 100, 200)])
     with torch.no_grad():
         out = model(torch.from_numpy(sample)).numpy()
     return model, vocab, sample, out
 
 
 def export(torch, model, example, path, dynamic):
-    torch.onnx.export(model, (torch.from_numpy(example),), path, dynamo=False,
-                      input_names=["input"], output_names=["output"],
-                      dynamic_axes={"input": dynamic, "output": dynamic},
-                      opset_version=17)
+    torch.onnx.export(
+        model,
+        (torch.from_numpy(example),),
+        path,
+        dynamo=False,
+        input_names=["input"],
+        output_names=["output"],
+        dynamic_axes={"input": dynamic, "output": dynamic},
+        opset_version=17,
+    )
     print(f"wrote {os.path.relpath(path, ROOT)}: {os.path.getsize(path):,} bytes")
 
 
@@ -127,13 +142,22 @@ def main() -> int:
     print(f"LeNet: held-out digits accuracy {accuracy:.2%}")
     export(torch, lenet, digits_x, os.path.join(OUT, "lenet.onnx"), {0: "batch"})
     lstm, vocab, text_x, text_out = train_char_lstm(torch)
-    export(torch, lstm, text_x, os.path.join(OUT, "char_lstm.onnx"),
-           {0: "batch", 1: "time"})
-    np.savez(os.path.join(OUT, "torch_reference.npz"),
-             digits_x=digits_x, digits_out=digits_out,
-             digits_accuracy=np.float64(accuracy),
-             text_x=text_x, text_out=text_out,
-             vocab=np.array([ord(ch) for ch in vocab], dtype=np.int64))
+    export(
+        torch,
+        lstm,
+        text_x,
+        os.path.join(OUT, "char_lstm.onnx"),
+        {0: "batch", 1: "time"},
+    )
+    np.savez(
+        os.path.join(OUT, "torch_reference.npz"),
+        digits_x=digits_x,
+        digits_out=digits_out,
+        digits_accuracy=np.float64(accuracy),
+        text_x=text_x,
+        text_out=text_out,
+        vocab=np.array([ord(ch) for ch in vocab], dtype=np.int64),
+    )
     print("wrote tests/fixtures/torch_reference.npz")
     return 0
 

@@ -31,8 +31,10 @@ def main():
         ("mul forward, no grad needed", per_call_us("c * c", c=c)),
         ("mul forward, recording", per_call_us("a * b", a=a, b=b)),
         ("tanh forward, recording", per_call_us("a.tanh()", a=a)),
-        ("mul forward + backward (via sum)",
-         per_call_us("(a * b).sum().backward()", a=a, b=b)),
+        (
+            "mul forward + backward (via sum)",
+            per_call_us("(a * b).sum().backward()", a=a, b=b),
+        ),
         ("sum forward + backward alone", per_call_us("a.sum().backward()", a=a)),
     ]
     for label, us in rows:

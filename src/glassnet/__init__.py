@@ -8,8 +8,16 @@ activation and gradient.
 from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, tensor  # noqa: I001  (first: ops need it)
 from . import ops
 from .errors import (
-    ConfigError, DataError, DivergedError, DTypeError, FormatError, GlassnetError,
-    GradcheckError, GraphError, ShapeError, UntrainedModelWarning,
+    ConfigError,
+    DataError,
+    DivergedError,
+    DTypeError,
+    FormatError,
+    GlassnetError,
+    GradcheckError,
+    GraphError,
+    ShapeError,
+    UntrainedModelWarning,
 )
 from .inspect.gradcheck import gradcheck
 from . import _malloc
@@ -22,15 +30,33 @@ _malloc.tune()
 # Everything else loads on first use (PEP 562), so `import glassnet` costs only
 # the engine; `glassnet.fit`, `from glassnet import nn` etc. work as usual.
 _SUBMODULES = {
-    "data", "datasets", "inspect", "io", "landscapes", "losses", "metrics",
-    "nn", "optim", "plot", "sequence", "tour", "train",
+    "data",
+    "datasets",
+    "inspect",
+    "io",
+    "landscapes",
+    "losses",
+    "metrics",
+    "nn",
+    "optim",
+    "plot",
+    "sequence",
+    "tour",
+    "train",
 }
 _SUBMODULES |= {"baselines", "sklearn"}  # need the sklearn extra
 _NAMES = {
-    "fit": "train", "evaluate": "train", "predict": "train", "predict_classes": "train",
-    "save": "io", "load": "io", "trace": "inspect.trace",
-    "receptive_field": "inspect.receptive", "receptive_fields": "inspect.receptive",
-    "export_onnx": "io.onnx", "import_onnx": "io.onnx",
+    "fit": "train",
+    "evaluate": "train",
+    "predict": "train",
+    "predict_classes": "train",
+    "save": "io",
+    "load": "io",
+    "trace": "inspect.trace",
+    "receptive_field": "inspect.receptive",
+    "receptive_fields": "inspect.receptive",
+    "export_onnx": "io.onnx",
+    "import_onnx": "io.onnx",
 }
 
 
@@ -54,12 +80,40 @@ def __dir__():
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck", "ops",
-    "trace", "receptive_field", "receptive_fields",
-    "nn", "losses", "optim", "metrics", "data", "datasets", "train",
-    "fit", "evaluate", "predict", "predict_classes", "io", "save", "load",
-    "GlassnetError", "ShapeError", "DTypeError", "ConfigError", "DataError",
-    "GraphError", "GradcheckError", "DivergedError", "FormatError",
+    "Tensor",
+    "tensor",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "gradcheck",
+    "ops",
+    "trace",
+    "receptive_field",
+    "receptive_fields",
+    "nn",
+    "losses",
+    "optim",
+    "metrics",
+    "data",
+    "datasets",
+    "train",
+    "fit",
+    "evaluate",
+    "predict",
+    "predict_classes",
+    "io",
+    "save",
+    "load",
+    "GlassnetError",
+    "ShapeError",
+    "DTypeError",
+    "ConfigError",
+    "DataError",
+    "GraphError",
+    "GradcheckError",
+    "DivergedError",
+    "FormatError",
     "UntrainedModelWarning",
-    "export_onnx", "import_onnx",
+    "export_onnx",
+    "import_onnx",
 ]

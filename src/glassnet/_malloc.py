@@ -46,8 +46,13 @@ TRIM_THRESHOLD = 64 << 20
 
 _M_TRIM_THRESHOLD = -1  # glibc's <malloc.h> parameter numbers
 _M_MMAP_THRESHOLD = -3
-_GLIBC_VARIABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",
-                    "MALLOC_MMAP_MAX_", "MALLOC_ARENA_MAX")
+_GLIBC_VARIABLES = (
+    "MALLOC_MMAP_THRESHOLD_",
+    "MALLOC_TRIM_THRESHOLD_",
+    "MALLOC_TOP_PAD_",
+    "MALLOC_MMAP_MAX_",
+    "MALLOC_ARENA_MAX",
+)
 _OFF = ("0", "off", "no", "false")
 _ON = ("", "auto", "1", "on", "yes", "true")
 
@@ -88,8 +93,12 @@ def tune(environ=None) -> str:
         _status = "left alone (GLASSNET_MALLOC=0)"
         return _status
     if setting not in _ON:
-        warnings.warn(f"GLASSNET_MALLOC must be 'auto' or '0'; got {setting!r}. "
-                      "Leaving the allocator alone.", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"GLASSNET_MALLOC must be 'auto' or '0'; got {setting!r}. "
+            "Leaving the allocator alone.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         _status = f"left alone (GLASSNET_MALLOC={setting!r} is not 'auto' or '0')"
         return _status
     glibc = _glibc()
@@ -103,17 +112,21 @@ def tune(environ=None) -> str:
     try:
         mallopt = ctypes.CDLL(None).mallopt
         mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-        done = (mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
-                and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1)
+        done = (
+            mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+            and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+        )
     except (OSError, AttributeError) as exc:
         _status = f"left alone (mallopt unavailable: {exc})"
         return _status
     if not done:
         _status = f"left alone ({glibc} refused the mallopt settings)"
         return _status
-    _status = (f"{glibc}: blocks under {MMAP_THRESHOLD >> 20} MiB from the heap, up to "
-               f"{TRIM_THRESHOLD >> 20} MiB of free heap kept between steps (GLASSNET_MALLOC=0 "
-               "turns this off)")
+    _status = (
+        f"{glibc}: blocks under {MMAP_THRESHOLD >> 20} MiB from the heap, up to "
+        f"{TRIM_THRESHOLD >> 20} MiB of free heap kept between steps (GLASSNET_MALLOC=0 "
+        "turns this off)"
+    )
     return _status
 
 

@@ -208,9 +208,11 @@ def missing_extra(what: str, package: str, extra: str) -> str:
     >>> print(missing_extra("figures", "matplotlib", "plot"))  # doctest: +ELLIPSIS
     figures need matplotlib, which is not installed: pip install matplotlib, ...
     """
-    return (f"{what} need {package}, which is not installed: pip install {package}, "
-            f"or from a glassnet checkout pip install -e '.[{extra}]' "
-            f"(for a built wheel: pip install 'glassnet-*.whl[{extra}]').")
+    return (
+        f"{what} need {package}, which is not installed: pip install {package}, "
+        f"or from a glassnet checkout pip install -e '.[{extra}]' "
+        f"(for a built wheel: pip install 'glassnet-*.whl[{extra}]')."
+    )
 
 
 # --- convolution and pooling arguments (conv and pool ops, their layers) -----------

@@ -58,8 +58,10 @@ class CNN:
     def __init__(self, input_shape, filters: int = 16, hidden: int = 64):
         self.input_shape = tuple(int(s) for s in input_shape)
         if len(self.input_shape) != 3 or min(self.input_shape) < 1:
-            raise ConfigError(f"CNN: input_shape must be (channels, height, width); "
-                              f"got {input_shape!r}.")
+            raise ConfigError(
+                f"CNN: input_shape must be (channels, height, width); "
+                f"got {input_shape!r}."
+            )
         self.filters, self.hidden = int(filters), int(hidden)
 
     def __call__(self, n_features: int, n_outputs: int):
@@ -67,12 +69,19 @@ class CNN:
 
         c, h, w = self.input_shape
         if c * h * w != n_features:
-            raise ConfigError(f"CNN: input_shape {self.input_shape} holds {c * h * w} "
-                              f"values; the data has {n_features} features per row.")
+            raise ConfigError(
+                f"CNN: input_shape {self.input_shape} holds {c * h * w} "
+                f"values; the data has {n_features} features per row."
+            )
         return nn.Sequential(
-            nn.Conv2D(c, self.filters, 3, padding=1), nn.ReLU(), nn.MaxPool2D(2),
-            nn.Flatten(), nn.Dense(self.filters * (h // 2) * (w // 2), self.hidden),
-            nn.ReLU(), nn.Dense(self.hidden, n_outputs))
+            nn.Conv2D(c, self.filters, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2D(2),
+            nn.Flatten(),
+            nn.Dense(self.filters * (h // 2) * (w // 2), self.hidden),
+            nn.ReLU(),
+            nn.Dense(self.hidden, n_outputs),
+        )
 
     def __repr__(self) -> str:
         return f"CNN({self.input_shape}, filters={self.filters}, hidden={self.hidden})"
@@ -83,8 +92,9 @@ class CNN:
     __hash__ = None
 
 
-def default_models(task: str, input_shape=None, *, epochs: int = 200,
-                   random_state: int = 0) -> dict:
+def default_models(
+    task: str, input_shape=None, *, epochs: int = 200, random_state: int = 0
+) -> dict:
     """The models :func:`compare` trains by default: name -> unfitted estimator.
 
     Classification: LogisticRegression, KNeighborsClassifier, SVC,
@@ -114,7 +124,8 @@ def default_models(task: str, input_shape=None, *, epochs: int = 200,
         }
         if input_shape is not None:
             models["glassnet CNN"] = GlassnetClassifier(
-                module=CNN(input_shape), input_shape=tuple(input_shape), **net)
+                module=CNN(input_shape), input_shape=tuple(input_shape), **net
+            )
         return models
     if task == "regression":
         return {
@@ -155,25 +166,46 @@ class Comparison:
     def table(self) -> str:
         """The rows as a Markdown table."""
         names = self.score_names
-        head = ["model", *("R²" if n == "r2" else n.upper() if n == "rmse" else n
-                           for n in names),
-                "fit (s)", "predict (µs/sample)", "size (kB)"]
-        lines = ["| " + " | ".join(head) + " |",
-                 "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+        head = [
+            "model",
+            *("R²" if n == "r2" else n.upper() if n == "rmse" else n for n in names),
+            "fit (s)",
+            "predict (µs/sample)",
+            "size (kB)",
+        ]
+        lines = [
+            "| " + " | ".join(head) + " |",
+            "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|",
+        ]
         for r in self.rows:
             scores = [f"{r[n]:.4f}" if n != "rmse" else f"{r[n]:.2f}" for n in names]
-            lines.append("| " + " | ".join([r["model"], *scores, f"{r['fit_s']:.3f}",
-                                            f"{r['predict_us']:.2f}",
-                                            f"{r['size_kb']:.1f}"]) + " |")
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        r["model"],
+                        *scores,
+                        f"{r['fit_s']:.3f}",
+                        f"{r['predict_us']:.2f}",
+                        f"{r['size_kb']:.1f}",
+                    ]
+                )
+                + " |"
+            )
         return "\n".join(lines)
 
     def __str__(self) -> str:
         what = self.dataset or "the data"
-        threads = "default threads" if self.threads is None else (
-            f"{self.threads} thread{'s' if self.threads != 1 else ''}")
-        return (f"{what}: {self.task}, {self.n_features} features, {self.n_train} "
-                f"training and {self.n_test} test samples, {threads}\n\n"
-                f"{self.table()}")
+        threads = (
+            "default threads"
+            if self.threads is None
+            else (f"{self.threads} thread{'s' if self.threads != 1 else ''}")
+        )
+        return (
+            f"{what}: {self.task}, {self.n_features} features, {self.n_train} "
+            f"training and {self.n_test} test samples, {threads}\n\n"
+            f"{self.table()}"
+        )
 
     def figure(self, path=None):
         """Score, fit time, prediction time and size, one bar per model (networks
@@ -183,11 +215,16 @@ class Comparison:
         from .plot._style import CLASS_COLOURS, finish, new_figure
 
         score = self.score_names[0]
-        panels = [(score, "R² on the test part" if score == "r2" else
-                   "accuracy on the test part", False),
-                  ("fit_s", "fit time (s)", True),
-                  ("predict_us", "prediction time per sample (µs)", True),
-                  ("size_kb", "model size (kB)", True)]
+        panels = [
+            (
+                score,
+                "R² on the test part" if score == "r2" else "accuracy on the test part",
+                False,
+            ),
+            ("fit_s", "fit time (s)", True),
+            ("predict_us", "prediction time per sample (µs)", True),
+            ("size_kb", "model size (kB)", True),
+        ]
         rows = self.rows[::-1]  # best at the top
         names = [r["model"] for r in rows]
         colours = [CLASS_COLOURS[0] if r["network"] else "0.6" for r in rows]
@@ -206,20 +243,38 @@ class Comparison:
                 ax.set_xlim(max(0.0, low - pad), 1 + pad / 3)  # room for the labels
                 ax.axvline(1.0, color="0.3", lw=0.8)
             for y, v in enumerate(values):
-                ax.text(v, y, f" {v:,.0f}" if v >= 1000 else f" {v:.3g}",
-                        va="center", fontsize=7.5)
+                ax.text(
+                    v,
+                    y,
+                    f" {v:,.0f}" if v >= 1000 else f" {v:.3g}",
+                    va="center",
+                    fontsize=7.5,
+                )
             ax.set_title(label, fontsize=9)
             ax.grid(axis="x", alpha=0.3)
         threads = "" if self.threads is None else f", {self.threads} thread(s)"
-        fig.suptitle(f"{self.dataset or 'data'}: {self.n_train} training / "
-                     f"{self.n_test} test samples{threads} (glassnet networks in "
-                     "blue)", fontsize=10)
+        fig.suptitle(
+            f"{self.dataset or 'data'}: {self.n_train} training / "
+            f"{self.n_test} test samples{threads} (glassnet networks in "
+            "blue)",
+            fontsize=10,
+        )
         return finish(fig, path)
 
 
-def compare(X, y, *, task=None, input_shape=None, models=None, test_size=0.25,
-            random_state=0, epochs: int = 200, threads: int | None = 1,
-            dataset: str = "") -> Comparison:
+def compare(
+    X,
+    y,
+    *,
+    task=None,
+    input_shape=None,
+    models=None,
+    test_size=0.25,
+    random_state=0,
+    epochs: int = 200,
+    threads: int | None = 1,
+    dataset: str = "",
+) -> Comparison:
     """Train classical models and glassnet networks on one split and compare them.
 
     Parameters
@@ -280,11 +335,16 @@ def compare(X, y, *, task=None, input_shape=None, models=None, test_size=0.25,
         task = "classification" if y.dtype.kind in "iubUSO" else "regression"
     classification = task == "classification"
     Xtr, Xte, ytr, yte = train_test_split(
-        X, y, test_size=test_size, random_state=random_state,
-        stratify=y if classification else None)
+        X,
+        y,
+        test_size=test_size,
+        random_state=random_state,
+        stratify=y if classification else None,
+    )
     if models is None:
-        models = default_models(task, input_shape, epochs=epochs,
-                                random_state=random_state)
+        models = default_models(
+            task, input_shape, epochs=epochs, random_state=random_state
+        )
     rows = []
     for name, model in models.items():
         pipe = make_pipeline(StandardScaler(), model)
@@ -295,9 +355,13 @@ def compare(X, y, *, task=None, input_shape=None, models=None, test_size=0.25,
             start = time.perf_counter()
             pred = pipe.predict(Xte)
             predict_us = (time.perf_counter() - start) / len(Xte) * 1e6
-        row = {"model": name, "network": isinstance(model, _GlassnetEstimator),
-               "fit_s": fit_s, "predict_us": predict_us,
-               "size_kb": len(pickle.dumps(pipe[-1])) / 1024}
+        row = {
+            "model": name,
+            "network": isinstance(model, _GlassnetEstimator),
+            "fit_s": fit_s,
+            "predict_us": predict_us,
+            "size_kb": len(pickle.dumps(pipe[-1])) / 1024,
+        }
         if classification:
             row["accuracy"] = float(accuracy_score(yte, pred))
         else:
@@ -332,4 +396,6 @@ def load_dataset(name: str, seed: int = 0):
 
         X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
         return X, y, "regression" if name == "diabetes" else "classification", None
-    raise ConfigError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}.")
+    raise ConfigError(
+        f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}."
+    )

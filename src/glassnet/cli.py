@@ -60,7 +60,9 @@ def _demo(args) -> int:
 
 # --- train ----------------------------------------------------------------------------
 def _train(args) -> int:
-    if args.distributed:  # one rank failing must stop the others, not leave them waiting
+    if (
+        args.distributed
+    ):  # one rank failing must stop the others, not leave them waiting
         from .distributed import abort_on_failure
 
         return abort_on_failure(_train_rank, args)
@@ -178,14 +180,20 @@ def _check_outputs(model_path, checkpoint) -> None:
 
 def _run_log(args, cfg) -> list:
     """[RunLog] when the run is to be logged (--log-dir, [train] log_dir, --dashboard)."""
-    log_dir = args.log_dir or cfg.train.get("log_dir") or ("runs" if args.dashboard
-                                                            else None)
+    log_dir = (
+        args.log_dir or cfg.train.get("log_dir") or ("runs" if args.dashboard else None)
+    )
     if log_dir is None:
         return []
     from .train import RunLog
 
-    config = {"config": os.path.abspath(cfg.path), "data": cfg.data,
-              "model": cfg.model, "train": cfg.train, "optimizer": cfg.optimizer}
+    config = {
+        "config": os.path.abspath(cfg.path),
+        "data": cfg.data,
+        "model": cfg.model,
+        "train": cfg.train,
+        "optimizer": cfg.optimizer,
+    }
     return [RunLog(log_dir, config=config, serve=args.dashboard)]
 
 
@@ -436,8 +444,10 @@ def _inspect_onnx(args) -> int:
     )
     shape = info["input_shape"]
     known = None if None in shape else shape
-    print(f"input {info['input_name']!r}: (batch, {', '.join(map(str, shape))}) "
-          f"{info['input_dtype']}".replace(", )", ")"))
+    print(
+        f"input {info['input_name']!r}: (batch, {', '.join(map(str, shape))}) "
+        f"{info['input_dtype']}".replace(", )", ")")
+    )
     from .inspect.summary import summary
 
     print(summary(model, input_shape=known))
@@ -474,11 +484,18 @@ def _export(args) -> int:
     standardize = None
     if mf.metadata.get("standardize") and not args.raw:
         standardize = (mf.arrays["standardize.mean"], mf.arrays["standardize.scale"])
-    export_onnx(mf.model, args.output, opset=args.opset,
-                dynamic_batch=not args.fixed_batch,
-                input_shape=tuple(shape) if shape else None, standardize=standardize)
-    print(f"wrote {args.output}: {os.path.getsize(args.output):,} bytes"
-          + (" (standardises its inputs itself)" if standardize else ""))
+    export_onnx(
+        mf.model,
+        args.output,
+        opset=args.opset,
+        dynamic_batch=not args.fixed_batch,
+        input_shape=tuple(shape) if shape else None,
+        standardize=standardize,
+    )
+    print(
+        f"wrote {args.output}: {os.path.getsize(args.output):,} bytes"
+        + (" (standardises its inputs itself)" if standardize else "")
+    )
     return 0
 
 
@@ -487,7 +504,9 @@ def _inspect_figures(model, folder) -> list:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        print("figures need matplotlib: pip install matplotlib (or pip install -e '.[plot]' in a glassnet checkout)")
+        print(
+            "figures need matplotlib: pip install matplotlib (or pip install -e '.[plot]' in a glassnet checkout)"
+        )
         return []
     import matplotlib.pyplot as plt
 
@@ -582,9 +601,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("name", nargs="?", help="which demo; see --list")
     demo.add_argument("--list", action="store_true", help="list the demos")
-    demo.add_argument("--out", metavar="PATH",
-                      help="where demos that draw a figure write it (PNG or SVG; "
-                      "default: a new temporary folder, printed)")
+    demo.add_argument(
+        "--out",
+        metavar="PATH",
+        help="where demos that draw a figure write it (PNG or SVG; "
+        "default: a new temporary folder, printed)",
+    )
     demo.set_defaults(func=_demo)
 
     train = sub.add_parser(
@@ -615,10 +637,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--quiet", "-q", action="store_true", help="print only the result"
     )
-    train.add_argument("--log-dir", help="write the run to a store in this folder "
-                       "(default: [train] log_dir; 'runs' with --dashboard)")
-    train.add_argument("--dashboard", action="store_true",
-                       help="watch training live in the browser (127.0.0.1)")
+    train.add_argument(
+        "--log-dir",
+        help="write the run to a store in this folder "
+        "(default: [train] log_dir; 'runs' with --dashboard)",
+    )
+    train.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="watch training live in the browser (127.0.0.1)",
+    )
     train.set_defaults(func=_train)
 
     ev = sub.add_parser(
@@ -670,10 +698,13 @@ def build_parser() -> argparse.ArgumentParser:
         "counts and training record; with --figures, also draw its weights.",
     )
     ins.add_argument("model", metavar="MODEL")
-    ins.add_argument("--figures", metavar="DIR",
-                     help="draw the first layer's weights, the network (dense nets of at "
-                     "most 16 neurons a layer) and conv filters into DIR (needs "
-                     "matplotlib, the plot extra)")
+    ins.add_argument(
+        "--figures",
+        metavar="DIR",
+        help="draw the first layer's weights, the network (dense nets of at "
+        "most 16 neurons a layer) and conv filters into DIR (needs "
+        "matplotlib, the plot extra)",
+    )
     ins.set_defaults(func=_inspect)
 
     ex = sub.add_parser(
@@ -688,10 +719,16 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("model", metavar="MODEL")
     ex.add_argument("output", metavar="OUT.onnx")
     ex.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
-    ex.add_argument("--fixed-batch", action="store_true",
-                    help="fix the batch axis to 1 instead of leaving it open")
-    ex.add_argument("--raw", action="store_true",
-                    help="leave the saved standardisation out of the graph")
+    ex.add_argument(
+        "--fixed-batch",
+        action="store_true",
+        help="fix the batch axis to 1 instead of leaving it open",
+    )
+    ex.add_argument(
+        "--raw",
+        action="store_true",
+        help="leave the saved standardisation out of the graph",
+    )
     ex.set_defaults(func=_export)
 
     be = sub.add_parser(
@@ -752,8 +789,13 @@ def build_parser() -> argparse.ArgumentParser:
         from . import sweep
 
         _need_file(args.sweep)
-        sweep.run(args.sweep, args.trials, storage=args.storage,
-                  study_name=args.study, out=args.out)
+        sweep.run(
+            args.sweep,
+            args.trials,
+            storage=args.storage,
+            study_name=args.study,
+            out=args.out,
+        )
         return 0
 
     sw = sub.add_parser(
@@ -765,37 +807,56 @@ def build_parser() -> argparse.ArgumentParser:
         "several processes or machines running the same command share the work.",
     )
     sw.add_argument("sweep", metavar="SWEEP.toml")
-    sw.add_argument("--trials", type=int, required=True, metavar="N",
-                    help="trials in the whole study, across every process")
-    sw.add_argument("--storage", metavar="URL",
-                    help="a journal file path or a database URL such as "
-                    "postgresql://user:pass@host/db (default: SWEEP.journal next "
-                    "to the sweep file)")
-    sw.add_argument("--study", metavar="NAME",
-                    help="study name (default: the sweep file's name)")
-    sw.add_argument("--out", metavar="DIR",
-                    help="folder for the table's best.toml, best.glassnet and "
-                    "figures (default: the sweep file's name)")
+    sw.add_argument(
+        "--trials",
+        type=int,
+        required=True,
+        metavar="N",
+        help="trials in the whole study, across every process",
+    )
+    sw.add_argument(
+        "--storage",
+        metavar="URL",
+        help="a journal file path or a database URL such as "
+        "postgresql://user:pass@host/db (default: SWEEP.journal next "
+        "to the sweep file)",
+    )
+    sw.add_argument(
+        "--study", metavar="NAME", help="study name (default: the sweep file's name)"
+    )
+    sw.add_argument(
+        "--out",
+        metavar="DIR",
+        help="folder for the table's best.toml, best.glassnet and "
+        "figures (default: the sweep file's name)",
+    )
     sw.set_defaults(func=_sweep)
 
     def _dashboard(args) -> int:
         from .dashboard import serve
 
         if not os.path.isdir(args.log_dir):
-            raise _UsageError(f"{args.log_dir}: no such folder (runs are written "
-                              "there by fit(log_dir=...) or [train] log_dir)")
+            raise _UsageError(
+                f"{args.log_dir}: no such folder (runs are written "
+                "there by fit(log_dir=...) or [train] log_dir)"
+            )
         serve(args.log_dir, port=args.port, host=args.host)
         return 0
 
     dash = sub.add_parser(
-        "dashboard", help="watch training runs in the browser (local web app)",
+        "dashboard",
+        help="watch training runs in the browser (local web app)",
         description="Serve the run stores in LOG_DIR on http://127.0.0.1:PORT/. "
-        "Needs pip install 'glassnet[dashboard]'.")
+        "Needs pip install 'glassnet[dashboard]'.",
+    )
     dash.add_argument("log_dir", nargs="?", default="runs", metavar="LOG_DIR")
     dash.add_argument("--port", type=int, default=6006)
-    dash.add_argument("--host", default="127.0.0.1",
-                      help="address to listen on; anything but loopback is "
-                      "reachable from other machines (a warning is printed)")
+    dash.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; anything but loopback is "
+        "reachable from other machines (a warning is printed)",
+    )
     dash.set_defaults(func=_dashboard)
     return parser
 
@@ -810,13 +871,28 @@ def _compare(args) -> int:
         raise _UsageError(f"--test-size must be between 0 and 1; got {args.test_size}")
     X, y, task, shape = baselines.load_dataset(args.dataset, seed=args.seed)
     result = baselines.compare(
-        X, y, task=task, input_shape=shape, test_size=args.test_size,
-        random_state=args.seed, dataset=args.dataset,
-        **({} if args.epochs is None else {"epochs": args.epochs}))
+        X,
+        y,
+        task=task,
+        input_shape=shape,
+        test_size=args.test_size,
+        random_state=args.seed,
+        dataset=args.dataset,
+        **({} if args.epochs is None else {"epochs": args.epochs}),
+    )
     if args.json:
-        print(json.dumps({"dataset": args.dataset, "task": result.task,
-                          "n_train": result.n_train, "n_test": result.n_test,
-                          "rows": result.rows}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "dataset": args.dataset,
+                    "task": result.task,
+                    "n_train": result.n_train,
+                    "n_test": result.n_test,
+                    "rows": result.rows,
+                },
+                indent=2,
+            )
+        )
     else:
         print(result)
     if args.out != "-":
@@ -838,14 +914,29 @@ def _add_compare(sub, debug) -> None:
         "draw them.",
     )
     cmp.add_argument("--dataset", required=True, choices=DATASETS)
-    cmp.add_argument("--out", default="compare.png", metavar="PATH",
-                     help="the figure, PNG or SVG (default: compare.png; - for none)")
-    cmp.add_argument("--seed", type=int, default=0,
-                     help="the split's and the models' seed (default 0)")
-    cmp.add_argument("--test-size", type=float, default=0.25,
-                     help="share of samples held out (default 0.25)")
-    cmp.add_argument("--epochs", type=int,
-                     help="most epochs for the networks (default 200; they stop early)")
+    cmp.add_argument(
+        "--out",
+        default="compare.png",
+        metavar="PATH",
+        help="the figure, PNG or SVG (default: compare.png; - for none)",
+    )
+    cmp.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="the split's and the models' seed (default 0)",
+    )
+    cmp.add_argument(
+        "--test-size",
+        type=float,
+        default=0.25,
+        help="share of samples held out (default 0.25)",
+    )
+    cmp.add_argument(
+        "--epochs",
+        type=int,
+        help="most epochs for the networks (default 200; they stop early)",
+    )
     cmp.add_argument("--json", action="store_true", help="print the rows as JSON")
     cmp.set_defaults(func=_compare)
 

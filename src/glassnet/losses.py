@@ -38,8 +38,16 @@ from .ops import reduce as _rd
 from .ops.loss import _binary_cross_entropy, _cross_entropy, _reshape_hint
 from .tensor import Tensor, as_tensor
 
-__all__ = ["Loss", "MSE", "SSE", "MAE", "Huber", "BinaryCrossEntropy", "CrossEntropy",
-           "get"]
+__all__ = [
+    "Loss",
+    "MSE",
+    "SSE",
+    "MAE",
+    "Huber",
+    "BinaryCrossEntropy",
+    "CrossEntropy",
+    "get",
+]
 
 
 class Loss:
@@ -70,8 +78,10 @@ class Loss:
         )
         hint = _reshape_hint(pred_shape, target_shape)
         if not hint and len(pred_shape) == len(target_shape) + 1 and pred_shape[-1] > 1:
-            hint = (" Targets look like class labels: use CrossEntropy(), or one-hot "
-                    "encode them.")
+            hint = (
+                " Targets look like class labels: use CrossEntropy(), or one-hot "
+                "encode them."
+            )
         return msg + hint
 
     def __repr__(self) -> str:
@@ -238,12 +248,16 @@ class BinaryCrossEntropy(Loss):
         self.from_logits = bool(from_logits)
 
     def forward(self, prediction, target):
-        return _binary_cross_entropy(prediction, target, self.from_logits, "mean",
-                                     repr(self))
+        return _binary_cross_entropy(
+            prediction, target, self.from_logits, "mean", repr(self)
+        )
 
     def __repr__(self) -> str:
-        return "BinaryCrossEntropy(from_logits=True)" if self.from_logits \
+        return (
+            "BinaryCrossEntropy(from_logits=True)"
+            if self.from_logits
             else "BinaryCrossEntropy()"
+        )
 
 
 class CrossEntropy(Loss):
@@ -282,12 +296,18 @@ class CrossEntropy(Loss):
 
 
 _NAMES = {
-    "mse": MSE, "mean_squared_error": MSE,
-    "sse": SSE, "sum_squared_error": SSE,
-    "mae": MAE, "mean_absolute_error": MAE,
-    "huber": Huber, "smooth_l1": Huber,
-    "bce": BinaryCrossEntropy, "binary_cross_entropy": BinaryCrossEntropy,
-    "cross_entropy": CrossEntropy, "ce": CrossEntropy,
+    "mse": MSE,
+    "mean_squared_error": MSE,
+    "sse": SSE,
+    "sum_squared_error": SSE,
+    "mae": MAE,
+    "mean_absolute_error": MAE,
+    "huber": Huber,
+    "smooth_l1": Huber,
+    "bce": BinaryCrossEntropy,
+    "binary_cross_entropy": BinaryCrossEntropy,
+    "cross_entropy": CrossEntropy,
+    "ce": CrossEntropy,
 }
 
 

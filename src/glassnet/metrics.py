@@ -25,8 +25,13 @@ from ._validate import shape_str
 from .errors import DataError, DTypeError, ShapeError
 from .tensor import Tensor
 
-__all__ = ["to_labels", "accuracy", "error_rate", "confusion_matrix",
-           "format_confusion_matrix"]
+__all__ = [
+    "to_labels",
+    "accuracy",
+    "error_rate",
+    "confusion_matrix",
+    "format_confusion_matrix",
+]
 
 
 def _array(where: str, name: str, x) -> np.ndarray:
@@ -201,7 +206,8 @@ def confusion_matrix(y_true, y_pred, num_classes=None) -> np.ndarray:
         k = seen
     else:
         integer = isinstance(num_classes, (int, np.integer)) and not isinstance(
-            num_classes, bool)
+            num_classes, bool
+        )
         if not integer or num_classes < 1:
             raise DataError(
                 f"confusion_matrix: num_classes must be a positive integer; got "
@@ -245,8 +251,9 @@ def format_confusion_matrix(cm, labels=None) -> str:
             f"{shape_str(m.shape)}."
         )
     if m.dtype.kind not in "iub":
-        raise DTypeError(f"format_confusion_matrix: expected integer counts; got dtype "
-                         f"{m.dtype}.")
+        raise DTypeError(
+            f"format_confusion_matrix: expected integer counts; got dtype {m.dtype}."
+        )
     k = m.shape[0]
     names = [str(i) for i in range(k)] if labels is None else [str(s) for s in labels]
     if len(names) != k:
@@ -260,6 +267,6 @@ def format_confusion_matrix(cm, labels=None) -> str:
     left = max(len(corner), *(len(s) for s in names)) if names else len(corner)
     lines = [corner.ljust(left) + "".join("  " + s.rjust(width) for s in names)]
     for i, name in enumerate(names):
-        row = cells[i * k:(i + 1) * k]
+        row = cells[i * k : (i + 1) * k]
         lines.append(name.rjust(left) + "".join("  " + s.rjust(width) for s in row))
     return "\n".join(lines)

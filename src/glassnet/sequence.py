@@ -91,8 +91,10 @@ def carry_state(model):
 def _as_stream(where: str, tokens) -> np.ndarray:
     arr = np.asarray(tokens)
     if arr.ndim != 1:
-        raise ShapeError(f"{where} expected a 1-D stream of symbol ids; got shape "
-                         f"{shape_str(arr.shape)}.")
+        raise ShapeError(
+            f"{where} expected a 1-D stream of symbol ids; got shape "
+            f"{shape_str(arr.shape)}."
+        )
     if arr.dtype.kind not in "iu":
         raise DataError(f"{where} expected integer symbol ids; got dtype {arr.dtype}.")
     if arr.size and arr.min() < 0:
@@ -124,16 +126,28 @@ def stream_batches(tokens, batch_size: int, seq_len: int):
     arr = _as_stream(where, tokens).astype(np.int64)
     n = (len(arr) - 1) // batch_size  # inputs per row; each needs a next symbol
     if n < 1:
-        raise DataError(f"{where}: a stream of {len(arr)} symbols is too short for "
-                        f"{batch_size} rows; use a smaller batch_size.")
-    rows = np.stack([arr[b * n: b * n + n + 1] for b in range(batch_size)])
+        raise DataError(
+            f"{where}: a stream of {len(arr)} symbols is too short for "
+            f"{batch_size} rows; use a smaller batch_size."
+        )
+    rows = np.stack([arr[b * n : b * n + n + 1] for b in range(batch_size)])
     for start in range(0, n, seq_len):
         stop = min(start + seq_len, n)
-        yield rows[:, start:stop], rows[:, start + 1:stop + 1]
+        yield rows[:, start:stop], rows[:, start + 1 : stop + 1]
 
 
-def fit_stream(model, tokens, *, loss, optimizer, seq_len: int = 64, batch_size: int = 32,
-               epochs: int = 1, clip_norm=None, verbose: int = 0):
+def fit_stream(
+    model,
+    tokens,
+    *,
+    loss,
+    optimizer,
+    seq_len: int = 64,
+    batch_size: int = 32,
+    epochs: int = 1,
+    clip_norm=None,
+    verbose: int = 0,
+):
     """Train on one long stream by truncated backpropagation through time.
 
     Each epoch reads the stream through :func:`stream_batches` inside
@@ -193,8 +207,10 @@ def fit_stream(model, tokens, *, loss, optimizer, seq_len: int = 64, batch_size:
                 optimizer.step()
                 v = float(value.data)
                 if not math.isfinite(v):
-                    raise DivergedError(f"{where}: the loss became {v} in epoch {epoch + 1}; "
-                                        "lower the learning rate or set clip_norm.")
+                    raise DivergedError(
+                        f"{where}: the loss became {v} in epoch {epoch + 1}; "
+                        "lower the learning rate or set clip_norm."
+                    )
                 total, count = total + v * y.size, count + y.size
         history.record(epoch, {"loss": total / count})
         if verbose:
@@ -225,12 +241,20 @@ def sample(scores, temperature: float = 1.0, seed=None) -> np.ndarray:
     [1]
     """
     data = np.asarray(getattr(scores, "data", scores), dtype=np.float64)
-    if (not isinstance(temperature, numbers.Real) or isinstance(temperature, bool)
-            or not math.isfinite(temperature) or temperature < 0):
-        raise ConfigError(f"sample(): temperature must be a number >= 0; got {temperature!r}.")
+    if (
+        not isinstance(temperature, numbers.Real)
+        or isinstance(temperature, bool)
+        or not math.isfinite(temperature)
+        or temperature < 0
+    ):
+        raise ConfigError(
+            f"sample(): temperature must be a number >= 0; got {temperature!r}."
+        )
     if data.ndim == 0:
-        raise ShapeError("sample() expected scores with a last axis over the vocabulary; "
-                         "got a single number.")
+        raise ShapeError(
+            "sample() expected scores with a last axis over the vocabulary; "
+            "got a single number."
+        )
     if temperature == 0:
         return data.argmax(axis=-1).astype(np.int64)
     probs = softmax_array(data / temperature, axis=-1)
@@ -240,7 +264,9 @@ def sample(scores, temperature: float = 1.0, seed=None) -> np.ndarray:
     return np.minimum(picks, data.shape[-1] - 1).astype(np.int64)
 
 
-def generate(model, prompt, steps: int, temperature: float = 1.0, seed=None) -> np.ndarray:
+def generate(
+    model, prompt, steps: int, temperature: float = 1.0, seed=None
+) -> np.ndarray:
     """Let ``model`` continue ``prompt`` for ``steps`` symbols, feeding back its own picks.
 
     The prompt is read once (the recurrent layers keep their state), then at
@@ -271,11 +297,14 @@ def generate(model, prompt, steps: int, temperature: float = 1.0, seed=None) -> 
     check_positive(where, "steps", steps, integer=True)
     ids = np.asarray(prompt)
     if ids.ndim not in (1, 2) or ids.shape[-1] == 0:
-        raise ShapeError(f"{where} expected a prompt of shape (time,) or (batch, time) with "
-                         f"at least one symbol; got shape {shape_str(ids.shape)}.")
+        raise ShapeError(
+            f"{where} expected a prompt of shape (time,) or (batch, time) with "
+            f"at least one symbol; got shape {shape_str(ids.shape)}."
+        )
     if ids.dtype.kind not in "iu":
-        raise DataError(f"{where} expected integer symbol ids in the prompt; got dtype "
-                        f"{ids.dtype}.")
+        raise DataError(
+            f"{where} expected integer symbol ids in the prompt; got dtype {ids.dtype}."
+        )
     single = ids.ndim == 1
     ids = ids[None] if single else ids
     rng = make_rng(seed)
@@ -289,7 +318,7 @@ def generate(model, prompt, steps: int, temperature: float = 1.0, seed=None) -> 
                 last = scores[:, -1] if scores.ndim == 3 else scores
                 out[:, t] = sample(last, temperature, rng)
                 if t + 1 < steps:
-                    scores = model(out[:, t:t + 1]).data
+                    scores = model(out[:, t : t + 1]).data
     finally:
         model.train(was_training)
     return out[0] if single else out

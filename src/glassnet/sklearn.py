@@ -49,18 +49,36 @@ from .train.loop import _resolve_optimizer
 
 __all__ = ["GlassnetClassifier", "GlassnetRegressor"]
 
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
-                "identity": nn.Identity}
+_ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "identity": nn.Identity,
+}
 
 
 class _GlassnetEstimator(BaseEstimator):
     """What the classifier and the regressor share: building, fitting, pickling."""
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", loss=None,
-                 optimizer="adam", lr=0.001, epochs=100, batch_size=32,
-                 validation_fraction=0.1, early_stopping=False, patience=10,
-                 random_state=None, verbose=0, callbacks=None, module=None,
-                 input_shape=None, warm_start=False):
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        loss=None,
+        optimizer="adam",
+        lr=0.001,
+        epochs=100,
+        batch_size=32,
+        validation_fraction=0.1,
+        early_stopping=False,
+        patience=10,
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        module=None,
+        input_shape=None,
+        warm_start=False,
+    ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.loss = loss
@@ -163,14 +181,23 @@ class _GlassnetEstimator(BaseEstimator):
         if self.early_stopping:
             split = self.validation_fraction
             callbacks.append(EarlyStopping("val_loss", patience=self.patience))
-        history = fit(self.model_, self._shaped(X), y, loss=self.loss,
-                      optimizer=self._optimizer, epochs=int(epochs),
-                      batch_size=min(int(self.batch_size), len(X)),
-                      validation_split=split, callbacks=callbacks,
-                      seed=seed + self.n_iter_, verbose=self.verbose)
+        history = fit(
+            self.model_,
+            self._shaped(X),
+            y,
+            loss=self.loss,
+            optimizer=self._optimizer,
+            epochs=int(epochs),
+            batch_size=min(int(self.batch_size), len(X)),
+            validation_split=split,
+            callbacks=callbacks,
+            seed=seed + self.n_iter_,
+            verbose=self.verbose,
+        )
         for epoch in range(len(history)):
-            self.history_.record(self.n_iter_ + epoch,
-                                 {k: v[epoch] for k, v in history.history.items()})
+            self.history_.record(
+                self.n_iter_ + epoch, {k: v[epoch] for k, v in history.history.items()}
+            )
         self.n_iter_ += len(history)
 
     def _features(self):
@@ -184,8 +211,12 @@ class _GlassnetEstimator(BaseEstimator):
     def _can_continue(self, features_before, same_targets: bool) -> bool:
         """warm_start: may fit continue the current network on this data (the same
         columns, by number and by name, and the same classes or target columns)?"""
-        return (self.warm_start and hasattr(self, "model_") and same_targets
-                and features_before == self._features())
+        return (
+            self.warm_start
+            and hasattr(self, "model_")
+            and same_targets
+            and features_before == self._features()
+        )
 
     def _outputs(self, X) -> np.ndarray:
         check_is_fitted(self)
@@ -291,13 +322,16 @@ _PARAMS_DOC = """
 
 
 class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
-    __doc__ = """A glassnet network as a scikit-learn classifier.
+    __doc__ = (
+        """A glassnet network as a scikit-learn classifier.
 
     The network gives one score per class; ``predict_proba`` is their
     softmax, ``predict`` the class with the largest score. Labels can be
     anything scikit-learn accepts (ints, strings ...); ``classes_`` lists
     them in sorted order.
-    """ + _PARAMS_DOC % {"loss": "cross-entropy on the class scores"} + """
+    """
+        + _PARAMS_DOC % {"loss": "cross-entropy on the class scores"}
+        + """
     classes_ : ndarray, shape (n_classes,)
 
     Examples
@@ -312,6 +346,7 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
     >>> clf.score(d.X / 16, d.y) > 0.9
     True
     """
+    )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -341,8 +376,9 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
         classes = np.unique(y)
-        keep = self._can_continue(before, old is not None
-                                  and np.array_equal(classes, old))
+        keep = self._can_continue(
+            before, old is not None and np.array_equal(classes, old)
+        )
         if len(classes) < 2:
             raise ValueError(
                 f"{self._where()} needs samples of at least 2 classes to learn from; "
@@ -370,10 +406,13 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
         if first:
             self.classes_ = np.unique(np.asarray(classes))
             if len(self.classes_) < 2:
-                raise ValueError(f"{self._where()}.partial_fit: classes= must hold at "
-                                 f"least 2 classes; got {self.classes_.tolist()}.")
-        elif classes is not None and not np.array_equal(np.unique(classes),
-                                                         self.classes_):
+                raise ValueError(
+                    f"{self._where()}.partial_fit: classes= must hold at "
+                    f"least 2 classes; got {self.classes_.tolist()}."
+                )
+        elif classes is not None and not np.array_equal(
+            np.unique(classes), self.classes_
+        ):
             raise ValueError(
                 f"{self._where()}.partial_fit: classes= {np.unique(classes).tolist()} "
                 f"differ from those of the first call, {self.classes_.tolist()}."
@@ -393,14 +432,17 @@ class GlassnetClassifier(ClassifierMixin, _GlassnetEstimator):
 
 
 class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
-    __doc__ = """A glassnet network as a scikit-learn regressor.
+    __doc__ = (
+        """A glassnet network as a scikit-learn regressor.
 
     The targets are standardised for training (``y_mean_``, ``y_scale_``)
     and the predictions scaled back, so the loss sees numbers near 1 whatever
     the units of y. y may have several columns (one output each). A network
     that continues (``warm_start``, ``partial_fit``) keeps the scaling of the
     fit that started it.
-    """ + _PARAMS_DOC % {"loss": "mean squared error"} + """
+    """
+        + _PARAMS_DOC % {"loss": "mean squared error"}
+        + """
     y_mean_, y_scale_ : ndarray, shape (n_outputs,)
 
     Examples
@@ -413,6 +455,7 @@ class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
     >>> reg.score(X, 3 * X[:, 0] + 5) > 0.99
     True
     """
+    )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -432,8 +475,9 @@ class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
         """
         before = self._features()
         old = getattr(self, "y_mean_", np.empty(0)).shape[0]
-        X, y = validate_data(self, X, y, dtype=np.float32, multi_output=True,
-                             y_numeric=True)
+        X, y = validate_data(
+            self, X, y, dtype=np.float32, multi_output=True, y_numeric=True
+        )
         y2 = np.asarray(y, np.float64).reshape(len(y), -1)
         keep = self._can_continue(before, old == y2.shape[1])
         if not keep:
@@ -450,8 +494,9 @@ class GlassnetRegressor(RegressorMixin, _GlassnetEstimator):
         The first call fixes the target scaling (``y_mean_``, ``y_scale_``).
         """
         first = not hasattr(self, "model_")
-        X, y = validate_data(self, X, y, reset=first, dtype=np.float32,
-                             multi_output=True, y_numeric=True)
+        X, y = validate_data(
+            self, X, y, reset=first, dtype=np.float32, multi_output=True, y_numeric=True
+        )
         y2 = np.asarray(y, np.float64).reshape(len(y), -1)
         if first:
             self.y_mean_ = y2.mean(axis=0)

@@ -29,7 +29,14 @@ import numpy as np
 from ._validate import shape_str
 from .errors import DTypeError, GraphError, ShapeError
 
-__all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "unbroadcast"]
+__all__ = [
+    "Tensor",
+    "tensor",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "unbroadcast",
+]
 
 
 class _GradMode:
@@ -107,9 +114,12 @@ def _ragged_where(data, where: str = "data") -> str | None:
     """Where nested lists stop being rectangular: a sentence, or None if they are."""
     if not isinstance(data, (list, tuple)):
         return None
-    sizes = {len(item) if isinstance(item, (list, tuple)) else
-             (item.shape[0] if isinstance(item, np.ndarray) and item.ndim else None)
-             for item in data}
+    sizes = {
+        len(item)
+        if isinstance(item, (list, tuple))
+        else (item.shape[0] if isinstance(item, np.ndarray) and item.ndim else None)
+        for item in data
+    }
     if len(sizes) > 1:
         if None in sizes:
             return f"the items of {where} mix numbers and lists"
@@ -146,7 +156,9 @@ def _to_array(data, dtype) -> np.ndarray:
     if dtype is not None:
         dt = np.dtype(dtype)
         if dt.kind not in "fiub":
-            raise DTypeError(f"tensor(): unsupported dtype {dt}; use float32 or float64.")
+            raise DTypeError(
+                f"tensor(): unsupported dtype {dt}; use float32 or float64."
+            )
         return _asarray(data, dt)
     if isinstance(data, np.ndarray):
         if data.dtype.kind == "f" and data.dtype in _FLOATS:
@@ -191,8 +203,17 @@ class Tensor:
         writing into it.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_g",
-                 "_retain", "name", "__weakref__")
+    __slots__ = (
+        "data",
+        "grad",
+        "requires_grad",
+        "_parents",
+        "_backward",
+        "_g",
+        "_retain",
+        "name",
+        "__weakref__",
+    )
     # Makes ``ndarray + Tensor`` call Tensor.__radd__ instead of NumPy looping.
     __array_ufunc__ = None
 
@@ -264,13 +285,21 @@ class Tensor:
         """The same values, cut off from the graph (no gradient flows back)."""
         out = Tensor.__new__(Tensor)
         out.data, out.grad, out.requires_grad = self.data, None, False
-        out._parents, out._backward, out._g, out._retain, out.name = (), None, None, False, None
+        out._parents, out._backward, out._g, out._retain, out.name = (
+            (),
+            None,
+            None,
+            False,
+            None,
+        )
         return out
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
         """Switch gradient recording for this leaf tensor on or off, in place."""
         if flag and self.data.dtype.kind != "f":
-            raise DTypeError(f"Only float tensors can require gradients; got dtype {self.dtype}.")
+            raise DTypeError(
+                f"Only float tensors can require gradients; got dtype {self.dtype}."
+            )
         self.requires_grad = bool(flag)
         return self
 
@@ -310,8 +339,11 @@ class Tensor:
                 )
             grad = np.ones(self.data.shape, self.data.dtype)
         else:
-            grad = np.array(grad.data if isinstance(grad, Tensor) else grad,
-                            dtype=self.dtype, copy=True)
+            grad = np.array(
+                grad.data if isinstance(grad, Tensor) else grad,
+                dtype=self.dtype,
+                copy=True,
+            )
             if grad.shape != self.shape:
                 raise ShapeError(
                     f"backward(): the gradient must have the tensor's shape "
@@ -443,6 +475,7 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
 
 # --- the two pieces every op uses ------------------------------------------
 
+
 def as_tensor(x, like: Tensor | None = None) -> Tensor:
     """``x`` if it already is a Tensor, else a constant Tensor.
 
@@ -453,14 +486,22 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
         return x
     out = Tensor.__new__(Tensor)
     if like is not None and like.data.dtype.kind == "f":
-        if isinstance(x, numbers.Number) or (isinstance(x, np.ndarray) and x.dtype.kind in "fiub"):
+        if isinstance(x, numbers.Number) or (
+            isinstance(x, np.ndarray) and x.dtype.kind in "fiub"
+        ):
             out.data = np.asarray(x, dtype=like.data.dtype)
         else:
             out.data = _to_array(x, like.data.dtype)
     else:
         out.data = _to_array(x, None)
     out.grad, out.requires_grad = None, False
-    out._parents, out._backward, out._g, out._retain, out.name = (), None, None, False, None
+    out._parents, out._backward, out._g, out._retain, out.name = (
+        (),
+        None,
+        None,
+        False,
+        None,
+    )
     return out
 
 

@@ -74,10 +74,15 @@ HERE = Path(__file__).resolve().parent
 # loops are the fallback for a NumPy built against another BLAS.
 SMALL_GEMM = 0
 _FLAGS = [
-    "-O3", "-fPIC", "-shared", "-std=c11",
+    "-O3",
+    "-fPIC",
+    "-shared",
+    "-std=c11",
     # Same float operations as written (no fused multiply-add, no reordering);
     # no errno and no FP-exception side effects, so loops with compares vectorise.
-    "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math",
+    "-ffp-contract=off",
+    "-fno-math-errno",
+    "-fno-trapping-math",
 ]
 _lock = threading.Lock()
 _loaded: dict[str, ctypes.CDLL | None] = {}
@@ -132,7 +137,8 @@ def _cpu_identity() -> str:
     except OSError:
         return platform.processor() or platform.machine()
     keep = [
-        line for line in text.splitlines()
+        line
+        for line in text.splitlines()
         if line.startswith(("model name", "flags", "Features", "CPU part"))
     ]
     return "\n".join(sorted(set(keep)))
@@ -176,9 +182,11 @@ def _recipe(name: str, source: Path, cc: str) -> tuple[list[str], str]:
     -fsanitize=address"`` or ``GLASSNET_NATIVE_CFLAGS`` get their own
     build), the compiler's version, the CPU, the platform and ABI_VERSION.
     """
-    text = source.read_bytes() + b"".join(
-        p.read_bytes() for p in sorted(HERE.glob("*.h"))
-    ) + _abi_header().encode()
+    text = (
+        source.read_bytes()
+        + b"".join(p.read_bytes() for p in sorted(HERE.glob("*.h")))
+        + _abi_header().encode()
+    )
     flags = list(_FLAGS) + os.environ.get(CFLAGS_VAR, "").split()
     flags.append(f'-DGN_IDENTITY="{_identity(name)}"')
     if platform.machine().lower() in ("x86_64", "amd64", "aarch64", "arm64"):
@@ -272,12 +280,12 @@ def _open_folder(folder: Path) -> tuple[int, str]:
                 child = os.open(parts[i], _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
             except OSError as exc:
                 raise NativeError(
-                    f"could not open {os.path.join(*parts[:i + 1])} without following "
+                    f"could not open {os.path.join(*parts[: i + 1])} without following "
                     f"a link: {exc.strerror}"
                 ) from exc
             os.close(fd)
             fd = child
-            _check_folder(fd, os.path.join(*parts[:i + 1]), last=i == len(parts) - 1)
+            _check_folder(fd, os.path.join(*parts[: i + 1]), last=i == len(parts) - 1)
     except BaseException:
         os.close(fd)
         raise
@@ -291,8 +299,11 @@ def _seal(data: bytes) -> bytes:
 
 def _sealed(data: bytes) -> bool:
     body, marker, digest = data[:-_SEAL_SIZE], data[-_SEAL_SIZE:-32], data[-32:]
-    return (len(data) > _SEAL_SIZE and marker == _SEAL
-            and hashlib.sha256(body).digest() == digest)
+    return (
+        len(data) > _SEAL_SIZE
+        and marker == _SEAL
+        and hashlib.sha256(body).digest() == digest
+    )
 
 
 def _open_entry(folder_fd: int, filename: str, path: Path) -> int | None:
@@ -318,8 +329,11 @@ def _open_entry(folder_fd: int, filename: str, path: Path) -> int | None:
     try:
         st = os.fstat(fd)
         mode = stat.S_IMODE(st.st_mode)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or mode & (
-                stat.S_IWGRP | stat.S_IWOTH):
+        if (
+            not stat.S_ISREG(st.st_mode)
+            or st.st_uid != os.getuid()
+            or mode & (stat.S_IWGRP | stat.S_IWOTH)
+        ):
             raise NativeError(
                 f"{path} is not a private file of this user (owner uid {st.st_uid}, "
                 f"mode {mode:04o}); it will not be loaded. Remove it and glassnet "
@@ -348,14 +362,26 @@ def _compile(name, source, cc, flags, folder, folder_fd, filename) -> None:
     generated = tempfile.TemporaryDirectory(prefix="glassnet-abi-")
     try:
         Path(generated.name, "gn_abi.h").write_text(_abi_header())
-        cmd = [*cc.split(), *flags, "-I", generated.name, "-I", str(HERE), str(source),
-               "-o", tmp, "-lm"]
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
-                             check=False)
+        cmd = [
+            *cc.split(),
+            *flags,
+            "-I",
+            generated.name,
+            "-I",
+            str(HERE),
+            str(source),
+            "-o",
+            tmp,
+            "-lm",
+        ]
+        out = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=120, check=False
+        )
         if out.returncode != 0 and "-march=native" in flags:
             cmd.remove("-march=native")  # a compiler that does not know it
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
-                                 check=False)
+            out = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=120, check=False
+            )
         if out.returncode != 0:
             err = (out.stderr or out.stdout).strip().splitlines()
             err = [line for line in err if "error" in line] or err  # the first error
@@ -369,7 +395,7 @@ def _compile(name, source, cc, flags, folder, folder_fd, filename) -> None:
             os.fchmod(fd, 0o700)
             view = memoryview(sealed)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)  # the bytes are on disk before the name points at them
         finally:
             os.close(fd)
@@ -442,22 +468,28 @@ def _build(name: str) -> ctypes.CDLL:
             fd = _open_entry(folder_fd, filename, target)
             if fd is None:
                 if attempt == 0 and os.path.lexists(target):
-                    _warn(f"the cached kernel library {target} was damaged (truncated "
-                          "or not glassnet's); building it again.")
+                    _warn(
+                        f"the cached kernel library {target} was damaged (truncated "
+                        "or not glassnet's); building it again."
+                    )
                 _compile(name, source, cc, flags, real, folder_fd, filename)
                 fd = _open_entry(folder_fd, filename, target)
                 if fd is None:
                     raise NativeError(
-                        f"{target} was damaged again right after its build.")
+                        f"{target} was damaged again right after its build."
+                    )
             lib = _dlopen(fd, target)
             found = _identity_of(lib)
             if found == _identity(name):
                 break
             if attempt == 1:
                 raise NativeError(
-                    f"{target} is not glassnet's {name} library (it says {found!r}).")
-            _warn(f"the cached kernel library {target} is not glassnet's {name} "
-                  f"library (it says {found!r}); building it again.")
+                    f"{target} is not glassnet's {name} library (it says {found!r})."
+                )
+            _warn(
+                f"the cached kernel library {target} is not glassnet's {name} "
+                f"library (it says {found!r}); building it again."
+            )
             os.unlink(filename, dir_fd=folder_fd)
     finally:
         os.close(folder_fd)
@@ -516,7 +548,11 @@ def describe() -> list[str]:
         f"cache: {_cache_dir()}",
         f"compiler: {_compiler() or 'none found'}",
         "BLAS for matrix products: "
-        + ("NumPy's OpenBLAS" if sgemm_address() else "none found; the kernels' own loops"),
+        + (
+            "NumPy's OpenBLAS"
+            if sgemm_address()
+            else "none found; the kernels' own loops"
+        ),
         f"memory between steps (glassnet/_malloc.py): {_malloc.status()}",
     ]
     for name in names():
@@ -533,7 +569,9 @@ def describe() -> list[str]:
 def status() -> dict[str, str]:
     """What happened to each kernel library asked for so far: 'loaded' or why not."""
     if not enabled():
-        return {name.stem: "turned off by GLASSNET_NATIVE=0" for name in HERE.glob("*.c")}
+        return {
+            name.stem: "turned off by GLASSNET_NATIVE=0" for name in HERE.glob("*.c")
+        }
     return dict(_reasons)
 
 
@@ -547,8 +585,10 @@ def _forget() -> None:
 
 def _missing(library: str, symbol: str) -> None:
     """A loaded library lacks a function: NumPy with a warning, or NativeError (=1)."""
-    message = (f"the compiled kernel library {library!r} ({_paths.get(library)}) has "
-               f"no function {symbol}")
+    message = (
+        f"the compiled kernel library {library!r} ({_paths.get(library)}) has "
+        f"no function {symbol}"
+    )
     if _mode() == "require":
         raise NativeError(f"{message}; it is required (GLASSNET_NATIVE=1).")
     _reasons[library] = message

@@ -57,8 +57,10 @@ def _need_starlette():
     try:
         import starlette  # noqa: F401
     except ImportError:
-        raise ImportError("the dashboard needs Starlette and uvicorn: "
-                          "pip install 'glassnet[dashboard]'") from None
+        raise ImportError(
+            "the dashboard needs Starlette and uvicorn: "
+            "pip install 'glassnet[dashboard]'"
+        ) from None
 
 
 def _finite(x):
@@ -83,8 +85,9 @@ class Runs:
         if not isinstance(name, str) or not NAME.match(name):
             raise KeyError(name)
         path = os.path.join(self.folder, name + ".sqlite")
-        if os.path.dirname(os.path.realpath(path)) != os.path.realpath(self.folder) \
-                or not os.path.isfile(path):
+        if os.path.dirname(os.path.realpath(path)) != os.path.realpath(
+            self.folder
+        ) or not os.path.isfile(path):
             raise KeyError(name)
         return path
 
@@ -96,73 +99,118 @@ class Runs:
         try:
             meta = dict(db.execute("SELECT key, value FROM meta"))
             if meta.get("format") != FORMAT:
-                raise StoreError(f"run {name!r}: not a glassnet run store (format "
-                                 f"{meta.get('format')!r}, expected {FORMAT!r}).")
+                raise StoreError(
+                    f"run {name!r}: not a glassnet run store (format "
+                    f"{meta.get('format')!r}, expected {FORMAT!r})."
+                )
             return meta, db.execute(sql, args).fetchall()
         except sqlite3.Error as e:
-            raise StoreError(f"run {name!r}: its store cannot be read ({e}); it is "
-                             "corrupt or not a glassnet run store.") from None
+            raise StoreError(
+                f"run {name!r}: its store cannot be read ({e}); it is "
+                "corrupt or not a glassnet run store."
+            ) from None
         finally:
             db.close()
 
     def summary(self, name) -> dict:
-        meta, epochs = self.query(name, "SELECT epoch, step, metrics, lr, seconds, time "
-                                        "FROM epochs ORDER BY epoch")
+        meta, epochs = self.query(
+            name,
+            "SELECT epoch, step, metrics, lr, seconds, time FROM epochs ORDER BY epoch",
+        )
         _, steps = self.query(name, "SELECT step, loss FROM steps ORDER BY step")
         stride = max(1, math.ceil(len(steps) / MAX_POINTS))
         steps = steps[::stride]
         return {
-            "name": name, "status": meta.get("status"),
+            "name": name,
+            "status": meta.get("status"),
             "started": _float(meta.get("started")),
-            "finished": _float(meta.get("finished")), "error": meta.get("error"),
-            "config": _json(meta.get("config")), "model": meta.get("model"),
-            "epochs": [{"epoch": e, "step": s, "metrics": _json(m), "lr": lr,
-                        "seconds": sec} for e, s, m, lr, sec, _ in epochs],
-            "steps": {"step": [s for s, _ in steps],
-                      "loss": [_finite(v) for _, v in steps], "stride": stride},
+            "finished": _float(meta.get("finished")),
+            "error": meta.get("error"),
+            "config": _json(meta.get("config")),
+            "model": meta.get("model"),
+            "epochs": [
+                {"epoch": e, "step": s, "metrics": _json(m), "lr": lr, "seconds": sec}
+                for e, s, m, lr, sec, _ in epochs
+            ],
+            "steps": {
+                "step": [s for s, _ in steps],
+                "loss": [_finite(v) for _, v in steps],
+                "stride": stride,
+            },
         }
 
     def listing(self) -> list:
         out = []
         for name in self.names():
             try:
-                meta, last = self.query(name, "SELECT epoch, metrics FROM epochs "
-                                              "ORDER BY epoch DESC LIMIT 1")
-                out.append({"name": name, "status": meta.get("status"),
-                            "started": _float(meta.get("started")),
-                            "finished": _float(meta.get("finished")),
-                            "epochs": last[0][0] + 1 if last else 0,
-                            "metrics": _json(last[0][1]) if last else {}})
+                meta, last = self.query(
+                    name,
+                    "SELECT epoch, metrics FROM epochs ORDER BY epoch DESC LIMIT 1",
+                )
+                out.append(
+                    {
+                        "name": name,
+                        "status": meta.get("status"),
+                        "started": _float(meta.get("started")),
+                        "finished": _float(meta.get("finished")),
+                        "epochs": last[0][0] + 1 if last else 0,
+                        "metrics": _json(last[0][1]) if last else {},
+                    }
+                )
             except StoreError as e:
                 out.append({"name": name, "error": str(e)})
         return out
 
     def stats(self, name) -> dict:
-        _, rows = self.query(name, "SELECT step, epoch, tensor, kind, mean, std, min, "
-                                   "max, hist, update_ratio FROM layer_stats "
-                                   "ORDER BY step")
+        _, rows = self.query(
+            name,
+            "SELECT step, epoch, tensor, kind, mean, std, min, "
+            "max, hist, update_ratio FROM layer_stats "
+            "ORDER BY step",
+        )
         series = {}
         for step, epoch, tensor, kind, mean, std, lo, hi, hist, ratio in rows:
-            s = series.setdefault(f"{kind}:{tensor}", {
-                "tensor": tensor, "kind": kind, "step": [], "epoch": [], "mean": [],
-                "std": [], "min": [], "max": [], "hist": [], "ratio": []})
-            for key, value in (("step", step), ("epoch", epoch), ("mean", mean),
-                               ("std", std), ("min", lo), ("max", hi),
-                               ("hist", _json(hist)), ("ratio", ratio)):
+            s = series.setdefault(
+                f"{kind}:{tensor}",
+                {
+                    "tensor": tensor,
+                    "kind": kind,
+                    "step": [],
+                    "epoch": [],
+                    "mean": [],
+                    "std": [],
+                    "min": [],
+                    "max": [],
+                    "hist": [],
+                    "ratio": [],
+                },
+            )
+            for key, value in (
+                ("step", step),
+                ("epoch", epoch),
+                ("mean", mean),
+                ("std", std),
+                ("min", lo),
+                ("max", hi),
+                ("hist", _json(hist)),
+                ("ratio", ratio),
+            ):
                 s[key].append(_finite(value) if not isinstance(value, list) else value)
         return {"series": list(series.values())}
 
     def confusion(self, name) -> dict:
-        _, rows = self.query(name, "SELECT epoch, matrix FROM confusion "
-                                   "ORDER BY epoch DESC LIMIT 1")
+        _, rows = self.query(
+            name, "SELECT epoch, matrix FROM confusion ORDER BY epoch DESC LIMIT 1"
+        )
         return {"epoch": rows[0][0], "matrix": _json(rows[0][1])} if rows else {}
 
     def snapshot(self, name):
         """(meta, epoch, model) of the latest snapshot, or (meta, None, None)."""
         from ..io.model import read
 
-        meta, rows = self.query(name, "SELECT epoch, file FROM snapshots "
-                                      "ORDER BY epoch DESC LIMIT 1")
+        meta, rows = self.query(
+            name, "SELECT epoch, file FROM snapshots ORDER BY epoch DESC LIMIT 1"
+        )
         if not rows:
             return meta, None, None
         epoch, file = rows[0]
@@ -172,8 +220,9 @@ class Runs:
         try:
             return meta, epoch, read(os.path.join(folder, file)).model
         except (GlassnetError, OSError) as e:  # shown in the page
-            raise StoreError(f"run {name!r}: snapshot {file} cannot be read ({e}).") \
-                from None
+            raise StoreError(
+                f"run {name!r}: snapshot {file} cannot be read ({e})."
+            ) from None
 
     def regions(self, name, size: int = 60) -> dict:
         """Decision regions of the latest snapshot over the logged 2-D points:
@@ -198,8 +247,9 @@ class Runs:
         try:
             out = predict(model, grid)
         except GlassnetError as e:
-            raise StoreError(f"run {name!r}: its snapshot cannot be run on 2-D "
-                             f"points ({e}).") from None
+            raise StoreError(
+                f"run {name!r}: its snapshot cannot be run on 2-D points ({e})."
+            ) from None
         if out.ndim != 2:
             return {}
         if out.shape[1] == 1:
@@ -213,10 +263,16 @@ class Runs:
             z = out - out.max(1, keepdims=True)
             e = np.exp(z)
             confidence = (e / e.sum(1, keepdims=True)).max(1)
-        return {"epoch": epoch, "size": size, "lo": lo.tolist(), "hi": hi.tolist(),
-                "classes": to_labels(out).astype(int).tolist(),
-                "confidence": np.round(confidence, 3).tolist(),
-                "points": X.tolist(), "labels": labels.tolist()}
+        return {
+            "epoch": epoch,
+            "size": size,
+            "lo": lo.tolist(),
+            "hi": hi.tolist(),
+            "classes": to_labels(out).astype(int).tolist(),
+            "confidence": np.round(confidence, 3).tolist(),
+            "points": X.tolist(),
+            "labels": labels.tolist(),
+        }
 
     def trace(self, name, query) -> dict:
         """The latest snapshot's trace of logged validation sample ``?sample=i``:
@@ -240,18 +296,33 @@ class Runs:
         try:
             t = trace(model, X[index], target=y[index])
         except GlassnetError as e:
-            raise StoreError(f"run {name!r}: its snapshot cannot trace sample "
-                             f"{index} ({e}).") from None
+            raise StoreError(
+                f"run {name!r}: its snapshot cannot trace sample {index} ({e})."
+            ) from None
         return {
-            "epoch": epoch, "sample": index, "count": len(X),
-            "target": y[index].tolist(), "output": _values(t.output), "loss": t.loss,
-            "layers": [{
-                "name": r.name, "kind": r.kind, "shape": list(r.output.shape),
-                "output": _values(r.output), "grad": _values(r.output_grad),
-                "gates": None if r.gates is None else {
-                    k: [_values(row) for row in np.asarray(v)[:64, :64]]
-                    for k, v in r.gates.items()},
-            } for r in t.layers]}
+            "epoch": epoch,
+            "sample": index,
+            "count": len(X),
+            "target": y[index].tolist(),
+            "output": _values(t.output),
+            "loss": t.loss,
+            "layers": [
+                {
+                    "name": r.name,
+                    "kind": r.kind,
+                    "shape": list(r.output.shape),
+                    "output": _values(r.output),
+                    "grad": _values(r.output_grad),
+                    "gates": None
+                    if r.gates is None
+                    else {
+                        k: [_values(row) for row in np.asarray(v)[:64, :64]]
+                        for k, v in r.gates.items()
+                    },
+                }
+                for r in t.layers
+            ],
+        }
 
     def features(self, name, query) -> dict:
         """Conv2D models: logged validation sample ``?sample=i`` through the latest
@@ -266,20 +337,23 @@ class Runs:
         from ..tensor import Tensor, no_grad
         from ..train.runlog import training_here
 
-        asked = {k: _whole(query, k) for k in ("sample", "layer", "channel", "row",
-                                                 "col")}
+        asked = {
+            k: _whole(query, k) for k in ("sample", "layer", "channel", "row", "col")
+        }
         meta, epoch, model = self.snapshot(name)
         samples = _json(meta.get("samples"))
         if model is None or not isinstance(samples, dict):
             return {}
         picks = neuron_layers(model, ("Conv2D",))
         if not picks:
-            return {"epoch": epoch, "applies": False,
-                    "note": "no Conv2D layers: feature maps and "
-                    "receptive fields are drawn for image models"}
+            return {
+                "epoch": epoch,
+                "applies": False,
+                "note": "no Conv2D layers: feature maps and "
+                "receptive fields are drawn for image models",
+            }
         if training_here():  # grad mode is the process's, training's too
-            return {"note": "feature maps are shown once training in this process "
-                            "ends"}
+            return {"note": "feature maps are shown once training in this process ends"}
         try:
             X = np.asarray(samples["x"], dtype=model.dtype)
             y = np.asarray(samples["y"])
@@ -292,13 +366,14 @@ class Runs:
         try:
             with no_grad():
                 x = Tensor(X[index][None])
-                for i, layer in enumerate(flat[:picks[-1] + 1]):
+                for i, layer in enumerate(flat[: picks[-1] + 1]):
                     x = layer(x)
                     if i in picks:
                         maps.append(x.data[0])
         except GlassnetError as e:
-            raise StoreError(f"run {name!r}: its snapshot cannot run sample {index} "
-                             f"({e}).") from None
+            raise StoreError(
+                f"run {name!r}: its snapshot cannot run sample {index} ({e})."
+            ) from None
         channels, rows, cols = maps[k].shape
         channel = _bounded(asked, "channel", channels, 0, f" (conv layer {k})")
         row = _bounded(asked, "row", rows, rows // 2, f" (conv layer {k})")
@@ -307,34 +382,64 @@ class Runs:
         if not low < high:
             low, high = low - 1, high + 1
         try:
-            field = receptive_field(model, picks[k], (channel, row, col),
-                                    input_shape=X.shape[1:], low=low, high=high,
-                                    **FIELD_SEARCH)
+            field = receptive_field(
+                model,
+                picks[k],
+                (channel, row, col),
+                input_shape=X.shape[1:],
+                low=low,
+                high=high,
+                **FIELD_SEARCH,
+            )
         except GlassnetError as e:
-            raise StoreError(f"run {name!r}: no receptive field for that unit "
-                             f"({e}).") from None
+            raise StoreError(
+                f"run {name!r}: no receptive field for that unit ({e})."
+            ) from None
         seen = np.argwhere(_image(~field.dont_care).any(0))
         return {
-            "epoch": epoch, "sample": index, "count": len(X),
-            "target": y[index].tolist(), "input": _picture(X[index]),
-            "layers": [{
-                "name": find_layer(model, p)[1],
-                "kind": "Conv2D" if isinstance(flat[p], Conv2D)
-                else f"Conv2D + {type(flat[p]).__name__}",
-                "channels": m.shape[0], "shape": list(m.shape[1:]),
-                "maps": _values(m[:MAX_MAPS], limit=m[:MAX_MAPS].size),
-            } for p, m in zip(picks, maps)],
-            "unit": {"layer": k, "channel": channel, "row": row, "col": col,
-                     "value": _finite(float(maps[k][channel, row, col]))},
+            "epoch": epoch,
+            "sample": index,
+            "count": len(X),
+            "target": y[index].tolist(),
+            "input": _picture(X[index]),
+            "layers": [
+                {
+                    "name": find_layer(model, p)[1],
+                    "kind": "Conv2D"
+                    if isinstance(flat[p], Conv2D)
+                    else f"Conv2D + {type(flat[p]).__name__}",
+                    "channels": m.shape[0],
+                    "shape": list(m.shape[1:]),
+                    "maps": _values(m[:MAX_MAPS], limit=m[:MAX_MAPS].size),
+                }
+                for p, m in zip(picks, maps)
+            ],
+            "unit": {
+                "layer": k,
+                "channel": channel,
+                "row": row,
+                "col": col,
+                "value": _finite(float(maps[k][channel, row, col])),
+            },
             "field": {
                 "pattern": _picture(field.pattern),
                 "dont_care": _image(field.dont_care).ravel().tolist(),
-                "method": field.method, "value": _finite(field.value),
-                "drive": _finite(field.drive), "saturated": field.saturated,
-                "low": low, "high": high,
-                "region": None if not len(seen) else [
-                    int(seen[:, 0].min()), int(seen[:, 0].max()),
-                    int(seen[:, 1].min()), int(seen[:, 1].max())]}}
+                "method": field.method,
+                "value": _finite(field.value),
+                "drive": _finite(field.drive),
+                "saturated": field.saturated,
+                "low": low,
+                "high": high,
+                "region": None
+                if not len(seen)
+                else [
+                    int(seen[:, 0].min()),
+                    int(seen[:, 0].max()),
+                    int(seen[:, 1].min()),
+                    int(seen[:, 1].max()),
+                ],
+            },
+        }
 
     def network(self, name) -> dict:
         from ..nn import Dense
@@ -342,23 +447,36 @@ class Runs:
         _, epoch, model = self.snapshot(name)
         if model is None:
             return {}
-        layers = [m for m in ([model] if isinstance(model, Dense) else
-                              model.children())]
+        layers = [
+            m for m in ([model] if isinstance(model, Dense) else model.children())
+        ]
         dense = [m for m in layers if isinstance(m, Dense)]
         if not dense:
             return {"epoch": epoch, "note": "no dense layers to draw"}
         units = dense[0].weight.shape[0] + sum(d.weight.shape[1] for d in dense)
         if units > MAX_UNITS:
-            return {"epoch": epoch, "note": f"{units} units: too many to draw "
-                                             f"(up to {MAX_UNITS})"}
-        return {"epoch": epoch, "layers": [
-            {"weight": d.weight.data.tolist(),
-             "bias": None if d.bias is None else d.bias.data.tolist()} for d in dense]}
+            return {
+                "epoch": epoch,
+                "note": f"{units} units: too many to draw (up to {MAX_UNITS})",
+            }
+        return {
+            "epoch": epoch,
+            "layers": [
+                {
+                    "weight": d.weight.data.tolist(),
+                    "bias": None if d.bias is None else d.bias.data.tolist(),
+                }
+                for d in dense
+            ],
+        }
 
     def version(self, name) -> list:
-        meta, rows = self.query(name, "SELECT (SELECT COUNT(*) FROM steps), "
-                                      "(SELECT COUNT(*) FROM epochs), "
-                                      "(SELECT COUNT(*) FROM layer_stats)")
+        meta, rows = self.query(
+            name,
+            "SELECT (SELECT COUNT(*) FROM steps), "
+            "(SELECT COUNT(*) FROM epochs), "
+            "(SELECT COUNT(*) FROM layer_stats)",
+        )
         return [*rows[0], meta.get("status")]
 
 
@@ -426,8 +544,9 @@ def _host_name(header: str) -> str:
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
-def create_app(log_dir, host: str = "127.0.0.1", poll_seconds: float = 1.0,
-               stopping=None):
+def create_app(
+    log_dir, host: str = "127.0.0.1", poll_seconds: float = 1.0, stopping=None
+):
     """The Starlette app serving the run stores in ``log_dir``.
 
     ``host`` is the address it is served on: with the loopback names
@@ -463,7 +582,8 @@ def create_app(log_dir, host: str = "127.0.0.1", poll_seconds: float = 1.0,
                     response = PlainTextResponse(
                         "403: this dashboard answers only to "
                         f"{', '.join(sorted(allowed))} (Host was {host_header!r}).",
-                        status_code=403)
+                        status_code=403,
+                    )
                     await response(scope, receive, send)
                     return
             await self.app(scope, receive, send)
@@ -482,6 +602,7 @@ def create_app(log_dir, host: str = "127.0.0.1", poll_seconds: float = 1.0,
                 return JSONResponse({"error": f"no run called {name!r} here"}, 404)
             except StoreError as e:
                 return JSONResponse({"error": str(e)}, 422)
+
         return endpoint
 
     async def index(request):
@@ -508,8 +629,11 @@ def create_app(log_dir, host: str = "127.0.0.1", poll_seconds: float = 1.0,
                     yield f"event: update\ndata: {json.dumps(now)}\n\n"
                 await asyncio.sleep(poll_seconds)
 
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache"})
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache"},
+        )
 
     routes = [
         Route("/", index),
@@ -529,8 +653,11 @@ def create_app(log_dir, host: str = "127.0.0.1", poll_seconds: float = 1.0,
 
 def _check_host(host: str) -> None:
     if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"WARNING: the dashboard is served on {host}, not only on this machine: "
-              "anyone who can reach this address can read your runs.", flush=True)
+        print(
+            f"WARNING: the dashboard is served on {host}, not only on this machine: "
+            "anyone who can reach this address can read your runs.",
+            flush=True,
+        )
 
 
 def serve(log_dir, port: int = 6006, host: str = "127.0.0.1") -> None:
@@ -539,8 +666,11 @@ def serve(log_dir, port: int = 6006, host: str = "127.0.0.1") -> None:
 
     _check_host(host)
     server = _server(log_dir, host, port)
-    print(f"glassnet dashboard: {url(host, port)}  (runs in {os.path.abspath(log_dir)}; "
-          "Ctrl-C to stop)", flush=True)
+    print(
+        f"glassnet dashboard: {url(host, port)}  (runs in {os.path.abspath(log_dir)}; "
+        "Ctrl-C to stop)",
+        flush=True,
+    )
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn passes Ctrl-C on once it has shut down
@@ -553,8 +683,9 @@ def _server(log_dir, host, port):
 
     holder = []
     app = create_app(log_dir, host, stopping=lambda: holder[0].should_exit)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning",
-                            timeout_graceful_shutdown=3)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3
+    )
     holder.append(uvicorn.Server(config))
     return holder[0]
 
@@ -569,18 +700,18 @@ def start_in_background(log_dir, port: int = 6006, host: str = "127.0.0.1"):
     import threading
     import time
 
-
     _check_host(host)
     server = _server(log_dir, host, port)
-    thread = threading.Thread(target=server.run, name="glassnet-dashboard",
-                              daemon=True)
+    thread = threading.Thread(target=server.run, name="glassnet-dashboard", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.02)
     if not server.started:
-        raise OSError(f"the dashboard could not listen on {host}:{port} "
-                      "(is the port in use? pick another with --port)")
+        raise OSError(
+            f"the dashboard could not listen on {host}:{port} "
+            "(is the port in use? pick another with --port)"
+        )
     sockets = [s for srv in server.servers for s in srv.sockets]
     port = sockets[0].getsockname()[1] if sockets else port
     return server, url(host, port)

@@ -89,6 +89,8 @@ def _check_size(where: str, what: str, nbytes: int, max_bytes: int) -> None:
             f"{where}: {what} {nbytes:,} bytes, more than max_bytes="
             f"{max_bytes:,}; pass a larger max_bytes to read it."
         )
+
+
 IMAGE_SUFFIXES = (
     ".png",
     ".jpg",
@@ -710,7 +712,9 @@ def load_image_folder(
             raise DataError(f"{where}: class folder {name!r} holds no images.")
         for file in files:
             images.append(
-                load_image(os.path.join(folder, file), size, color, max_pixels=max_pixels)
+                load_image(
+                    os.path.join(folder, file), size, color, max_pixels=max_pixels
+                )
             )
             labels.append(index)
     shapes = {img.shape for img in images}

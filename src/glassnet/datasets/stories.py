@@ -726,8 +726,14 @@ def grammar_errors(tokens, complete: bool = True) -> list[tuple[int, str]]:
         elif state == 3 and tok == _STOP:
             state, subject = 0, None
         else:
-            expected = ("a name", "'saw' or 'looked'", "a name", "'.'", "'and'",
-                        "'looked' or 'saw'")[state]
+            expected = (
+                "a name",
+                "'saw' or 'looked'",
+                "a name",
+                "'.'",
+                "'and'",
+                "'looked' or 'saw'",
+            )[state]
             errors.append((i, f"{word(i)}: expected {expected}"))
             # Pick up again as if this word were used correctly.
             in_sentence = state in (1, 4, 5)
@@ -850,12 +856,17 @@ def childrens_book(n_sentences: int = 100, seed=0, max_looks: int = 0) -> Book:
     rng = np.random.default_rng(seed)
     subject = rng.integers(0, 3, size=n_sentences)
     obj = (subject + rng.integers(1, 3, size=n_sentences)) % 3
-    looks = (rng.integers(0, max_looks + 1, size=n_sentences) if max_looks
-             else np.zeros(n_sentences, dtype=np.int64))
-    tokens = np.concatenate([
-        [s, *([_LOOKED, _AND] * k), _SAW, o, _STOP]
-        for s, k, o in zip(subject.tolist(), looks.tolist(), obj.tolist())
-    ]).astype(np.int64)
+    looks = (
+        rng.integers(0, max_looks + 1, size=n_sentences)
+        if max_looks
+        else np.zeros(n_sentences, dtype=np.int64)
+    )
+    tokens = np.concatenate(
+        [
+            [s, *([_LOOKED, _AND] * k), _SAW, o, _STOP]
+            for s, k, o in zip(subject.tolist(), looks.tolist(), obj.tolist())
+        ]
+    ).astype(np.int64)
     vocab = LONG_BOOK_VOCAB if max_looks else BOOK_VOCAB
     X = np.eye(len(vocab), dtype=np.float32)[tokens[:-1]][None]
     return Book(tokens, X, tokens[None, 1:], vocab)

@@ -38,8 +38,15 @@ def build_model(size: int = 10, seed: int = 0):
     from ..nn import Conv2D, Dense, Flatten, ReLU, Sequential
 
     side = size - 2
-    return Sequential(Conv2D(1, 8, 3), ReLU(), Flatten(), Dense(8 * side * side, 32),
-                      ReLU(), Dense(32, 3), seed=seed)
+    return Sequential(
+        Conv2D(1, 8, 3),
+        ReLU(),
+        Flatten(),
+        Dense(8 * side * side, 32),
+        ReLU(),
+        Dense(32, 3),
+        seed=seed,
+    )
 
 
 def train_catch(steps: int = 6000, seed: int = 0, size: int = 10) -> CatchResult:
@@ -51,10 +58,19 @@ def train_catch(steps: int = 6000, seed: int = 0, size: int = 10) -> CatchResult
     """
     from ..rl import DQN, Catch, LinearDecay
 
-    agent = DQN(build_model(size, seed), 3, lr=1e-3, gamma=0.9, batch_size=16,
-                buffer_size=5000, learning_starts=200, target_update_interval=100,
-                exploration=LinearDecay(1.0, 0.05, int(0.4 * steps)), double=True,
-                seed=seed)
+    agent = DQN(
+        build_model(size, seed),
+        3,
+        lr=1e-3,
+        gamma=0.9,
+        batch_size=16,
+        buffer_size=5000,
+        learning_starts=200,
+        target_update_interval=100,
+        exploration=LinearDecay(1.0, 0.05, int(0.4 * steps)),
+        double=True,
+        seed=seed,
+    )
     start = time.perf_counter()
     log = agent.learn(Catch(size), steps, seed=seed)
     return CatchResult(agent, log, time.perf_counter() - start)
@@ -107,7 +123,7 @@ def frames_text(screens, actions, paddles, per_row: int = 5) -> str:
         blocks.append([title.ljust(width)] + lines)
     out = []
     for start in range(0, len(blocks), per_row):
-        group = blocks[start:start + per_row]
+        group = blocks[start : start + per_row]
         for row in zip(*group):
             out.append("   ".join(row).rstrip())
         out.append("")
@@ -147,22 +163,37 @@ def draw_figures(result: CatchResult, grid, path: str) -> list:
 
     stem, ext = os.path.splitext(os.fspath(path))
     ext = ext or ".png"
-    paths = [f"{stem}{ext}", f"{stem}-qvalues{ext}", f"{stem}-filters{ext}",
-             f"{stem}-gridworld{ext}"]
+    paths = [
+        f"{stem}{ext}",
+        f"{stem}-qvalues{ext}",
+        f"{stem}-filters{ext}",
+        f"{stem}-gridworld{ext}",
+    ]
     agent, log = result.agent, result.log
     figures.returns_curve(
-        log, window=100, path=paths[0],
+        log,
+        window=100,
+        path=paths[0],
         title=f"Catch: DQN from pixels, {agent.steps:,} steps "
-              f"({len(log.returns):,} games) in {result.seconds:.0f} s")
+        f"({len(log.returns):,} games) in {result.seconds:.0f} s",
+    )
     screens = play(agent, column=1)[0]
     times = (0, 3, 6, 8)
     shown = np.stack([screens[t] for t in times])
-    figures.q_values(shown, agent.q_values(shown), CATCH_ACTIONS, path=paths[1],
-                     labels=[f"step {t}" for t in times],
-                     title="Q-values of four screens of one game (ball from column 1); "
-                           "the filled bar is the move taken")
-    filters(agent.model.layers[0], path=paths[2],
-            title="the CNN's first layer, learned from screens and outcomes alone")
+    figures.q_values(
+        shown,
+        agent.q_values(shown),
+        CATCH_ACTIONS,
+        path=paths[1],
+        labels=[f"step {t}" for t in times],
+        title="Q-values of four screens of one game (ball from column 1); "
+        "the filled bar is the move taken",
+    )
+    filters(
+        agent.model.layers[0],
+        path=paths[2],
+        title="the CNN's first layer, learned from screens and outcomes alone",
+    )
     env, table = grid
     figures.gridworld(env, table, path=paths[3])
     return paths
@@ -173,29 +204,41 @@ def run(args=None, out=print) -> int:
 
     env, qagent, qlog = train_gridworld()
     share = optimal_share(env, qagent.table, qagent.gamma)
-    out(f"1. Q-learning on a {env.height}x{env.width} maze ({len(qlog.returns)} "
-        f"episodes, {qagent.steps:,} steps): S start, G +1, X −1, # wall.")
+    out(
+        f"1. Q-learning on a {env.height}x{env.width} maze ({len(qlog.returns)} "
+        f"episodes, {qagent.steps:,} steps): S start, G +1, X −1, # wall."
+    )
     out("   The best move in each cell, read from the table:\n")
     policy = env.policy_text(qagent.policy())
     out("\n".join("   " + line for line in policy.splitlines()))
     exact = env.optimal_q(qagent.gamma).max(axis=1)[env.start]
-    out(f"\n   {share:.0%} of the cells choose an optimal move (checked against "
+    out(
+        f"\n   {share:.0%} of the cells choose an optimal move (checked against "
         f"value iteration on the maze's rules). Value of S: "
-        f"{qagent.values()[env.start]:.4f}, exactly {exact:.4f}.\n")
+        f"{qagent.values()[env.start]:.4f}, exactly {exact:.4f}.\n"
+    )
 
-    out("2. DQN learns Catch from the pixels alone "
-        "(10x10 screen; paddle left / stay / right).")
+    out(
+        "2. DQN learns Catch from the pixels alone "
+        "(10x10 screen; paddle left / stay / right)."
+    )
     result = train_catch(seed=DEMO_SEED)
     agent, log = result.agent, result.log
     out("\n".join("   " + line for line in str(agent.model).splitlines()))
     first, last = log.returns[:100], log.returns[-100:]
-    out(f"   trained {agent.steps:,} steps ({len(log.returns):,} games, "
-        f"{agent.updates:,} updates) in {result.seconds:.1f} s")
-    out(f"   catches while learning: first 100 games {np.mean(first > 0):.0%}, "
-        f"last 100 {np.mean(last > 0):.0%} (those still explore)")
+    out(
+        f"   trained {agent.steps:,} steps ({len(log.returns):,} games, "
+        f"{agent.updates:,} updates) in {result.seconds:.1f} s"
+    )
+    out(
+        f"   catches while learning: first 100 games {np.mean(first > 0):.0%}, "
+        f"last 100 {np.mean(last > 0):.0%} (those still explore)"
+    )
     rate = catch_rate(agent)
-    out(f"   catches playing its best move, ball from each of the 10 columns: "
-        f"{rate:.0%}\n")
+    out(
+        f"   catches playing its best move, ball from each of the 10 columns: "
+        f"{rate:.0%}\n"
+    )
     screens, actions, paddles, reward = play(agent, column=1)
     out("   one game (o ball, = paddle, @ caught):\n")
     frames = frames_text(screens, actions, paddles)
@@ -208,8 +251,10 @@ def run(args=None, out=print) -> int:
     except ImportError:
         out("\nthe figures need matplotlib: pip install 'glassnet[plot]'")
         return 0
-    out("\nfigures: return over training, Q-values of four screens, first-layer "
-        "filters, the maze's values and moves:")
+    out(
+        "\nfigures: return over training, Q-values of four screens, first-layer "
+        "filters, the maze's values and moves:"
+    )
     for p in paths:
         out(f"  {p}")
     return 0

@@ -30,8 +30,10 @@ import time
 
 import numpy as np
 
-DESCRIPTION = ("RNN vs LSTM write 1,000 sentences like 'Doug looked and looked and saw "
-               "Jane.'; mistakes counted")
+DESCRIPTION = (
+    "RNN vs LSTM write 1,000 sentences like 'Doug looked and looked and saw "
+    "Jane.'; mistakes counted"
+)
 
 KINDS = ("no memory", "RNN", "LSTM")
 HIDDEN, EPOCHS, SEED, N_SENTENCES = 16, 120, 0, 1000  # EPOCHS: the short book's
@@ -43,8 +45,9 @@ BOOKS = {0: (400, 0.02, EPOCHS), LOOKS: (300, 0.02, 200)}
 _STOP = 4  # the period
 
 
-def book_windows(n_sentences: int = 400, per_window: int = 2, seed: int = SEED,
-                 max_looks: int = 0):
+def book_windows(
+    n_sentences: int = 400, per_window: int = 2, seed: int = SEED, max_looks: int = 0
+):
     """Next-word training pairs: windows that start on a period, ``per_window``
     sentences long (the longest sentences' length, so windows are equal).
 
@@ -60,8 +63,8 @@ def book_windows(n_sentences: int = 400, per_window: int = 2, seed: int = SEED,
     book = childrens_book(n_sentences, seed=seed, max_looks=max_looks)
     tokens = np.concatenate([[_STOP], book.tokens])
     width = (4 + 2 * max_looks) * per_window + 1
-    starts = np.flatnonzero(tokens[:len(tokens) - width + 1] == _STOP)
-    windows = np.stack([tokens[s:s + width] for s in starts])
+    starts = np.flatnonzero(tokens[: len(tokens) - width + 1] == _STOP)
+    windows = np.stack([tokens[s : s + width] for s in starts])
     return windows[:, :-1], windows[:, 1:]
 
 
@@ -95,8 +98,13 @@ def one_blas_thread():
     return threadpool_limits(1)
 
 
-def train_reader(kind: str, hidden_size: int = HIDDEN, epochs: int | None = None,
-                 seed: int = SEED, max_looks: int = 0):
+def train_reader(
+    kind: str,
+    hidden_size: int = HIDDEN,
+    epochs: int | None = None,
+    seed: int = SEED,
+    max_looks: int = 0,
+):
     """Train one reader on the short book (``max_looks=0``) or the long one
     (``max_looks=LOOKS``): loss at every word, full BPTT per window, Adam,
     BLAS on one thread (:func:`one_blas_thread`).
@@ -110,14 +118,29 @@ def train_reader(kind: str, hidden_size: int = HIDDEN, epochs: int | None = None
     X, Y = book_windows(n_sentences, seed=seed, max_looks=max_looks)
     model = build(kind, hidden_size, seed, vocab_size=7 if max_looks else 5)
     with one_blas_thread():
-        fit(model, X, Y, loss=CrossEntropy(), optimizer=Adam(model, lr=lr),
-            epochs=epochs, batch_size=32, clip_norm=5.0, metrics=[], seed=seed,
-            verbose=0)
+        fit(
+            model,
+            X,
+            Y,
+            loss=CrossEntropy(),
+            optimizer=Adam(model, lr=lr),
+            epochs=epochs,
+            batch_size=32,
+            clip_norm=5.0,
+            metrics=[],
+            seed=seed,
+            verbose=0,
+        )
     return model
 
 
-def write_sentences(model, n: int = N_SENTENCES, temperature: float = 1.0,
-                    seed: int = SEED, steps: int = 48) -> list:
+def write_sentences(
+    model,
+    n: int = N_SENTENCES,
+    temperature: float = 1.0,
+    seed: int = SEED,
+    steps: int = 48,
+) -> list:
     """``n`` sentences written by ``model``: token lists, each ending with a period.
 
     Rows of ``steps`` words are written from a period; the whole sentences in
@@ -143,8 +166,12 @@ def score(sentences) -> dict:
     good = [is_grammatical(s) for s in sentences]
     selfish = [bool(saw_self(s)) for s in sentences]
     bad = [book_text(s) for s, ok in zip(sentences, good) if not ok]
-    return {"sentences": len(sentences), "grammatical": float(np.mean(good)),
-            "saw_self": float(np.mean(selfish)), "examples": sorted(set(bad))[:4]}
+    return {
+        "sentences": len(sentences),
+        "grammatical": float(np.mean(good)),
+        "saw_self": float(np.mean(selfish)),
+        "examples": sorted(set(bad))[:4],
+    }
 
 
 def next_word(model, words: str) -> np.ndarray:
@@ -186,8 +213,12 @@ def recall(model, looks) -> np.ndarray:
     return np.array([np.mean([own_name(k, i) for i in range(3)]) for k in looks])
 
 
-def measure(epochs: int | None = None, seed: int = SEED, n: int = N_SENTENCES,
-            max_looks: int = 0) -> dict:
+def measure(
+    epochs: int | None = None,
+    seed: int = SEED,
+    n: int = N_SENTENCES,
+    max_looks: int = 0,
+) -> dict:
     """Train all three readers on a book and score ``n`` sentences from each.
 
     Returns {kind: figures}: ``grammatical`` and ``saw_self`` (shares of the
@@ -202,16 +233,23 @@ def measure(epochs: int | None = None, seed: int = SEED, n: int = N_SENTENCES,
         model = train_reader(kind, epochs=epochs, seed=seed, max_looks=max_looks)
         written = write_sentences(model, n, seed=seed, steps=12 * (4 + 2 * max_looks))
         figures = score(written)
-        figures.update(model=model, seconds=time.perf_counter() - start,
-                       looks=max_looks,
-                       after_doug_saw=next_word(model, doug_prompt(max_looks)),
-                       recall=recall(model, range(max_looks + 1)))
+        figures.update(
+            model=model,
+            seconds=time.perf_counter() - start,
+            looks=max_looks,
+            after_doug_saw=next_word(model, doug_prompt(max_looks)),
+            recall=recall(model, range(max_looks + 1)),
+        )
         results[kind] = figures
     return results
 
 
-def over_seeds(seeds=range(5), max_looks: int = LOOKS, n: int = N_SENTENCES,
-               epochs: int | None = None) -> dict:
+def over_seeds(
+    seeds=range(5),
+    max_looks: int = LOOKS,
+    n: int = N_SENTENCES,
+    epochs: int | None = None,
+) -> dict:
     """:func:`measure` for every seed, gathered by :func:`gather`.
 
     This is the children's book's table: ``seeds_table(over_seeds(), range(5))``
@@ -223,9 +261,13 @@ def over_seeds(seeds=range(5), max_looks: int = LOOKS, n: int = N_SENTENCES,
 def gather(runs) -> dict:
     """{kind: {"grammatical": array (seeds,), "saw_self": array (seeds,), "recall":
     array (seeds, max_looks + 1)}} from a list of :func:`measure` results."""
-    return {kind: {key: np.array([r[kind][key] for r in runs])
-                   for key in ("grammatical", "saw_self", "recall")}
-            for kind in KINDS}
+    return {
+        kind: {
+            key: np.array([r[kind][key] for r in runs])
+            for key in ("grammatical", "saw_self", "recall")
+        }
+        for kind in KINDS
+    }
 
 
 def seeds_table(table: dict, seeds) -> str:
@@ -233,16 +275,23 @@ def seeds_table(table: dict, seeds) -> str:
     (for one seed, its two shares)."""
     seeds = list(seeds)
     if len(seeds) == 1:
-        lines = [f"{'network':10s} {'grammatical':>12s} {'X saw X.':>9s}   "
-                 f"(seed {seeds[0]})"]
-        lines += [f"{kind:10s} {r['grammatical'][0]:12.1%} {r['saw_self'][0]:9.1%}"
-                  for kind, r in table.items()]
+        lines = [
+            f"{'network':10s} {'grammatical':>12s} {'X saw X.':>9s}   (seed {seeds[0]})"
+        ]
+        lines += [
+            f"{kind:10s} {r['grammatical'][0]:12.1%} {r['saw_self'][0]:9.1%}"
+            for kind, r in table.items()
+        ]
         return "\n".join(lines)
-    lines = [f"{'network':10s} {'grammatical':>22s}   {'X saw X.':>22s}",
-             f"{'':10s} {'mean (min-max)':>22s}   {'mean (min-max)':>22s}"]
+    lines = [
+        f"{'network':10s} {'grammatical':>22s}   {'X saw X.':>22s}",
+        f"{'':10s} {'mean (min-max)':>22s}   {'mean (min-max)':>22s}",
+    ]
     for kind, r in table.items():
-        cells = [f"{a.mean():6.1%} ({a.min():5.1%}-{a.max():5.1%})"
-                 for a in (r["grammatical"], r["saw_self"])]
+        cells = [
+            f"{a.mean():6.1%} ({a.min():5.1%}-{a.max():5.1%})"
+            for a in (r["grammatical"], r["saw_self"])
+        ]
         lines.append(f"{kind:10s} {cells[0]:>22s}   {cells[1]:>22s}")
     lines.append("")
     lines.append("per seed, X saw X.: " + ", ".join(f"seed {s}" for s in seeds))
@@ -257,8 +306,10 @@ def recall_table(table: dict, step: int = 2) -> str:
     curves = {kind: r["recall"].mean(axis=0) for kind, r in table.items()}
     ks = range(0, len(next(iter(curves.values()))), step)
     lines = [f"{'k =':>11s} " + "".join(f"{k:6d}" for k in ks)]
-    lines += [f"  {kind:9s} " + "".join(f"{c[k]:6.1%}" for k in ks)
-              for kind, c in curves.items()]
+    lines += [
+        f"  {kind:9s} " + "".join(f"{c[k]:6.1%}" for k in ks)
+        for kind, c in curves.items()
+    ]
     return "\n".join(lines)
 
 
@@ -298,8 +349,9 @@ def memory_states(model, looks: int = 8) -> dict:
     from ..tensor import no_grad
 
     [layer] = recurrent_layers(model)
-    ids = np.stack([np.r_[_STOP, book_tokens(doug_prompt(looks, name))]
-                    for name in BOOK_VOCAB[:3]])
+    ids = np.stack(
+        [np.r_[_STOP, book_tokens(doug_prompt(looks, name))] for name in BOOK_VOCAB[:3]]
+    )
     first = 5  # ". Jane saw Spot ." comes first; NAME is word 5
     reset_states(model)
     is_lstm = type(layer).__name__ == "LSTM"
@@ -314,8 +366,11 @@ def memory_states(model, looks: int = 8) -> dict:
     if not is_lstm:
         return {"words": words, "state": hs[:, first:]}
     gates = layer.last_gates
-    return {"words": words, "state": gates["cell"][:, first:],
-            "forget": gates["forget"][:, first:]}
+    return {
+        "words": words,
+        "state": gates["cell"][:, first:],
+        "forget": gates["forget"][:, first:],
+    }
 
 
 def spread(state: np.ndarray) -> np.ndarray:
@@ -323,8 +378,11 @@ def spread(state: np.ndarray) -> np.ndarray:
     distance between the three (time, hidden) states, as a share of the
     difference right after the name was read (1 = all kept, 0 = forgotten)."""
     a, b, c = state
-    d = (np.linalg.norm(a - b, axis=-1) + np.linalg.norm(a - c, axis=-1)
-         + np.linalg.norm(b - c, axis=-1)) / 3
+    d = (
+        np.linalg.norm(a - b, axis=-1)
+        + np.linalg.norm(a - c, axis=-1)
+        + np.linalg.norm(b - c, axis=-1)
+    ) / 3
     return d / d[0]
 
 
@@ -360,26 +418,43 @@ def draw_memory(results: dict, path=None, looks: int = 8, units: int = 4):
     ax.set_ylim(0, max(1.2, ax.get_ylim()[1]))
     ax.set_xticks(range(T), words, fontsize=8.5)
     ax.set_ylabel("difference\n(1 = right after\nthe name)", fontsize=9)
-    ax.set_title("How different the memory is after reading Doug, Jane or Spot: at "
-                 f"'saw' the RNN keeps {faded[-1]:.0%} of the\ndifference, the LSTM "
-                 f"{kept[-1]:.0%} (its forget gates stay open, and each 'looked and' "
-                 "adds to it)", fontsize=10)
+    ax.set_title(
+        "How different the memory is after reading Doug, Jane or Spot: at "
+        f"'saw' the RNN keeps {faded[-1]:.0%} of the\ndifference, the LSTM "
+        f"{kept[-1]:.0%} (its forget gates stay open, and each 'looked and' "
+        "adds to it)",
+        fontsize=10,
+    )
     ax.legend(fontsize=9, loc="upper left")
     lim = float(np.abs(cell[:, :, keep]).max())
     for row, name in enumerate(("Doug", "Jane", "Spot")):
         ax = fig.add_subplot(grid[row + 1])
-        shown = ax.imshow(cell[row][:, keep].T, cmap=signed_cmap(), vmin=-lim, vmax=lim,
-                          aspect="auto", interpolation="nearest")
-        ax.set_title(f"LSTM cell state while reading '{name} looked and ... saw'",
-                     fontsize=9.5)
+        shown = ax.imshow(
+            cell[row][:, keep].T,
+            cmap=signed_cmap(),
+            vmin=-lim,
+            vmax=lim,
+            aspect="auto",
+            interpolation="nearest",
+        )
+        ax.set_title(
+            f"LSTM cell state while reading '{name} looked and ... saw'", fontsize=9.5
+        )
         ax.set_xticks(range(T), [name, *words[1:]], fontsize=8.5)
         ax.set_yticks(range(len(keep)), [f"unit {u}" for u in keep], fontsize=8)
         fig.colorbar(shown, ax=ax, pad=0.01, aspect=8)
     ax = fig.add_subplot(grid[4])
-    shown = ax.imshow(lstm["forget"][0][:, keep].T, cmap="Blues", vmin=0, vmax=1,
-                      aspect="auto", interpolation="nearest")
-    ax.set_title("their forget gate while reading 'Doug ...' (1 = keep the memory)",
-                 fontsize=9.5)
+    shown = ax.imshow(
+        lstm["forget"][0][:, keep].T,
+        cmap="Blues",
+        vmin=0,
+        vmax=1,
+        aspect="auto",
+        interpolation="nearest",
+    )
+    ax.set_title(
+        "their forget gate while reading 'Doug ...' (1 = keep the memory)", fontsize=9.5
+    )
     ax.set_xticks(range(T), ["Doug", *words[1:]], fontsize=8.5)
     ax.set_yticks(range(len(keep)), [f"unit {u}" for u in keep], fontsize=8)
     fig.colorbar(shown, ax=ax, pad=0.01, aspect=8)
@@ -389,15 +464,19 @@ def draw_memory(results: dict, path=None, looks: int = 8, units: int = 4):
 def run(args=None, out=print) -> int:
     out(__doc__.strip().splitlines()[0])
     n_sentences, _, epochs = BOOKS[LOOKS]
-    out(f"\nEach network reads the same {n_sentences}-sentence long book ({epochs} "
+    out(
+        f"\nEach network reads the same {n_sentences}-sentence long book ({epochs} "
         f"epochs), up to {LOOKS} 'looked and' per sentence, then writes "
-        f"{N_SENTENCES:,} sentences.\n")
+        f"{N_SENTENCES:,} sentences.\n"
+    )
     results = measure(max_looks=LOOKS)
     report(results, out)
     path = getattr(args, "out", None)
     if not path:
-        out("\nPass --out PATH.png to draw the memories: the RNN's fading, the LSTM's "
-            "gates holding the name.")
+        out(
+            "\nPass --out PATH.png to draw the memories: the RNN's fading, the LSTM's "
+            "gates holding the name."
+        )
         return 0
     try:
         draw_memory(results, path)
@@ -423,20 +502,26 @@ def report(results: dict, out=print) -> None:
         out(line.rstrip())
     rnn, lstm = results["RNN"]["saw_self"], results["LSTM"]["saw_self"]
     if abs(rnn - lstm) <= 0.005:
-        out("\nHere the plain RNN avoids 'X saw X.' about as well as the LSTM: the name to "
+        out(
+            "\nHere the plain RNN avoids 'X saw X.' about as well as the LSTM: the name to "
             "avoid is\nonly two words back, which its hidden state carries easily. The "
             "network that sees\nonly the current word is the one that makes the story's "
-            "mistakes.")
+            "mistakes."
+        )
     else:
         better = "LSTM" if lstm < rnn else "RNN"
-        out(f"\nHere the {better} makes fewer 'X saw X.' slips ({min(rnn, lstm):.1%} against "
-            f"{max(rnn, lstm):.1%}).")
+        out(
+            f"\nHere the {better} makes fewer 'X saw X.' slips ({min(rnn, lstm):.1%} against "
+            f"{max(rnn, lstm):.1%})."
+        )
     curves = {kind: r["recall"] for kind, r in results.items() if "recall" in r}
     if curves and len(next(iter(curves.values()))) > 1:
         ks = range(0, len(next(iter(curves.values()))), 2)
-        out("\nHow often each would name the subject again after 'NAME (looked and) "
+        out(
+            "\nHow often each would name the subject again after 'NAME (looked and) "
             "x k saw'\n(its probability among the three names; 0 = remembers, 33% = "
-            "has forgotten who saw):")
+            "has forgotten who saw):"
+        )
         out(f"{'k =':>10s} " + "".join(f"{k:6d}" for k in ks))
         for kind, c in curves.items():
             out(f"{kind:10s} " + "".join(f"{c[k]:6.1%}" for k in ks))
@@ -446,7 +531,9 @@ def report(results: dict, out=print) -> None:
         if r["examples"]:
             out("  some of its mistakes: " + " | ".join(r["examples"]))
         out(f"  trained and wrote in {r['seconds']:.1f} s")
-    words = ", ".join(repr(w) for w in LONG_BOOK_VOCAB[:7 if looks else 5])
-    out(f"\nVocabulary: {words}. A sentence is grammatical when it is NAME saw NAME. "
-        "with two\ndifferent names" + (" (and any number of 'looked and' before 'saw')."
-                                       if looks else "."))
+    words = ", ".join(repr(w) for w in LONG_BOOK_VOCAB[: 7 if looks else 5])
+    out(
+        f"\nVocabulary: {words}. A sentence is grammatical when it is NAME saw NAME. "
+        "with two\ndifferent names"
+        + (" (and any number of 'looked and' before 'saw')." if looks else ".")
+    )

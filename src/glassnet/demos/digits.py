@@ -19,12 +19,17 @@ _SHADES = " .:-=+*#%@"
 
 def digit_as_text(image: np.ndarray) -> list[str]:
     """An 8x8 image (values 0..16) as 8 lines of characters, darker = denser."""
-    levels = np.clip((np.asarray(image) / 16.0 * (len(_SHADES) - 1)).round().astype(int),
-                     0, len(_SHADES) - 1)
+    levels = np.clip(
+        (np.asarray(image) / 16.0 * (len(_SHADES) - 1)).round().astype(int),
+        0,
+        len(_SHADES) - 1,
+    )
     return ["".join(_SHADES[v] * 2 for v in row) for row in levels.reshape(8, 8)]
 
 
-def train_digits(epochs: int = 30, seed: int = 0, verbose: int = 1, validate: bool = False):
+def train_digits(
+    epochs: int = 30, seed: int = 0, verbose: int = 1, validate: bool = False
+):
     """Train the demo network; return (model, history, data splits, standardizer).
 
     With ``validate=True`` the held-out quarter is also scored after every
@@ -38,14 +43,24 @@ def train_digits(epochs: int = 30, seed: int = 0, verbose: int = 1, validate: bo
     from ..train import fit
 
     data = digits(flatten=True)
-    X_train, X_test, y_train, y_test = train_test_split(data.X, data.y, test_size=0.25,
-                                                        seed=seed)
+    X_train, X_test, y_train, y_test = train_test_split(
+        data.X, data.y, test_size=0.25, seed=seed
+    )
     scaler = Standardizer().fit(X_train)  # statistics of the training images only
     model = Sequential(Dense(64, 32), Sigmoid(), Dense(32, 10), seed=seed)
     held_out = (scaler.transform(X_test), y_test) if validate else None
-    history = fit(model, scaler.transform(X_train), y_train, loss="cross_entropy",
-                  optimizer=Adam(model, lr=0.01), epochs=epochs, batch_size=32,
-                  validation_data=held_out, seed=seed, verbose=verbose)
+    history = fit(
+        model,
+        scaler.transform(X_train),
+        y_train,
+        loss="cross_entropy",
+        optimizer=Adam(model, lr=0.01),
+        epochs=epochs,
+        batch_size=32,
+        validation_data=held_out,
+        seed=seed,
+        verbose=verbose,
+    )
     return model, history, (X_train, X_test, y_train, y_test), scaler
 
 
@@ -59,8 +74,10 @@ def run(args=None, out=print) -> int:
     seconds = time.perf_counter() - start
     out(f"\n{model}\n")
     scores = evaluate(model, scaler.transform(X_test), y_test)
-    out(f"trained on {len(X_train)} images in {seconds:.1f} s; "
-        f"test accuracy on {len(X_test)} unseen images: {scores['accuracy']:.2%}\n")
+    out(
+        f"trained on {len(X_train)} images in {seconds:.1f} s; "
+        f"test accuracy on {len(X_test)} unseen images: {scores['accuracy']:.2%}\n"
+    )
     predicted = predict_classes(model, scaler.transform(X_test))
     out("confusion matrix (rows: true digit, columns: the network's answer)")
     out(format_confusion_matrix(confusion_matrix(y_test, predicted, num_classes=10)))
@@ -68,7 +85,11 @@ def run(args=None, out=print) -> int:
     if wrong.size:
         out(f"\n{len(np.flatnonzero(predicted != y_test))} mistakes; the first few:")
         pictures = [digit_as_text(X_test[i]) for i in wrong]
-        out("   ".join(f"true {y_test[i]}, said {predicted[i]}".ljust(16) for i in wrong))
+        out(
+            "   ".join(
+                f"true {y_test[i]}, said {predicted[i]}".ljust(16) for i in wrong
+            )
+        )
         for line in zip(*pictures):
             out("   ".join(line))
     return 0

@@ -56,9 +56,18 @@ def train_dinner(hidden_size: int = HIDDEN, epochs: int = EPOCHS, seed: int = SE
 
     data = dinner(n_days=30, n_sequences=128, away=0.3, seed=seed)
     model = Sequential(RNN(3, hidden_size), Dense(hidden_size, 3), seed=seed)
-    fit(model, data.X, data.y, loss=CrossEntropy(),
-        optimizer=Adam(model, lr=0.03), epochs=epochs, batch_size=32, clip_norm=5.0,
-        seed=seed, verbose=0)
+    fit(
+        model,
+        data.X,
+        data.y,
+        loss=CrossEntropy(),
+        optimizer=Adam(model, lr=0.03),
+        epochs=epochs,
+        batch_size=32,
+        clip_norm=5.0,
+        seed=seed,
+        verbose=0,
+    )
     return model
 
 
@@ -100,7 +109,9 @@ def score(pred, data, trip=None) -> dict:
         after = np.zeros_like(trip)
         after[:, 1:] = trip[:, :-1] & ~trip[:, 1:]  # first night back
         during = (trip | after) & knowable
-        out.update(trip_right=int((right & during).sum()), trip_nights=int(during.sum()))
+        out.update(
+            trip_right=int((right & during).sum()), trip_nights=int(during.sum())
+        )
     return out
 
 
@@ -123,8 +134,11 @@ def draw_month(model, data, row: int = 0, title=None, path=None):
     ax.set_ylim(-0.5, len(DINNER_MENU) - 0.5)
     ax.set_xlabel("night")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), fontsize=8, ncols=3)
-    ax.set_title(title or f"one test month: {right} of {len(nights) - 1} nights "
-                 "after the first right", fontsize=10)
+    ax.set_title(
+        title
+        or f"one test month: {right} of {len(nights) - 1} nights after the first right",
+        fontsize=10,
+    )
     return finish(fig, path)
 
 
@@ -134,8 +148,10 @@ def run(args=None, out=print) -> int:
     out(__doc__.strip().splitlines()[0])
     start = time.perf_counter()
     model = train_dinner()
-    out(f"\ntrained in {time.perf_counter() - start:.1f} s on 128 sequences of 30 nights, "
-        "away on 30% of nights at random (no long trips):")
+    out(
+        f"\ntrained in {time.perf_counter() - start:.1f} s on 128 sequences of 30 nights, "
+        "away on 30% of nights at random (no long trips):"
+    )
     out(f"{model}\n")
 
     data, trip = trip_months()
@@ -148,17 +164,30 @@ def run(args=None, out=print) -> int:
     for t in range(data.X.shape[1]):
         seen = data.X[row, t]
         saw = DINNER_MENU[int(seen.argmax())] if seen.any() else "(away)" if t else "-"
-        mark = ("" if pred[row, t] == data.y[row, t] else "   <- wrong"
-                if knowable[row, t] else "   (nothing seen yet: a guess)")
-        out(f"  {t:3d}   {saw:18s}   {DINNER_MENU[pred[row, t]]:12s}   "
-            f"{DINNER_MENU[data.y[row, t]]}{mark}")
+        mark = (
+            ""
+            if pred[row, t] == data.y[row, t]
+            else "   <- wrong"
+            if knowable[row, t]
+            else "   (nothing seen yet: a guess)"
+        )
+        out(
+            f"  {t:3d}   {saw:18s}   {DINNER_MENU[pred[row, t]]:12s}   "
+            f"{DINNER_MENU[data.y[row, t]]}{mark}"
+        )
 
-    out(f"\nAll {len(data.y)} test months (random nights away and a {TRIP}-night trip each):")
-    for feed_back, how in ((True, "playing its own predictions forward"),
-                           (False, "hidden state only (zeros when away)")):
+    out(
+        f"\nAll {len(data.y)} test months (random nights away and a {TRIP}-night trip each):"
+    )
+    for feed_back, how in (
+        (True, "playing its own predictions forward"),
+        (False, "hidden state only (zeros when away)"),
+    ):
         s = score(predict_nights(model, data.X, feed_back), data, trip)
-        out(f"  {how:38s} {s['right']:,}/{s['nights']:,} nights right "
+        out(
+            f"  {how:38s} {s['right']:,}/{s['nights']:,} nights right "
             f"({s['right'] / s['nights']:.1%}); during and just after the trips "
-            f"{s['trip_right']:,}/{s['trip_nights']:,}")
+            f"{s['trip_right']:,}/{s['trip_nights']:,}"
+        )
     out("(Nights before the first dinner you saw are not counted: nothing to go on.)")
     return 0

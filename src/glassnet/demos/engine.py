@@ -16,17 +16,24 @@ from ..tensor import no_grad, tensor
 DESCRIPTION = "a two-layer tanh network built from raw Tensor ops learns sin(x)"
 
 
-def fit_sine(hidden: int = 32, steps: int = 1500, lr: float = 0.05, momentum: float = 0.9,
-             seed: int = 0, report_every: int = 0, out=print) -> dict:
+def fit_sine(
+    hidden: int = 32,
+    steps: int = 1500,
+    lr: float = 0.05,
+    momentum: float = 0.9,
+    seed: int = 0,
+    report_every: int = 0,
+    out=print,
+) -> dict:
     """Fit sin(x) on 200 points in [-3, 3]; return the final MSE and the loss curve."""
     rng = np.random.default_rng(seed)
     x = tensor(np.linspace(-3, 3, 200, dtype=np.float32)[:, None])
     y = tensor(np.sin(x.data))
     params = [
-        tensor(rng.uniform(-1, 1, (1, hidden)), requires_grad=True),   # W1
-        tensor(rng.uniform(-1, 1, (hidden,)), requires_grad=True),     # b1
+        tensor(rng.uniform(-1, 1, (1, hidden)), requires_grad=True),  # W1
+        tensor(rng.uniform(-1, 1, (hidden,)), requires_grad=True),  # b1
         tensor(rng.uniform(-1, 1, (hidden, 1)) / np.sqrt(hidden), requires_grad=True),
-        tensor(np.zeros(1), requires_grad=True),                       # b2
+        tensor(np.zeros(1), requires_grad=True),  # b2
     ]
     velocity = [np.zeros_like(p.data) for p in params]
     curve = []

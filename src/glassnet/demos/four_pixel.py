@@ -24,21 +24,28 @@ from __future__ import annotations
 
 import numpy as np
 
-DESCRIPTION = "the four-pixel camera: the hand-wired network's walk-through, a trained one"
+DESCRIPTION = (
+    "the four-pixel camera: the hand-wired network's walk-through, a trained one"
+)
 DEFAULT_OUT = "glassnet-four-pixel.png"
 
 INPUT_NEURONS = ("upper left", "lower left", "upper right", "lower right")
 # The hand-set weights, one row per neuron, one column per input of the layer.
-LAYER1 = [[1, 1, 0, 0],     # left column light
-          [0, 0, 1, 1],     # right column light
-          [1, -1, 0, 0],    # upper left light, lower left dark
-          [0, 0, 1, -1]]    # upper right light, lower right dark
-LAYER2 = [[1, 1, 0, 0],     # all light: solid
-          [1, -1, 0, 0],    # left light, right dark: vertical
-          [0, 0, 1, -1],    # checkerboard: diagonal
-          [0, 0, 1, 1]]     # top light, bottom dark: horizontal
-LAYER3 = [[s if j == k // 2 else 0 for j in range(4)] for k, s in
-          enumerate([1, -1] * 4)]  # each layer-2 neuron through +1 and through -1
+LAYER1 = [
+    [1, 1, 0, 0],  # left column light
+    [0, 0, 1, 1],  # right column light
+    [1, -1, 0, 0],  # upper left light, lower left dark
+    [0, 0, 1, -1],
+]  # upper right light, lower right dark
+LAYER2 = [
+    [1, 1, 0, 0],  # all light: solid
+    [1, -1, 0, 0],  # left light, right dark: vertical
+    [0, 0, 1, -1],  # checkerboard: diagonal
+    [0, 0, 1, 1],
+]  # top light, bottom dark: horizontal
+LAYER3 = [
+    [s if j == k // 2 else 0 for j in range(4)] for k, s in enumerate([1, -1] * 4)
+]  # each layer-2 neuron through +1 and through -1
 OUTPUT = [[1 if k // 2 == c else 0 for k in range(8)] for c in range(4)]
 
 
@@ -57,15 +64,25 @@ def build(seed=None, bias: bool = False):
     """The network's shape: 4 -> 4 tanh -> 4 tanh -> 8 ReLU -> 4."""
     from ..nn import Dense, ReLU, Sequential, Tanh
 
-    return Sequential(Dense(4, 4, bias=bias), Tanh(), Dense(4, 4, bias=bias), Tanh(),
-                      Dense(4, 8, bias=bias), ReLU(), Dense(8, 4, bias=bias), seed=seed)
+    return Sequential(
+        Dense(4, 4, bias=bias),
+        Tanh(),
+        Dense(4, 4, bias=bias),
+        Tanh(),
+        Dense(4, 8, bias=bias),
+        ReLU(),
+        Dense(8, 4, bias=bias),
+        seed=seed,
+    )
 
 
 def hand_set_network():
     """The hand-wired network: weights of +1, -1 and 0 only, no biases."""
     model = build()
     for layer, rows in zip(model.layers[::2], (LAYER1, LAYER2, LAYER3, OUTPUT)):
-        layer.weight.data = np.array(rows, dtype=np.float32).T.copy()  # (inputs, neurons)
+        layer.weight.data = np.array(
+            rows, dtype=np.float32
+        ).T.copy()  # (inputs, neurons)
     return model.mark_trained()  # set by hand, meant as they are: predict need not warn
 
 
@@ -78,7 +95,9 @@ def walk_through(model=None):
     model = model or hand_set_network()
     image, label = four_pixel_example()
     truth = np.eye(4, dtype=np.float32)[label]
-    return trace(model, to_input_neurons(image[None])[0], target=truth, loss=total_error)
+    return trace(
+        model, to_input_neurons(image[None])[0], target=truth, loss=total_error
+    )
 
 
 def total_error(answer, truth):
@@ -86,7 +105,9 @@ def total_error(answer, truth):
     return (answer - truth).abs().sum()
 
 
-def train_network(seed: int = 0, epochs: int = 300, noise: float = 0.25, copies: int = 16):
+def train_network(
+    seed: int = 0, epochs: int = 300, noise: float = 0.25, copies: int = 16
+):
     """A network of the same shape, with biases, trained on the eight labelled images.
 
     Each image is shown ``copies`` times per epoch with a little grey noise
@@ -103,8 +124,17 @@ def train_network(seed: int = 0, epochs: int = 300, noise: float = 0.25, copies:
     X = np.clip(X + noise * rng.standard_normal(X.shape), -1, 1).astype(np.float32)
     y = np.repeat(data.y, copies)
     model = build(seed=seed, bias=True)
-    history = fit(model, X, y, loss="cross_entropy", optimizer=Adam(model, lr=0.01),
-                  epochs=epochs, batch_size=32, seed=seed, verbose=0)
+    history = fit(
+        model,
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=Adam(model, lr=0.01),
+        epochs=epochs,
+        batch_size=32,
+        seed=seed,
+        verbose=0,
+    )
     return model, history
 
 
@@ -114,14 +144,30 @@ def draw(model, path=None, title: str = "", example: bool = True):
     from ..datasets import FOUR_PIXEL_CLASSES
     from ..plot import network
 
-    common = dict(input_labels=INPUT_NEURONS, output_labels=FOUR_PIXEL_CLASSES,
-                  image_shape=(2, 2), order="F")
-    figs = [network(model, receptive=True, title=title + "\neach neuron drawn as its "
-                    "receptive field", **common)]
+    common = dict(
+        input_labels=INPUT_NEURONS,
+        output_labels=FOUR_PIXEL_CLASSES,
+        image_shape=(2, 2),
+        order="F",
+    )
+    figs = [
+        network(
+            model,
+            receptive=True,
+            title=title + "\neach neuron drawn as its receptive field",
+            **common,
+        )
+    ]
     if example:
-        figs.append(network(model, values=walk_through(model),
-                            title=title + "\nvalues for the talk's example: dark top "
-                            "row, light bottom row", **common))
+        figs.append(
+            network(
+                model,
+                values=walk_through(model),
+                title=title + "\nvalues for the talk's example: dark top "
+                "row, light bottom row",
+                **common,
+            )
+        )
     if path is not None:
         import os
 
@@ -149,13 +195,17 @@ def run(args=None, out=print) -> int:
     data = four_pixel()
     trained, history = train_network()
     said = predict_classes(trained, to_input_neurons(data.X))
-    out(f"A network of the same shape trained from random weights "
-        f"({len(history)} epochs, final loss {history.loss[-1]:.3f}):")
+    out(
+        f"A network of the same shape trained from random weights "
+        f"({len(history)} epochs, final loss {history.loss[-1]:.3f}):"
+    )
     for image, truth, guess in zip(data.X, data.y, said):
         rows = " / ".join("".join("#" if v > 0 else "." for v in row) for row in image)
         mark = "right" if truth == guess else "WRONG"
-        out(f"  {rows}   {FOUR_PIXEL_CLASSES[truth]:10s} -> {FOUR_PIXEL_CLASSES[guess]:10s}"
-            f" {mark}")
+        out(
+            f"  {rows}   {FOUR_PIXEL_CLASSES[truth]:10s} -> {FOUR_PIXEL_CLASSES[guess]:10s}"
+            f" {mark}"
+        )
     import os
 
     from . import figure_path, no_matplotlib

@@ -48,8 +48,11 @@ FIGURE_START = 85.0
 
 def make_methods(landscape, budget: int, seed: int, lr: float) -> dict:
     """Every method, set up for one run on ``landscape``."""
-    rules = {"budget": budget, "seed": seed,
-             "target_loss": landscape.minimum()[1] + TOLERANCE}
+    rules = {
+        "budget": budget,
+        "seed": seed,
+        "target_loss": landscape.minimum()[1] + TOLERANCE,
+    }
     return {
         "gradient descent, numeric slope": GradientDescent(lr=lr, **rules),
         "gradient descent, exact slope": GradientDescent(

@@ -36,12 +36,23 @@ def build_model(n_features: int = 4, size: int = 9, seed=0):
     from ..nn import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
 
     pooled = -(-(size - 2) // 2)
-    return Sequential(Conv2D(1, n_features, 3), ReLU(), MaxPool2D(2, ceil_mode=True),
-                      Flatten(), Dense(n_features * pooled * pooled, 2), seed=seed)
+    return Sequential(
+        Conv2D(1, n_features, 3),
+        ReLU(),
+        MaxPool2D(2, ceil_mode=True),
+        Flatten(),
+        Dense(n_features * pooled * pooled, 2),
+        seed=seed,
+    )
 
 
-def train_x_and_o(n_train: int = 300, n_test: int = 1000, epochs: int = 30, seed: int = 0,
-                  verbose: int = 0) -> XOResult:
+def train_x_and_o(
+    n_train: int = 300,
+    n_test: int = 1000,
+    epochs: int = 30,
+    seed: int = 0,
+    verbose: int = 0,
+) -> XOResult:
     """Train :func:`build_model` on ``n_train`` generated images; draw ``n_test`` new ones.
 
     Training and test images come from different random streams (``seed``
@@ -56,17 +67,26 @@ def train_x_and_o(n_train: int = 300, n_test: int = 1000, epochs: int = 30, seed
     train, test = x_and_o(n=n_train, seed=seed), x_and_o(n=n_test, seed=seed + 1)
     model = build_model(seed=seed)
     start = time.perf_counter()
-    history = fit(model, train.X, train.y, loss="cross_entropy",
-                  optimizer=Adam(model, lr=0.01), epochs=epochs, batch_size=32, seed=seed,
-                  verbose=verbose)
+    history = fit(
+        model,
+        train.X,
+        train.y,
+        loss="cross_entropy",
+        optimizer=Adam(model, lr=0.01),
+        epochs=epochs,
+        batch_size=32,
+        seed=seed,
+        verbose=verbose,
+    )
     return XOResult(model, history, train, test, time.perf_counter() - start)
 
 
 def unseen_mask(train_X: np.ndarray, test_X: np.ndarray) -> np.ndarray:
     """True for each test image that differs from every training image in some pixel."""
     seen = {img.tobytes() for img in np.ascontiguousarray(train_X, np.float32)}
-    return np.array([img.tobytes() not in seen
-                     for img in np.ascontiguousarray(test_X, np.float32)])
+    return np.array(
+        [img.tobytes() not in seen for img in np.ascontiguousarray(test_X, np.float32)]
+    )
 
 
 def layer_outputs(model, image: np.ndarray) -> dict:
@@ -105,11 +125,19 @@ def draw_figure(model, image: np.ndarray, path: str, title: str = "") -> str:
     grid = fig.add_gridspec(4, n + 2, width_ratios=[1] * (n + 1) + [0.08])
     rows = [
         ("learned 3x3 features\n(weights)", features, "weight", True),
-        ("the image's map from\neach feature (conv + bias)", seen["maps"], "weighted sum",
-         True),
+        (
+            "the image's map from\neach feature (conv + bias)",
+            seen["maps"],
+            "weighted sum",
+            True,
+        ),
         ("after ReLU and\n2x2 max pooling", seen["pooled"], "pooled value", False),
-        ("votes of each pooled\npixel: X weight − O weight", votes,
-         "vote: + for X, − for O", True),
+        (
+            "votes of each pooled\npixel: X weight − O weight",
+            votes,
+            "vote: + for X, − for O",
+            True,
+        ),
     ]
     for r, (label, arrays, bar_label, signed) in enumerate(rows):
         limit = signed_limit(arrays)
@@ -121,22 +149,35 @@ def draw_figure(model, image: np.ndarray, path: str, title: str = "") -> str:
             no_ticks(ax)
         else:
             ax.axis("off")
-            ax.text(0.5, 0.5, label, ha="center", va="center", fontsize=10,
-                    transform=ax.transAxes)
+            ax.text(
+                0.5,
+                0.5,
+                label,
+                ha="center",
+                va="center",
+                fontsize=10,
+                transform=ax.transAxes,
+            )
         for k in range(n):
             ax = fig.add_subplot(grid[r, k + 1])
-            shown = ax.imshow(arrays[k], cmap=cmap, vmin=vmin, vmax=limit,
-                              interpolation="nearest")
+            shown = ax.imshow(
+                arrays[k], cmap=cmap, vmin=vmin, vmax=limit, interpolation="nearest"
+            )
             no_ticks(ax)
-            ax.set_title(f"learned feature {k + 1}\n(3x3 weights)" if r == 0 else
-                         f"{arrays[k].shape[0]}x{arrays[k].shape[1]}, from feature {k + 1}",
-                         fontsize=9)
+            ax.set_title(
+                f"learned feature {k + 1}\n(3x3 weights)"
+                if r == 0
+                else f"{arrays[k].shape[0]}x{arrays[k].shape[1]}, from feature {k + 1}",
+                fontsize=9,
+            )
         cbar = fig.colorbar(shown, cax=fig.add_subplot(grid[r, n + 1]))
         cbar.set_label(bar_label, fontsize=9)
     verdict = "X" if seen["scores"][0] > seen["scores"][1] else "O"
-    fig.suptitle((title + "\n" if title else "") + f"scores for this image: X "
-                 f"{seen['scores'][0]:.2f}, O {seen['scores'][1]:.2f} → {verdict}",
-                 fontsize=11)
+    fig.suptitle(
+        (title + "\n" if title else "") + f"scores for this image: X "
+        f"{seen['scores'][0]:.2f}, O {seen['scores'][1]:.2f} → {verdict}",
+        fontsize=11,
+    )
     finish(fig, path)
     return os.fspath(path)
 
@@ -149,14 +190,20 @@ def run(args=None, out=print) -> int:
     result = train_x_and_o()
     model, test = result.model, result.test
     out(f"{model}\n")
-    out(f"trained on {len(result.train.X)} generated 9x9 images in {result.seconds:.1f} s")
+    out(
+        f"trained on {len(result.train.X)} generated 9x9 images in {result.seconds:.1f} s"
+    )
     predicted = predict_classes(model, test.X)
     correct = predicted == test.y
     unseen = unseen_mask(result.train.X, test.X)
-    out(f"accuracy on {len(test.X):,} new generated variants: {correct.mean():.1%} "
-        f"({int((~correct).sum())} wrong)")
-    out(f"  of these, {int(unseen.sum())} differ from every training image in at least "
-        f"one pixel; accuracy on those: {correct[unseen].mean():.1%}")
+    out(
+        f"accuracy on {len(test.X):,} new generated variants: {correct.mean():.1%} "
+        f"({int((~correct).sum())} wrong)"
+    )
+    out(
+        f"  of these, {int(unseen.sum())} differ from every training image in at least "
+        f"one pixel; accuracy on those: {correct[unseen].mean():.1%}"
+    )
 
     from . import figure_path, no_matplotlib
 
@@ -164,8 +211,10 @@ def run(args=None, out=print) -> int:
     if path is None:
         out(no_matplotlib("the figure"))
         return 0
-    title = (f"X or O: a CNN trained on {len(result.train.X)} images, "
-             f"{correct.mean():.1%} right on {len(test.X):,} new ones")
+    title = (
+        f"X or O: a CNN trained on {len(result.train.X)} images, "
+        f"{correct.mean():.1%} right on {len(test.X):,} new ones"
+    )
     written = draw_figure(model, canonical_x(), path, title)
     out(f"\nfigure of the learned features and of the maps of one X: {written}")
     return 0

@@ -9,8 +9,11 @@ from .gradcheck import gradcheck  # noqa: F401
 # trace() and summary() are glassnet.trace and Module.summary; their modules keep
 # the names glassnet.inspect.trace and glassnet.inspect.summary.
 _LAZY = {
-    "ReceptiveField": "receptive", "receptive_field": "receptive",
-    "receptive_fields": "receptive", "Summary": "summary", "LayerTrace": "trace",
+    "ReceptiveField": "receptive",
+    "receptive_field": "receptive",
+    "receptive_fields": "receptive",
+    "Summary": "summary",
+    "LayerTrace": "trace",
     "Trace": "trace",
 }
 

@@ -14,8 +14,9 @@ from ..errors import GradcheckError
 from ..tensor import Tensor, no_grad
 
 
-def gradcheck(fn, inputs, eps: float = 1e-6, rtol: float = 1e-4, atol: float = 1e-6,
-              seed: int = 0) -> bool:
+def gradcheck(
+    fn, inputs, eps: float = 1e-6, rtol: float = 1e-4, atol: float = 1e-6, seed: int = 0
+) -> bool:
     """Compare ``fn``'s backpropagated gradients with central differences in float64.
 
     Parameters
@@ -72,7 +73,9 @@ def _check(fn, tensors, eps, rtol, atol, seed) -> bool:
     def scalar(out: Tensor) -> Tensor:
         nonlocal weights
         if not isinstance(out, Tensor):
-            raise GradcheckError(f"gradcheck: fn must return a Tensor; got {type(out).__name__}.")
+            raise GradcheckError(
+                f"gradcheck: fn must return a Tensor; got {type(out).__name__}."
+            )
         if out.size == 1:
             return out.sum()
         if weights is None:
@@ -83,7 +86,9 @@ def _check(fn, tensors, eps, rtol, atol, seed) -> bool:
         t.grad = None
     loss = scalar(fn(*tensors))
     if not loss.requires_grad:
-        raise GradcheckError("gradcheck: the output does not depend on any checked input.")
+        raise GradcheckError(
+            "gradcheck: the output does not depend on any checked input."
+        )
     loss.backward()
 
     worst = None

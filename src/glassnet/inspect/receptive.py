@@ -61,8 +61,13 @@ from ..nn.module import Module, Sequential
 from ..tensor import Tensor, enable_grad, no_grad
 from .summary import flat_layers, infer_input_shape
 
-__all__ = ["ReceptiveField", "receptive_field", "receptive_fields", "find_layer",
-           "neuron_layers"]
+__all__ = [
+    "ReceptiveField",
+    "receptive_field",
+    "receptive_fields",
+    "find_layer",
+    "neuron_layers",
+]
 
 _RISING = ("Identity", "Sigmoid", "Tanh", "ReLU", "Step")  # elementwise, never falling
 _AFFINE = ("Dense", "Conv2D", "Conv1D")
@@ -124,8 +129,10 @@ def find_layer(model, layer) -> tuple[int | None, str, Module]:
     flat = flat_layers(model)
     if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
         if not -len(flat) <= layer < len(flat):
-            raise ConfigError(f"receptive_field: the model has {len(flat)} layers "
-                              f"(0 to {len(flat) - 1}); got layer={layer}.")
+            raise ConfigError(
+                f"receptive_field: the model has {len(flat)} layers "
+                f"(0 to {len(flat) - 1}); got layer={layer}."
+            )
         i = int(layer) % len(flat)
         return i, flat[i][0], flat[i][1]
     for i, (name, mod) in enumerate(flat):
@@ -135,8 +142,10 @@ def find_layer(model, layer) -> tuple[int | None, str, Module]:
         if mod is layer or name == layer:
             return None, name, mod
     names = ", ".join(repr(n) for n, _ in flat)
-    raise ConfigError(f"receptive_field: no layer {layer!r} in {type(model).__name__}; "
-                      f"give an index, a module or one of the names {names}.")
+    raise ConfigError(
+        f"receptive_field: no layer {layer!r} in {type(model).__name__}; "
+        f"give an index, a module or one of the names {names}."
+    )
 
 
 def neuron_layers(model, kinds=_AFFINE) -> list:
@@ -169,6 +178,7 @@ def _runner(model, position, target):
             for m in before:
                 x = m(x)
             return x, target(x)
+
         return run
 
     def run(x):  # any other model: run it whole and catch the target's first call
@@ -177,15 +187,19 @@ def _runner(model, position, target):
         def hook(module, inputs, output):
             if module is target and not seen:
                 seen.append((inputs, output))
+
         module_mod.FORWARD_HOOKS.append(hook)
         try:
             model(x)
         finally:
             module_mod.FORWARD_HOOKS.remove(hook)
         if not seen:
-            raise ConfigError(f"receptive_field: {type(target).__name__} did not run "
-                              f"when the model was called.")
+            raise ConfigError(
+                f"receptive_field: {type(target).__name__} did not run "
+                f"when the model was called."
+            )
         return seen[0]
+
     return run
 
 
@@ -204,10 +218,15 @@ def _neuron_index(where: str, out_shape: tuple, neuron) -> tuple:
             index = tuple(int(i) for i in neuron)
         except TypeError:
             index = None
-    if index is None or len(index) != len(shape) or not all(
-            -s <= i < s for i, s in zip(index, shape)):
-        raise ConfigError(f"receptive_field: {where} outputs {tuple(shape)} per sample; "
-                          f"neuron={neuron!r} is not an index into that.")
+    if (
+        index is None
+        or len(index) != len(shape)
+        or not all(-s <= i < s for i, s in zip(index, shape))
+    ):
+        raise ConfigError(
+            f"receptive_field: {where} outputs {tuple(shape)} per sample; "
+            f"neuron={neuron!r} is not an index into that."
+        )
     return tuple(i % s for i, s in zip(index, shape))
 
 
@@ -215,8 +234,10 @@ def _box(low, high, shape, dtype):
     lo = np.broadcast_to(np.asarray(low, dtype), shape).copy()
     hi = np.broadcast_to(np.asarray(high, dtype), shape).copy()
     if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(lo < hi)):
-        raise ConfigError("receptive_field: the box needs finite low < high for every "
-                          f"input; got low={low!r}, high={high!r}.")
+        raise ConfigError(
+            "receptive_field: the box needs finite low < high for every "
+            f"input; got low={low!r}, high={high!r}."
+        )
     return lo, hi
 
 
@@ -227,7 +248,8 @@ def _sample_shape(model, input_shape) -> tuple:
             raise ConfigError(
                 f"receptive_field: cannot tell the input shape of {type(model).__name__} "
                 "from its first layer; pass input_shape=, one sample's shape such as "
-                "(1, 9, 9).")
+                "(1, 9, 9)."
+            )
     return tuple(int(s) for s in input_shape)
 
 
@@ -235,7 +257,7 @@ def _is_exact(model, position) -> bool:
     """The neuron is one weighted sum of the inputs, maybe squashed by a rising function."""
     if position is None or not isinstance(model, Sequential):
         return False
-    kinds = [type(m).__name__ for _, m in flat_layers(model)[:position + 1]]
+    kinds = [type(m).__name__ for _, m in flat_layers(model)[: position + 1]]
     while kinds and kinds[-1] in _RISING and len(kinds) > 1 and kinds[-2] in _AFFINE:
         kinds.pop()
     if not kinds or kinds[-1] not in _AFFINE:
@@ -243,8 +265,18 @@ def _is_exact(model, position) -> bool:
     return all(k in _RESHAPE for k in kinds[:-1])
 
 
-def receptive_field(model, layer, neuron, input_shape=None, low=-1.0, high=1.0, *,
-                    steps: int = 300, restarts: int = 8, seed=0) -> ReceptiveField:
+def receptive_field(
+    model,
+    layer,
+    neuron,
+    input_shape=None,
+    low=-1.0,
+    high=1.0,
+    *,
+    steps: int = 300,
+    restarts: int = 8,
+    seed=0,
+) -> ReceptiveField:
     """The input within ``[low, high]`` that makes one neuron as large as it can be.
 
     Parameters
@@ -284,8 +316,11 @@ def receptive_field(model, layer, neuron, input_shape=None, low=-1.0, high=1.0, 
     where = f"layer {name!r} ({type(target).__name__})"
     index = _neuron_index(where, probe.shape, neuron)
     # a rising elementwise squash: climb the sum going into it (its drive)
-    before = (type(target).__name__ in _RISING and isinstance(probe_in, Tensor)
-              and probe_in.shape == probe.shape)
+    before = (
+        type(target).__name__ in _RISING
+        and isinstance(probe_in, Tensor)
+        and probe_in.shape == probe.shape
+    )
 
     def objective(x, squashed=False):
         """The neuron's drive -- its value before a rising squash, which has the
@@ -311,6 +346,7 @@ def receptive_field(model, layer, neuron, input_shape=None, low=-1.0, high=1.0, 
             with no_grad():
                 values = objective(Tensor(np.asarray(batch, dtype)), squashed).data
             return values.astype(np.float64)
+
         return of
 
     drive_of, value_of = measure(False), measure(True)
@@ -324,15 +360,18 @@ def receptive_field(model, layer, neuron, input_shape=None, low=-1.0, high=1.0, 
     if before and type(target).__name__ != "Identity" and np.any(~dont_care):
         flat = _unchanged(value_of, pattern, lo, hi, value)
         saturated = bool(np.all(flat | dont_care))
-    return ReceptiveField(pattern, value, method, dont_care, name, index, drive, saturated)
+    return ReceptiveField(
+        pattern, value, method, dont_care, name, index, drive, saturated
+    )
 
 
 def _ascend(objective, lo, hi, steps, restarts, seed, dtype) -> np.ndarray:
     """Projected gradient ascent from the box's middle and ``restarts - 1`` random points."""
     rng = np.random.default_rng(seed)
     span = hi - lo
-    starts = [(lo + hi) / 2] + [lo + span * rng.random(lo.shape)
-                                for _ in range(max(int(restarts), 1) - 1)]
+    starts = [(lo + hi) / 2] + [
+        lo + span * rng.random(lo.shape) for _ in range(max(int(restarts), 1) - 1)
+    ]
     x = np.stack(starts).astype(dtype)
     for k in range(int(steps)):
         xt = Tensor(x, requires_grad=True)
@@ -367,14 +406,18 @@ def _unchanged(value_of, pattern, lo, hi, value, limit: int = 4096) -> np.ndarra
     return (same[:n] & same[n:]).reshape(pattern.shape)
 
 
-def receptive_fields(model, layer, input_shape=None, low=-1.0, high=1.0,
-                     **kwargs) -> list:
+def receptive_fields(
+    model, layer, input_shape=None, low=-1.0, high=1.0, **kwargs
+) -> list:
     """:func:`receptive_field` of every neuron of a layer (every map's centre for a
     layer of maps), in order."""
     position, _, target = find_layer(model, layer)
     shape = _sample_shape(model, input_shape)
     with no_grad():
         _, out = _runner(model, position, target)(
-            Tensor(np.zeros((1,) + shape, model.dtype)))
-    return [receptive_field(model, layer, k, shape, low, high, **kwargs)
-            for k in range(out.shape[1])]
+            Tensor(np.zeros((1,) + shape, model.dtype))
+        )
+    return [
+        receptive_field(model, layer, k, shape, low, high, **kwargs)
+        for k in range(out.shape[1])
+    ]

@@ -93,7 +93,9 @@ def infer_input_shape(model) -> tuple | None:
 
 def _own_parameters(module) -> list:
     """Trainable tensors held by this module itself, not by its sub-modules."""
-    return [t for _, t in module._members() if isinstance(t, Tensor) and t.requires_grad]
+    return [
+        t for _, t in module._members() if isinstance(t, Tensor) and t.requires_grad
+    ]
 
 
 def _shapes_of(out):
@@ -138,20 +140,29 @@ class Summary:
 
     def _cells(self):
         head = ("Layer (type)", "Output shape", "Param #")
-        body = [(f"{r.name} ({r.type})" if r.name else f"({r.type})",
-                 _format_shape(r.output_shape),
-                 "(shared)" if r.shared else f"{r.params:,}") for r in self.rows]
+        body = [
+            (
+                f"{r.name} ({r.type})" if r.name else f"({r.type})",
+                _format_shape(r.output_shape),
+                "(shared)" if r.shared else f"{r.params:,}",
+            )
+            for r in self.rows
+        ]
         return head, body
 
     def _title(self) -> str:
         if self.input_shape is None:
-            return (f"{self.model_name}, input shape unknown: pass "
-                    "summary(input_shape=...) to see output shapes")
+            return (
+                f"{self.model_name}, input shape unknown: pass "
+                "summary(input_shape=...) to see output shapes"
+            )
         return f"{self.model_name}, input {_format_shape((None,) + tuple(self.input_shape))}"
 
     def _total_line(self) -> str:
-        return (f"Total params: {self.total_params:,} "
-                f"({_human_bytes(self.bytes)} as {self.dtype.name})")
+        return (
+            f"Total params: {self.total_params:,} "
+            f"({_human_bytes(self.bytes)} as {self.dtype.name})"
+        )
 
     def __str__(self) -> str:
         head, body = self._cells()
@@ -159,12 +170,21 @@ class Summary:
         widths[0] += 4
 
         def line(cells):
-            return (cells[0].ljust(widths[0]) + cells[1].ljust(widths[1] + 3)
-                    + cells[2].rjust(widths[2])).rstrip()
+            return (
+                cells[0].ljust(widths[0])
+                + cells[1].ljust(widths[1] + 3)
+                + cells[2].rjust(widths[2])
+            ).rstrip()
 
         rule = sum(widths) + 3
-        lines = [self._title(), line(head), "-" * rule, *[line(c) for c in body],
-                 "=" * rule, self._total_line()]
+        lines = [
+            self._title(),
+            line(head),
+            "-" * rule,
+            *[line(c) for c in body],
+            "=" * rule,
+            self._total_line(),
+        ]
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -174,14 +194,17 @@ class Summary:
         esc = html.escape
         rows = "".join(
             f"<tr><td>{esc(a)}</td><td>{esc(b)}</td><td style='text-align:right'>"
-            f"{esc(c)}</td></tr>" for a, b, c in body)
+            f"{esc(c)}</td></tr>"
+            for a, b, c in body
+        )
         return (
             f"<table><caption style='text-align:left'>{esc(self._title())}</caption>"
             f"<thead><tr><th style='text-align:left'>{esc(head[0])}</th>"
             f"<th style='text-align:left'>{esc(head[1])}</th>"
             f"<th style='text-align:right'>{esc(head[2])}</th></tr></thead>"
             f"<tbody>{rows}</tbody><tfoot><tr><td colspan='3'>{esc(self._total_line())}"
-            "</td></tr></tfoot></table>")
+            "</td></tr></tfoot></table>"
+        )
 
 
 def _human_bytes(n: int) -> str:
@@ -196,18 +219,24 @@ def _check_shape(model, input_shape) -> tuple:
     try:
         shape = tuple(int(s) for s in input_shape)
         ok = all(s > 0 for s in shape) and all(
-            float(s) == float(t) for s, t in zip(shape, input_shape))
+            float(s) == float(t) for s, t in zip(shape, input_shape)
+        )
     except (TypeError, ValueError):
         ok = False
     if not ok:
         raise ConfigError(
             f"{type(model).__name__}.summary: input_shape must be the shape of one sample "
             f"without the batch axis, a tuple of positive whole numbers such as (1, 28, 28); "
-            f"got {input_shape!r}.")
+            f"got {input_shape!r}."
+        )
     where = f"{type(model).__name__}.summary"
     check_limit(where, "the number of input_shape's axes", len(shape), "sample_axes")
-    check_limit(where, "input_shape's size (numbers in one sample)", math.prod(shape),
-                "sample_values")
+    check_limit(
+        where,
+        "input_shape's size (numbers in one sample)",
+        math.prod(shape),
+        "sample_values",
+    )
     return shape
 
 
@@ -245,8 +274,11 @@ def summary(model, input_shape=None, dtype=None) -> Summary:
         own = _own_parameters(layer)
         shared = id(layer) in counted and bool(own)
         counted.add(id(layer))
-        rows.append(SummaryRow(name, type(layer).__name__, shape,
-                               int(sum(p.size for p in own)), shared))
+        rows.append(
+            SummaryRow(
+                name, type(layer).__name__, shape, int(sum(p.size for p in own)), shared
+            )
+        )
 
     names = {id(m): n for n, m in model.named_modules()}
     if input_shape is not None:
@@ -269,8 +301,14 @@ def summary(model, input_shape=None, dtype=None) -> Summary:
         for name, layer in model.named_modules():
             if not layer.children() or _own_parameters(layer):
                 add(name, layer, None)
-    return Summary(type(model).__name__, input_shape, rows, model.num_parameters(),
-                   model.dtype.itemsize, model.dtype)
+    return Summary(
+        type(model).__name__,
+        input_shape,
+        rows,
+        model.num_parameters(),
+        model.dtype.itemsize,
+        model.dtype,
+    )
 
 
 def _input_dtype(model):

@@ -38,9 +38,14 @@ from .summary import flat_layers
 __all__ = ["trace", "Trace", "LayerTrace"]
 
 # How each squashing layer is told: (verb, name).
-_SQUASH = {"Tanh": ("squashed", "tanh"), "Sigmoid": ("squashed", "logistic"),
-           "ReLU": ("rectified", "ReLU"), "Step": ("thresholded", "step"),
-           "Identity": ("passed on", "identity"), "Softmax": ("normalised", "softmax")}
+_SQUASH = {
+    "Tanh": ("squashed", "tanh"),
+    "Sigmoid": ("squashed", "logistic"),
+    "ReLU": ("rectified", "ReLU"),
+    "Step": ("thresholded", "step"),
+    "Identity": ("passed on", "identity"),
+    "Softmax": ("normalised", "softmax"),
+}
 
 
 @dataclass
@@ -85,8 +90,10 @@ class LayerTrace:
     def __repr__(self) -> str:
         grads = ", with gradients" if self.output_grad is not None else ""
         label = f"{self.name} " if self.name else ""
-        return (f"LayerTrace({label}{self.kind}: {shape_str(self.input.shape)} → "
-                f"{shape_str(self.output.shape)}{grads})")
+        return (
+            f"LayerTrace({label}{self.kind}: {shape_str(self.input.shape)} → "
+            f"{shape_str(self.output.shape)}{grads})"
+        )
 
 
 class Trace:
@@ -110,8 +117,18 @@ class Trace:
         False when one sample was given without its batch axis.
     """
 
-    def __init__(self, model, records, x, output, batched, target=None, loss=None,
-                 loss_name=None, input_grad=None):
+    def __init__(
+        self,
+        model,
+        records,
+        x,
+        output,
+        batched,
+        target=None,
+        loss=None,
+        loss_name=None,
+        input_grad=None,
+    ):
         self.model, self.records, self.batched = model, records, batched
         self.input, self.output = x, output
         self.target, self.loss, self.loss_name = target, loss, loss_name
@@ -154,7 +171,9 @@ class Trace:
 
         return trace_html(self)
 
-    def narrate(self, precision: int = 2, max_neurons: int = 8, max_terms: int = 6) -> str:
+    def narrate(
+        self, precision: int = 2, max_neurons: int = 8, max_terms: int = 6
+    ) -> str:
         """The trace told as the seeds tell it, one neuron at a time.
 
         Parameters
@@ -238,7 +257,11 @@ def trace(model, x, target=None, loss=None) -> Trace:
             for t in (inputs, output):
                 if isinstance(t, Tensor) and t.requires_grad:
                     t.retain_grad()
-        gates = getattr(module, "last_gates", None) if hasattr(module, "watch_gates") else None
+        gates = (
+            getattr(module, "last_gates", None)
+            if hasattr(module, "watch_gates")
+            else None
+        )
         calls.append((module, inputs, output, _param_copies(module), gates))
 
     watched = [m for _, m in model.named_modules() if hasattr(m, "watch_gates")]
@@ -253,14 +276,19 @@ def trace(model, x, target=None, loss=None) -> Trace:
         with enable_grad() if want_grads else no_grad():
             out = model(xt)
             if want_grads:
-                t_arr = np.asarray(target.data if isinstance(target, Tensor) else target)
+                t_arr = np.asarray(
+                    target.data if isinstance(target, Tensor) else target
+                )
                 if not batched:
                     t_arr = t_arr[None]
                 if loss is None:
                     loss = "cross_entropy" if t_arr.dtype.kind in "iu" else "mse"
                 loss_fn = losses_mod.get(loss)
-                loss_name = (type(loss_fn).__name__ if isinstance(loss_fn, losses_mod.Loss)
-                             else getattr(loss_fn, "__name__", "custom loss"))
+                loss_name = (
+                    type(loss_fn).__name__
+                    if isinstance(loss_fn, losses_mod.Loss)
+                    else getattr(loss_fn, "__name__", "custom loss")
+                )
                 for p in params:
                     p.grad = None
                 value = loss_fn(out, t_arr)
@@ -268,30 +296,54 @@ def trace(model, x, target=None, loss=None) -> Trace:
                 loss_value = float(value.item())
         records = []
         for module, inputs, output, param_vals, gates in calls:
-            own = {n: p for n, p in module._members() if isinstance(p, Tensor)
-                   and p.requires_grad}
-            records.append(LayerTrace(
-                name=names.get(id(module), "?"), module=module,
-                input=_arr(inputs, batched), output=_arr(output, batched),
-                params=param_vals,
-                output_grad=_grad(output, batched) if want_grads else None,
-                input_grad=_grad(inputs, batched) if want_grads else None,
-                param_grads=({n: p.grad.copy() for n, p in own.items()
-                              if p.grad is not None} if want_grads else {}),
-                gates=(None if gates is None else
-                       {k: (v[0] if not batched else v).copy() for k, v in gates.items()}),
-            ))
+            own = {
+                n: p
+                for n, p in module._members()
+                if isinstance(p, Tensor) and p.requires_grad
+            }
+            records.append(
+                LayerTrace(
+                    name=names.get(id(module), "?"),
+                    module=module,
+                    input=_arr(inputs, batched),
+                    output=_arr(output, batched),
+                    params=param_vals,
+                    output_grad=_grad(output, batched) if want_grads else None,
+                    input_grad=_grad(inputs, batched) if want_grads else None,
+                    param_grads=(
+                        {n: p.grad.copy() for n, p in own.items() if p.grad is not None}
+                        if want_grads
+                        else {}
+                    ),
+                    gates=(
+                        None
+                        if gates is None
+                        else {
+                            k: (v[0] if not batched else v).copy()
+                            for k, v in gates.items()
+                        }
+                    ),
+                )
+            )
     finally:
         module_mod.FORWARD_HOOKS.remove(hook)
         for m, w in zip(watched, old_watch):
             m.watch_gates = w
         for p, g in zip(params, saved):
             p.grad = g
-    return Trace(model, records, _arr(xt, batched), _arr(out, batched), batched,
-                 target=None if target is None else np.asarray(
-                     target.data if isinstance(target, Tensor) else target),
-                 loss=loss_value, loss_name=loss_name,
-                 input_grad=_grad(xt, batched) if want_grads else None)
+    return Trace(
+        model,
+        records,
+        _arr(xt, batched),
+        _arr(out, batched),
+        batched,
+        target=None
+        if target is None
+        else np.asarray(target.data if isinstance(target, Tensor) else target),
+        loss=loss_value,
+        loss_name=loss_name,
+        input_grad=_grad(xt, batched) if want_grads else None,
+    )
 
 
 def _takes_ids(model) -> bool:
@@ -300,8 +352,11 @@ def _takes_ids(model) -> bool:
 
 
 def _param_copies(module) -> dict:
-    return {n: p.data.copy() for n, p in module._members()
-            if isinstance(p, Tensor) and p.requires_grad}
+    return {
+        n: p.data.copy()
+        for n, p in module._members()
+        if isinstance(p, Tensor) and p.requires_grad
+    }
 
 
 def _arr(t, batched):
@@ -340,7 +395,9 @@ def _vec(a: np.ndarray, p: int, limit: int = 12) -> str:
     return "[" + ", ".join(body) + more + "]"
 
 
-def _weighted_sum(w: np.ndarray, x: np.ndarray, b: float, p: int, max_terms: int) -> str:
+def _weighted_sum(
+    w: np.ndarray, x: np.ndarray, b: float, p: int, max_terms: int
+) -> str:
     """'1.00×1.00 − 0.50×1.00 + 0.10' for a neuron with few inputs; '' otherwise."""
     if w.size > max_terms:
         return ""
@@ -361,17 +418,25 @@ def _weighted_sum(w: np.ndarray, x: np.ndarray, b: float, p: int, max_terms: int
 
 def _narrate(t: Trace, p: int, max_neurons: int, max_terms: int) -> str:
     first = lambda a: a if not t.batched else a[0]  # noqa: E731  (narrate sample 0)
-    lines = [f"Trace of {type(t.model).__name__} on "
-             + (f"one input of shape {shape_str(t.input.shape)}" if not t.batched else
-                f"a batch of {len(t.input)}; sample 0 told")]
+    lines = [
+        f"Trace of {type(t.model).__name__} on "
+        + (
+            f"one input of shape {shape_str(t.input.shape)}"
+            if not t.batched
+            else f"a batch of {len(t.input)}; sample 0 told"
+        )
+    ]
     lines += [f"input: {_vec(first(t.input), p)}", ""]
     layers = t.layers
     i = 0
     while i < len(layers):
         rec = layers[i]
         nxt = layers[i + 1] if i + 1 < len(layers) else None
-        label = f"layer {rec.name} {type(rec.module).__name__}" if rec.name else \
-            type(rec.module).__name__
+        label = (
+            f"layer {rec.name} {type(rec.module).__name__}"
+            if rec.name
+            else type(rec.module).__name__
+        )
         if rec.kind == "Dense" and "weight" in rec.params:
             squash = nxt if nxt is not None and nxt.kind in _SQUASH else None
             head = f"layer {rec.name} {rec.module!r}"
@@ -394,8 +459,10 @@ def _dense_lines(rec, squash, first, p, max_neurons, max_terms) -> list:
     b = rec.params.get("bias")
     x_in, z = first(rec.input), first(rec.output)
     if x_in.ndim != 1:  # a Dense layer applied at every step or pixel
-        return [f"  output {shape_str(z.shape)}, values from {_fmt(z.min(), p)} to "
-                f"{_fmt(z.max(), p)}"]
+        return [
+            f"  output {shape_str(z.shape)}, values from {_fmt(z.min(), p)} to "
+            f"{_fmt(z.max(), p)}"
+        ]
     out = []
     for j in range(min(z.shape[-1], max_neurons)):
         bias = float(b[j]) if b is not None else 0.0
@@ -421,31 +488,44 @@ def _other_line(rec, first, p) -> str:
         what = "largest" if kind == "MaxPool2D" else "average"
         return f"kept the {what} value of each window, {shape}"
     if kind in ("ReLU", "Step") and x_in.size:
-        cut = int((x_in <= 0).sum()) if kind == "ReLU" else int((y == rec.module.low).sum())
+        cut = (
+            int((x_in <= 0).sum())
+            if kind == "ReLU"
+            else int((y == rec.module.low).sum())
+        )
         verb = "became 0" if kind == "ReLU" else "stayed low"
         return f"{cut} of {x_in.size} values {verb}; output {_vec(y, p)}"
     if kind in _SQUASH:
         return f"{_SQUASH[kind][0]} ({_SQUASH[kind][1]}): {_vec(y, p)}"
     if kind in ("Conv2D", "Conv1D"):
-        maps = ", ".join(f"map {k} from {_fmt(m.min(), p)} to {_fmt(m.max(), p)}"
-                         for k, m in enumerate(y[:4]))
+        maps = ", ".join(
+            f"map {k} from {_fmt(m.min(), p)} to {_fmt(m.max(), p)}"
+            for k, m in enumerate(y[:4])
+        )
         more = f", … ({len(y)} maps)" if len(y) > 4 else ""
         return f"each feature matched at every position, {shape}: {maps}{more}"
     if kind in ("RNN", "LSTM"):
-        return (f"read {x_in.shape[0]} steps, {shape}; last hidden state "
-                f"{_vec(y[-1] if y.ndim == 2 else y, p)}")
+        return (
+            f"read {x_in.shape[0]} steps, {shape}; last hidden state "
+            f"{_vec(y[-1] if y.ndim == 2 else y, p)}"
+        )
     return f"{shape}, output {_vec(y, p)}"
 
 
 def _gradient_lines(t: Trace, first, p) -> list:
     target = t.target if not t.batched else t.target[0]
-    lines = ["", f"loss ({t.loss_name}) against target {_vec(np.atleast_1d(target), p)}: "
-             f"{_fmt(t.loss, max(p, 4))}",
-             "backward, from the loss to the input (d loss / d ...):"]
+    lines = [
+        "",
+        f"loss ({t.loss_name}) against target {_vec(np.atleast_1d(target), p)}: "
+        f"{_fmt(t.loss, max(p, 4))}",
+        "backward, from the loss to the input (d loss / d ...):",
+    ]
     for rec in reversed(t.layers):
         if rec.output_grad is None:
             continue
-        text = f"  layer {rec.name} {rec.kind}: output {_vec(first(rec.output_grad), p)}"
+        text = (
+            f"  layer {rec.name} {rec.kind}: output {_vec(first(rec.output_grad), p)}"
+        )
         for name, g in rec.param_grads.items():
             k = np.unravel_index(int(np.argmax(np.abs(g))), g.shape)
             text += f"; {name} steepest at {tuple(int(i) for i in k)}: {_fmt(g[k], p)}"

@@ -147,7 +147,7 @@ def atomic_write(path, data: bytes) -> None:
             fcntl.flock(fd, fcntl.LOCK_EX)
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
         if os.name != "posix":  # Windows cannot rename a file that is open
             os.close(fd)

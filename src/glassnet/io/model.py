@@ -178,8 +178,9 @@ def check_metadata(where: str, metadata: dict, arrays: dict) -> None:
         ):
             bad("input_shape", "a list of 1 to 8 positive integers", shape)
         try:
-            check_limit(where, "metadata input_shape's size", math.prod(shape),
-                        "sample_values")
+            check_limit(
+                where, "metadata input_shape's size", math.prod(shape), "sample_values"
+            )
         except ConfigError as e:
             raise FormatError(str(e)) from None
     classes = metadata.get("classes")
@@ -208,8 +209,7 @@ def check_metadata(where: str, metadata: dict, arrays: dict) -> None:
     if not (
         isinstance(scores, dict)
         and all(
-            isinstance(part, dict)
-            and all(_is_real(v) for v in part.values())
+            isinstance(part, dict) and all(_is_real(v) for v in part.values())
             for part in scores.values()
         )
     ):

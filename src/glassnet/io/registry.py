@@ -380,4 +380,5 @@ def _register_builtins() -> None:
     register_layer(recurrent.LSTM, param_shapes=_recurrent(4))
     register_layer(embedding.Embedding, param_shapes=_embedding)
 
+
 _register_builtins()

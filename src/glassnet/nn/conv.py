@@ -16,7 +16,9 @@ class _ConvBase(Module):
 
     _spatial = 2
 
-    def _setup(self, in_channels, out_channels, filt, stride, padding, bias, init, seed):
+    def _setup(
+        self, in_channels, out_channels, filt, stride, padding, bias, init, seed
+    ):
         """``filt`` (the filter size) and ``stride`` as given to the layer (ints for
         1-D, pairs for 2-D). The attribute keeps the public name ``kernel_size``:
         it is the API contract (PyTorch's name); inside glassnet a convolution's
@@ -30,10 +32,14 @@ class _ConvBase(Module):
         self._stride2 = stride if self._spatial == 2 else (1, stride)
         self.init = init
         shape = (self.out_channels, self.in_channels) + (
-            filt if self._spatial == 2 else (filt,))
+            filt if self._spatial == 2 else (filt,)
+        )
         self.weight = Tensor(np.zeros(shape, np.float32), requires_grad=True)
-        self.bias = (Tensor(np.zeros(self.out_channels, np.float32), requires_grad=True)
-                     if bias else None)
+        self.bias = (
+            Tensor(np.zeros(self.out_channels, np.float32), requires_grad=True)
+            if bias
+            else None
+        )
         self.reset_parameters(seed)
 
     def reset_parameters(self, rng=None):
@@ -41,15 +47,27 @@ class _ConvBase(Module):
         draw = initializers.get(self.init)
         window = int(np.prod(self.weight.shape[2:]))
         dtype = self.weight.dtype
-        self.weight.data = draw(self.weight.shape, self.in_channels * window,
-                                self.out_channels * window, rng, dtype)
+        self.weight.data = draw(
+            self.weight.shape,
+            self.in_channels * window,
+            self.out_channels * window,
+            rng,
+            dtype,
+        )
         if self.bias is not None:
             self.bias.data = np.zeros(self.out_channels, dtype)
         return self
 
     def forward(self, x):
-        return conv_nd(x, self.weight, self.bias, self._stride2, self.padding,
-                       self._spatial, f"{type(self).__name__}({self.extra_repr()})")
+        return conv_nd(
+            x,
+            self.weight,
+            self.bias,
+            self._stride2,
+            self.padding,
+            self._spatial,
+            f"{type(self).__name__}({self.extra_repr()})",
+        )
 
     def _geometry_repr(self, filt, stride, padding) -> str:
         text = f"{self.in_channels} → {self.out_channels}, {filt}"
@@ -121,25 +139,44 @@ class Conv2D(_ConvBase):
     [('weight', (16, 1, 5, 5)), ('bias', (16,))]
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1,
-                 padding=0, bias: bool = True, init: str = "glorot", seed=None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        bias: bool = True,
+        init: str = "glorot",
+        seed=None,
+    ):
         filt = to_pair("Conv2D", "kernel_size", kernel_size)
         stride = to_pair("Conv2D", "stride", stride)
         padding = check_padding("Conv2D", padding, 2)
         self._setup(in_channels, out_channels, filt, stride, padding, bias, init, seed)
 
     def extra_repr(self) -> str:
-        pad = self.padding if isinstance(self.padding, str) else "x".join(map(str,
-                                                                              self.padding))
-        return self._geometry_repr("x".join(map(str, self.kernel_size)),
-                                   "x".join(map(str, self.stride)), pad)
+        pad = (
+            self.padding
+            if isinstance(self.padding, str)
+            else "x".join(map(str, self.padding))
+        )
+        return self._geometry_repr(
+            "x".join(map(str, self.kernel_size)), "x".join(map(str, self.stride)), pad
+        )
 
     def get_config(self) -> dict:
-        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
-                "kernel_size": list(self.kernel_size), "stride": list(self.stride),
-                "padding": (self.padding if isinstance(self.padding, str)
-                            else list(self.padding)),
-                "bias": self.bias is not None, "init": self.init}
+        return {
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "padding": (
+                self.padding if isinstance(self.padding, str) else list(self.padding)
+            ),
+            "bias": self.bias is not None,
+            "init": self.init,
+        }
 
 
 class Conv1D(_ConvBase):
@@ -187,20 +224,43 @@ class Conv1D(_ConvBase):
 
     _spatial = 1
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
-                 stride: int = 1, padding=0, bias: bool = True, init: str = "glorot",
-                 seed=None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding=0,
+        bias: bool = True,
+        init: str = "glorot",
+        seed=None,
+    ):
         check_positive("Conv1D", "kernel_size", kernel_size, integer=True)
         check_positive("Conv1D", "stride", stride, integer=True)
         padding = check_padding("Conv1D", padding, 1)
-        self._setup(in_channels, out_channels, int(kernel_size), int(stride), padding,
-                    bias, init, seed)
+        self._setup(
+            in_channels,
+            out_channels,
+            int(kernel_size),
+            int(stride),
+            padding,
+            bias,
+            init,
+            seed,
+        )
 
     def extra_repr(self) -> str:
-        return self._geometry_repr(str(self.kernel_size), str(self.stride),
-                                   str(self.padding))
+        return self._geometry_repr(
+            str(self.kernel_size), str(self.stride), str(self.padding)
+        )
 
     def get_config(self) -> dict:
-        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
-                "kernel_size": self.kernel_size, "stride": self.stride,
-                "padding": self.padding, "bias": self.bias is not None, "init": self.init}
+        return {
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": self.kernel_size,
+            "stride": self.stride,
+            "padding": self.padding,
+            "bias": self.bias is not None,
+            "init": self.init,
+        }

@@ -47,25 +47,37 @@ class Dense(Module):
     [('weight', (3, 2)), ('bias', (2,))]
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 init: str = "glorot", seed=None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        init: str = "glorot",
+        seed=None,
+    ):
         check_positive("Dense", "in_features", in_features, integer=True)
         check_positive("Dense", "out_features", out_features, integer=True)
         initializers.get(init)  # an unknown name fails here, not at first use
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.init = init
-        self.weight = Tensor(np.zeros((self.in_features, self.out_features), np.float32),
-                             requires_grad=True)
-        self.bias = (Tensor(np.zeros(self.out_features, np.float32), requires_grad=True)
-                     if bias else None)
+        self.weight = Tensor(
+            np.zeros((self.in_features, self.out_features), np.float32),
+            requires_grad=True,
+        )
+        self.bias = (
+            Tensor(np.zeros(self.out_features, np.float32), requires_grad=True)
+            if bias
+            else None
+        )
         self.reset_parameters(seed)
 
     def reset_parameters(self, rng=None) -> Dense:
         rng = initializers.make_rng(rng)
         draw = initializers.get(self.init)
         dtype = self.weight.dtype
-        self.weight.data = draw(self.weight.shape, self.in_features, self.out_features,
-                                rng, dtype)
+        self.weight.data = draw(
+            self.weight.shape, self.in_features, self.out_features, rng, dtype
+        )
         if self.bias is not None:
             self.bias.data = np.zeros(self.out_features, dtype)
         return self
@@ -85,5 +97,9 @@ class Dense(Module):
         return f"{self.in_features} → {self.out_features}{', bias' if self.bias is not None else ''}"
 
     def get_config(self) -> dict:
-        return {"in_features": self.in_features, "out_features": self.out_features,
-                "bias": self.bias is not None, "init": self.init}
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": self.bias is not None,
+            "init": self.init,
+        }

@@ -33,17 +33,22 @@ def symbol_ids(where: str, x, vocab: int) -> np.ndarray:
         whole = np.isfinite(data) & (data == np.round(data))
         if not whole.all():
             i = tuple(int(v) for v in np.argwhere(~whole)[0])
-            raise DataError(f"{where} expected whole-number symbol ids; got {data[i].item()!r} "
-                            f"at index {i}.")
+            raise DataError(
+                f"{where} expected whole-number symbol ids; got {data[i].item()!r} "
+                f"at index {i}."
+            )
     elif data.dtype.kind not in "iub":
-        raise DTypeError(f"{where} expected integer symbol ids; got dtype {data.dtype}.")
+        raise DTypeError(
+            f"{where} expected integer symbol ids; got dtype {data.dtype}."
+        )
     bad = (data < 0) | (data >= vocab)
     if bad.any():
         i = tuple(int(v) for v in np.argwhere(bad)[0])
         raise DataError(
             f"{where} got symbol {data[i].item():g} at index {i}, outside the vocabulary "
             f"[0, {vocab}); {int(bad.sum())} id(s) are out of range. Enlarge the "
-            "vocabulary or map unknown symbols to a reserved id.")
+            "vocabulary or map unknown symbols to a reserved id."
+        )
     return data.astype(np.intp, copy=False)
 
 
@@ -123,13 +128,16 @@ class Embedding(Module):
         check_positive("Embedding", "num_embeddings", num_embeddings, integer=True)
         check_positive("Embedding", "dim", dim, integer=True)
         self.num_embeddings, self.dim = int(num_embeddings), int(dim)
-        self.weight = Tensor(np.zeros((self.num_embeddings, self.dim), np.float32),
-                             requires_grad=True)
+        self.weight = Tensor(
+            np.zeros((self.num_embeddings, self.dim), np.float32), requires_grad=True
+        )
         self.reset_parameters(seed)
 
     def reset_parameters(self, rng=None) -> Embedding:
         rng = initializers.make_rng(rng)
-        self.weight.data = rng.standard_normal(self.weight.shape).astype(self.weight.dtype)
+        self.weight.data = rng.standard_normal(self.weight.shape).astype(
+            self.weight.dtype
+        )
         return self
 
     def forward(self, x):

@@ -45,8 +45,13 @@ def zeros(shape, fan_in, fan_out, rng, dtype=np.float32):
     return np.zeros(shape, dtype=dtype)
 
 
-INITIALIZERS = {"uniform": uniform, "glorot": glorot, "xavier": glorot, "he": he,
-                "zeros": zeros}
+INITIALIZERS = {
+    "uniform": uniform,
+    "glorot": glorot,
+    "xavier": glorot,
+    "he": he,
+    "zeros": zeros,
+}
 
 
 def get(name: str):
@@ -55,4 +60,6 @@ def get(name: str):
         return INITIALIZERS[name]
     except (KeyError, TypeError):
         known = ", ".join(sorted(INITIALIZERS))
-        raise ConfigError(f"unknown initialiser {name!r}; choose one of: {known}.") from None
+        raise ConfigError(
+            f"unknown initialiser {name!r}; choose one of: {known}."
+        ) from None

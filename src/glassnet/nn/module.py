@@ -172,7 +172,9 @@ class Module:
         """Convert every parameter to ``dtype`` (float32 or float64), in place."""
         dt = np.dtype(dtype)
         if dt not in (np.float32, np.float64):
-            raise DTypeError(f"{type(self).__name__}.astype: use float32 or float64; got {dt}.")
+            raise DTypeError(
+                f"{type(self).__name__}.astype: use float32 or float64; got {dt}."
+            )
         for p in self.parameters():
             p.data = p.data.astype(dt)
             p.grad = None
@@ -346,6 +348,8 @@ class Sequential(Module):
 
     def append(self, layer: Module) -> Sequential:
         if not isinstance(layer, Module):
-            raise ConfigError(f"Sequential.append: {type(layer).__name__} is not a layer.")
+            raise ConfigError(
+                f"Sequential.append: {type(layer).__name__} is not a layer."
+            )
         self.layers.append(layer)
         return self

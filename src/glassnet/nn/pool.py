@@ -15,12 +15,20 @@ class _Pool2D(Module):
         name = type(self).__name__
         # ``kernel_size`` is the public name (PyTorch's, the API contract): the window
         self.kernel_size, self.stride, self.padding = check_pool_args(
-            name, kernel_size, stride, padding)
+            name, kernel_size, stride, padding
+        )
         self.ceil_mode = bool(ceil_mode)
 
     def forward(self, x):
-        return pool2d(x, self._mode, self.kernel_size, self.stride, self.padding,
-                      self.ceil_mode, f"{type(self).__name__}({self.extra_repr()})")
+        return pool2d(
+            x,
+            self._mode,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            f"{type(self).__name__}({self.extra_repr()})",
+        )
 
     def extra_repr(self) -> str:
         text = "x".join(map(str, self.kernel_size))
@@ -31,8 +39,12 @@ class _Pool2D(Module):
         return text + (", ceil_mode" if self.ceil_mode else "")
 
     def get_config(self) -> dict:
-        return {"kernel_size": list(self.kernel_size), "stride": list(self.stride),
-                "padding": list(self.padding), "ceil_mode": self.ceil_mode}
+        return {
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "padding": list(self.padding),
+            "ceil_mode": self.ceil_mode,
+        }
 
 
 class MaxPool2D(_Pool2D):

@@ -54,16 +54,23 @@ class _Recurrent(Module):
         name = type(self).__name__
         check_positive(name, "input_size", input_size, integer=True)
         check_positive(name, "hidden_size", hidden_size, integer=True)
-        for flag, value in (("return_sequences", return_sequences), ("stateful", stateful)):
+        for flag, value in (
+            ("return_sequences", return_sequences),
+            ("stateful", stateful),
+        ):
             if not isinstance(value, (bool, np.bool_)):
-                raise ConfigError(f"{name}: {flag} must be True or False; got {value!r}.")
+                raise ConfigError(
+                    f"{name}: {flag} must be True or False; got {value!r}."
+                )
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.return_sequences, self.stateful = bool(return_sequences), bool(stateful)
         width = self._gates * self.hidden_size
-        self.weight_ih = Tensor(np.zeros((self.input_size, width), np.float32),
-                                requires_grad=True)
-        self.weight_hh = Tensor(np.zeros((self.hidden_size, width), np.float32),
-                                requires_grad=True)
+        self.weight_ih = Tensor(
+            np.zeros((self.input_size, width), np.float32), requires_grad=True
+        )
+        self.weight_hh = Tensor(
+            np.zeros((self.hidden_size, width), np.float32), requires_grad=True
+        )
         self.bias = Tensor(np.zeros(width, np.float32), requires_grad=True)
         self.last_state = None
         self.reset_parameters(seed)
@@ -74,10 +81,15 @@ class _Recurrent(Module):
         # Each gate's block is one layer of neurons: Glorot for the inputs,
         # orthogonal for the recurrent weights.
         self.weight_ih.data = np.concatenate(
-            [initializers.glorot((self.input_size, H), self.input_size, H, rng, dt)
-             for _ in range(self._gates)], axis=1)
+            [
+                initializers.glorot((self.input_size, H), self.input_size, H, rng, dt)
+                for _ in range(self._gates)
+            ],
+            axis=1,
+        )
         self.weight_hh.data = np.concatenate(
-            [orthogonal((H, H), rng, dt) for _ in range(self._gates)], axis=1)
+            [orthogonal((H, H), rng, dt) for _ in range(self._gates)], axis=1
+        )
         self.bias.data = self._initial_bias().astype(dt)
         self.last_state = None
         return self
@@ -91,20 +103,26 @@ class _Recurrent(Module):
 
     # --- checks ----------------------------------------------------------------
     def _describe(self) -> str:
-        return f"{type(self).__name__}(input_size={self.input_size}, " \
-               f"hidden_size={self.hidden_size})"
+        return (
+            f"{type(self).__name__}(input_size={self.input_size}, "
+            f"hidden_size={self.hidden_size})"
+        )
 
     def _check_input(self, x: Tensor) -> None:
         where = self._describe()
         hint = ""
         if x.ndim == 2:
-            hint = ("For one sequence use x[None]; for token ids put OneHot(vocab) or "
-                    "Embedding(vocab, dim) in front.")
+            hint = (
+                "For one sequence use x[None]; for token ids put OneHot(vocab) or "
+                "Embedding(vocab, dim) in front."
+            )
         check_ndim(where, x, 3, "(batch, time, features)", hint)
         check_axis_size(where, x, 2, self.input_size, "last axis (features)")
         if x.shape[1] == 0:
-            raise ShapeError(f"{where} expected at least one time step; "
-                             f"got shape {shape_str(x.shape)}.")
+            raise ShapeError(
+                f"{where} expected at least one time step; "
+                f"got shape {shape_str(x.shape)}."
+            )
 
     def _as_state(self, part: str, value, batch: int, dtype) -> Tensor:
         s = as_tensor(value, self.weight_hh)
@@ -112,7 +130,8 @@ class _Recurrent(Module):
             raise ShapeError(
                 f"{self._describe()} expected the initial {part} of shape "
                 f"{shape_str((batch, self.hidden_size))} (batch, hidden_size) for this "
-                f"input; got {shape_str(s.shape)}.")
+                f"input; got {shape_str(s.shape)}."
+            )
         return s if s.dtype == dtype else as_tensor(s.data.astype(dtype))
 
     def _start(self, x: Tensor, state):
@@ -124,26 +143,37 @@ class _Recurrent(Module):
                 raise ShapeError(
                     f"{self._describe()} carries a state for a batch of "
                     f"{carried.shape[0]} but got a batch of {x.shape[0]} "
-                    f"(shape {shape_str(x.shape)}); call reset_state() first.")
+                    f"(shape {shape_str(x.shape)}); call reset_state() first."
+                )
         return state
 
     def _finish(self, seq, final, return_state):
         """Remember the detached final state; pick the output."""
-        self.last_state = (tuple(s.detach() for s in final) if isinstance(final, tuple)
-                           else final.detach())
+        self.last_state = (
+            tuple(s.detach() for s in final)
+            if isinstance(final, tuple)
+            else final.detach()
+        )
         last = final[0] if isinstance(final, tuple) else final
         out = seq if self.return_sequences else last
         return (out, final) if return_state else out
 
     # --- description -----------------------------------------------------------
     def extra_repr(self) -> str:
-        flags = ([] if self.return_sequences else ["last step only"]) + \
-            (["stateful"] if self.stateful else [])
-        return f"{self.input_size} → {self.hidden_size}" + "".join(f", {f}" for f in flags)
+        flags = ([] if self.return_sequences else ["last step only"]) + (
+            ["stateful"] if self.stateful else []
+        )
+        return f"{self.input_size} → {self.hidden_size}" + "".join(
+            f", {f}" for f in flags
+        )
 
     def get_config(self) -> dict:
-        return {"input_size": self.input_size, "hidden_size": self.hidden_size,
-                "return_sequences": self.return_sequences, "stateful": self.stateful}
+        return {
+            "input_size": self.input_size,
+            "hidden_size": self.hidden_size,
+            "return_sequences": self.return_sequences,
+            "stateful": self.stateful,
+        }
 
 
 class RNN(_Recurrent):
@@ -196,11 +226,19 @@ class RNN(_Recurrent):
     [('weight_ih', (3, 5)), ('weight_hh', (5, 5)), ('bias', (5,))]
     """
 
-    def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh",
-                 return_sequences: bool = True, stateful: bool = False, seed=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        nonlinearity: str = "tanh",
+        return_sequences: bool = True,
+        stateful: bool = False,
+        seed=None,
+    ):
         if nonlinearity not in ("tanh", "relu"):
-            raise ConfigError(f"RNN: nonlinearity must be 'tanh' or 'relu'; "
-                              f"got {nonlinearity!r}.")
+            raise ConfigError(
+                f"RNN: nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}."
+            )
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, return_sequences, stateful, seed)
 
@@ -208,10 +246,14 @@ class RNN(_Recurrent):
         """Run the sequence ``x``; ``state`` is h0 (batch, H) or None for zeros."""
         self._check_input(x)
         state = self._start(x, state)
-        h0 = None if state is None else self._as_state("state h0", state, x.shape[0],
-                                                      self.weight_hh.dtype)
-        seq, h_last = rnn(x, self.weight_ih, self.weight_hh, self.bias, h0,
-                          self.nonlinearity)
+        h0 = (
+            None
+            if state is None
+            else self._as_state("state h0", state, x.shape[0], self.weight_hh.dtype)
+        )
+        seq, h_last = rnn(
+            x, self.weight_ih, self.weight_hh, self.bias, h0, self.nonlinearity
+        )
         return self._finish(seq, h_last, return_state)
 
     def extra_repr(self) -> str:
@@ -301,15 +343,21 @@ class LSTM(_Recurrent):
     _gates = 4
     GATES = ("forget", "input", "candidate", "output")
 
-    def __init__(self, input_size: int, hidden_size: int, return_sequences: bool = True,
-                 stateful: bool = False, seed=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        return_sequences: bool = True,
+        stateful: bool = False,
+        seed=None,
+    ):
         self.watch_gates = False
         self.last_gates = None
         super().__init__(input_size, hidden_size, return_sequences, stateful, seed)
 
     def _initial_bias(self) -> np.ndarray:
         b = np.zeros(4 * self.hidden_size)
-        b[:self.hidden_size] = 1.0
+        b[: self.hidden_size] = 1.0
         return b
 
     def forward(self, x, state=None, return_state: bool = False):
@@ -319,13 +367,22 @@ class LSTM(_Recurrent):
         h0 = c0 = None
         if state is not None:
             if not isinstance(state, (tuple, list)) or len(state) != 2:
-                raise ShapeError(f"{self._describe()} expected state as a pair (h0, c0); "
-                                 f"got {type(state).__name__}.")
+                raise ShapeError(
+                    f"{self._describe()} expected state as a pair (h0, c0); "
+                    f"got {type(state).__name__}."
+                )
             dt = self.weight_hh.dtype
             h0 = self._as_state("state h0", state[0], x.shape[0], dt)
             c0 = self._as_state("state c0", state[1], x.shape[0], dt)
-        seq, h_last, c_last, *gates = lstm(x, self.weight_ih, self.weight_hh, self.bias,
-                                           h0, c0, keep_gates=self.watch_gates)
+        seq, h_last, c_last, *gates = lstm(
+            x,
+            self.weight_ih,
+            self.weight_hh,
+            self.bias,
+            h0,
+            c0,
+            keep_gates=self.watch_gates,
+        )
         if gates:
             self.last_gates = gates[0]
         return self._finish(seq, (h_last, c_last), return_state)

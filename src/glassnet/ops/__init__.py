@@ -6,8 +6,25 @@ more families as layers need them). Every public op is also reachable as
 """
 
 from .elementwise import (  # noqa: F401
-    abs, add, astype, clip, div, exp, log, maximum, minimum, mul, neg, pow, relu,
-    sigmoid, sqrt, step, sub, tanh, where,
+    abs,
+    add,
+    astype,
+    clip,
+    div,
+    exp,
+    log,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    relu,
+    sigmoid,
+    sqrt,
+    step,
+    sub,
+    tanh,
+    where,
 )
 from .conv import conv1d, conv2d  # noqa: F401
 from .linalg import linear, matmul  # noqa: F401

@@ -34,6 +34,7 @@ def _broadcast_error(op, a, b):
 
 # --- arithmetic --------------------------------------------------------------
 
+
 def add(a, b) -> Tensor:
     """a + b.  Local derivative: sum → 1 for each input."""
     a, b = _pair(a, b)
@@ -43,8 +44,10 @@ def add(a, b) -> Tensor:
         raise _broadcast_error("add", a, b) from None
 
     def backward(g):
-        return (unbroadcast(g, a.shape) if a.requires_grad else None,
-                unbroadcast(g, b.shape) if b.requires_grad else None)
+        return (
+            unbroadcast(g, a.shape) if a.requires_grad else None,
+            unbroadcast(g, b.shape) if b.requires_grad else None,
+        )
 
     return make_result(out, (a, b), backward)
 
@@ -58,8 +61,10 @@ def sub(a, b) -> Tensor:
         raise _broadcast_error("sub", a, b) from None
 
     def backward(g):
-        return (unbroadcast(g, a.shape) if a.requires_grad else None,
-                unbroadcast(-g, b.shape) if b.requires_grad else None)
+        return (
+            unbroadcast(g, a.shape) if a.requires_grad else None,
+            unbroadcast(-g, b.shape) if b.requires_grad else None,
+        )
 
     return make_result(out, (a, b), backward)
 
@@ -73,8 +78,10 @@ def mul(a, b) -> Tensor:
         raise _broadcast_error("mul", a, b) from None
 
     def backward(g):
-        return (unbroadcast(g * b.data, a.shape) if a.requires_grad else None,
-                unbroadcast(g * a.data, b.shape) if b.requires_grad else None)
+        return (
+            unbroadcast(g * b.data, a.shape) if a.requires_grad else None,
+            unbroadcast(g * a.data, b.shape) if b.requires_grad else None,
+        )
 
     return make_result(out, (a, b), backward)
 
@@ -89,8 +96,10 @@ def div(a, b) -> Tensor:
 
     def backward(g):
         g_over_b = g / b.data
-        return (unbroadcast(g_over_b, a.shape) if a.requires_grad else None,
-                unbroadcast(-g_over_b * out, b.shape) if b.requires_grad else None)
+        return (
+            unbroadcast(g_over_b, a.shape) if a.requires_grad else None,
+            unbroadcast(-g_over_b * out, b.shape) if b.requires_grad else None,
+        )
 
     return make_result(out, (a, b), backward)
 
@@ -118,7 +127,7 @@ def pow(a, b) -> Tensor:
     """
     a, b = _pair(a, b)
     try:
-        out = a.data ** b.data
+        out = a.data**b.data
     except ValueError:
         raise _broadcast_error("pow", a, b) from None
 
@@ -145,6 +154,7 @@ def neg(a) -> Tensor:
 
 
 # --- functions of one input (derivative taken from the output when cheaper) --
+
 
 def exp(x) -> Tensor:
     """e^x.  Local derivative: e^x itself, the output."""
@@ -236,8 +246,10 @@ def maximum(a, b) -> Tensor:
 
     def backward(g):
         share_a = (a.data > b.data) + 0.5 * (a.data == b.data)
-        return (unbroadcast(g * share_a, a.shape) if a.requires_grad else None,
-                unbroadcast(g * (1 - share_a), b.shape) if b.requires_grad else None)
+        return (
+            unbroadcast(g * share_a, a.shape) if a.requires_grad else None,
+            unbroadcast(g * (1 - share_a), b.shape) if b.requires_grad else None,
+        )
 
     return make_result(out, (a, b), backward)
 
@@ -252,8 +264,10 @@ def minimum(a, b) -> Tensor:
 
     def backward(g):
         share_a = (a.data < b.data) + 0.5 * (a.data == b.data)
-        return (unbroadcast(g * share_a, a.shape) if a.requires_grad else None,
-                unbroadcast(g * (1 - share_a), b.shape) if b.requires_grad else None)
+        return (
+            unbroadcast(g * share_a, a.shape) if a.requires_grad else None,
+            unbroadcast(g * (1 - share_a), b.shape) if b.requires_grad else None,
+        )
 
     return make_result(out, (a, b), backward)
 
@@ -277,11 +291,14 @@ def where(condition, a, b) -> Tensor:
         ) from None
 
     def backward(g):
-        return (unbroadcast(np.where(cond, g, 0), a.shape) if a.requires_grad else None,
-                unbroadcast(np.where(cond, 0, g), b.shape) if b.requires_grad else None)
+        return (
+            unbroadcast(np.where(cond, g, 0), a.shape) if a.requires_grad else None,
+            unbroadcast(np.where(cond, 0, g), b.shape) if b.requires_grad else None,
+        )
 
-    return make_result(out.astype(np.result_type(a.data, b.data), copy=False),
-                       (a, b), backward)
+    return make_result(
+        out.astype(np.result_type(a.data, b.data), copy=False), (a, b), backward
+    )
 
 
 def astype(x, dtype) -> Tensor:

@@ -46,9 +46,13 @@ def matmul(a, b) -> Tensor:
         ) from None
 
     def backward(g):
-        if a.ndim == 1 and b.ndim == 1:  # dot product: each vector's gradient is the other
-            return (g * b.data if a.requires_grad else None,
-                    g * a.data if b.requires_grad else None)
+        if (
+            a.ndim == 1 and b.ndim == 1
+        ):  # dot product: each vector's gradient is the other
+            return (
+                g * b.data if a.requires_grad else None,
+                g * a.data if b.requires_grad else None,
+            )
         A = a.data if a.ndim > 1 else a.data[None, :]
         B = b.data if b.ndim > 1 else b.data[:, None]
         G = g

@@ -69,6 +69,7 @@ def _scale(g: np.ndarray, reduction: str, n: int) -> np.ndarray:
 
 # --- cross-entropy ---------------------------------------------------------------
 
+
 def _row_sums(a: np.ndarray) -> np.ndarray:
     """Σ over the last axis of a 2-D array, as a column (M, 1): see ``reduce.row_sums``."""
     return row_sums(a)[:, None]
@@ -103,8 +104,9 @@ def _labels(where: str, target: np.ndarray, n_classes: int) -> np.ndarray:
     return labels
 
 
-def _cross_entropy(logits, target, reduction: str = "mean",
-                   where: str = "cross_entropy") -> Tensor:
+def _cross_entropy(
+    logits, target, reduction: str = "mean", where: str = "cross_entropy"
+) -> Tensor:
     _check_reduction(where, reduction)
     logits = _float_prediction(where, logits, "logits")
     z = logits.data
@@ -230,9 +232,14 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
 
 # --- binary cross-entropy --------------------------------------------------------
 
-def _binary_cross_entropy(prediction, target, from_logits: bool = False,
-                          reduction: str = "mean",
-                          where: str = "binary_cross_entropy") -> Tensor:
+
+def _binary_cross_entropy(
+    prediction,
+    target,
+    from_logits: bool = False,
+    reduction: str = "mean",
+    where: str = "binary_cross_entropy",
+) -> Tensor:
     _check_reduction(where, reduction)
     what = "logits" if from_logits else "probabilities"
     x = _float_prediction(where, prediction, what)
@@ -287,8 +294,9 @@ def _binary_cross_entropy(prediction, target, from_logits: bool = False,
     return make_result(out, (x, t), backward)
 
 
-def binary_cross_entropy(p, target, from_logits: bool = False,
-                         reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(
+    p, target, from_logits: bool = False, reduction: str = "mean"
+) -> Tensor:
     """Binary cross-entropy ``−t·log p − (1 − t)·log(1 − p)``, as one graph node.
 
     Parameters
@@ -326,8 +334,9 @@ def binary_cross_entropy(p, target, from_logits: bool = False,
     >>> round(binary_cross_entropy(x, [1.0, 0.0], from_logits=True).item(), 4)
     500.3466
     """
-    return _binary_cross_entropy(p, target, from_logits, reduction,
-                                 "binary_cross_entropy")
+    return _binary_cross_entropy(
+        p, target, from_logits, reduction, "binary_cross_entropy"
+    )
 
 
 def _reshape_hint(pred_shape: tuple, target_shape: tuple) -> str:

@@ -27,7 +27,9 @@ def normalize_axes(op: str, axis, ndim: int) -> tuple:
     out = []
     for ax in axes:
         if not isinstance(ax, (int, np.integer)) or not -ndim <= ax < ndim:
-            raise ShapeError(f"{op}: axis {ax!r} is out of range for a {ndim}-D tensor.")
+            raise ShapeError(
+                f"{op}: axis {ax!r} is out of range for a {ndim}-D tensor."
+            )
         out.append(int(ax) % ndim)
     if len(set(out)) != len(out):
         raise ShapeError(f"{op}: axis {axis!r} repeats an axis.")
@@ -70,7 +72,9 @@ def mean(x, axis=None, keepdims=False) -> Tensor:
     for ax in axes:
         n *= x.shape[ax]
     if n == 0:
-        raise ShapeError(f"mean: cannot average over an empty axis of shape {shape_str(x.shape)}.")
+        raise ShapeError(
+            f"mean: cannot average over an empty axis of shape {shape_str(x.shape)}."
+        )
     if axis is None and not keepdims:
         out = np.asarray(x.data.mean())
     else:
@@ -88,7 +92,9 @@ def _extreme(op: str, pick, x, axis, keepdims) -> Tensor:
     x = as_tensor(x)
     axes = normalize_axes(op, axis, x.ndim)
     if x.size == 0:
-        raise ShapeError(f"{op}: cannot reduce an empty tensor of shape {shape_str(x.shape)}.")
+        raise ShapeError(
+            f"{op}: cannot reduce an empty tensor of shape {shape_str(x.shape)}."
+        )
     kept = pick(x.data, axis=axes, keepdims=True)
     out = kept if keepdims else np.squeeze(kept, axis=axes)
 

@@ -103,7 +103,9 @@ def getitem(x, index) -> Tensor:
     try:
         out = x.data[index]
     except IndexError as e:
-        raise ShapeError(f"indexing a tensor of shape {shape_str(x.shape)}: {e}") from None
+        raise ShapeError(
+            f"indexing a tensor of shape {shape_str(x.shape)}: {e}"
+        ) from None
     repeats = _may_repeat(index)
 
     def backward(g):

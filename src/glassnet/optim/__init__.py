@@ -41,6 +41,14 @@ from .free import (  # noqa: E402
 )
 
 __all__ += [
-    "free", "FreeOptimizer", "SearchResult", "RandomSearch", "GridSearch",
-    "CoordinateNudge", "GradientDescent", "Newton", "SimulatedAnnealing", "GeneticAlgorithm",
+    "free",
+    "FreeOptimizer",
+    "SearchResult",
+    "RandomSearch",
+    "GridSearch",
+    "CoordinateNudge",
+    "GradientDescent",
+    "Newton",
+    "SimulatedAnnealing",
+    "GeneticAlgorithm",
 ]

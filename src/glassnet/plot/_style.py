@@ -31,8 +31,16 @@ POSITIVE = "#0072B2"  # Okabe-Ito blue
 NEGATIVE = "#D55E00"  # Okabe-Ito vermilion
 DISPLAY_DPI = 100  # a figure shown in a notebook (finish() saves at 110)
 # Qualitative colours for classes (Okabe-Ito, without the two above first)
-CLASS_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
-                 "#F0E442", "#000000")
+CLASS_COLOURS = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#000000",
+)
 
 
 def new_figure(**kwargs):
@@ -48,7 +56,8 @@ def new_figure(**kwargs):
         from .._validate import missing_extra
 
         raise ImportError(
-            missing_extra("glassnet's figures", "matplotlib", "plot")) from e
+            missing_extra("glassnet's figures", "matplotlib", "plot")
+        ) from e
     kwargs.setdefault("layout", "constrained")
     return _notebook_figure(Figure)(**kwargs)
 
@@ -76,8 +85,10 @@ def finish(fig, path=None, dpi: int = 110):
     if fmt not in ("png", "svg", "pdf"):
         from ..errors import ConfigError
 
-        raise ConfigError(f"figures are saved as PNG, SVG or PDF, chosen by the file's "
-                          f"suffix; got {path!r}.")
+        raise ConfigError(
+            f"figures are saved as PNG, SVG or PDF, chosen by the file's "
+            f"suffix; got {path!r}."
+        )
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
         fig.savefig(tmp, format=fmt, dpi=dpi)
@@ -92,7 +103,9 @@ def signed_cmap():
     """Vermilion (negative) - white (zero) - blue (positive)."""
     from matplotlib.colors import LinearSegmentedColormap
 
-    return LinearSegmentedColormap.from_list("glassnet_signed", [NEGATIVE, "#FFFFFF", POSITIVE])
+    return LinearSegmentedColormap.from_list(
+        "glassnet_signed", [NEGATIVE, "#FFFFFF", POSITIVE]
+    )
 
 
 def signed_limit(*arrays) -> float:

@@ -20,13 +20,22 @@ def _kernels(weights) -> np.ndarray:
     if w.ndim == 2:  # one filter (kh, kw)
         w = w[None, None]
     if w.ndim != 4:
-        raise ShapeError(f"filters: expected weights (out, in, kh, kw), a Conv2D layer or "
-                         f"a Conv1D layer; got shape {w.shape}.")
+        raise ShapeError(
+            f"filters: expected weights (out, in, kh, kw), a Conv2D layer or "
+            f"a Conv1D layer; got shape {w.shape}."
+        )
     return w
 
 
-def filters(weights, *, labels=None, input_labels=None, max_filters: int = 32,
-            title=None, path=None):
+def filters(
+    weights,
+    *,
+    labels=None,
+    input_labels=None,
+    max_filters: int = 32,
+    title=None,
+    path=None,
+):
     """Every filter (feature) of a convolution layer as a small image.
 
     Parameters
@@ -50,27 +59,54 @@ def filters(weights, *, labels=None, input_labels=None, max_filters: int = 32,
     for c in range(n_in):
         for o in range(n_out):
             ax = fig.add_subplot(grid[c, o])
-            shown = ax.imshow(w[o, c], cmap=signed_cmap(), vmin=-lim, vmax=lim,
-                              interpolation="nearest")
+            shown = ax.imshow(
+                w[o, c],
+                cmap=signed_cmap(),
+                vmin=-lim,
+                vmax=lim,
+                interpolation="nearest",
+            )
             no_ticks(ax)
             if kh * kw <= 25:
                 for (i, j), v in np.ndenumerate(w[o, c]):
-                    ax.text(j, i, number_text(v, 1), ha="center", va="center",
-                            fontsize=6.5, color="white" if abs(v) > 0.6 * lim else "black")
+                    ax.text(
+                        j,
+                        i,
+                        number_text(v, 1),
+                        ha="center",
+                        va="center",
+                        fontsize=6.5,
+                        color="white" if abs(v) > 0.6 * lim else "black",
+                    )
             if c == 0:
                 ax.set_title(labels[o] if labels else f"filter {o}", fontsize=8)
             if o == 0 and n_in > 1:
-                ax.set_ylabel(input_labels[c] if input_labels else f"input {c}", fontsize=8)
+                ax.set_ylabel(
+                    input_labels[c] if input_labels else f"input {c}", fontsize=8
+                )
     bar = fig.colorbar(shown, cax=fig.add_subplot(grid[:, n_out]))
     bar.set_label("weight", fontsize=8)
-    fig.suptitle((title + "\n" if title else "") +
-                 f"{n_out} filters of {kh}x{kw}" + (f" over {n_in} input channels"
-                                                     if n_in > 1 else ""), fontsize=10)
+    fig.suptitle(
+        (title + "\n" if title else "")
+        + f"{n_out} filters of {kh}x{kw}"
+        + (f" over {n_in} input channels" if n_in > 1 else ""),
+        fontsize=10,
+    )
     return finish(fig, path)
 
 
-def feature_maps(maps, *, image=None, labels=None, max_maps: int = 16, title=None,
-                 path=None, low: float = -1.0, high: float = 1.0, numbers=None):
+def feature_maps(
+    maps,
+    *,
+    image=None,
+    labels=None,
+    max_maps: int = 16,
+    title=None,
+    path=None,
+    low: float = -1.0,
+    high: float = 1.0,
+    numbers=None,
+):
     """The feature maps a layer made of one image, side by side.
 
     Parameters
@@ -99,8 +135,13 @@ def feature_maps(maps, *, image=None, labels=None, max_maps: int = 16, title=Non
     k = 0
     if image is not None:
         ax = fig.add_subplot(grid[0, 0])
-        ax.imshow(np.asarray(image).squeeze(), cmap="gray", vmin=low, vmax=high,
-                  interpolation="nearest")
+        ax.imshow(
+            np.asarray(image).squeeze(),
+            cmap="gray",
+            vmin=low,
+            vmax=high,
+            interpolation="nearest",
+        )
         no_ticks(ax)
         ax.set_title("input", fontsize=8)
         k = 1
@@ -117,8 +158,15 @@ def feature_maps(maps, *, image=None, labels=None, max_maps: int = 16, title=Non
             # nudge so that 0.99999... from float arithmetic still reads 1.00
             cut = np.trunc(fm * 100 + np.sign(fm) * 1e-6) / 100
             for (r, c), v in np.ndenumerate(cut):
-                ax.text(c, r, number_text(v, 2), ha="center", va="center", fontsize=7,
-                        color="white" if abs(v) > 0.6 * lim else "black")
+                ax.text(
+                    c,
+                    r,
+                    number_text(v, 2),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if abs(v) > 0.6 * lim else "black",
+                )
         ax.set_title(labels[i] if labels else f"map {i}", fontsize=8)
     bar = fig.colorbar(shown, cax=fig.add_subplot(grid[0, n]))
     bar.set_label("value", fontsize=8)

@@ -19,8 +19,16 @@ import numpy as np
 
 from ._style import CLASS_COLOURS, finish, new_figure
 
-__all__ = ["FAMILIES", "random_network", "sample_functions", "fit_deep_and_wide",
-           "wavy_classes", "fit_classifiers", "function_families", "deep_vs_wide"]
+__all__ = [
+    "FAMILIES",
+    "random_network",
+    "sample_functions",
+    "fit_deep_and_wide",
+    "wavy_classes",
+    "fit_classifiers",
+    "function_families",
+    "deep_vs_wide",
+]
 
 #: name -> (hidden layer sizes, hidden activation, output activation)
 FAMILIES = {
@@ -40,8 +48,10 @@ def random_network(kind: str, n_inputs: int = 1, seed=0):
     from ..errors import ConfigError
 
     if kind not in FAMILIES:
-        raise ConfigError(f"random_network: unknown family {kind!r}; choose one of "
-                          f"{', '.join(map(repr, FAMILIES))}.")
+        raise ConfigError(
+            f"random_network: unknown family {kind!r}; choose one of "
+            f"{', '.join(map(repr, FAMILIES))}."
+        )
     hidden, act, out_act = FAMILIES[kind]
     rng = np.random.default_rng(seed)
     sizes = [n_inputs, *hidden, 1]
@@ -51,7 +61,8 @@ def random_network(kind: str, n_inputs: int = 1, seed=0):
         scale = 3.0 if k == 0 else 1.5 / np.sqrt(a)
         dense.weight.data = (scale * rng.standard_normal((a, b))).astype(np.float32)
         dense.bias.data = ((2.0 if k == 0 else 0.5) * rng.standard_normal(b)).astype(
-            np.float32)
+            np.float32
+        )
         layers.append(dense)
         last = k == len(sizes) - 2
         name = out_act if last else act
@@ -60,8 +71,9 @@ def random_network(kind: str, n_inputs: int = 1, seed=0):
     return nn.Sequential(*layers)
 
 
-def sample_functions(kind: str, n_inputs: int = 1, n_draws: int = 5,
-                     resolution: int = 201, seed=0):
+def sample_functions(
+    kind: str, n_inputs: int = 1, n_draws: int = 5, resolution: int = 201, seed=0
+):
     """(grid, values): ``n_draws`` random functions of the family on a grid of [-1, 1].
 
     One input: grid (resolution,), values (n_draws, resolution). Two
@@ -106,19 +118,37 @@ def fit_deep_and_wide(epochs: int = 1500, n_points: int = 200, seed: int = 0) ->
     # Both start from the random weights of their family (scaled for inputs in
     # [-1, 1]), with a linear output so the fit is not squeezed into (-1, 1).
     nets = {
-        "wide, one hidden layer": random_network("two-layer tanh, 100 hidden",
-                                                      1, seed)[:-1],
+        "wide, one hidden layer": random_network("two-layer tanh, 100 hidden", 1, seed)[
+            :-1
+        ],
         "deep, two hidden layers": random_network(
-            "three-layer tanh, 11 + 9 hidden", 1, seed)[:-1],
+            "three-layer tanh, 11 + 9 hidden", 1, seed
+        )[:-1],
     }
     result = {"x": x[:, 0].astype(np.float64), "y": y[:, 0].astype(np.float64)}
     for name, model in nets.items():
-        history = fit(model, x, y, loss="mse", optimizer=Adam(model, lr=0.01),
-                      epochs=epochs, batch_size=n_points, seed=seed, verbose=0)
-        hidden = sum(layer.out_features for layer in model.layers[:-1]
-                     if isinstance(layer, nn.Dense))
-        result[name] = {"model": model, "mse": history.loss[-1],
-                        "params": model.num_parameters(), "hidden": hidden}
+        history = fit(
+            model,
+            x,
+            y,
+            loss="mse",
+            optimizer=Adam(model, lr=0.01),
+            epochs=epochs,
+            batch_size=n_points,
+            seed=seed,
+            verbose=0,
+        )
+        hidden = sum(
+            layer.out_features
+            for layer in model.layers[:-1]
+            if isinstance(layer, nn.Dense)
+        )
+        result[name] = {
+            "model": model,
+            "mse": history.loss[-1],
+            "params": model.num_parameters(),
+            "hidden": hidden,
+        }
     return result
 
 
@@ -140,13 +170,25 @@ def fit_classifiers(n: int = 300, epochs: int = 300, seed: int = 0) -> dict:
     from ..train import fit, predict
 
     X, y = wavy_classes(n, seed)
-    nets = {"one neuron (logistic regression)": nn.Sequential(nn.Dense(2, 2), seed=seed),
-            "two-layer tanh, 16 hidden": nn.Sequential(nn.Dense(2, 16), nn.Tanh(),
-                                                       nn.Dense(16, 2), seed=seed)}
+    nets = {
+        "one neuron (logistic regression)": nn.Sequential(nn.Dense(2, 2), seed=seed),
+        "two-layer tanh, 16 hidden": nn.Sequential(
+            nn.Dense(2, 16), nn.Tanh(), nn.Dense(16, 2), seed=seed
+        ),
+    }
     out = {"data": (X, y)}
     for name, model in nets.items():
-        fit(model, X, y, loss="cross_entropy", optimizer=Adam(model, lr=0.03),
-            epochs=epochs, batch_size=64, seed=seed, verbose=0)
+        fit(
+            model,
+            X,
+            y,
+            loss="cross_entropy",
+            optimizer=Adam(model, lr=0.03),
+            epochs=epochs,
+            batch_size=64,
+            seed=seed,
+            verbose=0,
+        )
         out[name] = (model, accuracy(y, predict(model, X)))
     return out
 
@@ -199,8 +241,15 @@ def function_families(kinds=None, *, n_draws: int = 5, seed=0, title=None, path=
         cut = _threshold(kind)
         (gx, gy), surf = surface_with_cut(kind, seed)
         half = max(float(np.abs(surf - cut).max()), 1e-9)
-        shown = ax.imshow(surf, origin="lower", extent=(-1, 1, -1, 1), cmap=signed_cmap(),
-                          vmin=cut - half, vmax=cut + half, aspect="equal")
+        shown = ax.imshow(
+            surf,
+            origin="lower",
+            extent=(-1, 1, -1, 1),
+            cmap=signed_cmap(),
+            vmin=cut - half,
+            vmax=cut + half,
+            aspect="equal",
+        )
         ax.contour(gx, gy, surf, levels=9, colors="0.3", linewidths=0.4)
         if surf.min() < cut < surf.max():
             ax.contour(gx, gy, surf, levels=[cut], colors="black", linewidths=1.8)
@@ -212,9 +261,12 @@ def function_families(kinds=None, *, n_draws: int = 5, seed=0, title=None, path=
         bar.ax.xaxis.set_major_locator(MaxNLocator(5))
         bar.ax.tick_params(labelsize=6)
         bar.set_label(f"output (white at {cut:g})", fontsize=7)
-    fig.suptitle((title + "\n" if title else "") + "what networks can learn, with random "
-                 "weights: top, five functions of one input; bottom, one function of two "
-                 "inputs (thick line: where a classifier would cut)", fontsize=10)
+    fig.suptitle(
+        (title + "\n" if title else "") + "what networks can learn, with random "
+        "weights: top, five functions of one input; bottom, one function of two "
+        "inputs (thick line: where a classifier would cut)",
+        fontsize=10,
+    )
     return finish(fig, path)
 
 
@@ -230,9 +282,10 @@ def deep_vs_wide(*, seed=0, epochs: int = 1500, fitted=None, title=None, path=No
     fitted = fitted or fit_deep_and_wide(epochs=epochs, seed=seed)
     fig = new_figure(figsize=(12.5, 4.3))
     axes = fig.subplots(1, 3)
-    shown_as = (("two-layer tanh, 100 hidden", "wide: one hidden layer of 100 (tanh)"),
-                ("three-layer tanh, 11 + 9 hidden",
-                 "deep: two hidden layers, 11 and 9 (tanh)"))
+    shown_as = (
+        ("two-layer tanh, 100 hidden", "wide: one hidden layer of 100 (tanh)"),
+        ("three-layer tanh, 11 + 9 hidden", "deep: two hidden layers, 11 and 9 (tanh)"),
+    )
     for ax, (kind, shown) in zip(axes[:2], shown_as):
         xs, curves = sample_functions(kind, 1, 5, seed=seed)
         for k, curve in enumerate(curves):
@@ -252,15 +305,26 @@ def deep_vs_wide(*, seed=0, epochs: int = 1500, fitted=None, title=None, path=No
         with no_grad():
             y = res["model"](x[:, None].astype(np.float32)).data[:, 0]
         colour, ls = next(styles)
-        ax.plot(x, y, ls, color=colour, lw=1.6,
-                label=f"{name} ({res['hidden']} hidden neurons, {res['params']} weights "
-                      f"and biases): MSE {res['mse']:.1e}")
+        ax.plot(
+            x,
+            y,
+            ls,
+            color=colour,
+            lw=1.6,
+            label=f"{name} ({res['hidden']} hidden neurons, {res['params']} weights "
+            f"and biases): MSE {res['mse']:.1e}",
+        )
     ax.set_title("both trained on the same curve", fontsize=9)
     ax.set_xlabel("input")
     ax.set_ylabel("output")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
-    fig.suptitle((title + "\n" if title else "") + "deep versus wide: drawn at random "
-                 "they differ (gentle wiggles, sharper steps); trained, the deep net "
-                 "fits the same curve with a fifth of the hidden neurons", fontsize=10)
+    ax.legend(
+        fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False
+    )
+    fig.suptitle(
+        (title + "\n" if title else "") + "deep versus wide: drawn at random "
+        "they differ (gentle wiggles, sharper steps); trained, the deep net "
+        "fits the same curve with a fifth of the hidden neurons",
+        fontsize=10,
+    )
     return finish(fig, path)

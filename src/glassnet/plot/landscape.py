@@ -24,13 +24,38 @@ def _evaluate(f, *grids):
 def _path_style(ax, px, py, label):
     steps = np.arange(len(px))
     ax.plot(px, py, "-", color="0.15", lw=0.9, zorder=3)
-    pts = ax.scatter(px, py, c=steps, cmap="viridis", s=18, zorder=4, edgecolors="none",
-                     clip_on=False)
-    ax.scatter(px[:1], py[:1], s=80, facecolors="none", edgecolors="black", lw=1.3,
-               zorder=5, label=f"{label}: start")
+    pts = ax.scatter(
+        px,
+        py,
+        c=steps,
+        cmap="viridis",
+        s=18,
+        zorder=4,
+        edgecolors="none",
+        clip_on=False,
+    )
+    ax.scatter(
+        px[:1],
+        py[:1],
+        s=80,
+        facecolors="none",
+        edgecolors="black",
+        lw=1.3,
+        zorder=5,
+        label=f"{label}: start",
+    )
     # hollow, so that the last steps, which crowd where the search ends, show through
-    ax.scatter(px[-1:], py[-1:], s=220, marker="*", facecolors="none",
-               edgecolors=CLASS_COLOURS[1], lw=1.4, zorder=6, label=f"{label}: end")
+    ax.scatter(
+        px[-1:],
+        py[-1:],
+        s=220,
+        marker="*",
+        facecolors="none",
+        edgecolors=CLASS_COLOURS[1],
+        lw=1.4,
+        zorder=6,
+        label=f"{label}: end",
+    )
     return pts
 
 
@@ -42,8 +67,18 @@ def _settled(px, bounds) -> str:
     return f"; from step {k} on, all at the end" if len(px) - k > 2 else ""
 
 
-def loss_curve(f, bounds, *, trajectory=None, trajectories=None, resolution: int = 801,
-               xlabel: str = "weight", ylabel: str = "loss", title=None, path=None):
+def loss_curve(
+    f,
+    bounds,
+    *,
+    trajectory=None,
+    trajectories=None,
+    resolution: int = 801,
+    xlabel: str = "weight",
+    ylabel: str = "loss",
+    title=None,
+    path=None,
+):
     """The loss as a function of one weight, and the steps descent took along it.
 
     Parameters
@@ -68,19 +103,33 @@ def loss_curve(f, bounds, *, trajectory=None, trajectories=None, resolution: int
     low = ys <= ys.min() + 1e-9 * max(float(np.ptp(ys)), 1.0)
     if low.sum() > 1 and np.all(np.diff(np.flatnonzero(low)) == 1):  # a flat bottom
         a, b = xs[low][0], xs[low][-1]
-        ax.axvspan(a, b, color=CLASS_COLOURS[2], alpha=0.15, lw=0, zorder=0,
-                   label=f"lowest on this grid: {a:.3g} to {b:.3g}")
+        ax.axvspan(
+            a,
+            b,
+            color=CLASS_COLOURS[2],
+            alpha=0.15,
+            lw=0,
+            zorder=0,
+            label=f"lowest on this grid: {a:.3g} to {b:.3g}",
+        )
     else:
         best = int(np.argmin(ys))
-        ax.axvline(xs[best], color="0.45", lw=0.9, ls=":", zorder=1,
-                   label=f"lowest on this grid: {xs[best]:.3g}")
+        ax.axvline(
+            xs[best],
+            color="0.45",
+            lw=0.9,
+            ls=":",
+            zorder=1,
+            label=f"lowest on this grid: {xs[best]:.3g}",
+        )
     pts = None
     for label, tr in paths.items():
         px = np.asarray(tr, dtype=np.float64).reshape(len(tr), -1)[:, 0]
         pts = _path_style(ax, px, _evaluate(f, px), label)
     if pts is not None:
         fig.colorbar(pts, ax=ax, pad=0.01).set_label(
-            "step (purple first)" + _settled(px, bounds), fontsize=8)
+            "step (purple first)" + _settled(px, bounds), fontsize=8
+        )
     ax.legend(fontsize=8, loc="best", framealpha=0.9)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -93,9 +142,20 @@ def loss_curve(f, bounds, *, trajectory=None, trajectories=None, resolution: int
     return finish(fig, path)
 
 
-def loss_surface(f, xlim, ylim, *, trajectory=None, resolution: int = 121, levels: int = 25,
-                 xlabel: str = "weight 1", ylabel: str = "weight 2", log: bool = False,
-                 title=None, path=None):
+def loss_surface(
+    f,
+    xlim,
+    ylim,
+    *,
+    trajectory=None,
+    resolution: int = 121,
+    levels: int = 25,
+    xlabel: str = "weight 1",
+    ylabel: str = "weight 2",
+    log: bool = False,
+    title=None,
+    path=None,
+):
     """The loss over two weights as contour lines, and the path of gradient descent.
 
     Parameters
@@ -120,22 +180,37 @@ def loss_surface(f, xlim, ylim, *, trajectory=None, resolution: int = 121, level
     if log:
         lo = max(float(z.min()), 1e-12)
         lv = np.geomspace(lo, float(z.max()), levels)
-        filled = ax.contourf(gx, gy, np.maximum(z, lo), levels=lv, cmap="Greys_r",
-                             norm=LogNorm(lo, float(z.max())))
+        filled = ax.contourf(
+            gx,
+            gy,
+            np.maximum(z, lo),
+            levels=lv,
+            cmap="Greys_r",
+            norm=LogNorm(lo, float(z.max())),
+        )
     else:
         filled = ax.contourf(gx, gy, z, levels=levels, cmap="Greys_r")
     ax.contour(gx, gy, z, levels=filled.levels, colors="0.35", linewidths=0.4)
     bar = fig.colorbar(filled, ax=ax, pad=0.01)
     if log:
-        nice = np.array([m * 10.0 ** e for e in range(-6, 7) for m in (1, 2, 5)])
+        nice = np.array([m * 10.0**e for e in range(-6, 7) for m in (1, 2, 5)])
         nice = nice[(nice >= filled.levels[0]) & (nice <= filled.levels[-1])]
         bar.set_ticks(nice, labels=[f"{v:g}" for v in nice])
         bar.ax.minorticks_off()
-    bar.set_label("loss" + (" (log-spaced levels)" if log else "") + "; dark = low",
-                  fontsize=8)
+    bar.set_label(
+        "loss" + (" (log-spaced levels)" if log else "") + "; dark = low", fontsize=8
+    )
     i, j = np.unravel_index(int(np.argmin(z)), z.shape)
-    ax.scatter([gx[i, j]], [gy[i, j]], marker="+", s=90, color=CLASS_COLOURS[2], lw=2,
-               zorder=6, label="lowest on this grid")
+    ax.scatter(
+        [gx[i, j]],
+        [gy[i, j]],
+        marker="+",
+        s=90,
+        color=CLASS_COLOURS[2],
+        lw=2,
+        zorder=6,
+        label="lowest on this grid",
+    )
     if trajectory is not None:
         tr = np.asarray(trajectory, dtype=np.float64)
         _path_style(ax, tr[:, 0], tr[:, 1], "gradient descent")

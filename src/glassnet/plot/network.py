@@ -29,8 +29,14 @@ from ._style import (
 
 __all__ = ["network", "dense_stack"]
 
-_ACTIVATIONS = {"Tanh": "tanh", "Sigmoid": "logistic", "ReLU": "ReLU", "Step": "step",
-                "Identity": "linear", "Softmax": "softmax"}
+_ACTIVATIONS = {
+    "Tanh": "tanh",
+    "Sigmoid": "logistic",
+    "ReLU": "ReLU",
+    "Step": "step",
+    "Identity": "linear",
+    "Softmax": "softmax",
+}
 
 
 def dense_stack(model) -> list:
@@ -45,11 +51,16 @@ def dense_stack(model) -> list:
 
     if not isinstance(model, Module):
         mats = [np.asarray(w, dtype=np.float64) for w in model]
-        if not mats or any(w.ndim != 2 for w in mats) or any(
-                a.shape[1] != b.shape[0] for a, b in zip(mats, mats[1:])):
-            raise ConfigError("network: give a model or a list of weight matrices of shape "
-                              "(inputs, outputs) that chain, e.g. [(4, 3), (3, 2)]; got "
-                              f"{[np.shape(w) for w in mats]}.")
+        if (
+            not mats
+            or any(w.ndim != 2 for w in mats)
+            or any(a.shape[1] != b.shape[0] for a, b in zip(mats, mats[1:]))
+        ):
+            raise ConfigError(
+                "network: give a model or a list of weight matrices of shape "
+                "(inputs, outputs) that chain, e.g. [(4, 3), (3, 2)]; got "
+                f"{[np.shape(w) for w in mats]}."
+            )
         return [(w, None, None) for w in mats]
     flat = flat_layers(model)
     out = []
@@ -60,8 +71,10 @@ def dense_stack(model) -> list:
         elif kind in _ACTIVATIONS and out and out[-1][2] == i - 1:
             out[-1][1], out[-1][2] = _ACTIVATIONS[kind], i
         elif kind not in ("Flatten", "Identity"):
-            raise ConfigError(f"network: draws Dense layers and their activations; layer "
-                              f"{i} is {kind}. Use plot.filters for convolution layers.")
+            raise ConfigError(
+                f"network: draws Dense layers and their activations; layer "
+                f"{i} is {kind}. Use plot.filters for convolution layers."
+            )
     if not out:
         raise ConfigError("network: the model has no Dense layer to draw.")
     return [tuple(x) for x in out]
@@ -87,14 +100,28 @@ def _fields(model, stack, image_shape, order, low, high):
     n_in = stack[0][0].shape[0]
     cols = []
     eye = np.eye(n_in, dtype=bool)
-    cols.append([(as_image(np.where(eye[i], high, (low + high) / 2), image_shape, order),
-                  as_image(~eye[i], image_shape, order)) for i in range(n_in)])
+    cols.append(
+        [
+            (
+                as_image(np.where(eye[i], high, (low + high) / 2), image_shape, order),
+                as_image(~eye[i], image_shape, order),
+            )
+            for i in range(n_in)
+        ]
+    )
     for w, _, index in stack:
         col = []
         for j in range(w.shape[1]):
-            f = receptive_field(model, index, j, input_shape=(n_in,), low=low, high=high)
-            col.append((as_image(f.pattern, image_shape, order),
-                        as_image(f.dont_care, image_shape, order), f.method))
+            f = receptive_field(
+                model, index, j, input_shape=(n_in,), low=low, high=high
+            )
+            col.append(
+                (
+                    as_image(f.pattern, image_shape, order),
+                    as_image(f.dont_care, image_shape, order),
+                    f.method,
+                )
+            )
         cols.append(col)
     return cols
 
@@ -103,11 +130,24 @@ def _number(v: float) -> str:
     return number_text(v, 2)
 
 
-def network(model, *, values=None, receptive: bool = False, image_shape=None,
-            order: str = "C", low: float = -1.0, high: float = 1.0, input_labels=None,
-            output_labels=None, column_labels=None, max_width: float = 6.0,
-            label_weights: bool = False,
-            title: str | None = None, path=None, figsize=None):
+def network(
+    model,
+    *,
+    values=None,
+    receptive: bool = False,
+    image_shape=None,
+    order: str = "C",
+    low: float = -1.0,
+    high: float = 1.0,
+    input_labels=None,
+    output_labels=None,
+    column_labels=None,
+    max_width: float = 6.0,
+    label_weights: bool = False,
+    title: str | None = None,
+    path=None,
+    figsize=None,
+):
     """Draw a fully connected network, weights as lines.
 
     Parameters
@@ -152,8 +192,10 @@ def network(model, *, values=None, receptive: bool = False, image_shape=None,
     sizes = [stack[0][0].shape[0]] + [w.shape[1] for w, _, _ in stack]
     vals = _node_values(values, stack) if values is not None else None
     if vals is not None and [len(v) for v in vals] != sizes:
-        raise ConfigError(f"network: values must give one number per neuron, columns of "
-                          f"{sizes}; got {[len(v) for v in vals]}.")
+        raise ConfigError(
+            f"network: values must give one number per neuron, columns of "
+            f"{sizes}; got {[len(v) for v in vals]}."
+        )
     fields = _fields(model, stack, image_shape, order, low, high) if receptive else None
 
     gap_x, r = 3.0, 0.32
@@ -168,19 +210,34 @@ def network(model, *, values=None, receptive: bool = False, image_shape=None,
     w_max = max(float(np.abs(w).max()) for w, _, _ in stack) or 1.0
     for k, (w, _, _) in enumerate(stack):
         i, j = np.nonzero(w)
-        segs = [[(xs[k] + r, ys[k][a]), (xs[k + 1] - r, ys[k + 1][b])] for a, b in zip(i, j)]
+        segs = [
+            [(xs[k] + r, ys[k][a]), (xs[k + 1] - r, ys[k + 1][b])] for a, b in zip(i, j)
+        ]
         ww = w[i, j]
-        lc = LineCollection(segs, linewidths=max_width * np.abs(ww) / w_max,
-                            colors=np.where(ww > 0, POSITIVE, NEGATIVE), zorder=1,
-                            capstyle="round")
+        lc = LineCollection(
+            segs,
+            linewidths=max_width * np.abs(ww) / w_max,
+            colors=np.where(ww > 0, POSITIVE, NEGATIVE),
+            zorder=1,
+            capstyle="round",
+        )
         lc.set_gid(f"weights {k}")
         ax.add_collection(lc)
         if label_weights:
             for (p0, p1), v in zip(segs, ww):
                 tx, ty = p0[0] + 0.28 * (p1[0] - p0[0]), p0[1] + 0.28 * (p1[1] - p0[1])
-                ax.text(tx, ty, _number(v), fontsize=7, ha="center", va="center", zorder=2,
-                        bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none",
-                                  alpha=0.85))
+                ax.text(
+                    tx,
+                    ty,
+                    _number(v),
+                    fontsize=7,
+                    ha="center",
+                    va="center",
+                    zorder=2,
+                    bbox=dict(
+                        boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85
+                    ),
+                )
 
     for k, n in enumerate(sizes):
         for a in range(n):
@@ -188,29 +245,60 @@ def network(model, *, values=None, receptive: bool = False, image_shape=None,
             if fields is not None:
                 img, dc = fields[k][a][0], fields[k][a][1]
                 s = r * 1.15
-                ax.imshow(checkered(img, dc, low, high), cmap="gray", vmin=0, vmax=1,
-                          extent=(x - s, x + s, y - s, y + s), interpolation="nearest",
-                          zorder=3)
-                ax.add_patch(Rectangle((x - s, y - s), 2 * s, 2 * s, fill=False,
-                                       lw=0.8, ec="0.3", zorder=4))
+                ax.imshow(
+                    checkered(img, dc, low, high),
+                    cmap="gray",
+                    vmin=0,
+                    vmax=1,
+                    extent=(x - s, x + s, y - s, y + s),
+                    interpolation="nearest",
+                    zorder=3,
+                )
+                ax.add_patch(
+                    Rectangle(
+                        (x - s, y - s),
+                        2 * s,
+                        2 * s,
+                        fill=False,
+                        lw=0.8,
+                        ec="0.3",
+                        zorder=4,
+                    )
+                )
             else:
                 v = None if vals is None else vals[k][a]
-                shade = "white" if v is None else str(np.clip((v - low) / (high - low), 0, 1))
+                shade = (
+                    "white"
+                    if v is None
+                    else str(np.clip((v - low) / (high - low), 0, 1))
+                )
                 ax.add_patch(Circle((x, y), r, fc=shade, ec="0.25", lw=1.0, zorder=3))
             if vals is not None:
-                ax.text(x, y - r - 0.08, _number(vals[k][a]), ha="center", va="top",
-                        fontsize=8, zorder=5)
+                ax.text(
+                    x,
+                    y - r - 0.08,
+                    _number(vals[k][a]),
+                    ha="center",
+                    va="top",
+                    fontsize=8,
+                    zorder=5,
+                )
     if input_labels is not None:
         for a, label in enumerate(input_labels):
-            ax.text(xs[0] - r * 1.5, ys[0][a], label, ha="right", va="center", fontsize=9)
+            ax.text(
+                xs[0] - r * 1.5, ys[0][a], label, ha="right", va="center", fontsize=9
+            )
     if output_labels is not None:
         for a, label in enumerate(output_labels):
-            ax.text(xs[-1] + r * 1.5, ys[-1][a], label, ha="left", va="center", fontsize=9)
+            ax.text(
+                xs[-1] + r * 1.5, ys[-1][a], label, ha="left", va="center", fontsize=9
+            )
 
     if column_labels is None:
         column_labels = ["inputs"] + [
             f"layer {k + 1}" + (f"\n({act})" if act else "")
-            for k, (_, act, _) in enumerate(stack)]
+            for k, (_, act, _) in enumerate(stack)
+        ]
         column_labels[-1] = "outputs" + (f"\n({stack[-1][1]})" if stack[-1][1] else "")
     for x, label in zip(xs, column_labels):
         ax.text(x, (tall - 1) / 2 + 0.75, label, ha="center", va="bottom", fontsize=9)
@@ -220,24 +308,39 @@ def network(model, *, values=None, receptive: bool = False, image_shape=None,
     ax.set_xlim(xs[0] - pad_l, xs[-1] + pad_r)
     ax.set_ylim(-(tall - 1) / 2 - 0.9, (tall - 1) / 2 + 1.5)
     signs = np.concatenate([np.sign(w).ravel() for w, _, _ in stack])
-    handles = [Line2D([], [], color=c, lw=3, label=f"{name} weight")
-               for c, name, sign in ((POSITIVE, "positive", 1), (NEGATIVE, "negative", -1))
-               if (signs == sign).any()]
-    note = (f"line width ∝ |weight| (widest: |w| = {w_max:.2f}); zero weights and "
-            "biases not drawn")
+    handles = [
+        Line2D([], [], color=c, lw=3, label=f"{name} weight")
+        for c, name, sign in ((POSITIVE, "positive", 1), (NEGATIVE, "negative", -1))
+        if (signs == sign).any()
+    ]
+    note = (
+        f"line width ∝ |weight| (widest: |w| = {w_max:.2f}); zero weights and "
+        "biases not drawn"
+    )
     if vals is not None:
         note += "; fill: the neuron's value, black −1, grey 0, white +1"
     if fields is not None:
         how = {}
         for label, col in zip(column_labels[1:], fields[1:]):
             how.setdefault(col[0][2], []).append(label.split("\n")[0])
-        found = "; ".join(f"{'exactly' if m == 'exact' else 'by ' + m} for "
-                          f"{', '.join(cols)}" for m, cols in how.items())
-        note += ("\neach neuron drawn as its receptive field, the input that drives it "
-                 "highest (black −1, white +1, checkered: ignored by its weighted sum); "
-                 f"found {found}")
-    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8,
-               frameon=False, title=note, title_fontsize=8)
+        found = "; ".join(
+            f"{'exactly' if m == 'exact' else 'by ' + m} for {', '.join(cols)}"
+            for m, cols in how.items()
+        )
+        note += (
+            "\neach neuron drawn as its receptive field, the input that drives it "
+            "highest (black −1, white +1, checkered: ignored by its weighted sum); "
+            f"found {found}"
+        )
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=2,
+        fontsize=8,
+        frameon=False,
+        title=note,
+        title_fontsize=8,
+    )
     if title:
         fig.suptitle(title, fontsize=11)
     return finish(fig, path)

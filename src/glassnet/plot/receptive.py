@@ -17,10 +17,21 @@ from ._style import (
 __all__ = ["receptive_fields", "weight_images"]
 
 
-def receptive_fields(model, layers=None, *, input_shape=None, image_shape=None,
-                     order: str = "C", low: float = -1.0, high: float = 1.0,
-                     max_neurons: int = 16, row_labels=None, title=None, path=None,
-                     **search):
+def receptive_fields(
+    model,
+    layers=None,
+    *,
+    input_shape=None,
+    image_shape=None,
+    order: str = "C",
+    low: float = -1.0,
+    high: float = 1.0,
+    max_neurons: int = 16,
+    row_labels=None,
+    title=None,
+    path=None,
+    **search,
+):
     """Every neuron of each layer drawn as its receptive field, one row per layer.
 
     Each picture is the input within ``[low, high]`` that drives the neuron
@@ -65,7 +76,9 @@ def receptive_fields(model, layers=None, *, input_shape=None, image_shape=None,
     from ..inspect.receptive import receptive_fields as compute
 
     layers = neuron_layers(model) if layers is None else list(layers)
-    every = [compute(model, layer, input_shape, low, high, **search) for layer in layers]
+    every = [
+        compute(model, layer, input_shape, low, high, **search) for layer in layers
+    ]
     rows = [fields[:max_neurons] for fields in every]
     n_cols = max(len(r) for r in rows)
     fig = new_figure(figsize=(1.15 * n_cols + 1.8, 1.45 * len(rows) + 0.8))
@@ -81,29 +94,49 @@ def receptive_fields(model, layers=None, *, input_shape=None, image_shape=None,
             label += f"\nshowing {len(fields)} of {len(every[r])}"
         ax = fig.add_subplot(grid[r, 0])
         ax.axis("off")
-        ax.text(1.0, 0.5, label, ha="right", va="center", fontsize=9,
-                transform=ax.transAxes)
+        ax.text(
+            1.0, 0.5, label, ha="right", va="center", fontsize=9, transform=ax.transAxes
+        )
         for c, f in enumerate(fields):
             ax = fig.add_subplot(grid[r, c + 1])
-            img = checkered(as_image(f.pattern, image_shape, order),
-                            as_image(f.dont_care, image_shape, order), low, high)
+            img = checkered(
+                as_image(f.pattern, image_shape, order),
+                as_image(f.dont_care, image_shape, order),
+                low,
+                high,
+            )
             ax.imshow(img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             no_ticks(ax)
             where = ",".join(str(i) for i in f.neuron)
             sat = " sat." if f.saturated else ""
             ax.set_title(f"[{where}] {f.value:.2f}{sat}".replace("-", "−"), fontsize=8)
-    caption = (f"receptive fields: black {low:g}, white {high:g}, checkered: ignored by "
-               "the weighted sum; above each, [the neuron] and its value")
+    caption = (
+        f"receptive fields: black {low:g}, white {high:g}, checkered: ignored by "
+        "the weighted sum; above each, [the neuron] and its value"
+    )
     if any(f.saturated for fields in rows for f in fields):
-        caption += ("\nsat.: saturated, the value stays put whichever input changes, "
-                    "so it says little; the picture still shows what the sum favours")
-    fig.suptitle((title + "\n" if title else "") + caption.replace("-", "−"), fontsize=10)
+        caption += (
+            "\nsat.: saturated, the value stays put whichever input changes, "
+            "so it says little; the picture still shows what the sum favours"
+        )
+    fig.suptitle(
+        (title + "\n" if title else "") + caption.replace("-", "−"), fontsize=10
+    )
     fig.receptive_fields = rows
     return finish(fig, path)
 
 
-def weight_images(weights, *, image_shape=None, order: str = "C", max_images: int = 64,
-                  labels=None, cols: int | None = None, title=None, path=None):
+def weight_images(
+    weights,
+    *,
+    image_shape=None,
+    order: str = "C",
+    max_images: int = 64,
+    labels=None,
+    cols: int | None = None,
+    title=None,
+    path=None,
+):
     """Each neuron's incoming weights laid out as an image of the input.
 
     Parameters
@@ -126,8 +159,11 @@ def weight_images(weights, *, image_shape=None, order: str = "C", max_images: in
     if isinstance(W, Module):
         from ..plot.network import dense_stack
 
-        W = W.weight.data if hasattr(W, "weight") and W.weight.ndim == 2 else \
-            dense_stack(W)[0][0]
+        W = (
+            W.weight.data
+            if hasattr(W, "weight") and W.weight.ndim == 2
+            else dense_stack(W)[0][0]
+        )
     W = np.asarray(W, dtype=np.float64)
     n = min(W.shape[1], max_images)
     cols = cols or min(n, 8)
@@ -138,14 +174,21 @@ def weight_images(weights, *, image_shape=None, order: str = "C", max_images: in
     shown = None
     for j in range(n):
         ax = fig.add_subplot(grid[j // cols, j % cols])
-        shown = ax.imshow(as_image(W[:, j], image_shape, order), cmap=signed_cmap(),
-                          vmin=-lim, vmax=lim, interpolation="nearest")
+        shown = ax.imshow(
+            as_image(W[:, j], image_shape, order),
+            cmap=signed_cmap(),
+            vmin=-lim,
+            vmax=lim,
+            interpolation="nearest",
+        )
         no_ticks(ax)
         ax.set_title(labels[j] if labels else f"neuron {j}", fontsize=8)
     bar = fig.colorbar(shown, cax=fig.add_subplot(grid[:, cols]))
     bar.set_label("weight (0 = white)", fontsize=8)
     more = f" (first {n} of {W.shape[1]})" if n < W.shape[1] else ""
-    fig.suptitle((title + "\n" if title else "") +
-                 f"each neuron's incoming weights, laid out like the input{more}",
-                 fontsize=10)
+    fig.suptitle(
+        (title + "\n" if title else "")
+        + f"each neuron's incoming weights, laid out like the input{more}",
+        fontsize=10,
+    )
     return finish(fig, path)

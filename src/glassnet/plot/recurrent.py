@@ -31,15 +31,18 @@ def gate_arrays(gates, sample: int = 0) -> dict:
                 a = np.asarray(gates[name], dtype=np.float64)
                 out[name] = a[sample] if a.ndim == 3 else a
         if not out:
-            raise ShapeError(f"lstm_gates: expected keys among {GATE_ORDER}; got "
-                             f"{sorted(gates)}.")
+            raise ShapeError(
+                f"lstm_gates: expected keys among {GATE_ORDER}; got {sorted(gates)}."
+            )
         return out
     a = np.asarray(gates, dtype=np.float64)
     if a.ndim != 3 or a.shape[1] not in (4, 5):
-        raise ShapeError("lstm_gates: expected an array (time, 4, hidden) in the gate "
-                         "order forget, input, candidate, output (or 5 with the cell "
-                         f"state); got shape {a.shape}.")
-    return {name: a[:, k, :] for k, name in enumerate(GATE_ORDER[:a.shape[1]])}
+        raise ShapeError(
+            "lstm_gates: expected an array (time, 4, hidden) in the gate "
+            "order forget, input, candidate, output (or 5 with the cell "
+            f"state); got shape {a.shape}."
+        )
+    return {name: a[:, k, :] for k, name in enumerate(GATE_ORDER[: a.shape[1]])}
 
 
 def lstm_gates(gates, words=None, *, sample: int = 0, title=None, path=None):
@@ -74,22 +77,44 @@ def lstm_gates(gates, words=None, *, sample: int = 0, title=None, path=None):
     for ax, (name, a) in zip(axes, arrays.items()):
         if name in ("candidate", "cell"):
             lim = 1.0 if name == "candidate" else signed_limit(a)
-            shown = ax.imshow(a.T, cmap=signed_cmap(), vmin=-lim, vmax=lim, aspect="auto",
-                              interpolation="nearest")
+            shown = ax.imshow(
+                a.T,
+                cmap=signed_cmap(),
+                vmin=-lim,
+                vmax=lim,
+                aspect="auto",
+                interpolation="nearest",
+            )
         else:
-            shown = ax.imshow(a.T, cmap="Blues", vmin=0, vmax=1, aspect="auto",
-                              interpolation="nearest")
+            shown = ax.imshow(
+                a.T,
+                cmap="Blues",
+                vmin=0,
+                vmax=1,
+                aspect="auto",
+                interpolation="nearest",
+            )
         about = _ABOUT[name].split(": ", 1)
         ax.set_title(f"{about[0]}\n{about[1]}", fontsize=8.5)
         last = side or ax is axes[-1]
-        ax.set_xticks(range(T), words if last else [""] * T, fontsize=8,
-                      rotation=90 if side else 0)
+        ax.set_xticks(
+            range(T),
+            words if last else [""] * T,
+            fontsize=8,
+            rotation=90 if side else 0,
+        )
         ax.set_yticks(range(0, H, max(1, H // 4)))
         if ax is axes[0] or not side:
             ax.set_ylabel("memory unit", fontsize=8)
         ax.tick_params(labelsize=7)
-        fig.colorbar(shown, ax=ax, location="bottom" if side else "right", pad=0.02,
-                     aspect=15, shrink=0.9)
+        fig.colorbar(
+            shown,
+            ax=ax,
+            location="bottom" if side else "right",
+            pad=0.02,
+            aspect=15,
+            shrink=0.9,
+        )
     if not side:
         axes[-1].set_xlabel("word read at this step")
     if title:

@@ -23,8 +23,18 @@ def region_grid(model, xlim, ylim, resolution: int = 200):
     return xs, ys, out.reshape(resolution, resolution, -1)
 
 
-def decision_regions(model, X, y=None, *, classes=None, resolution: int = 200,
-                     margin: float = 0.1, threshold: float = 0.5, title=None, path=None):
+def decision_regions(
+    model,
+    X,
+    y=None,
+    *,
+    classes=None,
+    resolution: int = 200,
+    margin: float = 0.1,
+    threshold: float = 0.5,
+    title=None,
+    path=None,
+):
     """The input plane coloured by the network's answer, with the samples on top.
 
     Parameters
@@ -48,8 +58,12 @@ def decision_regions(model, X, y=None, *, classes=None, resolution: int = 200,
     X = np.asarray(X, dtype=np.float64)
     lo, hi = X.min(axis=0), X.max(axis=0)
     pad = margin * np.maximum(hi - lo, 1e-9)
-    xs, ys, scores = region_grid(model, (lo[0] - pad[0], hi[0] + pad[0]),
-                                 (lo[1] - pad[1], hi[1] + pad[1]), resolution)
+    xs, ys, scores = region_grid(
+        model,
+        (lo[0] - pad[0], hi[0] + pad[0]),
+        (lo[1] - pad[1], hi[1] + pad[1]),
+        resolution,
+    )
     if scores.shape[-1] == 1:
         label = (scores[..., 0] > threshold).astype(int)
         n_cls = 2
@@ -59,25 +73,46 @@ def decision_regions(model, X, y=None, *, classes=None, resolution: int = 200,
     if y is not None:
         n_cls = max(n_cls, int(np.max(y)) + 1)
     colours = CLASS_COLOURS[:n_cls]
-    classes = list(classes) if classes is not None else [f"class {i}" for i in range(n_cls)]
+    classes = (
+        list(classes) if classes is not None else [f"class {i}" for i in range(n_cls)]
+    )
     fig = new_figure(figsize=(5.4, 4.6))
     ax = fig.add_subplot()
-    ax.imshow(label, origin="lower", extent=(xs[0], xs[-1], ys[0], ys[-1]),
-              cmap=ListedColormap(colours), vmin=-0.5, vmax=n_cls - 0.5, alpha=0.35,
-              interpolation="nearest", aspect="auto")
-    ax.contour(xs, ys, label, levels=np.arange(n_cls) + 0.5, colors="0.2",
-               linewidths=0.8)
+    ax.imshow(
+        label,
+        origin="lower",
+        extent=(xs[0], xs[-1], ys[0], ys[-1]),
+        cmap=ListedColormap(colours),
+        vmin=-0.5,
+        vmax=n_cls - 0.5,
+        alpha=0.35,
+        interpolation="nearest",
+        aspect="auto",
+    )
+    ax.contour(
+        xs, ys, label, levels=np.arange(n_cls) + 0.5, colors="0.2", linewidths=0.8
+    )
     if y is not None:
         y = np.asarray(y).astype(int)
         for c in range(n_cls):
             sel = y == c
             if sel.any():
-                ax.scatter(X[sel, 0], X[sel, 1], s=22, color=colours[c], edgecolors="black",
-                           linewidths=0.5, label=classes[c], zorder=3)
+                ax.scatter(
+                    X[sel, 0],
+                    X[sel, 1],
+                    s=22,
+                    color=colours[c],
+                    edgecolors="black",
+                    linewidths=0.5,
+                    label=classes[c],
+                    zorder=3,
+                )
         ax.legend(fontsize=8, loc="best", framealpha=0.85)
     ax.set_xlabel("input 1")
     ax.set_ylabel("input 2")
-    ax.set_title(title or "decision regions: the class the network picks at each point",
-                 fontsize=10)
+    ax.set_title(
+        title or "decision regions: the class the network picks at each point",
+        fontsize=10,
+    )
     fig.region_labels = label
     return finish(fig, path)

@@ -98,12 +98,27 @@ class DQN:
     (True, 300)
     """
 
-    def __init__(self, q_network, n_actions: int, *, optimizer=None, lr: float = 1e-3,
-                 gamma: float = 0.99, batch_size: int = 32, buffer_size: int = 10_000,
-                 learning_starts: int = 1000, train_freq: int = 1,
-                 gradient_steps: int = 1, target_update_interval: int = 1000,
-                 tau: float = 1.0, exploration=None, double: bool = False,
-                 loss="huber", max_grad_norm=10.0, seed: int = 0):
+    def __init__(
+        self,
+        q_network,
+        n_actions: int,
+        *,
+        optimizer=None,
+        lr: float = 1e-3,
+        gamma: float = 0.99,
+        batch_size: int = 32,
+        buffer_size: int = 10_000,
+        learning_starts: int = 1000,
+        train_freq: int = 1,
+        gradient_steps: int = 1,
+        target_update_interval: int = 1000,
+        tau: float = 1.0,
+        exploration=None,
+        double: bool = False,
+        loss="huber",
+        max_grad_norm=10.0,
+        seed: int = 0,
+    ):
         where = "DQN"
         if not isinstance(q_network, Module):
             raise ConfigError(
@@ -111,10 +126,13 @@ class DQN:
                 f"{type(q_network).__name__}."
             )
         check_positive(where, "n_actions", n_actions, integer=True)
-        for name, value in (("batch_size", batch_size), ("buffer_size", buffer_size),
-                            ("train_freq", train_freq),
-                            ("gradient_steps", gradient_steps),
-                            ("target_update_interval", target_update_interval)):
+        for name, value in (
+            ("batch_size", batch_size),
+            ("buffer_size", buffer_size),
+            ("train_freq", train_freq),
+            ("gradient_steps", gradient_steps),
+            ("target_update_interval", target_update_interval),
+        ):
             check_positive(where, name, value, integer=True)
         if not is_count(learning_starts):
             raise ConfigError(
@@ -268,8 +286,9 @@ class DQN:
             )
         obs_shape = env.obs_shape
         if self.buffer is None:
-            self.buffer = ReplayBuffer(self.buffer_size, obs_shape, self.dtype,
-                                       self._replay_rng)
+            self.buffer = ReplayBuffer(
+                self.buffer_size, obs_shape, self.dtype, self._replay_rng
+            )
         elif self.buffer.obs_shape != obs_shape:
             raise ShapeError(
                 f"DQN.learn: this agent learned from observations of shape "
@@ -292,8 +311,12 @@ class DQN:
             if self.steps % self.target_update_interval == 0:
                 self.update_target()
             if terminated or truncated:
-                for key, value in (("returns", total), ("lengths", length),
-                                   ("epsilon", eps), ("steps", self.steps)):
+                for key, value in (
+                    ("returns", total),
+                    ("lengths", length),
+                    ("epsilon", eps),
+                    ("steps", self.steps),
+                ):
                     self.history[key].append(value)
                 if callback is not None and callback(self):
                     break
@@ -303,8 +326,9 @@ class DQN:
                 obs = nxt
         return EpisodeLog(**self.history)
 
-    def evaluate(self, env, episodes: int = 10, seed=None,
-                 epsilon: float = 0.0) -> np.ndarray:
+    def evaluate(
+        self, env, episodes: int = 10, seed=None, epsilon: float = 0.0
+    ) -> np.ndarray:
         """Play ``episodes`` episodes without learning; return their returns.
 
         ``epsilon=0``: always the best action (Gymnasium's and RL Zoo's
@@ -324,6 +348,8 @@ class DQN:
 
     def __repr__(self) -> str:
         kind = "double DQN" if self.double else "DQN"
-        return (f"{kind}({self.n_actions} actions, gamma={self.gamma:g}, "
-                f"batch={self.batch_size}, buffer={self.buffer_size}, "
-                f"exploration={self.exploration!r})")
+        return (
+            f"{kind}({self.n_actions} actions, gamma={self.gamma:g}, "
+            f"batch={self.batch_size}, buffer={self.buffer_size}, "
+            f"exploration={self.exploration!r})"
+        )

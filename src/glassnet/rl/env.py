@@ -209,9 +209,13 @@ class Checked:
             )
         out = self.env.step(int(action))
         if not isinstance(out, tuple) or len(out) != 5:
-            hint = (" That is the old Gym API (obs, reward, done, info); glassnet "
-                    "follows Gymnasium's, which splits done into terminated and "
-                    "truncated." if isinstance(out, tuple) and len(out) == 4 else "")
+            hint = (
+                " That is the old Gym API (obs, reward, done, info); glassnet "
+                "follows Gymnasium's, which splits done into terminated and "
+                "truncated."
+                if isinstance(out, tuple) and len(out) == 4
+                else ""
+            )
             raise DataError(
                 f"{self.name}.step: expected (observation, reward, terminated, "
                 f"truncated, info); got {_describe(out)}.{hint}"

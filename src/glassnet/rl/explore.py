@@ -59,8 +59,9 @@ def as_schedule(epsilon):
     return epsilon if callable(epsilon) else _Constant(epsilon)
 
 
-def epsilon_greedy(q_values: np.ndarray, epsilon: float,
-                   rng: np.random.Generator) -> int:
+def epsilon_greedy(
+    q_values: np.ndarray, epsilon: float, rng: np.random.Generator
+) -> int:
     """One action: random with probability ``epsilon``, else the best by ``q_values``.
 
     Ties between equally good actions are broken at random, so an agent

@@ -24,8 +24,16 @@ def moving_average(values, window: int) -> np.ndarray:
     return (sums[ends] - sums[starts]) / (ends - starts)
 
 
-def returns_curve(log, *, window: int = 50, evaluations=None, references=(),
-                  threshold=None, title=None, path=None):
+def returns_curve(
+    log,
+    *,
+    window: int = 50,
+    evaluations=None,
+    references=(),
+    threshold=None,
+    title=None,
+    path=None,
+):
     """Each episode's return against environment steps, its moving mean, and ε.
 
     Parameters
@@ -43,13 +51,30 @@ def returns_curve(log, *, window: int = 50, evaluations=None, references=(),
     steps, returns = np.asarray(log["steps"]), np.asarray(log["returns"])
     fig = new_figure(figsize=(8.0, 4.4))
     ax = fig.add_subplot()
-    ax.plot(steps, returns, ".", ms=2.5, color="#999999",
-            label="return of each training episode (ε-greedy)")
-    ax.plot(steps, moving_average(returns, window), color=POSITIVE, lw=2,
-            label=f"mean of the last {window} episodes")
+    ax.plot(
+        steps,
+        returns,
+        ".",
+        ms=2.5,
+        color="#999999",
+        label="return of each training episode (ε-greedy)",
+    )
+    ax.plot(
+        steps,
+        moving_average(returns, window),
+        color=POSITIVE,
+        lw=2,
+        label=f"mean of the last {window} episodes",
+    )
     if evaluations is not None and len(evaluations[0]):
-        ax.plot(*evaluations, "o-", color="#009E73", ms=4, lw=1,
-                label="greedy evaluation (ε = 0)")
+        ax.plot(
+            *evaluations,
+            "o-",
+            color="#009E73",
+            ms=4,
+            lw=1,
+            label="greedy evaluation (ε = 0)",
+        )
     if threshold is not None:
         ax.axhline(threshold[0], color="black", ls="--", lw=1, label=threshold[1])
     for x, y, label in references:
@@ -126,33 +151,57 @@ def gridworld(env, table, *, title=None, path=None):
     lim = max(float(np.abs(values[free]).max()), 1e-9)
     from ..plot._style import signed_cmap
 
-    shown = ax.imshow(np.where(free, values, np.nan), cmap=signed_cmap(), vmin=-lim,
-                      vmax=lim, interpolation="nearest")
+    shown = ax.imshow(
+        np.where(free, values, np.nan),
+        cmap=signed_cmap(),
+        vmin=-lim,
+        vmax=lim,
+        interpolation="nearest",
+    )
     moves = ((0, -1), (1, 0), (0, 1), (-1, 0))  # up right down left as (dx, dy)
     for (r, c), kind in np.ndenumerate(env.cells):
         if kind == "#":
             ax.add_patch(_rect(ax, r, c, "#444444"))
         elif kind in "GX":
             ax.add_patch(_rect(ax, r, c, POSITIVE if kind == "G" else NEGATIVE))
-            ax.text(c, r, f"{kind}\n{'+1' if kind == 'G' else '−1'}", ha="center",
-                    va="center", color="white", fontsize=10, weight="bold")
+            ax.text(
+                c,
+                r,
+                f"{kind}\n{'+1' if kind == 'G' else '−1'}",
+                ha="center",
+                va="center",
+                color="white",
+                fontsize=10,
+                weight="bold",
+            )
         else:
             s = r * env.width + c
             dx, dy = moves[int(table[s].argmax())]
-            ax.annotate("", xy=(c + 0.32 * dx, r + 0.32 * dy - 0.12),
-                        xytext=(c - 0.32 * dx, r - 0.32 * dy - 0.12),
-                        arrowprops={"arrowstyle": "-|>", "color": "black",
-                                    "lw": 1.4})
-            ax.text(c, r + 0.3, f"{values[r, c]:.2f}", ha="center", va="center",
-                    fontsize=7)
+            ax.annotate(
+                "",
+                xy=(c + 0.32 * dx, r + 0.32 * dy - 0.12),
+                xytext=(c - 0.32 * dx, r - 0.32 * dy - 0.12),
+                arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.4},
+            )
+            ax.text(
+                c, r + 0.3, f"{values[r, c]:.2f}", ha="center", va="center", fontsize=7
+            )
             if kind == "S":
-                ax.text(c - 0.42, r - 0.42, "S", ha="left", va="top", fontsize=8,
-                        weight="bold")
+                ax.text(
+                    c - 0.42,
+                    r - 0.42,
+                    "S",
+                    ha="left",
+                    va="top",
+                    fontsize=8,
+                    weight="bold",
+                )
     no_ticks(ax)
     bar = fig.colorbar(shown, ax=ax, shrink=0.8)
     bar.set_label("V(s) = max over actions of Q(s, a)", fontsize=8)
-    ax.set_title(title or "Q-learning: value of each cell and the best move",
-                 fontsize=10)
+    ax.set_title(
+        title or "Q-learning: value of each cell and the best move", fontsize=10
+    )
     return finish(fig, path)
 
 

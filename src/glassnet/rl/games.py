@@ -182,8 +182,13 @@ class GridWorld:
     (27, 0.0, False, False)
     """
 
-    def __init__(self, layout=DEFAULT_LAYOUT, step_reward: float = 0.0,
-                 max_steps: int = 100, random_start: bool = False):
+    def __init__(
+        self,
+        layout=DEFAULT_LAYOUT,
+        step_reward: float = 0.0,
+        max_steps: int = 100,
+        random_start: bool = False,
+    ):
         rows = [str(r) for r in layout]
         if not rows or len({len(r) for r in rows}) != 1 or not rows[0]:
             raise ConfigError(
@@ -202,8 +207,9 @@ class GridWorld:
         self.layout = tuple(rows)
         self.height, self.width = len(rows), len(rows[0])
         self.cells = np.array([list(r) for r in rows])
-        self.step_reward = check_number("GridWorld", "step_reward", step_reward,
-                                        -np.inf)
+        self.step_reward = check_number(
+            "GridWorld", "step_reward", step_reward, -np.inf
+        )
         self.max_steps = int(max_steps)
         self.random_start = bool(random_start)
         self.start = cells.index("S")
@@ -218,8 +224,7 @@ class GridWorld:
         return self.cells.flat[state]
 
     def move(self, state: int, action: int) -> tuple:
-        """The rules: ``(next_state, reward, terminated)`` for ``action`` in ``state``.
-        """
+        """The rules: ``(next_state, reward, terminated)`` for ``action`` in ``state``."""
         r, c = divmod(state, self.width)
         dr, dc = _MOVES[action]
         nr, nc = r + dr, c + dc
@@ -236,8 +241,9 @@ class GridWorld:
     def reset(self, *, seed=None, options=None):
         if seed is not None:
             self.np_random = make_rng(seed, "GridWorld.reset")
-        self.state = (int(self.np_random.choice(self.free)) if self.random_start
-                      else self.start)
+        self.state = (
+            int(self.np_random.choice(self.free)) if self.random_start else self.start
+        )
         self.steps = 0
         return self.state, {}
 
@@ -264,8 +270,9 @@ class GridWorld:
         move), repeated until nothing changes by more than ``tol``. Rows of
         walls, the goal and the pit stay 0 (never acted in).
         """
-        gamma = check_number("GridWorld.optimal_q", "gamma", gamma, 0.0, 1.0,
-                             high_open=True)
+        gamma = check_number(
+            "GridWorld.optimal_q", "gamma", gamma, 0.0, 1.0, high_open=True
+        )
         q = np.zeros((self.height * self.width, 4))
         rules = [(s, a, *self.move(s, a)) for s in self.free for a in range(4)]
         while True:
@@ -286,7 +293,8 @@ class GridWorld:
             row = []
             for c in range(self.width):
                 s = r * self.width + c
-                row.append(_ARROWS[int(policy[s])] if s in self.free
-                           else self.cells[r, c])
+                row.append(
+                    _ARROWS[int(policy[s])] if s in self.free else self.cells[r, c]
+                )
             lines.append(" ".join(row))
         return "\n".join(lines)

@@ -33,10 +33,12 @@ class EpisodeLog(dict):
     """
 
     def __init__(self, returns=(), lengths=(), epsilon=(), steps=()):
-        super().__init__(returns=np.asarray(returns, float),
-                         lengths=np.asarray(lengths, int),
-                         epsilon=np.asarray(epsilon, float),
-                         steps=np.asarray(steps, int))
+        super().__init__(
+            returns=np.asarray(returns, float),
+            lengths=np.asarray(lengths, int),
+            epsilon=np.asarray(epsilon, float),
+            steps=np.asarray(steps, int),
+        )
 
     def __getattr__(self, name):
         try:
@@ -79,8 +81,15 @@ class QLearning:
     ...
     """
 
-    def __init__(self, n_states: int, n_actions: int, lr: float = 0.5,
-                 gamma: float = 0.9, epsilon=0.1, seed=None):
+    def __init__(
+        self,
+        n_states: int,
+        n_actions: int,
+        lr: float = 0.5,
+        gamma: float = 0.9,
+        epsilon=0.1,
+        seed=None,
+    ):
         check_positive("QLearning", "n_states", n_states, integer=True)
         check_positive("QLearning", "n_actions", n_actions, integer=True)
         self.lr = check_number("QLearning", "lr", lr, 0.0, 1.0)
@@ -108,8 +117,9 @@ class QLearning:
         """An action for ``state``: ε-greedy on its row (``epsilon=0``: the best)."""
         return epsilon_greedy(self.table[state], epsilon, self.rng)
 
-    def update(self, state: int, action: int, reward: float, next_state: int,
-               terminated: bool) -> float:
+    def update(
+        self, state: int, action: int, reward: float, next_state: int, terminated: bool
+    ) -> float:
         """Q[s, a] += α · (r + γ · max Q[s'] − Q[s, a]); returns the TD error.
 
         After a terminal step (``terminated``) the target is just r; after a
@@ -174,5 +184,7 @@ class QLearning:
 
     def __repr__(self) -> str:
         n_states, n_actions = self.table.shape
-        return (f"QLearning({n_states} states x {n_actions} actions, lr={self.lr:g}, "
-                f"gamma={self.gamma:g}, epsilon={self.epsilon!r})")
+        return (
+            f"QLearning({n_states} states x {n_actions} actions, lr={self.lr:g}, "
+            f"gamma={self.gamma:g}, epsilon={self.epsilon!r})"
+        )

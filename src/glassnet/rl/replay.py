@@ -22,11 +22,11 @@ __all__ = ["Batch", "ReplayBuffer"]
 class Batch(NamedTuple):
     """A sample of transitions; row i of every array is one step."""
 
-    obs: np.ndarray          # (batch, *obs_shape)
-    actions: np.ndarray      # (batch,) int64
-    rewards: np.ndarray      # (batch,) float32
-    next_obs: np.ndarray     # (batch, *obs_shape)
-    terminated: np.ndarray   # (batch,) float32: 1.0 where the episode truly ended
+    obs: np.ndarray  # (batch, *obs_shape)
+    actions: np.ndarray  # (batch,) int64
+    rewards: np.ndarray  # (batch,) float32
+    next_obs: np.ndarray  # (batch, *obs_shape)
+    terminated: np.ndarray  # (batch,) float32: 1.0 where the episode truly ended
 
 
 class ReplayBuffer:
@@ -106,9 +106,16 @@ class ReplayBuffer:
         if self.size == 0:
             raise ConfigError("ReplayBuffer.sample: the buffer is empty; add() first.")
         idx = self.rng.integers(0, self.size, size=int(batch_size))
-        return Batch(self.obs[idx], self.actions[idx], self.rewards[idx],
-                     self.next_obs[idx], self.terminated[idx])
+        return Batch(
+            self.obs[idx],
+            self.actions[idx],
+            self.rewards[idx],
+            self.next_obs[idx],
+            self.terminated[idx],
+        )
 
     def __repr__(self) -> str:
-        return (f"ReplayBuffer({self.size}/{self.capacity} transitions, obs "
-                f"{shape_str(self.obs_shape)})")
+        return (
+            f"ReplayBuffer({self.size}/{self.capacity} transitions, obs "
+            f"{shape_str(self.obs_shape)})"
+        )

@@ -102,8 +102,9 @@ class StopOnNaN(Callback):
             return None
         for name, p in params.items():
             p.data = self._saved[name].copy()
-        return (f"the weights from the start of epoch {self._saved_epoch + 1} "
-                "were restored")
+        return (
+            f"the weights from the start of epoch {self._saved_epoch + 1} were restored"
+        )
 
     def _raise(self, state, what: str, always: bool) -> None:
         kept = self.restore(state, always) or "the model keeps its last finite weights"
@@ -231,16 +232,32 @@ class EarlyStopping(Callback):
         At the end, put back the weights of the best epoch (default True).
     """
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
-                 mode: str = "auto", target: float | None = None,
-                 restore_best_weights: bool = True):
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        target: float | None = None,
+        restore_best_weights: bool = True,
+    ):
         check_positive("EarlyStopping", "patience", patience, integer=True)
         if mode not in ("auto", "min", "max"):
-            raise ConfigError(f"EarlyStopping: mode must be 'auto', 'min' or 'max'; got {mode!r}.")
+            raise ConfigError(
+                f"EarlyStopping: mode must be 'auto', 'min' or 'max'; got {mode!r}."
+            )
         if mode == "auto":
             mode = "max" if "acc" in monitor else "min"
-        self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
-        self.mode, self.target, self.restore_best_weights = mode, target, restore_best_weights
+        self.monitor, self.patience, self.min_delta = (
+            monitor,
+            int(patience),
+            float(min_delta),
+        )
+        self.mode, self.target, self.restore_best_weights = (
+            mode,
+            target,
+            restore_best_weights,
+        )
         self.stopped_epoch = None
         self.best_epoch = None
 
@@ -251,7 +268,12 @@ class EarlyStopping(Callback):
 
     def on_train_begin(self, state):
         self.best = math.inf if self.mode == "min" else -math.inf
-        self.wait, self.best_weights, self.best_epoch, self.stopped_epoch = 0, None, None, None
+        self.wait, self.best_weights, self.best_epoch, self.stopped_epoch = (
+            0,
+            None,
+            None,
+            None,
+        )
 
     def on_epoch_end(self, state):
         if self.monitor not in state.logs:
@@ -268,7 +290,8 @@ class EarlyStopping(Callback):
         else:
             self.wait += 1
         reached = self.target is not None and (
-            value >= self.target if self.mode == "max" else value <= self.target)
+            value >= self.target if self.mode == "max" else value <= self.target
+        )
         if reached or self.wait >= self.patience:
             state.stop = True
             self.stopped_epoch = state.epoch

@@ -29,13 +29,18 @@ class History:
         history = self.__dict__.get("history", {})
         if key in history:
             return history[key]
-        raise AttributeError(f"History has no figure {key!r}; it has {sorted(history)}.")
+        raise AttributeError(
+            f"History has no figure {key!r}; it has {sorted(history)}."
+        )
 
     def __len__(self) -> int:
         return len(self.epochs)
 
     def to_dict(self) -> dict:
-        return {"epochs": list(self.epochs), **{k: list(v) for k, v in self.history.items()}}
+        return {
+            "epochs": list(self.epochs),
+            **{k: list(v) for k, v in self.history.items()},
+        }
 
     def __repr__(self) -> str:
         last = ", ".join(f"{k}={v[-1]:.4f}" for k, v in self.history.items() if v)

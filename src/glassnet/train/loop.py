@@ -55,7 +55,9 @@ def _as_array(name: str, value) -> np.ndarray:
         return value.data
     arr = np.asarray(value)
     if arr.dtype.kind not in "fiub":
-        raise DataError(f"fit: {name} must be numeric; got an array of dtype {arr.dtype}.")
+        raise DataError(
+            f"fit: {name} must be numeric; got an array of dtype {arr.dtype}."
+        )
     return arr
 
 
@@ -81,8 +83,10 @@ def _class_rows(y: np.ndarray) -> bool:
     each row summing to 1."""
     if y.dtype.kind != "f" or y.ndim < 2 or y.shape[-1] < 2:
         return False
-    return bool(((y >= 0) & (y <= 1)).all()
-                and np.allclose(y.sum(axis=-1), 1.0, rtol=0, atol=1e-4))
+    return bool(
+        ((y >= 0) & (y <= 1)).all()
+        and np.allclose(y.sum(axis=-1), 1.0, rtol=0, atol=1e-4)
+    )
 
 
 def _resolve_loss(loss, y: np.ndarray):
@@ -97,9 +101,11 @@ def _float_chose_mse(where: str, loss, y: np.ndarray, error: Exception):
     """``error`` again, saying that y's float dtype chose MSE, when it did."""
     if loss is not None or y.dtype.kind != "f" or _class_rows(y):
         return error
-    note = (f" ({where} used mean squared error because y has float dtype {y.dtype} "
-            "and is not one-hot rows; for class labels pass integers, "
-            "y.astype(int), or loss='cross_entropy'.)")
+    note = (
+        f" ({where} used mean squared error because y has float dtype {y.dtype} "
+        "and is not one-hot rows; for class labels pass integers, "
+        "y.astype(int), or loss='cross_entropy'.)"
+    )
     return type(error)(str(error) + note)
 
 
@@ -108,16 +114,22 @@ def _resolve_optimizer(optimizer, model, lr):
         name = _OPTIMIZERS.get(optimizer.lower())
         if name is None:
             known = ", ".join(_OPTIMIZERS)
-            raise ConfigError(f"fit: unknown optimizer {optimizer!r}; choose one of: {known}, "
-                              "or pass an optimizer object.")
+            raise ConfigError(
+                f"fit: unknown optimizer {optimizer!r}; choose one of: {known}, "
+                "or pass an optimizer object."
+            )
         cls = getattr(optim_mod, name)
         return cls(model) if lr is None else cls(model, lr=lr)
     if lr is not None:
-        raise ConfigError("fit: lr= applies only when optimizer is given by name; set the "
-                          "learning rate on the optimizer object instead.")
+        raise ConfigError(
+            "fit: lr= applies only when optimizer is given by name; set the "
+            "learning rate on the optimizer object instead."
+        )
     if not hasattr(optimizer, "step") or not hasattr(optimizer, "zero_grad"):
-        raise ConfigError(f"fit: optimizer must be a name or an optimizer object; got "
-                          f"{type(optimizer).__name__}.")
+        raise ConfigError(
+            f"fit: optimizer must be a name or an optimizer object; got "
+            f"{type(optimizer).__name__}."
+        )
     return optimizer
 
 
@@ -131,8 +143,10 @@ def _resolve_metrics(metrics, loss_fn) -> dict:
             continue
         name = _METRICS.get(m)
         if name is None:
-            raise ConfigError(f"unknown metric {m!r}; choose from {', '.join(_METRICS)} "
-                              "or pass a function metric(y_true, y_pred).")
+            raise ConfigError(
+                f"unknown metric {m!r}; choose from {', '.join(_METRICS)} "
+                "or pass a function metric(y_true, y_pred)."
+            )
         out[name] = getattr(metrics_mod, name)
     return out
 
@@ -147,7 +161,7 @@ def _start_loss(model, loss_fn, X, y, batch_size: int) -> float:
     values = []
     with no_grad():
         for i in range(0, n, batch_size):
-            part = pick[i:i + batch_size]
+            part = pick[i : i + batch_size]
             if values and len(part) < batch_size:
                 break
             value = loss_fn(model(X[part]), y[part])
@@ -169,8 +183,10 @@ def _preflight(model, loss_fn, X, y, loss) -> None:
         n_classes = out.shape[-1]
         if y.dtype.kind == "f":
             if not np.all(y == np.round(y)):
-                raise DataError("fit: cross-entropy needs whole-number class labels; y holds "
-                                "fractions. Pass integer labels or one-hot rows.")
+                raise DataError(
+                    "fit: cross-entropy needs whole-number class labels; y holds "
+                    "fractions. Pass integer labels or one-hot rows."
+                )
         bad = np.flatnonzero((y < 0) | (y >= n_classes))
         if bad.size:
             i = int(bad[0])
@@ -186,28 +202,54 @@ def _split_validation(X, y, validation_data, validation_split, seed):
         raise ConfigError("fit: give validation_data or validation_split, not both.")
     if validation_split is not None:
         if not 0 < validation_split < 1:
-            raise ConfigError(f"fit: validation_split must be between 0 and 1; got "
-                              f"{validation_split!r}.")
-        X, Xv, y, yv = train_test_split(X, y, test_size=validation_split,
-                                        seed=seed if seed is not None else 0)
+            raise ConfigError(
+                f"fit: validation_split must be between 0 and 1; got "
+                f"{validation_split!r}."
+            )
+        X, Xv, y, yv = train_test_split(
+            X, y, test_size=validation_split, seed=seed if seed is not None else 0
+        )
         return X, y, (Xv, yv)
     if validation_data is not None:
         try:
             Xv, yv = validation_data
         except (TypeError, ValueError):
-            raise ConfigError("fit: validation_data must be a pair (X_val, y_val).") from None
+            raise ConfigError(
+                "fit: validation_data must be a pair (X_val, y_val)."
+            ) from None
         Xv, yv = _as_array("X_val", Xv), _as_array("y_val", yv)
         _check_data("fit (validation_data)", Xv, yv)
         return X, y, (Xv, yv)
     return X, y, None
 
 
-def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
-        batch_size: int = 32, shuffle: bool = True, validation_data=None,
-        validation_split=None, metrics=None, callbacks=(), lr_schedule=None,
-        clip_norm=None, seed=None, verbose: int = 1, checkpoint=None,
-        checkpoint_every=None, resume_from=None, capture: bool = False,
-        distributed=None, log_dir=None, dashboard: bool = False) -> History:
+def fit(
+    model,
+    X,
+    y,
+    *,
+    loss=None,
+    optimizer="adam",
+    lr=None,
+    epochs: int = 10,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    validation_data=None,
+    validation_split=None,
+    metrics=None,
+    callbacks=(),
+    lr_schedule=None,
+    clip_norm=None,
+    seed=None,
+    verbose: int = 1,
+    checkpoint=None,
+    checkpoint_every=None,
+    resume_from=None,
+    capture: bool = False,
+    distributed=None,
+    log_dir=None,
+    dashboard: bool = False,
+) -> History:
     """Train ``model`` on (X, y) by mini-batch gradient descent and return its History.
 
     Parameters
@@ -309,22 +351,36 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
     metric_fns = _resolve_metrics(metrics, loss_fn)
     X, y, validation = _split_validation(X, y, validation_data, validation_split, seed)
     _preflight(model, loss_fn, X, y, loss)
-    if isinstance(loss_fn, losses_mod.CrossEntropy) and y.dtype.kind == "f" and y.ndim == 1:
+    if (
+        isinstance(loss_fn, losses_mod.CrossEntropy)
+        and y.dtype.kind == "f"
+        and y.ndim == 1
+    ):
         y = y.astype(np.int64)
     for cb in callbacks:
         if not isinstance(cb, Callback):
-            raise ConfigError(f"fit: callbacks must be Callback objects; got {type(cb).__name__}.")
+            raise ConfigError(
+                f"fit: callbacks must be Callback objects; got {type(cb).__name__}."
+            )
     start_loss = _start_loss(model, loss_fn, X, y, int(batch_size))
 
     rng = np.random.default_rng(seed)
     history = History()
     n_batches = math.ceil(len(X) / batch_size)
-    state = TrainState(model, opt, history, int(epochs), n_batches,
-                       start_loss=start_loss)
+    state = TrainState(
+        model, opt, history, int(epochs), n_batches, start_loss=start_loss
+    )
     # What a checkpoint saves beyond the TrainState, and what a resume must match.
-    state.run = RunState(rng, lr_schedule, {"samples": len(X), "batch_size": int(batch_size),
-                                            "shuffle": bool(shuffle),
-                                            "metrics": list(metric_fns)})
+    state.run = RunState(
+        rng,
+        lr_schedule,
+        {
+            "samples": len(X),
+            "batch_size": int(batch_size),
+            "shuffle": bool(shuffle),
+            "metrics": list(metric_fns),
+        },
+    )
     parallel = data_parallel(distributed, capture)
     if parallel is not None and parallel.rank:  # rank 0 alone logs and saves
         verbose, checkpoint, checkpoint_every = 0, None, None
@@ -353,13 +409,23 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
             for cb in hooks:
                 cb.on_epoch_begin(state)
             skip = 0
-            state.run.sums, state.run.seen = dict.fromkeys(["loss", *metric_fns], 0.0), 0
-            if start is not None and start.batch:  # resuming in the middle of this epoch
-                skip, state.run.sums, state.run.seen = start.batch, start.sums, start.seen
+            state.run.sums, state.run.seen = (
+                dict.fromkeys(["loss", *metric_fns], 0.0),
+                0,
+            )
+            if (
+                start is not None and start.batch
+            ):  # resuming in the middle of this epoch
+                skip, state.run.sums, state.run.seen = (
+                    start.batch,
+                    start.sums,
+                    start.seen,
+                )
             start = None
             sums = state.run.sums
             for state.batch, (xb, yb) in enumerate(
-                    batches(X, y, batch_size, shuffle=shuffle, seed=rng)):
+                batches(X, y, batch_size, shuffle=shuffle, seed=rng)
+            ):
                 if state.batch < skip:
                     continue
                 if step is not None:  # the same five lines, recorded and replayed
@@ -385,8 +451,13 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
                     cb.on_batch_end(state, value)
             state.logs = {k: v / state.run.seen for k, v in sums.items()}
             if validation is not None:
-                scores = evaluate(model, *validation, loss=loss_fn, metrics=list(metric_fns.values()),
-                                  batch_size=max(batch_size, 256))
+                scores = evaluate(
+                    model,
+                    *validation,
+                    loss=loss_fn,
+                    metrics=list(metric_fns.values()),
+                    batch_size=max(batch_size, 256),
+                )
                 model.train()
                 state.logs.update({f"val_{k}": v for k, v in scores.items()})
             history.record(epoch, state.logs)
@@ -409,8 +480,10 @@ def fit(model, X, y, *, loss=None, optimizer="adam", lr=None, epochs: int = 10,
         if guard.restore(state):  # the last step overflowed: no checkpoint of that
             state.failed = True
         if verbose:
-            print(f"\nTraining interrupted during epoch {state.epoch + 1}; the model keeps "
-                  "the weights of the last completed step.")
+            print(
+                f"\nTraining interrupted during epoch {state.epoch + 1}; the model keeps "
+                "the weights of the last completed step."
+            )
     except Exception:
         state.failed = True  # nothing more is saved
         raise
@@ -443,15 +516,18 @@ def _warn_if_untrained(where: str, model) -> None:
         return
     if model.parameters() and not model.is_trained():
         model._warned_untrained = True
-        warnings.warn(UntrainedModelWarning(
-            f"{where}: this {type(model).__name__} was never trained or loaded, so "
-            "its answers come from its random initial weights. Train it (fit), load "
-            "one (glassnet.io.read), or, after setting its weights by hand, call "
-            "model.mark_trained()."), stacklevel=3)
+        warnings.warn(
+            UntrainedModelWarning(
+                f"{where}: this {type(model).__name__} was never trained or loaded, so "
+                "its answers come from its random initial weights. Train it (fit), load "
+                "one (glassnet.io.read), or, after setting its weights by hand, call "
+                "model.mark_trained()."
+            ),
+            stacklevel=3,
+        )
 
 
-_OUTPUT_FIX = ("no class can be read from them: the weights or the inputs are too "
-               "large.")
+_OUTPUT_FIX = "no class can be read from them: the weights or the inputs are too large."
 
 
 def check_finite_rows(where: str, name: str, arr: np.ndarray, fix: str) -> None:
@@ -486,7 +562,9 @@ def predict(model, X, batch_size: int = 1024) -> np.ndarray:
     model.eval()
     try:
         with no_grad():
-            outs = [model(X[i:i + batch_size]).data for i in range(0, len(X), batch_size)]
+            outs = [
+                model(X[i : i + batch_size]).data for i in range(0, len(X), batch_size)
+            ]
     finally:
         model.train(was_training)
     return outs[0] if len(outs) == 1 else np.concatenate(outs)
@@ -521,4 +599,3 @@ def evaluate(model, X, y, *, loss=None, metrics=None, batch_size: int = 1024) ->
     for name, fn in metric_fns.items():
         result[name] = float(fn(y, scores))
     return result
-

@@ -51,6 +51,8 @@ _ACTIVE = [0]  # RunLogs training in this process now
 def training_here() -> bool:
     """Whether a RunLog'd training runs in this process (``fit(dashboard=True)``)."""
     return _ACTIVE[0] > 0
+
+
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 SCHEMA = """
@@ -94,8 +96,13 @@ def tensor_stats(values: np.ndarray, bins: int = BINS) -> tuple:
     index = ((finite - lo) * scale).astype(np.intp)
     np.minimum(index, bins - 1, out=index)
     counts = np.bincount(index, minlength=bins)
-    return (float(v.mean(dtype=np.float64)), float(v.std(dtype=np.float64)), lo, hi,
-            counts.tolist())
+    return (
+        float(v.mean(dtype=np.float64)),
+        float(v.std(dtype=np.float64)),
+        lo,
+        hi,
+        counts.tolist(),
+    )
 
 
 def _clean(x):
@@ -154,23 +161,44 @@ class RunLog(Callback):
     'finished'
     """
 
-    def __init__(self, path, every: int = 1, *, stats_every="auto", snapshots="auto",
-                 budget: float = 0.01, name=None, config=None,
-                 flush_seconds: float = 1.0, serve: bool = False):
+    def __init__(
+        self,
+        path,
+        every: int = 1,
+        *,
+        stats_every="auto",
+        snapshots="auto",
+        budget: float = 0.01,
+        name=None,
+        config=None,
+        flush_seconds: float = 1.0,
+        serve: bool = False,
+    ):
         check_positive("RunLog", "every", every, integer=True)
         check_positive("RunLog", "budget", budget)
         if stats_every != "auto":
             check_positive("RunLog", "stats_every", stats_every, integer=True)
-        if not (snapshots is False or snapshots == "auto"
-                or isinstance(snapshots, (list, tuple))
-                or (isinstance(snapshots, int) and snapshots >= 1)):
-            raise ConfigError(f"RunLog: snapshots must be a positive number of epochs, "
-                              f"a list of epochs, 'auto' or False; got {snapshots!r}.")
+        if not (
+            snapshots is False
+            or snapshots == "auto"
+            or isinstance(snapshots, (list, tuple))
+            or (isinstance(snapshots, int) and snapshots >= 1)
+        ):
+            raise ConfigError(
+                f"RunLog: snapshots must be a positive number of epochs, "
+                f"a list of epochs, 'auto' or False; got {snapshots!r}."
+            )
         self.budget, self._spent, self._t0 = float(budget), 0.0, time.thread_time()
         if name is not None and not NAME.match(str(name)):
-            raise ConfigError(f"RunLog: name {name!r} must be 1-100 letters, digits, "
-                              "'.', '_' or '-', starting with a letter or digit.")
-        self.every, self.stats_every, self.snapshots = int(every), stats_every, snapshots
+            raise ConfigError(
+                f"RunLog: name {name!r} must be 1-100 letters, digits, "
+                "'.', '_' or '-', starting with a letter or digit."
+            )
+        self.every, self.stats_every, self.snapshots = (
+            int(every),
+            stats_every,
+            snapshots,
+        )
         self.config, self.flush_seconds = config, float(flush_seconds)
         path = os.fspath(path)
         if path.endswith(".sqlite"):
@@ -193,16 +221,21 @@ class RunLog(Callback):
                 self.name = f"{stamp}-{n}"
         self.path = os.path.join(self.folder, self.name + ".sqlite")
         if os.path.exists(self.path):
-            raise ConfigError(f"RunLog: {self.path} exists; give the run another name "
-                              "or remove the old one.")
+            raise ConfigError(
+                f"RunLog: {self.path} exists; give the run another name "
+                "or remove the old one."
+            )
         open(self.path, "xb").close()  # claim the name now; the writer fills it in
         self._db = _Writer(self.path)
 
     def _meta(self, **items):
         self._db.executemany(
             "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-            [(k, v if isinstance(v, str) or v is None else json.dumps(v))
-             for k, v in items.items()])
+            [
+                (k, v if isinstance(v, str) or v is None else json.dumps(v))
+                for k, v in items.items()
+            ],
+        )
 
     # --- hooks -----------------------------------------------------------------------
     def on_train_begin(self, state):
@@ -224,21 +257,34 @@ class RunLog(Callback):
             self.snapshots = False
         config = dict(self.config or {})
         run = getattr(state, "run", None)
-        config.setdefault("fit", {
-            "epochs": state.epochs, "batches_per_epoch": state.batches_per_epoch,
-            "optimizer": type(state.optimizer).__name__, "lr": self._lr(state),
-            **(getattr(run, "fingerprint", None) or {})})
-        self._meta(format=FORMAT, name=self.name, status="running",
-                   started=time.time(), config=json.dumps(config, default=str),
-                   architecture=json.dumps(architecture), model=repr(state.model))
+        config.setdefault(
+            "fit",
+            {
+                "epochs": state.epochs,
+                "batches_per_epoch": state.batches_per_epoch,
+                "optimizer": type(state.optimizer).__name__,
+                "lr": self._lr(state),
+                **(getattr(run, "fingerprint", None) or {}),
+            },
+        )
+        self._meta(
+            format=FORMAT,
+            name=self.name,
+            status="running",
+            started=time.time(),
+            config=json.dumps(config, default=str),
+            architecture=json.dumps(architecture),
+            model=repr(state.model),
+        )
         self._db.commit()
         self._validation = getattr(state, "validation", None)
         self._samples()
         _ACTIVE[0] += 1
         self._losses, self._times, self._segments = [], [], []
         self._flush_at = time.perf_counter() + self.flush_seconds
-        self._period = (state.batches_per_epoch if self.stats_every == "auto"
-                        else self.stats_every)
+        self._period = (
+            state.batches_per_epoch if self.stats_every == "auto" else self.stats_every
+        )
         self._step = len(state.history) * state.batches_per_epoch
         self._previous, self._activations, self._hook = None, {}, None
         self._t0, self._spent, self._last_snapshot = time.thread_time(), 0.0, None
@@ -263,8 +309,9 @@ class RunLog(Callback):
     def _mark(self, state):
         step, period = self._step, self._period
         if self._new_segment:  # where this epoch's losses start in the buffer
-            self._segments.append((len(self._losses) - 1, step, state.epoch,
-                                   state.batch, self._lr_now))
+            self._segments.append(
+                (len(self._losses) - 1, step, state.epoch, state.batch, self._lr_now)
+            )
             self._new_segment = False
         if step % period == 0 and self._previous is not None:
             self._layer_stats(state, step)
@@ -273,15 +320,24 @@ class RunLog(Callback):
         if time.perf_counter() > self._flush_at:
             self._flush()
         multiple = step + period - step % period  # the next statistics step
-        self._next_mark = min(multiple - 1 if multiple - 1 > step else multiple,
-                              step + 32)
+        self._next_mark = min(
+            multiple - 1 if multiple - 1 > step else multiple, step + 32
+        )
 
     def on_epoch_end(self, state):
         seconds = time.perf_counter() - self._epoch_start
         logs = {k: _clean(v) for k, v in state.logs.items()}
-        self._db.execute("INSERT OR REPLACE INTO epochs VALUES (?, ?, ?, ?, ?, ?)",
-                         (state.epoch, self._step, json.dumps(logs), self._lr(state),
-                          seconds, time.time()))
+        self._db.execute(
+            "INSERT OR REPLACE INTO epochs VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                state.epoch,
+                self._step,
+                json.dumps(logs),
+                self._lr(state),
+                seconds,
+                time.time(),
+            ),
+        )
         if self._validation is not None and self._affordable():
             self._timed(self._confusion, state)
         if self._snapshot_due(state.epoch + 1, state):
@@ -303,16 +359,25 @@ class RunLog(Callback):
             status = "stopped"
         else:
             status = "finished"
-        if self.snapshots is not False and status != "crashed" and len(state.history) \
-                and self._last_snapshot != len(state.history) - 1:
+        if (
+            self.snapshots is not False
+            and status != "crashed"
+            and len(state.history)
+            and self._last_snapshot != len(state.history) - 1
+        ):
             self._snapshot(state, len(state.history) - 1)
-        self._meta(status=status, finished=time.time(),
-                   error=None if error is None else f"{type(error).__name__}: {error}")
+        self._meta(
+            status=status,
+            finished=time.time(),
+            error=None if error is None else f"{type(error).__name__}: {error}",
+        )
         self._flush()
         self._db.close()
         self._db = None
         if self.serve and "ipykernel" not in sys.modules:
-            print("training ended; the dashboard keeps serving until Ctrl-C", flush=True)
+            print(
+                "training ended; the dashboard keeps serving until Ctrl-C", flush=True
+            )
             try:
                 while True:
                     time.sleep(3600)
@@ -331,11 +396,15 @@ class RunLog(Callback):
         rows = []
         for k, (start, step, epoch, batch, lr) in enumerate(segments):
             end = segments[k + 1][0] if k + 1 < len(segments) else len(losses)
-            rows += [(step + j, epoch, batch + j, losses[start + j], lr, times[start + j])
-                     for j in range(end - start) if (step + j) % self.every == 0]
+            rows += [
+                (step + j, epoch, batch + j, losses[start + j], lr, times[start + j])
+                for j in range(end - start)
+                if (step + j) % self.every == 0
+            ]
         if rows:
-            self._db.executemany("INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?)",
-                                 rows)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?)", rows
+            )
         self._losses, self._times, self._segments = [], [], []
         if segments and losses:  # the epoch in progress goes on after this flush
             _, step, epoch, batch, lr = segments[-1]
@@ -379,6 +448,7 @@ class RunLog(Callback):
         self._previous = {n: p.data.copy() for n, p in state.model.named_parameters()}
         self._activations = {}
         if self._hook is None:
+
             def hook(module, inputs, output):
                 name = self._modules.get(id(module))
                 if name is not None:
@@ -412,15 +482,26 @@ class RunLog(Callback):
             rows.append(self._row(step, state.epoch, name, "activation", value, None))
         self._db.executemany(
             "INSERT OR REPLACE INTO layer_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows)
+            rows,
+        )
         self._previous, self._activations = None, {}
         self._spent += time.thread_time() - start
 
     @staticmethod
     def _row(step, epoch, name, kind, values, ratio):
         mean, std, lo, hi, counts = tensor_stats(values)
-        return (step, epoch, name, kind, _clean(mean), _clean(std), lo, hi,
-                json.dumps(counts), _clean(ratio))
+        return (
+            step,
+            epoch,
+            name,
+            kind,
+            _clean(mean),
+            _clean(std),
+            lo,
+            hi,
+            json.dumps(counts),
+            _clean(ratio),
+        )
 
     def _samples(self):
         """A few validation samples for the dashboard's trace of one sample, and
@@ -431,11 +512,21 @@ class RunLog(Callback):
         Xv, yv = (np.asarray(a) for a in self._validation)
         if Xv.ndim >= 2 and Xv[0].size <= 4096:
             self._meta(samples=json.dumps({"x": Xv[:8].tolist(), "y": yv[:8].tolist()}))
-        if Xv.ndim != 2 or Xv.shape[1] != 2 or yv.dtype.kind not in "iub" \
-                or yv.ndim != 1:
+        if (
+            Xv.ndim != 2
+            or Xv.shape[1] != 2
+            or yv.dtype.kind not in "iub"
+            or yv.ndim != 1
+        ):
             return
-        self._meta(points2d=json.dumps({"x": Xv[:500].astype(float).tolist(),
-                                        "y": yv[:500].astype(int).tolist()}))
+        self._meta(
+            points2d=json.dumps(
+                {
+                    "x": Xv[:500].astype(float).tolist(),
+                    "y": yv[:500].astype(int).tolist(),
+                }
+            )
+        )
 
     def _confusion(self, state):
         from ..metrics import confusion_matrix
@@ -449,8 +540,10 @@ class RunLog(Callback):
             matrix = confusion_matrix(yv, out, num_classes=max(out.shape[1], 2))
         except GlassnetError:  # labels the matrix cannot count: leave it out
             return
-        self._db.execute("INSERT OR REPLACE INTO confusion VALUES (?, ?)",
-                         (state.epoch, json.dumps(np.asarray(matrix).tolist())))
+        self._db.execute(
+            "INSERT OR REPLACE INTO confusion VALUES (?, ?)",
+            (state.epoch, json.dumps(np.asarray(matrix).tolist())),
+        )
 
     def _snapshot(self, state, epoch=None):
         import copy
@@ -465,13 +558,18 @@ class RunLog(Callback):
         def write(db):  # in the writer thread; its time counts against the budget
             start = time.thread_time()
             os.makedirs(folder, exist_ok=True)
-            save(frozen, os.path.join(folder, file),
-                 metadata={"run": self.name, "epoch": epoch + 1})
+            save(
+                frozen,
+                os.path.join(folder, file),
+                metadata={"run": self.name, "epoch": epoch + 1},
+            )
             self._spent += time.thread_time() - start
 
         self._db.call(write)
-        self._db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
-                         (epoch, self._step, file))
+        self._db.execute(
+            "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
+            (epoch, self._step, file),
+        )
         self._last_snapshot = epoch
 
 
@@ -490,8 +588,9 @@ class _Writer:
 
         self._jobs = queue.SimpleQueue()
         self._batch, self.error = [], None
-        self._thread = threading.Thread(target=self._run, args=(path,),
-                                        name="glassnet-runlog", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(path,), name="glassnet-runlog", daemon=True
+        )
         self._thread.start()
 
     def _run(self, path):

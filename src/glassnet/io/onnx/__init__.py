@@ -46,5 +46,11 @@ from __future__ import annotations
 from .export import export_onnx, exportable_layers, to_onnx_model
 from .read import MAX_NODES, import_onnx, read_onnx
 
-__all__ = ["MAX_NODES", "export_onnx", "exportable_layers", "import_onnx", "read_onnx",
-           "to_onnx_model"]
+__all__ = [
+    "MAX_NODES",
+    "export_onnx",
+    "exportable_layers",
+    "import_onnx",
+    "read_onnx",
+    "to_onnx_model",
+]

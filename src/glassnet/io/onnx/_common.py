@@ -16,7 +16,6 @@ def require_onnx():
         import onnx
     except ImportError as e:
         raise ImportError(
-            "ONNX export and import need the onnx package: "
-            "pip install 'glassnet[onnx]'"
+            "ONNX export and import need the onnx package: pip install 'glassnet[onnx]'"
         ) from e
     return onnx

@@ -42,10 +42,13 @@ class _Builder:
     def node(self, op: str, inputs, name: str, outputs: int = 1, **attrs):
         """Add one node; return its output name (or names, for ``outputs`` > 1)."""
         name = self._unique(name)
-        outs = [self._unique(f"{name}" if outputs == 1 else f"{name}:{i}")
-                for i in range(outputs)]
-        self.nodes.append(self.helper.make_node(op, list(inputs), outs, name=name,
-                                                **attrs))
+        outs = [
+            self._unique(f"{name}" if outputs == 1 else f"{name}:{i}")
+            for i in range(outputs)
+        ]
+        self.nodes.append(
+            self.helper.make_node(op, list(inputs), outs, name=name, **attrs)
+        )
         return outs[0] if outputs == 1 else outs
 
 
@@ -90,8 +93,9 @@ def _input_shape(layers, input_shape):
             return ("time",) if recurrent else ()
         if isinstance(layer, (nn.MaxPool2D, nn.AvgPool2D, nn.GlobalAveragePool2D)):
             return ("channels", "height", "width")
-        if not isinstance(layer, (nn.Sigmoid, nn.Tanh, nn.ReLU, nn.Identity,
-                                  nn.Softmax, nn.Step)):
+        if not isinstance(
+            layer, (nn.Sigmoid, nn.Tanh, nn.ReLU, nn.Identity, nn.Softmax, nn.Step)
+        ):
             break
     first = type(layers[0][1]).__name__ if layers else "an empty model"
     raise ConfigError(
@@ -125,15 +129,28 @@ def _export_conv(b: _Builder, layer, x, p):
         inputs.append(b.const(p + "bias", layer.bias.data))
     kernel = list(layer.weight.shape[2:])
     stride = list(layer.stride) if spatial == 2 else [layer.stride]
-    return b.node("Conv", inputs, p + "Conv", kernel_shape=kernel, strides=stride,
-                  **_pads(layer.padding, spatial))
+    return b.node(
+        "Conv",
+        inputs,
+        p + "Conv",
+        kernel_shape=kernel,
+        strides=stride,
+        **_pads(layer.padding, spatial),
+    )
 
 
 def _export_pool(op: str, **extra):
     def export(b: _Builder, layer, x, p):
-        return b.node(op, [x], p + op, kernel_shape=list(layer.kernel_size),
-                      strides=list(layer.stride), pads=list(layer.padding) * 2,
-                      ceil_mode=int(layer.ceil_mode), **extra)
+        return b.node(
+            op,
+            [x],
+            p + op,
+            kernel_shape=list(layer.kernel_size),
+            strides=list(layer.stride),
+            pads=list(layer.padding) * 2,
+            ceil_mode=int(layer.ceil_mode),
+            **extra,
+        )
 
     return export
 
@@ -144,21 +161,29 @@ def _export_global_pool(b: _Builder, layer, x, p):
 
 
 def _export_step(b: _Builder, layer, x, p):
-    above = b.node("Greater", [x, b.const(p + "threshold", layer.threshold)],
-                   p + "Greater")
-    return b.node("Where", [above, b.const(p + "high", layer.high),
-                            b.const(p + "low", layer.low)], p + "Where")
+    above = b.node(
+        "Greater", [x, b.const(p + "threshold", layer.threshold)], p + "Greater"
+    )
+    return b.node(
+        "Where",
+        [above, b.const(p + "high", layer.high), b.const(p + "low", layer.low)],
+        p + "Where",
+    )
 
 
 def _as_ids(b: _Builder, x, p):
-    return x if b.ids_input and x == "input" else b.node(
-        "Cast", [x], p + "Cast", to=b.onnx.TensorProto.INT64)
+    return (
+        x
+        if b.ids_input and x == "input"
+        else b.node("Cast", [x], p + "Cast", to=b.onnx.TensorProto.INT64)
+    )
 
 
 def _export_embedding(b: _Builder, layer, x, p):
     ids = _as_ids(b, x, p)
-    return b.node("Gather", [b.const(p + "weight", layer.weight.data), ids],
-                  p + "Gather", axis=0)
+    return b.node(
+        "Gather", [b.const(p + "weight", layer.weight.data), ids], p + "Gather", axis=0
+    )
 
 
 def _export_one_hot(b: _Builder, layer, x, p):
@@ -178,8 +203,9 @@ def _export_recurrent(b: _Builder, layer, x, p):
         op, extra = "LSTM", {}
 
         def order(a):
-            return np.concatenate([a[..., k * H:(k + 1) * H] for k in TO_ONNX_GATES],
-                                  axis=-1)
+            return np.concatenate(
+                [a[..., k * H : (k + 1) * H] for k in TO_ONNX_GATES], axis=-1
+            )
 
         w_ih, w_hh, bias = order(w_ih), order(w_hh), order(bias)
     else:
@@ -212,8 +238,9 @@ def _exporters() -> dict:
         nn.Tanh: _simple("Tanh"),
         nn.ReLU: _simple("Relu"),
         nn.Identity: _simple("Identity"),
-        nn.Softmax: lambda b, layer, x, p: b.node("Softmax", [x], p + "Softmax",
-                                              axis=layer.axis),
+        nn.Softmax: lambda b, layer, x, p: b.node(
+            "Softmax", [x], p + "Softmax", axis=layer.axis
+        ),
         nn.Step: _export_step,
         nn.Flatten: _simple("Flatten", axis=1),
         nn.Conv1D: _export_conv,
@@ -233,8 +260,14 @@ def exportable_layers() -> tuple:
     return tuple(_exporters())
 
 
-def to_onnx_model(model, opset: int = 18, dynamic_batch: bool = True, *,
-                  input_shape=None, standardize=None):
+def to_onnx_model(
+    model,
+    opset: int = 18,
+    dynamic_batch: bool = True,
+    *,
+    input_shape=None,
+    standardize=None,
+):
     """The ``onnx.ModelProto`` that :func:`export_onnx` writes (checked)."""
     from ... import __version__
     from ...nn import Embedding, OneHot
@@ -242,17 +275,26 @@ def to_onnx_model(model, opset: int = 18, dynamic_batch: bool = True, *,
 
     onnx = require_onnx()
     if not isinstance(model, Module):
-        raise ConfigError(f"export_onnx: expected a glassnet model; got "
-                          f"{type(model).__name__}.")
+        raise ConfigError(
+            f"export_onnx: expected a glassnet model; got {type(model).__name__}."
+        )
     newest = onnx.defs.onnx_opset_version()
-    if isinstance(opset, bool) or not isinstance(opset, int) or not (
-            MIN_OPSET <= opset <= newest):
-        raise ConfigError(f"export_onnx: opset must be an integer from {MIN_OPSET} to "
-                          f"{newest} (this onnx package's newest); got {opset!r}.")
+    if (
+        isinstance(opset, bool)
+        or not isinstance(opset, int)
+        or not (MIN_OPSET <= opset <= newest)
+    ):
+        raise ConfigError(
+            f"export_onnx: opset must be an integer from {MIN_OPSET} to "
+            f"{newest} (this onnx package's newest); got {opset!r}."
+        )
     layers = list(_flat_layers(model))
     exporters = _exporters()
-    missing = [f"{p.rstrip('.') or 'the model'} ({type(m).__name__})"
-               for p, m in layers if type(m) not in exporters]
+    missing = [
+        f"{p.rstrip('.') or 'the model'} ({type(m).__name__})"
+        for p, m in layers
+        if type(m) not in exporters
+    ]
     if missing:
         raise ConfigError(
             f"export_onnx: no ONNX form for layer(s) {', '.join(missing)}. It can "
@@ -261,8 +303,11 @@ def to_onnx_model(model, opset: int = 18, dynamic_batch: bool = True, *,
         )
     sample = _input_shape(layers, input_shape)
     first = layers[0][1] if layers else None
-    b = _Builder(onnx, model.dtype,
-                 isinstance(first, (Embedding, OneHot)) and standardize is None)
+    b = _Builder(
+        onnx,
+        model.dtype,
+        isinstance(first, (Embedding, OneHot)) and standardize is None,
+    )
     x = "input"
     batch = "batch" if dynamic_batch else 1
     in_type = onnx.TensorProto.INT64 if b.ids_input else b.elem
@@ -272,32 +317,53 @@ def to_onnx_model(model, opset: int = 18, dynamic_batch: bool = True, *,
         x = b.node("Sub", [x, b.const("standardize.mean", mean)], "standardize.Sub")
         x = b.node("Div", [x, b.const("standardize.scale", scale)], "standardize.Div")
     for prefix, layer in layers:
-        x = exporters[type(layer)](b, layer, x, f"{prefix}{type(layer).__name__}."
-                                   if prefix else f"{type(layer).__name__}.")
+        x = exporters[type(layer)](
+            b,
+            layer,
+            x,
+            f"{prefix}{type(layer).__name__}."
+            if prefix
+            else f"{type(layer).__name__}.",
+        )
     maker = [n for n in b.nodes if x in n.output]
     if maker:  # the last layer's node writes the graph output itself
         outs = maker[0].output
         outs[list(outs).index(x)] = "output"
     else:
-        b.nodes.append(onnx.helper.make_node("Identity", [x], ["output"],
-                                             name="output"))
+        b.nodes.append(
+            onnx.helper.make_node("Identity", [x], ["output"], name="output")
+        )
     graph = onnx.helper.make_graph(
-        b.nodes, "glassnet", [graph_input],
-        [onnx.helper.make_tensor_value_info("output", b.elem, None)], b.inits,
-        doc_string=repr(model))
+        b.nodes,
+        "glassnet",
+        [graph_input],
+        [onnx.helper.make_tensor_value_info("output", b.elem, None)],
+        b.inits,
+        doc_string=repr(model),
+    )
     opset_id = onnx.helper.make_opsetid("", opset)
     proto = onnx.helper.make_model(
-        graph, opset_imports=[opset_id], producer_name="glassnet",
+        graph,
+        opset_imports=[opset_id],
+        producer_name="glassnet",
         producer_version=__version__,
-        ir_version=onnx.helper.find_min_ir_version_for([opset_id], True))
+        ir_version=onnx.helper.find_min_ir_version_for([opset_id], True),
+    )
     inferred = onnx.shape_inference.infer_shapes(proto)
     proto.graph.output[0].CopyFrom(inferred.graph.output[0])
     onnx.checker.check_model(proto, full_check=True)
     return proto
 
 
-def export_onnx(model, path, opset: int = 18, dynamic_batch: bool = True, *,
-                input_shape=None, standardize=None) -> str:
+def export_onnx(
+    model,
+    path,
+    opset: int = 18,
+    dynamic_batch: bool = True,
+    *,
+    input_shape=None,
+    standardize=None,
+) -> str:
     """Write ``model`` as an ONNX file that onnxruntime (or any ONNX runtime) can run.
 
     Every built-in layer becomes a few standard ONNX operators (table in
@@ -342,7 +408,8 @@ def export_onnx(model, path, opset: int = 18, dynamic_batch: bool = True, *,
     >>> gn.export_onnx(model, "digits.onnx")  # doctest: +SKIP
     'digits.onnx'
     """
-    proto = to_onnx_model(model, opset, dynamic_batch, input_shape=input_shape,
-                          standardize=standardize)
+    proto = to_onnx_model(
+        model, opset, dynamic_batch, input_shape=input_shape, standardize=standardize
+    )
     atomic_write(path, proto.SerializeToString())
     return os.fspath(path)

@@ -16,10 +16,33 @@ _MAX_ELEMENTS = 1 << 28  # one tensor: 1 GiB of float32
 
 
 _LAYER_OPS = {
-    "MatMul", "Gemm", "Add", "Relu", "Sigmoid", "Tanh", "Softmax", "Identity",
-    "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape",
-    "Gather", "OneHot", "RNN", "LSTM", "Greater", "Where", "Transpose", "Squeeze",
-    "Unsqueeze", "Cast", "Dropout", "Sub", "Div",
+    "MatMul",
+    "Gemm",
+    "Add",
+    "Relu",
+    "Sigmoid",
+    "Tanh",
+    "Softmax",
+    "Identity",
+    "Conv",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "Flatten",
+    "Reshape",
+    "Gather",
+    "OneHot",
+    "RNN",
+    "LSTM",
+    "Greater",
+    "Where",
+    "Transpose",
+    "Squeeze",
+    "Unsqueeze",
+    "Cast",
+    "Dropout",
+    "Sub",
+    "Div",
 }
 _VALUE_TYPES = None  # TensorProto element types a tensor may hold (set on first use)
 
@@ -32,8 +55,10 @@ class _Graph:
         self._shapes = None
         graph = proto.graph
         if len(graph.node) > MAX_NODES:
-            raise FormatError(f"{where}: {len(graph.node):,} nodes; glassnet reads "
-                              f"graphs of at most {MAX_NODES:,}.")
+            raise FormatError(
+                f"{where}: {len(graph.node):,} nodes; glassnet reads "
+                f"graphs of at most {MAX_NODES:,}."
+            )
         if len(graph.sparse_initializer):
             raise FormatError(f"{where}: sparse initialisers are not supported.")
         self.consts = {t.name: self.array(t) for t in graph.initializer}
@@ -50,7 +75,8 @@ class _Graph:
             raise FormatError(
                 f"{where}: glassnet imports graphs with one input and one output; this "
                 f"one has inputs {[v.name for v in inputs]} and outputs "
-                f"{[v.name for v in graph.output]}.")
+                f"{[v.name for v in graph.output]}."
+            )
         self.input, self.output = inputs[0], graph.output[0].name
         self.readers = {}
         for node in graph.node:
@@ -70,19 +96,26 @@ class _Graph:
             raise FormatError(
                 f"{self.where}: tensor {t.name[:80]!r} is stored outside the file "
                 "(external data); glassnet reads self-contained ONNX files only. "
-                "Save the model with all tensors inside it.")
+                "Save the model with all tensors inside it."
+            )
         dims = list(t.dims)
-        if (t.data_type not in _VALUE_TYPES or len(dims) > 8
-                or any(d < 0 for d in dims)
-                or int(np.prod(dims, dtype=np.float64)) > _MAX_ELEMENTS):
-            raise FormatError(f"{self.where}: tensor {t.name[:80]!r} has an "
-                              f"unsupported type or shape ({t.data_type}, "
-                              f"{dims[:9]}).")
+        if (
+            t.data_type not in _VALUE_TYPES
+            or len(dims) > 8
+            or any(d < 0 for d in dims)
+            or int(np.prod(dims, dtype=np.float64)) > _MAX_ELEMENTS
+        ):
+            raise FormatError(
+                f"{self.where}: tensor {t.name[:80]!r} has an "
+                f"unsupported type or shape ({t.data_type}, "
+                f"{dims[:9]})."
+            )
         try:
             return onnx.numpy_helper.to_array(t)
         except (ValueError, TypeError) as e:
-            raise FormatError(f"{self.where}: tensor {t.name[:80]!r} is malformed: "
-                              f"{e}") from None
+            raise FormatError(
+                f"{self.where}: tensor {t.name[:80]!r} is malformed: {e}"
+            ) from None
 
     def _constant(self, node) -> np.ndarray:
         for a in node.attribute:
@@ -91,10 +124,13 @@ class _Graph:
             if a.name in ("value_float", "value_int"):
                 return np.asarray(a.f if a.name == "value_float" else a.i)
             if a.name in ("value_floats", "value_ints"):
-                return np.asarray(list(a.floats if a.name == "value_floats"
-                                       else a.ints))
-        raise FormatError(f"{self.where}: Constant node {node.name!r} holds no tensor "
-                          "glassnet can read.")
+                return np.asarray(
+                    list(a.floats if a.name == "value_floats" else a.ints)
+                )
+        raise FormatError(
+            f"{self.where}: Constant node {node.name!r} holds no tensor "
+            "glassnet can read."
+        )
 
     def next(self, x: str):
         """The one node reading ``x`` (nodes reading only its shape aside), or None."""
@@ -102,20 +138,24 @@ class _Graph:
             return None
         readers = [n for n in self.readers.get(x, []) if n.op_type != "Shape"]
         if not readers:
-            raise FormatError(f"{self.where}: nothing reads {x!r}, and it is not the "
-                              "graph's output.")
+            raise FormatError(
+                f"{self.where}: nothing reads {x!r}, and it is not the graph's output."
+            )
         if len(readers) > 1:
             raise FormatError(
                 f"{self.where}: {x!r} is read by {len(readers)} nodes "
                 f"({', '.join(_label(n) for n in readers[:5])}); glassnet imports "
-                "chains of layers (a Sequential), not branching graphs.")
+                "chains of layers (a Sequential), not branching graphs."
+            )
         return readers[0]
 
     def const(self, node, slot: int, what: str) -> np.ndarray:
         name = node.input[slot] if slot < len(node.input) else ""
         if name not in self.consts:
-            raise FormatError(f"{self.where}: node {_label(node)}: its {what} must "
-                              f"be a constant (an initialiser); got {name!r}.")
+            raise FormatError(
+                f"{self.where}: node {_label(node)}: its {what} must "
+                f"be a constant (an initialiser); got {name!r}."
+            )
         return self.consts[name]
 
     def optional_const(self, node, slot: int, what: str):
@@ -130,8 +170,10 @@ class _Graph:
             if isinstance(v, bytes):
                 v = v.decode("utf-8", "replace")
             elif isinstance(v, list):
-                v = [s.decode("utf-8", "replace") if isinstance(s, bytes) else s
-                     for s in v]
+                v = [
+                    s.decode("utf-8", "replace") if isinstance(s, bytes) else s
+                    for s in v
+                ]
             out[a.name] = v
         return out
 
@@ -149,7 +191,8 @@ class _Graph:
                 if t.HasField("shape"):
                     self._shapes[v.name] = tuple(
                         d.dim_value if d.HasField("dim_value") else None
-                        for d in t.shape.dim)
+                        for d in t.shape.dim
+                    )
         return self._shapes.get(name)
 
     def fail(self, node, why: str):
@@ -162,20 +205,29 @@ class _Graph:
             return
         if name in self.consts:
             if np.any(self.consts[name]):
-                self.fail(node, "starts from a non-zero state; glassnet's imported "
-                          "layer starts from zeros.")
+                self.fail(
+                    node,
+                    "starts from a non-zero state; glassnet's imported "
+                    "layer starts from zeros.",
+                )
             return
         maker = self.made_by.get(name)
         if maker is not None and maker.op_type == "ConstantOfShape":
             value = self.attrs(maker).get("value")
             if value is None or not np.any(self.onnx.numpy_helper.to_array(value)):
                 return
-        if maker is not None and maker.op_type == "Expand" \
-                and maker.input[0] in self.consts and not np.any(
-                    self.consts[maker.input[0]]):
+        if (
+            maker is not None
+            and maker.op_type == "Expand"
+            and maker.input[0] in self.consts
+            and not np.any(self.consts[maker.input[0]])
+        ):
             return
-        self.fail(node, f"its initial state {name!r} is computed in the graph; "
-                  "glassnet imports recurrent layers that start from zeros.")
+        self.fail(
+            node,
+            f"its initial state {name!r} is computed in the graph; "
+            "glassnet imports recurrent layers that start from zeros.",
+        )
 
 
 def _label(node) -> str:
@@ -194,8 +246,9 @@ def _walk_ops(g: _Graph) -> list:
             raise FormatError(f"{g.where}: the chain of nodes does not end.")
         live = [o for o in node.output if o and (o == g.output or g.readers.get(o))]
         if not live:
-            raise FormatError(f"{g.where}: nothing reads the output of node "
-                              f"{_label(node)}.")
+            raise FormatError(
+                f"{g.where}: nothing reads the output of node {_label(node)}."
+            )
         x = live[0]
 
 
@@ -231,8 +284,9 @@ def _import_dense(g: _Graph, node, x, dtype):
             bias = np.broadcast_to(bias * a.get("beta", 1.0), (w.shape[1],))
     else:
         if node.input[0] != x:
-            g.fail(node, "MatMul must multiply the data by a weight matrix "
-                   "(data first).")
+            g.fail(
+                node, "MatMul must multiply the data by a weight matrix (data first)."
+            )
         w, bias = g.const(node, 1, "weight"), None
     if w.ndim != 2:
         g.fail(node, f"expected a 2-D weight matrix; got shape {w.shape}.")
@@ -240,8 +294,11 @@ def _import_dense(g: _Graph, node, x, dtype):
     add = _next_is(g, y, "Add") if bias is None else None
     if add is not None:
         other = [n for n in add.input if n != y]
-        if len(other) == 1 and other[0] in g.consts and \
-                g.consts[other[0]].size == w.shape[1]:
+        if (
+            len(other) == 1
+            and other[0] in g.consts
+            and g.consts[other[0]].size == w.shape[1]
+        ):
             bias, y = g.consts[other[0]].reshape(-1), add.output[0]
     layer = Dense(w.shape[0], w.shape[1], bias=bias is not None)
     _set(layer.weight, w, dtype)
@@ -253,8 +310,11 @@ def _import_dense(g: _Graph, node, x, dtype):
 def _symmetric(g: _Graph, node, pads, spatial: int):
     pads = [0] * (2 * spatial) if pads is None else list(pads)
     if len(pads) != 2 * spatial or pads[:spatial] != pads[spatial:]:
-        g.fail(node, f"pads {pads} differ before and after; glassnet pads both sides "
-               "alike (or 'same', the odd pixel after).")
+        g.fail(
+            node,
+            f"pads {pads} differ before and after; glassnet pads both sides "
+            "alike (or 'same', the odd pixel after).",
+        )
     return pads[:spatial]
 
 
@@ -284,13 +344,21 @@ def _import_conv(g: _Graph, node, x, dtype):
         pads = _symmetric(g, node, a.get("pads"), spatial)
         padding = pads[0] if spatial == 1 else tuple(pads)
     else:
-        g.fail(node, f"auto_pad {auto} puts the odd pixel before; glassnet's 'same' "
-               "puts it after (SAME_UPPER).")
+        g.fail(
+            node,
+            f"auto_pad {auto} puts the odd pixel before; glassnet's 'same' "
+            "puts it after (SAME_UPPER).",
+        )
     stride = a.get("strides", [1] * spatial)
     cls = Conv2D if spatial == 2 else Conv1D
-    layer = cls(w.shape[1], w.shape[0], tuple(w.shape[2:]) if spatial == 2
-                else w.shape[2], stride=tuple(stride) if spatial == 2 else stride[0],
-                padding=padding, bias=bias is not None)
+    layer = cls(
+        w.shape[1],
+        w.shape[0],
+        tuple(w.shape[2:]) if spatial == 2 else w.shape[2],
+        stride=tuple(stride) if spatial == 2 else stride[0],
+        padding=padding,
+        bias=bias is not None,
+    )
     _set(layer.weight, w, dtype)
     if bias is not None:
         _set(layer.bias, bias, dtype)
@@ -303,8 +371,9 @@ def _import_pool(g: _Graph, node, x, dtype):
     a = g.attrs(node)
     kernel = a.get("kernel_shape", [])
     if len(kernel) != 2:
-        g.fail(node, f"a pooling window of {len(kernel)} axes; glassnet pools 2-D "
-               "maps.")
+        g.fail(
+            node, f"a pooling window of {len(kernel)} axes; glassnet pools 2-D maps."
+        )
     _check_unit(g, node, a, "dilations", 2)
     if a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         g.fail(node, f"auto_pad {a['auto_pad']} is not supported; give explicit pads.")
@@ -312,13 +381,23 @@ def _import_pool(g: _Graph, node, x, dtype):
         g.fail(node, "MaxPool's indices output is not supported.")
     padding = _symmetric(g, node, a.get("pads"), 2)
     ceil = bool(a.get("ceil_mode", 0))
-    if node.op_type == "AveragePool" and a.get("count_include_pad", 0) and (
-            any(padding) or ceil):
-        g.fail(node, "count_include_pad=1 with padding or ceil_mode counts padding in "
-               "the mean; glassnet's AvgPool2D never does.")
+    if (
+        node.op_type == "AveragePool"
+        and a.get("count_include_pad", 0)
+        and (any(padding) or ceil)
+    ):
+        g.fail(
+            node,
+            "count_include_pad=1 with padding or ceil_mode counts padding in "
+            "the mean; glassnet's AvgPool2D never does.",
+        )
     cls = MaxPool2D if node.op_type == "MaxPool" else AvgPool2D
-    layer = cls(tuple(kernel), stride=tuple(a.get("strides", [1, 1])),
-                padding=tuple(padding), ceil_mode=ceil)
+    layer = cls(
+        tuple(kernel),
+        stride=tuple(a.get("strides", [1, 1])),
+        padding=tuple(padding),
+        ceil_mode=ceil,
+    )
     return [layer], node.output[0]
 
 
@@ -330,25 +409,33 @@ def _import_global_pool(g: _Graph, node, x, dtype):
     flat = after is not None and (
         (after.op_type == "Flatten" and g.attrs(after).get("axis", 1) == 1)
         or (after.op_type == "Reshape" and _flattening(g, after))
-        or (after.op_type == "Squeeze" and _squeeze_axes(g, after) == [2, 3]))
+        or (after.op_type == "Squeeze" and _squeeze_axes(g, after) == [2, 3])
+    )
     if not flat:
-        g.fail(node, "glassnet's GlobalAveragePool2D gives (batch, channels); it "
-               "must be followed by Flatten, or a Reshape or Squeeze to that shape.")
+        g.fail(
+            node,
+            "glassnet's GlobalAveragePool2D gives (batch, channels); it "
+            "must be followed by Flatten, or a Reshape or Squeeze to that shape.",
+        )
     return [GlobalAveragePool2D()], after.output[0]
 
 
 def _flattening(g: _Graph, node) -> bool:
     shape = g.const(node, 1, "shape")
-    return shape.ndim == 1 and len(shape) == 2 and (
-        shape[1] == -1 or shape[0] in (0, -1))
+    return (
+        shape.ndim == 1 and len(shape) == 2 and (shape[1] == -1 or shape[0] in (0, -1))
+    )
 
 
 def _import_reshape(g: _Graph, node, x, dtype):
     from ...nn import Flatten
 
     if not _flattening(g, node):
-        g.fail(node, f"a Reshape to {g.consts[node.input[1]].tolist()}; glassnet "
-               "imports only flattening to (batch, -1).")
+        g.fail(
+            node,
+            f"a Reshape to {g.consts[node.input[1]].tolist()}; glassnet "
+            "imports only flattening to (batch, -1).",
+        )
     return [Flatten()], node.output[0]
 
 
@@ -365,8 +452,11 @@ def _import_gather(g: _Graph, node, x, dtype):
 
     a = g.attrs(node)
     if node.input[1] != x or node.input[0] not in g.consts or a.get("axis", 0) != 0:
-        g.fail(node, "glassnet imports Gather as a table look-up (Embedding): "
-               "Gather(table, ids, axis=0) with a constant table.")
+        g.fail(
+            node,
+            "glassnet imports Gather as a table look-up (Embedding): "
+            "Gather(table, ids, axis=0) with a constant table.",
+        )
     w = g.consts[node.input[0]]
     if w.ndim != 2:
         g.fail(node, f"expected a 2-D table; got shape {w.shape}.")
@@ -390,10 +480,17 @@ def _import_step(g: _Graph, node, x, dtype):
 
     where = _next_is(g, node.output[0], "Where")
     threshold = g.const(node, 1, "threshold") if node.input[0] == x else None
-    if where is None or threshold is None or threshold.size != 1 \
-            or where.input[0] != node.output[0]:
-        g.fail(node, "glassnet imports Greater only as Step: "
-               "Where(Greater(x, threshold), high, low) with constants.")
+    if (
+        where is None
+        or threshold is None
+        or threshold.size != 1
+        or where.input[0] != node.output[0]
+    ):
+        g.fail(
+            node,
+            "glassnet imports Greater only as Step: "
+            "Where(Greater(x, threshold), high, low) with constants.",
+        )
     high, low = g.const(where, 1, "high"), g.const(where, 2, "low")
     if high.size != 1 or low.size != 1:
         g.fail(where, "Step's high and low must be single numbers.")
@@ -402,8 +499,13 @@ def _import_step(g: _Graph, node, x, dtype):
 
 def _short(value: np.ndarray, dtype) -> float:
     """A single number as the shortest float that rounds to it in ``dtype``."""
-    return float(str(np.asarray(value, dtype).item() if dtype == np.float64
-                     else np.float32(value.item())))
+    return float(
+        str(
+            np.asarray(value, dtype).item()
+            if dtype == np.float64
+            else np.float32(value.item())
+        )
+    )
 
 
 def _import_recurrent(g: _Graph, node, x, dtype):
@@ -414,8 +516,11 @@ def _import_recurrent(g: _Graph, node, x, dtype):
     batch_first = False
     if node.op_type == "Transpose":
         if g.attrs(node).get("perm") != [1, 0, 2]:
-            g.fail(node, "glassnet imports Transpose only as the (batch, time) swap "
-                   "around an RNN or LSTM, perm [1, 0, 2].")
+            g.fail(
+                node,
+                "glassnet imports Transpose only as the (batch, time) swap "
+                "around an RNN or LSTM, perm [1, 0, 2].",
+            )
         rnn = g.next(node.output[0])
         if rnn is None or rnn.op_type not in ("RNN", "LSTM"):
             g.fail(node, "a Transpose that is not the swap before an RNN or LSTM.")
@@ -423,16 +528,26 @@ def _import_recurrent(g: _Graph, node, x, dtype):
     a = g.attrs(rnn)
     if rnn.input[0] != (node.output[0] if batch_first else x):
         g.fail(rnn, "its sequence input must be the data.")
-    if a.get("direction", "forward") != "forward" or a.get("clip") is not None \
-            or a.get("layout", 0) != 0 or a.get("input_forget", 0):
-        g.fail(rnn, "glassnet imports forward, unclipped, time-major RNN and LSTM "
-               "nodes without input_forget.")
+    if (
+        a.get("direction", "forward") != "forward"
+        or a.get("clip") is not None
+        or a.get("layout", 0) != 0
+        or a.get("input_forget", 0)
+    ):
+        g.fail(
+            rnn,
+            "glassnet imports forward, unclipped, time-major RNN and LSTM "
+            "nodes without input_forget.",
+        )
     if rnn.input[4:5] and rnn.input[4]:
         g.fail(rnn, "sequence_lens is not supported (every sequence runs to the end).")
     for slot in (5, 6):
         g.zero_state(rnn, slot)
-    if rnn.op_type == "LSTM" and g.optional_const(rnn, 7, "peepholes P") is not None \
-            and np.any(g.consts[rnn.input[7]]):
+    if (
+        rnn.op_type == "LSTM"
+        and g.optional_const(rnn, 7, "peepholes P") is not None
+        and np.any(g.consts[rnn.input[7]])
+    ):
         g.fail(rnn, "peephole connections (P) are not supported.")
     W, R = g.const(rnn, 1, "W"), g.const(rnn, 2, "R")
     H = int(a.get("hidden_size", R.shape[-1]))
@@ -440,25 +555,34 @@ def _import_recurrent(g: _Graph, node, x, dtype):
     if W.ndim != 3 or W.shape[:2] != (1, gates * H) or R.shape != (1, gates * H, H):
         g.fail(rnn, f"W {W.shape} and R {R.shape} do not fit hidden_size {H}.")
     B = g.optional_const(rnn, 3, "B")
-    bias = np.zeros(gates * H) if B is None else B[0, :gates * H] + B[0, gates * H:]
+    bias = np.zeros(gates * H) if B is None else B[0, : gates * H] + B[0, gates * H :]
     w_ih, w_hh = W[0].T, R[0].T
     if rnn.op_type == "LSTM":
         if a.get("activations", ["Sigmoid", "Tanh", "Tanh"]) != [
-                "Sigmoid", "Tanh", "Tanh"]:
-            g.fail(rnn, f"activations {a['activations']}; glassnet's LSTM uses "
-                   "Sigmoid, Tanh, Tanh.")
+            "Sigmoid",
+            "Tanh",
+            "Tanh",
+        ]:
+            g.fail(
+                rnn,
+                f"activations {a['activations']}; glassnet's LSTM uses "
+                "Sigmoid, Tanh, Tanh.",
+            )
 
         def order(m):
-            return np.concatenate([m[..., k * H:(k + 1) * H] for k in FROM_ONNX_GATES],
-                                  axis=-1)
+            return np.concatenate(
+                [m[..., k * H : (k + 1) * H] for k in FROM_ONNX_GATES], axis=-1
+            )
 
         w_ih, w_hh, bias = order(w_ih), order(w_hh), order(bias)
         make = LSTM
     else:
         acts = [s.lower() for s in a.get("activations", ["Tanh"])]
         if acts not in (["tanh"], ["relu"]):
-            g.fail(rnn, f"activations {a['activations']}; glassnet's RNN uses Tanh "
-                   "or Relu.")
+            g.fail(
+                rnn,
+                f"activations {a['activations']}; glassnet's RNN uses Tanh or Relu.",
+            )
 
         def make(f, h, return_sequences):
             return RNN(f, h, nonlinearity=acts[0], return_sequences=return_sequences)
@@ -472,8 +596,11 @@ def _import_recurrent(g: _Graph, node, x, dtype):
         if batch_first:
             back = _next_is(g, out, "Transpose")
             if back is None or g.attrs(back).get("perm") != [1, 0, 2]:
-                g.fail(sq, "after a batch-first LSTM/RNN, a Transpose perm [1, 0, 2] "
-                       "must bring the batch axis back first.")
+                g.fail(
+                    sq,
+                    "after a batch-first LSTM/RNN, a Transpose perm [1, 0, 2] "
+                    "must bring the batch axis back first.",
+                )
             out = back.output[0]
         sequences = True
     elif y_h and (g.readers.get(y_h) or y_h == g.output):
@@ -484,8 +611,11 @@ def _import_recurrent(g: _Graph, node, x, dtype):
     else:
         g.fail(rnn, "neither Y nor Y_h is used.")
     if not batch_first:
-        g.fail(rnn, "time-major input: glassnet's recurrent layers read (batch, time, "
-               "features); expected a Transpose perm [1, 0, 2] before the node.")
+        g.fail(
+            rnn,
+            "time-major input: glassnet's recurrent layers read (batch, time, "
+            "features); expected a Transpose perm [1, 0, 2] before the node.",
+        )
     layer = make(W.shape[2], H, return_sequences=sequences)
     _set(layer.weight_ih, w_ih, dtype)
     _set(layer.weight_hh, w_hh, dtype)
@@ -509,21 +639,35 @@ def _skip(g: _Graph, node, x, dtype):
     if node.op_type == "Cast":
         after = g.next(node.output[0])
         if after is None or after.op_type not in ("Gather", "OneHot"):
-            g.fail(node, "glassnet imports Cast only before a Gather or OneHot "
-                   "(symbol ids).")
+            g.fail(
+                node,
+                "glassnet imports Cast only before a Gather or OneHot (symbol ids).",
+            )
     return [], node.output[0]
 
 
 _IMPORTERS = {
-    "MatMul": _import_dense, "Gemm": _import_dense,
-    "Relu": _import_simple("ReLU"), "Sigmoid": _import_simple("Sigmoid"),
-    "Tanh": _import_simple("Tanh"), "Softmax": _import_simple("Softmax"),
+    "MatMul": _import_dense,
+    "Gemm": _import_dense,
+    "Relu": _import_simple("ReLU"),
+    "Sigmoid": _import_simple("Sigmoid"),
+    "Tanh": _import_simple("Tanh"),
+    "Softmax": _import_simple("Softmax"),
     "Identity": _import_simple("Identity"),
-    "Conv": _import_conv, "MaxPool": _import_pool, "AveragePool": _import_pool,
-    "GlobalAveragePool": _import_global_pool, "Flatten": _import_flatten,
-    "Reshape": _import_reshape, "Gather": _import_gather, "OneHot": _import_one_hot,
-    "Greater": _import_step, "Transpose": _import_recurrent, "RNN": _import_recurrent,
-    "LSTM": _import_recurrent, "Cast": _skip, "Dropout": _skip,
+    "Conv": _import_conv,
+    "MaxPool": _import_pool,
+    "AveragePool": _import_pool,
+    "GlobalAveragePool": _import_global_pool,
+    "Flatten": _import_flatten,
+    "Reshape": _import_reshape,
+    "Gather": _import_gather,
+    "OneHot": _import_one_hot,
+    "Greater": _import_step,
+    "Transpose": _import_recurrent,
+    "RNN": _import_recurrent,
+    "LSTM": _import_recurrent,
+    "Cast": _skip,
+    "Dropout": _skip,
 }
 
 
@@ -534,8 +678,9 @@ _ANY_LAYOUT = {"Relu", "Sigmoid", "Tanh", "Identity", "Dropout"}
 def _perm(g: _Graph, node) -> list:
     perm = g.attrs(node).get("perm")
     if perm is None:
-        g.fail(node, "a Transpose without perm (reversing every axis) is not "
-               "supported.")
+        g.fail(
+            node, "a Transpose without perm (reversing every axis) is not supported."
+        )
     return [int(p) for p in perm]
 
 
@@ -561,18 +706,23 @@ class _Layout:
     def then(self, g: _Graph, node) -> None:
         p = _perm(g, node)
         if self.perm is not None and len(p) != len(self.perm):
-            g.fail(node, f"perm {p} does not fit the {len(self.perm)}-axis tensor "
-                   "it reads.")
+            g.fail(
+                node,
+                f"perm {p} does not fit the {len(self.perm)}-axis tensor it reads.",
+            )
         self.perm = p if self.perm is None else [self.perm[k] for k in p]
         self.nodes = [] if self.identity else [*self.nodes, node]
 
     def refuse(self, g: _Graph, node) -> None:
-        g.fail(node, f"it reads a tensor whose axes are permuted (perm {self.perm}) "
-               f"by {', '.join(_label(n) for n in self.nodes)}; glassnet's layers "
-               "read (batch, channels, ...) and glassnet has no layer that permutes "
-               "axes. glassnet imports Transpose nodes that cancel out, or that come "
-               "just before a Flatten followed by MatMul/Gemm (folded into the "
-               "weights), or that transpose the graph's input.")
+        g.fail(
+            node,
+            f"it reads a tensor whose axes are permuted (perm {self.perm}) "
+            f"by {', '.join(_label(n) for n in self.nodes)}; glassnet's layers "
+            "read (batch, channels, ...) and glassnet has no layer that permutes "
+            "axes. glassnet imports Transpose nodes that cancel out, or that come "
+            "just before a Flatten followed by MatMul/Gemm (folded into the "
+            "weights), or that transpose the graph's input.",
+        )
 
     def fold_into_dense(self, g: _Graph, flatten, dense) -> None:
         """``Flatten(transpose(h, perm)) @ W = Flatten(h) @ W'``, with W' the
@@ -581,22 +731,32 @@ class _Layout:
             self.refuse(g, flatten)
         shape = g.shape(flatten.input[0])
         if shape is None or None in shape[1:]:
-            g.fail(flatten, "to fold the Transpose before it "
-                   f"({_label(self.nodes[-1])}) into the next layer's weights "
-                   "glassnet needs this tensor's "
-                   "sizes, and ONNX's shape inference does not find them; give the "
-                   "graph's input fixed sizes (all but the batch axis).")
+            g.fail(
+                flatten,
+                "to fold the Transpose before it "
+                f"({_label(self.nodes[-1])}) into the next layer's weights "
+                "glassnet needs this tensor's "
+                "sizes, and ONNX's shape inference does not find them; give the "
+                "graph's input fixed sizes (all but the batch axis).",
+            )
         sample = [0] * (len(shape) - 1)
         for k, p in enumerate(self.perm[1:], start=1):
             sample[p - 1] = shape[k]
         w = dense.weight.data
         if int(np.prod(sample)) != w.shape[0]:
-            g.fail(flatten, f"flattens {tuple(shape[1:])} into "
-                   f"{int(np.prod(sample))} numbers but the next layer takes "
-                   f"{w.shape[0]}.")
+            g.fail(
+                flatten,
+                f"flattens {tuple(shape[1:])} into "
+                f"{int(np.prod(sample))} numbers but the next layer takes "
+                f"{w.shape[0]}.",
+            )
         # row i of W multiplies ONNX's flat element i, glassnet's element order[i]
-        order = np.arange(w.shape[0]).reshape(sample).transpose(
-            [p - 1 for p in self.perm[1:]]).ravel()
+        order = (
+            np.arange(w.shape[0])
+            .reshape(sample)
+            .transpose([p - 1 for p in self.perm[1:]])
+            .ravel()
+        )
         rows = np.empty_like(w)
         rows[order] = w
         _set(dense.weight, rows, w.dtype)
@@ -609,11 +769,16 @@ def _input_transpose(g: _Graph, node) -> list:
     the perm; warns, saying how to feed it."""
     perm = _perm(g, node)
     if perm[0] != 0:
-        g.fail(node, f"it moves the batch axis of the graph's input (perm {perm}); "
-               "glassnet keeps the batch axis first.")
+        g.fail(
+            node,
+            f"it moves the batch axis of the graph's input (perm {perm}); "
+            "glassnet keeps the batch axis first.",
+        )
     dims = g.input.type.tensor_type.shape.dim
-    names = [str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?")
-             for d in dims]
+    names = [
+        str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?")
+        for d in dims
+    ]
     if len(names) != len(perm):
         g.fail(node, f"perm {perm} does not fit the graph's {len(names)}-axis input.")
     if perm == sorted(perm):
@@ -623,7 +788,10 @@ def _input_transpose(g: _Graph, node) -> list:
         f"{g.where}: the graph's input {g.input.name!r} is (batch, "
         f"{', '.join(names[1:])}) and its first node {_label(node)} transposes it "
         f"to ({shown}); the glassnet model takes ({shown}): pass "
-        f"X.transpose{tuple(perm)}.", UserWarning, stacklevel=4)
+        f"X.transpose{tuple(perm)}.",
+        UserWarning,
+        stacklevel=4,
+    )
     return perm
 
 
@@ -635,8 +803,11 @@ def _standardization(g: _Graph, x: str):
         return None, x
     div = _next_is(g, sub.output[0], "Div")
     if div is None or div.input[0] != sub.output[0] or div.input[1] not in g.consts:
-        g.fail(sub, "glassnet imports Sub only in (input - mean) / scale before the "
-               "first layer.")
+        g.fail(
+            sub,
+            "glassnet imports Sub only in (input - mean) / scale before the "
+            "first layer.",
+        )
     return (g.consts[sub.input[1]], g.consts[div.input[1]], sub), div.output[0]
 
 
@@ -648,16 +819,21 @@ def _fold_standardization(g: _Graph, layers, mean, scale, node) -> None:
     first = layers[0] if layers else None
     n = first.in_features if isinstance(first, Dense) else -1
     if n < 0 or mean.size not in (1, n) or scale.size not in (1, n):
-        g.fail(node, "the graph standardises its input before a layer other than "
-               "Dense; glassnet has no layer for that. Export it without the "
-               "standardisation (glassnet export --raw) and standardise the inputs "
-               "yourself.")
+        g.fail(
+            node,
+            "the graph standardises its input before a layer other than "
+            "Dense; glassnet has no layer for that. Export it without the "
+            "standardisation (glassnet export --raw) and standardise the inputs "
+            "yourself.",
+        )
     w = first.weight.data.astype(np.float64)
     m = np.broadcast_to(np.ravel(mean), (n,)).astype(np.float64)
     s = np.broadcast_to(np.ravel(scale), (n,)).astype(np.float64)
     if first.bias is None:
-        g.fail(node, "the standardisation can be folded only into a Dense layer "
-               "with a bias.")
+        g.fail(
+            node,
+            "the standardisation can be folded only into a Dense layer with a bias.",
+        )
     bias = first.bias.data.astype(np.float64)
     dtype = first.weight.dtype
     _set(first.weight, w / s[:, None], dtype)
@@ -669,8 +845,10 @@ def _load_proto(onnx, path, max_bytes: int):
     where = os.path.basename(path)
     size = os.path.getsize(path)
     if size > max_bytes:
-        raise FormatError(f"{where}: {size:,} bytes, more than the limit of "
-                          f"{max_bytes:,} (pass max_bytes= to allow more).")
+        raise FormatError(
+            f"{where}: {size:,} bytes, more than the limit of "
+            f"{max_bytes:,} (pass max_bytes= to allow more)."
+        )
     with open(path, "rb") as f:
         raw = f.read(max_bytes + 1)
     from google.protobuf.message import DecodeError
@@ -679,8 +857,9 @@ def _load_proto(onnx, path, max_bytes: int):
         # From bytes: nothing outside the file (external data) is ever opened.
         proto = onnx.load_model_from_string(raw)
     except (DecodeError, ValueError, RuntimeError) as e:
-        raise FormatError(f"{where}: not an ONNX model file ({type(e).__name__}: "
-                          f"{str(e)[:200]}).") from None
+        raise FormatError(
+            f"{where}: not an ONNX model file ({type(e).__name__}: {str(e)[:200]})."
+        ) from None
     if not proto.HasField("graph") or not len(proto.graph.node):
         raise FormatError(f"{where}: not an ONNX model file (no graph).")
     return proto, where
@@ -700,12 +879,16 @@ def read_onnx(path, *, max_bytes: int = MAX_BYTES):
     from ...nn.module import Sequential
 
     proto, where = _load_proto(onnx, path, max_bytes)
-    opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
-                default=0)
+    opset = max(
+        (o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
+        default=0,
+    )
     if opset < MIN_OPSET:
-        raise FormatError(f"{where}: ONNX opset {opset}; glassnet reads opset "
-                          f"{MIN_OPSET} or newer (convert it with "
-                          "onnx.version_converter).")
+        raise FormatError(
+            f"{where}: ONNX opset {opset}; glassnet reads opset "
+            f"{MIN_OPSET} or newer (convert it with "
+            "onnx.version_converter)."
+        )
     g = _Graph(onnx, proto, where)
     chain = _walk_ops(g)
     unsupported = [n for n in chain if n.op_type not in _LAYER_OPS]
@@ -714,11 +897,15 @@ def read_onnx(path, *, max_bytes: int = MAX_BYTES):
             f"{where}: operators glassnet has no layer for: "
             f"{', '.join(_label(n) for n in unsupported[:20])}"
             f"{' ...' if len(unsupported) > 20 else ''}. glassnet imports "
-            f"{', '.join(sorted(_LAYER_OPS))}.")
+            f"{', '.join(sorted(_LAYER_OPS))}."
+        )
     elem = g.input.type.tensor_type.elem_type
     floats = [v for v in g.consts.values() if v.dtype.kind == "f"]
-    dtype = np.float64 if floats and all(v.dtype == np.float64 for v in floats) \
+    dtype = (
+        np.float64
+        if floats and all(v.dtype == np.float64 for v in floats)
         else np.float32
+    )
     layers, x = [], g.input.name
     standardize, x = _standardization(g, x)
     layout, input_perm = _Layout(), None
@@ -736,8 +923,11 @@ def read_onnx(path, *, max_bytes: int = MAX_BYTES):
             continue
         importer = _IMPORTERS.get(node.op_type)
         if importer is None:
-            g.fail(node, "this node does not start a layer glassnet knows (it is "
-                   "read only as part of one, e.g. Squeeze after an LSTM).")
+            g.fail(
+                node,
+                "this node does not start a layer glassnet knows (it is "
+                "read only as part of one, e.g. Squeeze after an LSTM).",
+            )
         if layout.identity or node.op_type in _ANY_LAYOUT:
             made, x = importer(g, node, x, dtype)
         elif node.op_type in ("Flatten", "Reshape"):
@@ -752,9 +942,12 @@ def read_onnx(path, *, max_bytes: int = MAX_BYTES):
             layout.refuse(g, node)
         layers += made
     if not layout.identity:
-        g.fail(layout.nodes[-1], f"the graph's output keeps the axes permuted (perm "
-               f"{layout.perm}); glassnet's model would give them in another order "
-               "and glassnet has no layer that permutes axes.")
+        g.fail(
+            layout.nodes[-1],
+            f"the graph's output keeps the axes permuted (perm "
+            f"{layout.perm}); glassnet's model would give them in another order "
+            "and glassnet has no layer that permutes axes.",
+        )
     if standardize is not None:
         _fold_standardization(g, layers, *standardize)
     dims = g.input.type.tensor_type.shape.dim
@@ -762,8 +955,9 @@ def read_onnx(path, *, max_bytes: int = MAX_BYTES):
     info = {
         "input_name": g.input.name,
         # one sample's shape as the glassnet model takes it
-        "input_shape": tuple(d.dim_value if d.HasField("dim_value") else None
-                             for d in dims[1:]),
+        "input_shape": tuple(
+            d.dim_value if d.HasField("dim_value") else None for d in dims[1:]
+        ),
         "input_perm": None if input_perm is None else tuple(input_perm),
         "input_dtype": onnx.helper.tensor_dtype_to_np_dtype(elem) if elem else None,
         "opset": opset,
