@@ -131,3 +131,40 @@ def test_what_capture_cannot_do_is_refused():
     conv = nn.Sequential(nn.Dense(6, 3), nn.Softmax(), seed=0)
     with pytest.raises(ConfigError, match="layer 1 is Softmax"):
         gn.fit(conv, X, y, epochs=1, verbose=0, capture=True)
+
+
+def test_a_loop_of_short_fits_records_once_and_sees_loaded_weights(
+    numpy_only, monkeypatch
+):
+    """fit(epochs=1) in a loop with the same model, loss and optimizer keeps one
+    recording; weights loaded between the calls are trained, not the old ones."""
+    from glassnet.train.capture import CapturedStep
+
+    recorded = []
+    original = CapturedStep._record
+    monkeypatch.setattr(
+        CapturedStep,
+        "_record",
+        lambda self, x, y: recorded.append(x.shape) or original(self, x, y),
+    )
+    X, y = _data()
+    start = nn.Sequential(nn.Dense(6, 12), nn.Tanh(), nn.Dense(12, 3), seed=7)
+    results = []
+    for capture in (False, True):
+        model = nn.Sequential(nn.Dense(6, 12), nn.Tanh(), nn.Dense(12, 3), seed=2)
+        opt, loss = gn.optim.SGD(model, lr=0.1), gn.losses.CrossEntropy()
+        losses = []
+        for i in range(4):
+            if i == 2:  # a restore in between: the step must train these weights
+                model.load_state_dict(start.state_dict())
+            h = gn.fit(model, X, y, loss=loss, optimizer=opt, epochs=1,
+                       batch_size=32, seed=i, verbose=0, capture=capture)  # fmt: skip
+            losses.append(h.loss[-1])
+        results.append((losses, [p.data.copy() for p in model.parameters()]))
+    (eager_losses, eager_w), (losses, w) = results
+    assert losses == eager_losses
+    for a, b in zip(w, eager_w):
+        np.testing.assert_array_equal(a, b)
+    # 150 samples in batches of 32: shapes (32, 6) and (22, 6), recorded before
+    # and after the restore, never again for the fits in between.
+    assert recorded == [(32, 6), (22, 6), (32, 6), (22, 6)]

@@ -113,7 +113,36 @@ class _Replay:
 class CapturedStep:
     """A training step (forward, loss, backward, update), replayed on fixed buffers.
 
-    Made by :func:`capture_step`; call it as ``loss = step(x, y)``.
+    ``loss = step(x, y)`` does the eager loop's forward, loss, zero_grad,
+    backward and optimizer step with the eager step's own kernel calls, on
+    buffers allocated once per batch shape, with no graph.
+
+    Parameters
+    ----------
+    model : Sequential of Dense, Sigmoid, Tanh, ReLU, Identity (or one Dense)
+    loss_fn : losses.CrossEntropy, with integer class labels
+    optimizer : Optimizer holding the model's parameters
+        SGD, Adam and AdamW update all parameters in one call; any other
+        optimizer runs its own ``step()``.
+    native : None, True or False
+        ``False``: the NumPy replay, bit for bit the eager loop's numbers.
+        ``None`` (default): for float32 models, one call into the compiled
+        step when it builds here (``step.native`` says), else the NumPy
+        replay; it agrees with the eager loop to float32 rounding (exp, log
+        and the order of additions differ). ``True``: compiled or a ConfigError.
+
+    Notes
+    -----
+    The first call for a batch shape is the eager step itself. Parameters'
+    ``data`` (and the optimizer's state arrays) become views into one flat
+    array each; replacing one (``load_state_dict``) is noticed and the step
+    recorded again. ``p.grad`` holds the last step's gradient in a buffer the
+    next step overwrites. Forward hooks (``inspect.trace``) see only the first.
+
+    Raises
+    ------
+    ConfigError
+        For a model, loss or optimizer it cannot capture, naming what and why.
     """
 
     def __init__(self, model, loss_fn, optimizer, native=None):
@@ -231,37 +260,6 @@ class CapturedStep:
 
 
 def capture_step(model, loss_fn, optimizer, native=None) -> CapturedStep:
-    """Record a training step of ``model``; return it as a fast, replayable function.
-
-    ``loss = step(x, y)`` does the eager loop's forward, loss, zero_grad,
-    backward and optimizer step with the eager step's own kernel calls, on
-    buffers allocated once per batch shape, with no graph.
-
-    Parameters
-    ----------
-    model : Sequential of Dense, Sigmoid, Tanh, ReLU, Identity (or one Dense)
-    loss_fn : losses.CrossEntropy, with integer class labels
-    optimizer : Optimizer holding the model's parameters
-        SGD, Adam and AdamW update all parameters in one call; any other
-        optimizer runs its own ``step()``.
-    native : None, True or False
-        ``False``: the NumPy replay, bit for bit the eager loop's numbers.
-        ``None`` (default): for float32 models, one call into the compiled
-        step when it builds here (``step.native`` says), else the NumPy
-        replay; it agrees with the eager loop to float32 rounding (exp, log
-        and the order of additions differ). ``True``: compiled or a ConfigError.
-
-    Notes
-    -----
-    The first call for a batch shape is the eager step itself. Parameters'
-    ``data`` (and the optimizer's state arrays) become views into one flat
-    array each; replacing one (``load_state_dict``) is noticed and the step
-    recorded again. ``p.grad`` holds the last step's gradient in a buffer the
-    next step overwrites. Forward hooks (``inspect.trace``) see only the first.
-
-    Raises
-    ------
-    ConfigError
-        For a model, loss or optimizer it cannot capture, naming what and why.
-    """
+    """Record a training step of ``model``; return it as a fast, replayable
+    function (a :class:`CapturedStep`, whose docstring says what it accepts)."""
     return CapturedStep(model, loss_fn, optimizer, native)

@@ -310,7 +310,9 @@ def fit(
         faster for small models. For Sequential models of Dense and
         Sigmoid/Tanh/ReLU/Identity with cross-entropy on class labels, without
         ``clip_norm``; anything else is refused with the reason. Forward hooks
-        (``trace``) do not see captured steps.
+        (``trace``) do not see captured steps. Calling ``fit`` again with the
+        same model, loss object and optimizer object (a loop of short fits)
+        keeps the recording, so only the first call pays for it.
     distributed : 'mpi' or an mpi4py communicator, optional
         Data-parallel training across the ranks of ``mpiexec -n K``: each rank
         takes its share of every batch, the gradients are averaged with one
@@ -506,7 +508,16 @@ def _captured_step(model, loss_fn, opt, y, clip_norm):
             "fit: capture=True trains on integer class labels, one per sample; got "
             f"targets of shape {shape_str(y.shape)} and dtype {y.dtype}."
         )
-    return capture_step(model, loss_fn, opt)
+    # fit called again with the same model, loss and optimizer (a loop of
+    # fit(epochs=1) calls) keeps the step it recorded last time; the step
+    # itself records again if a parameter's array was replaced meanwhile.
+    layers = tuple(map(id, getattr(model, "layers", (model,))))
+    kept = getattr(opt, "_fit_capture", None)
+    if kept is not None and kept[:3] == (model, loss_fn, layers):
+        return kept[3]
+    step = capture_step(model, loss_fn, opt)
+    opt._fit_capture = (model, loss_fn, layers, step)
+    return step
 
 
 def _warn_if_untrained(where: str, model) -> None:
