@@ -168,3 +168,68 @@ def test_a_loop_of_short_fits_records_once_and_sees_loaded_weights(
     # 150 samples in batches of 32: shapes (32, 6) and (22, 6), recorded before
     # and after the restore, never again for the fits in between.
     assert recorded == [(32, 6), (22, 6), (32, 6), (22, 6)]
+
+
+def _counting_records(monkeypatch):
+    from glassnet.train.capture import CapturedStep
+
+    recorded = []
+    original = CapturedStep._record
+    monkeypatch.setattr(
+        CapturedStep,
+        "_record",
+        lambda self, x, y: recorded.append(x.shape) or original(self, x, y),
+    )
+    return recorded
+
+
+def test_by_default_fit_replays_the_recorded_step_bit_for_bit(monkeypatch):
+    """capture='auto': the NumPy replay where the model allows it, compiled
+    kernels or not, with exactly the eager loop's history and weights."""
+    recorded = _counting_records(monkeypatch)
+    eager_model, eager = _run(capture=False)
+    assert recorded == []
+    model, history = _run(capture="auto")
+    assert recorded == [(16, 6), (8, 6)]  # 120 training samples: 7 x 16 + 8
+    assert history.to_dict() == eager.to_dict()
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_auto_runs_a_watched_batch_eagerly_and_other_models_eagerly(monkeypatch):
+    from glassnet.nn import module as module_mod
+
+    recorded = _counting_records(monkeypatch)
+    seen = []
+
+    class Watch(gn.train.Callback):  # a hook on the batches of epoch 1 only
+        def hook(self, module, inputs, output):
+            seen.append(self.epoch)
+
+        def on_epoch_begin(self, state):
+            self.epoch = state.epoch
+            if state.epoch == 1:
+                module_mod.FORWARD_HOOKS.append(self.hook)
+
+        def on_epoch_end(self, state):
+            if self.hook in module_mod.FORWARD_HOOKS:
+                module_mod.FORWARD_HOOKS.remove(self.hook)
+
+    eager_model, eager = _run(capture=False)
+    model, history = _run(capture="auto", callbacks=[Watch()])
+    # 8 training batches and the validation pass, 4 modules each (Sequential + 3)
+    assert set(seen) == {1} and len(seen) == (8 + 1) * 4
+    assert history.to_dict() == eager.to_dict()
+    for p, q in zip(model.parameters(), eager_model.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+    # A loss or a layer the step cannot replay: the eager loop, no error.
+    X, y = _data()
+    recorded.clear()
+    for model, loss in [
+        (nn.Sequential(nn.Dense(6, 3), seed=0), "mse"),
+        (nn.Sequential(nn.Dense(6, 4), nn.Softmax(), nn.Dense(4, 3), seed=0), None),
+    ]:
+        gn.fit(model, X, np.eye(3)[y] if loss else y, loss=loss, epochs=1, verbose=0)
+    assert recorded == []
+    with pytest.raises(ConfigError, match="capture must be 'auto', True or False"):
+        gn.fit(model, X, y, epochs=1, verbose=0, capture="yes")

@@ -33,7 +33,7 @@ from ..errors import (
     GlassnetError,
     UntrainedModelWarning,
 )
-from ..nn.module import Module, mark_trained
+from ..nn.module import FORWARD_HOOKS, Module, mark_trained
 from ..tensor import Tensor, no_grad
 from .callbacks import (
     Callback,
@@ -245,7 +245,7 @@ def fit(
     checkpoint=None,
     checkpoint_every=None,
     resume_from=None,
-    capture: bool = False,
+    capture="auto",
     distributed=None,
     log_dir=None,
     dashboard: bool = False,
@@ -303,16 +303,25 @@ def fit(
         restored, so the result is bit-for-bit that of an uninterrupted run
         (same data, settings and machine). ``epochs`` counts from the start
         of the original run.
-    capture : bool
-        Train with :func:`glassnet.train.capture_step` instead of the eager
-        loop: the same step recorded once and replayed on fixed buffers (for
-        float32 models, as one compiled call when glassnet's kernels build), 3-8x
-        faster for small models. For Sequential models of Dense and
-        Sigmoid/Tanh/ReLU/Identity with cross-entropy on class labels, without
-        ``clip_norm``; anything else is refused with the reason. Forward hooks
-        (``trace``) do not see captured steps. Calling ``fit`` again with the
-        same model, loss object and optimizer object (a loop of short fits)
-        keeps the recording, so only the first call pays for it.
+    capture : 'auto', True or False
+        How each batch's step runs. ``False``: the eager loop (forward, loss,
+        zero_grad, backward, step), building the graph every batch.
+        ``'auto'`` (default): where the model allows it (below), the first
+        step of each batch shape is that eager step, recorded, and the later
+        ones replay its kernel calls in NumPy on fixed buffers
+        (:func:`glassnet.train.capture_step` with ``native=False``): bit for
+        bit the eager loop's numbers, about twice as fast for small models;
+        any other model runs the eager loop. ``True``: the recorded step, for
+        float32 models as one compiled call when glassnet's kernels build
+        (3-8x faster than eager; equal to float32 rounding), and a model it
+        cannot capture is refused with the reason. A captured step needs a
+        Sequential model of Dense and Sigmoid/Tanh/ReLU/Identity,
+        cross-entropy on integer class labels, no ``clip_norm``, no
+        ``distributed``. Forward hooks (``trace``, a run log's activation
+        statistics) do not see replayed steps, so with ``'auto'`` a batch
+        that a hook watches runs eagerly. Calling ``fit`` again with
+        the same model, loss object and optimizer object (a loop of short
+        fits) keeps the recording, so only the first call pays for it.
     distributed : 'mpi' or an mpi4py communicator, optional
         Data-parallel training across the ranks of ``mpiexec -n K``: each rank
         takes its share of every batch, the gradients are averaged with one
@@ -383,7 +392,11 @@ def fit(
             "metrics": list(metric_fns),
         },
     )
-    parallel = data_parallel(distributed, capture)
+    if capture not in ("auto", True, False):
+        raise ConfigError(
+            f"fit: capture must be 'auto', True or False; got {capture!r}."
+        )
+    parallel = data_parallel(distributed, capture is True)
     if parallel is not None and parallel.rank:  # rank 0 alone logs and saves
         verbose, checkpoint, checkpoint_every = 0, None, None
     saver = checkpoint_callback(checkpoint, checkpoint_every)
@@ -398,7 +411,9 @@ def fit(
         hooks.append(for_fit(log_dir, dashboard))
     start = resume(resume_from, state) if resume_from is not None else None
     params = model.parameters()
-    step = _captured_step(model, loss_fn, opt, y, clip_norm) if capture else None
+    step = None
+    if capture is True or capture == "auto" and parallel is None:
+        step = _captured_step(model, loss_fn, opt, y, clip_norm, capture is True)
     if parallel is not None:  # the same step, its batch shared out, gradients averaged
         step = parallel.step(model, loss_fn, opt, metric_fns, clip_norm, rng)
     model.train()
@@ -430,7 +445,9 @@ def fit(
             ):
                 if state.batch < skip:
                     continue
-                if step is not None:  # the same five lines, recorded and replayed
+                if step is not None and (capture is True or not FORWARD_HOOKS):
+                    # the same five lines, recorded and replayed (with 'auto', a
+                    # batch that a hook watches runs them eagerly, the same numbers)
                     value = step(xb, yb)
                     output = step.output
                 else:
@@ -495,10 +512,18 @@ def fit(
     return history
 
 
-def _captured_step(model, loss_fn, opt, y, clip_norm):
-    """fit(capture=True): the captured step, or a ConfigError saying why not."""
-    from .capture import capture_step
-
+def _captured_step(model, loss_fn, opt, y, clip_norm, asked: bool):
+    """fit(capture=True): the captured step, or a ConfigError saying why not.
+    fit(capture='auto') (``asked`` False): the NumPy replay, or None where the
+    model cannot be captured."""
+    if not asked:
+        labels = y.ndim == 1 and y.dtype.kind in "iub"
+        if clip_norm is not None or not labels:
+            return None
+        try:
+            return _kept_step(model, loss_fn, opt, False)
+        except ConfigError:
+            return None
     if clip_norm is not None:
         raise ConfigError(
             "fit: capture=True does not clip gradients; drop clip_norm or capture."
@@ -508,15 +533,22 @@ def _captured_step(model, loss_fn, opt, y, clip_norm):
             "fit: capture=True trains on integer class labels, one per sample; got "
             f"targets of shape {shape_str(y.shape)} and dtype {y.dtype}."
         )
-    # fit called again with the same model, loss and optimizer (a loop of
-    # fit(epochs=1) calls) keeps the step it recorded last time; the step
-    # itself records again if a parameter's array was replaced meanwhile.
+    return _kept_step(model, loss_fn, opt, None)
+
+
+def _kept_step(model, loss_fn, opt, native):
+    """capture_step(model, loss_fn, opt, native); a fit called again with the
+    same model, loss and optimizer (a loop of fit(epochs=1) calls) keeps the
+    step it recorded last time, which records again by itself if a parameter's
+    array was replaced meanwhile."""
+    from .capture import capture_step
+
     layers = tuple(map(id, getattr(model, "layers", (model,))))
     kept = getattr(opt, "_fit_capture", None)
-    if kept is not None and kept[:3] == (model, loss_fn, layers):
-        return kept[3]
-    step = capture_step(model, loss_fn, opt)
-    opt._fit_capture = (model, loss_fn, layers, step)
+    if kept is not None and kept[:4] == (model, loss_fn, layers, native):
+        return kept[4]
+    step = capture_step(model, loss_fn, opt, native=native)
+    opt._fit_capture = (model, loss_fn, layers, native, step)
     return step
 
 
