@@ -2,14 +2,16 @@
 
 Gradient optimizers (:mod:`.gradient`) move every weight a little way
 against its gradient: :class:`SGD` (with momentum and Nesterov momentum),
-:class:`Adam` and :class:`AdamW`. Schedules (:mod:`.schedules`) lower the
+:class:`Adam` and :class:`AdamW` (with ``amsgrad``), :class:`RMSprop`,
+:class:`Adagrad`, :class:`NAdam` and :class:`RAdam`; a list of parameter
+groups (:func:`decay_groups`) gives groups their own settings. Schedules (:mod:`.schedules`) lower the
 learning rate as training goes on, and the clipping functions (:mod:`.clip`)
 keep one bad batch from throwing the weights far away.
 """
 
-from .base import Optimizer
+from .base import Optimizer, decay_groups
 from .clip import clip_grad_norm, clip_grad_value
-from .gradient import SGD, Adam, AdamW
+from .gradient import SGD, Adagrad, Adam, AdamW, NAdam, RAdam, RMSprop
 from .schedules import CosineLR, ExponentialLR, LRSchedule, StepLR
 
 __all__ = [
@@ -23,6 +25,11 @@ __all__ = [
     "StepLR",
     "clip_grad_norm",
     "clip_grad_value",
+    "Adagrad",
+    "NAdam",
+    "RAdam",
+    "RMSprop",
+    "decay_groups",
 ]
 
 # Search-based optimizers: they see the loss only through counted evaluations
