@@ -12,7 +12,17 @@ keep one bad batch from throwing the weights far away.
 from .base import Optimizer, decay_groups
 from .clip import clip_grad_norm, clip_grad_value
 from .gradient import SGD, Adagrad, Adam, AdamW, NAdam, RAdam, RMSprop
-from .schedules import CosineLR, ExponentialLR, LRSchedule, StepLR
+from .schedules import (
+    CosineLR,
+    ExponentialLR,
+    LambdaLR,
+    LinearWarmup,
+    LRSchedule,
+    MultiStepLR,
+    OneCycleLR,
+    ReduceLROnPlateau,
+    StepLR,
+)
 
 __all__ = [
     "SGD",
@@ -30,6 +40,11 @@ __all__ = [
     "RAdam",
     "RMSprop",
     "decay_groups",
+    "LambdaLR",
+    "LinearWarmup",
+    "MultiStepLR",
+    "OneCycleLR",
+    "ReduceLROnPlateau",
 ]
 
 # Search-based optimizers: they see the loss only through counted evaluations
