@@ -398,3 +398,30 @@ def test_captured_steps_are_the_eager_ones_bit_for_bit(numpy_only, recipe):
 def test_module_doctests():
     for module in (optim.base, optim.gradient, optim.schedules):
         assert doctest.testmod(module).failed == 0
+
+
+def test_the_comparison_example_shows_what_the_docs_say(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    where = Path(__file__).resolve().parents[1] / "examples" / "optimizers_compare.py"
+    spec = importlib.util.spec_from_file_location("optimizers_compare", where)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    paths = example.valley_paths(150)
+    end = {name: example.valley(*xy[-1]) for name, xy in paths.items()}
+    assert example.valley(-1.2, 1.0) > 6.7
+    for name in ("SGD + momentum", "Adam", "NAdam"):
+        assert end[name] < 0.05, (name, end[name])
+    # RAdam's first steps are plain momentum steps η·m̂: on this steep start
+    # they overshoot far (x > 1.2) before its rectified adaptive steps begin.
+    assert paths["RAdam"][1:6, 0].max() > 1.2
+    runs = example.digits_runs(epochs=3)
+    for name, (losses, _) in runs.items():
+        assert losses[-1] < losses[0], name
+    assert runs["Adam"][1] > 0.75 and runs["SGD + momentum"][1] > 0.75
+    rates = example.schedule_rates(batches=10, epochs=12)
+    cycle = np.array(rates["OneCycleLR"])
+    assert cycle.argmax() == 35 and cycle.max() == pytest.approx(0.1)  # 0.3 · 120 − 1
+    assert rates["LinearWarmup → CosineLR"][20] == pytest.approx(0.1)
+    assert min(rates["ReduceLROnPlateau"]) < 0.1
