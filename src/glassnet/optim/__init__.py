@@ -24,7 +24,12 @@ from .schedules import (
     StepLR,
 )
 
+#: The optimizers by the names ``fit(optimizer=...)`` and run configs take.
+BY_NAME = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
+           "adagrad": "Adagrad", "nadam": "NAdam", "radam": "RAdam"}  # fmt: skip
+
 __all__ = [
+    "BY_NAME",
     "SGD",
     "Adam",
     "AdamW",

@@ -46,8 +46,7 @@ from .callbacks import (
 from .history import History
 from .resume import RunState, checkpoint_callback, resume
 
-_OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
-               "adagrad": "Adagrad", "nadam": "NAdam", "radam": "RAdam"}  # fmt: skip
+_OPTIMIZERS = optim_mod.BY_NAME
 _METRICS = {"accuracy": "accuracy", "acc": "accuracy", "error_rate": "error_rate"}
 
 
