@@ -246,6 +246,16 @@ def test_schedule_errors_are_named():
         ReduceLROnPlateau(opt, mode="lowest")
     with pytest.raises(ConfigError, match="needs the monitored figure"):
         ReduceLROnPlateau(opt).step()
+    plateau = ReduceLROnPlateau(opt, patience=0)
+    plateau.step(1.0)
+    plateau.step(2.0)  # a cut: the rate is 0.1 now
+    saved = plateau.state_dict()
+    with pytest.raises(ConfigError, match="factor must be a number in"):
+        plateau.load_state_dict(
+            {**saved, "settings": {**saved["settings"], "factor": 2.0, "state": {
+                "lr": 5.0, "best": 0.5, "bad": 0, "cooling": 0}}}
+        )  # fmt: skip
+    assert (plateau.lr, plateau.best, opt.lr) == (0.1, 1.0, 0.1)  # unchanged
     with pytest.raises(FormatError, match="saved without a schedule to hand over"):
         LinearWarmup(opt, 2, then=StepLR(opt, 2)).load_state_dict(
             LinearWarmup(_opt(), 2).state_dict()
@@ -376,6 +386,9 @@ def test_fit_takes_the_new_names_and_refuses_a_foreign_schedule():
         gn.fit(model, X, y, optimizer="lbfgs", verbose=0)
     with pytest.raises(ConfigError, match="lr_schedule was made on another optimizer"):
         gn.fit(model, X, y, optimizer="adam", lr_schedule=StepLR(Adam(model), 1))
+    opt = Adam(model)
+    with pytest.raises(ConfigError, match="Pass a schedule as lr_schedule="):
+        gn.fit(model, X, y, optimizer=opt, callbacks=[ReduceLROnPlateau(opt)])
 
 
 @pytest.fixture

@@ -778,6 +778,11 @@ class ReduceLROnPlateau(LRSchedule):
         own = dict(
             sd, settings={k: v for k, v in sd["settings"].items() if k != "state"}
         )
-        self.current = lr  # the base class sets the optimizer's lr from it
-        super().load_state_dict(own)
-        self.best, self.bad, self.cooling = best, int(bad), int(cooling)
+        super().load_state_dict(own)  # checks the rest; changes nothing if it fails
+        self.current, self.best, self.bad, self.cooling = (
+            lr,
+            best,
+            int(bad),
+            int(cooling),
+        )
+        self.optimizer.lr = lr

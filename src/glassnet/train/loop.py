@@ -370,8 +370,14 @@ def fit(
         y = y.astype(np.int64)
     for cb in callbacks:
         if not isinstance(cb, Callback):
+            hint = (
+                " Pass a schedule as lr_schedule=."
+                if isinstance(cb, optim_mod.LRSchedule)
+                else ""
+            )
             raise ConfigError(
-                f"fit: callbacks must be Callback objects; got {type(cb).__name__}."
+                f"fit: callbacks must be Callback objects; got "
+                f"{type(cb).__name__}.{hint}"
             )
     start_loss = _start_loss(model, loss_fn, X, y, int(batch_size))
 
