@@ -424,12 +424,14 @@ def _saved_groups(where: str, groups, params: dict) -> list:
         isinstance(g, Mapping) and isinstance(g.get("params"), list) for g in groups
     ):
         raise FormatError(f"{where}: 'groups' must be a list of parameter groups.")
-    names = [n for g in groups for n in g["params"]]
-    if sorted(map(str, names)) != sorted(params):
+    names = [str(n) for g in groups for n in g["params"]]
+    if sorted(names) != sorted(params) or len(set(names)) != len(names):
         raise FormatError(
-            f"{where}: the saved groups hold parameters {sorted(map(str, names))}; "
+            f"{where}: the saved groups hold parameters {sorted(names)}; "
             f"this optimizer has {sorted(params)}."
         )
+    if not all(isinstance(n, str) for g in groups for n in g["params"]):
+        raise FormatError(f"{where}: the saved groups' parameter names must be text.")
     return [dict(g, params=[(n, params[n]) for n in g["params"]]) for g in groups]
 
 
