@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from test_resume import _CrashAt
 
 import glassnet as gn
@@ -438,3 +440,44 @@ def test_the_comparison_example_shows_what_the_docs_say(tmp_path):
     assert cycle.argmax() == 35 and cycle.max() == pytest.approx(0.1)  # 0.3 · 120 − 1
     assert rates["LinearWarmup → CosineLR"][20] == pytest.approx(0.1)
     assert min(rates["ReduceLROnPlateau"]) < 0.1
+
+
+ELEMENTWISE = {
+    "rmsprop": lambda p: RMSprop(
+        p, lr=0.01, centered=True, momentum=0.9, weight_decay=0.01
+    ),  # fmt: skip
+    "adagrad": lambda p: Adagrad(p, lr=0.1, lr_decay=0.1, weight_decay=0.01),
+    "nadam": lambda p: NAdam(p, lr=0.01, weight_decay=0.01),
+    "radam": lambda p: RAdam(p, lr=0.01, decoupled_weight_decay=True, weight_decay=0.1),
+    "amsgrad": lambda p: AdamW(p, lr=0.01, amsgrad=True),
+}
+
+
+@pytest.mark.parametrize("name", list(ELEMENTWISE))
+@given(
+    sizes=st.lists(st.integers(1, 7), min_size=1, max_size=3),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**16),
+)
+def test_one_update_of_the_concatenation_equals_one_per_parameter(
+    name, sizes, dtype, seed
+):
+    """What fit(capture=True) relies on (train/flat.py): each new rule treats every
+    element on its own, so one call on all parameters laid end to end gives the
+    per-parameter updates bit for bit, over 8 steps (RAdam's rectified steps
+    begin at step 6)."""
+    rng = np.random.default_rng(seed)
+    starts = [rng.normal(size=n).astype(dtype) for n in sizes]
+    apart = [gn.tensor(s.copy(), requires_grad=True) for s in starts]
+    whole = gn.tensor(np.concatenate(starts), requires_grad=True)
+    opt_apart, opt_whole = ELEMENTWISE[name](apart), ELEMENTWISE[name]([whole])
+    for _ in range(8):
+        grads = [rng.normal(size=n).astype(dtype) for n in sizes]
+        for p, g in zip(apart, grads):
+            p.grad = g
+        whole.grad = np.concatenate(grads)
+        opt_apart.step()
+        opt_whole.step()
+    together = np.concatenate([p.data for p in apart])
+    assert together.dtype == dtype
+    np.testing.assert_array_equal(together, whole.data)
