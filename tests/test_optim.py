@@ -20,10 +20,14 @@ import glassnet as gn
 from glassnet.errors import ConfigError, DTypeError, FormatError, ShapeError
 from glassnet.optim import (
     SGD,
+    Adagrad,
     Adam,
     AdamW,
     CosineLR,
     ExponentialLR,
+    NAdam,
+    RAdam,
+    RMSprop,
     StepLR,
     clip_grad_norm,
     clip_grad_value,
@@ -220,9 +224,26 @@ ALL = [
     lambda p: Adam(p, lr=0.01, weight_decay=0.1),
     lambda p: AdamW(p, lr=0.01),
 ]
+# Issue 18's rules: their numbers are checked against PyTorch in
+# test_optim_torch.py; here the dtype and checkpoint contract every optimizer keeps.
+NEW = [
+    lambda p: Adam(p, lr=0.01, amsgrad=True),
+    lambda p: RMSprop(p, lr=0.01, momentum=0.5, centered=True, weight_decay=0.01),
+    lambda p: RMSprop(p, lr=0.01),
+    lambda p: Adagrad(p, lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1),
+    lambda p: NAdam(p, lr=0.01, weight_decay=0.01),
+    lambda p: RAdam(p, lr=0.01, decoupled_weight_decay=True, weight_decay=0.01),
+    lambda p: SGD(
+        [
+            {"params": list(p.named_parameters())[:1], "weight_decay": 0.1},
+            {"params": list(p.named_parameters())[1:], "lr": 0.5, "momentum": 0.9},
+        ],
+        lr=0.1,
+    ),  # fmt: skip
+]
 
 
-@pytest.mark.parametrize("make", ALL)
+@pytest.mark.parametrize("make", ALL + NEW)
 def test_float32_stays_float32_and_grads_untouched(make, rng):
     model = TinyModel(rng)
     opt = make(model)
@@ -336,7 +357,7 @@ def test_sgd_step_is_exactly_theta_minus_lr_g_in_float32(lr, seed):
 # --- saving and restoring -----------------------------------------------------
 
 
-@pytest.mark.parametrize("make", ALL)
+@pytest.mark.parametrize("make", ALL + NEW)
 def test_state_dict_round_trip_continues_bitwise(make, rng):
     model = TinyModel(rng)
     x = gn.tensor(rng.standard_normal((8, 3)).astype(np.float32))

@@ -149,13 +149,14 @@ def test_resume_refuses_other_data_settings_or_models(tmp_path):
     _run(epochs=1, checkpoint=path)
     X, y = _data()
     model = nn.Sequential(nn.Dense(6, 12), nn.Tanh(), nn.Dense(12, 3), seed=2)
+    adam = Adam(model)
     with pytest.raises(ConfigError, match="batch_size 16 then, 8 now"):
         gn.fit(
             model,
             X,
             y,
-            optimizer=Adam(model),
-            lr_schedule=StepLR(Adam(model), 2),
+            optimizer=adam,
+            lr_schedule=StepLR(adam, 2),
             batch_size=8,
             validation_split=0.2,
             seed=11,

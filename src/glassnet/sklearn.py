@@ -275,7 +275,8 @@ _PARAMS_DOC = """
     loss : str or callable, optional
         A name from :func:`glassnet.losses.get` or a function
         ``(prediction, target) -> scalar Tensor``. Default: %(loss)s.
-    optimizer : {'adam', 'sgd', 'adamw'}, default 'adam'
+    optimizer : {'adam', 'sgd', 'adamw', 'rmsprop', 'adagrad', 'nadam', 'radam'}
+        The optimizer, by name (default 'adam').
     lr : float, default 0.001
         The learning rate.
     epochs : int, default 100

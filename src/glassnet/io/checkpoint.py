@@ -5,7 +5,7 @@ and this content::
 
     {"model": <architecture>, "dtype": "float32",
      "optimizer": {"type": "Adam", "hyper": {...}, "step": 120,
-                   "scalars": {"0.weight": {"step": 120}, ...},
+                   "scalars": {"0.weight": {"step": 120}, ...},  # ints, floats
                    "arrays": {"0.weight": ["exp_avg", "exp_avg_sq"], ...}} or null,
      "training": {...}}   # epoch, batch, random-generator state, History ...
 
@@ -144,10 +144,13 @@ def _split_optimizer(sd: dict) -> tuple[dict, dict]:
                 tensors[f"{OPTIM}{p}/{key}"] = value
             elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
                 scalars.setdefault(p, {})[key] = int(value)
+            elif isinstance(value, float) and math.isfinite(value):  # NAdam's product
+                scalars.setdefault(p, {})[key] = value
             else:
                 raise ConfigError(
                     f"checkpoint: optimizer state '{p}' {key} is a "
-                    f"{type(value).__name__}; only arrays and ints can be saved."
+                    f"{type(value).__name__}; only arrays, ints and finite floats "
+                    "can be saved."
                 )
             if not _KEY.fullmatch(key):
                 raise ConfigError(
@@ -189,10 +192,13 @@ def _optimizer_tensors(where: str, spec) -> set:
         raise FormatError(f"{where}: optimizer scalars and arrays must be objects.")
     for p, values in scalars.items():
         if not isinstance(values, dict) or not all(
-            _KEY.fullmatch(k) and is_count(v) for k, v in values.items()
+            _KEY.fullmatch(k)
+            and (is_count(v) or isinstance(v, float) and math.isfinite(v) and v >= 0)
+            for k, v in values.items()
         ):
             raise FormatError(
-                f"{where}: optimizer scalars of '{p[:40]}' must be counts."
+                f"{where}: optimizer scalars of '{p[:40]}' must be counts or "
+                "non-negative floats."
             )
     names = set()
     for p, keys in arrays.items():

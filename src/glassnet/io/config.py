@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError, FormatError
+from ..optim import BY_NAME
 
 SECTIONS = {
     "data": {"train", "test", "test_size", "split_seed", "standardize"},
@@ -72,7 +73,7 @@ REQUIRED = {
     "output": {"model"},
 }
 DATASETS = ("digits", "x_and_o")
-OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
+OPTIMIZERS = BY_NAME
 
 
 @dataclass

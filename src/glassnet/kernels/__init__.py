@@ -330,6 +330,10 @@ sgd = _dispatcher("sgd")
 adam = _dispatcher("adam")
 mean = _dispatcher("mean")
 mean_backward = _dispatcher("mean_backward")
+rmsprop = _dispatcher("rmsprop")
+adagrad = _dispatcher("adagrad")
+nadam = _dispatcher("nadam")
+radam = _dispatcher("radam")
 
 #: The module-level names and the kernels they call (what :func:`recording` swaps).
 _NAMES = {
@@ -337,6 +341,7 @@ _NAMES = {
     **{f"{name}_backward": f"{name}_backward"
        for name in ("sigmoid", "tanh", "relu", "cross_entropy", "linear", "mean")},
     "linear_forward": "linear", "sgd": "sgd", "adam": "adam", "mean": "mean",
+    **{name: name for name in ("rmsprop", "adagrad", "nadam", "radam")},
 }  # fmt: skip
 
 __all__ += [
@@ -358,6 +363,10 @@ __all__ += [
     "adam",
     "mean",
     "mean_backward",
+    "rmsprop",
+    "adagrad",
+    "nadam",
+    "radam",
     "conv",
     "pool",
     "recurrent",

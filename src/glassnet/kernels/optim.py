@@ -58,10 +58,7 @@ def sgd(data, grad, buf, lr, momentum, weight_decay, nesterov, work=None, work2=
     """
     lr, mu, decay = _scalars(data.dtype, lr, momentum, weight_decay)
     work = np.empty_like(data) if work is None else work
-    if weight_decay:
-        np.multiply(data, decay, out=work)
-        np.add(grad, work, out=work)  # g + λθ
-        grad = work
+    grad = _decay(data, grad, decay, weight_decay, False, work)
     if momentum:
         np.multiply(buf, mu, out=buf)
         np.add(buf, grad, out=buf)  # b = μb + g
@@ -77,6 +74,37 @@ def sgd(data, grad, buf, lr, momentum, weight_decay, nesterov, work=None, work2=
             grad = buf
     np.multiply(grad, lr, out=work)
     np.subtract(data, work, out=data)  # θ = θ − ηd
+
+
+def _work(data, work, work2) -> tuple:
+    """The two scratch arrays, allocated when not given."""
+    work = np.empty_like(data) if work is None else work
+    return work, (np.empty_like(data) if work2 is None else work2)
+
+
+def _decay(data, grad, decay, weight_decay, decoupled, work):
+    """Weight decay; returns the gradient to use: θ ← decay·θ when ``decoupled``
+    (decay = 1 − ηλ, AdamW's), else g + decay·θ (decay = λ, the L2 penalty's)."""
+    if not weight_decay:
+        return grad
+    if decoupled:
+        np.multiply(data, decay, out=data)
+        return grad
+    np.multiply(data, decay, out=work)
+    return np.add(grad, work, out=work)
+
+
+def _moments(grad, m, v, one_minus_beta1, beta, one_minus_beta, work):
+    """m ← m + (1 − β1)·(g − m) (PyTorch's lerp; skipped for ``m`` None) and
+    v ← β·v + (1 − β)·g², the running means of g and g²."""
+    if m is not None:
+        np.subtract(grad, m, out=work)
+        np.multiply(work, one_minus_beta1, out=work)
+        np.add(m, work, out=m)
+    np.multiply(v, beta, out=v)
+    np.multiply(grad, one_minus_beta, out=work)
+    np.multiply(work, grad, out=work)
+    np.add(v, work, out=v)
 
 
 def _same(*arrays) -> bool:
@@ -113,13 +141,16 @@ def _adam_args(draw):
     t = draw(st.integers(1, 5))
     decay = draw(st.sampled_from([0.0, 1e-2]))
     decoupled = draw(st.booleans())
-    return (data, grad, m, v, t, 1e-3, (0.9, 0.999), 1e-8, decay, decoupled), {}
+    vmax = np.abs(_draw.like(draw, v)) if draw(st.booleans()) else None
+    args = (data, grad, m, v, t, 1e-3, (0.9, 0.999), 1e-8, decay, decoupled)
+    return args, {"vmax": vmax}
 
 
 @register("adam", args=_adam_args)
 def adam(
-    data, grad, m, v, t, lr, betas, eps, weight_decay, decoupled, work=None, work2=None
-):
+    data, grad, m, v, t, lr, betas, eps, weight_decay, decoupled, work=None, work2=None,
+    vmax=None,
+):  # fmt: skip
     """Adam (AdamW when ``decoupled``), step ``t``, in place in ``data``, ``m``, ``v``::
 
         g ← g + λ·θ  (Adam)   or   θ ← (1 − η·λ)·θ  (AdamW)     only if λ > 0
@@ -127,29 +158,20 @@ def adam(
         v ← β2·v + (1 − β2)·g²         running mean of g²
         θ ← θ − η/(1 − β1^t) · m / (√v / √(1 − β2^t) + ε)
 
-    The bias corrections are Python floats, rounded once to the dtype.
+    The bias corrections are Python floats, rounded once to the dtype. With
+    ``vmax`` (AMSGrad, Reddi et al. 2018) ``vmax ← max(vmax, v)`` replaces v in
+    the step, so a weight's step size never grows back.
     """
     dtype = data.dtype
     one_minus_beta1, beta2, one_minus_beta2, eps, decay = _adam_settings(
         dtype, lr, betas, eps, weight_decay, decoupled
     )
     step_size, root2 = _corrections(t, lr, betas, dtype)
-    work = np.empty_like(data) if work is None else work
-    work2 = np.empty_like(data) if work2 is None else work2
-    if weight_decay:
-        if decoupled:
-            np.multiply(data, decay, out=data)  # θ = (1 − ηλ)θ
-        else:
-            np.multiply(data, decay, out=work)
-            np.add(grad, work, out=work)  # g + λθ
-            grad = work
-    np.subtract(grad, m, out=work2)
-    np.multiply(work2, one_minus_beta1, out=work2)
-    np.add(m, work2, out=m)  # m = m + (1−β1)(g − m)
-    np.multiply(v, beta2, out=v)
-    np.multiply(grad, one_minus_beta2, out=work2)
-    np.multiply(work2, grad, out=work2)
-    np.add(v, work2, out=v)  # v = β2 v + (1−β2) g²
+    work, work2 = _work(data, work, work2)
+    grad = _decay(data, grad, decay, weight_decay, decoupled, work)
+    _moments(grad, m, v, one_minus_beta1, beta2, one_minus_beta2, work2)
+    if vmax is not None:  # AMSGrad: the largest v so far takes v's place
+        v = np.maximum(vmax, v, out=vmax)
     np.sqrt(v, out=work)
     np.divide(work, root2, out=work)
     np.add(work, eps, out=work)  # √v / √(1−β2^t) + ε
@@ -184,10 +206,24 @@ def _corrections(t, lr, betas, dtype) -> tuple:
     "adam",
     uses=("gn_adam",),
     min_size=4096,  # below it NumPy's calls beat the ctypes call
-    applies=lambda data, grad, m, v, *rest, **kw: _same(data, grad, m, v),
+    applies=lambda data, grad, m, v, *rest, vmax=None, **kw: (
+        vmax is None and (len(rest) < 9 or rest[8] is None) and _same(data, grad, m, v)
+    ),  # no AMSGrad in C
 )
 def adam_c(
-    data, grad, m, v, t, lr, betas, eps, weight_decay, decoupled, work=None, work2=None
+    data,
+    grad,
+    m,
+    v,
+    t,
+    lr,
+    betas,
+    eps,
+    weight_decay,
+    decoupled,
+    work=None,
+    work2=None,
+    vmax=None,
 ):
     """_native/optim.c: the same rule per element, one pass."""
     dtype = data.dtype
@@ -198,3 +234,171 @@ def adam_c(
         data.ctypes.data, grad.ctypes.data, m.ctypes.data, v.ctypes.data, data.size,
         *(float(s) for s in settings), mode, float(step_size), float(root2),
     )  # fmt: skip
+
+
+def _rmsprop_args(draw):
+    st = _draw._st()
+    data, grad, sq, avg, buf = _arrays(draw, 5)
+    sq[...] = np.abs(sq) + avg * avg  # a mean of g² is at least the mean of g, squared
+    centered, momentum = draw(st.booleans()), draw(st.sampled_from([0.0, 0.9]))
+    decay = draw(st.sampled_from([0.0, 1e-2]))
+    avg, buf = avg if centered else None, buf if momentum else None
+    return (data, grad, sq, avg, buf, 0.01, 0.99, 1e-8, decay, momentum), {}
+
+
+@register("rmsprop", args=_rmsprop_args)
+def rmsprop(
+    data, grad, square_avg, grad_avg, buf, lr, alpha, eps, weight_decay, momentum,
+    work=None, work2=None,
+):  # fmt: skip
+    """RMSprop, in place in ``data``, ``square_avg`` (and ``grad_avg``, ``buf``)::
+
+    g ← g + λ·θ                    only if λ > 0
+    s ← α·s + (1 − α)·g²           running mean of g², ``square_avg``
+    a ← a + (1 − α)·(g − a)        running mean of g, only if centered
+    r = √(s − a²) + ε              (√s + ε when not centered)
+    b ← μ·b + g / r;  θ ← θ − η·b  with momentum (``buf``), else θ ← θ − η·g / r
+    """
+    lr, alpha, one_minus_alpha, eps, decay, mu = _scalars(
+        data.dtype, lr, alpha, 1.0 - alpha, eps, weight_decay, momentum
+    )
+    work, work2 = _work(data, work, work2)
+    grad = _decay(data, grad, decay, weight_decay, False, work)
+    _moments(grad, grad_avg, square_avg, one_minus_alpha, alpha, one_minus_alpha, work2)
+    if grad_avg is None:
+        np.sqrt(square_avg, out=work2)
+    else:
+        np.multiply(grad_avg, grad_avg, out=work2)
+        np.subtract(square_avg, work2, out=work2)
+        np.sqrt(work2, out=work2)
+    np.add(work2, eps, out=work2)  # r
+    if buf is not None:
+        np.multiply(buf, mu, out=buf)
+        np.divide(grad, work2, out=work2)
+        np.add(buf, work2, out=buf)  # b = μb + g/r
+        np.multiply(buf, lr, out=work2)
+        np.subtract(data, work2, out=data)
+    else:
+        np.multiply(grad, -lr, out=work)  # work is free unless it holds g + λθ
+        np.divide(work, work2, out=work)
+        np.add(data, work, out=data)  # θ = θ + (−ηg)/r
+
+
+def _adagrad_args(draw):
+    st = _draw._st()
+    data, grad, total = _arrays(draw, 3)
+    np.abs(total, out=total)
+    t, decay = draw(st.integers(1, 5)), draw(st.sampled_from([0.0, 1e-2]))
+    lr_decay = draw(st.sampled_from([0.0, 0.1]))
+    return (data, grad, total, t, 0.01, lr_decay, 1e-10, decay), {}
+
+
+@register("adagrad", args=_adagrad_args)
+def adagrad(
+    data, grad, total, t, lr, lr_decay, eps, weight_decay, work=None, work2=None
+):
+    """Adagrad, step ``t``, in place in ``data`` and ``total``::
+
+    g ← g + λ·θ                    only if λ > 0
+    S ← S + g²                     every squared gradient so far, ``total``
+    θ ← θ − η/(1 + (t − 1)·δ) · g / (√S + ε)      δ = ``lr_decay``
+    """
+    clr = lr / (1 + (t - 1) * lr_decay)  # a Python float, as PyTorch's
+    neg_clr, eps, decay = _scalars(data.dtype, -clr, eps, weight_decay)
+    work, work2 = _work(data, work, work2)
+    grad = _decay(data, grad, decay, weight_decay, False, work)
+    np.multiply(grad, grad, out=work2)
+    np.add(total, work2, out=total)
+    np.sqrt(total, out=work2)
+    np.add(work2, eps, out=work2)
+    np.multiply(grad, neg_clr, out=work)
+    np.divide(work, work2, out=work)
+    np.add(data, work, out=data)
+
+
+def _nadam_args(draw):
+    (data, grad, m, v, t, *_, decay, decoupled), kw = _adam_args(draw)
+    mu_product = float(np.prod([_mu(0.9, i, 4e-3) for i in range(1, t)]))
+    return (data, grad, m, v, t, mu_product, 2e-3, (0.9, 0.999), 1e-8, decay,
+            decoupled, 4e-3), {}  # fmt: skip
+
+
+def _mu(beta1, t, momentum_decay) -> float:
+    """NAdam's momentum at step t: β1·(1 − 0.96^(t·ψ)/2)."""
+    return beta1 * (1.0 - 0.5 * (0.96 ** (t * momentum_decay)))
+
+
+@register("nadam", args=_nadam_args)
+def nadam(
+    data, grad, m, v, t, mu_product, lr, betas, eps, weight_decay, decoupled,
+    momentum_decay, work=None, work2=None,
+):  # fmt: skip
+    """NAdam (Dozat 2016), step ``t``; returns the new ``mu_product``::
+
+    decay as Adam (or AdamW when ``decoupled``); m, v as Adam
+    μ_t = β1·(1 − 0.96^(t·ψ)/2),   P_t = μ_1·…·μ_t (``mu_product``)
+    r = √(v / (1 − β2^t)) + ε
+    θ ← θ − η(1 − μ_t)/(1 − P_t) · g / r − η·μ_{t+1}/(1 − P_t·μ_{t+1}) · m / r
+    """
+    dtype = data.dtype
+    omb1, beta2, omb2, eps, decay = _adam_settings(
+        dtype, lr, betas, eps, weight_decay, decoupled
+    )
+    mu, mu_next = (_mu(betas[0], s, momentum_decay) for s in (t, t + 1))
+    mu_product *= mu
+    c_grad, c_m, correction2 = _scalars(
+        dtype, -lr * (1.0 - mu) / (1.0 - mu_product),
+        (-lr * mu_next) / (1.0 - mu_product * mu_next), 1 - betas[1] ** t,
+    )  # fmt: skip
+    work, work2 = _work(data, work, work2)
+    grad = _decay(data, grad, decay, weight_decay, decoupled, work)
+    _moments(grad, m, v, omb1, beta2, omb2, work2)
+    np.divide(v, correction2, out=work2)
+    np.sqrt(work2, out=work2)
+    np.add(work2, eps, out=work2)  # r
+    for term, c in ((grad, c_grad), (m, c_m)):
+        np.multiply(term, c, out=work)  # work is free once g was used
+        np.divide(work, work2, out=work)
+        np.add(data, work, out=data)
+    return mu_product
+
+
+def _radam_args(draw):
+    (data, grad, m, v, _, *rest), kw = _adam_args(draw)
+    t = draw(_draw._st().sampled_from([1, 5, 6, 40]))  # rectified from t = 6 on
+    return (data, grad, m, v, t, *rest), {}
+
+
+@register("radam", args=_radam_args)
+def radam(
+    data, grad, m, v, t, lr, betas, eps, weight_decay, decoupled, work=None, work2=None
+):
+    """RAdam (Liu et al. 2020), step ``t``, in place in ``data``, ``m``, ``v``::
+
+    decay as Adam (or AdamW when ``decoupled``); m, v as Adam
+    ρ∞ = 2/(1 − β2) − 1,   ρ_t = ρ∞ − 2t·β2^t / (1 − β2^t)
+    θ ← θ − η · m/(1 − β1^t) · √(1 − β2^t)/(√v + ε) · ρ̂    when ρ_t > 5
+    θ ← θ − η · m/(1 − β1^t)                                  otherwise
+    ρ̂ = √((ρ_t − 4)(ρ_t − 2)ρ∞ / ((ρ∞ − 4)(ρ∞ − 2)ρ_t)), the rectification
+    """
+    beta1, beta2 = betas
+    omb1, beta2_, omb2, eps_, decay = _adam_settings(
+        data.dtype, lr, betas, eps, weight_decay, decoupled
+    )
+    work, work2 = _work(data, work, work2)
+    grad = _decay(data, grad, decay, weight_decay, decoupled, work)
+    _moments(grad, m, v, omb1, beta2_, omb2, work2)
+    correction2 = 1 - beta2**t
+    rho_inf = 2 / (1 - beta2) - 1
+    rho = rho_inf - 2 * t * (beta2**t) / correction2
+    correction1, lr_, root2 = _scalars(data.dtype, 1 - beta1**t, lr, correction2**0.5)
+    np.divide(m, correction1, out=work)
+    np.multiply(work, lr_, out=work)
+    if rho > 5.0:
+        rect = (rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)
+        np.sqrt(v, out=work2)
+        np.add(work2, eps_, out=work2)
+        np.divide(root2, work2, out=work2)
+        np.multiply(work, work2, out=work)
+        np.multiply(work, _scalars(data.dtype, rect**0.5)[0], out=work)
+    np.subtract(data, work, out=data)

@@ -7,10 +7,17 @@ The training loop talks to an optimizer in three words::
     loss.backward()         # fill p.grad for every parameter p
     optimizer.step()        # move every parameter a little, downhill
 
-A gradient optimizer is written as two small methods: ``init_state(p)``
-makes the per-parameter memory (a momentum buffer, running averages ...)
-the first time ``p`` has a gradient, and ``update_one(p, grad, state)``
-moves one parameter. ``step()`` is the loop that calls them.
+A gradient optimizer is written as three small methods: ``check_settings``
+validates its settings, ``init_state(p, h)`` makes the per-parameter memory
+(a momentum buffer, running averages ...) the first time ``p`` has a
+gradient, and ``update_one(p, grad, state, h)`` moves one parameter; ``h``
+is the settings of the parameter's group, learning rate included.
+``step()`` is the loop that calls them.
+
+Parameter groups, as in PyTorch: ``params`` may be a list of dicts, each
+``{"params": ..., "weight_decay": 0.0, "lr": 0.01, ...}``; a group's own
+settings replace the optimizer's for its parameters (:func:`decay_groups`
+makes the usual pair: weights decayed, biases not).
 """
 
 from __future__ import annotations
@@ -26,12 +33,12 @@ from ..nn.module import mark_trained as _mark_trained
 from ..tensor import Tensor
 
 
-def named_params(where: str, params) -> list:
+def named_params(where: str, params, start: int = 0) -> list:
     """The ``(name, Tensor)`` pairs that ``params`` describes, checked.
 
     ``params`` may be a model (anything with ``named_parameters()``), a dict
     name -> Tensor, an iterable of ``(name, Tensor)`` pairs, an iterable of
-    Tensors (named "0", "1", ...) or a single Tensor.
+    Tensors (named "0", "1", ... counting from ``start``) or a single Tensor.
     """
     if hasattr(params, "named_parameters"):
         items = list(params.named_parameters())
@@ -54,7 +61,11 @@ def named_params(where: str, params) -> list:
         )
     pairs, names, ids = [], set(), set()
     for i, item in enumerate(items):
-        name, p = (str(i), item) if isinstance(item, Tensor) else _pair(where, i, item)
+        name, p = (
+            (str(start + i), item)
+            if isinstance(item, Tensor)
+            else _pair(where, i, item)
+        )
         if not p.requires_grad:
             raise ConfigError(
                 f"{where}: parameter '{name}' has requires_grad=False, so it never "
@@ -78,6 +89,81 @@ def named_params(where: str, params) -> list:
     return pairs
 
 
+def _is_groups(params) -> bool:
+    """True for a list of parameter groups (dicts)."""
+    return (
+        isinstance(params, (list, tuple))
+        and bool(params)
+        and all(isinstance(g, Mapping) for g in params)
+    )
+
+
+def _groups(where: str, params) -> list:
+    """``[(pairs, overrides)]``: one group of all of ``params``, or the groups of
+    a list of dicts ``{"params": ..., setting: value}``."""
+    if not _is_groups(params):
+        return [(named_params(where, params), {})]
+    groups, seen = [], []
+    for i, group in enumerate(params):
+        if "params" not in group:
+            raise ConfigError(
+                f"{where}: parameter group {i} needs a 'params' entry; got keys "
+                f"{sorted(group)}."
+            )
+        pairs = named_params(f"{where} group {i}", group["params"], len(seen))
+        groups.append((pairs, {k: v for k, v in group.items() if k != "params"}))
+        seen += pairs
+    named_params(where, seen)  # a name or a Tensor in two groups is refused
+    return groups
+
+
+def decay_groups(model, weight_decay: float, exclude=None) -> list:
+    """Two parameter groups: weights with ``weight_decay``, biases without.
+
+    Decaying a bias (or a normalisation layer's scale and shift) pulls it
+    toward 0 for no benefit, so the usual recipe decays only the weight
+    matrices and kernels. ``exclude(name, tensor) -> bool`` picks the
+    parameters left undecayed; by default those with at most one axis.
+
+    Parameters
+    ----------
+    model : model or iterable of (name, Tensor) pairs
+    weight_decay : float >= 0
+        λ for the decayed group.
+    exclude : callable, optional
+
+    Returns
+    -------
+    list of dict
+        ``[{"params": [...], "weight_decay": λ}, {"params": [...],
+        "weight_decay": 0.0}]``, leaving out a group that would be empty; pass
+        it to any optimizer as ``params``.
+
+    Examples
+    --------
+    >>> from glassnet import nn
+    >>> from glassnet.optim import AdamW, decay_groups
+    >>> model = nn.Sequential(nn.Dense(4, 3), nn.ReLU(), nn.Dense(3, 2), seed=0)
+    >>> groups = decay_groups(model, 0.05)
+    >>> [[name for name, _ in g["params"]] for g in groups]
+    [['0.weight', '2.weight'], ['0.bias', '2.bias']]
+    >>> AdamW(groups, lr=0.01)
+    AdamW(lr=0.01, groups=[{'params': 2, 'weight_decay': 0.05}, \
+{'params': 2, 'weight_decay': 0.0}])
+    """
+    check_number("decay_groups", "weight_decay", weight_decay, 0.0)
+    pairs = named_params("decay_groups", model)
+    skip = exclude or (lambda name, p: p.data.ndim <= 1)
+    split = ([], [])
+    for name, p in pairs:
+        split[bool(skip(name, p))].append((name, p))
+    return [
+        {"params": group, "weight_decay": decay}
+        for group, decay in zip(split, (float(weight_decay), 0.0))
+        if group
+    ]
+
+
 def _pair(where, i, item):
     if (
         isinstance(item, tuple)
@@ -99,7 +185,13 @@ class Optimizer:
     ----------
     params : model, dict, iterable of Tensors or of (name, Tensor) pairs
         What to optimise. Tensors given without names are called "0", "1", ...
-        Each must be float32 or float64 with ``requires_grad=True``.
+        Each must be float32 or float64 with ``requires_grad=True``. Or a
+        list of parameter groups, dicts ``{"params": <any of those>,
+        setting: value, ...}`` whose settings replace the optimizer's for
+        their parameters (e.g. ``"weight_decay": 0.0`` for the biases).
+        A group's ``"lr"`` is kept as a multiple of the optimizer's
+        (``"lr_scale"`` gives the multiple directly), so a schedule moves
+        every group's rate in proportion.
     lr : float
         The learning rate: how far each step moves. A positive finite number
         at construction; a schedule may later lower it, even to 0.
@@ -108,6 +200,9 @@ class Optimizer:
     ----------
     params : list of (str, Tensor)
         The parameters, in order.
+    groups : list of dict
+        One per parameter group: ``{"params": [(name, Tensor), ...],
+        "lr_scale": float, "settings": {setting: value}}``.
     state : dict
         Parameter name -> that parameter's memory (``{'momentum_buffer':
         array}`` for SGD with momentum ...), made the first time the parameter
@@ -117,20 +212,59 @@ class Optimizer:
         How many times ``step()`` has run.
 
     A subclass lists the names of its settings in ``hyper_names`` (its
-    constructor's keyword arguments) and writes ``init_state`` and
-    ``update_one``. Only ``lr`` should change after construction; the other
-    settings decide what the state holds.
+    constructor's keyword arguments), passes them to this constructor, and
+    writes ``check_settings``, ``init_state`` and ``update_one``. Only ``lr``
+    should change after construction; the other settings decide what the
+    state holds.
     """
 
     hyper_names: tuple = ("lr",)
 
-    def __init__(self, params, lr):
+    def __init__(self, params, lr, **settings):
         where = type(self).__name__
         check_positive(where, "lr", lr)
-        self.params = named_params(where, params)
+        self.__dict__.update(self.check_settings(where, **settings))
+        self.params, self.groups = [], []
+        self._given = [] if _is_groups(params) else None  # the groups as given
+        for i, (pairs, over) in enumerate(_groups(where, params)):
+            self.groups.append(self._group(f"{where} group {i}", pairs, over, lr))
+            self.params += pairs
         self.state: dict = {}
         self.steps = 0
         self.lr = lr
+
+    def _group(self, where: str, pairs: list, over: dict, lr: float) -> dict:
+        """One checked parameter group; its settings as given go to ``_given``."""
+        allowed = {*self.hyper_names, "lr_scale"}
+        unknown = sorted(set(over) - allowed)
+        if unknown or {"lr", "lr_scale"} <= set(over):
+            raise ConfigError(
+                f"{where}: a group may set {sorted(allowed)} (lr or lr_scale, not "
+                f"both); got {sorted(over)}."
+            )
+        scale = 1.0
+        if "lr" in over:
+            scale = check_number(where, "lr", over["lr"], 0.0, low_open=True) / lr
+        elif "lr_scale" in over:
+            scale = check_number(where, "lr_scale", over["lr_scale"], 0, low_open=True)
+        own = {k: v for k, v in over.items() if k not in ("lr", "lr_scale")}
+        base = {k: getattr(self, k) for k in self.hyper_names if k != "lr"}
+        settings = self.check_settings(where, **{**base, **own})
+        if self._given is not None:
+            keep = {k: (list(v) if isinstance(v, tuple) else v) for k, v in own.items()}
+            names = [name for name, _ in pairs]
+            self._given.append({"params": names, **keep, "lr_scale": scale})
+        return {"params": pairs, "lr_scale": float(scale), "settings": settings}
+
+    def check_settings(self, where: str, **settings) -> dict:
+        """The settings other than lr, checked (errors name ``where``)."""
+        return {}
+
+    def hyper_of(self, group: dict) -> dict:
+        """``group``'s settings with its learning rate now, for ``update_one``."""
+        h, scale = group["settings"], group["lr_scale"]
+        h["lr"] = self._lr if scale == 1.0 else self._lr * scale
+        return h
 
     # --- the learning rate ---------------------------------------------------------
     @property
@@ -155,32 +289,38 @@ class Optimizer:
         left alone, and so is their state. ``p.grad`` itself is never written.
         """
         state, init, update = self.state, self.init_state, self.update_one
-        for name, p in self.params:
-            grad = p.grad
-            if grad is None:
-                continue
-            s = state.get(name)
-            if s is None:
-                s = state[name] = init(p)
-                _mark_trained((p,))  # the first update: p is no longer as initialised
-            update(p, grad, s)
+        for group in self.groups:
+            h = self.hyper_of(group)
+            for name, p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                s = state.get(name)
+                if s is None:
+                    s = state[name] = init(p, h)
+                    _mark_trained((p,))  # the first update: p is no longer as set
+                update(p, grad, s, h)
         self.steps += 1
 
-    def init_state(self, p: Tensor) -> dict:
-        """The fresh memory for parameter ``p`` (buffers shaped and typed like it)."""
+    def init_state(self, p: Tensor, h: dict) -> dict:
+        """The fresh memory for parameter ``p`` (buffers shaped and typed like it)
+        under its group's settings ``h``."""
         return {}
 
-    def update_one(self, p: Tensor, grad: np.ndarray, state: dict) -> None:
-        """Move one parameter using its gradient and its state."""
+    def update_one(self, p: Tensor, grad: np.ndarray, state: dict, h: dict) -> None:
+        """Move one parameter using its gradient, its state and its settings ``h``."""
         raise NotImplementedError(f"{type(self).__name__} must implement update_one().")
 
     # --- inspecting, saving, restoring --------------------------------------------
     def hyper(self) -> dict:
-        """The settings, as JSON-able values (tuples become lists)."""
+        """The settings, as JSON-able values (tuples become lists); with parameter
+        groups, also ``"groups"``: each group's parameter names and own settings."""
         out = {}
         for k in self.hyper_names:
             v = getattr(self, k)
             out[k] = list(v) if isinstance(v, tuple) else v
+        if self._given is not None:
+            out["groups"] = [dict(g, params=list(g["params"])) for g in self._given]
         return out
 
     def state_dict(self) -> dict:
@@ -221,6 +361,11 @@ class Optimizer:
                 f"{where}: this state belongs to a {sd['type']} optimizer."
             )
         hyper = dict(sd["hyper"])
+        groups = hyper.pop("groups", None)
+        sig = inspect.signature(type(self).__init__).parameters
+        for k in set(self.hyper_names) - set(hyper) - {"lr"}:  # saved before k existed
+            if k in sig and sig[k].default is not inspect.Parameter.empty:
+                hyper[k] = sig[k].default
         if set(hyper) != set(self.hyper_names):
             raise FormatError(
                 f"{where}: settings {sorted(hyper)} do not match "
@@ -233,12 +378,13 @@ class Optimizer:
             )
         # The constructor and the lr setter validate the settings; borrow them.
         lr = hyper.pop("lr")
+        params = dict(self.params)
         fresh = type(self)(
-            self.params,
+            self.params if groups is None else _saved_groups(where, groups, params),
             **{k: (tuple(v) if isinstance(v, list) else v) for k, v in hyper.items()},
         )
         fresh.lr = lr
-        params = dict(self.params)
+        settings = {n: g["settings"] for g in fresh.groups for n, _ in g["params"]}
         unknown = sorted(set(sd["state"]) - set(params))
         if unknown:
             raise FormatError(
@@ -246,10 +392,12 @@ class Optimizer:
                 f"optimizer has {sorted(params)}."
             )
         new_state = {
-            name: _restore(where, name, fresh.init_state(params[name]), saved)
+            name: _restore(
+                where, name, fresh.init_state(params[name], settings[name]), saved
+            )
             for name, saved in sd["state"].items()
         }
-        for k in self.hyper_names:
+        for k in (*self.hyper_names, "params", "groups", "_given"):
             setattr(self, k, getattr(fresh, k))
         self.state, self.steps = new_state, int(steps)
 
@@ -260,7 +408,31 @@ class Optimizer:
             for k in self.hyper_names
             if k == "lr" or k not in sig or getattr(self, k) != sig[k].default
         ]
+        if self._given is not None:
+            groups = [
+                {"params": len(g["params"]), **{k: v for k, v in g.items()
+                 if k != "params" and (k != "lr_scale" or v != 1.0)}}
+                for g in self._given
+            ]  # fmt: skip
+            shown.append(f"groups={groups}")
         return f"{type(self).__name__}({', '.join(shown)})"
+
+
+def _saved_groups(where: str, groups, params: dict) -> list:
+    """The parameter groups of a state_dict, on this optimizer's parameters."""
+    if not isinstance(groups, list) or not all(
+        isinstance(g, Mapping) and isinstance(g.get("params"), list) for g in groups
+    ):
+        raise FormatError(f"{where}: 'groups' must be a list of parameter groups.")
+    names = [str(n) for g in groups for n in g["params"]]
+    if sorted(names) != sorted(params) or len(set(names)) != len(names):
+        raise FormatError(
+            f"{where}: the saved groups hold parameters {sorted(names)}; "
+            f"this optimizer has {sorted(params)}."
+        )
+    if not all(isinstance(n, str) for g in groups for n in g["params"]):
+        raise FormatError(f"{where}: the saved groups' parameter names must be text.")
+    return [dict(g, params=[(n, params[n]) for n in g["params"]]) for g in groups]
 
 
 def _restore(where: str, name: str, template: dict, saved) -> dict:

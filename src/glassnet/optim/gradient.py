@@ -1,4 +1,5 @@
-"""Gradient optimizers: SGD (with momentum), Adam and AdamW.
+"""Gradient optimizers: SGD (with momentum), Adam, AdamW, RMSprop, Adagrad, NAdam
+and RAdam.
 
 Each follows PyTorch's update rule term for term, in the same order, so a
 recipe tuned there carries over. (Results agree with PyTorch's to rounding,
@@ -84,33 +85,40 @@ class SGD(Optimizer):
     hyper_names = ("lr", "momentum", "nesterov", "weight_decay")
 
     def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
-        super().__init__(params, lr)
-        self.momentum = check_number(
-            "SGD", "momentum", momentum, 0.0, 1.0, high_open=True
+        super().__init__(
+            params, lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
         )
+
+    def check_settings(self, where, momentum, nesterov, weight_decay) -> dict:
+        momentum = check_number(where, "momentum", momentum, 0.0, 1.0, high_open=True)
         if not isinstance(nesterov, (bool, np.bool_)):
-            raise ConfigError(f"SGD: nesterov must be True or False; got {nesterov!r}.")
-        if nesterov and self.momentum == 0:
             raise ConfigError(
-                "SGD: nesterov=True needs momentum > 0; got momentum=0.0. "
+                f"{where}: nesterov must be True or False; got {nesterov!r}."
+            )
+        if nesterov and momentum == 0:
+            raise ConfigError(
+                f"{where}: nesterov=True needs momentum > 0; got momentum=0.0. "
                 "Pass e.g. momentum=0.9."
             )
-        self.nesterov = bool(nesterov)
-        self.weight_decay = check_number("SGD", "weight_decay", weight_decay, 0.0)
+        return {
+            "momentum": momentum,
+            "nesterov": bool(nesterov),
+            "weight_decay": check_number(where, "weight_decay", weight_decay, 0.0),
+        }
 
-    def init_state(self, p) -> dict:
+    def init_state(self, p, h) -> dict:
         state = {"_work": np.empty_like(p.data)}
-        if self.momentum:
+        if h["momentum"]:
             # Zeros give b = μ·0 + g = g on the first step, as the rule says.
             state["momentum_buffer"] = np.zeros_like(p.data)
-            if self.nesterov and self.weight_decay:
+            if h["nesterov"] and h["weight_decay"]:
                 state["_work2"] = np.empty_like(p.data)
         return state
 
-    def update_one(self, p, grad, state) -> None:
+    def update_one(self, p, grad, state, h) -> None:
         kernels.sgd(
-            p.data, grad, state.get("momentum_buffer"), self._lr, self.momentum,
-            self.weight_decay, self.nesterov, state["_work"], state.get("_work2"),
+            p.data, grad, state.get("momentum_buffer"), h["lr"], h["momentum"],
+            h["weight_decay"], h["nesterov"], state["_work"], state.get("_work2"),
         )  # fmt: skip
 
 
@@ -143,11 +151,14 @@ class Adam(Optimizer):
     weight_decay : float >= 0
         λ, added to the gradient as an L2 penalty (for decay that is not
         scaled by Adam's per-weight step, use :class:`AdamW`).
+    amsgrad : bool
+        AMSGrad (Reddi et al., 2018): divide by the largest v seen so far,
+        ``v̂ ← max(v̂, v)``, instead of v, so no weight's step grows back.
 
     Notes
     -----
     State per parameter: ``step`` (t, an int), ``exp_avg`` (m) and
-    ``exp_avg_sq`` (v).
+    ``exp_avg_sq`` (v), and ``max_exp_avg_sq`` (v̂) with amsgrad.
 
     References
     ----------
@@ -168,40 +179,56 @@ class Adam(Optimizer):
     ['_work', '_work2', 'exp_avg', 'exp_avg_sq', 'step']
     """
 
-    hyper_names = ("lr", "betas", "eps", "weight_decay")
+    hyper_names = ("lr", "betas", "eps", "weight_decay", "amsgrad")
     decoupled = False
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(params, lr)
-        where = type(self).__name__
+    def __init__(
+        self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+        amsgrad=False,
+    ):  # fmt: skip
+        super().__init__(
+            params, lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
+        )
+
+    def check_settings(self, where, betas, eps, weight_decay, amsgrad=False) -> dict:
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ConfigError(
                 f"{where}: betas must be a pair (beta1, beta2) such as "
                 f"(0.9, 0.999); got {betas!r}."
             )
-        self.betas = tuple(
-            check_number(where, f"betas[{i}]", b, 0.0, 1.0, high_open=True)
-            for i, b in enumerate(betas)
-        )
-        self.eps = check_number(where, "eps", eps, 0.0)
-        self.weight_decay = check_number(where, "weight_decay", weight_decay, 0.0)
-
-    def init_state(self, p) -> dict:
-        z = p.data
+        if not isinstance(amsgrad, (bool, np.bool_)):
+            raise ConfigError(
+                f"{where}: amsgrad must be True or False; got {amsgrad!r}."
+            )
         return {
+            "betas": tuple(
+                check_number(where, f"betas[{i}]", b, 0.0, 1.0, high_open=True)
+                for i, b in enumerate(betas)
+            ),
+            "eps": check_number(where, "eps", eps, 0.0),
+            "weight_decay": check_number(where, "weight_decay", weight_decay, 0.0),
+            "amsgrad": bool(amsgrad),
+        }
+
+    def init_state(self, p, h) -> dict:
+        z = p.data
+        state = {
             "step": 0,
             "exp_avg": np.zeros_like(z),
             "exp_avg_sq": np.zeros_like(z),
             "_work": np.empty_like(z),
             "_work2": np.empty_like(z),
         }
+        if h.get("amsgrad"):
+            state["max_exp_avg_sq"] = np.zeros_like(z)
+        return state
 
-    def update_one(self, p, grad, state) -> None:
+    def update_one(self, p, grad, state, h) -> None:
         t = state["step"] = state["step"] + 1  # this parameter's own step count
         kernels.adam(
-            p.data, grad, state["exp_avg"], state["exp_avg_sq"], t, self._lr,
-            self.betas, self.eps, self.weight_decay, self.decoupled,
-            state["_work"], state["_work2"],
+            p.data, grad, state["exp_avg"], state["exp_avg_sq"], t, h["lr"],
+            h["betas"], h["eps"], h["weight_decay"], self.decoupled,
+            state["_work"], state["_work2"], vmax=state.get("max_exp_avg_sq"),
         )  # fmt: skip
 
 
@@ -220,7 +247,7 @@ class AdamW(Adam):
 
     Parameters
     ----------
-    params, lr, betas, eps
+    params, lr, betas, eps, amsgrad
         As for :class:`Adam`.
     weight_decay : float >= 0
         λ (default 0.01).
@@ -241,6 +268,345 @@ class AdamW(Adam):
     decoupled = True
 
     def __init__(
-        self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01
+        self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01,
+        amsgrad=False,
+    ):  # fmt: skip
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+
+
+def _flag(where: str, name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{where}: {name} must be True or False; got {value!r}.")
+    return bool(value)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: divide each step by a running root-mean-square of the gradient.
+
+    The rule, for each parameter θ with gradient g::
+
+        g ← g + λ·θ                    weight decay, only if λ > 0
+        s ← α·s + (1 − α)·g²           running mean of g²
+        a ← a + (1 − α)·(g − a)        running mean of g, only if centered
+        r = √(s − a²) + ε              (√s + ε when not centered)
+        b ← μ·b + g/r,  θ ← θ − η·b    with momentum μ > 0
+        θ ← θ − η·g/r                  without
+
+    Like Adam without the first-moment average and bias correction:
+    weights whose gradients have been large take small steps. Centered
+    RMSprop divides by an estimate of the gradient's standard deviation
+    instead of its root mean square (Graves, 2013). This is PyTorch's rule.
+
+    Parameters
+    ----------
+    params : model, or iterable of Tensors or (name, Tensor) pairs, or groups
+    lr : float
+        η (default 0.01).
+    alpha : float in [0, 1)
+        α, how slowly s forgets (default 0.99).
+    eps : float >= 0
+        ε (default 1e-8), added after the square root.
+    weight_decay : float >= 0
+        λ, an L2 penalty added to the gradient.
+    momentum : float in [0, 1)
+        μ (default 0).
+    centered : bool
+        Subtract the squared running mean of g (default False).
+
+    Notes
+    -----
+    State per parameter: ``square_avg`` (s), and ``grad_avg`` (a) when
+    centered, ``momentum_buffer`` (b) with momentum.
+
+    References
+    ----------
+    T. Tieleman, G. Hinton, Lecture 6.5 of "Neural Networks for Machine
+    Learning", Coursera, 2012. A. Graves, "Generating Sequences With
+    Recurrent Neural Networks", arXiv:1308.0850, 2013.
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> from glassnet.optim import RMSprop
+    >>> w = gn.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = RMSprop([w], lr=0.01)
+    >>> (w * w).sum().backward()
+    >>> opt.step()                       # first step: g / √(0.01 g²) = 10·sign(g)
+    >>> w.data.round(4)
+    array([ 0.9, -1.9], dtype=float32)
+    """
+
+    hyper_names = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")
+
+    def __init__(
+        self, params, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+        centered=False,
+    ):  # fmt: skip
+        super().__init__(
+            params, lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+            momentum=momentum, centered=centered,
+        )  # fmt: skip
+
+    def check_settings(self, where, alpha, eps, weight_decay, momentum, centered):
+        return {
+            "alpha": check_number(where, "alpha", alpha, 0.0, 1.0, high_open=True),
+            "eps": check_number(where, "eps", eps, 0.0),
+            "weight_decay": check_number(where, "weight_decay", weight_decay, 0.0),
+            "momentum": check_number(
+                where, "momentum", momentum, 0.0, 1.0, high_open=True
+            ),
+            "centered": _flag(where, "centered", centered),
+        }
+
+    def init_state(self, p, h) -> dict:
+        z = p.data
+        state = {"square_avg": np.zeros_like(z), "_work": np.empty_like(z),
+                 "_work2": np.empty_like(z)}  # fmt: skip
+        if h["centered"]:
+            state["grad_avg"] = np.zeros_like(z)
+        if h["momentum"]:
+            state["momentum_buffer"] = np.zeros_like(z)
+        return state
+
+    def update_one(self, p, grad, state, h) -> None:
+        kernels.rmsprop(
+            p.data, grad, state["square_avg"], state.get("grad_avg"),
+            state.get("momentum_buffer"), h["lr"], h["alpha"], h["eps"],
+            h["weight_decay"], h["momentum"], state["_work"], state["_work2"],
+        )  # fmt: skip
+
+
+class Adagrad(Optimizer):
+    """Adagrad: each weight's step shrinks with the sum of its squared gradients.
+
+    The rule, for each parameter θ with gradient g at its t-th step::
+
+        g ← g + λ·θ                                   only if λ > 0
+        S ← S + g²                                    S starts at S0
+        θ ← θ − η/(1 + (t − 1)·δ) · g / (√S + ε)
+
+    Weights whose gradients are rare (a seldom-seen word's embedding) keep
+    large steps; busy ones slow down. The steps only ever shrink, which suits
+    convex problems and short runs (Duchi, Hazan & Singer, 2011). This is
+    PyTorch's rule.
+
+    Parameters
+    ----------
+    params : model, or iterable of Tensors or (name, Tensor) pairs, or groups
+    lr : float
+        η (default 0.01).
+    lr_decay : float >= 0
+        δ (default 0).
+    weight_decay : float >= 0
+        λ, an L2 penalty added to the gradient.
+    initial_accumulator_value : float >= 0
+        S0 (default 0).
+    eps : float >= 0
+        ε (default 1e-10).
+
+    Notes
+    -----
+    State per parameter: ``step`` (t) and ``sum`` (S).
+
+    References
+    ----------
+    J. Duchi, E. Hazan, Y. Singer, "Adaptive Subgradient Methods for Online
+    Learning and Stochastic Optimization", JMLR 12, 2011.
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> from glassnet.optim import Adagrad
+    >>> w = gn.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = Adagrad([w], lr=0.5)
+    >>> (w * w).sum().backward()
+    >>> opt.step()                       # first step: η·g/|g| = η·sign(g)
+    >>> w.data.round(4)
+    array([ 0.5, -1.5], dtype=float32)
+    """
+
+    hyper_names = (
+        "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"
+    )  # fmt: skip
+
+    def __init__(
+        self, params, lr=0.01, lr_decay=0.0, weight_decay=0.0,
+        initial_accumulator_value=0.0, eps=1e-10,
+    ):  # fmt: skip
+        super().__init__(
+            params, lr, lr_decay=lr_decay, weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value, eps=eps,
+        )  # fmt: skip
+
+    def check_settings(
+        self, where, lr_decay, weight_decay, initial_accumulator_value, eps
     ):
-        super().__init__(params, lr, betas, eps, weight_decay)
+        return {
+            "lr_decay": check_number(where, "lr_decay", lr_decay, 0.0),
+            "weight_decay": check_number(where, "weight_decay", weight_decay, 0.0),
+            "initial_accumulator_value": check_number(
+                where, "initial_accumulator_value", initial_accumulator_value, 0.0
+            ),
+            "eps": check_number(where, "eps", eps, 0.0),
+        }
+
+    def init_state(self, p, h) -> dict:
+        z = p.data
+        return {"step": 0, "sum": np.full_like(z, h["initial_accumulator_value"]),
+                "_work": np.empty_like(z), "_work2": np.empty_like(z)}  # fmt: skip
+
+    def update_one(self, p, grad, state, h) -> None:
+        t = state["step"] = state["step"] + 1
+        kernels.adagrad(
+            p.data, grad, state["sum"], t, h["lr"], h["lr_decay"], h["eps"],
+            h["weight_decay"], state["_work"], state["_work2"],
+        )  # fmt: skip
+
+
+class _AdamFamily(Optimizer):
+    """Adam's settings and state, for NAdam and RAdam (no amsgrad)."""
+
+    hyper_names = ("lr", "betas", "eps", "weight_decay", "decoupled_weight_decay")
+    init_state = Adam.init_state
+
+    def check_settings(self, where, betas, eps, weight_decay, decoupled_weight_decay):
+        h = Adam.check_settings(self, where, betas, eps, weight_decay)
+        del h["amsgrad"]
+        flag = _flag(where, "decoupled_weight_decay", decoupled_weight_decay)
+        return {**h, "decoupled_weight_decay": flag}
+
+
+class NAdam(_AdamFamily):
+    """NAdam: Adam with Nesterov momentum, looking one step ahead.
+
+    The rule, for each parameter θ with gradient g at its t-th step::
+
+        weight decay as Adam's (or AdamW's when decoupled_weight_decay)
+        m ← m + (1 − β1)·(g − m),   v ← β2·v + (1 − β2)·g²        as Adam
+        μ_t = β1·(1 − 0.96^(t·ψ)/2),   P_t = μ_1·μ_2·…·μ_t
+        r = √(v / (1 − β2^t)) + ε
+        θ ← θ − η(1 − μ_t)/(1 − P_t) · g/r − η·μ_{t+1}/(1 − P_t·μ_{t+1}) · m/r
+
+    The step mixes this gradient and the momentum the next step will use,
+    as Nesterov momentum does for SGD (Dozat, 2016); μ_t warms the momentum
+    up from β1/2 to β1 over the first few hundred steps (ψ =
+    ``momentum_decay``). This is PyTorch's rule.
+
+    Parameters
+    ----------
+    params, betas, eps, weight_decay
+        As for :class:`Adam`.
+    lr : float
+        η (default 0.002).
+    momentum_decay : float >= 0
+        ψ (default 0.004).
+    decoupled_weight_decay : bool
+        Shrink θ by (1 − ηλ) as AdamW does, instead of adding λθ to g.
+
+    Notes
+    -----
+    State per parameter: ``step``, ``exp_avg``, ``exp_avg_sq`` (as Adam) and
+    ``mu_product`` (P_t, a float).
+
+    References
+    ----------
+    T. Dozat, "Incorporating Nesterov Momentum into Adam", ICLR 2016
+    workshop.
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> from glassnet.optim import NAdam
+    >>> NAdam([gn.tensor([1.0], requires_grad=True)], momentum_decay=0.01)
+    NAdam(lr=0.002, momentum_decay=0.01)
+    """
+
+    hyper_names = (*_AdamFamily.hyper_names, "momentum_decay")
+
+    def __init__(
+        self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+        momentum_decay=4e-3, decoupled_weight_decay=False,
+    ):  # fmt: skip
+        super().__init__(
+            params, lr, betas=betas, eps=eps, weight_decay=weight_decay,
+            momentum_decay=momentum_decay,
+            decoupled_weight_decay=decoupled_weight_decay,
+        )  # fmt: skip
+
+    def check_settings(self, where, momentum_decay, **settings):
+        h = super().check_settings(where, **settings)
+        return {**h, "momentum_decay": check_number(
+            where, "momentum_decay", momentum_decay, 0.0)}  # fmt: skip
+
+    def init_state(self, p, h) -> dict:
+        return {**Adam.init_state(self, p, h), "mu_product": 1.0}
+
+    def update_one(self, p, grad, state, h) -> None:
+        t = state["step"] = state["step"] + 1
+        state["mu_product"] = kernels.nadam(
+            p.data, grad, state["exp_avg"], state["exp_avg_sq"], t,
+            state["mu_product"], h["lr"], h["betas"], h["eps"], h["weight_decay"],
+            h["decoupled_weight_decay"], h["momentum_decay"], state["_work"],
+            state["_work2"],
+        )  # fmt: skip
+
+
+class RAdam(_AdamFamily):
+    """RAdam: Adam whose adaptive step is phased in as its variance estimate firms up.
+
+    The rule, for each parameter θ with gradient g at its t-th step::
+
+        weight decay as Adam's (or AdamW's when decoupled_weight_decay)
+        m ← m + (1 − β1)·(g − m),   v ← β2·v + (1 − β2)·g²        as Adam
+        ρ∞ = 2/(1 − β2) − 1,   ρ_t = ρ∞ − 2t·β2^t/(1 − β2^t)
+        ρ_t > 5:  θ ← θ − η · m/(1 − β1^t) · √(1 − β2^t)/(√v + ε) · ρ̂
+        else:     θ ← θ − η · m/(1 − β1^t)             (SGD with momentum)
+        ρ̂ = √((ρ_t − 4)(ρ_t − 2)ρ∞ / ((ρ∞ − 4)(ρ∞ − 2)ρ_t))
+
+    In Adam's first steps v rests on a handful of gradients, so the
+    per-weight step sizes are noisy; that is why Adam is often run with a
+    learning-rate warm-up. RAdam instead takes plain momentum steps while
+    ρ_t ≤ 5 (the first 5 steps with β2 = 0.999) and then scales the adaptive
+    step by the rectification ρ̂, which rises toward 1 (Liu et al., 2020).
+    This is PyTorch's rule.
+
+    Parameters
+    ----------
+    params, lr, betas, eps, weight_decay
+        As for :class:`Adam`.
+    decoupled_weight_decay : bool
+        Shrink θ by (1 − ηλ) as AdamW does, instead of adding λθ to g.
+
+    References
+    ----------
+    L. Liu et al., "On the Variance of the Adaptive Learning Rate and
+    Beyond", ICLR 2020, arXiv:1908.03265.
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> from glassnet.optim import RAdam
+    >>> w = gn.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = RAdam([w], lr=0.1)
+    >>> (w * w).sum().backward()
+    >>> opt.step()                       # step 1 is plain momentum: θ − η·g
+    >>> w.data.round(4)
+    array([ 0.8, -1.6], dtype=float32)
+    """
+
+    def __init__(
+        self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+        decoupled_weight_decay=False,
+    ):  # fmt: skip
+        super().__init__(
+            params, lr, betas=betas, eps=eps, weight_decay=weight_decay,
+            decoupled_weight_decay=decoupled_weight_decay,
+        )  # fmt: skip
+
+    def update_one(self, p, grad, state, h) -> None:
+        t = state["step"] = state["step"] + 1
+        kernels.radam(
+            p.data, grad, state["exp_avg"], state["exp_avg_sq"], t, h["lr"],
+            h["betas"], h["eps"], h["weight_decay"], h["decoupled_weight_decay"],
+            state["_work"], state["_work2"],
+        )  # fmt: skip

@@ -3,8 +3,9 @@
 A fast training step (:mod:`glassnet.train.capture`) moves all weights with
 one ``update_one`` call instead of one per parameter. That equals the
 per-parameter updates only for a rule that treats every element on its own
-(SGD's and Adam's) and for counters (Adam's step) that agree across the
-parameters; otherwise :meth:`FlatParameters.update` runs the optimizer's own
+(SGD's, Adam's, RMSprop's ...) with one set of settings (one parameter
+group), and for counters (Adam's step, NAdam's product of momenta) that agree
+across the parameters; otherwise :meth:`FlatParameters.update` runs the optimizer's own
 ``step()``. The parameters' ``data`` become views into the flat array, so the
 eager path keeps working on the same memory.
 """
@@ -15,11 +16,15 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..nn.module import mark_trained
-from ..optim.gradient import SGD, Adam
+from ..optim import gradient as rules
 
 __all__ = ["FlatParameters"]
 
-_ELEMENTWISE_UPDATES = (SGD.update_one, Adam.update_one)
+_ELEMENTWISE_UPDATES = tuple(
+    cls.update_one
+    for cls in (rules.SGD, rules.Adam, rules.RMSprop, rules.Adagrad, rules.NAdam,
+                rules.RAdam)
+)  # fmt: skip
 
 
 class _Flat:
@@ -69,14 +74,18 @@ class FlatParameters:
             view[...] = p.data
             p.data = view
         mark_trained(params)  # the updates below bypass Optimizer.step, which marks
-        self.elementwise = type(opt).update_one in _ELEMENTWISE_UPDATES
+        # One update for all: an elementwise rule, one set of settings (one group).
+        self.elementwise = (
+            type(opt).update_one in _ELEMENTWISE_UPDATES and len(opt.groups) == 1
+        )
         if not self.elementwise:
             return
-        flat_state, counters = opt.init_state(self.flat), {}
+        h = opt.hyper_of(opt.groups[0])
+        flat_state, counters = opt.init_state(self.flat, h), {}
         for name, p, (a, b) in zip(self.names, params, spans):
             state = opt.state.get(name)
             if state is None:
-                state = opt.state[name] = opt.init_state(p)
+                state = opt.state[name] = opt.init_state(p, h)
             for key, value in flat_state.items():
                 if isinstance(value, np.ndarray) and value.shape == (total,):
                     value[a:b] = state[key].reshape(-1)
@@ -113,7 +122,7 @@ class FlatParameters:
         flat_state, states = self.flat_state, self.states
         for key in self.counters:  # eager steps in between may have moved them
             flat_state[key] = states[0][key]
-        opt.update_one(self.flat, self.grad, flat_state)
+        opt.update_one(self.flat, self.grad, flat_state, opt.hyper_of(opt.groups[0]))
         for key in self.counters:
             value = flat_state[key]
             for state in states:

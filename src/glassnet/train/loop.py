@@ -46,7 +46,7 @@ from .callbacks import (
 from .history import History
 from .resume import RunState, checkpoint_callback, resume
 
-_OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
+_OPTIMIZERS = optim_mod.BY_NAME
 _METRICS = {"accuracy": "accuracy", "acc": "accuracy", "error_rate": "error_rate"}
 
 
@@ -266,7 +266,8 @@ def fit(
         whose rows sum to 1), mean squared error otherwise; when float targets
         chose MSE and do not fit it, the error says so.
     optimizer : str or Optimizer
-        ``'sgd'``, ``'adam'`` (default) or ``'adamw'`` with ``lr``, or an
+        ``'sgd'``, ``'adam'`` (default), ``'adamw'``, ``'rmsprop'``,
+        ``'adagrad'``, ``'nadam'`` or ``'radam'`` with ``lr``, or an
         optimizer object from :mod:`glassnet.optim`.
     epochs, batch_size : int
     shuffle : bool
@@ -283,8 +284,11 @@ def fit(
         :class:`StopOnDivergence` unless the list holds one (tuned) or a
         :class:`StopOnNaN` (the loss-size rule switched off).
     lr_schedule : schedule, optional
-        An object from :mod:`glassnet.optim` schedules; its ``step()`` runs
-        after every epoch.
+        An object from :mod:`glassnet.optim` schedules, made on this
+        optimizer; its ``step()`` runs after every epoch, or after every
+        batch when it was made with ``every="batch"``.
+        :class:`~glassnet.optim.ReduceLROnPlateau` is given its monitored
+        figure (e.g. ``val_loss``) after every epoch.
     clip_norm : float, optional
         Rescale the gradients when their global norm exceeds this.
     seed : int, optional
@@ -359,6 +363,13 @@ def fit(
         check_positive("fit", "clip_norm", clip_norm)
     loss_fn = _resolve_loss(loss, y)
     opt = _resolve_optimizer(optimizer, model, lr)
+    if lr_schedule is not None and getattr(lr_schedule, "optimizer", opt) is not opt:
+        raise ConfigError(
+            "fit: lr_schedule was made on another optimizer than the one fit "
+            "trains with; make it on that one (schedule = StepLR(opt, ...), "
+            "fit(..., optimizer=opt, lr_schedule=schedule))."
+        )
+    per_batch = getattr(lr_schedule, "every", "epoch") == "batch"
     metric_fns = _resolve_metrics(metrics, loss_fn)
     X, y, validation = _split_validation(X, y, validation_data, validation_split, seed)
     _preflight(model, loss_fn, X, y, loss)
@@ -370,8 +381,14 @@ def fit(
         y = y.astype(np.int64)
     for cb in callbacks:
         if not isinstance(cb, Callback):
+            hint = (
+                " Pass a schedule as lr_schedule=."
+                if isinstance(cb, optim_mod.LRSchedule)
+                else ""
+            )
             raise ConfigError(
-                f"fit: callbacks must be Callback objects; got {type(cb).__name__}."
+                f"fit: callbacks must be Callback objects; got "
+                f"{type(cb).__name__}.{hint}"
             )
     start_loss = _start_loss(model, loss_fn, X, y, int(batch_size))
 
@@ -459,6 +476,8 @@ def fit(
                         optim_mod.clip_grad_norm(params, clip_norm)
                     opt.step()
                     value, output = float(loss_value.data), prediction.data
+                if per_batch:
+                    lr_schedule.step()
                 n = len(xb)
                 sums["loss"] += value * n
                 state.run.seen += n
@@ -481,7 +500,10 @@ def fit(
                 state.logs.update({f"val_{k}": v for k, v in scores.items()})
             history.record(epoch, state.logs)
             if lr_schedule is not None:
-                lr_schedule.step()
+                if hasattr(lr_schedule, "epoch_end"):  # ReduceLROnPlateau reads logs
+                    lr_schedule.epoch_end(state.logs)
+                else:
+                    lr_schedule.step()
             for cb in hooks:
                 cb.on_epoch_end(state)
             if state.stop:
