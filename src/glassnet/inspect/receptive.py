@@ -190,7 +190,8 @@ def _runner(model, position, target):
 
         module_mod.FORWARD_HOOKS.append(hook)
         try:
-            model(x)
+            with module_mod.eval_mode(model):
+                model(x)
         finally:
             module_mod.FORWARD_HOOKS.remove(hook)
         if not seen:

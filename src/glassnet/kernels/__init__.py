@@ -314,7 +314,7 @@ def recording(tape: list):
 
 
 from . import activations, conv, linear, loss, optim, pool, recurrent  # noqa: E402, I001
-from . import dropout  # noqa: E402
+from . import dropout, norm  # noqa: E402
 from . import variants  # noqa: E402  (after the references they are variants of)
 
 sigmoid = _dispatcher("sigmoid")
@@ -364,4 +364,5 @@ __all__ += [
     "recurrent",
     "variants",
     "dropout",
+    "norm",
 ]
