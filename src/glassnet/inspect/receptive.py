@@ -175,9 +175,10 @@ def _runner(model, position, target):
         before = [m for _, m in flat_layers(model)[:position]]
 
         def run(x):
-            for m in before:
-                x = m(x)
-            return x, target(x)
+            with module_mod.eval_mode(model):
+                for m in before:
+                    x = m(x)
+                return x, target(x)
 
         return run
 

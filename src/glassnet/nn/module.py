@@ -206,9 +206,13 @@ class Module:
 
     @property
     def dtype(self):
-        """The float dtype of the first parameter (float32 for a module without any)."""
+        """The float dtype of the first parameter, else of the first buffer (float32
+        for a module without either)."""
         p = _first_parameter(self)
-        return np.dtype(np.float32) if p is None else p.data.dtype
+        if p is None:
+            b = next(self.named_buffers(), None)
+            return np.dtype(np.float32) if b is None else b[1].dtype
+        return p.data.dtype
 
     def reset_parameters(self, rng=None) -> Module:
         """Draw fresh initial weights for every layer inside, in order, from ``rng``."""

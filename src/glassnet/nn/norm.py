@@ -28,7 +28,8 @@ class _BatchNorm(Module):
         if affine:
             self.weight = Tensor(np.ones(num_features, np.float32), requires_grad=True)
             self.bias = Tensor(np.zeros(num_features, np.float32), requires_grad=True)
-        self.reset_parameters()
+        self.running_mean = np.zeros(num_features, np.float32)
+        self.running_var = np.ones(num_features, np.float32)
 
     def reset_parameters(self, rng=None) -> _BatchNorm:
         """γ = 1, β = 0; running mean 0 and variance 1 (the identity at first)."""

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import kernels
 from .._validate import shape_str
-from ..errors import ShapeError
+from ..errors import ConfigError, ShapeError
 from ..tensor import Tensor, as_tensor, make_result, unbroadcast
 
 __all__ = ["batch_norm", "layer_norm"]
@@ -68,6 +68,11 @@ def batch_norm(
     shape, axes = (x.shape[1],) + (1,) * (x.ndim - 2), (0, *range(2, x.ndim))
     n = x.size // max(x.shape[1], 1)
     if not training:
+        if running_mean is None or running_var is None:
+            raise ConfigError(
+                "batch_norm: with training=False the running statistics stand in "
+                "for the batch's; give running_mean and running_var."
+            )
         stats = [np.reshape(r, shape) for r in (running_mean, running_var)]
         return _normalised(x, axes, eps, weight, bias, shape, *stats)[0]
     if n < 2:
