@@ -49,7 +49,9 @@ def main() -> None:
         layer = make().double()
         if getattr(layer, "weight", None) is not None:
             with torch.no_grad():
-                layer.weight.copy_(torch.from_numpy(rng.uniform(0.5, 2, layer.weight.shape)))
+                layer.weight.copy_(
+                    torch.from_numpy(rng.uniform(0.5, 2, layer.weight.shape))
+                )
                 layer.bias.copy_(torch.from_numpy(rng.normal(size=layer.bias.shape)))
             out[f"{case}/weight"] = layer.weight.detach().numpy().copy()
             out[f"{case}/bias"] = layer.bias.detach().numpy().copy()
