@@ -199,9 +199,8 @@ class Module:
         for p in self.parameters():
             p.data = p.data.astype(dt)
             p.grad = None
-        for _, m in self.named_modules():
-            for b in m.buffer_names:
-                setattr(m, b, getattr(m, b).astype(dt))
+        for m, b in self._buffer_slots().values():
+            setattr(m, b, getattr(m, b).astype(dt))
         return self
 
     @property
