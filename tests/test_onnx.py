@@ -140,6 +140,16 @@ CASES = {
         ("seq", nn.LSTM(3, 5), None, _floats((6, 3))),
         ("last", nn.LSTM(4, 3, return_sequences=False), None, _floats((7, 4))),
     ],
+    "Dropout": [("", nn.Dropout(0.3), (2, 5), _floats((2, 5)))],
+    "BatchNorm1D": [
+        ("features", nn.BatchNorm1D(5, momentum=0.2), (5,), _floats((5,))),
+        ("sequence", nn.BatchNorm1D(3, eps=1e-3), (3, 6), _floats((3, 6))),
+    ],
+    "BatchNorm2D": [("", nn.BatchNorm2D(2), (2, 5, 4), _floats((2, 5, 4)))],
+    "LayerNorm": [
+        ("last", nn.LayerNorm(6), (4, 6), _floats((4, 6))),
+        ("two-axes", nn.LayerNorm([3, 4], eps=1e-3), (3, 4), _floats((3, 4))),
+    ],
 }
 
 
@@ -200,6 +210,9 @@ def test_each_layer_alone_agrees_with_onnxruntime_and_comes_back(
     model = nn.Sequential(layer, seed=3)
     if name == "LSTM":  # a non-zero bias in every gate block checks the gate order
         layer.bias.data = rng.standard_normal(layer.bias.shape).astype(np.float32)
+    if "Norm" in name:  # trained-looking γ, β and running statistics
+        state = {k: rng.uniform(0.5, 2, v.shape) for k, v in layer.state_dict().items()}
+        layer.load_state_dict(state)
     path = _agree(model, tmp_path / "layer.onnx", make, rng, shape)
     _same_predictions(model, path, make, rng)
     back = gn.import_onnx(path)
@@ -482,8 +495,10 @@ def test_keras_and_pytorch_style_patterns_import(tmp_path, rng):
         "Conv2D",
         "ReLU",
         "GlobalAveragePool2D",
+        "Dropout",  # ratio absent: ONNX's default 0.5
         "Dense",
     ]
+    assert model[3].p == 0.5
     X = rng.standard_normal((7, 1, 6, 6)).astype(np.float32)
     np.testing.assert_allclose(gn.predict(model, X), _run_onnx(path, X), **TOL)
 

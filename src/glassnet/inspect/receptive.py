@@ -175,9 +175,10 @@ def _runner(model, position, target):
         before = [m for _, m in flat_layers(model)[:position]]
 
         def run(x):
-            for m in before:
-                x = m(x)
-            return x, target(x)
+            with module_mod.eval_mode(model):
+                for m in before:
+                    x = m(x)
+                return x, target(x)
 
         return run
 
@@ -190,7 +191,8 @@ def _runner(model, position, target):
 
         module_mod.FORWARD_HOOKS.append(hook)
         try:
-            model(x)
+            with module_mod.eval_mode(model):
+                model(x)
         finally:
             module_mod.FORWARD_HOOKS.remove(hook)
         if not seen:

@@ -291,7 +291,7 @@ def summary(model, input_shape=None, dtype=None) -> Summary:
         x = np.zeros((1,) + tuple(input_shape), dtype or _input_dtype(model))
         module_mod.FORWARD_HOOKS.append(hook)
         try:
-            with no_grad():
+            with module_mod.eval_mode(model), no_grad():
                 model(x)
         finally:
             module_mod.FORWARD_HOOKS.remove(hook)

@@ -200,13 +200,14 @@ def _sample_ndim(model) -> int | None:
         kind = type(layer).__name__
         if kind == "Dense":
             return 1
-        if kind in ("Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAveragePool2D"):
+        if kind in ("Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAveragePool2D",
+                    "BatchNorm2D"):  # fmt: skip
             return 3
         if kind in ("Conv1D", "RNN", "LSTM"):
             return 2
         if kind in ("OneHot", "Embedding"):
             return 1
-        if kind not in ("Identity", "Sigmoid", "Tanh", "ReLU", "Step"):
+        if kind not in ("Identity", "Sigmoid", "Tanh", "ReLU", "Step", "Dropout"):
             return None
     return None
 
@@ -217,7 +218,9 @@ def trace(model, x, target=None, loss=None) -> Trace:
     With a ``target`` the loss is computed and backpropagated too, and the
     trace also holds every gradient: d(loss)/d(each layer's output and
     input), d(loss)/d(each parameter) and d(loss)/d(the input). The model's
-    own ``.grad`` values are left as they were.
+    own ``.grad`` values are left as they were. The model runs in eval mode
+    (Dropout passes everything, BatchNorm uses its running statistics) and
+    is left in the mode it was in.
 
     Parameters
     ----------
@@ -273,7 +276,7 @@ def trace(model, x, target=None, loss=None) -> Trace:
     params = model.parameters()
     saved = [p.grad for p in params]
     try:
-        with enable_grad() if want_grads else no_grad():
+        with enable_grad() if want_grads else no_grad(), module_mod.eval_mode(model):
             out = model(xt)
             if want_grads:
                 t_arr = np.asarray(

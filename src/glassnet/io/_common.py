@@ -30,6 +30,7 @@ def model_content(model) -> tuple[dict, dict]:
     container.dumps(desc)  # configs must be JSON values
     params = dict(model.named_parameters())
     dtypes = {p.dtype for p in params.values()}
+    dtypes |= {b.dtype for _, b in model.named_buffers()}
     if len(dtypes) > 1:
         raise ConfigError(
             f"save: the parameters mix dtypes {sorted(map(str, dtypes))}; "
@@ -38,12 +39,11 @@ def model_content(model) -> tuple[dict, dict]:
     dtype = dtypes.pop() if dtypes else np.dtype(np.float32)
     if dtype.name not in FLOAT_DTYPES:
         raise ConfigError(f"save: parameters must be float32 or float64; got {dtype}.")
-    actual = {name: p.shape for name, p in params.items()}
+    actual = tensor_shapes(model)
     try:  # the checks load will make, made now, so a saved model always loads
         expected = registry.expected_parameters(desc, "save")
         if expected is None:
-            rebuilt = registry.build(desc, "save")
-            expected = {n: p.shape for n, p in rebuilt.named_parameters()}
+            expected = tensor_shapes(registry.build(desc, "save"))
     except FormatError as e:
         raise ConfigError(str(e)) from None
     if expected != actual:
@@ -52,7 +52,15 @@ def model_content(model) -> tuple[dict, dict]:
             f"{_diff(expected, actual)}; a layer's get_config() is incomplete, or one "
             "layer object is used twice (model files cannot share layers)."
         )
-    return {"model": desc, "dtype": dtype.name}, {n: p.data for n, p in params.items()}
+    tensors = {n: p.data for n, p in params.items()} | dict(model.named_buffers())
+    return {"model": desc, "dtype": dtype.name}, tensors
+
+
+def tensor_shapes(model) -> dict:
+    """{name: shape} of the tensors a file holds for ``model``: its parameters
+    and its buffers (BatchNorm's running statistics)."""
+    tensors = dict(model.named_parameters()) | dict(model.named_buffers())
+    return {name: t.shape for name, t in tensors.items()}
 
 
 def restore_model(where: str, content: dict, box, extra) -> tuple:
@@ -79,7 +87,7 @@ def restore_model(where: str, content: dict, box, extra) -> tuple:
     model = registry.build(desc, where)
     if dtype != np.float32:
         model.astype(dtype)
-    actual = {n: p.shape for n, p in model.named_parameters()}
+    actual = tensor_shapes(model)
     if expected is None:
         _check_tensors(where, actual, in_file, dtype)
     elif actual != expected:  # a registration's param_shapes disagrees with its layer

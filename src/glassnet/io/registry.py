@@ -355,6 +355,24 @@ def _embedding(config) -> dict:
     return {"weight": (n, _int(config, "dim", limit="width"))}
 
 
+def _batch_norm(config) -> dict:
+    c = _int(config, "num_features", limit="width")
+    affine = {"weight": (c,), "bias": (c,)} if _flag(config, "affine", True) else {}
+    return {**affine, "running_mean": (c,), "running_var": (c,)}
+
+
+def _layer_norm(config) -> dict:
+    shape = config.get("normalized_shape")
+    shape = shape if isinstance(shape, list) and shape else [shape]
+    shape = tuple(_int({"normalized_shape": n}, "normalized_shape") for n in shape)
+    check_limit("", "normalized_shape's size", math.prod(shape), "sample_values")
+    return (
+        {"weight": shape, "bias": shape}
+        if _flag(config, "elementwise_affine", True)
+        else {}
+    )
+
+
 def _register_builtins() -> None:
     """glassnet's own layers, in one place."""
     from ..nn import activations, conv, dense, embedding, flatten, pool, recurrent
@@ -379,6 +397,12 @@ def _register_builtins() -> None:
     register_layer(recurrent.RNN, param_shapes=_recurrent(1))
     register_layer(recurrent.LSTM, param_shapes=_recurrent(4))
     register_layer(embedding.Embedding, param_shapes=_embedding)
+    from ..nn import dropout, norm
+
+    register_layer(dropout.Dropout, param_shapes=_no_parameters)
+    register_layer(norm.BatchNorm1D, param_shapes=_batch_norm)
+    register_layer(norm.BatchNorm2D, param_shapes=_batch_norm)
+    register_layer(norm.LayerNorm, param_shapes=_layer_norm)
 
 
 _register_builtins()

@@ -4,8 +4,10 @@ from . import init  # noqa: F401
 from .activations import Identity, ReLU, Sigmoid, Softmax, Step, Tanh  # noqa: F401
 from .conv import Conv1D, Conv2D  # noqa: F401
 from .dense import Dense  # noqa: F401
+from .dropout import Dropout  # noqa: F401
 from .embedding import Embedding, OneHot  # noqa: F401
 from .flatten import Flatten  # noqa: F401
 from .module import Module, Sequential  # noqa: F401
+from .norm import BatchNorm1D, BatchNorm2D, LayerNorm  # noqa: F401
 from .pool import AvgPool2D, GlobalAveragePool2D, MaxPool2D  # noqa: F401
 from .recurrent import LSTM, RNN  # noqa: F401

@@ -9,6 +9,7 @@ what you assign is what you get.
 from __future__ import annotations
 
 import weakref
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -58,6 +59,7 @@ class Module:
     """
 
     training = True
+    buffer_names: tuple = ()  # attributes holding arrays to save but not train
 
     # --- the tree --------------------------------------------------------------
     def _members(self):
@@ -100,30 +102,49 @@ class Module:
     def num_parameters(self) -> int:
         return int(sum(p.size for p in self.parameters()))
 
+    def named_buffers(self, prefix: str = ""):
+        """(dotted name, array) for state that is kept but not trained (BatchNorm's
+        running statistics): the arrays named in each module's ``buffer_names``."""
+        for name, (m, b) in self._buffer_slots(prefix).items():
+            yield name, getattr(m, b)
+
+    def _buffer_slots(self, prefix: str = "") -> dict:
+        """Buffer name -> (module, attribute) that holds it."""
+        return {
+            (f"{name}.{b}" if name else b): (m, b)
+            for name, m in self.named_modules(prefix)
+            for b in m.buffer_names
+        }
+
     def state_dict(self) -> dict:
-        """Parameter name -> NumPy array (a copy)."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """Parameter and buffer name -> NumPy array (a copy)."""
+        state = {name: p.data.copy() for name, p in self.named_parameters()}
+        return state | {name: b.copy() for name, b in self.named_buffers()}
 
     def load_state_dict(self, state: dict) -> None:
-        """Copy arrays into the parameters, checking names, shapes and dtypes."""
+        """Copy arrays into the parameters and buffers, checking names and shapes."""
         from .._validate import shape_str
         from ..errors import ShapeError
 
-        params = dict(self.named_parameters())
-        missing = sorted(set(params) - set(state))
-        extra = sorted(set(state) - set(params))
+        params, slots = dict(self.named_parameters()), self._buffer_slots()
+        shapes = {n: p.shape for n, p in params.items()}
+        shapes |= {n: getattr(m, b).shape for n, (m, b) in slots.items()}
+        missing = sorted(set(shapes) - set(state))
+        extra = sorted(set(state) - set(shapes))
         if missing or extra:
             raise ShapeError(
                 f"{type(self).__name__}.load_state_dict: missing {missing}, unexpected {extra}."
             )
-        for name, p in params.items():
-            arr = np.asarray(state[name])
-            if arr.shape != p.shape:
+        for name, shape in shapes.items():
+            if np.shape(state[name]) != shape:
                 raise ShapeError(
                     f"{type(self).__name__}.load_state_dict: '{name}' expected shape "
-                    f"{shape_str(p.shape)}; got {shape_str(arr.shape)}."
+                    f"{shape_str(shape)}; got {shape_str(np.shape(state[name]))}."
                 )
-            p.data = arr.astype(p.dtype, copy=True)
+        for name, p in params.items():
+            p.data = np.asarray(state[name]).astype(p.dtype, copy=True)
+        for name, (m, b) in slots.items():
+            setattr(m, b, np.asarray(state[name]).astype(getattr(m, b).dtype))
         mark_trained(params.values())
 
     def mark_trained(self) -> Module:
@@ -178,13 +199,19 @@ class Module:
         for p in self.parameters():
             p.data = p.data.astype(dt)
             p.grad = None
+        for m, b in self._buffer_slots().values():
+            setattr(m, b, getattr(m, b).astype(dt))
         return self
 
     @property
     def dtype(self):
-        """The float dtype of the first parameter (float32 for a module without any)."""
+        """The float dtype of the first parameter, else of the first buffer (float32
+        for a module without either)."""
         p = _first_parameter(self)
-        return np.dtype(np.float32) if p is None else p.data.dtype
+        if p is None:
+            b = next(self.named_buffers(), None)
+            return np.dtype(np.float32) if b is None else b[1].dtype
+        return p.data.dtype
 
     def reset_parameters(self, rng=None) -> Module:
         """Draw fresh initial weights for every layer inside, in order, from ``rng``."""
@@ -257,6 +284,20 @@ class Module:
         from ..train import predict
 
         return predict(self, X, **kwargs)
+
+
+@contextmanager
+def eval_mode(model: Module):
+    """``model`` in eval mode inside the block; afterwards each module is back in
+    the mode it was in. ``predict``, ``evaluate`` and the look-inside tools
+    run in it, so they draw no Dropout masks and move no BatchNorm statistics."""
+    modes = [(m, m.training) for _, m in model.named_modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, mode in modes:
+            m.training = mode
 
 
 def _first_parameter(module: Module):

@@ -70,7 +70,7 @@ def dense_stack(model) -> list:
             out.append([layer.weight.data.astype(np.float64), None, i])
         elif kind in _ACTIVATIONS and out and out[-1][2] == i - 1:
             out[-1][1], out[-1][2] = _ACTIVATIONS[kind], i
-        elif kind not in ("Flatten", "Identity"):
+        elif kind not in ("Flatten", "Identity", "Dropout"):  # no change at inference
             raise ConfigError(
                 f"network: draws Dense layers and their activations; layer "
                 f"{i} is {kind}. Use plot.filters for convolution layers."

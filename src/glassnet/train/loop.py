@@ -33,7 +33,7 @@ from ..errors import (
     GlassnetError,
     UntrainedModelWarning,
 )
-from ..nn.module import FORWARD_HOOKS, Module, mark_trained
+from ..nn.module import FORWARD_HOOKS, Module, eval_mode, mark_trained
 from ..tensor import Tensor, no_grad
 from .callbacks import (
     Callback,
@@ -155,11 +155,12 @@ def _start_loss(model, loss_fn, X, y, batch_size: int) -> float:
     """The loss of the starting weights (StopOnDivergence's reference): the mean
     loss of batches of ``batch_size`` samples spread over X, max(256, batch_size)
     samples in all (or all of X). Whole batches, so a summed loss (SSE) has the
-    scale of a training batch's."""
+    scale of a training batch's. In eval mode, so that measuring it moves no
+    BatchNorm statistics and draws no Dropout masks."""
     n = min(len(X), max(256, batch_size))
     pick = np.linspace(0, len(X) - 1, n).astype(np.int64)  # distinct: spacing >= 1
     values = []
-    with no_grad():
+    with eval_mode(model), no_grad():
         for i in range(0, n, batch_size):
             part = pick[i : i + batch_size]
             if values and len(part) < batch_size:
@@ -173,7 +174,7 @@ def _start_loss(model, loss_fn, X, y, batch_size: int) -> float:
 def _preflight(model, loss_fn, X, y, loss) -> None:
     """Run one tiny batch forward so shape mistakes surface before training, and
     check the labels against the model's outputs."""
-    with no_grad():
+    with eval_mode(model), no_grad():
         out = model(X[:2])
         try:
             loss_fn(out, y[:2])
@@ -623,15 +624,8 @@ def predict(model, X, batch_size: int = 1024) -> np.ndarray:
         raise DataError(f"predict: X holds no samples (shape {shape_str(X.shape)}).")
     check_positive("predict", "batch_size", batch_size, integer=True)
     check_finite_rows("predict", "X", X, "clean or impute those inputs first.")
-    was_training = getattr(model, "training", False)
-    model.eval()
-    try:
-        with no_grad():
-            outs = [
-                model(X[i : i + batch_size]).data for i in range(0, len(X), batch_size)
-            ]
-    finally:
-        model.train(was_training)
+    with eval_mode(model), no_grad():
+        outs = [model(X[i : i + batch_size]).data for i in range(0, len(X), batch_size)]
     return outs[0] if len(outs) == 1 else np.concatenate(outs)
 
 

@@ -95,6 +95,8 @@ def _input_shape(layers, input_shape):
             return ("channels", "height", "width")
         if not isinstance(
             layer, (nn.Sigmoid, nn.Tanh, nn.ReLU, nn.Identity, nn.Softmax, nn.Step)
+        ) and not isinstance(  # the same shape out as in: the shape reads on
+            layer, (nn.Dropout, nn.BatchNorm1D, nn.BatchNorm2D, nn.LayerNorm)
         ):
             break
     first = type(layers[0][1]).__name__ if layers else "an empty model"
@@ -222,6 +224,44 @@ def _export_recurrent(b: _Builder, layer, x, p):
     return b.node("Transpose", [y], p + "Transpose_out", perm=[1, 0, 2])
 
 
+def _export_dropout(b: _Builder, layer, x, p):
+    """ONNX Dropout with its ratio; at inference (no training_mode) the identity."""
+    return b.node("Dropout", [x, b.const(p + "ratio", layer.p)], p + "Dropout")
+
+
+def _affine(b: _Builder, layer, p, shape):
+    """γ and β as initialisers: the layer's, or 1 and 0 when it learns none."""
+    if layer.weight is None:
+        return b.const(p + "scale", np.ones(shape)), b.const(p + "B", np.zeros(shape))
+    return b.const(p + "scale", layer.weight.data), b.const(p + "B", layer.bias.data)
+
+
+def _export_batch_norm(b: _Builder, layer, x, p):
+    """BatchNormalization at inference, with the running statistics (ONNX's
+    momentum is the share the running value keeps: 1 − glassnet's)."""
+    scale, bias = _affine(b, layer, p, layer.num_features)
+    mean = b.const(p + "mean", layer.running_mean)
+    var = b.const(p + "var", layer.running_var)
+    return b.node(
+        "BatchNormalization", [x, scale, bias, mean, var], p + "BatchNormalization",
+        epsilon=layer.eps, momentum=1 - layer.momentum,
+    )  # fmt: skip
+
+
+def _export_layer_norm(b: _Builder, layer, x, p):
+    """LayerNormalization (opset 17 and later) over the last len(shape) axes."""
+    if b.opset < 17:
+        raise ConfigError(
+            f"export_onnx: LayerNorm needs ONNX's LayerNormalization, opset 17 or "
+            f"later; got opset={b.opset}."
+        )
+    scale, bias = _affine(b, layer, p, layer.normalized_shape)
+    return b.node(
+        "LayerNormalization", [x, scale, bias], p + "LayerNormalization",
+        axis=-len(layer.normalized_shape), epsilon=layer.eps,
+    )  # fmt: skip
+
+
 def _simple(op: str, **attrs):
     def export(b: _Builder, layer, x, p):
         return b.node(op, [x], p + op, **attrs)
@@ -252,6 +292,10 @@ def _exporters() -> dict:
         nn.OneHot: _export_one_hot,
         nn.RNN: _export_recurrent,
         nn.LSTM: _export_recurrent,
+        nn.Dropout: _export_dropout,
+        nn.BatchNorm1D: _export_batch_norm,
+        nn.BatchNorm2D: _export_batch_norm,
+        nn.LayerNorm: _export_layer_norm,
     }
 
 
@@ -308,6 +352,7 @@ def to_onnx_model(
         model.dtype,
         isinstance(first, (Embedding, OneHot)) and standardize is None,
     )
+    b.opset = opset
     x = "input"
     batch = "batch" if dynamic_batch else 1
     in_type = onnx.TensorProto.INT64 if b.ids_input else b.elem

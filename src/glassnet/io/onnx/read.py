@@ -43,6 +43,8 @@ _LAYER_OPS = {
     "Dropout",
     "Sub",
     "Div",
+    "BatchNormalization",
+    "LayerNormalization",
 }
 _VALUE_TYPES = None  # TensorProto element types a tensor may hold (set on first use)
 
@@ -635,7 +637,7 @@ def _import_simple(cls_name: str, **kwargs):
 
 
 def _skip(g: _Graph, node, x, dtype):
-    """Nodes that change nothing glassnet sees: Cast of ids, Dropout at inference."""
+    """Nodes that change nothing glassnet sees: Cast of ids."""
     if node.op_type == "Cast":
         after = g.next(node.output[0])
         if after is None or after.op_type not in ("Gather", "OneHot"):
@@ -644,6 +646,68 @@ def _skip(g: _Graph, node, x, dtype):
                 "glassnet imports Cast only before a Gather or OneHot (symbol ids).",
             )
     return [], node.output[0]
+
+
+def _import_dropout(g: _Graph, node, x, dtype):
+    """Dropout (the identity at inference) as a Dropout layer of the same ratio."""
+    from ...nn import Dropout
+
+    ratio = g.optional_const(node, 1, "ratio")
+    training = g.optional_const(node, 2, "training_mode")
+    if training is not None and training.any():
+        g.fail(node, "has training_mode on; glassnet imports models for inference.")
+    p = 0.5 if ratio is None else _short(np.ravel(ratio)[0], ratio.dtype)
+    if not 0 <= p < 1:
+        g.fail(node, f"ratio must be in [0, 1); got {p}.")
+    return [Dropout(p)], node.output[0]
+
+
+def _import_batch_norm(g: _Graph, node, x, dtype):
+    """BatchNormalization at inference: BatchNorm1D for (N, C) or (N, C, L) input,
+    BatchNorm2D for (N, C, H, W); γ, β and the running statistics as given."""
+    from ...nn import BatchNorm1D, BatchNorm2D
+
+    a = g.attrs(node)
+    if a.get("training_mode", 0) or len(node.output) > 1:
+        g.fail(node, "in training mode; glassnet imports BatchNormalization at "
+               "inference (one output).")  # fmt: skip
+    values = [g.const(node, i, w) for i, w in enumerate(_BN_INPUTS, 1)]
+    c = values[0].size
+    if any(v.shape != (c,) for v in values):
+        g.fail(node, f"scale, B, mean and var must each be ({c},).")
+    rank = len(g.shape(x) or ())
+    if rank not in (2, 3, 4):
+        g.fail(node, f"input of rank {rank or 'unknown'}; glassnet takes 2, 3 or 4.")
+    eps = _short(np.float32(a.get("epsilon", 1e-5)), np.float32)
+    keep = float(a.get("momentum", 0.9))  # 1 − momentum, as float32: 6 decimals back
+    layer = (BatchNorm2D if rank == 4 else BatchNorm1D)(
+        c, eps=eps, momentum=round(1 - keep, 6)
+    )
+    for t, v in zip((layer.weight, layer.bias), values):
+        _set(t, v, dtype)
+    layer.running_mean, layer.running_var = (v.astype(dtype) for v in values[2:])
+    return [layer], node.output[0]
+
+
+_BN_INPUTS = ("scale", "B", "input_mean", "input_var")
+
+
+def _import_layer_norm(g: _Graph, node, x, dtype):
+    """LayerNormalization over the last axes (scale's shape), as LayerNorm."""
+    from ...nn import LayerNorm
+
+    a = g.attrs(node)
+    scale, bias = g.const(node, 1, "scale"), g.optional_const(node, 2, "B")
+    axis, rank = int(a.get("axis", -1)), len(g.shape(x) or ())
+    if (axis if axis < 0 else axis - rank) != -scale.ndim or len(node.output) > 1:
+        g.fail(node, f"normalises from axis {axis} with a scale of shape "
+               f"{scale.shape}; glassnet normalises the axes the scale spans, "
+               "last ones, and gives one output.")  # fmt: skip
+    eps = _short(np.float32(a.get("epsilon", 1e-5)), np.float32)
+    layer = LayerNorm(list(scale.shape), eps=eps)
+    _set(layer.weight, scale, dtype)
+    _set(layer.bias, np.zeros_like(scale) if bias is None else bias, dtype)
+    return [layer], node.output[0]
 
 
 _IMPORTERS = {
@@ -667,7 +731,9 @@ _IMPORTERS = {
     "RNN": _import_recurrent,
     "LSTM": _import_recurrent,
     "Cast": _skip,
-    "Dropout": _skip,
+    "Dropout": _import_dropout,
+    "BatchNormalization": _import_batch_norm,
+    "LayerNormalization": _import_layer_norm,
 }
 
 
