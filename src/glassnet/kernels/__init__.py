@@ -314,6 +314,7 @@ def recording(tape: list):
 
 
 from . import activations, conv, linear, loss, optim, pool, recurrent  # noqa: E402, I001
+from . import reduce  # noqa: E402, I001
 from . import variants  # noqa: E402  (after the references they are variants of)
 
 sigmoid = _dispatcher("sigmoid")
@@ -330,6 +331,7 @@ sgd = _dispatcher("sgd")
 adam = _dispatcher("adam")
 mean = _dispatcher("mean")
 mean_backward = _dispatcher("mean_backward")
+logsumexp = _dispatcher("logsumexp")
 
 #: The module-level names and the kernels they call (what :func:`recording` swaps).
 _NAMES = {
@@ -362,4 +364,6 @@ __all__ += [
     "pool",
     "recurrent",
     "variants",
+    "reduce",
+    "logsumexp",
 ]
