@@ -579,7 +579,9 @@ def test_squeeze_unsqueeze(x):
     ones = tuple(i - x.ndim for i, n in enumerate(x.shape) if n == 1)  # negative axes
     check(lambda t: t.squeeze(ones), lambda v: np.squeeze(v, axis=ones), x)
     for axis in range(-x.ndim - 1, x.ndim + 1):
-        check(lambda t: t.unsqueeze(axis), lambda v: np.expand_dims(v, axis), x)
+        check(
+            lambda t, a=axis: t.unsqueeze(a), lambda v, a=axis: np.expand_dims(v, a), x
+        )
 
 
 def test_squeeze_refuses_a_wide_axis():
