@@ -38,6 +38,7 @@ EXAMPLES = {
     "LSTM": {"input_size": 3, "hidden_size": 4, "return_sequences": False},
     "Embedding": {"num_embeddings": 7, "dim": 3},
     "OneHot": {"num_classes": 6},
+    "MultiHeadAttention": {"embed_dim": 6, "num_heads": 3, "causal": True},
 }
 NO_ARGUMENTS = {"Sigmoid", "Tanh", "ReLU", "Identity", "Flatten", "GlobalAveragePool2D"}
 

@@ -355,6 +355,17 @@ def _embedding(config) -> dict:
     return {"weight": (n, _int(config, "dim", limit="width"))}
 
 
+def _attention(config) -> dict:
+    E = _int(config, "embed_dim", limit="width")
+    H = _int(config, "num_heads", 1, limit="width")
+    if E % H:
+        raise FormatError(f"num_heads {H} must divide embed_dim {E}")
+    _flag(config, "causal", False)
+    bias = _flag(config, "bias", True)
+    biases = {"bias_in": (3 * E,), "bias_out": (E,)} if bias else {}
+    return {"weight_in": (E, 3 * E), "weight_out": (E, E), **biases}
+
+
 def _register_builtins() -> None:
     """glassnet's own layers, in one place."""
     from ..nn import activations, conv, dense, embedding, flatten, pool, recurrent
@@ -379,6 +390,9 @@ def _register_builtins() -> None:
     register_layer(recurrent.RNN, param_shapes=_recurrent(1))
     register_layer(recurrent.LSTM, param_shapes=_recurrent(4))
     register_layer(embedding.Embedding, param_shapes=_embedding)
+    from ..nn import attention
+
+    register_layer(attention.MultiHeadAttention, param_shapes=_attention)
 
 
 _register_builtins()

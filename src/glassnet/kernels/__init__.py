@@ -314,7 +314,7 @@ def recording(tape: list):
 
 
 from . import activations, conv, linear, loss, optim, pool, recurrent  # noqa: E402, I001
-from . import reduce  # noqa: E402, I001
+from . import attention, reduce  # noqa: E402, I001
 from . import variants  # noqa: E402  (after the references they are variants of)
 
 sigmoid = _dispatcher("sigmoid")
@@ -332,6 +332,8 @@ adam = _dispatcher("adam")
 mean = _dispatcher("mean")
 mean_backward = _dispatcher("mean_backward")
 logsumexp = _dispatcher("logsumexp")
+attention_forward = _dispatcher("attention")
+attention_backward = _dispatcher("attention_backward")
 
 #: The module-level names and the kernels they call (what :func:`recording` swaps).
 _NAMES = {
@@ -366,4 +368,7 @@ __all__ += [
     "variants",
     "reduce",
     "logsumexp",
+    "attention",
+    "attention_forward",
+    "attention_backward",
 ]

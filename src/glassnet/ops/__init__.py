@@ -29,7 +29,7 @@ from .elementwise import (  # noqa: F401
     where,
 )
 from .conv import conv1d, conv2d  # noqa: F401
-from .linalg import einsum, linear, matmul  # noqa: F401
+from .linalg import attention, einsum, linear, matmul  # noqa: F401
 from .pool import avg_pool2d, max_pool2d  # noqa: F401
 from .recurrent import embedding, lstm, rnn  # noqa: F401
 from .reduce import (  # noqa: F401

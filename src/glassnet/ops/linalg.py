@@ -164,3 +164,38 @@ def einsum(subscripts, *operands) -> Tensor:
         )
 
     return make_result(np.asarray(y), tuple(ts), backward)
+
+
+def attention(q, k, v, blocked=None) -> tuple:
+    """Scaled dot-product attention as one graph node: (y, weights).
+
+    y = softmax(q kᵀ / √d) v, with pairs where ``blocked`` is True left out
+    (:mod:`glassnet.kernels.attention` has both formulas). Shapes: q
+    (..., Tq, d), k (..., Tk, d), v (..., Tk, dv) -> y (..., Tq, dv); the
+    weights (..., Tq, Tk) come back as a plain NumPy array (to look at; no
+    gradient flows through them).
+
+    Local derivatives: dv = wᵀg; dq, dk through the softmax's Jacobian,
+    ds = w(gvᵀ − Σ w·gvᵀ), then dq = ds k/√d and dk = dsᵀ q/√d.
+    """
+    q, k, v = as_tensor(q), as_tensor(k), as_tensor(v)
+    if (
+        min(q.ndim, k.ndim, v.ndim) < 2
+        or q.shape[-1] != k.shape[-1]
+        or k.shape[-2] != v.shape[-2]
+    ):
+        raise ShapeError(
+            f"attention: expected q (..., Tq, d), k (..., Tk, d), v (..., Tk, dv); "
+            f"got {shape_str(q.shape)}, {shape_str(k.shape)}, {shape_str(v.shape)}."
+        )
+    y, w = kernels.attention_forward(q.data, k.data, v.data, blocked)
+
+    def backward(g):
+        dq, dk, dv = kernels.attention_backward(g, q.data, k.data, v.data, w)
+        return (
+            unbroadcast(dq, q.shape),
+            unbroadcast(dk, k.shape),
+            unbroadcast(dv, v.shape),
+        )
+
+    return make_result(y, (q, k, v), backward), w
