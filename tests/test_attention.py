@@ -154,3 +154,29 @@ def test_trace_keeps_and_plot_draws_the_weights(tmp_path):
     assert len(plot.attention(model[0]).axes[0].get_images()) == 1
     with pytest.raises(ShapeError, match="3 query and 3 key labels"):
         plot.attention(t[0], list("abc"))
+
+
+def test_onnx_export_is_standard_nodes_and_comes_back(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    model = nn.Sequential(
+        nn.MultiHeadAttention(4, 2, causal=True),
+        nn.MultiHeadAttention(4, 4),
+        seed=0,
+    ).mark_trained()
+    gn.export_onnx(model, tmp_path / "m.onnx")
+    proto = onnx.load(str(tmp_path / "m.onnx"))
+    assert [f.name for f in proto.functions] == [
+        "MultiHeadAttention",
+        "MultiHeadAttention_1",
+    ]
+    body = {n.op_type for n in proto.functions[0].node}
+    assert {"MatMul", "Softmax", "Where", "Transpose", "Reshape"} <= body
+    assert "Where" not in {n.op_type for n in proto.functions[1].node}  # not causal
+    X = np.random.default_rng(1).standard_normal((3, 7, 4)).astype(np.float32)
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    got = session.run(None, {"input": X})[0]
+    np.testing.assert_allclose(got, gn.predict(model, X), rtol=1e-5, atol=1e-5)
+    back = gn.import_onnx(tmp_path / "m.onnx")
+    assert [m.get_config() for m in back] == [m.get_config() for m in model]
+    np.testing.assert_array_equal(gn.predict(back, X), gn.predict(model, X))

@@ -140,6 +140,10 @@ CASES = {
         ("seq", nn.LSTM(3, 5), None, _floats((6, 3))),
         ("last", nn.LSTM(4, 3, return_sequences=False), None, _floats((7, 4))),
     ],
+    "MultiHeadAttention": [
+        ("causal", nn.MultiHeadAttention(8, 2, causal=True), None, _floats((5, 8))),
+        ("no-bias", nn.MultiHeadAttention(6, 3, bias=False), None, _floats((1, 6))),
+    ],
 }
 
 
