@@ -46,7 +46,8 @@ def attention(
         it (``trace(model, x)[i]``), or an array (batch, heads, Tq, Tk),
         (heads, Tq, Tk) or (Tq, Tk).
     tokens : list of str, optional
-        The token at each query position (and each key, unless ``keys``).
+        The token at each query position (and each key, unless ``keys``); a
+        space is shown as ␣ and a line break as ⏎.
     keys : list of str, optional
         The key positions' tokens, when they differ (cross-attention).
     sample : int
@@ -62,16 +63,19 @@ def attention(
     """
     w = _weights(weights, sample)
     H, Tq, Tk = w.shape
-    rows = [str(t) for t in tokens] if tokens is not None else list(map(str, range(Tq)))
-    cols = [str(t) for t in keys] if keys is not None else rows[:Tk]
+    shown = {" ": "␣", "\n": "⏎"}  # characters that would print as nothing
+    rows = [shown.get(str(t), str(t)) for t in tokens] if tokens is not None else None
+    rows = rows or [str(t) for t in range(Tq)]
+    cols = [shown.get(str(t), str(t)) for t in keys] if keys is not None else rows[:Tk]
     if len(rows) != Tq or len(cols) != Tk:
         raise ShapeError(
             f"attention: {len(rows)} query and {len(cols)} key labels for weights "
             f"of {Tq} queries x {Tk} keys."
         )
-    per_row = min(H, 4)
+    long = max(Tq, Tk) > 12
+    per_row = min(H, 2 if long else 4)
     n_rows = -(-H // per_row)
-    cell = 0.28 if max(Tq, Tk) > 12 else 0.4
+    cell = 0.22 if long else 0.4
     fig = new_figure(
         figsize=(per_row * (cell * Tk + 1.0) + 0.8, n_rows * (cell * Tq + 1.0) + 0.6)
     )
