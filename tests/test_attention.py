@@ -219,3 +219,16 @@ def test_transformer_vs_lstm_example_shortened(tmp_path):
     assert results["transformer"][0][0, 2] < results["LSTM"][0][0, 2]
     for png in ("transformer_vs_lstm.png", "sonnets_attention.png"):
         assert (tmp_path / png).stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    "module", ["glassnet.nn.attention", "glassnet.ops.reduce", "glassnet.ops.linalg"]
+)
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(
+        importlib.import_module(module), optionflags=doctest.ELLIPSIS
+    )
+    assert result.failed == 0 and result.attempted > 0

@@ -135,8 +135,14 @@ def einsum(subscripts, *operands) -> Tensor:
     Local derivative of operand k: the einsum of g with every other operand,
     written to k's letters; a letter only k has (summed away, 'ij->i') is
     then broadcast back, as a sum's derivative is 1.
+
+    >>> import numpy as np, glassnet as gn
+    >>> a = gn.tensor(np.ones((2, 3)), requires_grad=True)
+    >>> gn.ops.einsum("ij,j->i", a, np.arange(3.0)).data
+    array([3., 3.], dtype=float32)
     """
-    ts = [as_tensor(t) for t in operands]
+    like = next((t for t in operands if isinstance(t, Tensor)), None)
+    ts = [as_tensor(t, like) for t in operands]  # constants take the tensors' dtype
     ins, out = _einsum_parse(subscripts, len(ts))
     for s, t in zip(ins, ts):
         if len(s) != t.ndim:

@@ -225,6 +225,12 @@ def prod(x, axis=None, keepdims=False) -> Tensor:
     it would divide by zero, so zeros are counted: with none in the slice it
     is y/x; with one, that zero's slot gets the product of the rest and the
     other slots 0; with two or more, every slot gets 0.
+
+    >>> import glassnet as gn
+    >>> x = gn.tensor([2.0, 0.0, 3.0], requires_grad=True)
+    >>> x.prod().backward()
+    >>> x.grad
+    array([0., 6., 0.], dtype=float32)
     """
     x = as_tensor(x)
     axes = normalize_axes("prod", axis, x.ndim)
