@@ -137,7 +137,7 @@ def einsum(subscripts, *operands) -> Tensor:
     then broadcast back, as a sum's derivative is 1.
 
     >>> import numpy as np, glassnet as gn
-    >>> a = gn.tensor(np.ones((2, 3)), requires_grad=True)
+    >>> a = gn.tensor(np.ones((2, 3), np.float32), requires_grad=True)
     >>> gn.ops.einsum("ij,j->i", a, np.arange(3.0)).data
     array([3., 3.], dtype=float32)
     """
