@@ -698,3 +698,19 @@ def test_argmax_argmin_have_no_gradient(name, case, keepdims):
         got.data, getattr(np, name)(x, axis=axis, keepdims=keepdims)
     )
     assert got.dtype.kind == "i" and not got.requires_grad
+
+
+def test_new_ops_keep_float32_forward_and_backward():
+    x = gn.tensor(
+        np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True, dtype=np.float32
+    )
+    outs = [
+        x.var(ddof=1), x.std(axis=0), x.prod(axis=1), x.cumsum(0), x.logsumexp(-1),
+        x.sin(), x.cos(), x.unsqueeze(0).squeeze(), x.flip(), ops.pad(x, 1, 2.0),
+        x.gather(1, np.array([[0], [2]])), ops.einsum("ij,j->i", x, np.ones(3)),
+    ]  # fmt: skip
+    for y in outs:
+        assert y.dtype == np.float32
+        x.grad = None
+        y.sum().backward()
+        assert x.grad.dtype == np.float32
