@@ -133,6 +133,8 @@ def test_attention_op_against_numpy():
     assert gn.gradcheck(lambda *t: ops.attention(*t, blocked)[0], ts)
     with pytest.raises(ShapeError, match=r"attention: expected q"):
         ops.attention(ts[0], ts[2], ts[2])
+    with pytest.raises(ShapeError, match=r"blocked \(3, 4\) must broadcast"):
+        ops.attention(*ts, np.zeros((3, 4), bool))
 
 
 def test_trace_keeps_and_plot_draws_the_weights(tmp_path):

@@ -194,6 +194,18 @@ def attention(q, k, v, blocked=None) -> tuple:
             f"attention: expected q (..., Tq, d), k (..., Tk, d), v (..., Tk, dv); "
             f"got {shape_str(q.shape)}, {shape_str(k.shape)}, {shape_str(v.shape)}."
         )
+    if blocked is not None:
+        blocked = np.asarray(getattr(blocked, "data", blocked), bool)
+        scores = (*q.shape[:-1], k.shape[-2])
+        try:
+            fits = np.broadcast_shapes(blocked.shape, scores) == scores
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ShapeError(
+                f"attention: blocked {shape_str(blocked.shape)} must broadcast to "
+                f"the scores' shape (..., Tq, Tk) = {shape_str(scores)}."
+            )
     y, w = kernels.attention_forward(q.data, k.data, v.data, blocked)
 
     def backward(g):

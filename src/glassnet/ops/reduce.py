@@ -242,9 +242,7 @@ def prod(x, axis=None, keepdims=False) -> Tensor:
         rest = np.prod(np.where(zero, 1, x.data), axis=axes, keepdims=True)
         others = np.zeros_like(x.data)
         np.divide(rest, x.data, out=others, where=~zero & (zeros == 0))
-        others[zero & (zeros == 1)] = np.broadcast_to(rest, x.shape)[
-            zero & (zeros == 1)
-        ]
+        others = np.where(zero & (zeros == 1), rest, others)
         return (g.reshape(kept.shape) * others,)
 
     out = kept if keepdims else np.squeeze(kept, axis=axes)
