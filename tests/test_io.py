@@ -42,6 +42,7 @@ EXAMPLES = {
     "BatchNorm1D": {"num_features": 3, "momentum": 0.2},
     "BatchNorm2D": {"num_features": 2, "eps": 1e-3, "affine": False},
     "LayerNorm": {"normalized_shape": [2, 3], "elementwise_affine": True},
+    "MultiHeadAttention": {"embed_dim": 6, "num_heads": 3, "causal": True},
 }
 NO_ARGUMENTS = {"Sigmoid", "Tanh", "ReLU", "Identity", "Flatten", "GlobalAveragePool2D"}
 

@@ -150,6 +150,10 @@ CASES = {
         ("last", nn.LayerNorm(6), (4, 6), _floats((4, 6))),
         ("two-axes", nn.LayerNorm([3, 4], eps=1e-3), (3, 4), _floats((3, 4))),
     ],
+    "MultiHeadAttention": [
+        ("causal", nn.MultiHeadAttention(8, 2, causal=True), None, _floats((5, 8))),
+        ("no-bias", nn.MultiHeadAttention(6, 3, bias=False), None, _floats((1, 6))),
+    ],
 }
 
 

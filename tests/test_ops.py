@@ -488,3 +488,229 @@ def test_linear(data, lead, n_in, n_out, bias):
         check(ops.linear, lambda v, W, c: v @ W + c, x, w, b)
     else:
         check(ops.linear, lambda v, W: v @ W, x, w)
+
+
+# --- ops for custom layers (issue 18, item 11) -------------------------------------
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+@given(case=array_and_axis(), keepdims=st.booleans(), ddof=st.integers(0, 1))
+def test_var_std(name, case, keepdims, ddof):
+    x, axis = case
+    axes = range(x.ndim) if axis is None else np.atleast_1d(axis)
+    assume(np.prod([x.shape[a] for a in axes]) > ddof)  # else: the error below
+    # Distinct values: std's derivative does not exist where all values are equal.
+    x = x + np.arange(x.size).reshape(x.shape) * 0.37
+    ref = getattr(np, name)
+    check(
+        lambda t: getattr(t, name)(axis=axis, ddof=ddof, keepdims=keepdims),
+        lambda v: ref(v, axis=axis, ddof=ddof, keepdims=keepdims),
+        x,
+    )
+
+
+def test_var_std_errors_and_constant_input():
+    x = gn.tensor(np.full((2, 3), 4.0), requires_grad=True, dtype=np.float64)
+    x.std(axis=1).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.zeros((2, 3)))  # 0, not 0/0 = NaN
+    with pytest.raises(gn.errors.ShapeError, match=r"var: needs more than ddof=1"):
+        gn.tensor(np.ones((3, 1))).var(axis=1, ddof=1)
+    with pytest.raises(gn.errors.ShapeError, match=r"std: ddof must be an integer"):
+        x.std(ddof=-1)
+
+
+@given(case=array_and_axis(), keepdims=st.booleans(), data=st.data())
+def test_prod_with_zeros(case, keepdims, data):
+    """Exact zeros are drawn often: none, one or several in a slice."""
+    x, axis = case
+    zeros = data.draw(arrays(x.shape, st.sampled_from([0.0, 1.0])))
+    x = x * zeros
+    check(
+        lambda t: t.prod(axis=axis, keepdims=keepdims),
+        lambda v: np.prod(v, axis=axis, keepdims=keepdims),
+        x,
+    )
+
+
+def test_prod_gradient_at_zeros_is_the_product_of_the_others():
+    x = gn.tensor(
+        [[2.0, 0.0, 3.0], [0.0, 5.0, 0.0], [2.0, 3.0, 4.0]], requires_grad=True
+    )
+    x.prod(axis=1).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[0, 6, 0], [0, 0, 0], [12, 8, 6]])
+
+
+@given(case=array_and_axis())
+def test_cumsum(case):
+    x, axis = case
+    axis = -1 if axis is None or isinstance(axis, tuple) else axis
+    check(lambda t: t.cumsum(axis), lambda v: np.cumsum(v, axis=axis), x)
+
+
+@given(case=array_and_axis(), keepdims=st.booleans())
+def test_logsumexp(case, keepdims):
+    x, axis = case
+    axes = axis if axis is None or isinstance(axis, tuple) else (axis,)
+
+    def ref(v):
+        m = v.max(axis=axes, keepdims=True)
+        out = np.log(np.exp(v - m).sum(axis=axes, keepdims=True)) + m
+        return out if keepdims else np.squeeze(out, axis=axes)
+
+    check(lambda t: t.logsumexp(axis=axis, keepdims=keepdims), ref, x)
+
+
+def test_logsumexp_is_stable():
+    x = gn.tensor([[1000.0, 1000.0], [-1000.0, -1000.0], [-np.inf, -np.inf]])
+    np.testing.assert_allclose(
+        x.logsumexp(axis=1).data, [1000 + np.log(2), -1000 + np.log(2), -np.inf]
+    )
+
+
+@pytest.mark.parametrize("name", ["sin", "cos"])
+@given(x=arrays(small_shapes))
+def test_sin_cos(name, x):
+    check(lambda t: getattr(t, name)(), getattr(np, name), x)
+
+
+@given(x=arrays(hnp.array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=3)))
+def test_squeeze_unsqueeze(x):
+    check(lambda t: t.squeeze(), np.squeeze, x)
+    ones = tuple(i - x.ndim for i, n in enumerate(x.shape) if n == 1)  # negative axes
+    check(lambda t: t.squeeze(ones), lambda v: np.squeeze(v, axis=ones), x)
+    for axis in range(-x.ndim - 1, x.ndim + 1):
+        check(
+            lambda t, a=axis: t.unsqueeze(a), lambda v, a=axis: np.expand_dims(v, a), x
+        )
+
+
+def test_squeeze_refuses_a_wide_axis():
+    with pytest.raises(gn.errors.ShapeError, match=r"axis 1 .* has size 3"):
+        gn.tensor(np.ones((1, 3))).squeeze(1)
+
+
+@given(case=array_and_axis())
+def test_flip(case):
+    x, axis = case
+    check(lambda t: t.flip(axis), lambda v: np.flip(v, axis), x)
+
+
+@given(x=arrays(hnp.array_shapes(min_dims=1, max_dims=3, max_side=3)), data=st.data())
+def test_pad(x, data):
+    widths = data.draw(
+        st.lists(
+            st.tuples(st.integers(0, 2), st.integers(0, 2)),
+            min_size=x.ndim,
+            max_size=x.ndim,
+        )
+    )
+    value = data.draw(finite)
+    check(
+        lambda t: ops.pad(t, widths, value),
+        lambda v: np.pad(v, widths, constant_values=value),
+        x,
+    )
+    check(lambda t: ops.pad(t, 1), lambda v: np.pad(v, 1), x)
+
+
+def test_pad_errors():
+    with pytest.raises(gn.errors.ShapeError, match=r"pad: pad_width must be"):
+        ops.pad(gn.tensor(np.ones((2, 2))), [(1, -1), (0, 0)])
+
+
+def _torch_gather(x, axis, index):
+    """torch.gather's definition, slot by slot."""
+    out = np.empty(index.shape)
+    for slot in np.ndindex(index.shape):
+        src = list(slot)
+        src[axis] = index[slot]
+        out[slot] = x[tuple(src)]
+    return out
+
+
+@given(x=arrays(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4)), data=st.data())
+def test_gather(x, data):
+    axis = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    shape = [data.draw(st.integers(1, n)) for n in x.shape]  # may be shorter
+    shape[axis] = data.draw(st.integers(1, 5))  # may repeat slots
+    n = x.shape[axis]
+    index = data.draw(hnp.arrays(np.int64, shape, elements=st.integers(0, n - 1)))
+    check(lambda t: t.gather(axis, index), lambda v: _torch_gather(v, axis, index), x)
+
+
+def test_gather_errors():
+    x = gn.tensor(np.ones((2, 3)))
+    with pytest.raises(gn.errors.ShapeError, match=r"values must lie in \[-3, 3\)"):
+        x.gather(1, np.array([[0, 3]]))
+    with pytest.raises(gn.errors.ShapeError, match=r"integer array with the input's 2"):
+        x.gather(1, np.array([0, 1]))
+
+
+@st.composite
+def einsum_cases(draw):
+    """A spec of 1-3 operands over letters a-e: contractions, outer products,
+    letters summed away inside one operand, implicit and explicit output."""
+    sizes = {c: draw(st.integers(1, 3)) for c in "abcde"}
+    n = draw(st.integers(1, 3))
+    ins = [
+        "".join(draw(st.permutations("abcde"))[: draw(st.integers(0, 3))])
+        for _ in range(n)
+    ]
+    used = sorted(set("".join(ins)))
+    if draw(st.booleans()):
+        out = "".join(draw(st.permutations(used))[: draw(st.integers(0, len(used)))])
+        spec = ",".join(ins) + "->" + out
+    else:
+        spec = ",".join(ins)
+    values = [draw(arrays(tuple(sizes[c] for c in s))) for s in ins]
+    return spec, values
+
+
+@given(case=einsum_cases())
+def test_einsum(case):
+    spec, values = case
+    check(lambda *ts: ops.einsum(spec, *ts), lambda *vs: np.einsum(spec, *vs), *values)
+
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        ("ii->i", "repeated within one operand"),
+        ("...i->i", "ellipsis"),
+        ("ij->k", "output letters"),
+        ("ij,jk", "2 operand subscripts for 1 operands"),
+        ("ijk", "name 3 axes but the operand has shape"),
+    ],
+)
+def test_einsum_errors(spec, match):
+    with pytest.raises(gn.errors.ShapeError, match=match):
+        ops.einsum(spec, gn.tensor(np.ones((2, 2))))
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+@given(case=array_and_axis(), keepdims=st.booleans())
+def test_argmax_argmin_have_no_gradient(name, case, keepdims):
+    x, axis = case
+    axis = axis[0] if isinstance(axis, tuple) else axis
+    t = gn.tensor(x, requires_grad=True, dtype=np.float64)
+    got = getattr(t, name)(axis=axis, keepdims=keepdims)
+    np.testing.assert_array_equal(
+        got.data, getattr(np, name)(x, axis=axis, keepdims=keepdims)
+    )
+    assert got.dtype.kind == "i" and not got.requires_grad
+
+
+def test_new_ops_keep_float32_forward_and_backward():
+    x = gn.tensor(
+        np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True, dtype=np.float32
+    )
+    outs = [
+        x.var(ddof=1), x.std(axis=0), x.prod(axis=1), x.cumsum(0), x.logsumexp(-1),
+        x.sin(), x.cos(), x.unsqueeze(0).squeeze(), x.flip(), ops.pad(x, 1, 2.0),
+        x.gather(1, np.array([[0], [2]])), ops.einsum("ij,j->i", x, np.ones(3)),
+    ]  # fmt: skip
+    for y in outs:
+        assert y.dtype == np.float32
+        x.grad = None
+        y.sum().backward()
+        assert x.grad.dtype == np.float32

@@ -411,6 +411,27 @@ class Tensor:
     def min(self, axis=None, keepdims=False):
         return _rd.min(self, axis, keepdims)
 
+    def var(self, axis=None, ddof=0, keepdims=False):
+        return _rd.var(self, axis, ddof, keepdims)
+
+    def std(self, axis=None, ddof=0, keepdims=False):
+        return _rd.std(self, axis, ddof, keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        return _rd.prod(self, axis, keepdims)
+
+    def cumsum(self, axis=-1):
+        return _rd.cumsum(self, axis)
+
+    def logsumexp(self, axis=None, keepdims=False):
+        return _rd.logsumexp(self, axis, keepdims)
+
+    def argmax(self, axis=None, keepdims=False):
+        return _rd.argmax(self, axis, keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        return _rd.argmin(self, axis, keepdims)
+
     def softmax(self, axis=-1):
         return _rd.softmax(self, axis)
 
@@ -425,6 +446,18 @@ class Tensor:
 
     def permute(self, *axes):
         return _sh.transpose(self, *axes)
+
+    def squeeze(self, axis=None):
+        return _sh.squeeze(self, axis)
+
+    def unsqueeze(self, axis):
+        return _sh.unsqueeze(self, axis)
+
+    def flip(self, axis=None):
+        return _sh.flip(self, axis)
+
+    def gather(self, axis, index):
+        return _sh.gather(self, axis, index)
 
     @property
     def T(self):
@@ -441,6 +474,12 @@ class Tensor:
 
     def abs(self):
         return _ew.abs(self)
+
+    def sin(self):
+        return _ew.sin(self)
+
+    def cos(self):
+        return _ew.cos(self)
 
     def tanh(self):
         return _ew.tanh(self)

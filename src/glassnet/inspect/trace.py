@@ -71,6 +71,9 @@ class LayerTrace:
     gates : dict or None
         For an LSTM: the forget, input, candidate and output gates and the
         cell state of every step, each (time, hidden) for one sample.
+    attention : numpy.ndarray or None
+        For a MultiHeadAttention: its weights (heads, queries, keys) for one
+        sample (batch first for a batch); each query's row sums to 1.
     """
 
     name: str
@@ -82,6 +85,7 @@ class LayerTrace:
     input_grad: np.ndarray | None = None
     param_grads: dict = field(default_factory=dict)
     gates: dict | None = None
+    attention: np.ndarray | None = None
 
     @property
     def kind(self) -> str:
@@ -203,7 +207,7 @@ def _sample_ndim(model) -> int | None:
         if kind in ("Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAveragePool2D",
                     "BatchNorm2D"):  # fmt: skip
             return 3
-        if kind in ("Conv1D", "RNN", "LSTM"):
+        if kind in ("Conv1D", "RNN", "LSTM", "MultiHeadAttention"):
             return 2
         if kind in ("OneHot", "Embedding"):
             return 1
@@ -265,6 +269,8 @@ def trace(model, x, target=None, loss=None) -> Trace:
             if hasattr(module, "watch_gates")
             else None
         )
+        weights = getattr(module, "attention_weights", None)
+        gates = gates if weights is None else {"attention": weights}
         calls.append((module, inputs, output, _param_copies(module), gates))
 
     watched = [m for _, m in model.named_modules() if hasattr(m, "watch_gates")]
@@ -304,6 +310,12 @@ def trace(model, x, target=None, loss=None) -> Trace:
                 for n, p in module._members()
                 if isinstance(p, Tensor) and p.requires_grad
             }
+            kept = (
+                None
+                if gates is None
+                else {k: (v[0] if not batched else v).copy() for k, v in gates.items()}
+            )
+            attention = kept.pop("attention", None) if kept else None
             records.append(
                 LayerTrace(
                     name=names.get(id(module), "?"),
@@ -318,14 +330,8 @@ def trace(model, x, target=None, loss=None) -> Trace:
                         if want_grads
                         else {}
                     ),
-                    gates=(
-                        None
-                        if gates is None
-                        else {
-                            k: (v[0] if not batched else v).copy()
-                            for k, v in gates.items()
-                        }
-                    ),
+                    gates=kept or None,
+                    attention=attention,
                 )
             )
     finally:
@@ -507,6 +513,12 @@ def _other_line(rec, first, p) -> str:
         )
         more = f", … ({len(y)} maps)" if len(y) > 4 else ""
         return f"each feature matched at every position, {shape}: {maps}{more}"
+    if rec.attention is not None:
+        w = rec.attention[0] if rec.attention.ndim == 4 else rec.attention
+        looks = "; ".join(
+            f"head {h}: {w[h].argmax(-1).tolist()}" for h in range(min(len(w), 4))
+        )
+        return f"attended in {len(w)} heads, {shape}; the key each query looked at most, {looks}"
     if kind in ("RNN", "LSTM"):
         return (
             f"read {x_in.shape[0]} steps, {shape}; last hidden state "

@@ -373,6 +373,17 @@ def _layer_norm(config) -> dict:
     )
 
 
+def _attention(config) -> dict:
+    E = _int(config, "embed_dim", limit="width")
+    H = _int(config, "num_heads", 1, limit="width")
+    if E % H:
+        raise FormatError(f"num_heads {H} must divide embed_dim {E}")
+    _flag(config, "causal", False)
+    bias = _flag(config, "bias", True)
+    biases = {"bias_in": (3 * E,), "bias_out": (E,)} if bias else {}
+    return {"weight_in": (E, 3 * E), "weight_out": (E, E), **biases}
+
+
 def _register_builtins() -> None:
     """glassnet's own layers, in one place."""
     from ..nn import activations, conv, dense, embedding, flatten, pool, recurrent
@@ -403,6 +414,9 @@ def _register_builtins() -> None:
     register_layer(norm.BatchNorm1D, param_shapes=_batch_norm)
     register_layer(norm.BatchNorm2D, param_shapes=_batch_norm)
     register_layer(norm.LayerNorm, param_shapes=_layer_norm)
+    from ..nn import attention
+
+    register_layer(attention.MultiHeadAttention, param_shapes=_attention)
 
 
 _register_builtins()

@@ -315,6 +315,7 @@ def recording(tape: list):
 
 from . import activations, conv, linear, loss, optim, pool, recurrent  # noqa: E402, I001
 from . import dropout, norm  # noqa: E402
+from . import attention, reduce  # noqa: E402, I001
 from . import variants  # noqa: E402  (after the references they are variants of)
 
 sigmoid = _dispatcher("sigmoid")
@@ -335,6 +336,9 @@ rmsprop = _dispatcher("rmsprop")
 adagrad = _dispatcher("adagrad")
 nadam = _dispatcher("nadam")
 radam = _dispatcher("radam")
+logsumexp = _dispatcher("logsumexp")
+attention_forward = _dispatcher("attention")
+attention_backward = _dispatcher("attention_backward")
 
 #: The module-level names and the kernels they call (what :func:`recording` swaps).
 _NAMES = {
@@ -374,4 +378,9 @@ __all__ += [
     "variants",
     "dropout",
     "norm",
+    "reduce",
+    "logsumexp",
+    "attention",
+    "attention_forward",
+    "attention_backward",
 ]

@@ -10,6 +10,7 @@ from .elementwise import (  # noqa: F401
     add,
     astype,
     clip,
+    cos,
     div,
     exp,
     log,
@@ -20,6 +21,7 @@ from .elementwise import (  # noqa: F401
     pow,
     relu,
     sigmoid,
+    sin,
     sqrt,
     step,
     sub,
@@ -27,11 +29,38 @@ from .elementwise import (  # noqa: F401
     where,
 )
 from .conv import conv1d, conv2d  # noqa: F401
-from .linalg import linear, matmul  # noqa: F401
+from .linalg import attention, einsum, linear, matmul  # noqa: F401
 from .pool import avg_pool2d, max_pool2d  # noqa: F401
 from .recurrent import embedding, lstm, rnn  # noqa: F401
-from .reduce import log_softmax, max, mean, min, softmax, sum  # noqa: F401
-from .shape import concatenate, getitem, permute, reshape, split, stack, transpose  # noqa: F401
+from .reduce import (  # noqa: F401
+    argmax,
+    argmin,
+    cumsum,
+    log_softmax,
+    logsumexp,
+    max,
+    mean,
+    min,
+    prod,
+    softmax,
+    std,
+    sum,
+    var,
+)
+from .shape import (  # noqa: F401
+    concatenate,
+    flip,
+    gather,
+    getitem,
+    pad,
+    permute,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    transpose,
+    unsqueeze,
+)
 from .loss import binary_cross_entropy, cross_entropy  # noqa: F401
 from .dropout import dropout  # noqa: F401
 from .norm import batch_norm, layer_norm  # noqa: F401

@@ -182,6 +182,18 @@ def abs(x) -> Tensor:
     return make_result(np.abs(x.data), (x,), lambda g: (g * np.sign(x.data),))
 
 
+def sin(x) -> Tensor:
+    """sin x.  Local derivative: cos x."""
+    x = as_tensor(x)
+    return make_result(np.sin(x.data), (x,), lambda g: (g * np.cos(x.data),))
+
+
+def cos(x) -> Tensor:
+    """cos x.  Local derivative: −sin x."""
+    x = as_tensor(x)
+    return make_result(np.cos(x.data), (x,), lambda g: (-g * np.sin(x.data),))
+
+
 def tanh(x) -> Tensor:
     """Hyperbolic tangent, squashing into (−1, 1).  Local derivative: 1 − y².
 

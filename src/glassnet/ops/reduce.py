@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from .._validate import shape_str
 from ..errors import ShapeError
 
@@ -169,3 +170,134 @@ def log_softmax(x, axis=-1) -> Tensor:
         return (g - np.exp(y) * g.sum(axis=ax, keepdims=True),)
 
     return make_result(y, (x,), backward)
+
+
+def _moments(op, x, axis, ddof):
+    """(x, x − mean, n − ddof, reduced axes) for var and std, checked."""
+    x = as_tensor(x)
+    axes = normalize_axes(op, axis, x.ndim)
+    if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)) or ddof < 0:
+        raise ShapeError(f"{op}: ddof must be an integer >= 0; got {ddof!r}.")
+    n = int(np.prod([x.shape[ax] for ax in axes]))
+    if n - ddof <= 0:
+        raise ShapeError(
+            f"{op}: needs more than ddof={ddof} values over axis {axis!r}; "
+            f"a tensor of shape {shape_str(x.shape)} has {n} there."
+        )
+    return x, x.data - x.data.mean(axis=axes, keepdims=True), n - int(ddof), axes
+
+
+def var(x, axis=None, ddof=0, keepdims=False) -> Tensor:
+    """Variance Σ(x − mean)² / (n − ddof) over ``axis`` (ddof=1: sample variance).
+
+    Local derivative: 2(x − mean) / (n − ddof) (the mean's own dependence on
+    x drops out, because the deviations sum to 0).
+    """
+    x, centred, dof, axes = _moments("var", x, axis, ddof)
+    kept = np.square(centred).sum(axis=axes, keepdims=True) / dof
+    out = kept if keepdims else np.squeeze(kept, axis=axes)
+    return make_result(
+        out, (x,), lambda g: (g.reshape(kept.shape) * centred * (2.0 / dof),)
+    )
+
+
+def std(x, axis=None, ddof=0, keepdims=False) -> Tensor:
+    """Standard deviation √var over ``axis``.
+
+    Local derivative: (x − mean) / ((n − ddof) · std); where std is 0 (all
+    values equal, where √ has no derivative) it is taken as 0, not 0/0.
+    """
+    x, centred, dof, axes = _moments("std", x, axis, ddof)
+    s = np.sqrt(np.square(centred).sum(axis=axes, keepdims=True) / dof)
+
+    def backward(g):
+        scale = np.zeros(s.shape, s.dtype)
+        np.divide(g.reshape(s.shape), s * dof, out=scale, where=s > 0)
+        return (centred * scale,)
+
+    return make_result(s if keepdims else np.squeeze(s, axis=axes), (x,), backward)
+
+
+def prod(x, axis=None, keepdims=False) -> Tensor:
+    """Product of the values over ``axis``.
+
+    Local derivative: the product of the *other* values in the slice. As y/x
+    it would divide by zero, so zeros are counted: with none in the slice it
+    is y/x; with one, that zero's slot gets the product of the rest and the
+    other slots 0; with two or more, every slot gets 0.
+
+    >>> import glassnet as gn
+    >>> x = gn.tensor([2.0, 0.0, 3.0], requires_grad=True)
+    >>> x.prod().backward()
+    >>> x.grad
+    array([0., 6., 0.], dtype=float32)
+    """
+    x = as_tensor(x)
+    axes = normalize_axes("prod", axis, x.ndim)
+    kept = np.prod(x.data, axis=axes, keepdims=True)
+
+    def backward(g):
+        zero = x.data == 0
+        zeros = zero.sum(axis=axes, keepdims=True)
+        rest = np.prod(np.where(zero, 1, x.data), axis=axes, keepdims=True)
+        others = np.zeros_like(x.data)
+        np.divide(rest, x.data, out=others, where=~zero & (zeros == 0))
+        others = np.where(zero & (zeros == 1), rest, others)
+        return (g.reshape(kept.shape) * others,)
+
+    out = kept if keepdims else np.squeeze(kept, axis=axes)
+    return make_result(out, (x,), backward)
+
+
+def cumsum(x, axis=-1) -> Tensor:
+    """Running sum along ``axis``: y_i = x_0 + ... + x_i.
+
+    Local derivative: x_i feeds every y_j with j >= i, so its gradient is
+    the running sum of g taken from the end (reverse, cumsum, reverse).
+    """
+    x = as_tensor(x)
+    ax = _check_axis("cumsum", x, axis)
+    rev = (slice(None),) * ax + (slice(None, None, -1),)
+    out = np.cumsum(x.data, axis=ax)
+    return make_result(out, (x,), lambda g: (np.cumsum(g[rev], axis=ax)[rev],))
+
+
+def logsumexp(x, axis=None, keepdims=False) -> Tensor:
+    """y = log Σ e^x over ``axis``, stably: :func:`glassnet.kernels.reduce.logsumexp`.
+
+    Local derivative: e^(x − y), the softmax of x over the same axes.
+    """
+    x = as_tensor(x)
+    axes = normalize_axes("logsumexp", axis, x.ndim)
+    if x.size == 0:
+        raise ShapeError(
+            f"logsumexp: cannot reduce an empty tensor of shape {shape_str(x.shape)}."
+        )
+    y = kernels.logsumexp(x.data, axes)
+    out = y if keepdims else np.squeeze(y, axis=axes)
+    return make_result(out, (x,), lambda g: (g.reshape(y.shape) * np.exp(x.data - y),))
+
+
+def _arg(op, pick, x, axis, keepdims) -> Tensor:
+    x = as_tensor(x)
+    if x.size == 0:
+        raise ShapeError(
+            f"{op}: cannot search an empty tensor of shape {shape_str(x.shape)}."
+        )
+    if axis is not None:
+        axis = _check_axis(op, x, axis)
+    return Tensor(np.asarray(pick(x.data, axis=axis, keepdims=keepdims)))
+
+
+def argmax(x, axis=None, keepdims=False) -> Tensor:
+    """Index of the largest value along ``axis`` (in the flattened tensor for None).
+
+    Returns an integer Tensor with ``requires_grad=False``: an index has no
+    derivative, so no gradient flows back through it. Ties give the first.
+    """
+    return _arg("argmax", np.argmax, x, axis, keepdims)
+
+
+def argmin(x, axis=None, keepdims=False) -> Tensor:
+    """Index of the smallest value along ``axis``; no gradient, as :func:`argmax`."""
+    return _arg("argmin", np.argmin, x, axis, keepdims)

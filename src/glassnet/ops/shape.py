@@ -179,3 +179,89 @@ def split(x, indices_or_sections, axis=0) -> list:
         index = (slice(None),) * ax + (slice(start, stop),)
         pieces.append(getitem(x, index))
     return pieces
+
+
+def squeeze(x, axis=None) -> Tensor:
+    """Drop size-1 axes (all of them, or those in ``axis``).  Backward: reshape back."""
+    x = as_tensor(x)
+    axes = normalize_axes("squeeze", axis, x.ndim)
+    if axis is None:
+        axes = tuple(ax for ax in axes if x.shape[ax] == 1)
+    wide = [ax for ax in axes if x.shape[ax] != 1]
+    if wide:
+        raise ShapeError(
+            f"squeeze: axis {wide[0]} of a tensor of shape {shape_str(x.shape)} has "
+            f"size {x.shape[wide[0]]}; only size-1 axes can be dropped."
+        )
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def unsqueeze(x, axis) -> Tensor:
+    """Insert a size-1 axis at ``axis`` of the result (-1: last).  Backward: reshape back."""
+    x = as_tensor(x)
+    ax = normalize_axes("unsqueeze", axis, x.ndim + 1)[0]
+    return reshape(x, x.shape[:ax] + (1,) + x.shape[ax:])
+
+
+def flip(x, axis=None) -> Tensor:
+    """Reverse the order along ``axis`` (all axes for None).  Backward: flip back."""
+    x = as_tensor(x)
+    axes = normalize_axes("flip", axis, x.ndim)
+    return make_result(np.flip(x.data, axes), (x,), lambda g: (np.flip(g, axes),))
+
+
+def pad(x, pad_width, value=0.0) -> Tensor:
+    """Surround x with ``value`` (constant padding), as ``np.pad(..., 'constant')``.
+
+    ``pad_width`` is an int (every side of every axis), a ``(before, after)``
+    pair (every axis), or one pair per axis. Backward: cut the padded
+    border off the gradient (the border was a constant).
+    """
+    x = as_tensor(x)
+    try:
+        widths = np.broadcast_to(np.asarray(pad_width), (x.ndim, 2))
+    except ValueError:
+        widths = None
+    if widths is None or widths.dtype.kind not in "iu" or np.any(widths < 0):
+        raise ShapeError(
+            f"pad: pad_width must be an int >= 0, a (before, after) pair or one pair "
+            f"per axis of the {x.ndim}-D input; got {pad_width!r}."
+        )
+    out = np.pad(x.data, widths, constant_values=value)
+    inner = tuple(slice(b, b + n) for (b, _), n in zip(widths, x.shape))
+    return make_result(out, (x,), lambda g: (g[inner],))
+
+
+def gather(x, axis, index) -> Tensor:
+    """out[i][j][k] = x[i][index[i][j][k]][k] for axis 1: ``torch.gather``.
+
+    ``index`` is an integer array with x's number of axes; along every other
+    axis it may be shorter than x (those slots of x are not read). Backward:
+    add each gradient into the slot it was read from (``np.add.at``: a slot
+    read twice gets both).
+    """
+    x = as_tensor(x)
+    idx = np.asarray(index.data if isinstance(index, Tensor) else index)
+    ax = normalize_axes("gather", axis, max(x.ndim, 1))[0]
+    bad = idx.dtype.kind not in "iu" or idx.ndim != x.ndim or x.ndim == 0
+    if bad or any(i > n for d, (i, n) in enumerate(zip(idx.shape, x.shape)) if d != ax):
+        raise ShapeError(
+            f"gather: index must be an integer array with the input's {x.ndim} axes, no "
+            f"longer than it except along axis {axis}; got {idx.dtype} "
+            f"{shape_str(idx.shape)} for input {shape_str(x.shape)}."
+        )
+    if idx.size and (idx.min() < -x.shape[ax] or idx.max() >= x.shape[ax]):
+        raise ShapeError(
+            f"gather: index values must lie in [{-x.shape[ax]}, {x.shape[ax]}) for "
+            f"axis {axis} of size {x.shape[ax]}; got {idx.min()} to {idx.max()}."
+        )
+    slots = list(np.indices(idx.shape, sparse=True))
+    slots[ax] = idx
+    slots = tuple(slots)
+
+    def backward(g):
+        grad = np.zeros(x.shape, g.dtype)
+        np.add.at(grad, slots, g)
+        return (grad,)
+
+    return make_result(x.data[slots], (x,), backward)

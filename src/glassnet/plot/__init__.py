@@ -19,11 +19,13 @@ decision regions (2-D)      :func:`decision_regions`
 loss landscapes             :func:`loss_curve` (1-D), :func:`loss_surface` (2-D)
 what networks can learn     :func:`function_families`, :func:`deep_vs_wide`
 LSTM gates                  :func:`lstm_gates`
+attention weights           :func:`attention`
 a blank figure of your own  :func:`new_figure`
 ==========================  ===============================================
 """
 
 from ._style import new_figure  # noqa: F401
+from .attention import attention  # noqa: F401
 from .conv import feature_maps, filters  # noqa: F401
 from .families import deep_vs_wide, function_families  # noqa: F401
 from .landscape import loss_curve, loss_surface  # noqa: F401

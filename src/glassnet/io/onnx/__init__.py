@@ -28,6 +28,9 @@ MaxPool2D, AvgPool2D        MaxPool, AveragePool (count_include_pad=0), ceil_mod
 GlobalAveragePool2D         GlobalAveragePool + Flatten
 Embedding, OneHot           Gather, OneHot (ids as int64)
 RNN, LSTM                   Transpose + RNN / LSTM + Squeeze (+ Transpose)
+MultiHeadAttention          a call of a model-local function (domain ``glassnet``)
+                            whose body is MatMul, Add, Reshape, Transpose, Gather,
+                            Mul, Softmax (+ Range, Greater, Where when causal)
 ==========================  ==========================================================
 
 An LSTM's gates: glassnet keeps them in the order forget, input, candidate,

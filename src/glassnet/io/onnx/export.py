@@ -21,6 +21,7 @@ class _Builder:
         self.elem = onnx.helper.np_dtype_to_tensor_dtype(self.dtype)
         self.nodes, self.inits, self.names = [], [], set()
         self.ids_input = ids_input  # the graph input is int64 symbol ids
+        self.functions = []  # model-local functions (MultiHeadAttention's body)
 
     def _unique(self, name: str) -> str:
         base, k = name, 1
@@ -89,6 +90,8 @@ def _input_shape(layers, input_shape):
             return (layer.in_channels, "length")
         if isinstance(layer, (nn.RNN, nn.LSTM)):
             return ("time", layer.input_size)
+        if isinstance(layer, nn.MultiHeadAttention):
+            return ("time", layer.embed_dim)
         if isinstance(layer, (nn.Embedding, nn.OneHot)):
             return ("time",) if recurrent else ()
         if isinstance(layer, (nn.MaxPool2D, nn.AvgPool2D, nn.GlobalAveragePool2D)):
@@ -259,6 +262,84 @@ def _export_layer_norm(b: _Builder, layer, x, p):
     return b.node(
         "LayerNormalization", [x, scale, bias], p + "LayerNormalization",
         axis=-len(layer.normalized_shape), epsilon=layer.eps,
+ATTENTION_DOMAIN = "glassnet"
+
+
+def _export_attention(b: _Builder, layer, x, p):
+    """One call of a model-local function whose body is standard ONNX nodes:
+
+    MatMul + Add (q|k|v) -> Reshape (B, T, 3, H, d) -> Transpose -> Gather q, k, v
+    -> MatMul q kᵀ -> Mul 1/√d (-> Where −∞ above the diagonal, from Range +
+    Greater, if causal) -> Softmax -> MatMul v -> Transpose -> Reshape -> MatMul
+    + Add. The call carries ``num_heads`` and ``causal`` for import.
+    """
+    helper, E, H = b.helper, layer.embed_dim, layer.num_heads
+    body, n = [], [0]
+    bias = layer.bias_in is not None
+
+    def const(value, dtype=None):
+        arr = np.asarray(value, dtype=b.dtype if dtype is None else dtype)
+        n[0] += 1
+        name = f"c{n[0]}"
+        tensor = b.onnx.numpy_helper.from_array(arr, name)
+        body.append(helper.make_node("Constant", [], [name], value=tensor))
+        return name
+
+    def node(op, inputs, **attrs):
+        n[0] += 1
+        out = f"t{n[0]}_{op}"
+        body.append(helper.make_node(op, list(inputs), [out], **attrs))
+        return out
+
+    i64 = np.int64
+    y = node("MatMul", ["x", "weight_in"])
+    y = node("Add", [y, "bias_in"]) if bias else y
+    y = node("Reshape", [y, const([0, 0, 3, H, E // H], i64)])
+    y = node("Transpose", [y], perm=[2, 0, 3, 1, 4])
+    q, k, v = (node("Gather", [y, const(i, i64)], axis=0) for i in range(3))
+    k = node("Transpose", [k], perm=[0, 1, 3, 2])
+    s = node("Mul", [node("MatMul", [q, k]), const(1 / np.sqrt(E // H))])
+    if layer.causal:
+        t = node("Gather", [node("Shape", ["x"]), const(1, i64)], axis=0)
+        r = node("Range", [const(0, i64), t, const(1, i64)])
+        above = node(
+            "Greater",
+            [
+                node("Unsqueeze", [r, const([0], i64)]),
+                node("Unsqueeze", [r, const([1], i64)]),
+            ],
+        )
+        s = node("Where", [above, const(-np.inf), s])
+    y = node("MatMul", [node("Softmax", [s], axis=-1), v])
+    y = node("Transpose", [y], perm=[0, 2, 1, 3])
+    y = node("MatMul", [node("Reshape", [y, const([0, 0, E], i64)]), "weight_out"])
+    body.append(
+        helper.make_node(
+            "Add" if bias else "Identity", [y, "bias_out"][: 1 + bias], ["y"]
+        )
+    )
+    names = (
+        ["weight_in", "bias_in", "weight_out", "bias_out"]
+        if bias
+        else ["weight_in", "weight_out"]
+    )
+    fname = b._unique("MultiHeadAttention")
+    opset = [helper.make_opsetid("", b.opset)]
+    b.functions.append(
+        helper.make_function(
+            ATTENTION_DOMAIN,
+            fname,
+            ["x", *names],
+            ["y"],
+            body,
+            opset,
+            ["num_heads", "causal"],
+        )
+    )
+    inputs = [x, *(b.const(p + name, getattr(layer, name).data) for name in names)]
+    return b.node(
+        fname, inputs, p + "MultiHeadAttention", domain=ATTENTION_DOMAIN,
+        num_heads=H, causal=int(layer.causal),
     )  # fmt: skip
 
 
@@ -296,6 +377,7 @@ def _exporters() -> dict:
         nn.BatchNorm1D: _export_batch_norm,
         nn.BatchNorm2D: _export_batch_norm,
         nn.LayerNorm: _export_layer_norm,
+        nn.MultiHeadAttention: _export_attention,
     }
 
 
@@ -387,9 +469,11 @@ def to_onnx_model(
         doc_string=repr(model),
     )
     opset_id = onnx.helper.make_opsetid("", opset)
+    domains = [onnx.helper.make_opsetid(ATTENTION_DOMAIN, 1)] if b.functions else []
     proto = onnx.helper.make_model(
         graph,
-        opset_imports=[opset_id],
+        functions=b.functions,
+        opset_imports=[opset_id, *domains],
         producer_name="glassnet",
         producer_version=__version__,
         ir_version=onnx.helper.find_min_ir_version_for([opset_id], True),

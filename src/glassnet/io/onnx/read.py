@@ -45,6 +45,7 @@ _LAYER_OPS = {
     "Div",
     "BatchNormalization",
     "LayerNormalization",
+    "MultiHeadAttention",
 }
 _VALUE_TYPES = None  # TensorProto element types a tensor may hold (set on first use)
 
@@ -625,6 +626,42 @@ def _import_recurrent(g: _Graph, node, x, dtype):
     return [layer], out
 
 
+def _kind(node) -> str:
+    """The node's op type; glassnet's attention functions ('MultiHeadAttention',
+    'MultiHeadAttention_1', ... in domain 'glassnet') all read as one."""
+    if node.domain == "glassnet" and node.op_type.startswith("MultiHeadAttention"):
+        return "MultiHeadAttention"
+    return node.op_type
+
+
+def _import_attention(g: _Graph, node, x, dtype):
+    """glassnet's own export: the call's attributes and weights rebuild the layer
+    (the function's body is not read; onnxruntime runs it)."""
+    from ...errors import ConfigError
+    from ...nn import MultiHeadAttention
+
+    a = g.attrs(node)
+    weights = [g.const(node, i, f"input {i}") for i in range(1, len(node.input))]
+    E = weights[0].shape[0] if weights and weights[0].ndim == 2 else 0
+    shapes = [(E, 3 * E), (3 * E,), (E, E), (E,)]
+    shapes = shapes if len(weights) == 4 else shapes[::2]
+    if [w.shape for w in weights] != shapes or "num_heads" not in a:
+        g.fail(
+            node,
+            "a MultiHeadAttention call needs num_heads and weights shaped "
+            f"(E, 3E), [(3E,),] (E, E)[, (E,)]; got {[w.shape for w in weights]}.",
+        )
+    try:
+        layer = MultiHeadAttention(
+            E, a["num_heads"], bool(a.get("causal", 0)), bias=len(weights) == 4
+        )
+    except ConfigError as e:
+        g.fail(node, str(e))
+    for p, w in zip([n for n, _ in layer.named_parameters()], weights):
+        _set(getattr(layer, p), w, dtype)
+    return [layer], node.output[0]
+
+
 def _import_simple(cls_name: str, **kwargs):
     def importer(g: _Graph, node, x, dtype):
         from ... import nn
@@ -734,6 +771,7 @@ _IMPORTERS = {
     "Dropout": _import_dropout,
     "BatchNormalization": _import_batch_norm,
     "LayerNormalization": _import_layer_norm,
+    "MultiHeadAttention": _import_attention,
 }
 
 
@@ -957,7 +995,7 @@ def read_onnx(path, *, max_bytes: int = MAX_BYTES):
         )
     g = _Graph(onnx, proto, where)
     chain = _walk_ops(g)
-    unsupported = [n for n in chain if n.op_type not in _LAYER_OPS]
+    unsupported = [n for n in chain if _kind(n) not in _LAYER_OPS]
     if unsupported:
         raise FormatError(
             f"{where}: operators glassnet has no layer for: "
@@ -987,7 +1025,7 @@ def read_onnx(path, *, max_bytes: int = MAX_BYTES):
                 layout.then(g, node)
             x = node.output[0]
             continue
-        importer = _IMPORTERS.get(node.op_type)
+        importer = _IMPORTERS.get(_kind(node))
         if importer is None:
             g.fail(
                 node,
