@@ -262,6 +262,9 @@ def _export_layer_norm(b: _Builder, layer, x, p):
     return b.node(
         "LayerNormalization", [x, scale, bias], p + "LayerNormalization",
         axis=-len(layer.normalized_shape), epsilon=layer.eps,
+    )  # fmt: skip
+
+
 ATTENTION_DOMAIN = "glassnet"
 
 
