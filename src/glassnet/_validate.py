@@ -259,7 +259,9 @@ def check_padding(where: str, padding, ndim: int = 2):
     return to_pair(where, "padding", padding, minimum=0)
 
 
-def check_conv_input(where: str, x_shape, w_shape, pads, spatial: int) -> None:
+def check_conv_input(
+    where: str, x_shape, w_shape, pads, spatial: int, dilation=(1, 1), groups=1
+) -> None:
     """Raise ShapeError naming ``where`` when ``x`` cannot be convolved with ``w``."""
     layout = "(batch, channels, time)"
     if spatial == 2:
@@ -275,13 +277,13 @@ def check_conv_input(where: str, x_shape, w_shape, pads, spatial: int) -> None:
             f"{where} expected a {spatial + 2}-D input {layout}; got shape "
             f"{shape_str(x_shape)} ({len(x_shape)}-D).{hint}"
         )
-    if x_shape[1] != w_shape[1]:
+    if x_shape[1] != w_shape[1] * groups:
         raise ShapeError(
-            f"{where} expected input with {w_shape[1]} channel(s) on axis 1; got shape "
-            f"{shape_str(x_shape)}, which has {x_shape[1]}."
+            f"{where} expected input with {w_shape[1] * groups} channel(s) on axis 1; "
+            f"got shape {shape_str(x_shape)}, which has {x_shape[1]}."
         )
     sizes = x_shape[2:]
-    filt = w_shape[2:]
+    filt = [d * (k - 1) + 1 for d, k in zip(dilation[-spatial:], w_shape[2:])]
     padded = [s + p0 + p1 for s, (p0, p1) in zip(sizes, pads[-spatial:])]
     if any(k > p for k, p in zip(filt, padded)):
         k_txt = "x".join(map(str, filt))

@@ -2,7 +2,7 @@
 
 from . import init  # noqa: F401
 from .activations import Identity, ReLU, Sigmoid, Softmax, Step, Tanh  # noqa: F401
-from .conv import Conv1D, Conv2D  # noqa: F401
+from .conv import Conv1D, Conv2D, ConvTranspose2D  # noqa: F401
 from .dense import Dense  # noqa: F401
 from .embedding import Embedding, OneHot  # noqa: F401
 from .flatten import Flatten  # noqa: F401
