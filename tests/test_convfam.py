@@ -330,3 +330,76 @@ def test_summary_trace_and_plots_understand_the_new_layers(tmp_path, rng):
     maps = gn.trace(model, rng.standard_normal((1, 1, 8, 8))).layers[4].output
     feature_maps(maps, path=tmp_path / "m.png")
     assert (tmp_path / "f.png").stat().st_size > 0 and (tmp_path / "m.png").exists()
+
+
+# --- ONNX beyond the one-layer cases of test_onnx.py ---------------------------------
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+
+def _ort(path, x):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {"input": x.astype(np.float32)})[0]
+
+
+@pytest.mark.filterwarnings("ignore::glassnet.errors.UntrainedModelWarning")
+@pytest.mark.parametrize(
+    "size, ops",
+    [
+        ((2, 3), ["AveragePool"]),
+        ((3, 4), ["MatMul", "MatMul"]),
+        (1, ["GlobalAveragePool"]),
+    ],
+)
+def test_adaptive_avg_pool_exports_as_what_onnx_has(size, ops, tmp_path, rng):
+    model = nn.Sequential(nn.Conv2D(1, 2, 3, padding=1), nn.AdaptiveAvgPool2D(size))
+    path = gn.export_onnx(model, tmp_path / "a.onnx", input_shape=(1, 6, 9))
+    assert [n.op_type for n in onnx.load(path).graph.node][1:] == ops
+    x = rng.standard_normal((3, 1, 6, 9)).astype(np.float32)
+    np.testing.assert_allclose(
+        _ort(path, x), gn.predict(model, x), rtol=1e-5, atol=1e-6
+    )
+    if size != 1:  # the 1x1 form needs no sizes; the others do
+        with pytest.raises(ConfigError, match="pass input_shape=.*with sizes"):
+            gn.export_onnx(model, tmp_path / "b.onnx")
+
+
+@pytest.mark.filterwarnings("ignore::glassnet.errors.UntrainedModelWarning")
+def test_dilated_same_exports_explicit_pads_or_says_why_not(tmp_path, rng):
+    model = nn.Sequential(nn.Conv2D(2, 2, 3, padding="same", dilation=(2, 3)), seed=0)
+    path = gn.export_onnx(model, tmp_path / "d.onnx")
+    x = rng.standard_normal((2, 2, 7, 8)).astype(np.float32)
+    np.testing.assert_allclose(
+        _ort(path, x), gn.predict(model, x), rtol=1e-5, atol=1e-6
+    )
+    strided = nn.Sequential(nn.Conv2D(2, 2, 3, 2, padding="same", dilation=2))
+    with pytest.raises(ConfigError, match="dilated 'same' convolution with stride > 1"):
+        gn.export_onnx(strided, tmp_path / "e.onnx")
+    sized = nn.Sequential(nn.Upsample(size=(5, 5)))
+    with pytest.raises(ConfigError, match="opset 18 or newer"):
+        gn.export_onnx(sized, tmp_path / "f.onnx", input_shape=(1, 3, 3), opset=17)
+
+
+def test_pytorch_style_resize_and_padded_average_import(tmp_path, rng):
+    """What torch.onnx writes for F.interpolate(..., 'bilinear') (scales, and
+    pytorch_half_pixel) and for AvgPool2d's default count_include_pad=True."""
+    h = onnx.helper
+    x = h.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["N", 2, 4, 5])
+    y = h.make_tensor_value_info("output", onnx.TensorProto.FLOAT, None)
+    scales = onnx.numpy_helper.from_array(np.array([1, 1, 2, 3], np.float32), "s")
+    nodes = [
+        h.make_node("Resize", ["input", "", "s"], ["r"], mode="linear",
+                    coordinate_transformation_mode="pytorch_half_pixel"),
+        h.make_node("AveragePool", ["r"], ["output"], kernel_shape=[3, 3],
+                    pads=[1, 1, 1, 1], strides=[2, 2], count_include_pad=1),
+    ]  # fmt: skip
+    graph = h.make_graph(nodes, "torch", [x], [y], [scales])
+    proto = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    onnx.save(proto, tmp_path / "t.onnx")
+    model = gn.import_onnx(tmp_path / "t.onnx")
+    assert repr(model[0]) == "Upsample(x2x3, bilinear)"
+    assert model[1].count_include_pad
+    xs = rng.standard_normal((2, 2, 4, 5)).astype(np.float32)
+    np.testing.assert_allclose(
+        gn.predict(model, xs), _ort(tmp_path / "t.onnx", xs), rtol=1e-5, atol=1e-6
+    )
