@@ -10,7 +10,9 @@ Row i of A says which input pixels output i is made of, and with what
 weights: one 1 (nearest), two weights adding to 1 (linear), or 1/count over
 a bin (adaptive average). The matrix builders below are the formulas, in
 PyTorch's conventions; :func:`resample2d` applies them. Local derivative:
-x → the same matrices transposed, dx = A_hᵀ · g · A_w.
+x → the same matrices transposed, dx = A_hᵀ · g · A_w. (The products also
+multiply every pixel by the matrices' zeros: one infinite or NaN pixel makes
+the whole output map NaN, where PyTorch's gathers keep it local.)
 """
 
 from __future__ import annotations
