@@ -112,10 +112,10 @@ def conv2d(
     dilation=(1, 1),
     groups=1,
 ):
-    """y[n, o, i, j] = b[o] + Σ_{c,a,b'} W[o,c,a,b'] · x_p[n, c, i·sh + a·dh, j·sw + b'·dw].
+    """y[n, o, i, j] = b[o] + Σ_{c,a,b'} W[o, c, a, b'] · x_p[n, c, i', j'].
 
-    x_p is x with ``pads`` zeros around each map; c runs over the input
-    channels of o's group. As one product: every patch of x_p is a row of the
+    i' = i·sh + a·dh and j' = j·sw + b'·dw; x_p is x with ``pads`` zeros
+    around each map; c runs over the input channels of o's group. As one product: every patch of x_p is a row of the
     patch matrix P (N·oh·ow, C·fh·fw), and y = P @ W₂ᵀ + b with W₂ the filters
     as (O, C·fh·fw) -- per group, with P's and W₂'s columns of that group.
     ``saved``: a dict a faster variant may fill with what its backward

@@ -60,8 +60,9 @@ def linear_matrix(n_in: int, n_out: int, align_corners: bool) -> np.ndarray:
 
 
 def adaptive_avg_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in): output i averages inputs ⌊i·n_in/n_out⌋ .. ⌈(i+1)·n_in/n_out⌉ - 1
-    (PyTorch's bins: they cover the map, and overlap when n_out > n_in)."""
+    """(n_out, n_in): output i averages the inputs from ⌊i·n_in/n_out⌋ to
+    ⌈(i+1)·n_in/n_out⌉ - 1 (PyTorch's bins: they cover the map, and overlap
+    when n_out > n_in)."""
     a = np.zeros((n_out, n_in))
     for i in range(n_out):
         lo, hi = i * n_in // n_out, -(-(i + 1) * n_in // n_out)

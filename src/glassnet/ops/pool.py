@@ -118,7 +118,8 @@ def resample(x: Tensor, rows: np.ndarray, cols: np.ndarray, where: str) -> Tenso
     if x.ndim != 4:
         raise ShapeError(
             f"{where} expected a 4-D input (batch, channels, height, width); got "
-            f"shape {shape_str(x.shape)}.{' Add a batch axis (x[None]).' if x.ndim == 3 else ''}"
+            f"shape {shape_str(x.shape)}."
+            + (" Add a batch axis (x[None])." if x.ndim == 3 else "")
         )
     xd = x.data if x.data.dtype.kind == "f" else x.data.astype(np.float32)
     rows, cols = rows.astype(xd.dtype), cols.astype(xd.dtype)

@@ -426,8 +426,11 @@ def _import_resize(g: _Graph, node, x, dtype):
         if how != "pytorch_half_pixel" or min(size) > 1:
             up = Upsample(size=size, mode=kind, align_corners=corners)
             return [up], node.output[0]
-    g.fail(node, "Resize must scale the last two axes by whole factors >= 1 (scales "
-           "[1, 1, s, s]) or give their sizes; glassnet's Upsample does those.")  # fmt: skip
+    g.fail(
+        node,
+        "Resize must scale the last two axes by whole factors >= 1 (scales "
+        "[1, 1, s, s]) or give their sizes; glassnet's Upsample does those.",
+    )
 
 
 def _import_pool(g: _Graph, node, x, dtype):
