@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_padding, check_positive, to_pair
-from ..ops.conv import check_groups, check_output_padding, conv_nd, conv_transpose_nd
+from .._validate import (
+    check_groups,
+    check_output_padding,
+    check_padding,
+    check_positive,
+    to_pair,
+)
+from ..ops.conv import conv_nd, conv_transpose_nd
 from ..tensor import Tensor
 from . import init as initializers
 from .module import Module

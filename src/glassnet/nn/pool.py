@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .._validate import check_ndim, check_pool_args, to_pair
-from ..ops.pool import adaptive_avg_pool2d, check_pool1d_args, pool2d
+from .._validate import check_ndim, check_pool1d_args, check_pool_args, to_pair
+from ..ops.pool import adaptive_avg_pool2d, pool2d
 from ..ops.reduce import max, mean  # noqa: A004  (the op, not the builtin)
 from .module import Module
 

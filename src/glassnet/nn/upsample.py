@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..ops.pool import check_upsample_args, upsample
+from .._validate import check_upsample_args
+from ..ops.pool import upsample
 from .module import Module
 
 

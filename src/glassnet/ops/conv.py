@@ -25,6 +25,8 @@ from .. import kernels
 from .._validate import (
     check_conv_input,
     check_conv_weights,
+    check_groups,
+    check_output_padding,
     check_padding,
     is_int,
     shape_str,
@@ -128,22 +130,6 @@ def _extra(dilation, groups) -> dict:
     layouts decline when they are given)."""
     extra = {} if tuple(dilation) == (1, 1) else {"dilation": tuple(dilation)}
     return extra if groups == 1 else {**extra, "groups": groups}
-
-
-def check_groups(where: str, groups, **channels) -> int:
-    """``groups`` as an int that divides every channel count given."""
-    if not (is_int(groups) and groups >= 1):
-        raise ConfigError(
-            f"{where}: groups must be a positive integer; got {groups!r}."
-        )
-    bad = {k: v for k, v in channels.items() if v % groups}
-    if bad:
-        counts = " and ".join(f"{k} ({v})" for k, v in channels.items())
-        raise ConfigError(
-            f"{where}: groups={groups} must divide {counts}; each group convolves "
-            "in_channels/groups maps into out_channels/groups."
-        )
-    return int(groups)
 
 
 def conv_transpose_nd(
@@ -362,15 +348,3 @@ def conv_transpose2d(
     return conv_transpose_nd(
         x, weight, bias, stride, padding, output_padding, dilation, groups, where
     )
-
-
-def check_output_padding(where: str, output_padding, stride: tuple) -> tuple:
-    """``output_padding`` as a pair, each smaller than the stride on its axis."""
-    pair = to_pair(where, "output_padding", output_padding, minimum=0)
-    if any(q >= s for q, s in zip(pair, stride)):
-        raise ConfigError(
-            f"{where}: output_padding {pair} must be smaller than the stride "
-            f"{stride} on each axis (PyTorch also allows it below the dilation; "
-            "glassnet does not, so that the layer stays conv2d's exact adjoint)."
-        )
-    return pair

@@ -17,8 +17,14 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from .._validate import check_pool_args, is_int, shape_str, to_pair
-from ..errors import ConfigError, ShapeError
+from .._validate import (
+    check_pool1d_args,
+    check_pool_args,
+    check_upsample_args,
+    shape_str,
+    to_pair,
+)
+from ..errors import ShapeError
 from ..kernels import resample as resample_kernels
 from ..kernels.pool import pool_output_size
 from ..tensor import Tensor, as_tensor, is_grad_enabled, make_result
@@ -192,22 +198,6 @@ def avg_pool2d(
     return pool2d(as_tensor(x), "avg", *geometry, bool(count_include_pad))
 
 
-def check_pool1d_args(where: str, kernel_size, stride, padding) -> tuple:
-    """(window, stride, padding) of a 1-D pool as the (1, k), (1, s), (0, p) pairs
-    of 2-D pooling on maps of height 1."""
-    for name, v in (("kernel_size", kernel_size), ("stride", stride)):
-        if v is not None and not (is_int(v) and v >= 1):
-            raise ConfigError(f"{where}: {name} must be a positive integer; got {v!r}.")
-    stride = kernel_size if stride is None else stride
-    if not (is_int(padding) and 0 <= padding < kernel_size):
-        raise ConfigError(
-            f"{where}: padding must be an integer from 0 to kernel_size - 1 "
-            f"({kernel_size - 1}), so that every window covers a real value; "
-            f"got {padding!r}."
-        )
-    return (1, int(kernel_size)), (1, int(stride)), (0, int(padding))
-
-
 def max_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False) -> Tensor:
     """:func:`max_pool2d` along time: (batch, channels, length) -> (.., out_length).
 
@@ -251,26 +241,6 @@ def adaptive_avg_pool2d(x, output_size, where="adaptive_avg_pool2d") -> Tensor:
     rows = resample_kernels.adaptive_avg_matrix(x.shape[-2], h) if x.ndim == 4 else None
     cols = resample_kernels.adaptive_avg_matrix(x.shape[-1], w) if x.ndim == 4 else None
     return resample(x, rows, cols, where)
-
-
-def check_upsample_args(where, scale_factor, size, mode, align_corners) -> tuple:
-    """(scale_factor pair or None, size pair or None, mode, align_corners)."""
-    if (scale_factor is None) == (size is None):
-        raise ConfigError(
-            f"{where}: give exactly one of scale_factor (e.g. 2) and size (e.g. "
-            f"(16, 16)); got scale_factor={scale_factor!r}, size={size!r}."
-        )
-    if mode not in ("nearest", "bilinear"):
-        raise ConfigError(
-            f"{where}: mode must be 'nearest' or 'bilinear'; got {mode!r}."
-        )
-    if align_corners and mode == "nearest":
-        raise ConfigError(f"{where}: align_corners only applies to mode='bilinear'.")
-    scale = (
-        None if scale_factor is None else to_pair(where, "scale_factor", scale_factor)
-    )
-    size = None if size is None else to_pair(where, "size", size)
-    return scale, size, mode, bool(align_corners)
 
 
 def upsample(
