@@ -43,8 +43,24 @@ EXAMPLES = {
     "BatchNorm2D": {"num_features": 2, "eps": 1e-3, "affine": False},
     "LayerNorm": {"normalized_shape": [2, 3], "elementwise_affine": True},
     "MultiHeadAttention": {"embed_dim": 6, "num_heads": 3, "causal": True},
+    # issue 18: the conv and pooling family
+    "ConvTranspose2D": {
+        "in_channels": 4,
+        "out_channels": 6,
+        "kernel_size": [3, 2],
+        "stride": [2, 3],
+        "padding": [1, 0],
+        "output_padding": [1, 2],
+        "dilation": [1, 2],
+        "groups": 2,
+    },
+    "MaxPool1D": {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+    "AvgPool1D": {"kernel_size": 2, "padding": 1, "count_include_pad": True},
+    "AdaptiveAvgPool2D": {"output_size": [3, 2]},
+    "Upsample": {"scale_factor": 2, "mode": "bilinear", "align_corners": True},
 }
 NO_ARGUMENTS = {"Sigmoid", "Tanh", "ReLU", "Identity", "Flatten", "GlobalAveragePool2D"}
+NO_ARGUMENTS |= {"GlobalMaxPool2D"}
 
 
 def _same(a, b, x):

@@ -87,6 +87,18 @@ CASES = {
             _floats((3, 8, 5)),
         ),
         (
+            "dilated-grouped",
+            nn.Conv2D(4, 6, 3, stride=(1, 2), padding=2, dilation=(2, 1), groups=2),
+            None,
+            _floats((4, 7, 8)),
+        ),
+        (
+            "depthwise",
+            nn.Conv2D(3, 3, 3, padding=1, groups=3),
+            None,
+            _floats((3, 5, 6)),
+        ),
+        (
             "pair-pad",
             nn.Conv2D(1, 4, 3, stride=(1, 3), padding=(2, 0)),
             None,
@@ -101,6 +113,12 @@ CASES = {
             _floats((3, 10)),
         ),
         ("pad2", nn.Conv1D(2, 2, 5, padding=2, bias=False), None, _floats((2, 7))),
+        (
+            "dilated-grouped",
+            nn.Conv1D(4, 2, 3, padding=4, dilation=3, groups=2),
+            None,
+            _floats((4, 11)),
+        ),
     ],
     "MaxPool2D": [
         ("2", nn.MaxPool2D(2), (2, 6, 6), _floats((2, 6, 6))),
@@ -153,6 +171,63 @@ CASES = {
     "MultiHeadAttention": [
         ("causal", nn.MultiHeadAttention(8, 2, causal=True), None, _floats((5, 8))),
         ("no-bias", nn.MultiHeadAttention(6, 3, bias=False), None, _floats((1, 6))),
+    ],
+    # issue 18: the conv and pooling family
+    "ConvTranspose2D": [
+        (
+            "stride2",
+            nn.ConvTranspose2D(3, 2, 3, stride=2, padding=1, output_padding=1),
+            None,
+            _floats((3, 4, 5)),
+        ),
+        (
+            "grouped-dilated",
+            nn.ConvTranspose2D(
+                4,
+                6,
+                (2, 3),
+                stride=(3, 2),
+                padding=(0, 2),
+                output_padding=(2, 1),
+                dilation=(1, 2),
+                groups=2,
+                bias=False,
+            ),  # fmt: skip
+            None,
+            _floats((4, 5, 3)),
+        ),
+    ],
+    "MaxPool1D": [
+        ("pad-ceil", nn.MaxPool1D(3, 2, 1, ceil_mode=True), (2, 10), _floats((2, 10)))
+    ],
+    "AvgPool1D": [
+        ("2", nn.AvgPool1D(2), (3, 9), _floats((3, 9))),
+        (
+            "count-pad",
+            nn.AvgPool1D(3, 2, 1, count_include_pad=True),
+            (2, 10),
+            _floats((2, 10)),
+        ),
+    ],  # fmt: skip
+    "GlobalMaxPool2D": [("", nn.GlobalMaxPool2D(), (3, 4, 5), _floats((3, 4, 5)))],
+    "AdaptiveAvgPool2D": [
+        ("1", nn.AdaptiveAvgPool2D(1), (3, 5, 4), _floats((3, 5, 4))),
+    ],
+    "Upsample": [
+        ("nearest2", nn.Upsample(2), (2, 3, 4), _floats((2, 3, 4))),
+        (
+            "bilinear3x2",
+            nn.Upsample((3, 2), mode="bilinear"),
+            (2, 3, 4),
+            _floats((2, 3, 4)),
+        ),
+        (
+            "bilinear-corners-size",
+            nn.Upsample(size=(7, 5), mode="bilinear", align_corners=True),
+            (1, 3, 4),
+            _floats((1, 3, 4)),
+        ),
+        ("nearest-size", nn.Upsample(size=(7, 9)), (1, 4, 5), _floats((1, 4, 5))),
     ],
 }
 

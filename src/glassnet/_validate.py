@@ -259,7 +259,9 @@ def check_padding(where: str, padding, ndim: int = 2):
     return to_pair(where, "padding", padding, minimum=0)
 
 
-def check_conv_input(where: str, x_shape, w_shape, pads, spatial: int) -> None:
+def check_conv_input(
+    where: str, x_shape, w_shape, pads, spatial: int, dilation=(1, 1), groups=1
+) -> None:
     """Raise ShapeError naming ``where`` when ``x`` cannot be convolved with ``w``."""
     layout = "(batch, channels, time)"
     if spatial == 2:
@@ -275,13 +277,13 @@ def check_conv_input(where: str, x_shape, w_shape, pads, spatial: int) -> None:
             f"{where} expected a {spatial + 2}-D input {layout}; got shape "
             f"{shape_str(x_shape)} ({len(x_shape)}-D).{hint}"
         )
-    if x_shape[1] != w_shape[1]:
+    if x_shape[1] != w_shape[1] * groups:
         raise ShapeError(
-            f"{where} expected input with {w_shape[1]} channel(s) on axis 1; got shape "
-            f"{shape_str(x_shape)}, which has {x_shape[1]}."
+            f"{where} expected input with {w_shape[1] * groups} channel(s) on axis 1; "
+            f"got shape {shape_str(x_shape)}, which has {x_shape[1]}."
         )
     sizes = x_shape[2:]
-    filt = w_shape[2:]
+    filt = [d * (k - 1) + 1 for d, k in zip(dilation[-spatial:], w_shape[2:])]
     padded = [s + p0 + p1 for s, (p0, p1) in zip(sizes, pads[-spatial:])]
     if any(k > p for k, p in zip(filt, padded)):
         k_txt = "x".join(map(str, filt))
@@ -325,3 +327,70 @@ def check_pool_args(where: str, kernel_size, stride, padding) -> tuple:
             "that every window covers at least one real pixel."
         )
     return window, stride, padding
+
+
+# --- issue 18: the conv and pooling family -------------------------------------------
+
+
+def check_groups(where: str, groups, **channels) -> int:
+    """``groups`` as an int that divides every channel count given."""
+    if not (is_int(groups) and groups >= 1):
+        raise ConfigError(
+            f"{where}: groups must be a positive integer; got {groups!r}."
+        )
+    bad = {k: v for k, v in channels.items() if v % groups}
+    if bad:
+        counts = " and ".join(f"{k} ({v})" for k, v in channels.items())
+        raise ConfigError(
+            f"{where}: groups={groups} must divide {counts}; each group convolves "
+            "in_channels/groups maps into out_channels/groups."
+        )
+    return int(groups)
+
+
+def check_output_padding(where: str, output_padding, stride: tuple) -> tuple:
+    """``output_padding`` as a pair, each smaller than the stride on its axis."""
+    pair = to_pair(where, "output_padding", output_padding, minimum=0)
+    if any(q >= s for q, s in zip(pair, stride)):
+        raise ConfigError(
+            f"{where}: output_padding {pair} must be smaller than the stride "
+            f"{stride} on each axis (PyTorch also allows it below the dilation; "
+            "glassnet does not, so that the layer stays conv2d's exact adjoint)."
+        )
+    return pair
+
+
+def check_pool1d_args(where: str, kernel_size, stride, padding) -> tuple:
+    """(window, stride, padding) of a 1-D pool as the (1, k), (1, s), (0, p) pairs
+    of 2-D pooling on maps of height 1."""
+    for name, v in (("kernel_size", kernel_size), ("stride", stride)):
+        if v is not None and not (is_int(v) and v >= 1):
+            raise ConfigError(f"{where}: {name} must be a positive integer; got {v!r}.")
+    stride = kernel_size if stride is None else stride
+    if not (is_int(padding) and 0 <= padding < kernel_size):
+        raise ConfigError(
+            f"{where}: padding must be an integer from 0 to kernel_size - 1 "
+            f"({kernel_size - 1}), so that every window covers a real value; "
+            f"got {padding!r}."
+        )
+    return (1, int(kernel_size)), (1, int(stride)), (0, int(padding))
+
+
+def check_upsample_args(where, scale_factor, size, mode, align_corners) -> tuple:
+    """(scale_factor pair or None, size pair or None, mode, align_corners)."""
+    if (scale_factor is None) == (size is None):
+        raise ConfigError(
+            f"{where}: give exactly one of scale_factor (e.g. 2) and size (e.g. "
+            f"(16, 16)); got scale_factor={scale_factor!r}, size={size!r}."
+        )
+    if mode not in ("nearest", "bilinear"):
+        raise ConfigError(
+            f"{where}: mode must be 'nearest' or 'bilinear'; got {mode!r}."
+        )
+    if align_corners and mode == "nearest":
+        raise ConfigError(f"{where}: align_corners only applies to mode='bilinear'.")
+    scale = (
+        None if scale_factor is None else to_pair(where, "scale_factor", scale_factor)
+    )
+    size = None if size is None else to_pair(where, "size", size)
+    return scale, size, mode, bool(align_corners)

@@ -207,7 +207,13 @@ def _sample_ndim(model) -> int | None:
         if kind in ("Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAveragePool2D",
                     "BatchNorm2D"):  # fmt: skip
             return 3
-        if kind in ("Conv1D", "RNN", "LSTM", "MultiHeadAttention"):
+        if kind in ("ConvTranspose2D", "GlobalMaxPool2D", "AdaptiveAvgPool2D"):
+            return 3
+        if kind in ("Upsample",):
+            return 3
+        if kind in ("Conv1D", "RNN", "LSTM", "MaxPool1D", "AvgPool1D"):
+            return 2
+        if kind == "MultiHeadAttention":
             return 2
         if kind in ("OneHot", "Embedding"):
             return 1
@@ -493,9 +499,12 @@ def _other_line(rec, first, p) -> str:
     shape = f"{shape_str(x_in.shape)} → {shape_str(y.shape)}"
     if kind == "Flatten":
         return f"laid out in one row of {y.size} values"
-    if kind in ("MaxPool2D", "AvgPool2D"):
-        what = "largest" if kind == "MaxPool2D" else "average"
+    if kind in ("MaxPool2D", "AvgPool2D", "MaxPool1D", "AvgPool1D"):
+        what = "largest" if kind.startswith("Max") else "average"
         return f"kept the {what} value of each window, {shape}"
+    if kind in ("GlobalMaxPool2D", "AdaptiveAvgPool2D", "Upsample"):
+        how = {"G": "kept each map's largest value", "A": "averaged each map's bins"}
+        return f"{how.get(kind[0], 'resized each map')}, {shape}"
     if kind in ("ReLU", "Step") and x_in.size:
         cut = (
             int((x_in <= 0).sum())
@@ -506,13 +515,15 @@ def _other_line(rec, first, p) -> str:
         return f"{cut} of {x_in.size} values {verb}; output {_vec(y, p)}"
     if kind in _SQUASH:
         return f"{_SQUASH[kind][0]} ({_SQUASH[kind][1]}): {_vec(y, p)}"
-    if kind in ("Conv2D", "Conv1D"):
+    if kind in ("Conv2D", "Conv1D", "ConvTranspose2D"):
+        verb = "each feature matched at every position"
+        verb = "each input pixel painted its filters" if kind[4] == "T" else verb
         maps = ", ".join(
             f"map {k} from {_fmt(m.min(), p)} to {_fmt(m.max(), p)}"
             for k, m in enumerate(y[:4])
         )
         more = f", … ({len(y)} maps)" if len(y) > 4 else ""
-        return f"each feature matched at every position, {shape}: {maps}{more}"
+        return f"{verb}, {shape}: {maps}{more}"
     if rec.attention is not None:
         w = rec.attention[0] if rec.attention.ndim == 4 else rec.attention
         looks = "; ".join(

@@ -288,19 +288,32 @@ def _dense(config) -> dict:
     return {"weight": (n_in, n_out), **bias}
 
 
-def _conv(spatial: int):
+def _conv(spatial: int, transposed: bool = False):
     def shapes(config) -> dict:
         c_in = _int(config, "in_channels", limit="width")
         c_out = _int(config, "out_channels", limit="width")
         if spatial == 2:
             kernel = _pair(config, "kernel_size", limit="kernel")
-            _pair(config, "stride", 1, limit="stride")
+            stride = _pair(config, "stride", 1, limit="stride")
+            dilation = _pair(config, "dilation", 1, limit="kernel")
         else:
             kernel = (_int(config, "kernel_size", limit="kernel"),)
             _int(config, "stride", 1, limit="stride")
-        _conv_padding(config.get("padding", 0), kernel)
+            dilation = (_int(config, "dilation", 1, limit="kernel"),)
+        groups = _int(config, "groups", 1, limit="width")
+        if c_in % groups or c_out % groups:
+            raise FormatError(f"groups {groups} must divide {c_in} and {c_out}")
+        spans = tuple(d * (k - 1) + 1 for d, k in zip(dilation, kernel))
+        if transposed:
+            _conv_padding(_pair(config, "padding", 0, low=0), spans)
+            extra = _pair(config, "output_padding", 0, low=0)
+            if any(q >= s for q, s in zip(extra, stride)):
+                raise FormatError(f"output_padding {list(extra)} must be < stride")
+        else:
+            _conv_padding(config.get("padding", 0), spans)
         bias = {"bias": (c_out,)} if _flag(config, "bias", True) else {}
-        return {"weight": (c_out, c_in, *kernel), **bias}
+        channels = (c_in, c_out // groups) if transposed else (c_out, c_in // groups)
+        return {"weight": (*channels, *kernel), **bias}
 
     return shapes
 
@@ -309,7 +322,9 @@ def _conv_padding(padding, kernel: tuple) -> None:
     """'valid', 'same', or per-axis zeros no wider than the kernel on that axis."""
     if padding in ("valid", "same"):
         return
-    if len(kernel) == 1 or not isinstance(padding, list):
+    if isinstance(padding, tuple):
+        pads = padding
+    elif len(kernel) == 1 or not isinstance(padding, list):
         pads = (_int({"padding": padding}, "padding", low=0),) * len(kernel)
     else:
         pads = _pair({"padding": padding}, "padding", low=0)
@@ -327,6 +342,32 @@ def _pool(config) -> dict:
         _pair(config, "stride", limit="stride")
     _pair(config, "padding", 0, low=0, limit="kernel")
     _flag(config, "ceil_mode", False)
+    _flag(config, "count_include_pad", False)
+    return {}
+
+
+def _pool1d(config) -> dict:
+    _int(config, "kernel_size", limit="kernel")
+    if config.get("stride") is not None:
+        _int(config, "stride", limit="stride")
+    _int(config, "padding", 0, low=0, limit="kernel")
+    _flag(config, "ceil_mode", False)
+    _flag(config, "count_include_pad", False)
+    return {}
+
+
+def _resize(config) -> dict:
+    """AdaptiveAvgPool2D's output_size; Upsample's scale_factor or size, mode."""
+    for key, limit in (("output_size", "width"), ("size", "width")):
+        if config.get(key) is not None:
+            _pair(config, key, limit=limit)
+    if config.get("scale_factor") is not None:
+        _pair(config, "scale_factor", limit="stride")
+    if config.get("mode", "nearest") not in ("nearest", "bilinear"):
+        raise FormatError(
+            f"mode must be 'nearest' or 'bilinear'; got {config['mode']!r}"
+        )
+    _flag(config, "align_corners", False)
     return {}
 
 
@@ -417,6 +458,15 @@ def _register_builtins() -> None:
     from ..nn import attention
 
     register_layer(attention.MultiHeadAttention, param_shapes=_attention)
+    # issue 18: the conv and pooling family
+    from ..nn import upsample
+
+    register_layer(conv.ConvTranspose2D, param_shapes=_conv(2, transposed=True))
+    register_layer(pool.MaxPool1D, param_shapes=_pool1d)
+    register_layer(pool.AvgPool1D, param_shapes=_pool1d)
+    register_layer(pool.GlobalMaxPool2D, param_shapes=_no_parameters)
+    register_layer(pool.AdaptiveAvgPool2D, param_shapes=_resize)
+    register_layer(upsample.Upsample, param_shapes=_resize)
 
 
 _register_builtins()

@@ -317,6 +317,7 @@ from . import activations, conv, linear, loss, optim, pool, recurrent  # noqa: E
 from . import dropout, norm  # noqa: E402
 from . import attention, reduce  # noqa: E402, I001
 from . import variants  # noqa: E402  (after the references they are variants of)
+from . import resample  # noqa: E402, F401, I001  (upsampling, adaptive pooling)
 
 sigmoid = _dispatcher("sigmoid")
 sigmoid_backward = _dispatcher("sigmoid_backward")

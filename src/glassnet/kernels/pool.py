@@ -8,7 +8,10 @@ Arguments: x (N, C, H, W); ``window``, ``stride``, ``padding``: pairs;
 ``ceil_mode``: keep a last, ragged window where the map does not divide
 evenly (:func:`pool_output_size`). Padding pixels never win a max and are
 not counted in a mean, so every output is the max, or the mean, of the real
-pixels under its window.
+pixels under its window -- unless ``count_include_pad`` (PyTorch's default,
+an option here): then a mean divides by the window's pixels inside the
+padded map, padding included (a ragged ``ceil_mode`` window's overhang past
+the padding is still not counted, as in PyTorch).
 
 Local derivatives: max → 1 for the pixel that won its window, 0 for the
 rest (if several tie, the first in reading order wins; a window holding a
@@ -147,14 +150,20 @@ def _max_backward_args(draw):
     return (g, winner, x.shape, window, stride, padding, ceil_mode), {}
 
 
+def _include(draw) -> dict:
+    return {"count_include_pad": True} if draw(_draw._st().booleans()) else {}
+
+
 def _avg_backward_args(draw):
     x, window, stride, padding, ceil_mode = _pool_geometry(draw)
-    out = avg_pool2d(x, window, stride, padding, ceil_mode)
-    return (_draw.like(draw, out), x.shape, window, stride, padding, ceil_mode), {}
+    include = _include(draw)
+    out = avg_pool2d(x, window, stride, padding, ceil_mode, **include)
+    g = _draw.like(draw, out)
+    return (g, x.shape, window, stride, padding, ceil_mode), include
 
 
 def _avg_args(draw):
-    return _pool_geometry(draw), {}
+    return _pool_geometry(draw), _include(draw)
 
 
 # --- max pooling ------------------------------------------------------------------
@@ -323,36 +332,42 @@ def _max_pool_grad_native(g, winner, xp_shape, window, stride, out_hw, tiles, ov
 # --- average pooling --------------------------------------------------------------
 
 
-def _counts(x_shape, window, stride, padding, out_hw, dtype) -> np.ndarray:
-    """(oh, ow): how many real (not padding) pixels each window covers."""
+def _counts(x_shape, window, stride, padding, out_hw, dtype, include) -> np.ndarray:
+    """(oh, ow): how many real (not padding) pixels each window covers; with
+    ``include``, how many inside the padded map."""
     axes = []
     for i in range(2):
         start = np.arange(out_hw[i]) * stride[i] - padding[i]
-        axes.append(
-            np.minimum(start + window[i], x_shape[2 + i]) - np.maximum(start, 0)
-        )
+        end = x_shape[2 + i] + (padding[i] if include else 0)
+        lo = start if include else np.maximum(start, 0)
+        axes.append(np.minimum(start + window[i], end) - lo)
     return np.outer(*axes).astype(dtype)
 
 
 @register("avg_pool2d", args=_avg_args)
-def avg_pool2d(x, window, stride, padding, ceil_mode=False):
-    """y = Σ (real pixels of the window) / count of them."""
+def avg_pool2d(x, window, stride, padding, ceil_mode=False, *, count_include_pad=False):
+    """y = Σ (real pixels of the window) / count of them (or of the window's
+    pixels in the padded map, with ``count_include_pad``)."""
     out_hw = _out_hw(x.shape, window, stride, padding, ceil_mode)
     xp = _padded(x, window, stride, padding, out_hw, 0.0)
     out = None
     for _, sl in _offsets(window, stride, out_hw):
         out = xp[sl].copy() if out is None else np.add(out, xp[sl], out=out)
-    out /= _counts(x.shape, window, stride, padding, out_hw, out.dtype)
+    geometry = (x.shape, window, stride, padding, out_hw, out.dtype)
+    out /= _counts(*geometry, count_include_pad)
     return out
 
 
 @register("avg_pool2d_backward", args=_avg_backward_args)
-def avg_pool2d_backward(g, x_shape, window, stride, padding, ceil_mode=False):
+def avg_pool2d_backward(
+    g, x_shape, window, stride, padding, ceil_mode=False, *, count_include_pad=False
+):
     """dx: mean → 1/count for each real pixel the window averaged."""
     out_hw, xp_shape, tiles, overlap = _layout(
         x_shape, window, stride, padding, ceil_mode
     )
-    count = _counts(x_shape, window, stride, padding, out_hw, g.dtype)
+    geometry = (x_shape, window, stride, padding, out_hw, g.dtype)
+    count = _counts(*geometry, count_include_pad)
     g_share = np.divide(g, count, out=scratch("pool_share", g.shape, g.dtype))
     dxp = (np.empty if tiles else np.zeros)(xp_shape, g.dtype)
     for _, sl in _offsets(window, stride, out_hw):

@@ -15,6 +15,8 @@ def _kernels(weights) -> np.ndarray:
 
     w = getattr(weights, "weight", weights)
     w = np.asarray(getattr(w, "data", w), dtype=np.float64)
+    if getattr(weights, "_transposed", False):  # ConvTranspose2D: (in, out, kh, kw)
+        w = w.transpose(1, 0, 2, 3)
     if w.ndim == 3:  # Conv1D (out, in, k)
         w = w[:, :, None, :]
     if w.ndim == 2:  # one filter (kh, kw)
@@ -40,8 +42,10 @@ def filters(
 
     Parameters
     ----------
-    weights : Conv2D / Conv1D layer or array (out, in, kh, kw)
-        Drawn as a grid: filters across, input channels down.
+    weights : Conv2D / Conv1D / ConvTranspose2D layer or array (out, in, kh, kw)
+        Drawn as a grid: filters across, input channels down (for a grouped
+        layer, the channels of each filter's group; for ConvTranspose2D, what
+        each input channel paints onto each output channel).
     labels : list of str, optional
         One per filter.
     input_labels : list of str, optional

@@ -31,7 +31,17 @@ RNN, LSTM                   Transpose + RNN / LSTM + Squeeze (+ Transpose)
 MultiHeadAttention          a call of a model-local function (domain ``glassnet``)
                             whose body is MatMul, Add, Reshape, Transpose, Gather,
                             Mul, Softmax (+ Range, Greater, Where when causal)
+ConvTranspose2D             ConvTranspose (pads, output_padding, dilations, group)
+Upsample                    Resize (nearest: asymmetric, floor; bilinear: half_pixel
+                            or align_corners; ``size`` needs opset 18)
+MaxPool1D, AvgPool1D        MaxPool, AveragePool with a 1-D window
+GlobalMaxPool2D             GlobalMaxPool + Flatten
+AdaptiveAvgPool2D           GlobalAveragePool (1x1), AveragePool, or two MatMuls
 ==========================  ==========================================================
+
+Conv1D and Conv2D write ``dilations`` and ``group`` when not 1; AvgPool2D
+writes its ``count_include_pad``. See the docs page "Convolutions,
+upsampling, pooling" for the details.
 
 An LSTM's gates: glassnet keeps them in the order forget, input, candidate,
 output with one bias; ONNX in the order input, output, forget, cell with an

@@ -84,7 +84,7 @@ def _input_shape(layers, input_shape):
     for _, layer in layers:
         if isinstance(layer, nn.Dense):
             return (layer.in_features,)
-        if isinstance(layer, nn.Conv2D):
+        if isinstance(layer, (nn.Conv2D, nn.ConvTranspose2D)):
             return (layer.in_channels, "height", "width")
         if isinstance(layer, nn.Conv1D):
             return (layer.in_channels, "length")
@@ -110,8 +110,10 @@ def _input_shape(layers, input_shape):
     )
 
 
-def _pads(padding, spatial: int):
+def _pads(padding, spatial: int, explicit=None):
     """Conv attributes for glassnet's padding: explicit pads, or SAME_UPPER."""
+    if explicit is not None:
+        return {"pads": explicit}
     if padding == "same":
         return {"auto_pad": "SAME_UPPER"}
     if padding == "valid":
@@ -140,19 +142,66 @@ def _export_conv(b: _Builder, layer, x, p):
         p + "Conv",
         kernel_shape=kernel,
         strides=stride,
-        **_pads(layer.padding, spatial),
+        **_pads(layer.padding, spatial, _dilated_same(layer, kernel, stride)),
+        **_dilation_group(layer),
     )
 
 
-def _export_pool(op: str, **extra):
+def _dilated_same(layer, kernel, stride):
+    """Explicit pads for a dilated 'same' convolution (onnxruntime runs no
+    SAME_UPPER with dilations): with stride 1 they do not depend on the input."""
+    d = layer.dilation if isinstance(layer.dilation, tuple) else (layer.dilation,)
+    if layer.padding != "same" or set(d) == {1}:
+        return None
+    if set(stride) != {1}:
+        raise ConfigError(
+            f"export_onnx: {type(layer).__name__}({layer.extra_repr()}): a dilated "
+            "'same' convolution with stride > 1 has no ONNX form onnxruntime runs; "
+            "give the padding in pixels."
+        )
+    totals = [di * (k - 1) for di, k in zip(d, kernel)]
+    return [t // 2 for t in totals] + [t - t // 2 for t in totals]
+
+
+def _dilation_group(layer) -> dict:
+    """Conv's dilations and group attributes, only when not 1 (older files had
+    neither)."""
+    d = layer.dilation if isinstance(layer.dilation, tuple) else (layer.dilation,)
+    attrs = {} if set(d) == {1} else {"dilations": list(d)}
+    return attrs if layer.groups == 1 else {**attrs, "group": layer.groups}
+
+
+def _export_conv_transpose(b: _Builder, layer, x, p):
+    inputs = [x, b.const(p + "weight", layer.weight.data)]
+    if layer.bias is not None:
+        inputs.append(b.const(p + "bias", layer.bias.data))
+    return b.node(
+        "ConvTranspose",
+        inputs,
+        p + "ConvTranspose",
+        kernel_shape=list(layer.kernel_size),
+        strides=list(layer.stride),
+        pads=list(layer.padding) * 2,
+        output_padding=list(layer.output_padding),
+        dilations=list(layer.dilation),
+        group=layer.groups,
+    )
+
+
+def _export_pool(op: str):
     def export(b: _Builder, layer, x, p):
+        extra = {}
+        if op == "AveragePool":
+            extra["count_include_pad"] = int(layer.count_include_pad)
+        one_d = isinstance(layer.kernel_size, int)  # 2-D pooling of height-1 maps
+        window, stride, pads = (list(v[one_d:]) for v in layer._geometry)
         return b.node(
             op,
             [x],
             p + op,
-            kernel_shape=list(layer.kernel_size),
-            strides=list(layer.stride),
-            pads=list(layer.padding) * 2,
+            kernel_shape=window,
+            strides=stride,
+            pads=pads * 2,
             ceil_mode=int(layer.ceil_mode),
             **extra,
         )
@@ -160,9 +209,72 @@ def _export_pool(op: str, **extra):
     return export
 
 
-def _export_global_pool(b: _Builder, layer, x, p):
-    y = b.node("GlobalAveragePool", [x], p + "GlobalAveragePool")
-    return b.node("Flatten", [y], p + "Flatten", axis=1)
+def _export_global_pool(op: str):
+    def export(b: _Builder, layer, x, p):
+        y = b.node(op, [x], p + op)
+        return b.node("Flatten", [y], p + "Flatten", axis=1)
+
+    return export
+
+
+def _static_hw(b: _Builder, x: str, where: str) -> tuple:
+    """The (height, width) of ``x``, as ONNX shape inference finds them."""
+    onnx = b.onnx
+    if x == b.graph_input.name:
+        dims = b.graph_input.type.tensor_type.shape.dim
+    else:
+        out = onnx.helper.make_tensor_value_info(x, b.elem, None)
+        graph = onnx.helper.make_graph(
+            b.nodes, "probe", [b.graph_input], [out], b.inits
+        )
+        probe = onnx.helper.make_model(graph, opset_imports=b.opset_imports)
+        inferred = onnx.shape_inference.infer_shapes(probe)
+        dims = inferred.graph.output[0].type.tensor_type.shape.dim
+    hw = [d.dim_value if d.HasField("dim_value") else 0 for d in list(dims)[-2:]]
+    if len(dims) != 4 or 0 in hw:
+        raise ConfigError(
+            f"export_onnx: {where} needs its input's height and width, and they are "
+            "not fixed here; pass input_shape=(channels, height, width) with sizes."
+        )
+    return tuple(hw)
+
+
+def _export_adaptive(b: _Builder, layer, x, p):
+    """GlobalAveragePool for 1x1; AveragePool when the bins tile the map evenly;
+    else the averaging matrices as two MatMuls (ONNX has no adaptive pooling)."""
+    from ...kernels.resample import adaptive_avg_matrix
+
+    if layer.output_size == (1, 1):
+        return b.node("GlobalAveragePool", [x], p + "GlobalAveragePool")
+    hw = _static_hw(b, x, f"AdaptiveAvgPool2D({layer.extra_repr()})")
+    if all(n % m == 0 for n, m in zip(hw, layer.output_size)):
+        window = [n // m for n, m in zip(hw, layer.output_size)]
+        return b.node("AveragePool", [x], p + "AveragePool", kernel_shape=window,
+                      strides=window)  # fmt: skip
+    rows, cols = (adaptive_avg_matrix(n, m) for n, m in zip(hw, layer.output_size))
+    y = b.node("MatMul", [b.const(p + "rows", rows), x], p + "MatMul_rows")
+    return b.node("MatMul", [y, b.const(p + "cols", cols.T)], p + "MatMul_cols")
+
+
+def _export_upsample(b: _Builder, layer, x, p):
+    """Resize: nearest as PyTorch exports it (asymmetric, floor); bilinear with
+    half_pixel (PyTorch's coordinates, output size 1 included) or align_corners."""
+    if layer.mode == "nearest":
+        how = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric",
+               "nearest_mode": "floor"}  # fmt: skip
+    else:
+        corners = "align_corners" if layer.align_corners else "half_pixel"
+        how = {"mode": "linear", "coordinate_transformation_mode": corners}
+    if layer.scale_factor:
+        scales = b.const(p + "scales", [1.0, 1.0, *layer.scale_factor], np.float32)
+        return b.node("Resize", [x, "", scales], p + "Resize", **how)
+    if b.opset < 18:
+        raise ConfigError(
+            f"export_onnx: Upsample(size={list(layer.size)}) needs opset 18 or newer "
+            "(Resize's axes); pass opset=18, or use scale_factor."
+        )
+    sizes = b.const(p + "sizes", np.asarray(layer.size, np.int64), np.int64)
+    return b.node("Resize", [x, "", "", sizes], p + "Resize", axes=[2, 3], **how)
 
 
 def _export_step(b: _Builder, layer, x, p):
@@ -370,8 +482,8 @@ def _exporters() -> dict:
         nn.Conv1D: _export_conv,
         nn.Conv2D: _export_conv,
         nn.MaxPool2D: _export_pool("MaxPool"),
-        nn.AvgPool2D: _export_pool("AveragePool", count_include_pad=0),
-        nn.GlobalAveragePool2D: _export_global_pool,
+        nn.AvgPool2D: _export_pool("AveragePool"),
+        nn.GlobalAveragePool2D: _export_global_pool("GlobalAveragePool"),
         nn.Embedding: _export_embedding,
         nn.OneHot: _export_one_hot,
         nn.RNN: _export_recurrent,
@@ -381,6 +493,13 @@ def _exporters() -> dict:
         nn.BatchNorm2D: _export_batch_norm,
         nn.LayerNorm: _export_layer_norm,
         nn.MultiHeadAttention: _export_attention,
+        # issue 18: the conv and pooling family
+        nn.ConvTranspose2D: _export_conv_transpose,
+        nn.MaxPool1D: _export_pool("MaxPool"),
+        nn.AvgPool1D: _export_pool("AveragePool"),
+        nn.GlobalMaxPool2D: _export_global_pool("GlobalMaxPool"),
+        nn.AdaptiveAvgPool2D: _export_adaptive,
+        nn.Upsample: _export_upsample,
     }
 
 
@@ -442,6 +561,8 @@ def to_onnx_model(
     batch = "batch" if dynamic_batch else 1
     in_type = onnx.TensorProto.INT64 if b.ids_input else b.elem
     graph_input = onnx.helper.make_tensor_value_info(x, in_type, [batch, *sample])
+    b.graph_input, b.opset = graph_input, opset
+    b.opset_imports = [onnx.helper.make_opsetid("", opset)]
     if standardize is not None:
         mean, scale = standardize
         x = b.node("Sub", [x, b.const("standardize.mean", mean)], "standardize.Sub")

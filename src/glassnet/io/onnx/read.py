@@ -28,6 +28,9 @@ _LAYER_OPS = {
     "MaxPool",
     "AveragePool",
     "GlobalAveragePool",
+    "ConvTranspose",
+    "GlobalMaxPool",
+    "Resize",
     "Flatten",
     "Reshape",
     "Gather",
@@ -335,9 +338,7 @@ def _import_conv(g: _Graph, node, x, dtype):
     if spatial not in (1, 2):
         g.fail(node, f"a {spatial}-D convolution; glassnet has Conv1D and Conv2D.")
     a = g.attrs(node)
-    _check_unit(g, node, a, "dilations", spatial)
-    if a.get("group", 1) != 1:
-        g.fail(node, f"grouped convolution (group={a['group']}) is not supported.")
+    groups, dilation = a.get("group", 1), a.get("dilations", [1] * spatial)
     auto = a.get("auto_pad", "NOTSET")
     if auto == "SAME_UPPER":
         padding = "same"
@@ -355,12 +356,14 @@ def _import_conv(g: _Graph, node, x, dtype):
     stride = a.get("strides", [1] * spatial)
     cls = Conv2D if spatial == 2 else Conv1D
     layer = cls(
-        w.shape[1],
+        w.shape[1] * groups,
         w.shape[0],
         tuple(w.shape[2:]) if spatial == 2 else w.shape[2],
         stride=tuple(stride) if spatial == 2 else stride[0],
         padding=padding,
         bias=bias is not None,
+        dilation=tuple(dilation) if spatial == 2 else dilation[0],
+        groups=groups,
     )
     _set(layer.weight, w, dtype)
     if bias is not None:
@@ -368,44 +371,107 @@ def _import_conv(g: _Graph, node, x, dtype):
     return [layer], node.output[0]
 
 
+def _import_conv_transpose(g: _Graph, node, x, dtype):
+    from ...nn import ConvTranspose2D
+
+    w = g.const(node, 1, "weight")
+    bias = g.optional_const(node, 2, "bias")
+    a = g.attrs(node)
+    if w.ndim != 4:
+        g.fail(node, f"a {w.ndim - 2}-D ConvTranspose; glassnet has ConvTranspose2D.")
+    if a.get("auto_pad", "NOTSET") != "NOTSET" or "output_shape" in a:
+        g.fail(node, "auto_pad and output_shape are not supported; give pads.")
+    groups = a.get("group", 1)
+    layer = ConvTranspose2D(
+        w.shape[0],
+        w.shape[1] * groups,
+        tuple(w.shape[2:]),
+        stride=tuple(a.get("strides", [1, 1])),
+        padding=tuple(_symmetric(g, node, a.get("pads"), 2)),
+        output_padding=tuple(a.get("output_padding", [0, 0])),
+        bias=bias is not None,
+        dilation=tuple(a.get("dilations", [1, 1])),
+        groups=groups,
+    )
+    _set(layer.weight, w, dtype)
+    if bias is not None:
+        _set(layer.bias, bias, dtype)
+    return [layer], node.output[0]
+
+
+def _import_resize(g: _Graph, node, x, dtype):
+    """Resize as PyTorch writes F.interpolate: nearest (asymmetric, floor) or
+    linear (half_pixel, pytorch_half_pixel or align_corners), by whole scales
+    or to sizes of the last two axes."""
+    from ...nn import Upsample
+
+    a = g.attrs(node)
+    mode, how = a.get("mode", "nearest"), a.get("coordinate_transformation_mode")
+    nearest = mode == "nearest" and how == "asymmetric"
+    nearest = nearest and a.get("nearest_mode", "round_prefer_floor") == "floor"
+    linear = mode == "linear" and how in (
+        "half_pixel", "pytorch_half_pixel", "align_corners"
+    )  # fmt: skip
+    if not (nearest or linear) or a.get("antialias", 0):
+        g.fail(node, f"Resize mode {mode!r} with {how!r} coordinates is not "
+               "Upsample's (nearest: asymmetric + floor; linear: half_pixel or "
+               "align_corners).")  # fmt: skip
+    scales = g.optional_const(node, 2, "scales")
+    sizes = g.optional_const(node, 3, "sizes")
+    axes = list(a.get("axes", [0, 1, 2, 3]))
+    kind, corners = "bilinear" if linear else "nearest", how == "align_corners"
+    if scales is not None and scales.size == 4 and list(scales[:2]) == [1, 1]:
+        if (scales[2:] == np.round(scales[2:])).all() and (scales[2:] >= 1).all():
+            pair = tuple(int(v) for v in scales[2:])
+            return [Upsample(pair, mode=kind, align_corners=corners)], node.output[0]
+    if sizes is not None and axes[-2:] == [2, 3] and sizes.size == len(axes):
+        size = tuple(int(v) for v in sizes[-2:])
+        if how != "pytorch_half_pixel" or min(size) > 1:
+            up = Upsample(size=size, mode=kind, align_corners=corners)
+            return [up], node.output[0]
+    g.fail(
+        node,
+        "Resize must scale the last two axes by whole factors >= 1 (scales "
+        "[1, 1, s, s]) or give their sizes; glassnet's Upsample does those.",
+    )
+
+
 def _import_pool(g: _Graph, node, x, dtype):
-    from ...nn import AvgPool2D, MaxPool2D
+    from ...nn import AvgPool1D, AvgPool2D, MaxPool1D, MaxPool2D
 
     a = g.attrs(node)
     kernel = a.get("kernel_shape", [])
-    if len(kernel) != 2:
+    spatial = len(kernel)
+    if spatial not in (1, 2):
         g.fail(
-            node, f"a pooling window of {len(kernel)} axes; glassnet pools 2-D maps."
+            node,
+            f"a pooling window of {len(kernel)} axes; glassnet pools 1-D and 2-D maps.",
         )
-    _check_unit(g, node, a, "dilations", 2)
+    _check_unit(g, node, a, "dilations", spatial)
     if a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         g.fail(node, f"auto_pad {a['auto_pad']} is not supported; give explicit pads.")
     if a.get("storage_order", 0) or len([o for o in node.output if o]) > 1:
         g.fail(node, "MaxPool's indices output is not supported.")
-    padding = _symmetric(g, node, a.get("pads"), 2)
+    padding = _symmetric(g, node, a.get("pads"), spatial)
     ceil = bool(a.get("ceil_mode", 0))
-    if (
-        node.op_type == "AveragePool"
-        and a.get("count_include_pad", 0)
-        and (any(padding) or ceil)
-    ):
-        g.fail(
-            node,
-            "count_include_pad=1 with padding or ceil_mode counts padding in "
-            "the mean; glassnet's AvgPool2D never does.",
-        )
-    cls = MaxPool2D if node.op_type == "MaxPool" else AvgPool2D
-    layer = cls(
-        tuple(kernel),
-        stride=tuple(a.get("strides", [1, 1])),
-        padding=tuple(padding),
+    average = node.op_type == "AveragePool"
+    # counted padding changes a mean only where there is padding or a ragged edge
+    include = bool(a.get("count_include_pad", 0)) and average and (any(padding) or ceil)
+    classes = {(1, False): MaxPool1D, (2, False): MaxPool2D}
+    classes.update({(1, True): AvgPool1D, (2, True): AvgPool2D})
+    strides = a.get("strides", [1] * spatial)
+    layer = classes[spatial, average](
+        kernel[0] if spatial == 1 else tuple(kernel),
+        stride=strides[0] if spatial == 1 else tuple(strides),
+        padding=padding[0] if spatial == 1 else tuple(padding),
         ceil_mode=ceil,
+        **({"count_include_pad": True} if include else {}),
     )
     return [layer], node.output[0]
 
 
 def _import_global_pool(g: _Graph, node, x, dtype):
-    from ...nn import GlobalAveragePool2D
+    from ...nn import AdaptiveAvgPool2D, GlobalAveragePool2D, GlobalMaxPool2D
 
     y = node.output[0]
     after = g.next(y)
@@ -414,13 +480,17 @@ def _import_global_pool(g: _Graph, node, x, dtype):
         or (after.op_type == "Reshape" and _flattening(g, after))
         or (after.op_type == "Squeeze" and _squeeze_axes(g, after) == [2, 3])
     )
+    average = node.op_type == "GlobalAveragePool"
+    if not flat and average:  # (batch, channels, 1, 1)
+        return [AdaptiveAvgPool2D(1)], y
     if not flat:
         g.fail(
             node,
-            "glassnet's GlobalAveragePool2D gives (batch, channels); it "
+            "glassnet's GlobalMaxPool2D gives (batch, channels); it "
             "must be followed by Flatten, or a Reshape or Squeeze to that shape.",
         )
-    return [GlobalAveragePool2D()], after.output[0]
+    cls = GlobalAveragePool2D if average else GlobalMaxPool2D
+    return [cls()], after.output[0]
 
 
 def _flattening(g: _Graph, node) -> bool:
@@ -759,6 +829,9 @@ _IMPORTERS = {
     "MaxPool": _import_pool,
     "AveragePool": _import_pool,
     "GlobalAveragePool": _import_global_pool,
+    "ConvTranspose": _import_conv_transpose,
+    "GlobalMaxPool": _import_global_pool,
+    "Resize": _import_resize,
     "Flatten": _import_flatten,
     "Reshape": _import_reshape,
     "Gather": _import_gather,

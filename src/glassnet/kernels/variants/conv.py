@@ -564,12 +564,17 @@ def _rebuilt(x, w, stride, pads, wide):
 _AGREE = {"agreement": "rounding", "rtol": 2e-4, "atol": 2e-4}
 
 
+def _plain(*args, **kwargs) -> bool:
+    """The layouts know no ``dilation`` or ``groups`` (given only when not 1)."""
+    return "dilation" not in kwargs and "groups" not in kwargs
+
+
 def _stride_1(x, filters, bias=None, stride=(1, 1), *args, **kwargs) -> bool:
-    return tuple(stride) == (1, 1)
+    return tuple(stride) == (1, 1) and _plain(**kwargs)
 
 
 def _stride_1_backward(g, x, filters, stride, *args, **kwargs) -> bool:
-    return tuple(stride) == (1, 1)
+    return tuple(stride) == (1, 1) and _plain(**kwargs)
 
 
 def _keeps(saved) -> bool:
@@ -588,7 +593,7 @@ def conv2d_wide(
     return out
 
 
-@variant("conv2d", **_AGREE)
+@variant("conv2d", applies=_plain, **_AGREE)
 def conv2d_compact(
     x, filters, bias=None, stride=(1, 1), pads=((0, 0), (0, 0)), saved=None
 ):
@@ -616,4 +621,6 @@ def _backward_variant(wide):
 conv2d_backward_wide = variant("conv2d_backward", applies=_stride_1_backward, **_AGREE)(
     _backward_variant(True)
 )
-conv2d_backward_compact = variant("conv2d_backward", **_AGREE)(_backward_variant(False))
+conv2d_backward_compact = variant("conv2d_backward", applies=_plain, **_AGREE)(
+    _backward_variant(False)
+)
