@@ -38,8 +38,14 @@ EXAMPLES = {
     "LSTM": {"input_size": 3, "hidden_size": 4, "return_sequences": False},
     "Embedding": {"num_embeddings": 7, "dim": 3},
     "OneHot": {"num_classes": 6},
+    "LeakyReLU": {"negative_slope": 0.2},
+    "ELU": {"alpha": 0.5},
+    "GELU": {"approximate": "tanh"},
+    "Softplus": {"beta": 2.0, "threshold": 10.0},
+    "LogSoftmax": {"axis": 1},
 }
 NO_ARGUMENTS = {"Sigmoid", "Tanh", "ReLU", "Identity", "Flatten", "GlobalAveragePool2D"}
+NO_ARGUMENTS |= {"SELU", "SiLU"}
 
 
 def _same(a, b, x):

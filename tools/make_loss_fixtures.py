@@ -147,9 +147,38 @@ def _record(out: dict, name: str, fn, x, *extra):
     out[f"{name}/grad"] = xt.grad.numpy()
 
 
+def _export_onnx(out: dict) -> None:
+    torch.manual_seed(18)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(5, 8), torch.nn.GELU(),
+        torch.nn.Linear(8, 8), torch.nn.SiLU(),
+        torch.nn.Linear(8, 8), torch.nn.GELU(approximate="tanh"),
+        torch.nn.Linear(8, 8), torch.nn.Softplus(beta=2.0),
+        torch.nn.Linear(8, 8), torch.nn.LeakyReLU(0.1),
+        torch.nn.Linear(8, 8), torch.nn.ELU(0.7),
+        torch.nn.Linear(8, 8), torch.nn.SELU(),
+        torch.nn.Linear(8, 8), torch.nn.Softplus(),
+        torch.nn.Linear(8, 3), torch.nn.LogSoftmax(dim=-1),
+    ).float()  # fmt: skip
+    x = rng.standard_normal((6, 5)).astype(np.float32) * 2
+    torch.onnx.export(
+        model,
+        (torch.from_numpy(x),),
+        OUT.parent / "activations.onnx",
+        dynamo=False,
+        input_names=["input"],
+        output_names=["output"],
+        dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+        opset_version=17,
+    )
+    out["onnx/x"] = x
+    out["onnx/y"] = model(torch.from_numpy(x)).detach().numpy()
+
+
 def main() -> None:
-    torch.set_default_dtype(torch.float64)
     out: dict = {}
+    _export_onnx(out)
+    torch.set_default_dtype(torch.float64)
     for name, fn in ACTIVATIONS.items():
         _record(out, name, fn, X)
     for name, (x, target, fn) in LOSSES.items():

@@ -379,6 +379,16 @@ def _register_builtins() -> None:
     register_layer(recurrent.RNN, param_shapes=_recurrent(1))
     register_layer(recurrent.LSTM, param_shapes=_recurrent(4))
     register_layer(embedding.Embedding, param_shapes=_embedding)
+    for cls in (
+        activations.LeakyReLU,
+        activations.ELU,
+        activations.SELU,
+        activations.GELU,
+        activations.SiLU,
+        activations.Softplus,
+        activations.LogSoftmax,
+    ):
+        register_layer(cls, param_shapes=_no_parameters)
 
 
 _register_builtins()

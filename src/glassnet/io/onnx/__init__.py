@@ -28,7 +28,19 @@ MaxPool2D, AvgPool2D        MaxPool, AveragePool (count_include_pad=0), ceil_mod
 GlobalAveragePool2D         GlobalAveragePool + Flatten
 Embedding, OneHot           Gather, OneHot (ids as int64)
 RNN, LSTM                   Transpose + RNN / LSTM + Squeeze (+ Transpose)
+LeakyReLU, ELU, SELU        LeakyRelu, Elu, Selu (alpha; SELU's fixed constants)
+GELU                        Gelu from opset 20; before, its formula (Div, Erf, Add,
+                            Mul, Mul; or the tanh form), as PyTorch writes it
+SiLU                        Sigmoid + Mul (x · σ(x))
+Softplus                    Softplus; with beta ≠ 1, Mul β + Softplus + Div β
+                            (ONNX has no threshold)
+LogSoftmax                  LogSoftmax (axis)
 ==========================  ==========================================================
+
+Import recognises GELU and SiLU written out as formulas (the input forks into
+elementwise nodes that join again) by evaluating the nodes on a probe and
+comparing with each activation: any arrangement of the formula an exporter
+writes is read, and a formula that is neither stays refused as a branch.
 
 An LSTM's gates: glassnet keeps them in the order forget, input, candidate,
 output with one bias; ONNX in the order input, output, forget, cell with an
