@@ -41,10 +41,10 @@ def _float_prediction(where: str, x, what: str) -> Tensor:
     return x
 
 
-def _check_reduction(where: str, reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
+def _check_reduction(where: str, reduction: str, allowed=_REDUCTIONS) -> None:
+    if reduction not in allowed:
         raise ValueError(
-            f"{where}: reduction must be one of {', '.join(map(repr, _REDUCTIONS))}; "
+            f"{where}: reduction must be one of {', '.join(map(repr, allowed))}; "
             f"got {reduction!r}."
         )
 
@@ -511,9 +511,6 @@ def nll_loss(
     return make_result(out, (x,), backward)
 
 
-_KL_REDUCTIONS = ("batchmean", "sum", "mean", "none")
-
-
 def kl_div(
     log_probs, target, reduction: str = "batchmean", *, log_target: bool = False
 ) -> Tensor:
@@ -548,11 +545,7 @@ def kl_div(
     0.3681
     """
     where = "kl_div"
-    if reduction not in _KL_REDUCTIONS:
-        raise ValueError(
-            f"{where}: reduction must be one of {', '.join(map(repr, _KL_REDUCTIONS))}; "
-            f"got {reduction!r}."
-        )
+    _check_reduction(where, reduction, ("batchmean", *_REDUCTIONS))
     x = _float_prediction(where, log_probs, "log-probabilities")
     tv = np.asarray(target.data if isinstance(target, Tensor) else target)
     if tv.shape != x.shape:
