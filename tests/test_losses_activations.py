@@ -418,7 +418,29 @@ def test_summary_and_trace_understand_the_new_activations():
     text = str(model.summary())
     assert "GELU" in text and "LogSoftmax" in text
     tr = gn.trace(model, np.ones(3, np.float32))
-    assert len(tr) >= len(model)
+    assert len(tr.layers) == len(model)
+    story = tr.narrate()
+    for told in ("GELU", "SiLU", "softplus", "leaky ReLU", "log-softmax"):
+        assert told in story
+
+
+def test_plots_and_receptive_fields_take_the_new_activations(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    model = nn.Sequential(
+        nn.Dense(4, 3), nn.GELU(), nn.Dense(3, 3), nn.ELU(), nn.Dense(3, 2), seed=0
+    )
+    fig = gn.plot.network(model)
+    fig.savefig(tmp_path / "net.png")
+    assert (tmp_path / "net.png").stat().st_size > 1000
+    field = gn.receptive_field(model, 3, 0)  # the ELU after the second Dense
+    assert field.pattern.shape == (4,) and np.isfinite(field.value)
+    # ELU only rises, so its neuron's best input is its weighted sum's: exact
+    first = gn.receptive_field(model, 1, 0)  # GELU dips, so it is searched for
+    assert first.pattern.shape == (4,)
+    exact = gn.receptive_field(nn.Sequential(nn.Dense(4, 3), nn.ELU(), seed=0), 1, 0)
+    assert exact.method == "exact"
 
 
 # --- examples/class_weights.py, shortened -------------------------------------------
