@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from . import _draw, native, register, variant
+from . import _draw, call, native, register, variant
 
 
 def _one(draw):
@@ -217,13 +217,22 @@ _GELU = {"approximate": ["none", "tanh"]}
 _TANH_K, _TANH_C = math.sqrt(2 / math.pi), 0.044715
 
 
+@register("erf", args=_one)
 def erf(x):
-    """The error function, elementwise, as C's libm computes it (``math.erf``).
+    """The error function erf(x) = 2/√π ∫₀ˣ e^(−t²) dt, elementwise (``math.erf``).
 
-    NumPy has no erf; this is exact to rounding but runs at Python speed
-    (about 0.1 µs an element).
+    NumPy has none; this runs C's erf through Python (about 0.3 µs an
+    element). The compiled twin, :func:`erf_c`, gives the same bits.
     """
     return np.asarray(_erf(x), dtype=x.dtype)
+
+
+@variant("erf", uses=("gn_erf",), applies=lambda x: _contiguous(x))
+def erf_c(x):
+    """_native/elementwise.c: C's erf in double, rounded to x's dtype."""
+    out = np.empty_like(x)
+    native("gn_erf", x.dtype)(x.ctypes.data, out.ctypes.data, x.size)
+    return out
 
 
 @register("gelu", args=_with(**_GELU))
@@ -237,7 +246,7 @@ def gelu(x, approximate="none"):
     if approximate == "tanh":
         inner = np.tanh(t(_TANH_K) * (x + t(_TANH_C) * x * x * x))
     else:
-        inner = erf(x * t(1 / math.sqrt(2)))
+        inner = call("erf", x * t(1 / math.sqrt(2)))
     return t(0.5) * x * (1 + inner)
 
 
@@ -255,7 +264,7 @@ def gelu_backward(g, x, approximate="none"):
         return g * (t(0.5) * (1 + th) + t(0.5) * x * (1 - th * th) * slope)
     with np.errstate(under="ignore", over="ignore"):  # x² overflows to e^−∞ = 0
         density = np.exp(x * x * t(-0.5)) * t(1 / math.sqrt(2 * math.pi))
-    return g * (t(0.5) * (1 + erf(x * t(1 / math.sqrt(2)))) + x * density)
+    return g * (t(0.5) * (1 + call("erf", x * t(1 / math.sqrt(2)))) + x * density)
 
 
 @register("silu", args=_one)
