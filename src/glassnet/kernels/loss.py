@@ -219,7 +219,7 @@ def bce_logits(x, t, pos_weight=None):
     ``(1 − t) x + (1 + (w − 1) t) softplus(−x)``: stable for any x.
     """
     w = 1 if pos_weight is None else 1 + (pos_weight - 1) * t
-    return (1 - t) * x + w * softplus(-x)
+    return (1 - t) * x + w * softplus(-x, threshold=np.inf)  # exact: no cut-off
 
 
 @register("bce_logits_backward", args=_bce_args)
@@ -229,7 +229,8 @@ def bce_logits_backward(x, t, pos_weight=None):
     if pos_weight is None:
         return sigmoid(x) - t, -x
     w = 1 + (pos_weight - 1) * t
-    return (1 - t) - w * sigmoid(-x), (pos_weight - 1) * softplus(-x) - x
+    dl_dt = (pos_weight - 1) * softplus(-x, threshold=np.inf) - x
+    return (1 - t) - w * sigmoid(-x), dl_dt
 
 
 # --- Kullback-Leibler divergence ------------------------------------------------------
