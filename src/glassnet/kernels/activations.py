@@ -302,3 +302,35 @@ def softplus_backward(g, x, beta=1.0, threshold=20.0):
     """g · σ(βx), σ the sigmoid; g where βx > threshold."""
     bx = x * x.dtype.type(beta)
     return np.where(bx > threshold, g, g * sigmoid(bx))
+
+
+# --- log-softmax: log-probabilities from scores ---------------------------------------
+
+
+def _axis_args(draw):
+    (x,), _ = _one(draw)
+    if x.ndim == 0:
+        x = x.reshape(1)
+    return (x,), {"axis": draw(_draw._st().integers(-x.ndim, x.ndim - 1))}
+
+
+@register("log_softmax", args=_axis_args)
+def log_softmax(x, axis=-1):
+    """y = x − m − log Σ e^(x − m) along ``axis``, m the maximum there.
+
+    Log-sum-exp with the maximum subtracted first: nothing exponentiated is
+    positive (no overflow) and no log is taken of an underflowed 0.
+    """
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def _log_softmax_backward_args(draw):
+    (x,), kwargs = _axis_args(draw)
+    return (_draw.like(draw, x), log_softmax(x, **kwargs)), kwargs
+
+
+@register("log_softmax_backward", args=_log_softmax_backward_args)
+def log_softmax_backward(g, y, axis=-1):
+    """g − softmax(x) · Σ g along ``axis``, from the output y (softmax = e^y)."""
+    return g - np.exp(y) * np.sum(g, axis=axis, keepdims=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _draw, register
-from .activations import sigmoid, softplus
+from .activations import log_softmax, sigmoid, softplus
 from .linear import row_sums
 
 _STARTS: dict = {}
@@ -144,14 +144,11 @@ def soft_cross_entropy(z, t):
     """(losses (M,), log p, p): loss_i = −Σ_j t_ij log p_ij, p = softmax(z) by rows.
 
     ``t`` (M, C) holds target rows: one-hot, probabilities, or any weights
-    (:func:`class_targets` builds them from labels). log p is z minus its
-    row's log-sum-exp, the row's maximum subtracted first: no overflow.
+    (:func:`class_targets` builds them from labels). log p is
+    :func:`glassnet.kernels.activations.log_softmax`.
     """
-    logp = z - np.maximum.reduce(z, axis=1, keepdims=True)
-    e = np.exp(logp)
-    total = row_sums(e)[:, None]
-    logp -= np.log(total)
-    return -row_sums(t * logp), logp, e / total
+    logp = log_softmax(z, axis=1)
+    return -row_sums(t * logp), logp, np.exp(logp)
 
 
 def _soft_backward_args(draw):
