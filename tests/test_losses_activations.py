@@ -483,3 +483,18 @@ def test_the_docs_page_blocks_print_what_it_says(capsys):
     printed = capsys.readouterr().out
     for line in printed.split("\n")[:-1]:
         assert f"prints `{line}`" in text
+
+
+def test_cross_entropy_options_are_stable_in_float32_for_logits_of_1e3():
+    z = np.array([[1e3, -1e3, 0.0], [-1e3, 1e3, 5e2], [0.0, 1e-3, -1e3]])
+    y = np.array([1, 1, -1])
+    loss = losses.CrossEntropy([1.0, 2.0, 0.5], -1, 0.1, reduction="none")
+    z32 = gn.tensor(z.astype(np.float32), requires_grad=True)
+    with np.errstate(all="raise", under="ignore"):
+        per = loss(z32, y)
+        per.sum().backward()
+    assert per.dtype == np.float32 and np.isfinite(z32.grad).all()
+    np.testing.assert_allclose(per.data, loss(z, y).data, rtol=1e-6)
+    assert per.data[0] == pytest.approx(
+        2.0 * 0.9 * 2e3 + 0.1 / 3 * (0 + 4e3 + 0.5 * 1e3)
+    )
