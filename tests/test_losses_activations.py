@@ -498,3 +498,14 @@ def test_cross_entropy_options_are_stable_in_float32_for_logits_of_1e3():
     assert per.data[0] == pytest.approx(
         2.0 * 0.9 * 2e3 + 0.1 / 3 * (0 + 4e3 + 0.5 * 1e3)
     )
+
+
+@pytest.mark.parametrize(
+    "module", ["glassnet.nn.activations", "glassnet.ops.loss", "glassnet.losses"]
+)
+def test_the_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
