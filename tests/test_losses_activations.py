@@ -509,3 +509,16 @@ def test_the_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_metrics_leave_out_the_ignored_labels_as_the_loss_does(rng):
+    X = rng.standard_normal((40, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    y[::4] = -1
+    model = nn.Sequential(nn.Dense(3, 2), seed=0).mark_trained()
+    loss = losses.CrossEntropy(ignore_index=-1)
+    result = gn.evaluate(model, X, y, loss=loss)
+    kept = y != -1
+    expected = gn.metrics.accuracy(y[kept], gn.predict(model, X[kept]))
+    assert result["accuracy"] == pytest.approx(expected)
+    assert result["loss"] == pytest.approx(loss(model(X[kept]), y[kept]).item())

@@ -157,7 +157,22 @@ def _resolve_metrics(metrics, loss_fn) -> dict:
                 "or pass a function metric(y_true, y_pred)."
             )
         out[name] = getattr(metrics_mod, name)
+    ignore = getattr(loss_fn, "ignore_index", None)
+    if ignore is not None:  # the samples the loss leaves out, the metrics do too
+        out = {name: _without(fn, ignore) for name, fn in out.items()}
     return out
+
+
+def _without(metric, ignore: int):
+    """``metric`` over the positions whose label is not ``ignore``."""
+
+    def kept(y_true, y_pred):
+        y_true = np.asarray(y_true)
+        keep = y_true != ignore
+        return metric(y_true[keep], np.asarray(y_pred)[keep])
+
+    kept.__name__ = getattr(metric, "__name__", "metric")
+    return kept
 
 
 def _start_loss(model, loss_fn, X, y, batch_size: int) -> float:
