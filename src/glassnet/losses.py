@@ -499,7 +499,7 @@ class NLL(Loss):
             ignore_index=self.ignore_index,
         )
 
-    _options = CrossEntropy._options
+    _options = CrossEntropy._options  # its repr rules (NLL has no smoothing: 0)
     label_smoothing = 0.0
 
 
