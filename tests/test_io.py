@@ -58,9 +58,15 @@ EXAMPLES = {
     "AvgPool1D": {"kernel_size": 2, "padding": 1, "count_include_pad": True},
     "AdaptiveAvgPool2D": {"output_size": [3, 2]},
     "Upsample": {"scale_factor": 2, "mode": "bilinear", "align_corners": True},
+    "LeakyReLU": {"negative_slope": 0.2},
+    "ELU": {"alpha": 0.5},
+    "GELU": {"approximate": "tanh"},
+    "Softplus": {"beta": 2.0, "threshold": 10.0},
+    "LogSoftmax": {"axis": 1},
 }
 NO_ARGUMENTS = {"Sigmoid", "Tanh", "ReLU", "Identity", "Flatten", "GlobalAveragePool2D"}
 NO_ARGUMENTS |= {"GlobalMaxPool2D"}
+NO_ARGUMENTS |= {"SELU", "SiLU"}
 
 
 def _same(a, b, x):

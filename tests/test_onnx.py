@@ -229,6 +229,22 @@ CASES = {
         ),
         ("nearest-size", nn.Upsample(size=(7, 9)), (1, 4, 5), _floats((1, 4, 5))),
     ],
+    "LeakyReLU": [("", nn.LeakyReLU(0.2), (5,), _floats((5,)))],
+    "ELU": [("", nn.ELU(0.5), (2, 3), _floats((2, 3)))],
+    "SELU": [("", nn.SELU(), (6,), _floats((6,)))],
+    "GELU": [
+        ("erf", nn.GELU(), (7,), _floats((7,))),
+        ("tanh", nn.GELU("tanh"), (2, 5), _floats((2, 5))),
+    ],
+    "SiLU": [("", nn.SiLU(), (6,), _floats((6,)))],
+    "Softplus": [
+        ("", nn.Softplus(), (6,), _floats((6,))),
+        ("beta", nn.Softplus(beta=2.5), (6,), _floats((6,))),
+    ],
+    "LogSoftmax": [
+        ("last", nn.LogSoftmax(), (5,), _floats((5,))),
+        ("axis1", nn.LogSoftmax(axis=1), (3, 4), _floats((3, 4))),
+    ],
 }
 
 
@@ -482,14 +498,14 @@ def test_unsupported_operators_are_listed_with_their_node_names(tmp_path):
         tmp_path / "u.onnx",
         [
             helper.make_node("Relu", ["x"], ["a"], name="fine"),
-            helper.make_node("LeakyRelu", ["a"], ["b"], name="leaky_one"),
+            helper.make_node("HardSigmoid", ["a"], ["b"], name="hard_one"),
             helper.make_node("Exp", ["b"], ["y"], name="exp_two"),
         ],
         [],
     )
     with pytest.raises(FormatError) as e:
         gn.import_onnx(path)
-    assert "'leaky_one' (LeakyRelu)" in str(e.value)
+    assert "'hard_one' (HardSigmoid)" in str(e.value)
     assert "'exp_two' (Exp)" in str(e.value)
     assert "'fine'" not in str(e.value)
 
@@ -982,4 +998,64 @@ def test_a_channels_last_end_without_dense_is_refused(tail, message, tmp_path, r
         in_shape=(None, 1, 5, 5),
     )
     with pytest.raises(FormatError, match=message):
+        gn.import_onnx(path)
+
+
+# --- issue 18's activations: PyTorch's patterns, Gelu at opset 20, what is refused ---
+def test_pytorch_activations_import_and_agree():
+    """tools/make_loss_fixtures.py: a PyTorch net with GELU (erf and tanh written
+    out as formulas), SiLU (x * Sigmoid), Softplus(beta) (Mul, Softplus, Div),
+    LeakyReLU, ELU, SELU, LogSoftmax, exported by torch.onnx at opset 17."""
+    reference = np.load(FIXTURES / "torch_losses_activations.npz")
+    model = gn.import_onnx(FIXTURES / "activations.onnx")
+    kinds = [type(m).__name__ for m in model if not isinstance(m, nn.Dense)]
+    assert kinds == [
+        "GELU", "SiLU", "GELU", "Softplus", "LeakyReLU", "ELU", "SELU", "Softplus",
+        "LogSoftmax",
+    ]  # fmt: skip
+    assert model[5].approximate == "tanh" and model[7].beta == 2.0
+    assert model[9].negative_slope == 0.1 and model[11].alpha == 0.7
+    x = reference["onnx/x"]
+    np.testing.assert_allclose(gn.predict(model, x), reference["onnx/y"], **TOL)
+    np.testing.assert_allclose(
+        _run_onnx(FIXTURES / "activations.onnx", x), reference["onnx/y"], **TOL
+    )
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_is_one_node_from_opset_20(approximate, tmp_path, rng):
+    model = nn.Sequential(nn.Dense(4, 5), nn.GELU(approximate), seed=0)
+    path = _agree(model, tmp_path / "g.onnx", _floats((4,)), rng, opset=20)
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert ops == ["MatMul", "Add", "Gelu"]
+    _same_predictions(model, path, _floats((4,)), rng)
+
+
+def test_a_fork_that_is_no_known_activation_stays_refused(tmp_path):
+    path = _save_graph(  # x · tanh(x): forks and joins, but is neither GELU nor SiLU
+        tmp_path / "f.onnx",
+        [
+            helper.make_node("Tanh", ["x"], ["t"], name="tanh"),
+            helper.make_node("Mul", ["x", "t"], ["y"], name="mul"),
+        ],
+        [],
+    )
+    with pytest.raises(FormatError, match="'x' is read by 2 nodes"):
+        gn.import_onnx(path)
+
+
+def test_selu_constants_and_a_stray_mul_are_named(tmp_path):
+    path = _save_graph(
+        tmp_path / "s.onnx",
+        [helper.make_node("Selu", ["x"], ["y"], name="odd", alpha=1.0, gamma=2.0)],
+        [],
+    )
+    with pytest.raises(FormatError, match=r"'odd' \(Selu\).*fixed 1.673263"):
+        gn.import_onnx(path)
+    path = _save_graph(
+        tmp_path / "m.onnx",
+        [helper.make_node("Mul", ["x", "two"], ["y"], name="double")],
+        [_init("two", 2.0)],
+    )
+    with pytest.raises(FormatError, match=r"'double' \(Mul\).*Softplus\(beta\)"):
         gn.import_onnx(path)

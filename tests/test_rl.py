@@ -83,8 +83,11 @@ def test_huber_gradient_is_the_clipped_difference():
 def test_huber_checks_delta_and_has_names():
     with pytest.raises(ConfigError, match="Huber: delta must be a positive"):
         losses.Huber(delta=0)
-    names = {repr(losses.get("huber")), repr(losses.get("smooth_l1"))}
-    assert names == {"Huber(delta=1)"}
+    assert repr(losses.get("huber")) == "Huber(delta=1)"
+    # PyTorch's name: Huber / beta, the same loss at beta = delta = 1
+    assert repr(losses.get("smooth_l1")) == "SmoothL1(beta=1)"
+    p, t = gn.tensor([0.5, 3.0, -2.0]), np.zeros(3)
+    assert losses.get("smooth_l1")(p, t).item() == losses.get("huber")(p, t).item()
 
 
 # --- environments and their checks ----------------------------------------------------

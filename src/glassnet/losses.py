@@ -31,11 +31,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_positive, shape_str
-from .errors import ConfigError, ShapeError
+from ._validate import check_number, check_positive, is_int, shape_str
+from .errors import ConfigError, DataError, ShapeError
 from .ops import elementwise as _ew
 from .ops import reduce as _rd
-from .ops.loss import _binary_cross_entropy, _cross_entropy, _reshape_hint
+from .ops.loss import (
+    _binary_cross_entropy,
+    _check_weight,
+    _cross_entropy,
+    _reshape_hint,
+    kl_div,
+    nll_loss,
+)
 from .tensor import Tensor, as_tensor
 
 __all__ = [
@@ -44,10 +51,15 @@ __all__ = [
     "SSE",
     "MAE",
     "Huber",
+    "SmoothL1",
     "BinaryCrossEntropy",
     "CrossEntropy",
+    "NLL",
+    "KLDivergence",
     "get",
 ]
+
+_REDUCTIONS = ("mean", "sum", "none")
 
 
 class Loss:
@@ -55,8 +67,31 @@ class Loss:
 
     Subclasses implement ``forward(prediction, target)`` on two Tensors of
     the same shape (checked here, with the target given the prediction's
-    float dtype).
+    float dtype). Every loss takes ``reduction``: ``"mean"`` (the default,
+    except SSE's ``"sum"``), ``"sum"``, or ``"none"`` for the loss of each
+    element (or sample), unreduced; :func:`glassnet.fit` needs one number.
     """
+
+    reduction = "mean"
+    _default = "mean"  # the reduction a repr leaves out
+
+    def _set_reduction(self, reduction: str, allowed=_REDUCTIONS) -> None:
+        if reduction not in allowed:
+            raise ConfigError(
+                f"{type(self).__name__}: reduction must be one of "
+                f"{', '.join(map(repr, allowed))}; got {reduction!r}."
+            )
+        self.reduction = reduction
+
+    def _reduced(self, losses: Tensor) -> Tensor:
+        """Each element's loss, averaged, summed or left as it is."""
+        if self.reduction == "mean":
+            return _rd.mean(losses)
+        return _rd.sum(losses) if self.reduction == "sum" else losses
+
+    def _options(self) -> dict:
+        """The arguments that differ from their defaults, for the repr."""
+        return {} if self.reduction == self._default else {"reduction": self.reduction}
 
     def __call__(self, prediction, target) -> Tensor:
         prediction = as_tensor(prediction)
@@ -85,7 +120,8 @@ class Loss:
         return msg + hint
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        args = ", ".join(f"{k}={v!r}" for k, v in self._options().items())
+        return f"{type(self).__name__}({args})"
 
 
 class MSE(Loss):
@@ -112,16 +148,17 @@ class MSE(Loss):
     2.0
     """
 
-    def __init__(self, half: bool = False):
+    def __init__(self, half: bool = False, reduction: str = "mean"):
         self.half = bool(half)
+        self._set_reduction(reduction)
 
     def forward(self, prediction, target):
         diff = prediction - target
-        squared = _rd.mean(diff * diff)
+        squared = self._reduced(diff * diff)
         return squared * 0.5 if self.half else squared
 
-    def __repr__(self) -> str:
-        return "MSE(half=True)" if self.half else "MSE()"
+    def _options(self) -> dict:
+        return {**({"half": True} if self.half else {}), **super()._options()}
 
 
 class SSE(Loss):
@@ -131,6 +168,7 @@ class SSE(Loss):
     value of every output neuron and add them up; then add those totals over
     all the images: ``SSE = Σ (prediction − target)²``. It is MSE times the
     number of elements, so its gradients grow with the batch size.
+    (``reduction="sum"`` is its default; "mean" makes it MSE.)
 
     Shapes: prediction and target identical, any shape; the result is a
     scalar.
@@ -144,9 +182,14 @@ class SSE(Loss):
     0.3
     """
 
+    reduction = _default = "sum"
+
+    def __init__(self, reduction: str = "sum"):
+        self._set_reduction(reduction)
+
     def forward(self, prediction, target):
         diff = prediction - target
-        return _rd.sum(diff * diff)
+        return self._reduced(diff * diff)
 
 
 class MAE(Loss):
@@ -168,8 +211,11 @@ class MAE(Loss):
     1.6667
     """
 
+    def __init__(self, reduction: str = "mean"):
+        self._set_reduction(reduction)
+
     def forward(self, prediction, target):
-        return _rd.mean(_ew.abs(prediction - target))
+        return self._reduced(_ew.abs(prediction - target))
 
 
 class Huber(Loss):
@@ -202,17 +248,52 @@ class Huber(Loss):
     1.3125
     """
 
-    def __init__(self, delta: float = 1.0):
-        check_positive("Huber", "delta", delta)
+    def __init__(self, delta: float = 1.0, reduction: str = "mean"):
+        check_positive(type(self).__name__, "delta", delta)
         self.delta = float(delta)
+        self._set_reduction(reduction)
 
     def forward(self, prediction, target):
         size = _ew.abs(prediction - target)
         inner = _ew.minimum(size, self.delta)
-        return _rd.mean(inner * inner * 0.5 + (size - inner) * self.delta)
+        return self._reduced(inner * inner * 0.5 + (size - inner) * self.delta)
 
     def __repr__(self) -> str:
-        return f"Huber(delta={self.delta:g})"
+        extra = "".join(f", {k}={v!r}" for k, v in self._options().items())
+        return f"Huber(delta={self.delta:g}{extra})"
+
+
+class SmoothL1(Huber):
+    """Smooth L1 loss (PyTorch's ``SmoothL1Loss``): Huber divided by its threshold.
+
+    With ``d = prediction − target`` and ``β`` (``beta``)::
+
+        ℓ(d) = ½ d² / β      where |d| < β
+        ℓ(d) = |d| − ½ β     elsewhere
+
+    It is ``Huber(delta=β) / β``: the same curve, scaled so that the straight
+    parts have slope ±1 (MAE's) whatever β is, where Huber's have slope ±δ.
+    For β = 1 the two are the same loss. Derivative: d / β clipped to [−1, 1].
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> from glassnet import losses
+    >>> sl1 = losses.SmoothL1(beta=0.5)  # (½·0.25²/0.5 + (3 − 0.25)) / 2
+    >>> round(sl1(gn.tensor([0.25, 3.0]), [0.0, 0.0]).item(), 4)
+    1.4062
+    """
+
+    def __init__(self, beta: float = 1.0, reduction: str = "mean"):
+        super().__init__(beta, reduction)
+        self.beta = self.delta
+
+    def forward(self, prediction, target):
+        return super().forward(prediction, target) * (1 / self.beta)
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {k}={v!r}" for k, v in self._options().items())
+        return f"SmoothL1(beta={self.beta:g}{extra})"
 
 
 class BinaryCrossEntropy(Loss):
@@ -224,8 +305,14 @@ class BinaryCrossEntropy(Loss):
         False (default): predictions are probabilities p in [0, 1], e.g. from
         a final Sigmoid, clipped to [1e-7, 1 − 1e-7] before the log. True:
         predictions are raw scores x with p = sigmoid(x), and the loss is
-        computed stably as ``max(x, 0) − x·t + log(1 + exp(−|x|))``; prefer
-        this, with no Sigmoid at the end of the model.
+        computed stably as ``softplus(x) − x·t``; prefer this, with no
+        Sigmoid at the end of the model (it is PyTorch's ``BCEWithLogitsLoss``).
+    pos_weight : float or array of shape (C,), optional
+        Needs ``from_logits=True``. The weight w of the positive targets:
+        ``−w·t·log p − (1 − t)·log(1 − p)``. For rare positives, w = (number
+        of negatives) / (number of positives) makes them count as much as
+        the negatives.
+    reduction : {"mean", "sum", "none"}
 
     Notes
     -----
@@ -244,20 +331,33 @@ class BinaryCrossEntropy(Loss):
     0.1643
     """
 
-    def __init__(self, from_logits: bool = False):
+    def __init__(
+        self, from_logits: bool = False, pos_weight=None, reduction: str = "mean"
+    ):
         self.from_logits = bool(from_logits)
+        if pos_weight is not None and not self.from_logits:
+            raise ConfigError(
+                "BinaryCrossEntropy: pos_weight needs from_logits=True (as PyTorch's "
+                "BCEWithLogitsLoss); give the raw scores, without a final Sigmoid."
+            )
+        self.pos_weight = pos_weight
+        self._set_reduction(reduction)
 
     def forward(self, prediction, target):
         return _binary_cross_entropy(
-            prediction, target, self.from_logits, "mean", repr(self)
+            prediction,
+            target,
+            self.from_logits,
+            self.reduction,
+            repr(self),
+            self.pos_weight,
         )
 
-    def __repr__(self) -> str:
-        return (
-            "BinaryCrossEntropy(from_logits=True)"
-            if self.from_logits
-            else "BinaryCrossEntropy()"
-        )
+    def _options(self) -> dict:
+        out = {"from_logits": True} if self.from_logits else {}
+        if self.pos_weight is not None:
+            out["pos_weight"] = np.asarray(self.pos_weight).tolist()
+        return {**out, **super()._options()}
 
 
 class CrossEntropy(Loss):
@@ -276,7 +376,21 @@ class CrossEntropy(Loss):
     target : integer class labels of shape (N,) (or (N, T)) in [0, C), or
         one-hot / probability rows of the prediction's own shape.
 
-    The result is a scalar: the mean over all N (or N·T) positions.
+    Parameters
+    ----------
+    weight : array_like of shape (C,), optional
+        Class weights: a sample of class y counts ``weight[y]`` times, and
+        the mean divides by the sum of the weights of the batch's labels (as
+        PyTorch). Give a rare class a larger weight, e.g. N / (C · count_y),
+        so the network cannot ignore it (``examples/class_weights.py``).
+    ignore_index : int, optional
+        Labels equal to it add nothing and do not count in the mean (padding).
+    label_smoothing : float in [0, 1]
+        ε: the target becomes ``(1 − ε) onehot(y) + ε / C``.
+    reduction : {"mean", "sum", "none"}
+
+    The result is a scalar: the mean over all N (or N·T) positions, unless
+    ``reduction="none"``. See :func:`glassnet.ops.loss.cross_entropy`.
 
     Examples
     --------
@@ -290,9 +404,145 @@ class CrossEntropy(Loss):
     0.6691
     """
 
+    def __init__(
+        self,
+        weight=None,
+        ignore_index=None,
+        label_smoothing: float = 0.0,
+        reduction: str = "mean",
+    ):
+        where = "CrossEntropy"
+        self.weight = _class_weights(where, weight)
+        self.ignore_index = _ignore_index(where, ignore_index)
+        self.label_smoothing = check_number(
+            where, "label_smoothing", label_smoothing, 0, 1
+        )
+        self._set_reduction(reduction)
+
     def __call__(self, prediction, target) -> Tensor:
         # The shapes of the two kinds of target are checked inside the op.
-        return _cross_entropy(prediction, target, "mean", repr(self))
+        return _cross_entropy(
+            prediction,
+            target,
+            self.reduction,
+            repr(self),
+            self.weight,
+            self.ignore_index,
+            self.label_smoothing,
+        )
+
+    def _options(self) -> dict:
+        out = {} if self.weight is None else {"weight": self.weight.tolist()}
+        if self.ignore_index is not None:
+            out["ignore_index"] = self.ignore_index
+        if self.label_smoothing:
+            out["label_smoothing"] = self.label_smoothing
+        return {**out, **super()._options()}
+
+
+def _ignore_index(where: str, value):
+    if value is None or is_int(value):
+        return None if value is None else int(value)
+    raise ConfigError(
+        f"{where}: ignore_index must be an integer label (e.g. -100) or None; "
+        f"got {value!r}."
+    )
+
+
+def _class_weights(where: str, weight):
+    """Class weights as a float64 vector, checked (their count is checked per call)."""
+    if weight is None:
+        return None
+    w = np.asarray(weight)
+    if w.ndim != 1 or not w.size:
+        raise ConfigError(
+            f"{where}: weight must be a vector of one weight per class; got shape "
+            f"{shape_str(w.shape)}."
+        )
+    try:
+        return _check_weight(where, w, w.size, np.float64)
+    except DataError as e:
+        raise ConfigError(str(e)) from None
+
+
+class NLL(Loss):
+    """Negative log-likelihood of log-probabilities: ``mean of −log_probs[y]``.
+
+    For a model that ends with :class:`~glassnet.nn.LogSoftmax`: the pair
+    gives what :class:`CrossEntropy` gives from the raw scores (which is one
+    node, and faster). ``weight``, ``ignore_index`` and ``reduction`` as in
+    CrossEntropy. See :func:`glassnet.ops.loss.nll_loss`.
+
+    Shapes: prediction (N, C) (or (N, T, C)) log-probabilities; target
+    integer labels (N,) (or (N, T)).
+
+    Examples
+    --------
+    >>> import numpy as np, glassnet as gn
+    >>> from glassnet import losses
+    >>> logp = gn.tensor(np.log([[0.5, 0.5], [0.9, 0.1]]))
+    >>> round(losses.NLL()(logp, np.array([1, 0])).item(), 4)  # (ln 2 − ln 0.9)/2
+    0.3993
+    """
+
+    def __init__(self, weight=None, ignore_index=None, reduction: str = "mean"):
+        self.weight = _class_weights("NLL", weight)
+        self.ignore_index = _ignore_index("NLL", ignore_index)
+        self._set_reduction(reduction)
+
+    def __call__(self, prediction, target) -> Tensor:
+        return nll_loss(
+            prediction,
+            target,
+            self.reduction,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+        )
+
+    _options = CrossEntropy._options  # its repr rules (NLL has no smoothing: 0)
+    label_smoothing = 0.0
+
+
+class KLDivergence(Loss):
+    """Kullback-Leibler divergence KL(target ‖ q) = Σ t · log(t / q), q = e^prediction.
+
+    How many extra nats it costs to code samples of the target distribution
+    t with the model's q: 0 when they agree. PyTorch's ``KLDivLoss``
+    conventions: the prediction is *log*-probabilities (e.g. from
+    :class:`~glassnet.nn.LogSoftmax`), the target probabilities, or
+    log-probabilities with ``log_target=True``. Typical use: distillation,
+    a small model matching a big one's softened outputs.
+
+    Parameters
+    ----------
+    log_target : bool
+        The target holds log t.
+    reduction : {"batchmean", "sum", "mean", "none"}
+        "batchmean" (the default here) is the sum divided by the batch size:
+        the KL per sample. "mean" (PyTorch's default) divides by every
+        element, which is KL / C.
+
+    Examples
+    --------
+    >>> import numpy as np, glassnet as gn
+    >>> from glassnet import losses
+    >>> q = gn.tensor(np.log([[0.5, 0.5]]))
+    >>> round(losses.KLDivergence()(q, [[0.5, 0.5]]).item(), 4)  # the same: 0
+    0.0
+    """
+
+    _default = "batchmean"
+
+    def __init__(self, log_target: bool = False, reduction: str = "batchmean"):
+        self.log_target = bool(log_target)
+        self._set_reduction(reduction, ("batchmean", *_REDUCTIONS))
+
+    def forward(self, prediction, target):
+        return kl_div(prediction, target, self.reduction, log_target=self.log_target)
+
+    def _options(self) -> dict:
+        out = {"log_target": True} if self.log_target else {}
+        return {**out, **super()._options()}
 
 
 _NAMES = {
@@ -303,11 +553,15 @@ _NAMES = {
     "mae": MAE,
     "mean_absolute_error": MAE,
     "huber": Huber,
-    "smooth_l1": Huber,
+    "smooth_l1": SmoothL1,
     "bce": BinaryCrossEntropy,
     "binary_cross_entropy": BinaryCrossEntropy,
     "cross_entropy": CrossEntropy,
     "ce": CrossEntropy,
+    "nll": NLL,
+    "negative_log_likelihood": NLL,
+    "kl_div": KLDivergence,
+    "kl_divergence": KLDivergence,
 }
 
 
@@ -318,8 +572,10 @@ def get(loss) -> Loss | callable:
     ----------
     loss : str, Loss class or instance, or callable
         A name (case does not matter): ``"mse"``, ``"sse"``, ``"mae"``,
-        ``"huber"`` / ``"smooth_l1"`` (δ = 1),
+        ``"huber"`` and ``"smooth_l1"`` (the same loss for δ = β = 1),
         ``"bce"`` / ``"binary_cross_entropy"``, ``"cross_entropy"`` / ``"ce"``,
+        ``"nll"`` / ``"negative_log_likelihood"``,
+        ``"kl_div"`` / ``"kl_divergence"``,
         or a long form ``"mean_squared_error"``, ``"sum_squared_error"``,
         ``"mean_absolute_error"``. A Loss class is instantiated with its
         defaults; any other callable ``f(prediction, target) -> scalar Tensor``

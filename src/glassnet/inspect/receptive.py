@@ -70,6 +70,7 @@ __all__ = [
 ]
 
 _RISING = ("Identity", "Sigmoid", "Tanh", "ReLU", "Step")  # elementwise, never falling
+_RISING += ("ELU", "SELU", "Softplus")  # (GELU and SiLU dip below 0 before rising)
 _AFFINE = ("Dense", "Conv2D", "Conv1D")
 _RESHAPE = ("Flatten", "Identity")
 

@@ -37,6 +37,7 @@ __all__ = ["Summary", "SummaryRow", "summary", "infer_input_shape", "flat_layers
 # Layers that act on each value alone and keep the shape: they may sit in front
 # of the first Dense layer without hiding its input size.
 _ELEMENTWISE = ("Identity", "Sigmoid", "Tanh", "ReLU", "Step")
+_ELEMENTWISE += ("LeakyReLU", "ELU", "SELU", "GELU", "SiLU", "Softplus")
 
 
 class SummaryRow(NamedTuple):

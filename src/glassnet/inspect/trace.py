@@ -37,6 +37,8 @@ from .summary import flat_layers
 
 __all__ = ["trace", "Trace", "LayerTrace"]
 
+_NEW = ("LeakyReLU", "ELU", "SELU", "GELU", "SiLU", "Softplus")  # issue 18's
+
 # How each squashing layer is told: (verb, name).
 _SQUASH = {
     "Tanh": ("squashed", "tanh"),
@@ -45,6 +47,13 @@ _SQUASH = {
     "Step": ("thresholded", "step"),
     "Identity": ("passed on", "identity"),
     "Softmax": ("normalised", "softmax"),
+    "LeakyReLU": ("rectified", "leaky ReLU"),
+    "ELU": ("rectified", "ELU"),
+    "SELU": ("rectified", "SELU"),
+    "GELU": ("gated", "GELU"),
+    "SiLU": ("gated", "SiLU"),
+    "Softplus": ("rectified", "softplus"),
+    "LogSoftmax": ("normalised", "log-softmax"),
 }
 
 
@@ -217,7 +226,15 @@ def _sample_ndim(model) -> int | None:
             return 2
         if kind in ("OneHot", "Embedding"):
             return 1
-        if kind not in ("Identity", "Sigmoid", "Tanh", "ReLU", "Step", "Dropout"):
+        if kind not in (
+            "Identity",
+            "Sigmoid",
+            "Tanh",
+            "ReLU",
+            "Step",
+            "Dropout",
+            *_NEW,
+        ):
             return None
     return None
 

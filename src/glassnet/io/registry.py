@@ -467,6 +467,16 @@ def _register_builtins() -> None:
     register_layer(pool.GlobalMaxPool2D, param_shapes=_no_parameters)
     register_layer(pool.AdaptiveAvgPool2D, param_shapes=_resize)
     register_layer(upsample.Upsample, param_shapes=_resize)
+    for cls in (
+        activations.LeakyReLU,
+        activations.ELU,
+        activations.SELU,
+        activations.GELU,
+        activations.SiLU,
+        activations.Softplus,
+        activations.LogSoftmax,
+    ):
+        register_layer(cls, param_shapes=_no_parameters)
 
 
 _register_builtins()

@@ -184,6 +184,9 @@ FUNCTIONS: dict[str, Fn] = {
             ("T *", "dWh"),
         ],
     ),
+    "gn_erf": Fn(  # GELU's erf, which NumPy lacks
+        "elementwise", [("const void *", "x"), ("void *", "out"), ("gn_int", "n")]
+    ),
 }
 
 #: The operations of a captured step's program (``step.c``'s ``gn_step_run``).

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _draw, register
+from .activations import log_softmax, sigmoid, softplus
 from .linear import row_sums
 
 _STARTS: dict = {}
@@ -126,3 +127,136 @@ def _mean_backward_args(draw):
 def mean_backward(g, n, out=None):
     """d(mean)/d(each of its n elements) = g / n, for the upstream gradient g."""
     return np.divide(g, g.dtype.type(n), out=out)
+
+
+# --- cross-entropy against target rows: soft labels, class weights, smoothing ----------
+
+
+def _soft_args(draw):
+    st = _draw._st()
+    (z, labels), _ = _ce_args(draw)
+    t = np.abs(_draw.like(draw, z, layout="contiguous"))
+    return (z, t / draw(st.sampled_from([1.0, 3.0]))), {}
+
+
+@register("soft_cross_entropy", args=_soft_args)
+def soft_cross_entropy(z, t):
+    """(losses (M,), log p, p): loss_i = −Σ_j t_ij log p_ij, p = softmax(z) by rows.
+
+    ``t`` (M, C) holds target rows: one-hot, probabilities, or any weights
+    (:func:`class_targets` builds them from labels). log p is
+    :func:`glassnet.kernels.activations.log_softmax`.
+    """
+    logp = log_softmax(z, axis=1)
+    return -row_sums(t * logp), logp, np.exp(logp)
+
+
+def _soft_backward_args(draw):
+    (z, t), _ = _soft_args(draw)
+    return (soft_cross_entropy(z, t)[2], t, _draw.array(draw, (len(z), 1), z.dtype)), {}
+
+
+@register("soft_cross_entropy_backward", args=_soft_backward_args)
+def soft_cross_entropy_backward(p, t, dl):
+    """dz = (p · Σ_j t_ij − t) · dl: the guess minus the truth when a row sums to 1.
+
+    ``dl`` (M, 1) is d(loss)/d(each row's loss). (d loss_i / d t_ij = −log p_ij.)
+    """
+    return (p * row_sums(t)[:, None] - t) * dl
+
+
+def _targets_args(draw):
+    st = _draw._st()
+    (z, labels), _ = _ce_args(draw)
+    c = z.shape[1]
+    weight = draw(st.sampled_from([None, np.abs(_draw.array(draw, (c,), z.dtype))]))
+    keep = np.array(draw(st.lists(st.booleans(), min_size=len(z), max_size=len(z))))
+    return (labels, c, z.dtype), {
+        "weight": weight,
+        "smoothing": draw(st.sampled_from([0.0, 0.1, 1.0])),
+        "keep": draw(st.sampled_from([None, keep])),
+    }
+
+
+@register("class_targets", args=_targets_args)
+def class_targets(labels, n_classes, dtype, weight=None, smoothing=0.0, keep=None):
+    """Target rows (M, C) for labels (M,): ``t_ij = w_j ((1 − ε)[j = y_i] + ε / C)``.
+
+    ε is the label smoothing (0: one-hot rows), w the class weights (None:
+    all 1); rows where ``keep`` is False (ignored labels) are all 0. Each
+    row's loss with :func:`soft_cross_entropy` is then PyTorch's:
+    ``(1 − ε) w_y (−log p_y) + (ε / C) Σ_j w_j (−log p_j)``.
+    """
+    t = np.full((len(labels), n_classes), smoothing / n_classes, dtype)
+    t[np.arange(len(labels)), labels] += dtype.type(1 - smoothing)
+    if weight is not None:
+        t *= weight
+    if keep is not None:
+        t[~keep] = 0
+    return t
+
+
+# --- binary cross-entropy from logits, with a weight on the positives -------------------
+
+
+def _bce_args(draw):
+    st = _draw._st()
+    x = _draw.array(draw, _draw.shape(draw), scale=draw(st.sampled_from([1, 100])))
+    t = np.round(np.abs(_draw.like(draw, x)) / 2).clip(0, 1).astype(x.dtype)
+    pos_weight = draw(st.sampled_from([None, 0.5, 3.0]))
+    return (x, t), {"pos_weight": pos_weight}
+
+
+@register("bce_logits", args=_bce_args)
+def bce_logits(x, t, pos_weight=None):
+    """−w t log σ(x) − (1 − t) log(1 − σ(x)) for logits x, targets t in [0, 1].
+
+    w is ``pos_weight`` (None: 1), the weight of the positive targets. With
+    −log σ(x) = softplus(−x) and −log(1 − σ(x)) = x + softplus(−x) it is
+    ``(1 − t) x + (1 + (w − 1) t) softplus(−x)``: stable for any x.
+    """
+    w = 1 if pos_weight is None else 1 + (pos_weight - 1) * t
+    return (1 - t) * x + w * softplus(-x, threshold=np.inf)  # exact: no cut-off
+
+
+@register("bce_logits_backward", args=_bce_args)
+def bce_logits_backward(x, t, pos_weight=None):
+    """(d/dx, d/dt) of :func:`bce_logits`: ``(1 − t) − w σ(−x)`` (σ(x) − t for
+    w = 1: the guess minus the truth), and ``−x + (w − 1) softplus(−x)``."""
+    if pos_weight is None:
+        return sigmoid(x) - t, -x
+    w = 1 + (pos_weight - 1) * t
+    dl_dt = (pos_weight - 1) * softplus(-x, threshold=np.inf) - x
+    return (1 - t) - w * sigmoid(-x), dl_dt
+
+
+# --- Kullback-Leibler divergence ------------------------------------------------------
+
+
+def _kl_args(draw):
+    st = _draw._st()
+    x = _draw.array(draw, _draw.shape(draw), scale=draw(st.sampled_from([1, 100])))
+    t = np.abs(_draw.like(draw, x))
+    t[t < 0.3] = 0  # exact zeros: 0 · log 0 counts 0
+    log_target = draw(st.booleans())
+    return (x, np.log(t + 1e-3) if log_target else t), {"log_target": log_target}
+
+
+@register("kl_div", args=_kl_args)
+def kl_div(x, t, log_target=False):
+    """Pointwise t (log t − x) for log-probabilities x and probabilities t
+    (0 where t = 0); ``log_target``: t holds log-probabilities, e^t (t − x).
+
+    Summed, it is KL(t ‖ e^x) = Σ t log(t / q). Local derivative d/dx:
+    −t (−e^t with ``log_target``); see :func:`kl_div_backward`.
+    """
+    if log_target:
+        return np.exp(t) * (t - x)
+    positive = t > 0
+    return np.where(positive, t * (np.log(np.where(positive, t, 1)) - x), 0 * x)
+
+
+@register("kl_div_backward", args=_kl_args)
+def kl_div_backward(x, t, log_target=False):
+    """d/dx of :func:`kl_div`: −t, or −e^t with ``log_target``."""
+    return -np.exp(t) if log_target else -t

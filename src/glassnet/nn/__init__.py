@@ -1,7 +1,21 @@
 """Layers and models: neurons as weighted sums, squashed, stacked into networks."""
 
 from . import init  # noqa: F401
-from .activations import Identity, ReLU, Sigmoid, Softmax, Step, Tanh  # noqa: F401
+from .activations import (  # noqa: F401
+    ELU,
+    GELU,
+    SELU,
+    Identity,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Step,
+    Tanh,
+)
 from .attention import MultiHeadAttention  # noqa: F401
 from .conv import Conv1D, Conv2D, ConvTranspose2D  # noqa: F401
 from .dense import Dense  # noqa: F401

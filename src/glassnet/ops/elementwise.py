@@ -14,6 +14,7 @@ import numpy as np
 from .. import kernels
 from .._validate import shape_str
 from ..errors import ShapeError
+from ..kernels import activations as _act
 from ..tensor import Tensor, as_tensor, make_result, unbroadcast
 
 
@@ -225,6 +226,53 @@ def relu(x) -> Tensor:
     x = as_tensor(x)
     y, positive = kernels.relu(x.data)
     return make_result(y, (x,), lambda g: (kernels.relu_backward(g, positive),))
+
+
+def _activation(name: str, x, **params) -> Tensor:
+    """The op of kernel ``name``: forward and ``name_backward``, both from the input."""
+    x = as_tensor(x)
+    forward, backward = getattr(_act, name), getattr(_act, name + "_backward")
+    y = np.asarray(forward(x.data, **params))
+    return make_result(y, (x,), lambda g: (np.asarray(backward(g, x.data, **params)),))
+
+
+def leaky_relu(x, slope=0.01) -> Tensor:
+    """x where x > 0, else slope · x.  Local derivative: 1 where x > 0, else slope."""
+    return _activation("leaky_relu", x, slope=slope)
+
+
+def elu(x, alpha=1.0, scale=1.0) -> Tensor:
+    """scale · (x where x > 0, else alpha (e^x − 1)); ``scale`` and ``alpha`` as
+    :data:`~glassnet.kernels.activations.SELU_SCALE` / ``SELU_ALPHA`` make SELU.
+
+    Local derivative: scale where x > 0, else scale · alpha · e^x.
+    """
+    return _activation("elu", x, alpha=alpha, scale=scale)
+
+
+def gelu(x, approximate="none") -> Tensor:
+    """x · Φ(x), Φ the normal CDF (``approximate="tanh"``: its tanh form).
+
+    Local derivative: Φ(x) + x φ(x), φ the normal density.
+    """
+    if approximate not in ("none", "tanh"):
+        raise ValueError(
+            f"gelu: approximate must be 'none' or 'tanh'; got {approximate!r}."
+        )
+    return _activation("gelu", x, approximate=approximate)
+
+
+def silu(x) -> Tensor:
+    """x · σ(x) (SiLU, swish).  Local derivative: σ(x) (1 + x (1 − σ(x)))."""
+    return _activation("silu", x)
+
+
+def softplus(x, beta=1.0, threshold=20.0) -> Tensor:
+    """log(1 + e^(βx)) / β, stable for any x (x itself where βx > threshold).
+
+    Local derivative: σ(βx), the sigmoid (1 past the threshold).
+    """
+    return _activation("softplus", x, beta=beta, threshold=threshold)
 
 
 def clip(x, low=None, high=None) -> Tensor:

@@ -12,6 +12,7 @@ import numpy as np
 from .. import kernels
 from .._validate import shape_str
 from ..errors import ShapeError
+from ..kernels import activations as _act
 
 # Sums as products with a vector of ones: written once, in the kernels layer.
 from ..kernels.linear import column_sums, ones, row_sums  # noqa: F401
@@ -136,10 +137,8 @@ def softmax_array(v: np.ndarray, axis: int = -1) -> np.ndarray:
     return e
 
 
-def log_softmax_array(v: np.ndarray, axis: int = -1) -> np.ndarray:
-    """log(softmax(v)) by log-sum-exp: never takes the log of an underflowed 0."""
-    shifted = v - v.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+# log(softmax(v)) by log-sum-exp: the formula is kernels.activations.log_softmax.
+log_softmax_array = _act.log_softmax
 
 
 def softmax(x, axis=-1) -> Tensor:
@@ -165,11 +164,7 @@ def log_softmax(x, axis=-1) -> Tensor:
     x = as_tensor(x)
     ax = _check_axis("log_softmax", x, axis)
     y = log_softmax_array(x.data, ax)
-
-    def backward(g):
-        return (g - np.exp(y) * g.sum(axis=ax, keepdims=True),)
-
-    return make_result(y, (x,), backward)
+    return make_result(y, (x,), lambda g: (_act.log_softmax_backward(g, y, ax),))
 
 
 def _moments(op, x, axis, ddof):

@@ -36,6 +36,13 @@ _ACTIVATIONS = {
     "Step": "step",
     "Identity": "linear",
     "Softmax": "softmax",
+    "LeakyReLU": "leaky ReLU",
+    "ELU": "ELU",
+    "SELU": "SELU",
+    "GELU": "GELU",
+    "SiLU": "SiLU",
+    "Softplus": "softplus",
+    "LogSoftmax": "log-softmax",
 }
 
 

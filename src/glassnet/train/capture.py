@@ -152,10 +152,13 @@ class CapturedStep:
                 f"{where}: native must be None (use compiled code when it "
                 f"builds), True or False; got {native!r}."
             )
-        if type(loss_fn) is not losses_mod.CrossEntropy:
+        if (
+            type(loss_fn) is not losses_mod.CrossEntropy
+            or repr(loss_fn) != "CrossEntropy()"  # no weights, ignored labels...
+        ):
             raise ConfigError(
-                f"{where}: the loss must be losses.CrossEntropy(); got "
-                f"{loss_fn!r}. Other losses train with the eager loop."
+                f"{where}: the loss must be losses.CrossEntropy() with its defaults; "
+                f"got {loss_fn!r}. Other losses train with the eager loop."
             )
         if not isinstance(optimizer, Optimizer) or not isinstance(model, Module):
             raise ConfigError(

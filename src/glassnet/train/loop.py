@@ -75,7 +75,10 @@ def _check_data(where: str, X: np.ndarray, y: np.ndarray | None) -> None:
 
 
 def _classification(loss_fn) -> bool:
-    return isinstance(loss_fn, (losses_mod.CrossEntropy, losses_mod.BinaryCrossEntropy))
+    return isinstance(
+        loss_fn,
+        (losses_mod.CrossEntropy, losses_mod.BinaryCrossEntropy, losses_mod.NLL),
+    )
 
 
 def _class_rows(y: np.ndarray) -> bool:
@@ -94,7 +97,13 @@ def _resolve_loss(loss, y: np.ndarray):
     or probability rows, else MSE."""
     if loss is None:
         loss = "cross_entropy" if y.dtype.kind in "iu" or _class_rows(y) else "mse"
-    return losses_mod.get(loss)
+    loss_fn = losses_mod.get(loss)
+    if getattr(loss_fn, "reduction", None) == "none":
+        raise ConfigError(
+            f"training needs the loss as one number; {loss_fn!r} gives one per "
+            "sample. Use reduction='mean' (or 'sum')."
+        )
+    return loss_fn
 
 
 def _float_chose_mse(where: str, loss, y: np.ndarray, error: Exception):
@@ -148,7 +157,22 @@ def _resolve_metrics(metrics, loss_fn) -> dict:
                 "or pass a function metric(y_true, y_pred)."
             )
         out[name] = getattr(metrics_mod, name)
+    ignore = getattr(loss_fn, "ignore_index", None)
+    if ignore is not None:  # the samples the loss leaves out, the metrics do too
+        out = {name: _without(fn, ignore) for name, fn in out.items()}
     return out
+
+
+def _without(metric, ignore: int):
+    """``metric`` over the positions whose label is not ``ignore``."""
+
+    def kept(y_true, y_pred):
+        y_true = np.asarray(y_true)
+        keep = y_true != ignore
+        return metric(y_true[keep], np.asarray(y_pred)[keep])
+
+    kept.__name__ = getattr(metric, "__name__", "metric")
+    return kept
 
 
 def _start_loss(model, loss_fn, X, y, batch_size: int) -> float:
@@ -188,7 +212,10 @@ def _preflight(model, loss_fn, X, y, loss) -> None:
                     "fit: cross-entropy needs whole-number class labels; y holds "
                     "fractions. Pass integer labels or one-hot rows."
                 )
-        bad = np.flatnonzero((y < 0) | (y >= n_classes))
+        outside = (y < 0) | (y >= n_classes)
+        if loss_fn.ignore_index is not None:
+            outside &= y != loss_fn.ignore_index
+        bad = np.flatnonzero(outside)
         if bad.size:
             i = int(bad[0])
             raise DataError(

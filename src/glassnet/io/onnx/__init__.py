@@ -37,11 +37,24 @@ Upsample                    Resize (nearest: asymmetric, floor; bilinear: half_p
 MaxPool1D, AvgPool1D        MaxPool, AveragePool with a 1-D window
 GlobalMaxPool2D             GlobalMaxPool + Flatten
 AdaptiveAvgPool2D           GlobalAveragePool (1x1), AveragePool, or two MatMuls
-==========================  ==========================================================
-
+==========================  ===================================================
 Conv1D and Conv2D write ``dilations`` and ``group`` when not 1; AvgPool2D
 writes its ``count_include_pad``. See the docs page "Convolutions,
 upsampling, pooling" for the details.
+=======
+LeakyReLU, ELU, SELU        LeakyRelu, Elu, Selu (alpha; SELU's fixed constants)
+GELU                        Gelu from opset 20; before, its formula (Div, Erf, Add,
+                            Mul, Mul; or the tanh form), as PyTorch writes it
+SiLU                        Sigmoid + Mul (x · σ(x))
+Softplus                    Softplus; with beta ≠ 1, Mul β + Softplus + Div β
+                            (ONNX has no threshold)
+LogSoftmax                  LogSoftmax (axis)
+==========================  ==========================================================
+
+Import recognises GELU and SiLU written out as formulas (the input forks into
+elementwise nodes that join again) by evaluating the nodes on a probe and
+comparing with each activation: any arrangement of the formula an exporter
+writes is read, and a formula that is neither stays refused as a branch.
 
 An LSTM's gates: glassnet keeps them in the order forget, input, candidate,
 output with one bias; ONNX in the order input, output, forget, cell with an

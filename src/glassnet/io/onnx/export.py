@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from ...errors import ConfigError
+from ...kernels.activations import SELU_ALPHA, SELU_SCALE
 from ..container import atomic_write
 from ._common import MIN_OPSET, TO_ONNX_GATES, require_onnx
 
@@ -22,6 +23,7 @@ class _Builder:
         self.nodes, self.inits, self.names = [], [], set()
         self.ids_input = ids_input  # the graph input is int64 symbol ids
         self.functions = []  # model-local functions (MultiHeadAttention's body)
+        self.opset = 18
 
     def _unique(self, name: str) -> str:
         base, k = name, 1
@@ -98,15 +100,24 @@ def _input_shape(layers, input_shape):
             return ("channels", "height", "width")
         if not isinstance(
             layer, (nn.Sigmoid, nn.Tanh, nn.ReLU, nn.Identity, nn.Softmax, nn.Step)
-        ) and not isinstance(  # the same shape out as in: the shape reads on
-            layer, (nn.Dropout, nn.BatchNorm1D, nn.BatchNorm2D, nn.LayerNorm)
-        ):
+        ) and not isinstance(layer, _elementwise()):
             break
     first = type(layers[0][1]).__name__ if layers else "an empty model"
     raise ConfigError(
         f"export_onnx: the input shape of a model starting with {first} cannot be "
         "told from its layers; pass input_shape=(...), the shape of one sample "
         "without the batch axis, e.g. input_shape=(1, 28, 28)."
+    )
+
+
+def _elementwise() -> tuple:
+    from ... import nn
+
+    return (nn.LeakyReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU, nn.Softplus) + (
+        nn.Dropout,
+        nn.BatchNorm1D,
+        nn.BatchNorm2D,
+        nn.LayerNorm,
     )
 
 
@@ -458,6 +469,40 @@ def _export_attention(b: _Builder, layer, x, p):
     )  # fmt: skip
 
 
+def _export_gelu(b: _Builder, layer, x, p):
+    """Gelu (opset 20+), else its formula as PyTorch's exporter writes it."""
+    if b.opset >= 20:
+        return b.node("Gelu", [x], p + "Gelu", approximate=layer.approximate)
+    if layer.approximate == "tanh":  # ½ x (1 + tanh(√(2/π) (x + 0.044715 x³)))
+        cube = b.node("Mul", [b.node("Mul", [x, x], p + "Square"), x], p + "Cube")
+        inner = b.node("Mul", [cube, b.const(p + "kappa", 0.044715)], p + "Kappa")
+        inner = b.node("Add", [x, inner], p + "Inner")
+        inner = b.node(
+            "Mul", [inner, b.const(p + "beta", np.sqrt(2 / np.pi))], p + "Beta"
+        )
+        phi = b.node("Tanh", [inner], p + "Tanh")
+    else:  # ½ x (1 + erf(x / √2))
+        phi = b.node("Div", [x, b.const(p + "sqrt2", np.sqrt(2.0))], p + "Div")
+        phi = b.node("Erf", [phi], p + "Erf")
+    phi = b.node("Add", [phi, b.const(p + "one", 1.0)], p + "Add")
+    y = b.node("Mul", [x, phi], p + "Mul")
+    return b.node("Mul", [y, b.const(p + "half", 0.5)], p + "Half")
+
+
+def _export_silu(b: _Builder, layer, x, p):
+    return b.node("Mul", [x, b.node("Sigmoid", [x], p + "Sigmoid")], p + "Mul")
+
+
+def _export_softplus(b: _Builder, layer, x, p):
+    """Softplus; with β ≠ 1, Mul β → Softplus → Div β. (ONNX has no threshold:
+    past it the two differ by less than e^−threshold / β.)"""
+    if layer.beta == 1:
+        return b.node("Softplus", [x], p + "Softplus")
+    beta = b.const(p + "beta", layer.beta)
+    y = b.node("Softplus", [b.node("Mul", [x, beta], p + "Mul")], p + "Softplus")
+    return b.node("Div", [y, beta], p + "Div")
+
+
 def _simple(op: str, **attrs):
     def export(b: _Builder, layer, x, p):
         return b.node(op, [x], p + op, **attrs)
@@ -500,6 +545,17 @@ def _exporters() -> dict:
         nn.GlobalMaxPool2D: _export_global_pool("GlobalMaxPool"),
         nn.AdaptiveAvgPool2D: _export_adaptive,
         nn.Upsample: _export_upsample,
+        nn.LeakyReLU: lambda b, layer, x, p: b.node(
+            "LeakyRelu", [x], p + "LeakyRelu", alpha=layer.negative_slope
+        ),
+        nn.ELU: lambda b, layer, x, p: b.node("Elu", [x], p + "Elu", alpha=layer.alpha),
+        nn.SELU: _simple("Selu", alpha=SELU_ALPHA, gamma=SELU_SCALE),
+        nn.GELU: _export_gelu,
+        nn.SiLU: _export_silu,
+        nn.Softplus: _export_softplus,
+        nn.LogSoftmax: lambda b, layer, x, p: b.node(
+            "LogSoftmax", [x], p + "LogSoftmax", axis=layer.axis
+        ),
     }
 
 

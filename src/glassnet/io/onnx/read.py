@@ -49,6 +49,14 @@ _LAYER_OPS = {
     "BatchNormalization",
     "LayerNormalization",
     "MultiHeadAttention",
+    "LeakyRelu",
+    "Elu",
+    "Selu",
+    "Gelu",
+    "SiLU",  # not an ONNX operator: x · Sigmoid(x), fused by _fused
+    "Softplus",
+    "Mul",
+    "LogSoftmax",
 }
 _VALUE_TYPES = None  # TensorProto element types a tensor may hold (set on first use)
 
@@ -68,14 +76,13 @@ class _Graph:
         if len(graph.sparse_initializer):
             raise FormatError(f"{where}: sparse initialisers are not supported.")
         self.consts = {t.name: self.array(t) for t in graph.initializer}
-        self.made_by = {}
         for node in graph.node:
-            for out in node.output:
-                self.made_by[out] = node
             if node.op_type == "Constant":
                 self.consts[node.output[0]] = self._constant(node)
             elif node.op_type == "Identity" and node.input[0] in self.consts:
                 self.consts[node.output[0]] = self.consts[node.input[0]]
+        self.nodes = _fused(onnx, list(graph.node), self.consts, graph.output[0].name)
+        self.made_by = {out: node for node in self.nodes for out in node.output}
         inputs = [v for v in graph.input if v.name not in self.consts]
         if len(inputs) != 1 or len(graph.output) != 1:
             raise FormatError(
@@ -85,7 +92,7 @@ class _Graph:
             )
         self.input, self.output = inputs[0], graph.output[0].name
         self.readers = {}
-        for node in graph.node:
+        for node in self.nodes:
             if node.output and node.output[0] in self.consts:
                 continue
             for name in node.input:
@@ -234,6 +241,99 @@ class _Graph:
             f"its initial state {name!r} is computed in the graph; "
             "glassnet imports recurrent layers that start from zeros.",
         )
+
+
+# --- elementwise formulas that fork and join: GELU's x·Φ(x), SiLU's x·σ(x) ---------------
+_FORMULAS = {
+    "Mul": np.multiply,
+    "Div": np.divide,
+    "Add": np.add,
+    "Sub": np.subtract,
+    "Pow": np.power,
+    "Sqrt": np.sqrt,
+    "Tanh": np.tanh,
+    "Erf": lambda x: _act().erf(x),
+    "Sigmoid": lambda x: _act().sigmoid(x),
+}
+_MAX_FORMULA = 16  # nodes in one formula
+
+
+def _act():
+    from ...kernels import activations
+
+    return activations
+
+
+def _candidates():
+    a = _act()
+    return [
+        ("Gelu", {"approximate": "none"}, a.gelu),
+        ("Gelu", {"approximate": "tanh"}, lambda x: a.gelu(x, "tanh")),
+        ("SiLU", {}, a.silu),
+    ]
+
+
+def _fused(onnx, nodes: list, consts: dict, output: str) -> list:
+    """``nodes`` with each elementwise formula that forks off a tensor and joins
+    again (exporters write GELU and SiLU so) replaced by one node, "Gelu" or
+    "SiLU", when its values on a probe match the activation's."""
+    readers: dict = {}
+    for node in nodes:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    removed: set = set()
+    for x, first in list(readers.items()):
+        if len(first) < 2 or x in consts or any(id(n) in removed for n in first):
+            continue
+        region, closes = _formula(nodes, readers, consts, x, output)
+        probe = {x: np.linspace(-5.0, 5.0, 41)}
+        with np.errstate(all="ignore"):
+            for node in region:
+                args = [probe.get(i, consts.get(i)) for i in node.input]
+                probe[node.output[0]] = _FORMULAS[node.op_type](*args)
+        match = [
+            (k, y, op, attrs)
+            for k, y in reversed(closes)  # the longest formula first
+            for op, attrs, reference in _candidates()
+            if np.allclose(probe[y], reference(probe[x]), rtol=1e-5, atol=1e-6)
+        ]
+        if match:
+            k, y, op, attrs = match[0]
+            at = nodes.index(region[0])
+            removed.update(id(n) for n in region[:k])
+            nodes = [n for n in nodes if id(n) not in removed]
+            name = region[k - 1].name or op
+            nodes.insert(at, onnx.helper.make_node(op, [x], [y], name, **attrs))
+    return nodes
+
+
+def _formula(nodes, readers, consts, x, output):
+    """The nodes of the formula that starts at ``x``, and the points where it closes
+    on one tensor, ``[(number of nodes, tensor), ...]``: elementwise operators of
+    ``_FORMULAS`` only, reading nothing but ``x``, their own results and
+    single-number constants."""
+    made, region, closes = {x}, [], []
+    for node in nodes[nodes.index(readers[x][0]) :]:
+        if not made.intersection(node.input):
+            continue
+        if node.op_type not in _FORMULAS or len(region) >= _MAX_FORMULA:
+            break
+        if any(
+            name not in made and (name not in consts or consts[name].size != 1)
+            for name in node.input
+        ):
+            break
+        region.append(node)
+        made.update(node.output)
+        open_ = [
+            t
+            for t in made
+            if t == output
+            or any(all(r is not n for n in region) for r in readers.get(t, []))
+        ]
+        if len(open_) == 1 and open_[0] != x:
+            closes.append((len(region), open_[0]))
+    return region, closes
 
 
 def _label(node) -> str:
@@ -736,11 +836,61 @@ def _import_simple(cls_name: str, **kwargs):
     def importer(g: _Graph, node, x, dtype):
         from ... import nn
 
-        if cls_name == "Softmax":
+        if cls_name in ("Softmax", "LogSoftmax"):
             kwargs["axis"] = int(g.attrs(node).get("axis", -1))
         return [getattr(nn, cls_name)(**kwargs)], node.output[0]
 
     return importer
+
+
+def _import_with_alpha(cls_name: str, default: float):
+    def importer(g: _Graph, node, x, dtype):
+        from ... import nn
+
+        alpha = _short(np.asarray(g.attrs(node).get("alpha", default)), dtype)
+        return [getattr(nn, cls_name)(alpha)], node.output[0]
+
+    return importer
+
+
+def _import_selu(g: _Graph, node, x, dtype):
+    from ...kernels.activations import SELU_ALPHA, SELU_SCALE
+    from ...nn import SELU
+
+    a = g.attrs(node)
+    alpha, gamma = a.get("alpha", SELU_ALPHA), a.get("gamma", SELU_SCALE)
+    if not np.allclose([alpha, gamma], [SELU_ALPHA, SELU_SCALE], rtol=1e-6):
+        g.fail(
+            node,
+            f"alpha {alpha} and gamma {gamma}; glassnet's SELU has the fixed "
+            f"{SELU_ALPHA:.6f} and {SELU_SCALE:.6f}.",
+        )
+    return [SELU()], node.output[0]
+
+
+def _import_gelu(g: _Graph, node, x, dtype):
+    from ...nn import GELU
+
+    return [GELU(g.attrs(node).get("approximate", "none"))], node.output[0]
+
+
+def _import_softplus(g: _Graph, node, x, dtype):
+    """Softplus, or Softplus(beta) written as Mul β → Softplus → Div β."""
+    from ...nn import Softplus
+
+    if node.op_type == "Softplus":
+        return [Softplus()], node.output[0]
+    other = node.input[1] if node.input[0] == x else node.input[0]
+    beta = g.consts.get(other)
+    soft = _next_is(g, node.output[0], "Softplus")
+    div = soft and _next_is(g, soft.output[0], "Div")
+    if beta is None or beta.size != 1 or not div or div.input[0] != soft.output[0]:
+        g.fail(
+            node, "glassnet reads Mul only as Softplus(beta): Mul β, Softplus, Div β."
+        )
+    if not np.array_equal(g.const(div, 1, "β"), beta) or not beta.item() > 0:
+        g.fail(div, "Softplus(beta) must multiply and divide by the same β > 0.")
+    return [Softplus(beta=_short(beta, dtype))], div.output[0]
 
 
 def _skip(g: _Graph, node, x, dtype):
@@ -845,11 +995,20 @@ _IMPORTERS = {
     "BatchNormalization": _import_batch_norm,
     "LayerNormalization": _import_layer_norm,
     "MultiHeadAttention": _import_attention,
+    "LeakyRelu": _import_with_alpha("LeakyReLU", 0.01),
+    "Elu": _import_with_alpha("ELU", 1.0),
+    "Selu": _import_selu,
+    "Gelu": _import_gelu,
+    "SiLU": _import_simple("SiLU"),
+    "Softplus": _import_softplus,
+    "Mul": _import_softplus,
+    "LogSoftmax": _import_simple("LogSoftmax"),
 }
 
 
 # Nodes that do the same to every element, whatever order the axes are in.
 _ANY_LAYOUT = {"Relu", "Sigmoid", "Tanh", "Identity", "Dropout"}
+_ANY_LAYOUT |= {"LeakyRelu", "Elu", "Selu", "Gelu", "SiLU", "Softplus"}
 
 
 def _perm(g: _Graph, node) -> list:
@@ -1151,7 +1310,8 @@ def import_onnx(path, *, max_bytes: int = MAX_BYTES):
     The graph must be one chain from its input to its output of the
     operators glassnet's layers stand for (MatMul/Gemm + Add, Relu,
     Sigmoid, Tanh, Softmax, Conv, MaxPool, AveragePool, GlobalAveragePool,
-    Flatten/Reshape, Gather, OneHot, RNN, LSTM and the Transpose, Squeeze,
+    Flatten/Reshape, Gather, OneHot, RNN, LSTM, LeakyRelu, Elu, Selu, Gelu
+    (or its formula), Softplus, LogSoftmax, x·Sigmoid(x) and the Transpose, Squeeze,
     Identity, Constant and Cast nodes exporters put around them). Any other
     operator is refused in one error that lists every such node by name.
 
