@@ -522,3 +522,14 @@ def test_metrics_leave_out_the_ignored_labels_as_the_loss_does(rng):
     expected = gn.metrics.accuracy(y[kept], gn.predict(model, X[kept]))
     assert result["accuracy"] == pytest.approx(expected)
     assert result["loss"] == pytest.approx(loss(model(X[kept]), y[kept]).item())
+
+
+def test_nll_and_cross_entropy_reprs_name_their_options():
+    # NLL borrows CrossEntropy's repr rules; its repr once raised a TypeError.
+    assert repr(gn.losses.NLL()) == "NLL()"
+    assert repr(gn.losses.NLL(ignore_index=0, reduction="sum")) == (
+        "NLL(ignore_index=0, reduction='sum')"
+    )
+    assert repr(gn.losses.CrossEntropy(label_smoothing=0.1)) == (
+        "CrossEntropy(label_smoothing=0.1)"
+    )

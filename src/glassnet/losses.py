@@ -437,7 +437,7 @@ class CrossEntropy(Loss):
             out["ignore_index"] = self.ignore_index
         if self.label_smoothing:
             out["label_smoothing"] = self.label_smoothing
-        return {**out, **super()._options()}
+        return {**out, **Loss._options(self)}  # not super(): NLL shares this
 
 
 def _ignore_index(where: str, value):
