@@ -330,17 +330,25 @@ def _pool(config) -> dict:
     return {}
 
 
-def _recurrent(gates: int):
+def _recurrent(gates: int, bias_hn: bool = False):
     def shapes(config) -> dict:
         n_in = _int(config, "input_size", limit="width")
         hidden = _int(config, "hidden_size", limit="width")
         _flag(config, "return_sequences", True)
         _flag(config, "stateful", False)
-        return {
-            "weight_ih": (n_in, gates * hidden),
-            "weight_hh": (hidden, gates * hidden),
-            "bias": (gates * hidden,),
-        }
+        layers = _int(config, "num_layers", 1, limit="recurrent_layers")
+        directions = 2 if _flag(config, "bidirectional", False) else 1
+        out = {}
+        for layer in range(layers):
+            for d in range(directions):
+                sfx = ("" if layer == 0 else f"_l{layer}") + ("_reverse" if d else "")
+                width = n_in if layer == 0 else directions * hidden
+                out["weight_ih" + sfx] = (width, gates * hidden)
+                out["weight_hh" + sfx] = (hidden, gates * hidden)
+                out["bias" + sfx] = (gates * hidden,)
+                if bias_hn:
+                    out["bias_hn" + sfx] = (hidden,)
+        return out
 
     return shapes
 
@@ -379,6 +387,7 @@ def _register_builtins() -> None:
     register_layer(recurrent.RNN, param_shapes=_recurrent(1))
     register_layer(recurrent.LSTM, param_shapes=_recurrent(4))
     register_layer(embedding.Embedding, param_shapes=_embedding)
+    register_layer(recurrent.GRU, param_shapes=_recurrent(3, bias_hn=True))
 
 
 _register_builtins()

@@ -8,4 +8,4 @@ from .embedding import Embedding, OneHot  # noqa: F401
 from .flatten import Flatten  # noqa: F401
 from .module import Module, Sequential  # noqa: F401
 from .pool import AvgPool2D, GlobalAveragePool2D, MaxPool2D  # noqa: F401
-from .recurrent import LSTM, RNN  # noqa: F401
+from .recurrent import GRU, LSTM, RNN  # noqa: F401
