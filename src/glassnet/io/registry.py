@@ -360,6 +360,8 @@ def _one_hot(config) -> dict:
 
 def _embedding(config) -> dict:
     n = _int(config, "num_embeddings", limit="vocabulary")
+    if config.get("padding_idx") is not None:
+        _int(config, "padding_idx", low=-n)
     return {"weight": (n, _int(config, "dim", limit="width"))}
 
 

@@ -56,13 +56,15 @@ DENSE_SCATTER_LIMIT = 4_000_000
 # --- symbols in ----------------------------------------------------------------
 
 
-def embedding(ids, weight) -> Tensor:
+def embedding(ids, weight, padding_idx=None) -> Tensor:
     """Row ``ids`` of ``weight``: each symbol's learned vector.
 
     Equal to ``one_hot(ids) @ weight`` without building the one-hot rows.
     Local derivative: a row read once per occurrence, so its gradient is the
     sum of the output gradients of every place the symbol occurred (a
-    scatter-add; d(out)/d(weight row) = 1 where that row was read).
+    scatter-add; d(out)/d(weight row) = 1 where that row was read). Row
+    ``padding_idx`` (if given) gets no gradient: the padding symbol's vector
+    stays as it is.
 
     Shapes: ids (...) integers in [0, num_embeddings); weight
     (num_embeddings, dim) -> (..., dim). ``ids`` gets no gradient.
@@ -83,10 +85,14 @@ def embedding(ids, weight) -> Tensor:
         if n * flat.size <= DENSE_SCATTER_LIMIT:
             picks = np.zeros((n, flat.size), g.dtype)
             picks[flat, np.arange(flat.size)] = 1
-            return (picks @ g2,)
-        cells = (flat[:, None] * dim + np.arange(dim)).reshape(-1)
-        summed = np.bincount(cells, weights=g2.reshape(-1), minlength=n * dim)
-        return (summed.reshape(n, dim).astype(g.dtype),)
+            dW = picks @ g2
+        else:
+            cells = (flat[:, None] * dim + np.arange(dim)).reshape(-1)
+            summed = np.bincount(cells, weights=g2.reshape(-1), minlength=n * dim)
+            dW = summed.reshape(n, dim).astype(g.dtype)
+        if padding_idx is not None:
+            dW[padding_idx] = 0
+        return (dW,)
 
     return make_result(out, (weight,), backward)
 
