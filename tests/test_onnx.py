@@ -135,10 +135,39 @@ CASES = {
             None,
             _floats((5, 2)),
         ),
+        (
+            "relu-stack-bidir",
+            nn.RNN(2, 3, nonlinearity="relu", num_layers=2, bidirectional=True),
+            None,
+            _floats((5, 2)),
+        ),
     ],
     "LSTM": [
         ("seq", nn.LSTM(3, 5), None, _floats((6, 3))),
         ("last", nn.LSTM(4, 3, return_sequences=False), None, _floats((7, 4))),
+        ("stack", nn.LSTM(3, 4, num_layers=3), None, _floats((6, 3))),
+        (
+            "stack-bidir-last",
+            nn.LSTM(3, 4, num_layers=2, bidirectional=True, return_sequences=False),
+            None,
+            _floats((6, 3)),
+        ),
+    ],
+    "GRU": [
+        ("seq", nn.GRU(3, 5), None, _floats((6, 3))),
+        ("last", nn.GRU(4, 3, return_sequences=False), None, _floats((7, 4))),
+        (
+            "stack-bidir",
+            nn.GRU(3, 4, num_layers=2, bidirectional=True),
+            None,
+            _floats((6, 3)),
+        ),
+        (
+            "bidir-last",
+            nn.GRU(2, 3, bidirectional=True, return_sequences=False),
+            None,
+            _floats((5, 2)),
+        ),
     ],
 }
 
@@ -198,8 +227,10 @@ def test_each_layer_alone_agrees_with_onnxruntime_and_comes_back(
 ):
     _, layer, shape, make = CASES[name][case]
     model = nn.Sequential(layer, seed=3)
-    if name == "LSTM":  # a non-zero bias in every gate block checks the gate order
-        layer.bias.data = rng.standard_normal(layer.bias.shape).astype(np.float32)
+    if name in ("LSTM", "GRU"):  # a non-zero bias in every gate block: gate order
+        for n, p in layer.named_parameters():
+            if n.startswith("bias"):
+                p.data = rng.standard_normal(p.shape).astype(np.float32)
     path = _agree(model, tmp_path / "layer.onnx", make, rng, shape)
     _same_predictions(model, path, make, rng)
     back = gn.import_onnx(path)

@@ -308,3 +308,60 @@ def test_embedding_padding_idx_errors():
         nn.Embedding(4, 2, padding_idx=4)
     with pytest.raises(gn.ConfigError, match="padding_idx must be an integer id"):
         nn.Embedding(4, 2, padding_idx=1.0)
+
+
+# --- ONNX: what import refuses -----------------------------------------------------------
+
+
+def test_onnx_import_refuses_a_gru_that_resets_before_the_product(tmp_path):
+    """ONNX's default GRU (linear_before_reset=0) applies r to h before W_hn:
+    another formula, refused by name rather than imported wrongly."""
+    import onnx  # `make test` installs glassnet[onnx]: this never skips
+
+    path = tmp_path / "gru.onnx"
+    gn.export_onnx(nn.Sequential(nn.GRU(2, 3, bidirectional=True), seed=0), path)
+    proto = onnx.load(str(path))
+    node = next(n for n in proto.graph.node if n.op_type == "GRU")
+    for a in node.attribute:
+        if a.name == "linear_before_reset":
+            a.i = 0
+    onnx.save(proto, str(path))
+    with pytest.raises(gn.FormatError, match="GRUs with linear_before_reset=1"):
+        gn.import_onnx(path)
+
+
+# --- look inside -------------------------------------------------------------------------
+
+
+def test_summary_trace_and_gate_plot_understand_the_gru(tmp_path):
+    from glassnet.plot import lstm_gates
+
+    model = nn.Sequential(
+        nn.Embedding(6, 3, padding_idx=0),
+        nn.GRU(3, 4, num_layers=2, bidirectional=True),
+        nn.Dense(8, 6),
+        seed=0,
+    )
+    s = model.summary(input_shape=(5,))
+    assert [(r.type, r.output_shape, r.params) for r in s.rows][1] == (
+        "GRU",
+        (None, 5, 8),
+        model[1].num_parameters(),
+    )
+    assert model[1].num_parameters() == 2 * (3 * 12 + 4 * 12 + 12 + 4) + 2 * (
+        8 * 12 + 4 * 12 + 12 + 4
+    )
+    t = gn.trace(model, np.array([1, 2, 3]), target=np.array([1, 2, 3]))
+    gates = t[1].gates
+    assert set(gates) == {"reset", "update", "candidate"}
+    assert gates["reset"].shape == (3, 4)  # (time, hidden) of the top forward cell
+    assert "GRU" in str(t) and "bias_hn_l1_reverse" in t[1].param_grads
+    assert not model[1].watch_gates  # put back as it was
+    single = nn.Sequential(nn.GRU(3, 4), seed=0)
+    t = gn.trace(single, np.ones((5, 3)))  # one sequence, no batch axis
+    h_prev = np.vstack([np.zeros(4), t[0].output[:-1]])
+    g = t[0].gates
+    want = (1 - g["update"]) * g["candidate"] + g["update"] * h_prev
+    np.testing.assert_allclose(want, t[0].output, atol=1e-6)
+    lstm_gates(g, words=list("abcde"), path=tmp_path / "gru.png")
+    assert (tmp_path / "gru.png").stat().st_size > 0

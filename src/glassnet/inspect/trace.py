@@ -70,7 +70,9 @@ class LayerTrace:
         d(loss)/d(each parameter), after a loss.
     gates : dict or None
         For an LSTM: the forget, input, candidate and output gates and the
-        cell state of every step, each (time, hidden) for one sample.
+        cell state of every step, each (time, hidden) for one sample; for a
+        GRU its reset, update and candidate gates (r, z, n). For a stack, the
+        top layer's forward direction.
     """
 
     name: str
@@ -202,7 +204,7 @@ def _sample_ndim(model) -> int | None:
             return 1
         if kind in ("Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAveragePool2D"):
             return 3
-        if kind in ("Conv1D", "RNN", "LSTM"):
+        if kind in ("Conv1D", "RNN", "LSTM", "GRU"):
             return 2
         if kind in ("OneHot", "Embedding"):
             return 1
@@ -504,7 +506,7 @@ def _other_line(rec, first, p) -> str:
         )
         more = f", … ({len(y)} maps)" if len(y) > 4 else ""
         return f"each feature matched at every position, {shape}: {maps}{more}"
-    if kind in ("RNN", "LSTM"):
+    if kind in ("RNN", "LSTM", "GRU"):
         return (
             f"read {x_in.shape[0]} steps, {shape}; last hidden state "
             f"{_vec(y[-1] if y.ndim == 2 else y, p)}"

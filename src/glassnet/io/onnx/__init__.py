@@ -28,12 +28,16 @@ MaxPool2D, AvgPool2D        MaxPool, AveragePool (count_include_pad=0), ceil_mod
 GlobalAveragePool2D         GlobalAveragePool + Flatten
 Embedding, OneHot           Gather, OneHot (ids as int64)
 RNN, LSTM                   Transpose + RNN / LSTM + Squeeze (+ Transpose)
+GRU                         the same with GRU (linear_before_reset=1, PyTorch's GRU)
+num_layers, bidirectional   one node per layer; direction=bidirectional, and
+                            Transpose [0, 2, 1, 3] + Reshape [0, 0, -1] for Y
 ==========================  ==========================================================
 
 An LSTM's gates: glassnet keeps them in the order forget, input, candidate,
 output with one bias; ONNX in the order input, output, forget, cell with an
 input bias ``Wb`` and a recurrent bias ``Rb``. Export writes glassnet's bias
-as ``Wb`` and zeros as ``Rb``; import adds the two.
+as ``Wb`` and zeros as ``Rb``; import adds the two. A GRU's gates are (r, z, n)
+in glassnet and (z, r, h) in ONNX; its ``bias_hn`` is ONNX's ``Rbh``.
 
 Loading is data only: the file is parsed as a protobuf message (no code in
 it is run, no custom operator is loaded), it may be at most ``max_bytes``
