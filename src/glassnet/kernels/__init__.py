@@ -314,6 +314,7 @@ def recording(tape: list):
 
 
 from . import activations, conv, linear, loss, optim, pool, recurrent  # noqa: E402, I001
+from . import dropout  # noqa: E402
 from . import variants  # noqa: E402  (after the references they are variants of)
 
 sigmoid = _dispatcher("sigmoid")
@@ -362,4 +363,5 @@ __all__ += [
     "pool",
     "recurrent",
     "variants",
+    "dropout",
 ]

@@ -33,3 +33,4 @@ from .recurrent import embedding, lstm, rnn  # noqa: F401
 from .reduce import log_softmax, max, mean, min, softmax, sum  # noqa: F401
 from .shape import concatenate, getitem, permute, reshape, split, stack, transpose  # noqa: F401
 from .loss import binary_cross_entropy, cross_entropy  # noqa: F401
+from .dropout import dropout  # noqa: F401
