@@ -38,7 +38,13 @@ EXAMPLES = {
     "LSTM": {"input_size": 3, "hidden_size": 4, "return_sequences": False},
     "Embedding": {"num_embeddings": 7, "dim": 3},
     "OneHot": {"num_classes": 6},
-    "GRU": {"input_size": 3, "hidden_size": 4, "num_layers": 2, "bidirectional": True},
+    "GRU": {
+        "input_size": 3,
+        "hidden_size": 4,
+        "num_layers": 2,
+        "bidirectional": True,
+        "dropout": 0.25,
+    },
 }
 NO_ARGUMENTS = {"Sigmoid", "Tanh", "ReLU", "Identity", "Flatten", "GlobalAveragePool2D"}
 

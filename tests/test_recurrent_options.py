@@ -365,3 +365,49 @@ def test_summary_trace_and_gate_plot_understand_the_gru(tmp_path):
     np.testing.assert_allclose(want, t[0].output, atol=1e-6)
     lstm_gates(g, words=list("abcde"), path=tmp_path / "gru.png")
     assert (tmp_path / "gru.png").stat().st_size > 0
+
+
+# --- dropout between layers ------------------------------------------------------------
+
+
+def test_dropout_between_layers_only_in_training():
+    kw = {"num_layers": 2, "bidirectional": True, "seed": 0}
+    plain, dropped = nn.GRU(2, 3, **kw), nn.GRU(2, 3, dropout=0.5, **kw)
+    for p, q in zip(plain.parameters(), dropped.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)  # the masks draw elsewhere
+    x = np.random.default_rng(0).standard_normal((4, 5, 2)).astype(np.float32)
+    assert not np.allclose(dropped(x).data, plain(x).data)
+    dropped.eval()
+    np.testing.assert_array_equal(dropped(x).data, plain(x).data)
+    one = nn.LSTM(2, 3, dropout=0.5, seed=0)  # one layer: nothing between
+    np.testing.assert_array_equal(one(x).data, nn.LSTM(2, 3, seed=0)(x).data)
+    # What dropout does, checked on its own: layer 1 reads layer 0's output
+    # with units zeroed and the rest doubled; the same masks with a re-made rng.
+    layer = nn.RNN(2, 3, num_layers=2, dropout=0.5, seed=1).astype(np.float64)
+    layer._dropout_rng = np.random.default_rng(7)
+    got = layer(x).data
+    keep = np.random.default_rng(7).random((4, 5, 3)) >= 0.5
+    first = nn.RNN(2, 3, seed=2).astype(np.float64)
+    second = nn.RNN(3, 3, seed=2).astype(np.float64)
+    first.load_state_dict(
+        {n: getattr(layer, n).data for n, _ in first.named_parameters()}
+    )
+    second.load_state_dict(
+        {n: getattr(layer, n + "_l1").data for n, _ in second.named_parameters()}
+    )
+    want = second(first(x).data * keep * 2).data
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    assert repr(layer) == "RNN(2 → 3, 2 layers, dropout 0.5 between layers)"
+    with pytest.raises(gn.ConfigError, match=r"GRU: dropout must be"):
+        nn.GRU(2, 3, dropout=1.0)
+
+
+def test_dropout_between_layers_gradcheck_with_a_fixed_mask():
+    layer = nn.LSTM(2, 3, num_layers=2, dropout=0.3, seed=0)
+    x = np.random.default_rng(1).standard_normal((2, 4, 2))
+
+    def fn(x_t, *params):
+        layer._dropout_rng = np.random.default_rng(5)  # the same mask every call
+        return layer(x_t)
+
+    layer_gradcheck(layer, x, fn=fn)

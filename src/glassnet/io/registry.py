@@ -338,6 +338,9 @@ def _recurrent(gates: int, bias_hn: bool = False):
         _flag(config, "stateful", False)
         layers = _int(config, "num_layers", 1, limit="recurrent_layers")
         directions = 2 if _flag(config, "bidirectional", False) else 1
+        p = config.get("dropout", 0.0)
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+            raise FormatError(f"dropout must be a number in [0, 1); got {str(p)[:40]}")
         out = {}
         for layer in range(layers):
             for d in range(directions):

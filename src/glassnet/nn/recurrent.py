@@ -23,8 +23,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_axis_size, check_ndim, check_positive, shape_str
+from .._validate import (
+    check_axis_size,
+    check_ndim,
+    check_number,
+    check_positive,
+    shape_str,
+)
 from ..errors import ConfigError, ShapeError
+from ..ops.dropout import dropout
 from ..ops.recurrent import check_lengths, gru, lstm, rnn
 from ..ops.shape import concatenate, stack
 from ..tensor import Tensor, as_tensor
@@ -68,6 +75,7 @@ class _Recurrent(Module):
         seed,
         num_layers=1,
         bidirectional=False,
+        dropout=0.0,
     ):
         name = type(self).__name__
         check_positive(name, "input_size", input_size, integer=True)
@@ -85,6 +93,7 @@ class _Recurrent(Module):
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.return_sequences, self.stateful = bool(return_sequences), bool(stateful)
         self.num_layers, self.bidirectional = int(num_layers), bool(bidirectional)
+        self.dropout = check_number(name, "dropout", dropout, 0, 1, high_open=True)
         for sfx, shapes in self._cell_shapes():
             for pname, shape in shapes.items():
                 t = Tensor(np.zeros(shape, np.float32), requires_grad=True)
@@ -125,6 +134,8 @@ class _Recurrent(Module):
             getattr(self, "bias" + sfx).data = self._initial_bias().astype(dt)
             if "bias_hn" in shapes:
                 getattr(self, "bias_hn" + sfx).data = np.zeros(H, dt)
+        # dropout's masks: a stream of their own, spawned (the draws above unchanged)
+        self._dropout_rng = rng.spawn(1)[0] if self.dropout else None
         self.last_state = None
         return self
 
@@ -229,6 +240,8 @@ class _Recurrent(Module):
                 finals.append(final)
                 k += 1
             x = outs[0] if len(outs) == 1 else concatenate(outs, axis=2)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = dropout(x, self.dropout, rng=self._dropout_rng)
         return self._finish(x, finals, return_state)
 
     def _finish(self, seq, finals, return_state):
@@ -253,6 +266,7 @@ class _Recurrent(Module):
         flags = (
             ([f"{self.num_layers} layers"] if self.num_layers > 1 else [])
             + (["bidirectional"] if self.bidirectional else [])
+            + ([f"dropout {self.dropout:g} between layers"] if self.dropout else [])
             + ([] if self.return_sequences else ["last step only"])
             + (["stateful"] if self.stateful else [])
         )
@@ -271,6 +285,8 @@ class _Recurrent(Module):
             config["num_layers"] = self.num_layers
         if self.bidirectional:
             config["bidirectional"] = True
+        if self.dropout:
+            config["dropout"] = self.dropout
         return config
 
 
@@ -311,9 +327,13 @@ class RNN(_Recurrent):
         Start each call from the previous call's final state (detached).
     seed : int or numpy Generator, optional
         Where the initial weights come from.
+    num_layers, bidirectional, dropout
+        A stack of layers, each also reading back to front, with dropout
+        between them; names, shapes and state as for :class:`GRU`.
 
     Shapes: input (batch, time, input_size); output (batch, time, H) or
-    (batch, H); state (batch, H).
+    (batch, H); state (batch, H). ``layer(x, lengths=...)`` runs a padded
+    batch (see ``forward``).
 
     Parameters (trainable tensors): ``weight_ih`` (input_size, H),
     ``weight_hh`` (H, H), ``bias`` (H,). Initialisation: Glorot uniform for
@@ -344,6 +364,7 @@ class RNN(_Recurrent):
         *,
         num_layers: int = 1,
         bidirectional: bool = False,
+        dropout: float = 0.0,
     ):
         if nonlinearity not in ("tanh", "relu"):
             raise ConfigError(
@@ -352,7 +373,7 @@ class RNN(_Recurrent):
         self.nonlinearity = nonlinearity
         super().__init__(
             input_size, hidden_size, return_sequences, stateful, seed,
-            num_layers, bidirectional,
+            num_layers, bidirectional, dropout,
         )  # fmt: skip
 
     def _cell(self, x, sfx, start, lengths, top):
@@ -406,9 +427,13 @@ class LSTM(_Recurrent):
         Start each call from the previous call's final (h, c), detached.
     seed : int or numpy Generator, optional
         Where the initial weights come from.
+    num_layers, bidirectional, dropout
+        A stack of layers, each also reading back to front, with dropout
+        between them; names, shapes and state as for :class:`GRU`.
 
     Shapes: input (batch, time, input_size); output (batch, time, H) or
-    (batch, H); state a pair (h, c), each (batch, H).
+    (batch, H); state a pair (h, c), each (batch, H). ``layer(x,
+    lengths=...)`` runs a padded batch (see ``forward``).
 
     Parameters (trainable tensors), each split into four blocks of H columns
     in the gate order forget, input, candidate, output:
@@ -458,12 +483,13 @@ class LSTM(_Recurrent):
         *,
         num_layers: int = 1,
         bidirectional: bool = False,
+        dropout: float = 0.0,
     ):
         self.watch_gates = False
         self.last_gates = None
         super().__init__(
             input_size, hidden_size, return_sequences, stateful, seed,
-            num_layers, bidirectional,
+            num_layers, bidirectional, dropout,
         )  # fmt: skip
 
     def _initial_bias(self) -> np.ndarray:
@@ -517,6 +543,9 @@ class GRU(_Recurrent):
     bidirectional : bool, default False
         Each layer also reads the sequence back to front, with weights of its
         own; its outputs are the two directions side by side (2H).
+    dropout : float in [0, 1), default 0
+        In training, :func:`~glassnet.ops.dropout` on each layer's output but
+        the last (between stacked layers, as PyTorch's ``dropout=``).
 
     Shapes: input (batch, time, input_size); output (batch, time, D·H) or
     (batch, D·H) with D = 2 if bidirectional else 1; state (batch, H), or
@@ -570,12 +599,13 @@ class GRU(_Recurrent):
         *,
         num_layers: int = 1,
         bidirectional: bool = False,
+        dropout: float = 0.0,
     ):
         self.watch_gates = False
         self.last_gates = None
         super().__init__(
             input_size, hidden_size, return_sequences, stateful, seed,
-            num_layers, bidirectional,
+            num_layers, bidirectional, dropout,
         )  # fmt: skip
 
     def _cell_shapes(self):
