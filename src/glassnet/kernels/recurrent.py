@@ -21,8 +21,8 @@ The backward kernels return dZ (T, B, G), the gradient of every step's
 weighted sums; the op turns it into the input's gradient. The squashing
 functions and their derivatives are the activation kernels
 (:mod:`glassnet.kernels.activations`); the compiled variants
-(``_native/lstm.c``) use common.h's copies of the same formulas and agree to
-rounding.
+(``_native/lstm.c``, the LSTM's, the RNN's and the GRU's) use common.h's
+copies of the same formulas and agree to rounding.
 """
 
 from __future__ import annotations
@@ -455,4 +455,43 @@ def gru_backward(
     _sequence_grads(hs, dQ, None, None, None, dW_h)
     if db_hn is not None:
         np.sum(dQ3[:, :, 2].reshape(T * B, H), axis=0, out=db_hn)
+    return dZ
+
+
+def _gru_c_applies(S, W_h, b_hn, hs, hn) -> bool:
+    arrays = (S, W_h, b_hn, hs, hn)
+    return _contiguous(*arrays) and all(a.dtype == S.dtype for a in arrays)
+
+
+@variant("gru_forward", uses=("gn_gru_forward",), applies=_gru_c_applies, **_AGREE)
+def gru_forward_c(S, W_h, b_hn, hs, hn):
+    """_native/lstm.c: the whole loop in one call."""
+    T, B, G = S.shape
+    q = np.empty((B, G), S.dtype)
+    native("gn_gru_forward", S.dtype)(
+        T, B, G // 3, S.ctypes.data, W_h.ctypes.data, b_hn.ctypes.data,
+        hs.ctypes.data, hn.ctypes.data, q.ctypes.data,
+    )  # fmt: skip
+    return S
+
+
+def _gru_backward_c_applies(S, hs, hn, g, W_h, dh, db_hn=None, **buffers) -> bool:
+    return _c_ready([S, hs, hn, g, W_h, dh, db_hn], buffers)
+
+
+@variant(
+    "gru_backward", uses=("gn_gru_backward",), applies=_gru_backward_c_applies, **_AGREE
+)
+def gru_backward_c(
+    S, hs, hn, g, W_h, dh, db=None, db_hn=None, ids=None, dW_x=None, dW_h=None
+):
+    """_native/lstm.c: the reverse loop and the weight gradients in one call."""
+    T, B, G = S.shape
+    dZ, dQ = np.empty_like(S), np.empty_like(S)
+    W_hT = np.ascontiguousarray(W_h.T)
+    native("gn_gru_backward", S.dtype)(
+        T, B, G // 3, S.ctypes.data, hs.ctypes.data, hn.ctypes.data, _ptr(g),
+        W_hT.ctypes.data, dZ.ctypes.data, dQ.ctypes.data, dh.ctypes.data, _ptr(db),
+        _ptr(db_hn), _ptr(ids), _ptr(dW_x), _ptr(dW_h),
+    )  # fmt: skip
     return dZ
