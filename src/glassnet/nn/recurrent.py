@@ -68,14 +68,15 @@ class _Recurrent(Module):
 
     def __init__(
         self,
-        input_size,
-        hidden_size,
-        return_sequences,
-        stateful,
-        seed,
-        num_layers=1,
-        bidirectional=False,
-        dropout=0.0,
+        input_size: int,
+        hidden_size: int,
+        return_sequences: bool = True,
+        stateful: bool = False,
+        seed=None,
+        *,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
     ):
         name = type(self).__name__
         check_positive(name, "input_size", input_size, integer=True)
@@ -94,6 +95,7 @@ class _Recurrent(Module):
         self.return_sequences, self.stateful = bool(return_sequences), bool(stateful)
         self.num_layers, self.bidirectional = int(num_layers), bool(bidirectional)
         self.dropout = check_number(name, "dropout", dropout, 0, 1, high_open=True)
+        self.watch_gates, self.last_gates = False, None  # gated layers' look-inside
         for sfx, shapes in self._cell_shapes():
             for pname, shape in shapes.items():
                 t = Tensor(np.zeros(shape, np.float32), requires_grad=True)
@@ -373,7 +375,7 @@ class RNN(_Recurrent):
         self.nonlinearity = nonlinearity
         super().__init__(
             input_size, hidden_size, return_sequences, stateful, seed,
-            num_layers, bidirectional, dropout,
+            num_layers=num_layers, bidirectional=bidirectional, dropout=dropout,
         )  # fmt: skip
 
     def _cell(self, x, sfx, start, lengths, top):
@@ -473,25 +475,6 @@ class LSTM(_Recurrent):
     _parts = ("h", "c")
     GATES = ("forget", "input", "candidate", "output")
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        return_sequences: bool = True,
-        stateful: bool = False,
-        seed=None,
-        *,
-        num_layers: int = 1,
-        bidirectional: bool = False,
-        dropout: float = 0.0,
-    ):
-        self.watch_gates = False
-        self.last_gates = None
-        super().__init__(
-            input_size, hidden_size, return_sequences, stateful, seed,
-            num_layers, bidirectional, dropout,
-        )  # fmt: skip
-
     def _initial_bias(self) -> np.ndarray:
         b = np.zeros(4 * self.hidden_size)
         b[: self.hidden_size] = 1.0
@@ -588,25 +571,6 @@ class GRU(_Recurrent):
 
     _gates = 3
     GATES = ("reset", "update", "candidate")
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        return_sequences: bool = True,
-        stateful: bool = False,
-        seed=None,
-        *,
-        num_layers: int = 1,
-        bidirectional: bool = False,
-        dropout: float = 0.0,
-    ):
-        self.watch_gates = False
-        self.last_gates = None
-        super().__init__(
-            input_size, hidden_size, return_sequences, stateful, seed,
-            num_layers, bidirectional, dropout,
-        )  # fmt: skip
 
     def _cell_shapes(self):
         for sfx, shapes in super()._cell_shapes():
