@@ -399,6 +399,9 @@ def test_repr_config_and_parameter_names():
         "hidden_size": 8,
         "return_sequences": True,
         "stateful": False,
+        "num_layers": 1,
+        "bidirectional": False,
+        "dropout": 0.0,
     }
     assert model[2].get_config()["nonlinearity"] == "relu"
     assert model(np.array([[1, 2, 3]])).shape == (1, 2)

@@ -148,8 +148,8 @@ class Embedding(Module):
                     f"Embedding: padding_idx must lie in [-{n}, {n}) for "
                     f"num_embeddings={n}; got {padding_idx}."
                 )
-            padding_idx = int(padding_idx) % n
-        self.padding_idx = padding_idx
+            padding_idx = int(padding_idx)
+        self.padding_idx = padding_idx  # as given: NumPy reads -1 as the last row
         self.weight = Tensor(
             np.zeros((self.num_embeddings, self.dim), np.float32), requires_grad=True
         )
@@ -174,7 +174,8 @@ class Embedding(Module):
         return f"{self.num_embeddings} → {self.dim}{pad}"
 
     def get_config(self) -> dict:
-        config = {"num_embeddings": self.num_embeddings, "dim": self.dim}
-        if self.padding_idx is not None:
-            config["padding_idx"] = self.padding_idx
-        return config
+        return {
+            "num_embeddings": self.num_embeddings,
+            "dim": self.dim,
+            "padding_idx": self.padding_idx,
+        }

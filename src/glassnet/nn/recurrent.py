@@ -277,19 +277,15 @@ class _Recurrent(Module):
         )
 
     def get_config(self) -> dict:
-        config = {
+        return {
             "input_size": self.input_size,
             "hidden_size": self.hidden_size,
             "return_sequences": self.return_sequences,
             "stateful": self.stateful,
+            "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+            "dropout": self.dropout,
         }
-        if self.num_layers > 1:
-            config["num_layers"] = self.num_layers
-        if self.bidirectional:
-            config["bidirectional"] = True
-        if self.dropout:
-            config["dropout"] = self.dropout
-        return config
 
 
 def _reverse(x, lengths):
