@@ -100,3 +100,16 @@ def test_padded_steps_are_zero_and_get_no_gradient():
     pad = t >= get["lengths"][:, None]
     assert pad.any() and not np.abs(get["y"][pad]).any()
     assert not np.abs(get["dx"][pad]).any()
+
+
+@pytest.mark.parametrize("name", ["gru", "lstm"])
+def test_pytorch_exported_stacked_bidirectional_onnx_imports_and_agrees(name):
+    """torch.onnx.export's own patterns for a stack: a Slice of one zero state
+    per layer, Transpose + Reshape between the layers' nodes."""
+    path = os.path.join(os.path.dirname(FIXTURE), f"torch_{name}_stack.onnx")
+    model = gn.import_onnx(path)
+    layer = model[0]
+    assert type(layer) is {"gru": nn.GRU, "lstm": nn.LSTM}[name]
+    assert (layer.num_layers, layer.bidirectional, layer.hidden_size) == (2, True, 4)
+    x, want = DATA[f"onnx_{name}/x"], DATA[f"onnx_{name}/y"]
+    np.testing.assert_allclose(gn.predict(model, x), want, atol=1e-5)

@@ -10,10 +10,18 @@ PyTorch's parameters (its own layout: ``weight_ih_l0`` (G·H, in), gate order
 i, f, g, o for the LSTM and r, z, n for the GRU, two biases), its outputs,
 final states and the gradients of every parameter and of the input.
 tests/test_recurrent_torch.py converts the parameters to glassnet's layout
-and compares. Needs torch (glassnet never does)::
+and compares.
+
+It also exports, with ``torch.onnx.export`` (the TorchScript exporter),
+``torch_gru_stack.onnx`` and ``torch_lstm_stack.onnx``: batch-first
+2-layer bidirectional GRU / LSTM (3 -> 4) + Linear(8 -> 5), with an input and
+PyTorch's output for it saved in the npz (``onnx_gru/x``, ``onnx_gru/y`` ...):
+PyTorch's own node patterns for a stack (Slice of a zero state per layer,
+Transpose + Reshape between layers) for the importer to read. Needs torch and
+onnx (glassnet never needs torch)::
 
     python3 -m venv /tmp/torchvenv
-    /tmp/torchvenv/bin/pip install numpy /opt/wheels/torch-*.whl
+    /tmp/torchvenv/bin/pip install numpy onnx /opt/wheels/torch-*.whl
     /tmp/torchvenv/bin/python tools/make_recurrent_fixtures.py
 """
 
@@ -75,11 +83,44 @@ def run(name, cls, F, H, layers, bidir, lengths, gen, out: dict) -> None:
         out[f"{name}/grad/{pname}"] = p.grad.numpy()
 
 
+class _Tagger(torch.nn.Module):
+    """A stacked bidirectional recurrent layer, then a Linear at every step."""
+
+    def __init__(self, cls):
+        super().__init__()
+        self.rnn = cls(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+        self.fc = torch.nn.Linear(8, 5)
+
+    def forward(self, x):
+        return self.fc(self.rnn(x)[0])
+
+
+def export(out: dict) -> None:
+    torch.manual_seed(0)
+    for name, cls in (("gru", torch.nn.GRU), ("lstm", torch.nn.LSTM)):
+        model = _Tagger(cls).eval()
+        x = torch.randn(2, 6, 3)
+        path = os.path.join(os.path.dirname(OUT), f"torch_{name}_stack.onnx")
+        torch.onnx.export(
+            model,
+            (x,),
+            path,
+            dynamo=False,
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_axes={"x": {0: "batch", 1: "time"}, "y": {0: "batch", 1: "time"}},
+            opset_version=17,
+        )
+        with torch.no_grad():
+            out[f"onnx_{name}/x"], out[f"onnx_{name}/y"] = x.numpy(), model(x).numpy()
+
+
 def main() -> None:
     gen = torch.Generator().manual_seed(0)
     out: dict = {}
     for name, spec in CASES.items():
         run(name, *spec, gen, out)
+    export(out)
     np.savez_compressed(OUT, **out)
     print(f"wrote {OUT}: {len(out)} arrays, torch {torch.__version__}")
 

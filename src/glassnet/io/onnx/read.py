@@ -200,35 +200,38 @@ class _Graph:
         raise FormatError(f"{self.where}: node {_label(node)}: {why}")
 
     def zero_state(self, node, slot: int) -> None:
-        """Check an RNN/LSTM's initial state input is absent or all zeros."""
+        """Check an RNN/LSTM/GRU's initial state input is absent or all zeros."""
         name = node.input[slot] if slot < len(node.input) else ""
         if not name:
             return
+        if name in self.consts and np.any(self.consts[name]):
+            self.fail(
+                node,
+                "starts from a non-zero state; glassnet's imported "
+                "layer starts from zeros.",
+            )
+        if not self._zeros(name):
+            self.fail(
+                node,
+                f"its initial state {name!r} is computed in the graph; "
+                "glassnet imports recurrent layers that start from zeros.",
+            )
+
+    def _zeros(self, name: str, depth: int = 0) -> bool:
+        """Whether tensor ``name`` is all zeros: a constant, a ConstantOfShape or
+        Expand of zeros, or a Slice (one layer's share, as PyTorch's exporter
+        cuts a stack's state) or reshaping of one."""
         if name in self.consts:
-            if np.any(self.consts[name]):
-                self.fail(
-                    node,
-                    "starts from a non-zero state; glassnet's imported "
-                    "layer starts from zeros.",
-                )
-            return
+            return not np.any(self.consts[name])
         maker = self.made_by.get(name)
-        if maker is not None and maker.op_type == "ConstantOfShape":
+        if maker is None or depth > 8:
+            return False
+        if maker.op_type == "ConstantOfShape":
             value = self.attrs(maker).get("value")
-            if value is None or not np.any(self.onnx.numpy_helper.to_array(value)):
-                return
-        if (
-            maker is not None
-            and maker.op_type == "Expand"
-            and maker.input[0] in self.consts
-            and not np.any(self.consts[maker.input[0]])
-        ):
-            return
-        self.fail(
-            node,
-            f"its initial state {name!r} is computed in the graph; "
-            "glassnet imports recurrent layers that start from zeros.",
-        )
+            return value is None or not np.any(self.onnx.numpy_helper.to_array(value))
+        if maker.op_type in ("Expand", "Slice", "Squeeze", "Unsqueeze", "Reshape"):
+            return self._zeros(maker.input[0], depth + 1)
+        return False
 
 
 def _label(node) -> str:
