@@ -63,6 +63,13 @@ EXAMPLES = {
     "GELU": {"approximate": "tanh"},
     "Softplus": {"beta": 2.0, "threshold": 10.0},
     "LogSoftmax": {"axis": 1},
+    "GRU": {
+        "input_size": 3,
+        "hidden_size": 4,
+        "num_layers": 2,
+        "bidirectional": True,
+        "dropout": 0.25,
+    },
 }
 NO_ARGUMENTS = {"Sigmoid", "Tanh", "ReLU", "Identity", "Flatten", "GlobalAveragePool2D"}
 NO_ARGUMENTS |= {"GlobalMaxPool2D"}

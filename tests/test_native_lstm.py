@@ -18,7 +18,14 @@ from glassnet import _native, kernels, losses, nn, optim
 from glassnet.ops import recurrent as rec
 from glassnet.ops.loss import cross_entropy
 
-_LOOPS = ("lstm_forward", "lstm_backward", "rnn_forward", "rnn_backward")
+_LOOPS = (
+    "lstm_forward",
+    "lstm_backward",
+    "rnn_forward",
+    "rnn_backward",
+    "gru_forward",
+    "gru_backward",
+)
 _ORIGINAL = {
     name: (kernels.registry()[name].reference, kernels.registry()[name].variants)
     for name in _LOOPS
@@ -167,6 +174,32 @@ def test_gradcheck_rnn(path, nonlinearity, one_hot_input):
         return out.sum() + (h * h).sum()
 
     assert gn.gradcheck(fn, ([] if one_hot_input else [x]) + [w_x, w_h, b, h0])
+
+
+@pytest.mark.parametrize("one_hot_input", [False, True])
+def test_gradcheck_gru(path, one_hot_input):
+    rng = np.random.default_rng(6)
+    B, T, F, H = 2, 5, 4, 3
+    x = (
+        one_hot(rng.integers(0, F, (B, T)), F)
+        if one_hot_input
+        else rng.standard_normal((B, T, F))
+    )
+    x = gn.tensor(x, requires_grad=not one_hot_input, dtype=np.float64)
+    w_x, w_h, b, b_hn = (
+        gn.tensor(rng.standard_normal(s) * 0.6, requires_grad=True, dtype=np.float64)
+        for s in ((F, 3 * H), (H, 3 * H), (3 * H,), (H,))
+    )
+    h0 = gn.tensor(rng.standard_normal((B, H)), requires_grad=True, dtype=np.float64)
+
+    def fn(*ts):
+        *inputs, h0_t = ts
+        if one_hot_input:
+            inputs = [x] + inputs
+        out, h = rec.gru(*inputs, h0_t)
+        return out.sum() + (h * h).sum()
+
+    assert gn.gradcheck(fn, ([] if one_hot_input else [x]) + [w_x, w_h, b, b_hn, h0])
 
 
 def test_gradcheck_layers_through_the_model_api(path):

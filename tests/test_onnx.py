@@ -153,10 +153,39 @@ CASES = {
             None,
             _floats((5, 2)),
         ),
+        (
+            "relu-stack-bidir",
+            nn.RNN(2, 3, nonlinearity="relu", num_layers=2, bidirectional=True),
+            None,
+            _floats((5, 2)),
+        ),
     ],
     "LSTM": [
         ("seq", nn.LSTM(3, 5), None, _floats((6, 3))),
         ("last", nn.LSTM(4, 3, return_sequences=False), None, _floats((7, 4))),
+        ("stack", nn.LSTM(3, 4, num_layers=3), None, _floats((6, 3))),
+        (
+            "stack-bidir-last",
+            nn.LSTM(3, 4, num_layers=2, bidirectional=True, return_sequences=False),
+            None,
+            _floats((6, 3)),
+        ),
+    ],
+    "GRU": [
+        ("seq", nn.GRU(3, 5), None, _floats((6, 3))),
+        ("last", nn.GRU(4, 3, return_sequences=False), None, _floats((7, 4))),
+        (
+            "stack-bidir",
+            nn.GRU(3, 4, num_layers=2, bidirectional=True),
+            None,
+            _floats((6, 3)),
+        ),
+        (
+            "bidir-last",
+            nn.GRU(2, 3, bidirectional=True, return_sequences=False),
+            None,
+            _floats((5, 2)),
+        ),
     ],
     "Dropout": [("", nn.Dropout(0.3), (2, 5), _floats((2, 5)))],
     "BatchNorm1D": [
@@ -308,6 +337,10 @@ def test_each_layer_alone_agrees_with_onnxruntime_and_comes_back(
     if "Norm" in name:  # trained-looking γ, β and running statistics
         state = {k: rng.uniform(0.5, 2, v.shape) for k, v in layer.state_dict().items()}
         layer.load_state_dict(state)
+    if name in ("LSTM", "GRU"):  # a non-zero bias in every gate block: gate order
+        for n, p in layer.named_parameters():
+            if n.startswith("bias"):
+                p.data = rng.standard_normal(p.shape).astype(np.float32)
     path = _agree(model, tmp_path / "layer.onnx", make, rng, shape)
     _same_predictions(model, path, make, rng)
     back = gn.import_onnx(path)

@@ -130,7 +130,7 @@ def test_float32_by_default_float64_on_request():
 # --- gradients -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM])
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
 @pytest.mark.parametrize("with_state", [False, True])
 def test_gradcheck_with_a_loss_at_every_step(cls, with_state):
     rng = np.random.default_rng(3)
@@ -152,7 +152,7 @@ def test_gradcheck_with_a_loss_at_every_step(cls, with_state):
     layer_gradcheck(layer, x, *states, fn=loss)
 
 
-@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM])
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
 def test_gradcheck_last_step_and_final_state(cls):
     rng = np.random.default_rng(4)
     layer = cls(2, 3, return_sequences=False, seed=0)
@@ -186,7 +186,7 @@ def test_final_state_alone_carries_gradient():
 
 
 @pytest.mark.parametrize("native", [False, True])
-@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM])
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
 @pytest.mark.parametrize("return_sequences", [True, False])
 def test_a_batch_of_none_gives_empty_outputs_and_zero_gradients(
     monkeypatch, native, cls, return_sequences
@@ -399,6 +399,9 @@ def test_repr_config_and_parameter_names():
         "hidden_size": 8,
         "return_sequences": True,
         "stateful": False,
+        "num_layers": 1,
+        "bidirectional": False,
+        "dropout": 0.0,
     }
     assert model[2].get_config()["nonlinearity"] == "relu"
     assert model(np.array([[1, 2, 3]])).shape == (1, 2)

@@ -181,6 +181,8 @@ LIMITS = {
     "sample_values": 1 << 24,
     # axes of one sample (and |axis| of a Softmax)
     "sample_axes": 8,
+    # num_layers of one stacked recurrent layer (real stacks have a handful)
+    "recurrent_layers": 1 << 8,
 }
 # A convolution's padding (per side) may be at most its kernel_size on that
 # axis: a wider padding only adds outputs that see nothing but zeros, and is

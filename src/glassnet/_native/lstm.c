@@ -1,4 +1,4 @@
-/* Recurrent layers over a whole sequence: LSTM and plain RNN, forward and BPTT.
+/* Recurrent layers over a whole sequence: LSTM, GRU and plain RNN, forward and BPTT.
  *
  * They are the compiled variants of glassnet.kernels.recurrent's kernels,
  * used instead of its NumPy loops when they build. One call runs the whole forward pass and one the whole backward
@@ -197,3 +197,94 @@ GN_RNN_FORWARD(gn_rnn_forward_f64, double, gn_dgemm, tanh)
 
 GN_RNN_BACKWARD(gn_rnn_backward_f32, float, gn_sgemm)
 GN_RNN_BACKWARD(gn_rnn_backward_f64, double, gn_dgemm)
+
+/* --- gated recurrent unit (PyTorch's r, z, n) ------------------------------------ */
+
+/* S (T, B, 3H): in x_t·W_x + b; out the gate values r, z, n. hn (T, B, H): out
+ * q_n + b_hn, the factor the reset gate multiplied. q (B, 3H): scratch for
+ * h_{t-1}·W_h. h_t = n + z·(h_{t-1} − n), the reference's order of operations. */
+#define GN_GRU_FORWARD(NAME, T, GEMM, SIGMOID, TANH)                                   \
+    void NAME(gn_int steps, gn_int B, gn_int H, T *S, const T *Wh, const T *bhn,      \
+              T *hs, T *hn, T *q) {                                                    \
+        const gn_int BH = B * H, H3 = 3 * H;                                           \
+        for (gn_int t = 0; t < steps; t++) {                                           \
+            GEMM(0, 0, B, H3, H, hs + t * BH, H, Wh, H3, (T)0, q, H3);                 \
+            for (gn_int b = 0; b < B; b++) {                                           \
+                T *restrict sr = S + t * B * H3 + b * H3, *restrict sz = sr + H,       \
+                            *restrict sn = sr + 2 * H;                                 \
+                const T *restrict qr = q + b * H3, *restrict qz = qr + H,              \
+                                  *restrict qn = qr + 2 * H;                           \
+                const T *restrict hp = hs + t * BH + b * H;                            \
+                T *restrict hb = hs + (t + 1) * BH + b * H,                            \
+                            *restrict nb = hn + t * BH + b * H;                        \
+                for (gn_int j = 0; j < H; j++) {                                       \
+                    const T r = SIGMOID(sr[j] + qr[j]), z = SIGMOID(sz[j] + qz[j]);    \
+                    const T a = qn[j] + bhn[j];                                        \
+                    const T n = TANH(r * a + sn[j]);                                   \
+                    sr[j] = r;                                                         \
+                    sz[j] = z;                                                         \
+                    sn[j] = n;                                                         \
+                    nb[j] = a;                                                         \
+                    hb[j] = (hp[j] - n) * z + n;                                       \
+                }                                                                      \
+            }                                                                          \
+        }                                                                              \
+    }
+
+GN_GRU_FORWARD(gn_gru_forward_f32, float, gn_sgemm, gn_sigmoidf, gn_tanhf)
+GN_GRU_FORWARD(gn_gru_forward_f64, double, gn_dgemm, gn_sigmoid, tanh)
+
+/* BPTT for the GRU. dZ (T, B, 3H): the input sums' gradient; dQ (T, B, 3H):
+ * the recurrent products' (the candidate block scaled by r). dh: final h's
+ * gradient in, h0's out. db (3H), dbhn (H), ids/dWx, dWh as for the LSTM
+ * (0 = not wanted); dWh = hs[:T]ᵀ·dQ. */
+#define GN_GRU_BACKWARD(NAME, T, GEMM)                                                 \
+    void NAME(gn_int steps, gn_int B, gn_int H, const T *S, const T *hs, const T *hn,  \
+              const T *g, const T *WhT, T *dZ, T *dQ, T *dh, T *db, T *dbhn,          \
+              const int64_t *ids, T *dWx, T *dWh) {                                    \
+        const gn_int BH = B * H, H3 = 3 * H;                                           \
+        if (db)                                                                        \
+            for (gn_int j = 0; j < H3; j++) db[j] = 0;                                 \
+        if (dbhn)                                                                      \
+            for (gn_int j = 0; j < H; j++) dbhn[j] = 0;                                \
+        for (gn_int t = steps - 1; t >= 0; t--) {                                      \
+            for (gn_int b = 0; b < B; b++) {                                           \
+                const gn_int row = t * B * H3 + b * H3;                                \
+                const T *restrict sr = S + row, *restrict sz = sr + H,                 \
+                                  *restrict sn = sr + 2 * H;                           \
+                const T *restrict hp = hs + t * BH + b * H,                            \
+                                  *restrict ab = hn + t * BH + b * H;                  \
+                const T *restrict gb = g ? g + (b * steps + t) * H : 0;                \
+                T *restrict dhb = dh + b * H;                                          \
+                T *restrict dr = dZ + row, *restrict dz = dr + H, *restrict dn = dr + 2 * H; \
+                T *restrict qr = dQ + row, *restrict qz = qr + H, *restrict qn = qr + 2 * H; \
+                if (gb)                                                                \
+                    for (gn_int j = 0; j < H; j++) dhb[j] = dhb[j] + gb[j];            \
+                for (gn_int j = 0; j < H; j++) {                                       \
+                    const T r = sr[j], z = sz[j], n = sn[j], d = dhb[j];               \
+                    const T dnj = d * (((T)1 - z) * ((T)1 - n * n));                   \
+                    const T drj = dnj * (ab[j] * (r * ((T)1 - r)));                    \
+                    const T dzj = d * ((hp[j] - n) * (z * ((T)1 - z)));                \
+                    dr[j] = qr[j] = drj;                                               \
+                    dz[j] = qz[j] = dzj;                                               \
+                    dn[j] = dnj;                                                       \
+                    qn[j] = dnj * r;                                                   \
+                    dhb[j] = d * z; /* straight through the update gate */             \
+                }                                                                      \
+                if (db)                                                                \
+                    for (gn_int j = 0; j < H3; j++) db[j] = db[j] + dr[j];             \
+                if (dbhn)                                                              \
+                    for (gn_int j = 0; j < H; j++) dbhn[j] = dbhn[j] + qn[j];          \
+                if (dWx) {                                                             \
+                    T *restrict w = dWx + ids[t * B + b] * H3;                         \
+                    for (gn_int j = 0; j < H3; j++) w[j] = w[j] + dr[j];               \
+                }                                                                      \
+            }                                                                          \
+            /* and back to h_{t-1} through W_h: dh += dQ_t·W_hᵀ */                     \
+            GEMM(0, 0, B, H, H3, dQ + t * B * H3, H3, WhT, H, (T)1, dh, H);            \
+        }                                                                              \
+        if (dWh) GEMM(1, 0, H, H3, steps * B, hs, H, dQ, H3, (T)0, dWh, H3);           \
+    }
+
+GN_GRU_BACKWARD(gn_gru_backward_f32, float, gn_sgemm)
+GN_GRU_BACKWARD(gn_gru_backward_f64, double, gn_dgemm)

@@ -79,7 +79,9 @@ class LayerTrace:
         d(loss)/d(each parameter), after a loss.
     gates : dict or None
         For an LSTM: the forget, input, candidate and output gates and the
-        cell state of every step, each (time, hidden) for one sample.
+        cell state of every step, each (time, hidden) for one sample; for a
+        GRU its reset, update and candidate gates (r, z, n). For a stack, the
+        top layer's forward direction.
     attention : numpy.ndarray or None
         For a MultiHeadAttention: its weights (heads, queries, keys) for one
         sample (batch first for a batch); each query's row sums to 1.
@@ -220,7 +222,7 @@ def _sample_ndim(model) -> int | None:
             return 3
         if kind in ("Upsample",):
             return 3
-        if kind in ("Conv1D", "RNN", "LSTM", "MaxPool1D", "AvgPool1D"):
+        if kind in ("Conv1D", "RNN", "LSTM", "GRU", "MaxPool1D", "AvgPool1D"):
             return 2
         if kind == "MultiHeadAttention":
             return 2
@@ -547,7 +549,7 @@ def _other_line(rec, first, p) -> str:
             f"head {h}: {w[h].argmax(-1).tolist()}" for h in range(min(len(w), 4))
         )
         return f"attended in {len(w)} heads, {shape}; the key each query looked at most, {looks}"
-    if kind in ("RNN", "LSTM"):
+    if kind in ("RNN", "LSTM", "GRU"):
         return (
             f"read {x_in.shape[0]} steps, {shape}; last hidden state "
             f"{_vec(y[-1] if y.ndim == 2 else y, p)}"

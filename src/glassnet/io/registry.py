@@ -371,17 +371,28 @@ def _resize(config) -> dict:
     return {}
 
 
-def _recurrent(gates: int):
+def _recurrent(gates: int, bias_hn: bool = False):
     def shapes(config) -> dict:
         n_in = _int(config, "input_size", limit="width")
         hidden = _int(config, "hidden_size", limit="width")
         _flag(config, "return_sequences", True)
         _flag(config, "stateful", False)
-        return {
-            "weight_ih": (n_in, gates * hidden),
-            "weight_hh": (hidden, gates * hidden),
-            "bias": (gates * hidden,),
-        }
+        layers = _int(config, "num_layers", 1, limit="recurrent_layers")
+        directions = 2 if _flag(config, "bidirectional", False) else 1
+        p = config.get("dropout", 0.0)
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+            raise FormatError(f"dropout must be a number in [0, 1); got {str(p)[:40]}")
+        out = {}
+        for layer in range(layers):
+            for d in range(directions):
+                sfx = ("" if layer == 0 else f"_l{layer}") + ("_reverse" if d else "")
+                width = n_in if layer == 0 else directions * hidden
+                out["weight_ih" + sfx] = (width, gates * hidden)
+                out["weight_hh" + sfx] = (hidden, gates * hidden)
+                out["bias" + sfx] = (gates * hidden,)
+                if bias_hn:
+                    out["bias_hn" + sfx] = (hidden,)
+        return out
 
     return shapes
 
@@ -393,6 +404,8 @@ def _one_hot(config) -> dict:
 
 def _embedding(config) -> dict:
     n = _int(config, "num_embeddings", limit="vocabulary")
+    if config.get("padding_idx") is not None:
+        _int(config, "padding_idx", low=-n)
     return {"weight": (n, _int(config, "dim", limit="width"))}
 
 
@@ -477,6 +490,7 @@ def _register_builtins() -> None:
         activations.LogSoftmax,
     ):
         register_layer(cls, param_shapes=_no_parameters)
+    register_layer(recurrent.GRU, param_shapes=_recurrent(3, bias_hn=True))
 
 
 _register_builtins()

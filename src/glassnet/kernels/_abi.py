@@ -187,6 +187,26 @@ FUNCTIONS: dict[str, Fn] = {
     "gn_erf": Fn(  # GELU's erf, which NumPy lacks
         "elementwise", [("const void *", "x"), ("void *", "out"), ("gn_int", "n")]
     ),
+    "gn_gru_forward": Fn(
+        "lstm",
+        [
+            *[("gn_int", name) for name in ("steps", "B", "H")],
+            ("T *", "S"),
+            *[("const T *", name) for name in ("Wh", "bhn")],
+            *[("T *", name) for name in ("hs", "hn", "q")],
+        ],
+    ),
+    "gn_gru_backward": Fn(
+        "lstm",
+        [
+            *[("gn_int", name) for name in ("steps", "B", "H")],
+            *[("const T *", name) for name in ("S", "hs", "hn", "g", "WhT")],
+            *[("T *", name) for name in ("dZ", "dQ", "dh", "db", "dbhn")],
+            ("const int64_t *", "ids"),
+            ("T *", "dWx"),
+            ("T *", "dWh"),
+        ],
+    ),
 }
 
 #: The operations of a captured step's program (``step.c``'s ``gn_step_run``).

@@ -21,8 +21,8 @@ The backward kernels return dZ (T, B, G), the gradient of every step's
 weighted sums; the op turns it into the input's gradient. The squashing
 functions and their derivatives are the activation kernels
 (:mod:`glassnet.kernels.activations`); the compiled variants
-(``_native/lstm.c``) use common.h's copies of the same formulas and agree to
-rounding.
+(``_native/lstm.c``, the LSTM's, the RNN's and the GRU's) use common.h's
+copies of the same formulas and agree to rounding.
 """
 
 from __future__ import annotations
@@ -39,7 +39,14 @@ from .activations import (
     tanh_backward,
 )
 
-__all__ = ["lstm_backward", "lstm_forward", "rnn_backward", "rnn_forward"]
+__all__ = [
+    "gru_backward",
+    "gru_forward",
+    "lstm_backward",
+    "lstm_forward",
+    "rnn_backward",
+    "rnn_forward",
+]
 
 
 def _sequence_grads(hs, dZ, db, ids, dW_x, dW_h) -> None:
@@ -281,12 +288,13 @@ def _lstm_backward_args(draw):
     dc = _draw.array(draw, (B, H), dt, layout="contiguous")
     g = _output_grad(draw, T, B, H, dt)
     buffers = _grad_buffers(draw, T, B, H, _draw.size(draw, 1, 4), 4 * H, dt)
+    buffers["gc"] = _output_grad(draw, T, B, H, dt)
     return (S, hs, cs, tanh_c, g, W_h, dh, dc), buffers
 
 
 @register("lstm_backward", args=_lstm_backward_args)
 def lstm_backward(
-    S, hs, cs, tanh_c, g, W_h, dh, dc, db=None, ids=None, dW_x=None, dW_h=None
+    S, hs, cs, tanh_c, g, W_h, dh, dc, db=None, ids=None, dW_x=None, dW_h=None, gc=None
 ):
     """dZ from the gate values S: σ → s(1 − s), tanh → 1 − t², a gate times a
     signal → the other factor, the cell-to-cell path → f_t (which is why
@@ -294,7 +302,9 @@ def lstm_backward(
 
     First every gate's local derivative at every step times the factor it
     multiplied (f·c_{t-1}, i·g, g·i, o·tanh c); then each step scales them
-    by the gradient reaching c_t (or h_t, for o).
+    by the gradient reaching c_t (or h_t, for o). ``gc`` (B, T, H), if
+    given, is a gradient reaching each c_t from outside (a padded batch's
+    final cell states, each taken at its own last step).
     """
     T, B, G = S.shape
     S4 = S.reshape(T, B, 4, G // 4)
@@ -311,6 +321,8 @@ def lstm_backward(
     for t in range(T - 1, -1, -1):
         if g is not None:
             dh += g[:, t]  # from the output at t and from step t + 1
+        if gc is not None:
+            dc += gc[:, t]
         dc += np.multiply(dh, dtanh[t], out=ig)  # gradient reaching c_t
         dZ4[t, :, :3] *= dc[:, None]  # forget, input, candidate gates
         dZ4[t, :, 3] *= dh  # output gate
@@ -320,8 +332,10 @@ def lstm_backward(
     return dZ
 
 
-def _lstm_backward_c_applies(S, hs, cs, tanh_c, g, W_h, dh, dc, **buffers) -> bool:
-    return _c_ready([S, hs, cs, tanh_c, g, W_h, dh, dc], buffers)
+def _lstm_backward_c_applies(
+    S, hs, cs, tanh_c, g, W_h, dh, dc, gc=None, **buffers
+) -> bool:
+    return gc is None and _c_ready([S, hs, cs, tanh_c, g, W_h, dh, dc], buffers)
 
 
 @variant(
@@ -331,7 +345,7 @@ def _lstm_backward_c_applies(S, hs, cs, tanh_c, g, W_h, dh, dc, **buffers) -> bo
     **_AGREE,
 )
 def lstm_backward_c(
-    S, hs, cs, tanh_c, g, W_h, dh, dc, db=None, ids=None, dW_x=None, dW_h=None
+    S, hs, cs, tanh_c, g, W_h, dh, dc, db=None, ids=None, dW_x=None, dW_h=None, gc=None
 ):
     """_native/lstm.c: the reverse loop and the weight gradients in one call."""
     T, B, G = S.shape
@@ -341,5 +355,143 @@ def lstm_backward_c(
         T, B, G // 4, S.ctypes.data, hs.ctypes.data, cs.ctypes.data,
         tanh_c.ctypes.data, _ptr(g), W_hT.ctypes.data, dZ.ctypes.data,
         dh.ctypes.data, dc.ctypes.data, _ptr(db), _ptr(ids), _ptr(dW_x), _ptr(dW_h),
+    )  # fmt: skip
+    return dZ
+
+
+# --- gated recurrent unit ----------------------------------------------------------
+
+
+def _gru_args(draw):
+    T, B, H, _ = _sizes(draw)
+    dt = _draw.dtype(draw)
+    S = _draw.array(draw, (T, B, 3 * H), dt, scale=2, layout="contiguous")
+    W_h = _draw.array(draw, (H, 3 * H), dt, scale=0.5, layout="contiguous")
+    b_hn = _draw.array(draw, (H,), dt)
+    return (S, W_h, b_hn, _state(draw, T, B, H, dt), np.empty((T, B, H), dt)), {}
+
+
+@register("gru_forward", args=_gru_args)
+def gru_forward(S, W_h, b_hn, hs, hn):
+    """Gate order in S, W_h (3 blocks of H columns): reset, update, candidate
+    (PyTorch's r, z, n). With q_t = h_{t-1} W_h::
+
+        r_t = σ(S_r[t] + q_r)     z_t = σ(S_z[t] + q_z)
+        n_t = tanh(S_n[t] + r_t * (q_n + b_hn))
+        h_t = (1 − z_t) * n_t + z_t * h_{t-1}
+
+    The reset gate scales the recurrent part of the candidate, bias b_hn
+    included, as PyTorch (and ONNX with linear_before_reset=1) do. S[t] ends
+    holding (r_t, z_t, n_t); hn[t] holds q_n + b_hn, the reset gate's factor.
+    """
+    H = W_h.shape[0]
+    q, rz, n = (
+        np.empty_like(S[0]),
+        np.empty_like(S[0, :, : 2 * H]),
+        np.empty_like(hn[0]),
+    )
+    for t in range(S.shape[0]):
+        np.matmul(hs[t], W_h, out=q)
+        sigmoid(np.add(S[t, :, : 2 * H], q[:, : 2 * H], out=rz), out=rz)
+        np.add(q[:, 2 * H :], b_hn, out=hn[t])
+        np.multiply(rz[:, :H], hn[t], out=n)  # reset: how much of the past to use
+        n += S[t, :, 2 * H :]
+        tanh(n, out=n)
+        h = np.subtract(hs[t], n, out=hs[t + 1])  # update: keep z of the old state
+        h *= rz[:, H:]
+        h += n
+        S[t, :, : 2 * H], S[t, :, 2 * H :] = rz, n
+    return S
+
+
+def _gru_backward_args(draw):
+    (S, W_h, b_hn, hs, hn), _ = _gru_args(draw)
+    gru_forward(S, W_h, b_hn, hs, hn)
+    T, B, H = hn.shape
+    dt = S.dtype
+    dh = _draw.array(draw, (B, H), dt, layout="contiguous")
+    g = _output_grad(draw, T, B, H, dt)
+    buffers = _grad_buffers(draw, T, B, H, _draw.size(draw, 1, 4), 3 * H, dt)
+    buffers["db_hn"] = np.empty(H, dt) if draw(_draw._st().booleans()) else None
+    return (S, hs, hn, g, W_h, dh), buffers
+
+
+@register("gru_backward", args=_gru_backward_args)
+def gru_backward(
+    S, hs, hn, g, W_h, dh, db=None, db_hn=None, ids=None, dW_x=None, dW_h=None
+):
+    """dZ from the gate values S (r, z, n): σ → s(1 − s), tanh → 1 − n²,
+    a gate times a signal → the other factor; h_{t-1} reaches h_t directly
+    through z_t (the update gate's shortcut) and through W_h.
+
+    dZ (returned) is the gradient of the input's sums S; dQ, that of the
+    recurrent products q, differs only in the candidate block, scaled by r_t
+    (the reset gate multiplied q_n + b_hn). dW_h = Σ h_{t-1}ᵀ dQ, db_hn = Σ dQ_n.
+    """
+    T, B, G = S.shape
+    H = G // 3
+    S3 = S.reshape(T, B, 3, H)
+    r, z, n = (S3[:, :, k] for k in range(3))
+    dZ = np.empty_like(S)
+    dZ3 = dZ.reshape(S3.shape)
+    tanh_backward(1 - z, n, out=dZ3[:, :, 2])  # n entered h_t times 1 − z
+    sigmoid_backward(hn, r, out=dZ3[:, :, 0])  # r multiplied q_n + b_hn, inside n
+    dZ3[:, :, 0] *= dZ3[:, :, 2]
+    sigmoid_backward(hs[:T] - n, z, out=dZ3[:, :, 1])  # z weighed h_{t-1} against n
+    dQ = np.empty_like(S)
+    dQ3 = dQ.reshape(S3.shape)
+    tmp = np.empty_like(dh)
+    W_hT = np.ascontiguousarray(W_h.T)
+    for t in range(T - 1, -1, -1):
+        if g is not None:
+            dh += g[:, t]  # from the output at t and from step t + 1
+        dZ3[t] *= dh[:, None]
+        dQ[t] = dZ[t]
+        dQ3[t, :, 2] *= r[t]
+        np.matmul(dQ[t], W_hT, out=tmp)  # back to h_{t-1}: weight → W_h
+        dh *= z[t]  # and straight through the update gate
+        dh += tmp
+    _sequence_grads(hs, dZ, db, ids, dW_x, None)
+    _sequence_grads(hs, dQ, None, None, None, dW_h)
+    if db_hn is not None:
+        np.sum(dQ3[:, :, 2].reshape(T * B, H), axis=0, out=db_hn)
+    return dZ
+
+
+def _gru_c_applies(S, W_h, b_hn, hs, hn) -> bool:
+    arrays = (S, W_h, b_hn, hs, hn)
+    return _contiguous(*arrays) and all(a.dtype == S.dtype for a in arrays)
+
+
+@variant("gru_forward", uses=("gn_gru_forward",), applies=_gru_c_applies, **_AGREE)
+def gru_forward_c(S, W_h, b_hn, hs, hn):
+    """_native/lstm.c: the whole loop in one call."""
+    T, B, G = S.shape
+    q = np.empty((B, G), S.dtype)
+    native("gn_gru_forward", S.dtype)(
+        T, B, G // 3, S.ctypes.data, W_h.ctypes.data, b_hn.ctypes.data,
+        hs.ctypes.data, hn.ctypes.data, q.ctypes.data,
+    )  # fmt: skip
+    return S
+
+
+def _gru_backward_c_applies(S, hs, hn, g, W_h, dh, db_hn=None, **buffers) -> bool:
+    return _c_ready([S, hs, hn, g, W_h, dh, db_hn], buffers)
+
+
+@variant(
+    "gru_backward", uses=("gn_gru_backward",), applies=_gru_backward_c_applies, **_AGREE
+)
+def gru_backward_c(
+    S, hs, hn, g, W_h, dh, db=None, db_hn=None, ids=None, dW_x=None, dW_h=None
+):
+    """_native/lstm.c: the reverse loop and the weight gradients in one call."""
+    T, B, G = S.shape
+    dZ, dQ = np.empty_like(S), np.empty_like(S)
+    W_hT = np.ascontiguousarray(W_h.T)
+    native("gn_gru_backward", S.dtype)(
+        T, B, G // 3, S.ctypes.data, hs.ctypes.data, hn.ctypes.data, _ptr(g),
+        W_hT.ctypes.data, dZ.ctypes.data, dQ.ctypes.data, dh.ctypes.data, _ptr(db),
+        _ptr(db_hn), _ptr(ids), _ptr(dW_x), _ptr(dW_h),
     )  # fmt: skip
     return dZ

@@ -33,5 +33,5 @@ from .pool import (  # noqa: F401
     MaxPool1D,
     MaxPool2D,
 )
-from .recurrent import LSTM, RNN  # noqa: F401
+from .recurrent import GRU, LSTM, RNN  # noqa: F401
 from .upsample import Upsample  # noqa: F401

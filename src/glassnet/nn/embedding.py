@@ -19,7 +19,7 @@ import numpy as np
 
 from .._validate import check_positive
 from ..data.transforms import one_hot
-from ..errors import DataError, DTypeError
+from ..errors import ConfigError, DataError, DTypeError
 from ..ops.recurrent import embedding
 from ..tensor import Tensor, as_tensor
 from . import init as initializers
@@ -108,11 +108,15 @@ class Embedding(Module):
         Length of each symbol's vector.
     seed : int or numpy Generator, optional
         Where the initial vectors come from.
+    padding_idx : int, optional
+        The id that pads short sequences to one length (negative counts from
+        the end, as in PyTorch). Its row starts at zero and gets no gradient,
+        so padding reads as a vector of zeros throughout training.
 
     Shapes: input (...) ids in [0, num_embeddings); output (..., dim).
 
     Parameters (trainable tensors): ``weight`` (num_embeddings, dim), row k
-    symbol k's vector; initialised from N(0, 1).
+    symbol k's vector; initialised from N(0, 1) (row ``padding_idx``: 0).
 
     Examples
     --------
@@ -122,12 +126,30 @@ class Embedding(Module):
     (1, 3, 3)
     >>> bool((emb([4]).data == emb.weight.data[4]).all())
     True
+    >>> Embedding(5, 3, padding_idx=0, seed=0)([[0]]).data
+    array([[[0., 0., 0.]]], dtype=float32)
     """
 
-    def __init__(self, num_embeddings: int, dim: int, seed=None):
+    def __init__(self, num_embeddings: int, dim: int, seed=None, padding_idx=None):
         check_positive("Embedding", "num_embeddings", num_embeddings, integer=True)
         check_positive("Embedding", "dim", dim, integer=True)
         self.num_embeddings, self.dim = int(num_embeddings), int(dim)
+        n = self.num_embeddings
+        if padding_idx is not None:
+            if isinstance(padding_idx, (bool, np.bool_)) or not isinstance(
+                padding_idx, (int, np.integer)
+            ):
+                raise ConfigError(
+                    f"Embedding: padding_idx must be an integer id or None; got "
+                    f"{padding_idx!r}."
+                )
+            if not -n <= padding_idx < n:
+                raise ConfigError(
+                    f"Embedding: padding_idx must lie in [-{n}, {n}) for "
+                    f"num_embeddings={n}; got {padding_idx}."
+                )
+            padding_idx = int(padding_idx)
+        self.padding_idx = padding_idx  # as given: NumPy reads -1 as the last row
         self.weight = Tensor(
             np.zeros((self.num_embeddings, self.dim), np.float32), requires_grad=True
         )
@@ -138,14 +160,22 @@ class Embedding(Module):
         self.weight.data = rng.standard_normal(self.weight.shape).astype(
             self.weight.dtype
         )
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
         return self
 
     def forward(self, x):
         where = f"Embedding(num_embeddings={self.num_embeddings}, dim={self.dim})"
-        return embedding(symbol_ids(where, x, self.num_embeddings), self.weight)
+        ids = symbol_ids(where, x, self.num_embeddings)
+        return embedding(ids, self.weight, self.padding_idx)
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings} → {self.dim}"
+        pad = "" if self.padding_idx is None else f", padding {self.padding_idx}"
+        return f"{self.num_embeddings} → {self.dim}{pad}"
 
     def get_config(self) -> dict:
-        return {"num_embeddings": self.num_embeddings, "dim": self.dim}
+        return {
+            "num_embeddings": self.num_embeddings,
+            "dim": self.dim,
+            "padding_idx": self.padding_idx,
+        }

@@ -23,9 +23,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_axis_size, check_ndim, check_positive, shape_str
+from .._validate import (
+    check_axis_size,
+    check_ndim,
+    check_number,
+    check_positive,
+    shape_str,
+)
 from ..errors import ConfigError, ShapeError
-from ..ops.recurrent import lstm, rnn
+from ..ops.dropout import dropout
+from ..ops.recurrent import check_lengths, gru, lstm, rnn
+from ..ops.shape import concatenate, stack
 from ..tensor import Tensor, as_tensor
 from . import init as initializers
 from .module import Module
@@ -46,17 +54,38 @@ def orthogonal(shape, rng, dtype=np.float32) -> np.ndarray:
 
 
 class _Recurrent(Module):
-    """What RNN and LSTM share: arguments, input checks, the state, the repr."""
+    """What RNN, LSTM and GRU share: arguments, input checks, the stack of
+    layers and directions, the state, the repr.
+
+    Cell (layer l, direction d) holds ``weight_ih{sfx}``, ``weight_hh{sfx}``,
+    ``bias{sfx}`` with sfx ``''`` for the first layer's forward direction,
+    ``'_l{l}'`` for a layer above it and ``'_reverse'`` appended for the
+    backward direction (PyTorch's names, without its ``_l0``).
+    """
 
     _gates = 1  # blocks of hidden_size columns in the weights
+    _parts = ("h",)  # the state's parts
 
-    def __init__(self, input_size, hidden_size, return_sequences, stateful, seed):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        return_sequences: bool = True,
+        stateful: bool = False,
+        seed=None,
+        *,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+    ):
         name = type(self).__name__
         check_positive(name, "input_size", input_size, integer=True)
         check_positive(name, "hidden_size", hidden_size, integer=True)
+        check_positive(name, "num_layers", num_layers, integer=True)
         for flag, value in (
             ("return_sequences", return_sequences),
             ("stateful", stateful),
+            ("bidirectional", bidirectional),
         ):
             if not isinstance(value, (bool, np.bool_)):
                 raise ConfigError(
@@ -64,33 +93,51 @@ class _Recurrent(Module):
                 )
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.return_sequences, self.stateful = bool(return_sequences), bool(stateful)
-        width = self._gates * self.hidden_size
-        self.weight_ih = Tensor(
-            np.zeros((self.input_size, width), np.float32), requires_grad=True
-        )
-        self.weight_hh = Tensor(
-            np.zeros((self.hidden_size, width), np.float32), requires_grad=True
-        )
-        self.bias = Tensor(np.zeros(width, np.float32), requires_grad=True)
+        self.num_layers, self.bidirectional = int(num_layers), bool(bidirectional)
+        self.dropout = check_number(name, "dropout", dropout, 0, 1, high_open=True)
+        self.watch_gates, self.last_gates = False, None  # gated layers' look-inside
+        for sfx, shapes in self._cell_shapes():
+            for pname, shape in shapes.items():
+                t = Tensor(np.zeros(shape, np.float32), requires_grad=True)
+                setattr(self, pname + sfx, t)
         self.last_state = None
         self.reset_parameters(seed)
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def _cell_shapes(self):
+        """(suffix, {parameter: shape}) for every layer and direction, in order."""
+        D, H, G = self.directions, self.hidden_size, self._gates * self.hidden_size
+        for layer in range(self.num_layers):
+            n_in = self.input_size if layer == 0 else D * H
+            for d in range(D):
+                sfx = ("" if layer == 0 else f"_l{layer}") + ("_reverse" if d else "")
+                yield sfx, {"weight_ih": (n_in, G), "weight_hh": (H, G), "bias": (G,)}
 
     def reset_parameters(self, rng=None):
         rng = initializers.make_rng(rng)
         dt, H = self.weight_hh.dtype, self.hidden_size
-        # Each gate's block is one layer of neurons: Glorot for the inputs,
-        # orthogonal for the recurrent weights.
-        self.weight_ih.data = np.concatenate(
-            [
-                initializers.glorot((self.input_size, H), self.input_size, H, rng, dt)
-                for _ in range(self._gates)
-            ],
-            axis=1,
-        )
-        self.weight_hh.data = np.concatenate(
-            [orthogonal((H, H), rng, dt) for _ in range(self._gates)], axis=1
-        )
-        self.bias.data = self._initial_bias().astype(dt)
+        for sfx, shapes in self._cell_shapes():
+            n_in = shapes["weight_ih"][0]
+            # Each gate's block is one layer of neurons: Glorot for the inputs,
+            # orthogonal for the recurrent weights.
+            getattr(self, "weight_ih" + sfx).data = np.concatenate(
+                [
+                    initializers.glorot((n_in, H), n_in, H, rng, dt)
+                    for _ in range(self._gates)
+                ],
+                axis=1,
+            )
+            getattr(self, "weight_hh" + sfx).data = np.concatenate(
+                [orthogonal((H, H), rng, dt) for _ in range(self._gates)], axis=1
+            )
+            getattr(self, "bias" + sfx).data = self._initial_bias().astype(dt)
+            if "bias_hn" in shapes:
+                getattr(self, "bias_hn" + sfx).data = np.zeros(H, dt)
+        # dropout's masks: a stream of their own, spawned (the draws above unchanged)
+        self._dropout_rng = rng.spawn(1)[0] if self.dropout else None
         self.last_state = None
         return self
 
@@ -126,11 +173,13 @@ class _Recurrent(Module):
 
     def _as_state(self, part: str, value, batch: int, dtype) -> Tensor:
         s = as_tensor(value, self.weight_hh)
-        if s.shape != (batch, self.hidden_size):
+        n = self.num_layers * self.directions
+        want = (batch, self.hidden_size) if n == 1 else (n, batch, self.hidden_size)
+        if s.shape != want:
+            axes = "batch, hidden_size" if n == 1 else "layers × directions, batch, H"
             raise ShapeError(
                 f"{self._describe()} expected the initial {part} of shape "
-                f"{shape_str((batch, self.hidden_size))} (batch, hidden_size) for this "
-                f"input; got {shape_str(s.shape)}."
+                f"{shape_str(want)} ({axes}) for this input; got {shape_str(s.shape)}."
             )
         return s if s.dtype == dtype else as_tensor(s.data.astype(dtype))
 
@@ -139,29 +188,89 @@ class _Recurrent(Module):
         if state is None and self.stateful and self.last_state is not None:
             state = self.last_state
             carried = state[0] if isinstance(state, tuple) else state
-            if carried.shape[0] != x.shape[0]:
+            if carried.shape[-2] != x.shape[0]:
                 raise ShapeError(
                     f"{self._describe()} carries a state for a batch of "
-                    f"{carried.shape[0]} but got a batch of {x.shape[0]} "
+                    f"{carried.shape[-2]} but got a batch of {x.shape[0]} "
                     f"(shape {shape_str(x.shape)}); call reset_state() first."
                 )
         return state
 
-    def _finish(self, seq, final, return_state):
-        """Remember the detached final state; pick the output."""
+    def _split_state(self, state, batch: int) -> list:
+        """The start of every cell: a tuple (one Tensor or None per state part)."""
+        n = self.num_layers * self.directions
+        if state is None:
+            return [(None,) * len(self._parts)] * n
+        if len(self._parts) == 1:
+            state = (state,)
+        elif not isinstance(state, (tuple, list)) or len(state) != len(self._parts):
+            raise ShapeError(
+                f"{self._describe()} expected state as a pair (h0, c0); "
+                f"got {type(state).__name__}."
+            )
+        dt = self.weight_hh.dtype
+        parts = [
+            self._as_state(f"state {p}0", v, batch, dt)
+            for p, v in zip(self._parts, state)
+        ]
+        if n == 1:
+            return [tuple(parts)]
+        return [tuple(p[k] for p in parts) for k in range(n)]
+
+    # --- the stack of layers and directions ------------------------------------
+    def forward(self, x, state=None, return_state: bool = False, lengths=None):
+        """Run the sequence ``x`` from ``state`` (None: zeros, or the carried one).
+
+        ``lengths`` (batch,) integers: the real length of each sequence of a
+        padded batch (the padding at the end). Outputs past a sequence's end
+        are 0, its final state is the one after its last real step, and the
+        backward direction starts at that step.
+        """
+        self._check_input(x)
+        state = self._start(x, state)
+        starts = self._split_state(state, x.shape[0])
+        lengths = check_lengths(self._describe(), lengths, x.shape[0], x.shape[1])
+        finals, k = [], 0
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(self.directions):
+                sfx = ("" if layer == 0 else f"_l{layer}") + ("_reverse" if d else "")
+                top = layer == self.num_layers - 1 and d == 0
+                xin = _reverse(x, lengths) if d else x
+                seq, final = self._cell(xin, sfx, starts[k], lengths, top)
+                outs.append(_reverse(seq, lengths) if d else seq)
+                finals.append(final)
+                k += 1
+            x = outs[0] if len(outs) == 1 else concatenate(outs, axis=2)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = dropout(x, self.dropout, rng=self._dropout_rng)
+        return self._finish(x, finals, return_state)
+
+    def _finish(self, seq, finals, return_state):
+        """Pack the final states; remember them detached; pick the output."""
+        if len(finals) == 1:
+            final = finals[0]
+        else:
+            final = tuple(stack([f[i] for f in finals]) for i in range(len(finals[0])))
+        final = final[0] if len(self._parts) == 1 else final
         self.last_state = (
             tuple(s.detach() for s in final)
             if isinstance(final, tuple)
             else final.detach()
         )
-        last = final[0] if isinstance(final, tuple) else final
+        tops = [f[0] for f in finals[-self.directions :]]
+        last = tops[0] if len(tops) == 1 else concatenate(tops, axis=1)
         out = seq if self.return_sequences else last
         return (out, final) if return_state else out
 
     # --- description -----------------------------------------------------------
     def extra_repr(self) -> str:
-        flags = ([] if self.return_sequences else ["last step only"]) + (
-            ["stateful"] if self.stateful else []
+        flags = (
+            ([f"{self.num_layers} layers"] if self.num_layers > 1 else [])
+            + (["bidirectional"] if self.bidirectional else [])
+            + ([f"dropout {self.dropout:g} between layers"] if self.dropout else [])
+            + ([] if self.return_sequences else ["last step only"])
+            + (["stateful"] if self.stateful else [])
         )
         return f"{self.input_size} → {self.hidden_size}" + "".join(
             f", {f}" for f in flags
@@ -173,7 +282,19 @@ class _Recurrent(Module):
             "hidden_size": self.hidden_size,
             "return_sequences": self.return_sequences,
             "stateful": self.stateful,
+            "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+            "dropout": self.dropout,
         }
+
+
+def _reverse(x, lengths):
+    """Each sequence back to front (only its real steps, with ``lengths``)."""
+    if lengths is None:
+        return x[:, ::-1]
+    t = np.arange(x.shape[1])
+    n = lengths[:, None]
+    return x[np.arange(len(lengths))[:, None], np.where(t < n, n - 1 - t, t)]
 
 
 class RNN(_Recurrent):
@@ -204,9 +325,13 @@ class RNN(_Recurrent):
         Start each call from the previous call's final state (detached).
     seed : int or numpy Generator, optional
         Where the initial weights come from.
+    num_layers, bidirectional, dropout
+        A stack of layers, each also reading back to front, with dropout
+        between them; names, shapes and state as for :class:`GRU`.
 
     Shapes: input (batch, time, input_size); output (batch, time, H) or
-    (batch, H); state (batch, H).
+    (batch, H); state (batch, H). ``layer(x, lengths=...)`` runs a padded
+    batch (see ``forward``).
 
     Parameters (trainable tensors): ``weight_ih`` (input_size, H),
     ``weight_hh`` (H, H), ``bias`` (H,). Initialisation: Glorot uniform for
@@ -234,27 +359,25 @@ class RNN(_Recurrent):
         return_sequences: bool = True,
         stateful: bool = False,
         seed=None,
+        *,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
     ):
         if nonlinearity not in ("tanh", "relu"):
             raise ConfigError(
                 f"RNN: nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}."
             )
         self.nonlinearity = nonlinearity
-        super().__init__(input_size, hidden_size, return_sequences, stateful, seed)
+        super().__init__(
+            input_size, hidden_size, return_sequences, stateful, seed,
+            num_layers=num_layers, bidirectional=bidirectional, dropout=dropout,
+        )  # fmt: skip
 
-    def forward(self, x, state=None, return_state: bool = False):
-        """Run the sequence ``x``; ``state`` is h0 (batch, H) or None for zeros."""
-        self._check_input(x)
-        state = self._start(x, state)
-        h0 = (
-            None
-            if state is None
-            else self._as_state("state h0", state, x.shape[0], self.weight_hh.dtype)
-        )
-        seq, h_last = rnn(
-            x, self.weight_ih, self.weight_hh, self.bias, h0, self.nonlinearity
-        )
-        return self._finish(seq, h_last, return_state)
+    def _cell(self, x, sfx, start, lengths, top):
+        w = [getattr(self, n + sfx) for n in ("weight_ih", "weight_hh", "bias")]
+        seq, h = rnn(x, *w, start[0], self.nonlinearity, lengths=lengths)
+        return seq, (h,)
 
     def extra_repr(self) -> str:
         base = super().extra_repr()
@@ -302,9 +425,13 @@ class LSTM(_Recurrent):
         Start each call from the previous call's final (h, c), detached.
     seed : int or numpy Generator, optional
         Where the initial weights come from.
+    num_layers, bidirectional, dropout
+        A stack of layers, each also reading back to front, with dropout
+        between them; names, shapes and state as for :class:`GRU`.
 
     Shapes: input (batch, time, input_size); output (batch, time, H) or
-    (batch, H); state a pair (h, c), each (batch, H).
+    (batch, H); state a pair (h, c), each (batch, H). ``layer(x,
+    lengths=...)`` runs a padded batch (see ``forward``).
 
     Parameters (trainable tensors), each split into four blocks of H columns
     in the gate order forget, input, candidate, output:
@@ -341,48 +468,115 @@ class LSTM(_Recurrent):
     """
 
     _gates = 4
+    _parts = ("h", "c")
     GATES = ("forget", "input", "candidate", "output")
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        return_sequences: bool = True,
-        stateful: bool = False,
-        seed=None,
-    ):
-        self.watch_gates = False
-        self.last_gates = None
-        super().__init__(input_size, hidden_size, return_sequences, stateful, seed)
 
     def _initial_bias(self) -> np.ndarray:
         b = np.zeros(4 * self.hidden_size)
         b[: self.hidden_size] = 1.0
         return b
 
-    def forward(self, x, state=None, return_state: bool = False):
-        """Run the sequence ``x``; ``state`` is (h0, c0), each (batch, H), or None."""
-        self._check_input(x)
-        state = self._start(x, state)
-        h0 = c0 = None
-        if state is not None:
-            if not isinstance(state, (tuple, list)) or len(state) != 2:
-                raise ShapeError(
-                    f"{self._describe()} expected state as a pair (h0, c0); "
-                    f"got {type(state).__name__}."
-                )
-            dt = self.weight_hh.dtype
-            h0 = self._as_state("state h0", state[0], x.shape[0], dt)
-            c0 = self._as_state("state c0", state[1], x.shape[0], dt)
-        seq, h_last, c_last, *gates = lstm(
-            x,
-            self.weight_ih,
-            self.weight_hh,
-            self.bias,
-            h0,
-            c0,
-            keep_gates=self.watch_gates,
-        )
+    def _cell(self, x, sfx, start, lengths, top):
+        w = [getattr(self, n + sfx) for n in ("weight_ih", "weight_hh", "bias")]
+        keep = self.watch_gates and top
+        seq, h, c, *gates = lstm(x, *w, *start, keep_gates=keep, lengths=lengths)
         if gates:
             self.last_gates = gates[0]
-        return self._finish(seq, (h_last, c_last), return_state)
+        return seq, (h, c)
+
+
+class GRU(_Recurrent):
+    """Gated recurrent unit: an LSTM's gating with one state instead of two.
+
+    Two gates decide how the hidden state changes: the *reset* gate how much
+    of the last state to use in the candidate, the *update* gate how much of
+    the last state to keep as it is. In gate order (PyTorch's r, z, n), with
+    a = x_t W_ih + b and q = h_{t-1} W_hh, each split into three blocks of H::
+
+        r_t = σ(a_r + q_r)                        reset gate
+        z_t = σ(a_z + q_z)                        update gate
+        n_t = tanh(a_n + r_t ⊙ (q_n + b_hn))      candidate
+        h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t-1}     hidden state
+
+    The reset gate multiplies the recurrent part of the candidate *with* its
+    bias b_hn, as PyTorch and ONNX (``linear_before_reset=1``) do; that is
+    why the candidate has a bias of its own on the recurrent side. When
+    z_t is near 1 the state passes through unchanged, so gradients, as
+    through an LSTM's open forget gate, survive many steps.
+
+    Parameters
+    ----------
+    input_size : int
+        Features per time step (F).
+    hidden_size : int
+        Neurons in the hidden state (H).
+    return_sequences : bool, default True
+        True: output h_t for every step, (batch, time, H). False: only the
+        last, (batch, H).
+    stateful : bool, default False
+        Start each call from the previous call's final state (detached).
+    seed : int or numpy Generator, optional
+        Where the initial weights come from.
+    num_layers : int, default 1
+        GRUs stacked: each layer reads the sequence the one below outputs.
+    bidirectional : bool, default False
+        Each layer also reads the sequence back to front, with weights of its
+        own; its outputs are the two directions side by side (2H).
+    dropout : float in [0, 1), default 0
+        In training, :func:`~glassnet.ops.dropout` on each layer's output but
+        the last (between stacked layers, as PyTorch's ``dropout=``).
+
+    Shapes: input (batch, time, input_size); output (batch, time, D·H) or
+    (batch, D·H) with D = 2 if bidirectional else 1; state (batch, H), or
+    (num_layers·D, batch, H) for a stack (PyTorch's order: layer 0 forward,
+    layer 0 reverse, layer 1 forward, ...).
+
+    Parameters (trainable tensors), three blocks of H columns in the gate
+    order reset, update, candidate:
+
+    - ``weight_ih`` (input_size, 3H): input to gates;
+    - ``weight_hh`` (H, 3H): last hidden state to gates;
+    - ``bias`` (3H,): the gates' bias (PyTorch's b_ih + b_hh for r and z,
+      b_in for n);
+    - ``bias_hn`` (H,): the candidate's recurrent bias, inside the reset gate.
+
+    A stack repeats them per layer and direction with suffixes ``_l1``,
+    ``_reverse``, ... (``weight_ih_l1_reverse``: layer 1, backward; its
+    input is D·H wide). Initialisation: Glorot uniform per gate for
+    ``weight_ih``, a random orthogonal matrix per gate for ``weight_hh``,
+    zero biases. PyTorch stores weights transposed, (3H, in).
+
+    After a call with ``layer.watch_gates = True``, ``layer.last_gates``
+    holds ``{'reset', 'update', 'candidate'}``, each (batch, time, H), of the
+    top layer's forward direction.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from glassnet.nn import GRU
+    >>> layer = GRU(3, 4, seed=0)
+    >>> layer(np.zeros((2, 6, 3))).shape
+    (2, 6, 4)
+    >>> [(n, p.shape) for n, p in layer.named_parameters()]
+    [('weight_ih', (3, 12)), ('weight_hh', (4, 12)), ('bias', (12,)), ('bias_hn', (4,))]
+    >>> both = GRU(3, 4, num_layers=2, bidirectional=True, seed=0)
+    >>> out, h = both(np.zeros((2, 6, 3)), return_state=True, lengths=[6, 2])
+    >>> out.shape, h.shape, float(abs(out.data[1, 2:]).max())
+    ((2, 6, 8), (4, 2, 4), 0.0)
+    """
+
+    _gates = 3
+    GATES = ("reset", "update", "candidate")
+
+    def _cell_shapes(self):
+        for sfx, shapes in super()._cell_shapes():
+            yield sfx, {**shapes, "bias_hn": (self.hidden_size,)}
+
+    def _cell(self, x, sfx, start, lengths, top):
+        names = ("weight_ih", "weight_hh", "bias", "bias_hn")
+        w = [getattr(self, n + sfx) for n in names]
+        keep = self.watch_gates and top
+        seq, h, *gates = gru(x, *w, start[0], keep_gates=keep, lengths=lengths)
+        if gates:
+            self.last_gates = gates[0]
+        return seq, (h,)

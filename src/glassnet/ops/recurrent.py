@@ -41,7 +41,7 @@ from .._validate import shape_str
 from ..errors import ConfigError, DataError, ShapeError
 from ..tensor import Tensor, as_tensor, make_result
 
-__all__ = ["embedding", "lstm", "rnn"]
+__all__ = ["embedding", "gru", "lstm", "rnn"]
 
 #: Look up rows of W_x instead of multiplying when a recurrent op's input is
 #: one-hot (the same numbers, without the products with zeros). Set False
@@ -56,13 +56,15 @@ DENSE_SCATTER_LIMIT = 4_000_000
 # --- symbols in ----------------------------------------------------------------
 
 
-def embedding(ids, weight) -> Tensor:
+def embedding(ids, weight, padding_idx=None) -> Tensor:
     """Row ``ids`` of ``weight``: each symbol's learned vector.
 
     Equal to ``one_hot(ids) @ weight`` without building the one-hot rows.
     Local derivative: a row read once per occurrence, so its gradient is the
     sum of the output gradients of every place the symbol occurred (a
-    scatter-add; d(out)/d(weight row) = 1 where that row was read).
+    scatter-add; d(out)/d(weight row) = 1 where that row was read). Row
+    ``padding_idx`` (if given) gets no gradient: the padding symbol's vector
+    stays as it is.
 
     Shapes: ids (...) integers in [0, num_embeddings); weight
     (num_embeddings, dim) -> (..., dim). ``ids`` gets no gradient.
@@ -83,10 +85,14 @@ def embedding(ids, weight) -> Tensor:
         if n * flat.size <= DENSE_SCATTER_LIMIT:
             picks = np.zeros((n, flat.size), g.dtype)
             picks[flat, np.arange(flat.size)] = 1
-            return (picks @ g2,)
-        cells = (flat[:, None] * dim + np.arange(dim)).reshape(-1)
-        summed = np.bincount(cells, weights=g2.reshape(-1), minlength=n * dim)
-        return (summed.reshape(n, dim).astype(g.dtype),)
+            dW = picks @ g2
+        else:
+            cells = (flat[:, None] * dim + np.arange(dim)).reshape(-1)
+            summed = np.bincount(cells, weights=g2.reshape(-1), minlength=n * dim)
+            dW = summed.reshape(n, dim).astype(g.dtype)
+        if padding_idx is not None:
+            dW[padding_idx] = 0
+        return (dW,)
 
     return make_result(out, (weight,), backward)
 
@@ -196,6 +202,61 @@ def _final_states(seq: Tensor, arrays, stash: list) -> list:
     return nodes
 
 
+# --- padded batches: each sequence's own length ------------------------------------
+
+
+def check_lengths(where: str, lengths, B: int, T: int):
+    """``lengths`` as B integers in [1, T] (an intp array), or None for none."""
+    if lengths is None:
+        return None
+    n = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+    if n.shape != (B,) or n.dtype.kind not in "iu":
+        raise ShapeError(
+            f"{where}: lengths must be {B} integers, one per sequence of the batch; "
+            f"got {n.dtype} of shape {shape_str(n.shape)}."
+        )
+    if B and (n.min() < 1 or n.max() > T):
+        raise DataError(
+            f"{where}: each length must lie in [1, {T}] (the time steps of x); got "
+            f"lengths from {n.min()} to {n.max()}."
+        )
+    return n.astype(np.intp)
+
+
+def _outputs(hs, lengths) -> np.ndarray:
+    """Every step's state, batch-first (B, T, H), zero past each sequence's end."""
+    out = np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
+    if lengths is not None:
+        out[np.arange(out.shape[1]) >= lengths[:, None]] = 0
+    return out
+
+
+def _at_end(states, lengths) -> np.ndarray:
+    """The state after each sequence's last real step (B, H)."""
+    if lengths is None:
+        return states[-1].copy()
+    return states[lengths, np.arange(len(lengths))]
+
+
+def _enter(g, stash, k, lengths, T, B, H, dt):
+    """(a sequence's gradient for the kernel, the gradient entering the last step).
+
+    ``g`` is the output sequence's gradient (B, T, H), or None for the cell
+    states (which are no output). Without lengths a final state's gradient
+    enters the reverse loop at the last step. With lengths the steps past a
+    sequence's end still ran (on padding) but reach nothing -- the
+    recurrence only looks back -- so their outputs' gradients are cut and the
+    final state's gradient joins the sequence's own last step instead.
+    """
+    d_last = _initial_grad(stash, k, (B, H), dt)
+    if lengths is None:
+        return (None if g is None else _output_grad(g, dt)), d_last
+    out = np.zeros((B, T, H), dt) if g is None else np.array(g, dt, order="C")
+    out[np.arange(T) >= lengths[:, None]] = 0
+    out[np.arange(B), lengths - 1] += d_last
+    return out, np.zeros((B, H), dt)
+
+
 # --- the gradient buffers the kernels fill -----------------------------------------
 
 
@@ -253,7 +314,9 @@ def _initial_grad(stash, k, shape, dt):
     return np.zeros(shape, dt) if g is None else np.array(g, dt, order="C")
 
 
-def rnn(x, weight_ih, weight_hh, bias, h0=None, nonlinearity: str = "tanh"):
+def rnn(
+    x, weight_ih, weight_hh, bias, h0=None, nonlinearity: str = "tanh", lengths=None
+):
     """A plain (Elman) recurrent layer over a whole sequence, as one graph node.
 
     .. math:: h_t = \\phi(x_t W_x + h_{t-1} W_h + b), \\quad h_{-1} = h_0 \\text{ or } 0
@@ -265,7 +328,11 @@ def rnn(x, weight_ih, weight_hh, bias, h0=None, nonlinearity: str = "tanh"):
     inputs [x_t, h_{t-1}].
 
     Shapes: x (B, T, F); weight_ih (F, H); weight_hh (H, H); bias (H,);
-    h0 (B, H) or None.
+    h0 (B, H) or None; lengths (B,) integers in [1, T] or None (see below).
+
+    ``lengths`` (a padded batch, as PyTorch's packed sequences): the outputs
+    past each sequence's end are 0 and the final state is the state after its
+    last real step; padding gets no gradient.
 
     Returns
     -------
@@ -281,6 +348,7 @@ def rnn(x, weight_ih, weight_hh, bias, h0=None, nonlinearity: str = "tanh"):
     x, w_x, w_h, b, (h0,), (B, T, F, H) = _prepare(
         "rnn", x, weight_ih, weight_hh, bias, [("h0", h0)], 1
     )
+    lengths = check_lengths("rnn", lengths, B, T)
     dt = w_h.dtype
     hs = np.empty((T + 1, B, H), dt)  # hs[t + 1] = h_t; hs[0] = h0
     hs[0] = 0 if h0 is None else h0.data
@@ -293,13 +361,13 @@ def rnn(x, weight_ih, weight_hh, bias, h0=None, nonlinearity: str = "tanh"):
     del Z  # backward needs only hs
 
     def backward(g):
-        dh = _initial_grad(stash, 0, (B, H), dt)
+        g, dh = _enter(g, stash, 0, lengths, T, B, H, dt)
         dW_x, ids64, db, dW_h = _grad_buffers(w_x, w_h, b, ids, F, H, dt)
         # through φ (tanh → 1 − h², ReLU → 1 where h > 0), back in time through W_h
         dZ = kernels.call(
             "rnn_backward",
             hs,
-            _output_grad(g, dt),
+            g,
             W_h,
             dh,
             relu,
@@ -311,17 +379,18 @@ def rnn(x, weight_ih, weight_hh, bias, h0=None, nonlinearity: str = "tanh"):
         grads = _sequence_grads(x, x_tm, dZ, w_x, dW_x, dW_h, db)
         return grads + ((dh,) if h0 is not None else ())
 
-    hs_tm = hs[1:]
     parents = (x, w_x, w_h, b) + ((h0,) if h0 is not None else ())
-    out = make_result(np.ascontiguousarray(hs_tm.transpose(1, 0, 2)), parents, backward)
-    (h_last,) = _final_states(out, [hs[T].copy()], stash)
+    out = make_result(_outputs(hs, lengths), parents, backward)
+    (h_last,) = _final_states(out, [_at_end(hs, lengths)], stash)
     return out, h_last
 
 
 # --- long short-term memory ------------------------------------------------------
 
 
-def lstm(x, weight_ih, weight_hh, bias, h0=None, c0=None, keep_gates: bool = False):
+def lstm(
+    x, weight_ih, weight_hh, bias, h0=None, c0=None, keep_gates=False, lengths=None
+):
     """A long short-term memory layer over a whole sequence, as one graph node.
 
     Gate order in every weight and bias (4 blocks of H columns): forget,
@@ -340,7 +409,7 @@ def lstm(x, weight_ih, weight_hh, bias, h0=None, c0=None, keep_gates: bool = Fal
     open.
 
     Shapes: x (B, T, F); weight_ih (F, 4H); weight_hh (H, 4H); bias (4H,);
-    h0, c0 (B, H) or None (zeros).
+    h0, c0 (B, H) or None (zeros); lengths (B,) or None, as in :func:`rnn`.
 
     Returns
     -------
@@ -355,6 +424,7 @@ def lstm(x, weight_ih, weight_hh, bias, h0=None, c0=None, keep_gates: bool = Fal
     x, w_x, w_h, b, (h0, c0), (B, T, F, H) = _prepare(
         "lstm", x, weight_ih, weight_hh, bias, [("h0", h0), ("c0", c0)], 4
     )
+    lengths = check_lengths("lstm", lengths, B, T)
     dt = w_h.dtype
     hs = np.empty((T + 1, B, H), dt)  # hs[t + 1] = h_t; hs[0] = h0
     hs[0] = 0 if h0 is None else h0.data
@@ -368,8 +438,8 @@ def lstm(x, weight_ih, weight_hh, bias, h0=None, c0=None, keep_gates: bool = Fal
     kernels.call("lstm_forward", S, W_h, hs, cs, tanh_c)  # S now holds the gates
 
     def backward(g):
-        dh = _initial_grad(stash, 0, (B, H), dt)
-        dc = _initial_grad(stash, 1, (B, H), dt)
+        g, dh = _enter(g, stash, 0, lengths, T, B, H, dt)
+        gc, dc = _enter(None, stash, 1, lengths, T, B, H, dt)
         dW_x, ids64, db, dW_h = _grad_buffers(w_x, w_h, b, ids, F, 4 * H, dt)
         # σ → s(1 − s), tanh → 1 − t², the cell path → f (kernels.recurrent)
         dZ = kernels.call(
@@ -378,7 +448,7 @@ def lstm(x, weight_ih, weight_hh, bias, h0=None, c0=None, keep_gates: bool = Fal
             hs,
             cs,
             tanh_c,
-            _output_grad(g, dt),
+            g,
             W_h,
             dh,
             dc,
@@ -386,14 +456,15 @@ def lstm(x, weight_ih, weight_hh, bias, h0=None, c0=None, keep_gates: bool = Fal
             ids=ids64,
             dW_x=dW_x,
             dW_h=dW_h,
+            gc=gc,
         )
         grads = _sequence_grads(x, x_tm, dZ, w_x, dW_x, dW_h, db)
         return grads + tuple(d for s, d in ((h0, dh), (c0, dc)) if s is not None)
 
-    hs_tm = hs[1:]
     parents = (x, w_x, w_h, b) + tuple(s for s in (h0, c0) if s is not None)
-    out = make_result(np.ascontiguousarray(hs_tm.transpose(1, 0, 2)), parents, backward)
-    h_last, c_last = _final_states(out, [hs[T].copy(), cs[T].copy()], stash)
+    out = make_result(_outputs(hs, lengths), parents, backward)
+    ends = [_at_end(hs, lengths), _at_end(cs, lengths)]
+    h_last, c_last = _final_states(out, ends, stash)
     if not keep_gates:
         return out, h_last, c_last
     names = ("forget", "input", "candidate", "output")
@@ -403,3 +474,86 @@ def lstm(x, weight_ih, weight_hh, bias, h0=None, c0=None, keep_gates: bool = Fal
     }
     gates["cell"] = cs[1:].transpose(1, 0, 2).copy()
     return out, h_last, c_last, gates
+
+
+# --- gated recurrent unit ----------------------------------------------------------
+
+
+def gru(
+    x,
+    weight_ih,
+    weight_hh,
+    bias,
+    bias_hn,
+    h0=None,
+    keep_gates: bool = False,
+    lengths=None,
+):
+    """A gated recurrent unit over a whole sequence, as one graph node.
+
+    Gate order in every weight and bias (3 blocks of H columns): reset,
+    update, candidate (PyTorch's r, z, n). With a_t = x_t W_x + b and
+    q_t = h_{t-1} W_h::
+
+        r_t = σ(a_r + q_r)                  reset gate
+        z_t = σ(a_z + q_z)                  update gate
+        n_t = tanh(a_n + r_t * (q_n + b_hn))  candidate
+        h_t = (1 − z_t) * n_t + z_t * h_{t-1}
+
+    Local derivatives: σ → s(1 − s); tanh → 1 − n²; a gate times a signal →
+    the other factor; h_{t-1} → h_t directly through z_t, and through W_h.
+
+    Shapes: x (B, T, F); weight_ih (F, 3H); weight_hh (H, 3H); bias (3H,);
+    bias_hn (H,); h0 (B, H) or None; lengths (B,) or None, as in :func:`rnn`.
+
+    Returns
+    -------
+    hs : Tensor (B, T, H)
+    h_last : Tensor (B, H)
+    gates : dict, only with ``keep_gates=True``
+        Plain arrays (B, T, H) of every step's ``reset``, ``update`` and
+        ``candidate`` values, to look at.
+    """
+    x, w_x, w_h, b, (h0,), (B, T, F, H) = _prepare(
+        "gru", x, weight_ih, weight_hh, bias, [("h0", h0)], 3
+    )
+    b_hn = as_tensor(bias_hn)
+    if b_hn.shape != (H,):
+        raise ShapeError(
+            f"gru: bias_hn must have shape {shape_str((H,))} for hidden size {H}; "
+            f"got {shape_str(b_hn.shape)}."
+        )
+    lengths = check_lengths("gru", lengths, B, T)
+    dt = w_h.dtype
+    hs = np.empty((T + 1, B, H), dt)  # hs[t + 1] = h_t; hs[0] = h0
+    hs[0] = 0 if h0 is None else h0.data
+    stash = [None]
+    S, x_tm, ids = _input_products(x, w_x.data, b.data, dt)
+    S = np.ascontiguousarray(S, dt).reshape(T, B, 3 * H)
+    hn = np.empty((T, B, H), dt)
+    W_h = np.ascontiguousarray(w_h.data, dt)
+    kernels.call("gru_forward", S, W_h, b_hn.data.astype(dt), hs, hn)  # S: gates
+
+    def backward(g):
+        g, dh = _enter(g, stash, 0, lengths, T, B, H, dt)
+        dW_x, ids64, db, dW_h = _grad_buffers(w_x, w_h, b, ids, F, 3 * H, dt)
+        db_hn = np.empty(H, dt) if b_hn.requires_grad else None
+        # σ → s(1 − s), tanh → 1 − n², h_{t-1} → z_t and W_h (kernels.recurrent)
+        dZ = kernels.call(
+            "gru_backward", S, hs, hn, g, W_h, dh,
+            db=db, db_hn=db_hn, ids=ids64, dW_x=dW_x, dW_h=dW_h,
+        )  # fmt: skip
+        grads = _sequence_grads(x, x_tm, dZ, w_x, dW_x, dW_h, db) + (db_hn,)
+        return grads + ((dh,) if h0 is not None else ())
+
+    parents = (x, w_x, w_h, b, b_hn) + ((h0,) if h0 is not None else ())
+    out = make_result(_outputs(hs, lengths), parents, backward)
+    (h_last,) = _final_states(out, [_at_end(hs, lengths)], stash)
+    if not keep_gates:
+        return out, h_last
+    names = ("reset", "update", "candidate")
+    gates = {
+        n: S[..., j * H : (j + 1) * H].transpose(1, 0, 2).copy()
+        for j, n in enumerate(names)
+    }
+    return out, h_last, gates

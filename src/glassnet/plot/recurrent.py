@@ -8,13 +8,15 @@ from ._style import finish, new_figure, signed_cmap, signed_limit
 
 __all__ = ["lstm_gates", "gate_arrays"]
 
-GATE_ORDER = ("forget", "input", "candidate", "output", "cell")
+GATE_ORDER = ("forget", "input", "candidate", "output", "cell", "reset", "update")
 _ABOUT = {
     "forget": "forget gate: 1 keeps the memory, 0 wipes it",
     "input": "input (ignoring) gate: 1 lets the candidate into memory",
     "candidate": "candidate: the new prediction (tanh, −1 to 1)",
     "output": "output (selection) gate: 1 shows the memory",
     "cell": "cell state: the memory itself",
+    "reset": "reset gate (GRU): 1 lets the last state into the candidate",
+    "update": "update gate (GRU): 1 keeps the last state as it was",
 }
 
 
@@ -51,7 +53,8 @@ def lstm_gates(gates, words=None, *, sample: int = 0, title=None, path=None):
     Parameters
     ----------
     gates : dict or array
-        ``layer.last_gates`` of an :class:`~glassnet.nn.LSTM` run with
+        ``layer.last_gates`` of an :class:`~glassnet.nn.LSTM` (or
+        :class:`~glassnet.nn.GRU`: reset, update, candidate) run with
         ``layer.watch_gates = True`` (or ``trace(model, x)[i].gates``), or an
         array (time, 4, hidden) in the order forget, input, candidate, output.
     words : list of str, optional

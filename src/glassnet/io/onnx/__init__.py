@@ -28,6 +28,9 @@ MaxPool2D, AvgPool2D        MaxPool, AveragePool (count_include_pad=0), ceil_mod
 GlobalAveragePool2D         GlobalAveragePool + Flatten
 Embedding, OneHot           Gather, OneHot (ids as int64)
 RNN, LSTM                   Transpose + RNN / LSTM + Squeeze (+ Transpose)
+GRU                         the same with GRU (linear_before_reset=1, PyTorch's GRU)
+num_layers, bidirectional   one node per layer; direction=bidirectional, and
+                            Transpose [0, 2, 1, 3] + Reshape [0, 0, -1] for Y
 MultiHeadAttention          a call of a model-local function (domain ``glassnet``)
                             whose body is MatMul, Add, Reshape, Transpose, Gather,
                             Mul, Softmax (+ Range, Greater, Where when causal)
@@ -37,11 +40,6 @@ Upsample                    Resize (nearest: asymmetric, floor; bilinear: half_p
 MaxPool1D, AvgPool1D        MaxPool, AveragePool with a 1-D window
 GlobalMaxPool2D             GlobalMaxPool + Flatten
 AdaptiveAvgPool2D           GlobalAveragePool (1x1), AveragePool, or two MatMuls
-==========================  ===================================================
-Conv1D and Conv2D write ``dilations`` and ``group`` when not 1; AvgPool2D
-writes its ``count_include_pad``. See the docs page "Convolutions,
-upsampling, pooling" for the details.
-=======
 LeakyReLU, ELU, SELU        LeakyRelu, Elu, Selu (alpha; SELU's fixed constants)
 GELU                        Gelu from opset 20; before, its formula (Div, Erf, Add,
                             Mul, Mul; or the tanh form), as PyTorch writes it
@@ -49,7 +47,14 @@ SiLU                        Sigmoid + Mul (x · σ(x))
 Softplus                    Softplus; with beta ≠ 1, Mul β + Softplus + Div β
                             (ONNX has no threshold)
 LogSoftmax                  LogSoftmax (axis)
+Dropout                     Dropout (ratio): the identity at inference
+BatchNorm1D, BatchNorm2D    BatchNormalization with the running statistics
+LayerNorm                   LayerNormalization (opset 17 and later)
 ==========================  ==========================================================
+
+Conv1D and Conv2D write ``dilations`` and ``group`` when not 1; AvgPool2D
+writes its ``count_include_pad``. See the docs page "Convolutions,
+upsampling, pooling" for the details.
 
 Import recognises GELU and SiLU written out as formulas (the input forks into
 elementwise nodes that join again) by evaluating the nodes on a probe and
@@ -59,7 +64,8 @@ writes is read, and a formula that is neither stays refused as a branch.
 An LSTM's gates: glassnet keeps them in the order forget, input, candidate,
 output with one bias; ONNX in the order input, output, forget, cell with an
 input bias ``Wb`` and a recurrent bias ``Rb``. Export writes glassnet's bias
-as ``Wb`` and zeros as ``Rb``; import adds the two.
+as ``Wb`` and zeros as ``Rb``; import adds the two. A GRU's gates are (r, z, n)
+in glassnet and (z, r, h) in ONNX; its ``bias_hn`` is ONNX's ``Rbh``.
 
 Loading is data only: the file is parsed as a protobuf message (no code in
 it is run, no custom operator is loaded), it may be at most ``max_bytes``

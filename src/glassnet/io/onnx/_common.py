@@ -8,6 +8,8 @@ MIN_OPSET = 13  # Squeeze's axes as an input and Softmax along one axis
 # and back.
 TO_ONNX_GATES = (1, 3, 0, 2)
 FROM_ONNX_GATES = (2, 0, 3, 1)
+# ONNX GRU gate blocks (z, r, h) in terms of glassnet's (r, z, n), and back.
+GRU_GATES = (1, 0, 2)
 
 
 def require_onnx():

@@ -9,7 +9,7 @@ import numpy as np
 from ...errors import ConfigError
 from ...kernels.activations import SELU_ALPHA, SELU_SCALE
 from ..container import atomic_write
-from ._common import MIN_OPSET, TO_ONNX_GATES, require_onnx
+from ._common import GRU_GATES, MIN_OPSET, TO_ONNX_GATES, require_onnx
 
 
 # --- export ---------------------------------------------------------------------------
@@ -82,7 +82,7 @@ def _input_shape(layers, input_shape):
                     f"got {input_shape!r}."
                 )
         return tuple(d if isinstance(d, str) else int(d) for d in shape)
-    recurrent = any(isinstance(m, (nn.RNN, nn.LSTM)) for _, m in layers)
+    recurrent = any(isinstance(m, (nn.RNN, nn.LSTM, nn.GRU)) for _, m in layers)
     for _, layer in layers:
         if isinstance(layer, nn.Dense):
             return (layer.in_features,)
@@ -90,7 +90,7 @@ def _input_shape(layers, input_shape):
             return (layer.in_channels, "height", "width")
         if isinstance(layer, nn.Conv1D):
             return (layer.in_channels, "length")
-        if isinstance(layer, (nn.RNN, nn.LSTM)):
+        if isinstance(layer, (nn.RNN, nn.LSTM, nn.GRU)):
             return ("time", layer.input_size)
         if isinstance(layer, nn.MultiHeadAttention):
             return ("time", layer.embed_dim)
@@ -321,33 +321,63 @@ def _export_one_hot(b: _Builder, layer, x, p):
     return b.node("OneHot", [ids, depth, values], p + "OneHot", axis=-1)
 
 
-def _export_recurrent(b: _Builder, layer, x, p):
-    """(batch, time, F) -> time-major -> RNN/LSTM -> back to batch-first."""
-    from ...nn import LSTM
+def _onnx_cell(layer, sfx: str):
+    """One layer-direction's (W, R, B) in ONNX's layout: (G·H, in), ONNX's gate
+    order, bias as [Wb, Rb] (glassnet's bias as Wb; Rb zero but a GRU's b_hn)."""
+    from ...nn import GRU, LSTM
 
     H = layer.hidden_size
-    w_ih, w_hh, bias = layer.weight_ih.data, layer.weight_hh.data, layer.bias.data
-    if isinstance(layer, LSTM):
-        op, extra = "LSTM", {}
+    w_ih, w_hh, bias = (
+        getattr(layer, n + sfx).data for n in ("weight_ih", "weight_hh", "bias")
+    )
+    rb = np.zeros_like(bias)
+    if isinstance(layer, GRU):
+        rb[2 * H :] = getattr(layer, "bias_hn" + sfx).data
+    order = {LSTM: TO_ONNX_GATES, GRU: GRU_GATES}.get(type(layer), (0,))
 
-        def order(a):
-            return np.concatenate(
-                [a[..., k * H : (k + 1) * H] for k in TO_ONNX_GATES], axis=-1
-            )
+    def gates(a):
+        return np.concatenate([a[..., k * H : (k + 1) * H] for k in order], axis=-1)
 
-        w_ih, w_hh, bias = order(w_ih), order(w_hh), order(bias)
+    return gates(w_ih).T, gates(w_hh).T, np.concatenate([gates(bias), gates(rb)])
+
+
+def _export_recurrent(b: _Builder, layer, x, p):
+    """(batch, time, F) -> time-major -> one RNN/LSTM/GRU node per layer (both
+    directions in one node) -> back to batch-first."""
+    from ...nn import GRU, LSTM
+
+    H, D = layer.hidden_size, layer.directions
+    if isinstance(layer, (LSTM, GRU)):
+        op = "LSTM" if isinstance(layer, LSTM) else "GRU"
+        extra = {"linear_before_reset": 1} if op == "GRU" else {}
     else:
         op = "RNN"
-        extra = {"activations": ["Relu" if layer.nonlinearity == "relu" else "Tanh"]}
-    W = b.const(p + "W", w_ih.T[None])
-    R = b.const(p + "R", w_hh.T[None])
-    B = b.const(p + "B", np.concatenate([bias, np.zeros_like(bias)])[None])
+        act = "Relu" if layer.nonlinearity == "relu" else "Tanh"
+        extra = {"activations": [act] * D}
+    if D == 2:
+        extra["direction"] = "bidirectional"
     xt = b.node("Transpose", [x], p + "Transpose_in", perm=[1, 0, 2])
-    y, y_h = b.node(op, [xt, W, R, B], p + op, outputs=2, hidden_size=H, **extra)
+    for k in range(layer.num_layers):
+        sfx = "" if k == 0 else f"_l{k}"
+        cells = [_onnx_cell(layer, sfx + ("_reverse" if d else "")) for d in range(D)]
+        W, R, B = (
+            b.const(p + name + sfx, np.stack([c[j] for c in cells]))
+            for j, name in enumerate("WRB")
+        )
+        y, y_h = b.node(op, [xt, W, R, B], p + op, outputs=2, hidden_size=H, **extra)
+        if k == layer.num_layers - 1 and not layer.return_sequences:
+            break
+        if D == 1:
+            xt = b.node("Squeeze", [y, b.axes(p + "axes1", [1])], p + "Squeeze")
+        else:  # (time, 2, batch, H) -> (time, batch, 2H): the directions side by side
+            y = b.node("Transpose", [y], p + "Transpose_dirs", perm=[0, 2, 1, 3])
+            xt = b.node("Reshape", [y, b.axes(p + "shape", [0, 0, -1])], p + "Reshape")
     if not layer.return_sequences:
-        return b.node("Squeeze", [y_h, b.axes(p + "axes0", [0])], p + "Squeeze")
-    y = b.node("Squeeze", [y, b.axes(p + "axes1", [1])], p + "Squeeze")
-    return b.node("Transpose", [y], p + "Transpose_out", perm=[1, 0, 2])
+        if D == 1:
+            return b.node("Squeeze", [y_h, b.axes(p + "axes0", [0])], p + "Squeeze")
+        y_h = b.node("Transpose", [y_h], p + "Transpose_last", perm=[1, 0, 2])
+        return b.node("Reshape", [y_h, b.axes(p + "shape", [0, -1])], p + "Reshape")
+    return b.node("Transpose", [xt], p + "Transpose_out", perm=[1, 0, 2])
 
 
 def _export_dropout(b: _Builder, layer, x, p):
@@ -556,6 +586,7 @@ def _exporters() -> dict:
         nn.LogSoftmax: lambda b, layer, x, p: b.node(
             "LogSoftmax", [x], p + "LogSoftmax", axis=layer.axis
         ),
+        nn.GRU: _export_recurrent,
     }
 
 

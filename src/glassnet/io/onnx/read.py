@@ -9,7 +9,7 @@ import numpy as np
 
 from ...errors import FormatError
 from ..container import MAX_BYTES
-from ._common import FROM_ONNX_GATES, MIN_OPSET, require_onnx
+from ._common import FROM_ONNX_GATES, GRU_GATES, MIN_OPSET, require_onnx
 
 MAX_NODES = 10_000
 _MAX_ELEMENTS = 1 << 28  # one tensor: 1 GiB of float32
@@ -37,6 +37,7 @@ _LAYER_OPS = {
     "OneHot",
     "RNN",
     "LSTM",
+    "GRU",
     "Greater",
     "Where",
     "Transpose",
@@ -212,35 +213,38 @@ class _Graph:
         raise FormatError(f"{self.where}: node {_label(node)}: {why}")
 
     def zero_state(self, node, slot: int) -> None:
-        """Check an RNN/LSTM's initial state input is absent or all zeros."""
+        """Check an RNN/LSTM/GRU's initial state input is absent or all zeros."""
         name = node.input[slot] if slot < len(node.input) else ""
         if not name:
             return
+        if name in self.consts and np.any(self.consts[name]):
+            self.fail(
+                node,
+                "starts from a non-zero state; glassnet's imported "
+                "layer starts from zeros.",
+            )
+        if not self._zeros(name):
+            self.fail(
+                node,
+                f"its initial state {name!r} is computed in the graph; "
+                "glassnet imports recurrent layers that start from zeros.",
+            )
+
+    def _zeros(self, name: str, depth: int = 0) -> bool:
+        """Whether tensor ``name`` is all zeros: a constant, a ConstantOfShape or
+        Expand of zeros, or a Slice (one layer's share, as PyTorch's exporter
+        cuts a stack's state) or reshaping of one."""
         if name in self.consts:
-            if np.any(self.consts[name]):
-                self.fail(
-                    node,
-                    "starts from a non-zero state; glassnet's imported "
-                    "layer starts from zeros.",
-                )
-            return
+            return not np.any(self.consts[name])
         maker = self.made_by.get(name)
-        if maker is not None and maker.op_type == "ConstantOfShape":
+        if maker is None or depth > 8:
+            return False
+        if maker.op_type == "ConstantOfShape":
             value = self.attrs(maker).get("value")
-            if value is None or not np.any(self.onnx.numpy_helper.to_array(value)):
-                return
-        if (
-            maker is not None
-            and maker.op_type == "Expand"
-            and maker.input[0] in self.consts
-            and not np.any(self.consts[maker.input[0]])
-        ):
-            return
-        self.fail(
-            node,
-            f"its initial state {name!r} is computed in the graph; "
-            "glassnet imports recurrent layers that start from zeros.",
-        )
+            return value is None or not np.any(self.onnx.numpy_helper.to_array(value))
+        if maker.op_type in ("Expand", "Slice", "Squeeze", "Unsqueeze", "Reshape"):
+            return self._zeros(maker.input[0], depth + 1)
+        return False
 
 
 # --- elementwise formulas that fork and join: GELU's x·Φ(x), SiLU's x·σ(x) ---------------
@@ -681,36 +685,26 @@ def _short(value: np.ndarray, dtype) -> float:
     )
 
 
-def _import_recurrent(g: _Graph, node, x, dtype):
-    """[Transpose] -> RNN/LSTM -> Squeeze -> [Transpose], or the last step's Y_h."""
-    from ...nn import LSTM, RNN
+_RECURRENT = ("RNN", "LSTM", "GRU")
 
-    rnn = node
-    batch_first = False
-    if node.op_type == "Transpose":
-        if g.attrs(node).get("perm") != [1, 0, 2]:
-            g.fail(
-                node,
-                "glassnet imports Transpose only as the (batch, time) swap "
-                "around an RNN or LSTM, perm [1, 0, 2].",
-            )
-        rnn = g.next(node.output[0])
-        if rnn is None or rnn.op_type not in ("RNN", "LSTM"):
-            g.fail(node, "a Transpose that is not the swap before an RNN or LSTM.")
-        batch_first = True
+
+def _recurrent_node(g: _Graph, rnn, D: int | None):
+    """One RNN/LSTM/GRU node's checks and weights: (D, H, [per direction
+    (w_ih, w_hh, bias[, bias_hn]) in glassnet's layout], the RNN's activation)."""
     a = g.attrs(rnn)
-    if rnn.input[0] != (node.output[0] if batch_first else x):
-        g.fail(rnn, "its sequence input must be the data.")
+    direction = a.get("direction", "forward")
     if (
-        a.get("direction", "forward") != "forward"
+        direction not in ("forward", "bidirectional")
         or a.get("clip") is not None
         or a.get("layout", 0) != 0
         or a.get("input_forget", 0)
+        or (rnn.op_type == "GRU" and a.get("linear_before_reset", 0) != 1)
     ):
         g.fail(
             rnn,
-            "glassnet imports forward, unclipped, time-major RNN and LSTM "
-            "nodes without input_forget.",
+            "glassnet imports forward or bidirectional, unclipped, time-major "
+            "RNN, LSTM and GRU nodes, without input_forget, and GRUs with "
+            "linear_before_reset=1 (PyTorch's GRU).",
         )
     if rnn.input[4:5] and rnn.input[4]:
         g.fail(rnn, "sequence_lens is not supported (every sequence runs to the end).")
@@ -724,75 +718,155 @@ def _import_recurrent(g: _Graph, node, x, dtype):
         g.fail(rnn, "peephole connections (P) are not supported.")
     W, R = g.const(rnn, 1, "W"), g.const(rnn, 2, "R")
     H = int(a.get("hidden_size", R.shape[-1]))
-    gates = 4 if rnn.op_type == "LSTM" else 1
-    if W.ndim != 3 or W.shape[:2] != (1, gates * H) or R.shape != (1, gates * H, H):
+    G = {"LSTM": 4, "GRU": 3}.get(rnn.op_type, 1) * H
+    n_dir = 2 if direction == "bidirectional" else 1
+    if W.ndim != 3 or W.shape[:2] != (n_dir, G) or R.shape != (n_dir, G, H):
         g.fail(rnn, f"W {W.shape} and R {R.shape} do not fit hidden_size {H}.")
+    if D is not None and D != n_dir:
+        g.fail(rnn, "a stack of recurrent nodes must all have one direction setting.")
     B = g.optional_const(rnn, 3, "B")
-    bias = np.zeros(gates * H) if B is None else B[0, : gates * H] + B[0, gates * H :]
-    w_ih, w_hh = W[0].T, R[0].T
-    if rnn.op_type == "LSTM":
-        if a.get("activations", ["Sigmoid", "Tanh", "Tanh"]) != [
-            "Sigmoid",
-            "Tanh",
-            "Tanh",
-        ]:
+    B = np.zeros((n_dir, 2 * G)) if B is None else B
+    acts = [s.lower() for s in a.get("activations", [])]
+    want = {
+        "LSTM": ["sigmoid", "tanh", "tanh"] * n_dir,
+        "GRU": ["sigmoid", "tanh"] * n_dir,
+    }.get(rnn.op_type)
+    act = None
+    if want is not None and acts and acts != want:
+        g.fail(rnn, f"activations {a['activations']}; glassnet uses {want}.")
+    if want is None:
+        acts = acts or ["tanh"] * n_dir
+        if acts not in (["tanh"] * n_dir, ["relu"] * n_dir):
             g.fail(
                 rnn,
-                f"activations {a['activations']}; glassnet's LSTM uses "
-                "Sigmoid, Tanh, Tanh.",
+                f"activations {a['activations']}; glassnet's RNN uses Tanh or Relu "
+                "(the same in both directions).",
             )
+        act = acts[0]
+    order = {"LSTM": FROM_ONNX_GATES, "GRU": GRU_GATES}.get(rnn.op_type, (0,))
 
-        def order(m):
-            return np.concatenate(
-                [m[..., k * H : (k + 1) * H] for k in FROM_ONNX_GATES], axis=-1
-            )
+    def gates(m):
+        return np.concatenate([m[..., k * H : (k + 1) * H] for k in order], axis=-1)
 
-        w_ih, w_hh, bias = order(w_ih), order(w_hh), order(bias)
-        make = LSTM
-    else:
-        acts = [s.lower() for s in a.get("activations", ["Tanh"])]
-        if acts not in (["tanh"], ["relu"]):
+    cells = []
+    for d in range(n_dir):
+        wb, rb = B[d, :G], B[d, G:]
+        if rnn.op_type == "GRU":  # Rb's z and r blocks add to Wb's; Rbh is b_hn
+            bias = wb + np.r_[rb[: 2 * H], np.zeros(H)]
+            cell = (gates(W[d].T), gates(R[d].T), gates(bias), rb[2 * H :])
+        else:
+            cell = (gates(W[d].T), gates(R[d].T), gates(wb + rb))
+        cells.append(cell)
+    return n_dir, H, cells, act
+
+
+def _directions_side_by_side(g: _Graph, y: str, D: int, what: str):
+    """After a node's output Y (time, D, batch, H): the Squeeze (one direction)
+    or Transpose [0, 2, 1, 3] + Reshape [0, 0, -1] (two) that makes it
+    (time, batch, D·H); returns the last of those nodes' output."""
+    first = g.next(y)
+    if D == 1:
+        if first is None or _squeeze_axes(g, first) != [1]:
+            g.fail(g.made_by[y], f"its output {what} must be squeezed on axis 1.")
+        return first.output[0]
+    if first is None or first.op_type != "Transpose" or _perm(g, first) != [0, 2, 1, 3]:
+        g.fail(
+            g.made_by[y],
+            f"a bidirectional node's {what} must go through a Transpose perm "
+            "[0, 2, 1, 3] and a Reshape to [0, 0, -1] (the directions side by side).",
+        )
+    shape = _next_is(g, first.output[0], "Reshape")
+    if shape is None or list(g.const(shape, 1, "shape")) != [0, 0, -1]:
+        g.fail(first, "expected a Reshape to [0, 0, -1] after it.")
+    return shape.output[0]
+
+
+def _import_recurrent(g: _Graph, node, x, dtype):
+    """[Transpose] -> RNN/LSTM/GRU [-> directions side by side -> the next
+    node of a stack ...] -> [Transpose], or the last node's Y_h."""
+    from ...nn import GRU, LSTM, RNN
+
+    rnn = node
+    batch_first = False
+    if node.op_type == "Transpose":
+        if g.attrs(node).get("perm") != [1, 0, 2]:
             g.fail(
-                rnn,
-                f"activations {a['activations']}; glassnet's RNN uses Tanh or Relu.",
+                node,
+                "glassnet imports Transpose only as the (batch, time) swap "
+                "around an RNN, LSTM or GRU, perm [1, 0, 2].",
             )
-
-        def make(f, h, return_sequences):
-            return RNN(f, h, nonlinearity=acts[0], return_sequences=return_sequences)
-
-    y, y_h = (list(rnn.output) + ["", ""])[:2]
-    if y and g.readers.get(y):
-        sq = g.next(y)
-        if sq is None or _squeeze_axes(g, sq) != [1]:
-            g.fail(rnn, "its output Y must be squeezed on axis 1 (one direction).")
-        out = sq.output[0]
-        if batch_first:
-            back = _next_is(g, out, "Transpose")
-            if back is None or g.attrs(back).get("perm") != [1, 0, 2]:
-                g.fail(
-                    sq,
-                    "after a batch-first LSTM/RNN, a Transpose perm [1, 0, 2] "
-                    "must bring the batch axis back first.",
-                )
-            out = back.output[0]
-        sequences = True
-    elif y_h and (g.readers.get(y_h) or y_h == g.output):
-        sq = g.next(y_h)
-        if sq is None or _squeeze_axes(g, sq) != [0]:
-            g.fail(rnn, "its output Y_h must be squeezed on axis 0 (one direction).")
-        out, sequences = sq.output[0], False
-    else:
-        g.fail(rnn, "neither Y nor Y_h is used.")
+        rnn = g.next(node.output[0])
+        if rnn is None or rnn.op_type not in _RECURRENT:
+            g.fail(node, "a Transpose that is not the swap before an RNN or LSTM.")
+        batch_first = True
+    if rnn.input[0] != (node.output[0] if batch_first else x):
+        g.fail(rnn, "its sequence input must be the data.")
     if not batch_first:
         g.fail(
             rnn,
             "time-major input: glassnet's recurrent layers read (batch, time, "
             "features); expected a Transpose perm [1, 0, 2] before the node.",
         )
-    layer = make(W.shape[2], H, return_sequences=sequences)
-    _set(layer.weight_ih, w_ih, dtype)
-    _set(layer.weight_hh, w_hh, dtype)
-    _set(layer.bias, bias, dtype)
+    layers, D, H, act = [], None, None, None
+    while True:  # one node per layer of a stack
+        D, h, cells, act = _recurrent_node(g, rnn, D)
+        if H is not None and h != H:
+            g.fail(rnn, "a stack of recurrent nodes must have one hidden_size.")
+        H = h
+        layers.append(cells)
+        y, y_h = (list(rnn.output) + ["", ""])[:2]
+        if y and g.readers.get(y):
+            out = _directions_side_by_side(g, y, D, "Y")
+            after = g.next(out)
+            if (
+                after is not None
+                and after.op_type == rnn.op_type
+                and after.input[0] == out
+            ):
+                rnn = after  # the next layer of the stack
+                continue
+            back = _next_is(g, out, "Transpose")
+            if back is None or g.attrs(back).get("perm") != [1, 0, 2]:
+                g.fail(
+                    g.made_by[out],
+                    "after a batch-first LSTM/RNN/GRU, a Transpose perm [1, 0, 2] "
+                    "must bring the batch axis back first.",
+                )
+            out, sequences = back.output[0], True
+        elif y_h and (g.readers.get(y_h) or y_h == g.output):
+            first = g.next(y_h)
+            if D == 1:
+                if first is None or _squeeze_axes(g, first) != [0]:
+                    g.fail(rnn, "its output Y_h must be squeezed on axis 0.")
+                out = first.output[0]
+            else:
+                if (
+                    first is None
+                    or first.op_type != "Transpose"
+                    or _perm(g, first) != [1, 0, 2]
+                ):
+                    g.fail(rnn, "its Y_h must go through a Transpose perm [1, 0, 2].")
+                shape = _next_is(g, first.output[0], "Reshape")
+                if shape is None or list(g.const(shape, 1, "shape")) != [0, -1]:
+                    g.fail(first, "expected a Reshape to [0, -1] after it.")
+                out = shape.output[0]
+            sequences = False
+        else:
+            g.fail(rnn, "neither Y nor Y_h is used.")
+        break
+    F = layers[0][0][0].shape[0]
+    options = {"num_layers": len(layers), "bidirectional": D == 2}
+    if rnn.op_type == "RNN":
+        layer = RNN(F, H, nonlinearity=act, return_sequences=sequences, **options)
+    else:
+        cls = LSTM if rnn.op_type == "LSTM" else GRU
+        layer = cls(F, H, return_sequences=sequences, **options)
+    names = ("weight_ih", "weight_hh", "bias", "bias_hn")
+    for k, cells in enumerate(layers):
+        for d, cell in enumerate(cells):
+            sfx = ("" if k == 0 else f"_l{k}") + ("_reverse" if d else "")
+            for name, value in zip(names, cell):
+                _set(getattr(layer, name + sfx), value, dtype)
     return [layer], out
 
 
@@ -990,6 +1064,7 @@ _IMPORTERS = {
     "Transpose": _import_recurrent,
     "RNN": _import_recurrent,
     "LSTM": _import_recurrent,
+    "GRU": _import_recurrent,
     "Cast": _skip,
     "Dropout": _import_dropout,
     "BatchNormalization": _import_batch_norm,
@@ -1023,7 +1098,7 @@ def _perm(g: _Graph, node) -> list:
 def _before_recurrent(g: _Graph, node) -> bool:
     """Is this Transpose the (batch, time) swap in front of an RNN or LSTM?"""
     after = g.next(node.output[0])
-    return after is not None and after.op_type in ("RNN", "LSTM")
+    return after is not None and after.op_type in _RECURRENT
 
 
 class _Layout:
@@ -1310,8 +1385,9 @@ def import_onnx(path, *, max_bytes: int = MAX_BYTES):
     The graph must be one chain from its input to its output of the
     operators glassnet's layers stand for (MatMul/Gemm + Add, Relu,
     Sigmoid, Tanh, Softmax, Conv, MaxPool, AveragePool, GlobalAveragePool,
-    Flatten/Reshape, Gather, OneHot, RNN, LSTM, LeakyRelu, Elu, Selu, Gelu
-    (or its formula), Softplus, LogSoftmax, x·Sigmoid(x) and the Transpose, Squeeze,
+    Flatten/Reshape, Gather, OneHot, RNN, LSTM, GRU (stacked, bidirectional),
+    LeakyRelu, Elu, Selu, Gelu (or its formula), Softplus, LogSoftmax,
+    x·Sigmoid(x) and the Transpose, Squeeze, Reshape,
     Identity, Constant and Cast nodes exporters put around them). Any other
     operator is refused in one error that lists every such node by name.
 
