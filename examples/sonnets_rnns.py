@@ -1,4 +1,4 @@
-"""GRU against LSTM (and any other model) on the sonnets, one character at a time.
+"""GRU, LSTM and a tiny transformer on the sonnets, one character at a time.
 
 Each model reads the sonnets (``examples/data/sonnets.txt``, the char-LSTM
 demo's text) as a stream of characters and predicts the next one at every
@@ -65,12 +65,22 @@ def recurrent(cls, hidden: int = HIDDEN, **options):
     return make
 
 
+def transformer(vocab_size: int, seed: int):
+    """The tiny transformer of ``examples/tiny_transformer.py`` (width 48, two
+    blocks of 4-head causal attention, about as many weights as the LSTM)."""
+    sys.path.insert(0, HERE)
+    import tiny_transformer
+
+    return tiny_transformer.build(vocab_size, hidden=48, seed=seed)
+
+
 def _models():
     from glassnet.nn import GRU, LSTM
 
     return [
         ("GRU", recurrent(GRU)),
         ("LSTM", recurrent(LSTM)),
+        ("transformer", transformer),
     ]
 
 
