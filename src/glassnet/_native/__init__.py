@@ -83,6 +83,7 @@ _FLAGS = [
     "-ffp-contract=off",
     "-fno-math-errno",
     "-fno-trapping-math",
+    "-pthread",  # direct.c splits a convolution between threads
 ]
 _lock = threading.Lock()
 _loaded: dict[str, ctypes.CDLL | None] = {}
@@ -174,6 +175,57 @@ def _identity(name: str) -> str:
     return f"glassnet {name} abi {ABI_VERSION}"
 
 
+#: ``GLASSNET_TARGET``: the instruction set the kernels are compiled for, and
+#: the CPU flags it needs. ``native`` (the default) is whatever this CPU has
+#: (-march=native); ``avx2`` and ``avx512`` build those vector widths (8 and 16
+#: floats) on any CPU that has them, so that one machine can build and test
+#: both; ``generic`` is the compiler's default for the platform.
+TARGETS = {
+    "native": ([], ()),
+    "generic": ([], ()),
+    "avx2": (["-mavx2", "-mfma", "-mf16c"], ("avx2", "fma")),
+    "avx512": (
+        ["-mavx2", "-mfma", "-mf16c"]
+        + ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx512cd"],
+        ("avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"),
+    ),
+}
+
+
+def target() -> str:
+    """The instruction set named by ``GLASSNET_TARGET`` (see :data:`TARGETS`)."""
+    value = os.environ.get("GLASSNET_TARGET", "native").strip().lower() or "native"
+    if value not in TARGETS:
+        raise NativeError(
+            f"GLASSNET_TARGET must be one of {', '.join(TARGETS)}; got {value!r}."
+        )
+    return value
+
+
+def _target_flags() -> list[str]:
+    """The compiler flags of :func:`target`; NativeError if this CPU lacks it
+    (a library built for it would die of an illegal instruction here)."""
+    name = target()
+    machine = platform.machine().lower()
+    if name == "native":
+        native = machine in ("x86_64", "amd64", "aarch64", "arm64")
+        return ["-march=native"] if native else []
+    flags, needs = TARGETS[name]
+    if needs:
+        have = set()
+        for line in _cpu_identity().splitlines():
+            if line.startswith("flags"):
+                have.update(line.split(":", 1)[-1].split())
+        missing = [flag for flag in needs if flag not in have]
+        if machine not in ("x86_64", "amd64") or missing:
+            raise NativeError(
+                f"GLASSNET_TARGET={name} needs an x86-64 CPU with "
+                f"{', '.join(needs)}; this {machine} CPU lacks "
+                f"{', '.join(missing) or 'them'}. Use GLASSNET_TARGET=native."
+            )
+    return list(flags)
+
+
 def _recipe(name: str, source: Path, cc: str) -> tuple[list[str], str]:
     """(compiler flags, cache key) of library ``name``.
 
@@ -189,8 +241,7 @@ def _recipe(name: str, source: Path, cc: str) -> tuple[list[str], str]:
     )
     flags = list(_FLAGS) + os.environ.get(CFLAGS_VAR, "").split()
     flags.append(f'-DGN_IDENTITY="{_identity(name)}"')
-    if platform.machine().lower() in ("x86_64", "amd64", "aarch64", "arm64"):
-        flags.append("-march=native")
+    flags += _target_flags()
     key = hashlib.sha256(
         b"\0".join(
             [
@@ -547,6 +598,7 @@ def describe() -> list[str]:
         f"mode: {_mode()} (GLASSNET_NATIVE)",
         f"cache: {_cache_dir()}",
         f"compiler: {_compiler() or 'none found'}",
+        f"target: {os.environ.get('GLASSNET_TARGET', 'native')} (GLASSNET_TARGET)",
         "BLAS for matrix products: "
         + (
             "NumPy's OpenBLAS"
