@@ -110,7 +110,9 @@ def test_each_width_agrees_with_the_reference(name, data):
 
 @pytest.mark.parametrize("name", [w[0] for w in WIDTHS] or ["native"])
 def test_each_width_splits_between_threads_to_rounding(name, monkeypatch):
-    """W3's second layer, on one thread and on three: the same sums, split."""
+    """W3's second layer, on one thread and on three: the same sums, split; and
+    both the reference's (32 filters fill whole vectors: the filter gradient
+    reads g from the input gradient's padded copy of it)."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((5, 16, 14, 14)).astype(np.float32)
     w = rng.standard_normal((32, 16, 5, 5)).astype(np.float32)
@@ -124,8 +126,11 @@ def test_each_width_splits_between_threads_to_rounding(name, monkeypatch):
             assert direct.threads(10**9) == int(threads)
             y = direct.conv2d_direct(x, w, None, *geometry)
             runs.append([y, *direct.conv2d_backward_direct(g, x, w, *geometry)])
-    for one, three in zip(*runs):
+    reference = [REGISTRY["conv2d"].reference(x, w, None, *geometry)]
+    reference += REGISTRY["conv2d_backward"].reference(g, x, w, *geometry)
+    for one, three, expected in zip(*runs, reference):
         np.testing.assert_allclose(three, one, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(one, expected, rtol=2e-4, atol=2e-4)
 
 
 CASES = {
@@ -134,6 +139,7 @@ CASES = {
     "one-channel": ((1, 1, 5, 4), (2, 1, 2, 3), 0, False),
     "padding-past-the-filter": ((2, 2, 3, 3), (3, 2, 2, 2), 3, True),
     "more-channels-than-a-vector": ((1, 17, 4, 4), (18, 17, 3, 2), (1, 2), True),
+    "a-whole-vector-of-filters": ((2, 3, 5, 5), (16, 3, 3, 3), 1, True),
 }
 
 

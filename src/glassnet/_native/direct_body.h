@@ -15,31 +15,57 @@ GN_INLINE VT GN_N(gn_ld)(const T *p) {
 GN_INLINE void GN_N(gn_st)(T *p, VT v) { memcpy(p, &v, sizeof v); }
 
 
-/* x (n, h, w, c... NCHW) -> out (n, hp, wp, cp) channels-last: out[n, y, x, ch] =
+/* x (n, c, h, w) -> out (n, hp, wp, cp) channels-last: out[n, y, x, ch] =
  * x[n, ch, y - top, x - left] where that is inside x and ch < c, else 0 (top or
- * left below 0 crops). */
-void GN_N(gn_direct_pack)(const T *x, T *out, gn_int n, gn_int c, gn_int h, gn_int w,
-                          gn_int hp, gn_int wp, gn_int cp, gn_int top, gn_int left) {
-    for (gn_int s = 0; s < n; s++)
-        for (gn_int y = 0; y < hp; y++) {
-            T *row = out + (s * hp + y) * wp * cp;
-            const gn_int sy = y - top;
-            if (sy < 0 || sy >= h) {
-                memset(row, 0, sizeof(T) * (size_t)(wp * cp));
-                continue;
-            }
-            const T *src = x + (s * c * h + sy) * w;
-            for (gn_int xx = 0; xx < wp; xx++) {
-                T *px = row + xx * cp;
-                const gn_int sx = xx - left;
-                if (sx < 0 || sx >= w) {
-                    for (gn_int ch = 0; ch < cp; ch++) px[ch] = 0;
-                    continue;
-                }
-                for (gn_int ch = 0; ch < c; ch++) px[ch] = src[ch * h * w + sx];
-                for (gn_int ch = c; ch < cp; ch++) px[ch] = 0;
-            }
+ * left below 0 crops). Output rows are split between `threads`. */
+typedef struct {
+    const T *x;
+    T *out;
+    gn_int c, h, w, hp, wp, cp, top, left;
+} GN_N(gn_pack_job);
+
+static void GN_N(gn_pack_rows)(const void *arg, gn_int lo, gn_int hi, int t) {
+    const GN_N(gn_pack_job) *J = (const GN_N(gn_pack_job) *)arg;
+    const gn_int c = J->c, h = J->h, w = J->w, wp = J->wp, cp = J->cp, left = J->left;
+    /* the columns x0..x1 of out's rows that come from x */
+    const gn_int x0 = left > 0 ? left : 0, x1 = w + left < wp ? w + left : wp;
+    (void)t;
+    for (gn_int r = lo; r < hi; r++) {
+        const gn_int s = r / J->hp, sy = r % J->hp - J->top;
+        T *row = J->out + r * wp * cp;
+        if (sy < 0 || sy >= h || x1 <= x0) {
+            memset(row, 0, sizeof(T) * (size_t)(wp * cp));
+            continue;
         }
+        if (x0 > 0) memset(row, 0, sizeof(T) * (size_t)(x0 * cp));
+        if (x1 < wp) memset(row + x1 * cp, 0, sizeof(T) * (size_t)((wp - x1) * cp));
+        if (cp > c)
+            for (gn_int xx = x0; xx < x1; xx++)
+                for (gn_int ch = c; ch < cp; ch++) row[xx * cp + ch] = 0;
+        /* eight channels at a time: eight contiguous rows of x in, runs of eight
+         * numbers out (the compiler turns this transpose into shuffles) */
+        const T *base = J->x + (s * c * h + sy) * w - left;
+        gn_int ch = 0;
+        for (; ch + 8 <= c; ch += 8) {
+            const T *src = base + ch * h * w;
+            T *dst = row + ch;
+            for (gn_int xx = x0; xx < x1; xx++)
+                _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++)
+                    dst[xx * cp + k] = src[k * h * w + xx];
+        }
+        for (; ch < c; ch++) {
+            const T *src = base + ch * h * w;
+            T *dst = row + ch;
+            for (gn_int xx = x0; xx < x1; xx++) dst[xx * cp] = src[xx];
+        }
+    }
+}
+
+void GN_N(gn_direct_pack)(const T *x, T *out, gn_int n, gn_int c, gn_int h, gn_int w,
+                          gn_int hp, gn_int wp, gn_int cp, gn_int top, gn_int left,
+                          gn_int threads) {
+    const GN_N(gn_pack_job) job = {x, out, c, h, w, hp, wp, cp, top, left};
+    gn_parallel(GN_N(gn_pack_rows), &job, n * hp, (int)threads);
 }
 
 /* --- forward (and input gradient): JB positions x OB channel vectors --------- */
@@ -145,7 +171,7 @@ void GN_N(gn_direct_fwd)(const T *xp, const T *wt, const T *bias, T *out, gn_int
 typedef struct {
     const T *xp, *g;
     T *dwt, **bufs;
-    gn_int hp, wp, c, oh, ow, opad, kh, kw, sh, sw;
+    gn_int hp, wp, c, oh, ow, gh, gw, opad, kh, kw, sh, sw;
 } GN_N(gn_wg_job);
 
 /* d[rr·ldd + k] += Σ over rows lo..hi and j < ow of
@@ -161,7 +187,7 @@ GN_INLINE void GN_N(gn_wg_tile)(const GN_N(gn_wg_job) * J, gn_int lo, gn_int hi,
     for (gn_int row = lo; row < hi; row++) {
         const gn_int s = row / J->oh, i = row % J->oh;
         const T *xr = J->xp + ((s * J->hp + i * J->sh + a) * J->wp) * J->c + r0;
-        const T *gr = J->g + row * J->ow * J->opad + o0;
+        const T *gr = J->g + (s * J->gh + i) * J->gw * J->opad + o0;
         for (gn_int j = 0; j < J->ow; j++) {
             VT gv[2];
             _Pragma("GCC unroll 2") for (int ob = 0; ob < OB; ob++) gv[ob] =
@@ -227,9 +253,11 @@ static void GN_N(gn_wg_rows)(const void *arg, gn_int lo, gn_int hi, int t) {
 }
 
 /* dwt (kh, kw·c, opad) = Σ over output positions of xp's window · g, with xp
- * (n, hp, wp, c) and g (n, oh, ow, opad) channels-last. */
+ * (n, hp, wp, c) and g channels-last: g[s, i, j, :] at g + ((s·gh + i)·gw + j)·opad
+ * (an (n, oh, ow, opad) array, or the inside of a padded one). */
 void GN_N(gn_direct_wgrad)(const T *xp, const T *g, T *dwt, gn_int n, gn_int hp,
-                           gn_int wp, gn_int c, gn_int oh, gn_int ow, gn_int opad,
+                           gn_int wp, gn_int c, gn_int oh, gn_int ow, gn_int gh,
+                           gn_int gw, gn_int opad,
                            gn_int kh, gn_int kw, gn_int sh, gn_int sw, gn_int threads) {
     const gn_int rows = n * oh, size = kh * kw * c * opad;
     int parts = (int)(threads < rows ? threads : rows);
@@ -243,7 +271,8 @@ void GN_N(gn_direct_wgrad)(const T *xp, const T *g, T *dwt, gn_int n, gn_int hp,
             break;
         }
     }
-    const GN_N(gn_wg_job) job = {xp, g, dwt, bufs, hp, wp, c, oh, ow, opad, kh, kw, sh, sw};
+    const GN_N(gn_wg_job) job = {xp, g, dwt, bufs, hp, wp, c, oh, ow, gh, gw,
+                                 opad, kh, kw, sh, sw};
     if (rows == 0) memset(dwt, 0, sizeof(T) * (size_t)size);
     gn_parallel(GN_N(gn_wg_rows), &job, rows, parts);
     for (int t = 1; t < parts; t++) {

@@ -149,6 +149,7 @@ FUNCTIONS: dict[str, Fn] = {
             *[("gn_int", name) for name in ("n", "c", "h", "w", "hp", "wp", "cp")],
             ("gn_int", "top"),
             ("gn_int", "left"),
+            ("gn_int", "threads"),
         ],
     ),
     "gn_direct_fwd": Fn(  # out (n, o, oh, ow) = bias + xp (*) wt
@@ -168,6 +169,8 @@ FUNCTIONS: dict[str, Fn] = {
             ("const T *", "g"),
             ("T *", "dwt"),
             *[("gn_int", name) for name in ("n", "hp", "wp", "c", "oh", "ow")],
+            ("gn_int", "gh"),
+            ("gn_int", "gw"),
             *[("gn_int", name) for name in ("opad", "kh", "kw", "sh", "sw")],
             ("gn_int", "threads"),
         ],
