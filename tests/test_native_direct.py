@@ -1,4 +1,5 @@
-"""The direct convolution (_native/direct.c) on every vector width this CPU runs.
+"""The direct convolution (_native/direct.c) and the 2x2 max pooling
+(_native/conv.c) on every vector width this CPU runs.
 
 tests/test_kernels.py checks the direct variants against the reference for
 the build this machine uses by default (GLASSNET_TARGET=native). Here the
@@ -6,8 +7,9 @@ library is also built for each instruction set the CPU has (issue 17, item 5)
 -- AVX2 (8 floats a vector) and, on an AVX-512 machine, AVX-512 (16) -- and
 each build is checked against the NumPy reference on the kernels' own
 hypothesis-drawn arguments (batch 1, odd sizes, padding past the filter,
-non-contiguous inputs): forward, input gradient, filter and bias gradients.
-Then float64 finite differences through the graph op, on the direct path.
+non-contiguous inputs): forward, input gradient, filter and bias gradients;
+the 2x2 pooling bit for bit against NumPy. Then float64 finite differences
+through the graph op, on the direct path.
 """
 
 import contextlib
@@ -18,6 +20,8 @@ import pytest
 from conftest import NATIVE_REQUIRED
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_native_conv import _SPECIAL, bits, pool_run
+from test_native_conv import kernels as kernels_on_or_off
 
 import glassnet as gn
 from glassnet import _native, kernels
@@ -131,6 +135,24 @@ def test_each_width_splits_between_threads_to_rounding(name, monkeypatch):
     for one, three, expected in zip(*runs, reference):
         np.testing.assert_allclose(three, one, rtol=1e-5, atol=1e-4)
         np.testing.assert_allclose(one, expected, rtol=2e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("name", [w[0] for w in WIDTHS] or ["native"])
+@pytest.mark.parametrize("size", [(2, 2), (4, 14), (3, 17), (28, 28), (5, 33), (2, 66)])
+def test_each_width_pools_two_by_two_bit_for_bit(name, size):
+    """The vector path of each width (8 or 16 windows at a time, a masked last
+    group) against NumPy: ties, both zeros, infinities, NaNs; forward, winners
+    and gradient."""
+    rng = np.random.default_rng(sum(size))
+    x = rng.choice(np.array(_SPECIAL, np.float32), size=(2, 3) + size)
+    case = {"x": x, "kernel": (2, 2), "stride": (2, 2), "padding": (0, 0)}
+    case.update(ceil_mode=bool(size[1] % 2), nan_grad=True)
+    with kernels_on_or_off(False):
+        reference = pool_run(case, 5)
+    with target(name), kernels_on_or_off(True):
+        native = pool_run(case, 5)
+    for a, b in zip(native, reference):
+        np.testing.assert_array_equal(bits(a), bits(b))
 
 
 CASES = {
