@@ -47,8 +47,19 @@
 #define GN_VREGS 16
 #endif
 
-/* Largest blocks: JB·OB + OB + 1 <= registers (sums, weights, a broadcast). */
-#if GN_VREGS >= 32
+/* Largest blocks: JB·OB + OB + 1 <= registers (sums, weights, a broadcast).
+ * Under AddressSanitizer (make sanitize) small ones: the same code paths, but
+ * each block size is a micro-kernel of its own, and instrumented they took
+ * minutes to compile. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GN_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(GN_SANITIZED)
+#define GN_JB1 4
+#define GN_JB2 2
+#elif GN_VREGS >= 32
 #define GN_JB1 16
 #define GN_JB2 14
 #else

@@ -111,15 +111,20 @@ static void GN_N(gn_fwd_block)(const T *x, gn_int xs, gn_int xrow, const T *w,
                                gn_int ldw, gn_int wrow, gn_int rows, gn_int nr,
                                const T *init, T *tile, int jb, int ob) {
     if (ob == 1) switch (jb) {
-        GN_F1(1) GN_F1(2) GN_F1(3) GN_F1(4) GN_F1(5) GN_F1(6) GN_F1(7) GN_F1(8)
-        GN_F1(9) GN_F1(10) GN_F1(11) GN_F1(12)
+        GN_F1(1) GN_F1(2) GN_F1(3) GN_F1(4)
+#if GN_JB1 > 4
+        GN_F1(5) GN_F1(6) GN_F1(7) GN_F1(8) GN_F1(9) GN_F1(10) GN_F1(11) GN_F1(12)
+#endif
 #if GN_JB1 > 12
         GN_F1(13) GN_F1(14) GN_F1(15) GN_F1(16)
 #endif
         default: break;
         }
     else switch (jb) {
-        GN_F2(1) GN_F2(2) GN_F2(3) GN_F2(4) GN_F2(5) GN_F2(6)
+        GN_F2(1) GN_F2(2)
+#if GN_JB2 > 2
+        GN_F2(3) GN_F2(4) GN_F2(5) GN_F2(6)
+#endif
 #if GN_JB2 > 6
         GN_F2(7) GN_F2(8) GN_F2(9) GN_F2(10) GN_F2(11) GN_F2(12) GN_F2(13) GN_F2(14)
 #endif
@@ -211,15 +216,20 @@ GN_INLINE void GN_N(gn_wg_tile)(const GN_N(gn_wg_job) * J, gn_int lo, gn_int hi,
 static void GN_N(gn_wg_block)(const GN_N(gn_wg_job) * J, gn_int lo, gn_int hi, gn_int a,
                               gn_int r0, gn_int o0, T *d, int rb, int ob) {
     if (ob == 1) switch (rb) {
-        GN_W1(1) GN_W1(2) GN_W1(3) GN_W1(4) GN_W1(5) GN_W1(6) GN_W1(7) GN_W1(8)
-        GN_W1(9) GN_W1(10) GN_W1(11) GN_W1(12)
+        GN_W1(1) GN_W1(2) GN_W1(3) GN_W1(4)
+#if GN_JB1 > 4
+        GN_W1(5) GN_W1(6) GN_W1(7) GN_W1(8) GN_W1(9) GN_W1(10) GN_W1(11) GN_W1(12)
+#endif
 #if GN_JB1 > 12
         GN_W1(13) GN_W1(14) GN_W1(15) GN_W1(16)
 #endif
         default: break;
         }
     else switch (rb) {
-        GN_W2(1) GN_W2(2) GN_W2(3) GN_W2(4) GN_W2(5) GN_W2(6)
+        GN_W2(1) GN_W2(2)
+#if GN_JB2 > 2
+        GN_W2(3) GN_W2(4) GN_W2(5) GN_W2(6)
+#endif
 #if GN_JB2 > 6
         GN_W2(7) GN_W2(8) GN_W2(9) GN_W2(10) GN_W2(11) GN_W2(12) GN_W2(13) GN_W2(14)
 #endif
