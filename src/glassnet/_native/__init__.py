@@ -17,6 +17,11 @@ Control it with the environment variable ``GLASSNET_NATIVE``:
 - ``0`` / ``off``: never build or load them (NumPy only);
 - ``1`` / ``require``: a kernel that cannot be built raises :class:`NativeError`.
 
+``GLASSNET_TARGET`` chooses the instruction set they are compiled for:
+``native`` (the default), ``avx2``, ``avx512`` or ``generic`` (:data:`TARGETS`),
+so that one machine can build and test both vector widths; its flags are part
+of the cache key like every other.
+
 The cache folder is ``$GLASSNET_CACHE_DIR``, else ``$XDG_CACHE_HOME/glassnet``,
 else ``~/.cache/glassnet``. A library is loaded only if it and the folder
 belong to the current user and nobody else can write to them, and every
@@ -26,7 +31,8 @@ through a symbolic link, checked on that open file and loaded from it (see
 "the cache folder and its entries" below). The file name carries a digest
 of the C source, every word of ``CC``, every flag (including
 ``$GLASSNET_NATIVE_CFLAGS``), the compiler's version and the CPU, so a
-changed source, compiler or machine gets a fresh build; each library ends
+changed source, compiler or machine gets a fresh build (``-march=native``
+code from one CPU is never loaded on another); each library ends
 with a SHA-256 seal, and a truncated or foreign file is built again.
 
 Examples
