@@ -182,6 +182,58 @@ def test_a_cc_with_extra_words_gets_its_own_build(cache, monkeypatch):
     assert len(list(cache.glob("optim-*.so"))) == 2
 
 
+#: A CPU that is not this one: what /proc/cpuinfo would say on an AVX2-only
+#: AMD machine (the project's other CPU), to make a library built here stale.
+OTHER_CPU = "flags\t\t: fpu sse sse2 avx avx2 fma\nmodel name\t: AMD EPYC 7B13"
+
+
+def test_the_cpu_and_the_target_are_in_the_key(monkeypatch):
+    """-march=native code from one CPU may not run on another (issue 17, item 7):
+    another CPU model or feature list, or another GLASSNET_TARGET, is another key."""
+    source = _native.HERE / "direct.c"
+    cc = shutil.which("gcc") or shutil.which("cc") or "cc"
+    monkeypatch.delenv("GLASSNET_TARGET", raising=False)
+    here = _native._recipe("direct", source, cc)[1]
+    monkeypatch.setattr(_native, "_cpu_identity", lambda: OTHER_CPU)
+    there = _native._recipe("direct", source, cc)
+    assert there[1] != here and "-march=native" in there[0]
+    monkeypatch.setenv("GLASSNET_TARGET", "avx2")
+    avx2 = _native._recipe("direct", source, cc)
+    assert avx2[1] not in (here, there[1])
+    assert "-mavx2" in avx2[0] and "-march=native" not in avx2[0]
+
+
+def test_a_library_built_on_another_cpu_is_never_loaded(cache, monkeypatch):
+    """The same cache folder seen from two machines (a shared home folder): the
+    library the other CPU built stays there, and this CPU builds its own."""
+    if _native._compiler() is None:
+        (pytest.fail if NATIVE_REQUIRED else pytest.skip)("no C compiler")
+    real = _native._cpu_identity
+    monkeypatch.setattr(_native, "_cpu_identity", lambda: OTHER_CPU)
+    theirs = built(cache)
+    monkeypatch.setattr(_native, "_cpu_identity", real)
+    ours = built(cache)
+    assert ours != theirs and sorted(cache.glob("optim-*.so")) == sorted([ours, theirs])
+    _native.load("optim")
+    assert _native._paths["optim"] == ours
+
+
+def test_a_target_this_cpu_lacks_is_refused(cache, monkeypatch):
+    """GLASSNET_TARGET=avx512 on a CPU without AVX-512 would die of an illegal
+    instruction: the build is refused with the reason, and NumPy runs."""
+    monkeypatch.setattr(_native, "_cpu_identity", lambda: OTHER_CPU)
+    monkeypatch.setenv("GLASSNET_TARGET", "avx512")
+    assert _native.load("optim") is None
+    assert "avx512f" in _native.status()["optim"]
+    monkeypatch.setenv("GLASSNET_NATIVE", "1")
+    _native._forget()
+    with pytest.raises(NativeError, match="GLASSNET_TARGET=avx512 needs"):
+        _native.load("optim")
+    monkeypatch.setenv("GLASSNET_TARGET", "sse9")
+    with pytest.raises(NativeError, match="GLASSNET_TARGET must be one of"):
+        _native.target()
+
+
 def load_in_a_child(cache: Path, name="optim") -> subprocess.CompletedProcess:
     """Load library ``name`` in a fresh Python (a SIGBUS must not kill this one)."""
     env = dict(

@@ -48,6 +48,12 @@ def kernels(on: bool):
     """
     ran = {"gemm": 0}
     with pytest.MonkeyPatch.context() as mp:
+        # these tests are the wide layout's: the direct kernel, tried first where
+        # it applies, is set aside (tests/test_native_direct.py has its own)
+        for name in ("conv2d", "conv2d_backward"):
+            kernel = kernels_.registry()[name]
+            others = [v for v in kernel.variants if not v.name.endswith("_direct")]
+            mp.setattr(kernel, "variants", others)
         mp.setenv("GLASSNET_NATIVE", native_setting(on))  # "1" under make test
         _native._forget()
         try:

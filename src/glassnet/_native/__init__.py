@@ -17,6 +17,11 @@ Control it with the environment variable ``GLASSNET_NATIVE``:
 - ``0`` / ``off``: never build or load them (NumPy only);
 - ``1`` / ``require``: a kernel that cannot be built raises :class:`NativeError`.
 
+``GLASSNET_TARGET`` chooses the instruction set they are compiled for:
+``native`` (the default), ``avx2``, ``avx512`` or ``generic`` (:data:`TARGETS`),
+so that one machine can build and test both vector widths; its flags are part
+of the cache key like every other.
+
 The cache folder is ``$GLASSNET_CACHE_DIR``, else ``$XDG_CACHE_HOME/glassnet``,
 else ``~/.cache/glassnet``. A library is loaded only if it and the folder
 belong to the current user and nobody else can write to them, and every
@@ -26,7 +31,8 @@ through a symbolic link, checked on that open file and loaded from it (see
 "the cache folder and its entries" below). The file name carries a digest
 of the C source, every word of ``CC``, every flag (including
 ``$GLASSNET_NATIVE_CFLAGS``), the compiler's version and the CPU, so a
-changed source, compiler or machine gets a fresh build; each library ends
+changed source, compiler or machine gets a fresh build (``-march=native``
+code from one CPU is never loaded on another); each library ends
 with a SHA-256 seal, and a truncated or foreign file is built again.
 
 Examples
@@ -83,6 +89,7 @@ _FLAGS = [
     "-ffp-contract=off",
     "-fno-math-errno",
     "-fno-trapping-math",
+    "-pthread",  # direct.c splits a convolution between threads
 ]
 _lock = threading.Lock()
 _loaded: dict[str, ctypes.CDLL | None] = {}
@@ -174,6 +181,57 @@ def _identity(name: str) -> str:
     return f"glassnet {name} abi {ABI_VERSION}"
 
 
+#: ``GLASSNET_TARGET``: the instruction set the kernels are compiled for, and
+#: the CPU flags it needs. ``native`` (the default) is whatever this CPU has
+#: (-march=native); ``avx2`` and ``avx512`` build those vector widths (8 and 16
+#: floats) on any CPU that has them, so that one machine can build and test
+#: both; ``generic`` is the compiler's default for the platform.
+TARGETS = {
+    "native": ([], ()),
+    "generic": ([], ()),
+    "avx2": (["-mavx2", "-mfma", "-mf16c"], ("avx2", "fma")),
+    "avx512": (
+        ["-mavx2", "-mfma", "-mf16c"]
+        + ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx512cd"],
+        ("avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"),
+    ),
+}
+
+
+def target() -> str:
+    """The instruction set named by ``GLASSNET_TARGET`` (see :data:`TARGETS`)."""
+    value = os.environ.get("GLASSNET_TARGET", "native").strip().lower() or "native"
+    if value not in TARGETS:
+        raise NativeError(
+            f"GLASSNET_TARGET must be one of {', '.join(TARGETS)}; got {value!r}."
+        )
+    return value
+
+
+def _target_flags() -> list[str]:
+    """The compiler flags of :func:`target`; NativeError if this CPU lacks it
+    (a library built for it would die of an illegal instruction here)."""
+    name = target()
+    machine = platform.machine().lower()
+    if name == "native":
+        native = machine in ("x86_64", "amd64", "aarch64", "arm64")
+        return ["-march=native"] if native else []
+    flags, needs = TARGETS[name]
+    if needs:
+        have = set()
+        for line in _cpu_identity().splitlines():
+            if line.startswith("flags"):
+                have.update(line.split(":", 1)[-1].split())
+        missing = [flag for flag in needs if flag not in have]
+        if machine not in ("x86_64", "amd64") or missing:
+            raise NativeError(
+                f"GLASSNET_TARGET={name} needs an x86-64 CPU with "
+                f"{', '.join(needs)}; this {machine} CPU lacks "
+                f"{', '.join(missing) or 'them'}. Use GLASSNET_TARGET=native."
+            )
+    return list(flags)
+
+
 def _recipe(name: str, source: Path, cc: str) -> tuple[list[str], str]:
     """(compiler flags, cache key) of library ``name``.
 
@@ -189,8 +247,7 @@ def _recipe(name: str, source: Path, cc: str) -> tuple[list[str], str]:
     )
     flags = list(_FLAGS) + os.environ.get(CFLAGS_VAR, "").split()
     flags.append(f'-DGN_IDENTITY="{_identity(name)}"')
-    if platform.machine().lower() in ("x86_64", "amd64", "aarch64", "arm64"):
-        flags.append("-march=native")
+    flags += _target_flags()
     key = hashlib.sha256(
         b"\0".join(
             [
@@ -547,6 +604,7 @@ def describe() -> list[str]:
         f"mode: {_mode()} (GLASSNET_NATIVE)",
         f"cache: {_cache_dir()}",
         f"compiler: {_compiler() or 'none found'}",
+        f"target: {os.environ.get('GLASSNET_TARGET', 'native')} (GLASSNET_TARGET)",
         "BLAS for matrix products: "
         + (
             "NumPy's OpenBLAS"

@@ -9,7 +9,8 @@
  *   uint8 index a·kw + b), in one pass over the maps.
  * - gn_maxpool_bwd_*: each window's gradient sent to the pixel that won it.
  *   For float32 2×2 windows with stride 2 on an AVX2 build, both go eight
- *   windows at a time (below); every other shape runs the general loops.
+ *   windows at a time (below), sixteen on an AVX-512 build; every other shape
+ *   runs the general loops.
  *
  * Each computes what the NumPy code of glassnet.kernels.variants.conv /
  * glassnet.kernels.pool computes: pooling bit for bit (the same comparisons: a strictly larger
@@ -30,7 +31,104 @@
  * general loop (so the same values, winners and NaN/±0 results); a scalar
  * tail takes the last ow % 8 windows. Built only where the compiler targets
  * AVX2 (-march=native on such a CPU); elsewhere the general loop runs. */
-#if defined(__AVX2__)
+#if defined(__AVX512F__)
+/* --- the same, sixteen windows at a time (AVX-512): the same comparisons in the
+ * same order, lanes chosen by mask registers instead of blend vectors. */
+#include <immintrin.h>
+#define GN_POOL_AVX2 1 /* a vector path: this one */
+
+/* The first n of 16 lanes (n may be <= 0 or > 16). */
+static inline __mmask16 gn_lanes16(gn_int n) {
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+
+/* m, k <- the running max and winner after offset kc's value v (GN_POOL_STEP). */
+#define GN_POOL_STEP16(m, k, v, kc)                                                    \
+    do {                                                                              \
+        const __mmask16 keep = _mm512_cmp_ps_mask((m), (v), _CMP_GT_OQ) |             \
+                               _mm512_cmp_ps_mask((m), (m), _CMP_UNORD_Q);            \
+        const __mmask16 stays = keep | _mm512_cmp_ps_mask((v), (m), _CMP_EQ_OQ);      \
+        (k) = _mm512_mask_blend_epi32(stays, _mm512_set1_epi32(kc), (k));             \
+        (m) = _mm512_mask_blend_ps(keep, (v), (m));                                   \
+    } while (0)
+
+/* Columns 0, 2, 4, ... (odd = 1: 1, 3, 5, ...) of the 2·n floats at p (n <= 16). */
+static inline __m512 gn_deinterleave16(const float *p, gn_int n, int odd) {
+    const __m512 a = _mm512_maskz_loadu_ps(gn_lanes16(2 * n), p);
+    const __m512 b = _mm512_maskz_loadu_ps(gn_lanes16(2 * n - 16), p + 16);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22,
+                                           24, 26, 28, 30);
+    const __m512i idx = _mm512_add_epi32(even, _mm512_set1_epi32(odd));
+    return _mm512_permutex2var_ps(a, idx, b);
+}
+
+static void gn_maxpool2x2_fwd_f32(const float *x, float *out, uint8_t *win, gn_int planes,
+                                  gn_int h, gn_int w, gn_int oh, gn_int ow) {
+    for (gn_int p = 0; p < planes; p++)
+        for (gn_int i = 0; i < oh; i++) {
+            const float *r0 = x + p * h * w + 2 * i * w, *r1 = r0 + w;
+            float *orow = out + (p * oh + i) * ow;
+            uint8_t *wrow = win ? win + (p * oh + i) * ow : 0;
+            for (gn_int j = 0; j < ow; j += 16) {
+                const gn_int n = ow - j < 16 ? ow - j : 16;
+                __m512 m = gn_deinterleave16(r0 + 2 * j, n, 0);
+                __m512i k = _mm512_setzero_si512();
+                const __m512 v1 = gn_deinterleave16(r0 + 2 * j, n, 1);
+                const __m512 v2 = gn_deinterleave16(r1 + 2 * j, n, 0);
+                const __m512 v3 = gn_deinterleave16(r1 + 2 * j, n, 1);
+                GN_POOL_STEP16(m, k, v1, 1);
+                GN_POOL_STEP16(m, k, v2, 2);
+                GN_POOL_STEP16(m, k, v3, 3);
+                _mm512_mask_storeu_ps(orow + j, gn_lanes16(n), m);
+                if (wrow) {
+                    uint8_t bytes[16];
+                    _mm_storeu_si128((__m128i *)bytes, _mm512_cvtepi32_epi8(k));
+                    memcpy(wrow + j, bytes, (size_t)n);
+                }
+            }
+        }
+}
+
+/* dx rows 2i, 2i+1 from g and the winners: each window writes its 4 pixels
+ * (g·[won], as the general loop: NaN and -0.0 kept). */
+static void gn_maxpool2x2_bwd_f32(const float *g, const uint8_t *win, float *dx,
+                                  gn_int planes, gn_int h, gn_int w, gn_int oh, gn_int ow) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6,
+                                             22, 7, 23);
+    const __m512i hi_idx = _mm512_add_epi32(lo_idx, _mm512_set1_epi32(8));
+    for (gn_int p = 0; p < planes; p++)
+        for (gn_int i = 0; i < oh; i++) {
+            const float *grow = g + (p * oh + i) * ow;
+            const uint8_t *wrow = win + (p * oh + i) * ow;
+            float *d0 = dx + p * h * w + 2 * i * w, *d1 = d0 + w;
+            for (gn_int j = 0; j < ow; j += 16) {
+                const gn_int n = ow - j < 16 ? ow - j : 16;
+                const __m512 gv = _mm512_maskz_loadu_ps(gn_lanes16(n), grow + j);
+                uint8_t bytes[16] = {0};
+                memcpy(bytes, wrow + j, (size_t)n);
+                const __m512i k = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)bytes));
+                __m512 e[4];
+                for (int c = 0; c < 4; c++) {
+                    const __mmask16 won = _mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(c));
+                    e[c] = _mm512_mul_ps(gv, _mm512_maskz_mov_ps(won, one));
+                }
+                for (int r = 0; r < 2; r++) {
+                    float *d = (r ? d1 : d0) + 2 * j;
+                    _mm512_mask_storeu_ps(d, gn_lanes16(2 * n),
+                                          _mm512_permutex2var_ps(e[2 * r], lo_idx, e[2 * r + 1]));
+                    _mm512_mask_storeu_ps(d + 16, gn_lanes16(2 * n - 16),
+                                          _mm512_permutex2var_ps(e[2 * r], hi_idx, e[2 * r + 1]));
+                }
+            }
+        }
+}
+#define gn_maxpool2x2_fwd_T(x, out, win, planes, h, w, oh, ow) \
+    gn_maxpool2x2_fwd_f32((const float *)(x), (float *)(out), win, planes, h, w, oh, ow)
+#define gn_maxpool2x2_bwd_T(g, win, dx, planes, h, w, oh, ow) \
+    gn_maxpool2x2_bwd_f32((const float *)(g), win, (float *)(dx), planes, h, w, oh, ow)
+
+#elif defined(__AVX2__)
 #include <immintrin.h>
 #define GN_POOL_AVX2 1
 

@@ -139,6 +139,42 @@ FUNCTIONS: dict[str, Fn] = {
             ("int", "add"),
         ],
     ),
+    # --- direct convolution (_native/direct.c, kernels/variants/direct.py) ---
+    "gn_direct_width": Fn("direct", [], returns="gn_int", per_dtype=False),
+    "gn_direct_pack": Fn(  # NCHW -> padded channels-last (n, hp, wp, cp)
+        "direct",
+        [
+            ("const T *", "x"),
+            ("T *", "out"),
+            *[("gn_int", name) for name in ("n", "c", "h", "w", "hp", "wp", "cp")],
+            ("gn_int", "top"),
+            ("gn_int", "left"),
+            ("gn_int", "threads"),
+        ],
+    ),
+    "gn_direct_fwd": Fn(  # out (n, o, oh, ow) = bias + xp (*) wt
+        "direct",
+        [
+            *[("const T *", name) for name in ("xp", "wt", "bias")],
+            ("T *", "out"),
+            *[("gn_int", name) for name in ("n", "hp", "wp", "c", "oh", "ow", "o")],
+            *[("gn_int", name) for name in ("opad", "kh", "kw", "sh", "sw")],
+            ("gn_int", "threads"),
+        ],
+    ),
+    "gn_direct_wgrad": Fn(  # dwt (kh, kw*c, opad) = sum of windows x g
+        "direct",
+        [
+            ("const T *", "xp"),
+            ("const T *", "g"),
+            ("T *", "dwt"),
+            *[("gn_int", name) for name in ("n", "hp", "wp", "c", "oh", "ow")],
+            ("gn_int", "gh"),
+            ("gn_int", "gw"),
+            *[("gn_int", name) for name in ("opad", "kh", "kw", "sh", "sw")],
+            ("gn_int", "threads"),
+        ],
+    ),
     # --- recurrent layers (_native/lstm.c) ---
     "gn_lstm_forward": Fn(
         "lstm",
