@@ -121,11 +121,14 @@ def _same_dtype(*arrays) -> bool:
 
 
 def _applies(x, filters, bias=None, stride=(1, 1), *args, **kwargs) -> bool:
-    return tuple(stride) == (1, 1) and _same_dtype(x, filters, bias)
+    # no dilation or groups: the ops pass those only when they are not 1
+    plain = "dilation" not in kwargs and "groups" not in kwargs
+    return plain and tuple(stride) == (1, 1) and _same_dtype(x, filters, bias)
 
 
 def _applies_backward(g, x, filters, stride, *args, **kwargs) -> bool:
-    return tuple(stride) == (1, 1) and _same_dtype(g, x, filters)
+    plain = "dilation" not in kwargs and "groups" not in kwargs
+    return plain and tuple(stride) == (1, 1) and _same_dtype(g, x, filters)
 
 
 _USES = ("gn_direct_pack", "gn_direct_fwd", "gn_direct_wgrad")
