@@ -32,7 +32,7 @@ CORE = ("tensor.py", "ops", "kernels", "nn")
 # (kernels/_step.py), the tests' argument helpers (kernels/_draw.py) or the
 # faster NumPy variants kept apart from their references (kernels/variants/).
 NOT_REFERENCES = ("native", "_native", "_abi.py", "_step.py", "_draw.py", "variants")
-BUDGET = 3_450  # code lines of the core; README.md "Contributing" says the same
+BUDGET = 5_600  # code lines of the core; README.md "Contributing" says the same
 
 
 def count(text: str) -> tuple[int, int]:
