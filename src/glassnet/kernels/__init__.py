@@ -324,6 +324,7 @@ relu = _dispatcher("relu")
 relu_backward = _dispatcher("relu_backward")
 linear_forward = _dispatcher("linear")
 linear_backward = _dispatcher("linear_backward")
+linear_activation = _dispatcher("linear_activation")
 cross_entropy = _dispatcher("cross_entropy")
 cross_entropy_backward = _dispatcher("cross_entropy_backward")
 sgd = _dispatcher("sgd")
@@ -337,6 +338,7 @@ _NAMES = {
     **{f"{name}_backward": f"{name}_backward"
        for name in ("sigmoid", "tanh", "relu", "cross_entropy", "linear", "mean")},
     "linear_forward": "linear", "sgd": "sgd", "adam": "adam", "mean": "mean",
+    "linear_activation": "linear_activation",
 }  # fmt: skip
 
 __all__ += [
@@ -346,6 +348,7 @@ __all__ += [
     "optim",
     "linear_forward",
     "linear_backward",
+    "linear_activation",
     "cross_entropy",
     "cross_entropy_backward",
     "sigmoid",
