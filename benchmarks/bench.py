@@ -165,6 +165,8 @@ def _worker(spec: dict) -> dict:
         out = _mlp_case(spec)
     elif kind == "script":
         out = _script_case(spec)
+    elif kind == "scaling":  # benchmarks/scaling.py, with this file's helpers
+        out = _load_file(spec["file"]).worker(spec, _helpers())
     else:
         raise ValueError(f"unknown worker kind {kind!r}")
     import resource
@@ -208,6 +210,22 @@ def _gemm(n: int, repeats: int) -> dict:
         "numpy": np.__version__,
         "others_cores": others_load(before, _cpu_snapshot()),
     }
+
+
+def _helpers():
+    """This file's helpers, for scaling.py (a worker does not register this module)."""
+    import types
+
+    names = ("THREADS", "Runner", "cpu_line", "json", "time", "write")
+    names += ("_load_file", "_time_blocks", "_loss_value", "_machine", "_importable")
+    names += ("_k", "_cpu_snapshot", "others_load")
+    return types.SimpleNamespace(**{name: globals()[name] for name in names})
+
+
+def write(path: str, text: str) -> None:
+    """Write ``text`` to ``path``, making its folder."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text)
 
 
 def _mlp_case(spec: dict) -> dict:
@@ -366,7 +384,7 @@ class Runner:
 
     def __call__(self, spec: dict, torch_side: bool = False) -> dict:
         python = self.torch_python if torch_side and self.torch_python else self.python
-        if spec["kind"] in ("mlp", "script", "gemm"):
+        if spec["kind"] in ("mlp", "script", "gemm", "scaling"):
             self.wait_for_quiet()
         cmd = [
             python,
@@ -1048,6 +1066,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="also write the full results as JSON to this file")
     p.add_argument("--markdown", help="also write the table to this file")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument(
+        "--scaling",
+        action="store_true",
+        help="how the glassnet / PyTorch ratio changes with batch size, width, image "
+        "size and channels, and sequence length (a few minutes; a figure and a table)",
+    )
+    p.add_argument(
+        "--sweeps",
+        default="batch,width,image,sequence",
+        help="with --scaling: which sweeps (default all four)",
+    )
+    p.add_argument(
+        "--figure",
+        default="build/bench/scaling.png",
+        help="with --scaling: where the figure goes (PNG)",
+    )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     return p
 
@@ -1060,6 +1094,9 @@ def main(argv=None) -> int:
     if args.worker:
         print(json.dumps(_worker(json.loads(args.worker))))
         return 0
+    if args.scaling:
+        scaling = _load_file(str(find_benchmarks(args.dir) / "scaling.py"))
+        return scaling.main(args, _helpers())
     report = run_bench(args)
     table = markdown(report)
     print(table)
@@ -1068,8 +1105,7 @@ def main(argv=None) -> int:
         (args.markdown, table + "\n"),
     ):
         if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(text)
+            write(path, text)
     return 0
 
 

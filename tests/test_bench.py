@@ -225,3 +225,75 @@ def test_benchmarks_folder_is_found_or_the_error_says_where_to_look(tmp_path):
     assert bench.find_benchmarks() == BENCH_DIR
     with pytest.raises(FileNotFoundError, match="--dir"):
         bench.find_benchmarks(str(tmp_path))
+
+
+# --- glassnet bench --scaling ---------------------------------------------------------
+
+
+def _scaling():
+    module = bench._load_file(str(BENCH_DIR / "scaling.py"))
+    module._BENCH = bench._helpers()
+    return module
+
+
+def test_scaling_worker_trains_each_point_of_a_sweep(tmp_path):
+    scaling = _scaling()
+    spec = {"framework": "glassnet", "sweep": "batch", "tmp": str(tmp_path)}
+    got = scaling.worker(dict(spec, repeats=1, seconds=0.005), bench._helpers())
+    assert list(got) == [str(b) for b in scaling.BATCHES]
+    for batch in scaling.BATCHES:
+        # the point is W2's MLP at that batch: its first loss is the hand-written
+        # NumPy step's, from the same weights and batch
+        wl = scaling._mlp("batch", batch)
+        assert wl.batch == batch and wl.sizes == (784, 256, 256, 10)
+        run, units = wl.numpy_train(wl.initial_weights())
+        assert units == batch and got[str(batch)]["rate"] > 0
+        assert got[str(batch)]["first_loss"] == pytest.approx(run(0), rel=1e-5)
+
+
+def test_scaling_cnns_are_the_same_model_in_both_frameworks():
+    torch = pytest.importorskip("torch")  # the bench extra's peer
+    scaling = _scaling()
+    for point in scaling.IMAGES:
+        weights = scaling._cnn_glassnet(point)
+        ours, _ = scaling._cnn_glassnet(point, weights)
+        theirs, _ = scaling._cnn_torch(point, weights)
+        torch.manual_seed(0)
+        for i in range(2):  # the first loss, and the one after an SGD step
+            assert float(ours(i).item()) == pytest.approx(theirs(i).item(), rel=1e-4)
+    layers = scaling._cnn_layers(scaling.IMAGES[1])
+    assert [a[1] for k, a in layers if k == "conv"] == [32, 64, 128]
+    assert layers[-1] == ("dense", (128 * 4 * 4, 10))
+
+
+def test_scaling_table_and_figure(tmp_path):
+    scaling = _scaling()
+
+    def run(rate, loss):
+        return {
+            str(p): {"rate": rate, "first_loss": loss, "others_cores": 0.1}
+            for p in scaling.SWEEPS["batch"][1] + scaling.SWEEPS["image"][1]
+        }
+
+    runs = {"glassnet": [run(200.0, 2.5), run(300.0, 2.5)]}
+    runs["torch"] = [run(100.0, 2.5), run(100.0, 2.6)]
+    report = {
+        "machine": bench._machine(),
+        "settings": {"rounds": 2},
+        "sweeps": {s: scaling._summarise(s, runs) for s in ("batch", "image")},
+        "seconds": 3.0,
+    }
+    first = report["sweeps"]["batch"][0]
+    assert first["ratio"] == 2.5 and first["ratios"] == [2.0, 3.0]
+    table = scaling.markdown(report, bench._helpers())
+    assert "| batch | 1 | 250 samples | 100 samples | 2.50 (2.00-3.00) | yes" in table
+    assert "| image | LeNet 1x28x28 |" in table
+    path = tmp_path / "scaling.png"
+    scaling.figure(report, str(path), bench._helpers())
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_scaling_without_torch_says_so(monkeypatch, capsys):
+    monkeypatch.setattr(bench, "_importable", lambda runner, module: False)
+    assert bench.main(["--scaling", "--quick"]) == 1
+    assert "PyTorch, which is not installed" in capsys.readouterr().err
