@@ -84,25 +84,28 @@ def _load_file(path: str):
     return module
 
 
-def _time_blocks(run, units: int, warmup: int, repeats: int, seconds: float) -> list:
+def _time_blocks(
+    run, units: int, warmup: int, repeats: int, seconds: float, clock=time.perf_counter
+) -> list:
     """Units per second of ``repeats`` timed blocks, after an untimed warm-up.
 
     The warm-up also calibrates: a block holds as many calls of ``run`` as
-    fit in about ``seconds``.
+    fit in about ``seconds`` (of ``clock``: the wall clock, or
+    ``time.process_time`` for the CPU time this process used).
     """
-    i, start = 0, time.perf_counter()
-    while i < warmup or time.perf_counter() - start < min(0.25, 10 * seconds):
+    i, start = 0, clock()
+    while i < warmup or clock() - start < min(0.25, 10 * seconds):
         run(i)
         i += 1
-    per_call = (time.perf_counter() - start) / i
+    per_call = max(clock() - start, 1e-9) / i
     calls = max(1, round(seconds / per_call))
     rates = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(calls):
             run(i)
             i += 1
-        rates.append(calls * units / (time.perf_counter() - t0))
+        rates.append(calls * units / max(clock() - t0, 1e-9))
     return rates
 
 
@@ -216,7 +219,7 @@ def _helpers():
     """This file's helpers, for scaling.py (a worker does not register this module)."""
     import types
 
-    names = ("THREADS", "Runner", "cpu_line", "json", "time", "write")
+    names = ("THREADS", "THREAD_VARS", "Runner", "cpu_line", "json", "write")
     names += ("_load_file", "_time_blocks", "_loss_value", "_machine", "_importable")
     names += ("_k", "_cpu_snapshot", "others_load")
     return types.SimpleNamespace(**{name: globals()[name] for name in names})
@@ -1076,6 +1079,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--sweeps",
         default="batch,width,image,sequence",
         help="with --scaling: which sweeps (default all four)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=THREADS,
+        help=f"with --scaling: threads per case (default {THREADS})",
+    )
+    p.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="with --scaling: time by the wall clock (default) or by the CPU time "
+        "each process used; with --threads 1, 'cpu' measures the work itself on a "
+        "machine that other people's jobs keep busy",
     )
     p.add_argument(
         "--figure",

@@ -239,6 +239,7 @@ def _scaling():
 def test_scaling_worker_trains_each_point_of_a_sweep(tmp_path):
     scaling = _scaling()
     spec = {"framework": "glassnet", "sweep": "batch", "tmp": str(tmp_path)}
+    spec.update(threads=2, clock="cpu")  # timed by the CPU time this process used
     got = scaling.worker(dict(spec, repeats=1, seconds=0.005), bench._helpers())
     assert list(got) == [str(b) for b in scaling.BATCHES]
     for batch in scaling.BATCHES:
