@@ -197,6 +197,8 @@ def worker(spec: dict, bench) -> dict:
     out = {}
     for point in SWEEPS[spec["sweep"]][1]:
         run, units = _point(spec["framework"], spec["sweep"], point, spec["tmp"])
+        if spec["framework"] == "torch":  # W4's worker sets its own thread count
+            torch.set_num_threads(spec["threads"])
         first = bench._loss_value(run(0))
         before = bench._cpu_snapshot()
         rates = bench._time_blocks(
