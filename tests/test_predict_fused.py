@@ -100,6 +100,16 @@ def test_other_models_and_inputs_run_the_layers(layers, shape):
     np.testing.assert_array_equal(got, _layerwise(model, X, 1024))
 
 
+@pytest.mark.parametrize(
+    "width, second",
+    [(3, (3, 2)), (4, (5, 2))],  # the input does not fit; the second layer does not
+)
+def test_widths_that_do_not_fit_get_the_layers_error(width, second):
+    model = nn.Sequential(nn.Dense(4, 3), nn.ReLU(), nn.Dense(*second), seed=0)
+    with pytest.raises(gn.ShapeError, match=r"Dense\(in_features="):
+        gn.predict(model.mark_trained(), np.ones((5, width), np.float32))
+
+
 def test_forward_hooks_see_every_layer_of_a_dense_stack():
     model = nn.Sequential(nn.Dense(4, 3), nn.ReLU(), nn.Dense(3, 2), seed=0)
     model.mark_trained()

@@ -605,7 +605,8 @@ def _fused_layers(model, X) -> list | None:
             layers[-1][2] = _FUSED[type(layer)]
         elif type(layer) is not Identity:
             return None
-    if not layers or X.shape[1] != layers[0][0].shape[0] or X.dtype.kind not in "fiub":
+    widths = [X.shape[1]] + [w.shape[1] for w, _, _ in layers]
+    if not layers or any(w.shape[0] != n for (w, _, _), n in zip(layers, widths)):
         return None  # the layers' own checks give the error
     return layers
 
