@@ -20,6 +20,11 @@ turns for two rounds; the ratio of a point is the median of its per-round
 ratios (glassnet rate / PyTorch rate, so above 1 glassnet is faster). Each
 point's first loss is compared between the two, so both computed the same
 thing. The figure (matplotlib) and a Markdown table are written.
+
+``--threads N`` (default 2) and ``--clock cpu`` (the CPU time each process
+used, instead of the wall clock): on a machine that other people's jobs keep
+busy, one thread timed by CPU time measures the work itself (with 2 threads a
+thread waiting for its descheduled partner spins, and that time counts).
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ SWEEPS = {
 CNN_BATCH = 64
 
 
-_BENCH = None  # bench.py's module, given to worker() / run(): its loader and timer
+_BENCH = None  # bench.py's helpers (bench._helpers()), given to worker() and run()
 
 
 def _here(name: str):
