@@ -76,7 +76,8 @@ postgres:
 test: postgres
 test: export GLASSNET_SERVICES = 1
 
-# make bench   W1-W4 next to PyTorch, 2 threads each; table and JSON in build/bench/
+# make bench   W1-W4 next to PyTorch (and W1-W2 next to JAX jit), 2 threads each;
+# table and JSON in build/bench/
 bench: $(VENV)/.bench-installed
 	$(BIN)/glassnet bench -- --json build/bench/bench.json --markdown build/bench/bench.md
 

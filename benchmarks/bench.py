@@ -22,8 +22,14 @@ The workloads are DESIGN.md's W1-W4, defined in a source checkout's
 - the loss curves of both frameworks over the first training steps, from the
   same weights, are compared (W3 and W4 report only their first loss).
 
+- the header names the CPU (/proc/cpuinfo's model name and numbers, its
+  vector extensions: AVX2, AVX-512, AMX ...) and the saved JSON keeps it.
+
 PyTorch is optional and never a dependency of glassnet; without it the
-glassnet figures are still measured. ``make bench`` sets everything up.
+glassnet figures are still measured. JAX (``jax.jit`` of the same step, same
+weights and batches, losses compared) is the second peer for W1 and W2; the
+``bench`` extra installs it, and without it the table says so and the run
+goes on. ``make bench`` sets everything up.
 
 This harness lives beside the workloads, outside the package: ``glassnet
 bench`` (in a source checkout) finds and runs it, and so does
@@ -78,25 +84,28 @@ def _load_file(path: str):
     return module
 
 
-def _time_blocks(run, units: int, warmup: int, repeats: int, seconds: float) -> list:
+def _time_blocks(
+    run, units: int, warmup: int, repeats: int, seconds: float, clock=time.perf_counter
+) -> list:
     """Units per second of ``repeats`` timed blocks, after an untimed warm-up.
 
     The warm-up also calibrates: a block holds as many calls of ``run`` as
-    fit in about ``seconds``.
+    fit in about ``seconds`` (of ``clock``: the wall clock, or
+    ``time.process_time`` for the CPU time this process used).
     """
-    i, start = 0, time.perf_counter()
-    while i < warmup or time.perf_counter() - start < min(0.25, 10 * seconds):
+    i, start = 0, clock()
+    while i < warmup or clock() - start < min(0.25, 10 * seconds):
         run(i)
         i += 1
-    per_call = (time.perf_counter() - start) / i
+    per_call = max(clock() - start, 1e-9) / i
     calls = max(1, round(seconds / per_call))
     rates = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(calls):
             run(i)
             i += 1
-        rates.append(calls * units / (time.perf_counter() - t0))
+        rates.append(calls * units / max(clock() - t0, 1e-9))
     return rates
 
 
@@ -159,6 +168,8 @@ def _worker(spec: dict) -> dict:
         out = _mlp_case(spec)
     elif kind == "script":
         out = _script_case(spec)
+    elif kind == "scaling":  # benchmarks/scaling.py, with this file's helpers
+        out = _load_file(spec["file"]).worker(spec, _helpers())
     else:
         raise ValueError(f"unknown worker kind {kind!r}")
     import resource
@@ -204,6 +215,22 @@ def _gemm(n: int, repeats: int) -> dict:
     }
 
 
+def _helpers():
+    """This file's helpers, for scaling.py (a worker does not register this module)."""
+    import types
+
+    names = ("THREADS", "THREAD_VARS", "Runner", "cpu_line", "json", "write")
+    names += ("_load_file", "_time_blocks", "_loss_value", "_machine", "_importable")
+    names += ("_k", "_cpu_snapshot", "others_load")
+    return types.SimpleNamespace(**{name: globals()[name] for name in names})
+
+
+def write(path: str, text: str) -> None:
+    """Write ``text`` to ``path``, making its folder."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text)
+
+
 def _mlp_case(spec: dict) -> dict:
     import numpy as np
 
@@ -227,11 +254,14 @@ def _mlp_case(spec: dict) -> dict:
         run, units = getattr(workload, f"{framework}_infer")(weights)
     before = _cpu_snapshot()
     rates = _time_blocks(run, units, spec["warmup"], spec["repeats"], spec["seconds"])
+    others = others_load(before, _cpu_snapshot())
     return {
         "rates": rates,
         "version": _version(framework),
         "native": _native_status(framework),
-        "others_cores": others_load(before, _cpu_snapshot()),
+        "others_cores": others,
+        # inference: the first rows' outputs, compared between the frameworks
+        **({"outputs": np.asarray(run(0))[:8].tolist()} if mode == "infer" else {}),
     }
 
 
@@ -276,6 +306,10 @@ def _version(framework: str) -> str:
         import numpy
 
         return numpy.__version__
+    if framework == "jax":
+        import jax
+
+        return jax.__version__
     import glassnet
 
     return glassnet.__version__
@@ -353,7 +387,7 @@ class Runner:
 
     def __call__(self, spec: dict, torch_side: bool = False) -> dict:
         python = self.torch_python if torch_side and self.torch_python else self.python
-        if spec["kind"] in ("mlp", "script", "gemm"):
+        if spec["kind"] in ("mlp", "script", "gemm", "scaling"):
             self.wait_for_quiet()
         cmd = [
             python,
@@ -375,12 +409,18 @@ class Runner:
         return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _torch_available(runner: Runner) -> bool:
-    python = runner.torch_python or runner.python
+def _importable(runner: Runner, module: str) -> bool:
+    """Whether the workers of ``module`` (torch's own Python, if given) import it."""
+    python = runner.torch_python if module == "torch" else None
+    python = python or runner.python
     probe = subprocess.run(
-        [python, "-c", "import torch"], capture_output=True, env=runner.env
+        [python, "-c", f"import {module}"], capture_output=True, env=runner.env
     )
     return probe.returncode == 0
+
+
+#: What the table says when JAX is not installed (the bench goes on without it).
+NO_JAX = "JAX not installed: pip install 'glassnet[bench]' (jax[cpu]) to measure it"
 
 
 def _plan(
@@ -416,6 +456,7 @@ def _plan(
         ]
         contenders.append(("numpy", dict(base, framework="numpy", mode="train")))
         contenders.append(("torch", dict(base, framework="torch", mode="train")))
+        contenders.append(("jax", dict(base, framework="jax", mode="train")))
         curve = {
             "steps": wl.curve_steps if not settings["quick"] else 3,
             "specs": [
@@ -450,6 +491,7 @@ def _plan(
                         ),
                         ("numpy", dict(base, framework="numpy", mode="infer")),
                         ("torch", dict(base, framework="torch", mode="infer")),
+                        ("jax", dict(base, framework="jax", mode="infer")),
                     ],
                 }
             )
@@ -544,12 +586,17 @@ def run_bench(args) -> dict:
         },
     }
     rounds = 1 if quick else args.rounds
-    use_torch = not args.no_torch and _torch_available(runner)
+    use_torch = not args.no_torch and _importable(runner, "torch")
+    use_jax = not args.no_jax and _importable(runner, "jax")
+    if not use_jax and not args.quiet:
+        print(f"bench: {'JAX left out (--no-jax)' if args.no_jax else NO_JAX}.",
+              file=sys.stderr)  # fmt: skip
     started = time.perf_counter()
     report = {
         "machine": _machine(),
         "settings": dict(settings, rounds=rounds, threads=THREADS),
         "torch": use_torch,
+        "jax": use_jax,
         "rows": [],
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -565,6 +612,7 @@ def run_bench(args) -> dict:
         )
         report["gemm"] = gemm
         libs = ["glassnet"] + (["torch"] if use_torch else [])
+        libs += ["jax"] if use_jax else []
         report["imports"] = {}
         for lib in libs:
             times = [
@@ -585,7 +633,9 @@ def run_bench(args) -> dict:
         for r in range(rounds):
             for row in rows:
                 for name, spec in row["contenders"]:
-                    if name == "torch" and not use_torch:
+                    if (name == "torch" and not use_torch) or (
+                        name == "jax" and not use_jax
+                    ):
                         continue
                     spec = dict(spec, label=f"{row['id']} {name} (round {r + 1})")
                     try:
@@ -597,7 +647,9 @@ def run_bench(args) -> dict:
             if curve:
                 row["curves"] = {}
                 for name, spec in curve["specs"]:
-                    if name == "torch" and not use_torch:
+                    if (name == "torch" and not use_torch) or (
+                        name == "jax" and not use_jax
+                    ):
                         continue
                     spec = dict(
                         spec, steps=curve["steps"], label=f"{row['id']} {name} curve"
@@ -636,6 +688,7 @@ def _summarise(row: dict, runs: dict, ceiling: float) -> dict:
             "first_loss": rounds[0].get("first_loss"),
             "losses": rounds[0].get("losses"),
             "native": rounds[0].get("native"),
+            "outputs": rounds[0].get("outputs"),
         }
         if row.get("flops"):
             res["gflops"] = rate * row["flops"] / 1e9
@@ -660,6 +713,11 @@ def _summarise(row: dict, runs: dict, ceiling: float) -> dict:
             res["ratio_per_round"] = [
                 _median(g["rates"]) / _median(t["rates"]) for g, t in pairs
             ]
+    jax_res = out["results"].get("jax")
+    if jax_res:
+        for name, res in out["results"].items():
+            if name.startswith("glassnet"):
+                res["vs_jax"] = res["rate"] / jax_res["rate"]
     numpy_res = out["results"].get("numpy")
     if numpy_res:
         for name, res in out["results"].items():
@@ -674,6 +732,20 @@ def _summarise(row: dict, runs: dict, ceiling: float) -> dict:
         )
     ):
         curves = {name: r["losses"] for name, r in out["results"].items()}
+    outputs = {n: r.pop("outputs") for n, r in out["results"].items() if r["outputs"]}
+    mine = outputs.pop("glassnet predict", None)
+    if mine is not None and outputs:  # inference: the same outputs, to rounding
+        diffs = {
+            f"{n} vs glassnet predict": max(
+                abs(a - b) for ra, rb in zip(o, mine) for a, b in zip(ra, rb)
+            )
+            for n, o in outputs.items()
+        }
+        scale = max(1.0, max(abs(v) for row in mine for v in row))
+        out["output_check"] = {
+            "max_abs_diff": diffs,
+            "ok": all(d <= 1e-4 * scale for d in diffs.values()),
+        }
     for r in out["results"].values():
         r.pop("losses", None)
     if curves:
@@ -719,15 +791,55 @@ def _compare_curves(curves: dict) -> dict:
     }
 
 
+#: The vector extensions the header names, in this order, when the CPU has them
+#: (x86: /proc/cpuinfo's "flags"; Arm: its "Features").
+VECTOR_FLAGS = (
+    "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+    "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve", "sve2",
+)  # fmt: skip
+
+
+def cpu_info(text: str) -> dict:
+    """The CPU as /proc/cpuinfo's ``text`` describes its first processor: model
+    name, vendor / family / model / stepping numbers, and which of
+    :data:`VECTOR_FLAGS` it has."""
+    fields: dict = {}
+    for line in text.splitlines():
+        if not line.strip():
+            if fields:
+                break  # the first processor's block is enough
+            continue
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    flags = set((fields.get("flags") or fields.get("Features") or "").split())
+    ids = [
+        f"{name} {fields[key]}"
+        for key, name in (
+            ("cpu family", "family"),
+            ("model", "model"),
+            ("stepping", "stepping"),
+            ("CPU implementer", "implementer"),
+            ("CPU part", "part"),
+        )
+        if key in fields
+    ]
+    return {
+        "cpu": fields.get("model name") or platform.processor() or platform.machine(),
+        "cpu_id": " ".join([fields.get("vendor_id", ""), *ids]).strip(),
+        "vector": [f for f in VECTOR_FLAGS if f in flags],
+    }
+
+
 def _machine() -> dict:
-    cpu = platform.processor() or platform.machine()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+        cpu = cpu_info(Path("/proc/cpuinfo").read_text())
+    except OSError:  # not Linux
+        cpu = {"cpu": platform.processor() or platform.machine(), "cpu_id": ""}
+        cpu["vector"] = []
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count()
     import numpy as np
 
     blas = "?"
@@ -737,8 +849,9 @@ def _machine() -> dict:
     except Exception:
         pass
     return {
-        "cpu": cpu,
+        **cpu,
         "cores": os.cpu_count(),
+        "usable_cores": usable,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "numpy": np.__version__,
@@ -767,6 +880,7 @@ _LABELS = {
     "glassnet predict": "glassnet (predict)",
     "numpy": "NumPy by hand",
     "torch": "PyTorch (eager)",
+    "jax": "JAX (jit)",
 }
 
 
@@ -797,6 +911,18 @@ def _native_line(report: dict) -> str:
     return line
 
 
+def cpu_line(m: dict) -> str:
+    """'Intel(R) Xeon(R) ... (GenuineIntel family 6 ...), avx2 avx512f ..., 2 cores'."""
+    line = m["cpu"] + (f" ({m['cpu_id']})" if m.get("cpu_id") else "")
+    vector = m.get("vector")
+    line += f", vector extensions {' '.join(vector) if vector else 'none named'}"
+    line += f", {m['cores']} cores"
+    usable = m.get("usable_cores")
+    return line + (
+        f" ({usable} usable here)" if usable and usable != m["cores"] else ""
+    )
+
+
 def markdown(report: dict) -> str:
     m, g = report["machine"], report["gemm"]
     torch_v = next(
@@ -807,28 +933,31 @@ def markdown(report: dict) -> str:
         ),
         None,
     )
+    jax_v = report.get("imports", {}).get("jax", {}).get("version")
     lines = [
-        f"Machine: {m['cpu']}, {m['cores']} cores; {THREADS} threads per case; "
+        f"Machine: {cpu_line(m)}; {THREADS} threads per case; "
         f"Python {m['python']}, NumPy {m['numpy']} ({m['blas']})"
         + (f", PyTorch {torch_v}" if torch_v else "")
+        + (f", JAX {jax_v}" if jax_v else "")
         + ".",
         f"Ceiling: NumPy float32 GEMM {g['n']}³ = {g['best']:.0f} GFLOP/s (best of "
         f"{len(g['gflops'])}; median {g['median']:.0f}); 128x784x256 products "
         f"{g['gflops_128x784x256']:.0f} GFLOP/s.",
         _native_line(report),
+        *([] if report.get("jax", True) else [NO_JAX + "."]),
         f"{report['settings']['rounds']} rounds, each case a fresh process; figures "
         "are medians, ranges are the per-round medians' min-max; a round during which "
         f"other processes used more than {BUSY} of a core is 'disturbed' and left out "
         "when an undisturbed one exists.",
         "",
         "| workload | case | per second (range) | / PyTorch (range) | / NumPy by hand "
-        "| GFLOP/s | of GEMM ceiling | peak RSS MB | same losses |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| / JAX jit | GFLOP/s | of GEMM ceiling | peak RSS MB | same losses |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["rows"]:
         if row.get("missing"):
             lines.append(
-                f"| {row['title']} | - | not run: {row['missing']} | | | | | | |"
+                f"| {row['title']} | - | not run: {row['missing']} | | | | | | | |"
             )
             continue
         check = row.get("curve_check")
@@ -849,6 +978,14 @@ def markdown(report: dict) -> str:
                     + "]"
                 )
             same = ""
+            outputs = row.get("output_check")
+            diff = outputs and outputs["max_abs_diff"].get(
+                f"{name} vs glassnet predict"
+            )
+            if diff is not None:
+                same = ("yes" if outputs["ok"] else "NO") + (
+                    f": max output diff {diff:.1e} vs glassnet (first 8 rows)"
+                )
             if check and name != "torch":
                 diffs = [
                     (k.split(" vs ")[1], v)
@@ -871,14 +1008,16 @@ def markdown(report: dict) -> str:
             gflops = "-" if gf is None else f"{gf:.1f}"
             share = "-" if gf is None else f"{res['of_ceiling']:.1%}"
             vs_numpy = f"{res['vs_numpy']:.2f}" if "vs_numpy" in res else "-"
+            vs_jax = f"{res['vs_jax']:.2f}" if "vs_jax" in res else "-"
             lines.append(
                 f"| {row['title']} | {_LABELS.get(name, name)} | {rate} | {ratio} | "
-                f"{vs_numpy} | {gflops} | {share} | {res['peak_rss_mb']:.0f} | {same} |"
+                f"{vs_numpy} | {vs_jax} | {gflops} | {share} | "
+                f"{res['peak_rss_mb']:.0f} | {same} |"
             )
         for name, err in row.get("errors", {}).items():
             lines.append(
                 f"| {row['title']} | {name} | failed: "
-                f"{err.splitlines()[-1][:120]} | | | | | | |"
+                f"{err.splitlines()[-1][:120]} | | | | | | | |"
             )
     lines.append("")
     imports = ", ".join(
@@ -920,6 +1059,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="tiny settings that only check the harness works (no real figures)",
     )
     p.add_argument("--no-torch", action="store_true", help="measure glassnet only")
+    p.add_argument("--no-jax", action="store_true", help="leave JAX out")
     p.add_argument(
         "--torch-python", help="a Python that has torch, if this one does not"
     )
@@ -929,6 +1069,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="also write the full results as JSON to this file")
     p.add_argument("--markdown", help="also write the table to this file")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument(
+        "--scaling",
+        action="store_true",
+        help="how the glassnet / PyTorch ratio changes with batch size, width, image "
+        "size and channels, and sequence length (a few minutes; a figure and a table)",
+    )
+    p.add_argument(
+        "--sweeps",
+        default="batch,width,image,sequence",
+        help="with --scaling: which sweeps (default all four)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=THREADS,
+        help=f"with --scaling: threads per case (default {THREADS})",
+    )
+    p.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="with --scaling: time by the wall clock (default) or by the CPU time "
+        "each process used; with --threads 1, 'cpu' measures the work itself on a "
+        "machine that other people's jobs keep busy",
+    )
+    p.add_argument(
+        "--figure",
+        default="build/bench/scaling.png",
+        help="with --scaling: where the figure goes (PNG)",
+    )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     return p
 
@@ -941,6 +1111,9 @@ def main(argv=None) -> int:
     if args.worker:
         print(json.dumps(_worker(json.loads(args.worker))))
         return 0
+    if args.scaling:
+        scaling = _load_file(str(find_benchmarks(args.dir) / "scaling.py"))
+        return scaling.main(args, _helpers())
     report = run_bench(args)
     table = markdown(report)
     print(table)
@@ -949,8 +1122,7 @@ def main(argv=None) -> int:
         (args.markdown, table + "\n"),
     ):
         if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(text)
+            write(path, text)
     return 0
 
 

@@ -9,16 +9,17 @@
 
 Each is written the way a user writes it: with glassnet's public API
 (``nn.Sequential``, ``nn.Dense``, ``losses.CrossEntropy``, ``optim``, the
-explicit loop, ``glassnet.fit`` or ``glassnet.train.capture_step``) and
-with PyTorch's; and once more directly in NumPy, by hand, as the floor that
-a library on NumPy can hope to reach. All start from the
+explicit loop, ``glassnet.fit`` or ``glassnet.train.capture_step``), with
+PyTorch's, and as one ``jax.jit`` function (when JAX is installed); and once
+more directly in NumPy, by hand, as the floor that a library on NumPy can
+hope to reach. All start from the
 same weights (glassnet's, drawn from seed 0; a glassnet Dense weight is
 (in, out), a torch Linear weight (out, in), so it is transposed) and see the
 same batches in the same order. The data are synthetic, from a fixed seed:
 N(0, 1) inputs labelled by a random linear "teacher", so the loss falls as
 the network learns.
 
-Nothing here imports glassnet or torch at module level: ``glassnet bench``
+Nothing here imports glassnet, torch or jax at module level: ``glassnet bench``
 imports this file in worker processes that must load only one of them.
 """
 
@@ -304,6 +305,86 @@ class MLPWorkload:
                 return model(X)
 
         return run, len(X)
+
+    # --- JAX (jit): the same step as one compiled XLA function -------------------------
+    def _jax_forward(self, weights: dict):
+        import jax
+        import jax.numpy as jnp
+
+        act = jax.nn.sigmoid if self.activation == "sigmoid" else jax.nn.relu
+        L = len(self.sizes) - 1
+
+        def forward(params, x):
+            for layer in range(L):
+                x = x @ params[f"{2 * layer}.weight"] + params[f"{2 * layer}.bias"]
+                if layer < L - 1:
+                    x = act(x)
+            return x
+
+        return {k: jnp.asarray(v) for k, v in weights.items()}, forward
+
+    def jax_train(self, weights: dict, variant: str = "loop"):
+        """(run, samples): one jitted step (forward, softmax cross-entropy mean,
+        gradients by ``jax.grad``, the SGD or Adam update written out as torch's
+        formulas); ``run(i)`` waits for the step (``block_until_ready``) and
+        returns its loss, as a user who logs the loss does."""
+        import jax
+        import jax.numpy as jnp
+
+        params, forward = self._jax_forward(weights)
+        lr, b1, b2, eps = self.lr, 0.9, 0.999, 1e-8
+
+        def loss_fn(params, x, y):
+            z = forward(params, x)
+            logp = jax.nn.log_softmax(z)
+            return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+        @jax.jit
+        def step(params, m, v, t, x, y):
+            loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+            t = t + 1
+            if self.optimizer == "sgd":
+                update = jax.tree.map(lambda p, g: p - lr * g, params, grads)
+                return update, m, v, t, loss
+            c1, c2 = 1 - b1**t, 1 - b2**t
+            m = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, m, grads)
+            v = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, v, grads)
+            params = jax.tree.map(
+                lambda p, m, v: p - (lr / c1) * m / (jnp.sqrt(v) / jnp.sqrt(c2) + eps),
+                params,
+                m,
+                v,
+            )
+            return params, m, v, t, loss
+
+        X, y = self.data()
+        B = self.batch
+        batches = [
+            (jnp.asarray(X[k * B : (k + 1) * B]), jnp.asarray(y[k * B : (k + 1) * B]))
+            for k in range(N_BATCHES)
+        ]
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        state = [params, zeros, zeros, jnp.float32(0)]
+
+        def run(i):
+            xb, yb = batches[i % N_BATCHES]
+            *state[:], loss = step(*state, xb, yb)  # params, m, v, t; the loss
+            return loss.block_until_ready()
+
+        return run, B
+
+    def jax_infer(self, weights: dict):
+        import jax
+        import jax.numpy as jnp
+
+        params, forward = self._jax_forward(weights)
+        X = jnp.asarray(self.data()[0][: self.infer_batch])
+        predict = jax.jit(forward)
+
+        def run(i):
+            return predict(params, X).block_until_ready()
+
+        return run, X.shape[0]
 
 
 W1 = MLPWorkload(

@@ -59,3 +59,31 @@ GN_DEFINE_RELU(double, f64)
 
 GN_DEFINE_ERF(float, f32)
 GN_DEFINE_ERF(double, f64)
+
+/* A layer's bias and ReLU after its product, for glassnet.kernels.linear's
+ * linear_activation (inference): z[r, j] = z[r, j] + b[j], then z · [z > 0]
+ * when relu is set, in place and in one pass over z (NumPy makes one pass for
+ * the bias and two for ReLU). The same additions and products as the NumPy
+ * code, so the same bits. */
+#define GN_DEFINE_BIAS_RELU(T, SUFFIX)                                                 \
+    void gn_bias_relu_##SUFFIX(void *restrict z, const void *restrict b, gn_int rows,  \
+                               gn_int cols, int relu) {                                \
+        unsigned char *restrict zb = z;                                                \
+        const unsigned char *restrict bb = b;                                          \
+        for (gn_int r = 0; r < rows; r++) {                                            \
+            unsigned char *restrict row = zb + (size_t)r * (size_t)cols * sizeof(T);   \
+            if (relu) {                                                                \
+                for (gn_int j = 0; j < cols; j++) {                                    \
+                    const T v = gn_load_##SUFFIX(row, j) + gn_load_##SUFFIX(bb, j);    \
+                    gn_store_##SUFFIX(row, j, v * (T)(v > (T)0));                      \
+                }                                                                      \
+            } else {                                                                   \
+                for (gn_int j = 0; j < cols; j++)                                      \
+                    gn_store_##SUFFIX(row, j,                                          \
+                                      gn_load_##SUFFIX(row, j) + gn_load_##SUFFIX(bb, j)); \
+            }                                                                          \
+        }                                                                              \
+    }
+
+GN_DEFINE_BIAS_RELU(float, f32)
+GN_DEFINE_BIAS_RELU(double, f64)

@@ -327,6 +327,7 @@ relu = _dispatcher("relu")
 relu_backward = _dispatcher("relu_backward")
 linear_forward = _dispatcher("linear")
 linear_backward = _dispatcher("linear_backward")
+linear_activation = _dispatcher("linear_activation")
 cross_entropy = _dispatcher("cross_entropy")
 cross_entropy_backward = _dispatcher("cross_entropy_backward")
 sgd = _dispatcher("sgd")
@@ -348,6 +349,7 @@ _NAMES = {
        for name in ("sigmoid", "tanh", "relu", "cross_entropy", "linear", "mean")},
     "linear_forward": "linear", "sgd": "sgd", "adam": "adam", "mean": "mean",
     **{name: name for name in ("rmsprop", "adagrad", "nadam", "radam")},
+    "linear_activation": "linear_activation",
 }  # fmt: skip
 
 __all__ += [
@@ -357,6 +359,7 @@ __all__ += [
     "optim",
     "linear_forward",
     "linear_backward",
+    "linear_activation",
     "cross_entropy",
     "cross_entropy_backward",
     "sigmoid",

@@ -37,6 +37,11 @@ FUNCTIONS: dict[str, Fn] = {
         [("const void *", "g"), ("const uint8_t *", "mask"), ("void *", "dx")]
         + [("gn_int", "n")],
     ),
+    "gn_bias_relu": Fn(  # z[r, j] += b[j], then ReLU when relu != 0; in place
+        "elementwise",
+        [("void *", "z"), ("const void *", "b"), ("gn_int", "rows")]
+        + [("gn_int", "cols"), ("int", "relu")],
+    ),
     "gn_sgd": Fn(
         "optim",
         [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _draw, register
+from . import _draw, activations, native, register, variant
 
 _ONES: dict = {}
 
@@ -104,3 +104,42 @@ def linear_backward(
     dw = np.dot(x2.T, g2, out=dw) if need_dw else None
     db = column_sums(g2, out=db) if bias else None
     return dx, dw, db
+
+
+def _linear_activation_args(draw):
+    (x, w, b), _ = _linear_args(draw)
+    act = draw(_draw._st().sampled_from([None, "relu", "sigmoid", "tanh"]))
+    return (x, w, b, act), {}
+
+
+@register("linear_activation", args=_linear_activation_args, outs=("out",))
+def linear_activation(x, w, b=None, activation=None, out=None):
+    """y = act(x·W + b) for inference: bias and activation in place on the product.
+
+    The formulas are :func:`linear`'s and the activation's own (``"relu"``,
+    ``"sigmoid"``, ``"tanh"`` or None); nothing for a backward is kept (ReLU's
+    mask is dropped), so the result is what the layers give, bit for bit.
+    """
+    z = linear(x, w, b, out=out)
+    if activation is not None:
+        getattr(activations, activation)(z, out=z)  # the reference, in place
+    return z
+
+
+@variant(
+    "linear_activation",
+    uses=("gn_bias_relu",),
+    applies=lambda x, w, b=None, activation=None, out=None: (
+        x.ndim == 2 and b is not None and activation in ("relu", None)
+        and b.dtype == x.dtype == w.dtype and b.flags.c_contiguous
+        and (out is None or out.flags.c_contiguous)
+    ),
+)  # fmt: skip
+def linear_activation_c(x, w, b=None, activation=None, out=None):
+    """The product by BLAS, then _native/elementwise.c adds the bias and applies
+    ReLU in one pass over it, in place (NumPy makes two or three passes)."""
+    z = np.dot(x, w, out=out)
+    native("gn_bias_relu", z.dtype)(
+        z.ctypes.data, b.ctypes.data, z.shape[0], z.shape[1], activation == "relu"
+    )
+    return z
