@@ -50,6 +50,22 @@ def _walk(value, prefix):
             yield from _walk(item, f"{prefix}.{key}")
 
 
+def _all_modules(module) -> list:
+    """``module`` and every module inside it, as named_modules finds them but
+    without names (train/eval run at every fit, predict and evaluate)."""
+    found, values = [module], []
+    for m in found:  # the list grows while it is read
+        values[:] = vars(m).values()
+        for value in values:
+            if isinstance(value, Module):
+                found.append(value)
+            elif isinstance(value, (list, tuple)):
+                values.extend(value)
+            elif isinstance(value, dict):
+                values.extend(value.values())
+    return found
+
+
 class Module:
     """Base class of layers and models.
 
@@ -177,7 +193,7 @@ class Module:
     # --- modes and gradients -----------------------------------------------------
     def train(self, mode: bool = True) -> Module:
         """Training mode (the default) for this module and all inside it."""
-        for _, m in self.named_modules():
+        for m in _all_modules(self):
             m.training = mode
         return self
 
@@ -291,8 +307,9 @@ def eval_mode(model: Module):
     """``model`` in eval mode inside the block; afterwards each module is back in
     the mode it was in. ``predict``, ``evaluate`` and the look-inside tools
     run in it, so they draw no Dropout masks and move no BatchNorm statistics."""
-    modes = [(m, m.training) for _, m in model.named_modules()]
-    model.eval()
+    modes = [(m, m.training) for m in _all_modules(model)]
+    for m, _ in modes:  # model.eval(), without walking the tree again
+        m.training = False
     try:
         yield model
     finally:
