@@ -242,12 +242,15 @@ def gelu(x, approximate="none"):
     ``approximate="tanh"``: ½ x (1 + tanh(√(2/π) (x + 0.044715 x³))), the
     form of the original GPT and BERT code (Hendrycks & Gimpel 2016).
     """
+    return x.dtype.type(0.5) * x * (1 + _two_phi_minus_one(x, approximate))
+
+
+def _two_phi_minus_one(x, approximate):
+    """2Φ(x) − 1, GELU's squash: erf(x / √2), or tanh u for the tanh form."""
     t = x.dtype.type
     if approximate == "tanh":
-        inner = np.tanh(t(_TANH_K) * (x + t(_TANH_C) * x * x * x))
-    else:
-        inner = call("erf", x * t(1 / math.sqrt(2)))
-    return t(0.5) * x * (1 + inner)
+        return np.tanh(t(_TANH_K) * (x + t(_TANH_C) * x * x * x))
+    return call("erf", x * t(1 / math.sqrt(2)))
 
 
 @register("gelu_backward", args=_grad_with(**_GELU))
@@ -259,12 +262,12 @@ def gelu_backward(g, x, approximate="none"):
     """
     t = x.dtype.type
     if approximate == "tanh":
-        th = np.tanh(t(_TANH_K) * (x + t(_TANH_C) * x * x * x))
+        th = _two_phi_minus_one(x, "tanh")
         slope = t(_TANH_K) * (1 + t(3 * _TANH_C) * x * x)
         return g * (t(0.5) * (1 + th) + t(0.5) * x * (1 - th * th) * slope)
     with np.errstate(under="ignore", over="ignore"):  # x² overflows to e^−∞ = 0
         density = np.exp(x * x * t(-0.5)) * t(1 / math.sqrt(2 * math.pi))
-    return g * (t(0.5) * (1 + call("erf", x * t(1 / math.sqrt(2)))) + x * density)
+    return g * (t(0.5) * (1 + _two_phi_minus_one(x, "none")) + x * density)
 
 
 @register("silu", args=_one)
