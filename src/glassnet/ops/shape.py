@@ -233,7 +233,7 @@ def pad(x, pad_width, value=0.0) -> Tensor:
 
 
 def gather(x, axis, index) -> Tensor:
-    """out[i][j][k] = x[i][index[i][j][k]][k] for axis 1: ``torch.gather``.
+    """``out[i][j][k] = x[i][index[i][j][k]][k]`` for axis 1: ``torch.gather``.
 
     ``index`` is an integer array with x's number of axes; along every other
     axis it may be shorter than x (those slots of x are not read). Backward:
