@@ -32,7 +32,7 @@
  * (tests/test_kernels.py, tests/test_native_targets.py).
  */
 #include "common.h"
-#include <pthread.h>
+#include "parallel.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -116,45 +116,6 @@ GN_INLINE gn_vd gn_splat_f64(double x) {
     for (int k = 0; k < (int)(GN_VBYTES / sizeof(double)); k++) v[k] = x;
     return v;
 #endif
-}
-
-/* --- threads: rows lo..hi of the work to each ------------------------------------ */
-typedef struct {
-    void (*run)(const void *job, gn_int lo, gn_int hi, int t);
-    const void *job;
-    gn_int lo, hi;
-    int t;
-} gn_part;
-
-static void *gn_part_main(void *arg) {
-    gn_part *p = (gn_part *)arg;
-    p->run(p->job, p->lo, p->hi, p->t);
-    return 0;
-}
-
-#define GN_MAX_THREADS 64
-
-/* run(job, lo, hi, t) for `threads` even parts of 0..rows; part 0 here. A
- * thread that cannot be made runs its part here too. */
-static void gn_parallel(void (*run)(const void *, gn_int, gn_int, int), const void *job,
-                        gn_int rows, int threads) {
-    if (threads > GN_MAX_THREADS) threads = GN_MAX_THREADS;
-    if (threads > rows) threads = (int)rows;
-    if (threads <= 1) {
-        run(job, 0, rows, 0);
-        return;
-    }
-    gn_part parts[GN_MAX_THREADS];
-    pthread_t ids[GN_MAX_THREADS];
-    int made[GN_MAX_THREADS];
-    for (int t = 0; t < threads; t++) {
-        parts[t] = (gn_part){run, job, rows * t / threads, rows * (t + 1) / threads, t};
-        made[t] = t > 0 && pthread_create(&ids[t], 0, gn_part_main, &parts[t]) == 0;
-    }
-    for (int t = 0; t < threads; t++)
-        if (!made[t]) run(job, parts[t].lo, parts[t].hi, t);
-    for (int t = 1; t < threads; t++)
-        if (made[t]) pthread_join(ids[t], 0);
 }
 
 /* The kernels, once per element type: direct_body.h with T, VT and SUF set. */

@@ -16,21 +16,19 @@ here are the three passes as calls:
 * filter gradient: its own micro-kernel, summing window × g over all output
   positions into (kh, kw·c, opad), from the xp the forward pass kept.
 
-Work is split over output rows between the threads of
-``GLASSNET_NUM_THREADS`` (else ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``,
-else the CPUs this process may use), as BLAS splits the products of the
-other layouts. Measured on W3 (``benchmarks/conv_profile.py``): see
+Work is split over output rows between threads (how many:
+:mod:`glassnet.kernels._threads`; the threads: ``_native/parallel.h``), as
+BLAS splits the products of the other layouts. Measured on W3 (``benchmarks/conv_profile.py``): see
 docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from .. import native, variant
 from .._buffers import c_array, scratch
+from .._threads import most_threads
 from ..conv import conv_output_size
 
 __all__ = ["threads"]
@@ -47,14 +45,7 @@ _AGREE = {"agreement": "rounding", "rtol": 2e-4, "atol": 2e-4}
 
 def threads(work: int) -> int:
     """Threads for a call of ``work`` multiply-adds (see the module docstring)."""
-    for name in ("GLASSNET_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        value = os.environ.get(name, "").strip()
-        if value.isdigit() and int(value) > 0:
-            most = int(value)
-            break
-    else:
-        most = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    return max(1, min(most, work // WORK_PER_THREAD))
+    return max(1, min(most_threads(), work // WORK_PER_THREAD))
 
 
 def _fn(name, dtype):

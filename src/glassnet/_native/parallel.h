@@ -1,0 +1,56 @@
+/* Threads for glassnet's compiled kernels: one helper, used by every kernel
+ * file that splits its work (direct.c, ...).
+ *
+ * gn_parallel(run, job, rows, threads) runs run(job, lo, hi, t) on `threads`
+ * even parts of 0..rows: part 0 in the calling thread, the others in POSIX
+ * threads made for the call (tens of microseconds each, so callers ask for
+ * more than one thread only when the work pays for it; Python decides how
+ * many, glassnet.kernels._threads). A thread that cannot be made runs its
+ * part in the caller, so the work is always done. Parts are fixed by `rows`
+ * and `threads` alone, so a kernel that sums per part and adds the parts in
+ * order gives results that depend only on the thread count.
+ */
+#ifndef GLASSNET_PARALLEL_H
+#define GLASSNET_PARALLEL_H
+
+#include <pthread.h>
+
+typedef struct {
+    void (*run)(const void *job, gn_int lo, gn_int hi, int t);
+    const void *job;
+    gn_int lo, hi;
+    int t;
+} gn_part;
+
+static void *gn_part_main(void *arg) {
+    gn_part *p = (gn_part *)arg;
+    p->run(p->job, p->lo, p->hi, p->t);
+    return 0;
+}
+
+#define GN_MAX_THREADS 64
+
+/* run(job, lo, hi, t) for `threads` even parts of 0..rows; part 0 here. A
+ * thread that cannot be made runs its part here too. */
+static void gn_parallel(void (*run)(const void *, gn_int, gn_int, int), const void *job,
+                        gn_int rows, int threads) {
+    if (threads > GN_MAX_THREADS) threads = GN_MAX_THREADS;
+    if (threads > rows) threads = (int)rows;
+    if (threads <= 1) {
+        run(job, 0, rows, 0);
+        return;
+    }
+    gn_part parts[GN_MAX_THREADS];
+    pthread_t ids[GN_MAX_THREADS];
+    int made[GN_MAX_THREADS];
+    for (int t = 0; t < threads; t++) {
+        parts[t] = (gn_part){run, job, rows * t / threads, rows * (t + 1) / threads, t};
+        made[t] = t > 0 && pthread_create(&ids[t], 0, gn_part_main, &parts[t]) == 0;
+    }
+    for (int t = 0; t < threads; t++)
+        if (!made[t]) run(job, parts[t].lo, parts[t].hi, t);
+    for (int t = 1; t < threads; t++)
+        if (made[t]) pthread_join(ids[t], 0);
+}
+
+#endif

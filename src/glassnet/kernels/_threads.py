@@ -1,0 +1,23 @@
+"""How many threads a compiled kernel may use: one rule for every kernel.
+
+``GLASSNET_NUM_THREADS`` if set, else ``OMP_NUM_THREADS``, else
+``OPENBLAS_NUM_THREADS`` (so a process told to use one thread for BLAS uses
+one for glassnet's own kernels too), else the CPUs this process may run on.
+A kernel asks for fewer when its work is too small to pay for making threads
+(``_native/parallel.h`` makes them per call).
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["most_threads"]
+
+
+def most_threads() -> int:
+    """The most threads a compiled kernel may use (see the module docstring)."""
+    for name in ("GLASSNET_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
