@@ -884,6 +884,78 @@ _LABELS = {
 }
 
 
+#: Issue 17's goals, checked in the same run: (row id, glassnet case, peer, at least).
+GOALS = (
+    ("W1-train", "glassnet captured", "jax", 2.0),
+    ("W1-train", "glassnet", "numpy", 0.8),
+    ("W2-train", "glassnet captured", "jax", 1.1),
+    ("W2-train", "glassnet", "jax", 1.0),
+    ("W2-infer", "glassnet predict", "torch", 1.0),
+    ("W3-train", "glassnet", "torch", 1.0),
+    ("W4-train", "glassnet", "torch", 1.2),
+)
+
+
+def goals(report: dict) -> list[dict]:
+    """Each goal with the ratio this run measured (medians' ratio), or why not.
+
+    Peak memory is a goal too: each workload's glassnet cases below PyTorch's.
+    """
+    rows = {r.get("id"): r for r in report["rows"]}
+    out = []
+    for row_id, case, peer, target in GOALS:
+        results = rows.get(row_id, {}).get("results", {})
+        mine, theirs = results.get(case), results.get(peer)
+        goal = {"row": row_id, "case": case, "peer": peer, "target": target}
+        if mine and theirs and theirs["rate"] > 0:
+            goal["ratio"] = mine["rate"] / theirs["rate"]
+            goal["met"] = goal["ratio"] >= target
+        out.append(goal)
+    for row_id, row in rows.items():
+        results = row.get("results", {})
+        if "torch" not in results:
+            continue
+        ours = [
+            v["peak_rss_mb"] for k, v in results.items() if k.startswith("glassnet")
+        ]
+        if ours:
+            peak, torch_peak = max(ours), results["torch"]["peak_rss_mb"]
+            out.append(
+                {
+                    "row": row_id,
+                    "case": "peak RSS MB",
+                    "peer": "torch",
+                    "target": "below",
+                    "ratio": peak / torch_peak,
+                    "met": peak < torch_peak,
+                    "values": (peak, torch_peak),
+                }
+            )
+    return out
+
+
+def goals_markdown(report: dict) -> list[str]:
+    """The goals as a small table (issue 17), for the end of the report."""
+    lines = [
+        "",
+        "Goals (issue 17), this run: glassnet's median rate / the peer's.",
+        "",
+        "| workload | glassnet case | peer | goal | measured | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for g in goals(report):
+        peer = _LABELS.get(g["peer"], g["peer"])
+        case = _LABELS.get(g["case"], g["case"])
+        if "values" in g:
+            goal, got = "below the peer's", "{:.0f} vs {:.0f} MB".format(*g["values"])
+        else:
+            goal = f">= {g['target']:.1f}x"
+            got = f"{g['ratio']:.2f}x" if "ratio" in g else "not measured"
+        met = "-" if "met" not in g else ("yes" if g["met"] else "**no**")
+        lines.append(f"| {g['row']} | {case} | {peer} | {goal} | {got} | {met} |")
+    return lines
+
+
 def _native_line(report: dict) -> str:
     """Which compiled kernels the glassnet cases used, from the workers' reports."""
     seen: dict = {}
@@ -1025,6 +1097,8 @@ def markdown(report: dict) -> str:
     )
     np_s = next(iter(report["imports"].values()))["numpy_s"]
     lines.append(f"Import time (fresh process, after NumPy's {np_s:.2f} s): {imports}.")
+    lines.extend(goals_markdown(report))
+    lines.append("")
     lines.append(f"Whole run: {report['seconds']:.0f} s.")
     return "\n".join(lines)
 

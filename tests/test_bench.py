@@ -298,3 +298,44 @@ def test_scaling_without_torch_says_so(monkeypatch, capsys):
     monkeypatch.setattr(bench, "_importable", lambda runner, module: False)
     assert bench.main(["--scaling", "--quick"]) == 1
     assert "PyTorch, which is not installed" in capsys.readouterr().err
+
+
+def test_goals_are_checked_from_the_runs_own_rates():
+    """Issue 17's goals: ratios of this run's medians, met or not, and memory."""
+
+    def res(rate, rss):
+        return {"rate": rate, "peak_rss_mb": rss}
+
+    report = {
+        "rows": [
+            {
+                "id": "W1-train",
+                "results": {
+                    "glassnet": res(300.0, 40),
+                    "glassnet captured": res(900.0, 41),
+                    "numpy": res(400.0, 39),
+                    "torch": res(100.0, 300),
+                    "jax": res(500.0, 250),
+                },
+            },
+            {"id": "W4-train", "results": {"glassnet": res(130.0, 500)}},
+        ]
+    }
+    by_case = {(g["row"], g["case"]): g for g in bench.goals(report)}
+    assert by_case["W1-train", "glassnet captured"]["ratio"] == pytest.approx(1.8)
+    assert by_case["W1-train", "glassnet captured"]["met"] is False  # needs 2x JAX
+    assert by_case["W1-train", "glassnet"]["ratio"] == pytest.approx(0.75)
+    assert by_case["W1-train", "glassnet"]["met"] is False  # needs 0.8x by hand
+    assert by_case["W1-train", "peak RSS MB"]["met"] is True
+    assert "ratio" not in by_case["W4-train", "glassnet"]  # no PyTorch in this run
+    assert ("W4-train", "peak RSS MB") not in by_case
+    table = "\n".join(bench.goals_markdown(report))
+    assert (
+        "| W1-train | glassnet (eager loop) | NumPy by hand | >= 0.8x | 0.75x | **no** |"
+        in table
+    )
+    assert (
+        "| W4-train | glassnet (eager loop) | PyTorch (eager) | >= 1.2x | not measured | - |"
+        in table
+    )
+    assert "41 vs 300 MB | yes" in table
