@@ -24,8 +24,11 @@ def fresh(monkeypatch, tmp_path):
     _native._forget()
 
 
-def _train(cls, dtype, native, monkeypatch, **settings):
+def _train(cls, dtype, native, monkeypatch, threads=1, **settings):
     monkeypatch.setenv("GLASSNET_NATIVE", "1" if native else "0")
+    # split every array between `threads` (3: parts of odd lengths, 350 / 3)
+    monkeypatch.setenv("GLASSNET_NUM_THREADS", str(threads))
+    monkeypatch.setattr(kernels.optim, "PER_THREAD", 1)
     # every array through the kernel, however small (see the size test below)
     for name in ("sgd", "adam"):
         kernel = kernels.registry()[name]
@@ -63,14 +66,16 @@ RULES = {
 }
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("rule", RULES)
 def test_compiled_updates_equal_numpy_bit_for_bit(
-    rule, dtype, monkeypatch, native_optim
+    rule, dtype, threads, monkeypatch, native_optim
 ):
+    """On any number of threads: each weight's update is the same arithmetic."""
     cls, settings = RULES[rule]
     try:
-        fast, fast_state = _train(cls, dtype, True, monkeypatch, **settings)
+        fast, fast_state = _train(cls, dtype, True, monkeypatch, threads, **settings)
         slow, slow_state = _train(cls, dtype, False, monkeypatch, **settings)
     finally:
         monkeypatch.undo()

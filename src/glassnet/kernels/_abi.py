@@ -53,6 +53,7 @@ FUNCTIONS: dict[str, Fn] = {
             ("double", "momentum"),
             ("double", "decay"),
             ("int", "nesterov"),
+            ("int", "threads"),
         ],
     ),
     "gn_adam": Fn(
@@ -71,6 +72,7 @@ FUNCTIONS: dict[str, Fn] = {
             ("int", "mode"),
             ("double", "step_size"),
             ("double", "root2"),
+            ("int", "threads"),
         ],
     ),
     "gn_step_run": Fn(

@@ -15,8 +15,15 @@ from __future__ import annotations
 import numpy as np
 
 from . import _draw, native, register, variant
+from ._threads import threads_for
 
 _cast: dict = {}
+
+#: Weights per thread for the compiled updates: an update costs about a
+#: nanosecond per weight and a thread tens of microseconds to make, so only
+#: tensors of some hundred thousand weights are split (W2's first layer, 200k:
+#: 2 threads; measured in docs/speed.md).
+PER_THREAD = 1 << 16
 
 
 def _scalars(dtype, *values) -> tuple:
@@ -131,6 +138,7 @@ def sgd_c(data, grad, buf, lr, momentum, weight_decay, nesterov, work=None, work
     native("gn_sgd", dtype)(
         data.ctypes.data, grad.ctypes.data, buf.ctypes.data, data.size,
         *(float(s) for s in _scalars(dtype, lr, momentum, weight_decay)), nesterov,
+        threads_for(data.size, PER_THREAD),
     )  # fmt: skip
 
 
@@ -233,6 +241,7 @@ def adam_c(
     native("gn_adam", dtype)(
         data.ctypes.data, grad.ctypes.data, m.ctypes.data, v.ctypes.data, data.size,
         *(float(s) for s in settings), mode, float(step_size), float(root2),
+        threads_for(data.size, PER_THREAD),
     )  # fmt: skip
 
 
