@@ -320,16 +320,26 @@ def eval_mode(model: Module):
 def _first_parameter(module: Module):
     """The first trainable Tensor inside ``module``, depth first, or None.
 
-    The walk of ``named_parameters`` without its names and de-duplication:
-    it runs on every call of a model given NumPy input (W1: 20 µs -> 3 µs).
+    The walk of ``named_parameters`` (the order of ``_members``) without its
+    names, de-duplication and generators: it runs on every call of a model
+    given NumPy input (W1: 20 µs -> 3 µs -> 1 µs). The stack holds what is
+    still to look at, last item first.
     """
-    for _, item in module._members():
-        if isinstance(item, Module):
-            item = _first_parameter(item)
-            if item is not None:
+    stack = [module]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Tensor):
+            if item.requires_grad:
                 return item
-        elif item.requires_grad:
-            return item
+        elif isinstance(item, Module):  # Sequential's members are its layers
+            if isinstance(item, Sequential):
+                stack.extend(reversed(item.layers))
+            else:
+                stack.extend(reversed(vars(item).values()))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+        elif isinstance(item, dict):
+            stack.extend(reversed(item.values()))
     return None
 
 
