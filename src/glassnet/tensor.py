@@ -637,9 +637,12 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
             if not retain_graph:
                 node._parents = ()
                 node._backward = _freed
-    finally:
+    except BaseException:
+        # A walk that finished left no gradient behind: each node handed its own
+        # on before its parents were reached. One that stopped half way did.
         for node in order:
             node._g = None
+        raise
 
 
 # Late imports: the ops need Tensor, and Tensor's operators need the ops.
