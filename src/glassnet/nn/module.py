@@ -317,29 +317,29 @@ def eval_mode(model: Module):
             m.training = mode
 
 
-def _first_parameter(module: Module):
-    """The first trainable Tensor inside ``module``, depth first, or None.
+def _first_parameter(item):
+    """The first trainable Tensor inside ``item`` (a module, or a list, tuple or
+    dict in one), depth first, or None.
 
     The walk of ``named_parameters`` (the order of ``_members``) without its
     names, de-duplication and generators: it runs on every call of a model
-    given NumPy input (W1: 20 µs -> 3 µs -> 1 µs). The stack holds what is
-    still to look at, last item first.
+    given NumPy input (W1: 20 µs -> 3 µs -> 1 µs). It stops at the first find,
+    which for a Sequential of Dense layers is the first layer's weight.
     """
-    stack = [module]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Tensor):
-            if item.requires_grad:
-                return item
-        elif isinstance(item, Module):  # Sequential's members are its layers
-            if isinstance(item, Sequential):
-                stack.extend(reversed(item.layers))
-            else:
-                stack.extend(reversed(vars(item).values()))
-        elif isinstance(item, (list, tuple)):
-            stack.extend(reversed(item))
-        elif isinstance(item, dict):
-            stack.extend(reversed(item.values()))
+    if isinstance(item, Tensor):
+        return item if item.requires_grad else None
+    if isinstance(item, Module):  # Sequential's members are its layers
+        values = item.layers if isinstance(item, Sequential) else vars(item).values()
+    elif isinstance(item, (list, tuple)):
+        values = item
+    elif isinstance(item, dict):
+        values = item.values()
+    else:  # a number, a string, an array: holds no parameter
+        return None
+    for value in values:
+        found = _first_parameter(value)
+        if found is not None:
+            return found
     return None
 
 
