@@ -3,12 +3,15 @@
     python benchmarks/profile_step.py W1              # µs per phase, median of blocks
     python benchmarks/profile_step.py W2 --cprofile   # and cProfile's top functions
     python benchmarks/profile_step.py W1 --captured   # the captured step instead
+    python benchmarks/profile_step.py W1 --count      # bytecodes and C calls per phase
 
 The phases are the five lines of the training loop: forward (``model(x)``),
 loss, ``zero_grad``, ``backward`` and the optimizer's ``step``. Each is timed
 with ``perf_counter_ns`` over many steps; the figure is the median over
 blocks, so a busy moment of the shared machine moves it little. Two threads,
-as in ``glassnet bench``.
+as in ``glassnet bench``. ``--count`` adds what a busy machine cannot
+disturb: the Python bytecodes each phase executes and the C functions it
+calls (NumPy's included), counted over one step.
 """
 
 from __future__ import annotations
@@ -100,6 +103,44 @@ def captured(key: str, steps: int, blocks: int) -> float:
     return statistics.median(runs)
 
 
+def counts(key: str) -> dict:
+    """(bytecodes, C calls) per phase of one step: ``sys.settrace``'s opcode
+    events in every Python frame, ``sys.setprofile``'s c_call events."""
+    _, model, opt, loss_fn, batches = make(key)
+    for xb, yb in batches[:3]:  # first steps make the optimizer's state
+        loss = loss_fn(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    tally = [0, 0]
+
+    def tracer(frame, event, arg):
+        frame.f_trace_opcodes = True
+        tally[0] += event == "opcode"
+        return tracer
+
+    def profiler(frame, event, arg):
+        tally[1] += event == "c_call"
+
+    def counted(fn, *args):
+        tally[:] = [0, 0]
+        sys.settrace(tracer)
+        sys.setprofile(profiler)
+        try:
+            return fn(*args), tuple(tally)
+        finally:
+            sys.settrace(None)
+            sys.setprofile(None)
+
+    xb, yb = batches[3]
+    out, forward = counted(model, xb)
+    loss, loss_cost = counted(loss_fn, out, yb)
+    _, zero = counted(opt.zero_grad)
+    _, backward = counted(loss.backward)
+    _, step = counted(opt.step)
+    return dict(zip(PHASES, (forward, loss_cost, zero, backward, step)))
+
+
 def cprofile(key: str, steps: int, top: int) -> None:
     import cProfile
     import pstats
@@ -132,6 +173,9 @@ def main(argv=None) -> int:
         "--cprofile", action="store_true", help="also print cProfile's top 25"
     )
     p.add_argument("--captured", action="store_true", help="time the captured step too")
+    p.add_argument(
+        "--count", action="store_true", help="bytecodes and C calls per phase too"
+    )
     args = p.parse_args(argv)
     steps = args.steps or (2000 if args.workload == "W1" else 100)
     wl = make(args.workload)[0]
@@ -147,6 +191,13 @@ def main(argv=None) -> int:
     if args.captured:
         us = captured(args.workload, steps, args.blocks)
         print(f"  {'captured':10s} {us:8.1f}   = {wl.batch / us * 1e6:,.0f} samples/s")
+    if args.count:
+        got = counts(args.workload)
+        print("  Python bytecodes / C calls in one step:")
+        for name, (ops, calls) in got.items():
+            print(f"  {name:10s} {ops:8,d} / {calls}")
+        ops, calls = (sum(c[i] for c in got.values()) for i in (0, 1))
+        print(f"  {'total':10s} {ops:8,d} / {calls}")
     if args.cprofile:
         cprofile(args.workload, steps, 25)
     return 0

@@ -158,6 +158,46 @@ def test_numpy_input_takes_the_model_dtype():
     assert model([[1, 2, 3]]).dtype == np.float64
 
 
+@given(
+    st.lists(
+        st.sampled_from(["act", "dense", "list", "dict", "seq", "frozen"]),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_model_dtype_is_its_first_parameters_wherever_that_sits(parts):
+    """Module.dtype finds the parameter named_parameters() lists first, through
+    lists, dicts, nested Sequentials and layers without (trainable) parameters;
+    only the first is float64, so a wrong pick shows."""
+
+    class Holder(nn.Module):
+        def __init__(self):
+            self.items = []
+            for part in parts:
+                dense = nn.Dense(2, 2)
+                frozen = nn.Dense(2, 2)
+                frozen.weight.requires_grad_(False)
+                frozen.bias.requires_grad_(False)
+                self.items.append({
+                    "act": nn.Sigmoid(), "dense": dense, "list": [nn.ReLU(), dense],
+                    "dict": {"a": nn.Tanh(), "b": dense},
+                    "seq": nn.Sequential(nn.Sigmoid(), nn.Sequential(dense)),
+                    "frozen": frozen,
+                }[part])  # fmt: skip
+
+    holder = Holder()
+    named = list(holder.named_parameters())
+    if not named:  # only layers without trainable parameters: the default
+        assert holder.dtype == np.float32
+        return
+    first = named[0][1]
+    first.data = first.data.astype(np.float64)
+    assert holder.dtype == np.float64
+    first.data = first.data.astype(np.float32)
+    named[-1][1].data = named[-1][1].data.astype(np.float64)
+    assert holder.dtype == (np.float64 if len(named) == 1 else np.float32)
+
+
 def test_state_dict_round_trip_and_checks():
     a = nn.Sequential(nn.Dense(3, 2), nn.Tanh(), nn.Dense(2, 1), seed=0)
     b = nn.Sequential(nn.Dense(3, 2), nn.Tanh(), nn.Dense(2, 1), seed=1)

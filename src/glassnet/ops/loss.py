@@ -168,7 +168,7 @@ def _cross_entropy(
     logits,
     target,
     reduction: str = "mean",
-    where: str = "cross_entropy",
+    where: str = "cross_entropy",  # or the Loss: formatted only in an error message
     weight=None,
     ignore_index=None,
     smoothing: float = 0.0,
