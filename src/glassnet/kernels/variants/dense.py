@@ -1,0 +1,93 @@
+"""A stack of Dense layers for inference in one compiled call (``linear_stack``).
+
+``predict`` on a plain stack of Dense layers (ReLU or no activation) hands the
+whole batch to ``_native/dense.c``: the batch is cut into blocks of
+:data:`BLOCK` rows and each thread runs every layer on one block at a time
+(single-threaded BLAS products, the bias and ReLU applied to the block while
+it is in cache), checking as it reads x that it holds only finite numbers. The
+threads meet once per call instead of at every product and every pass.
+
+How many threads: :func:`glassnet.kernels._threads.most_threads`, fewer for a
+small batch (making a thread costs tens of microseconds). Block boundaries
+depend on :data:`BLOCK` alone, so each row is computed the same way on any
+number of threads; the products are BLAS calls on a block instead of the
+whole batch, and BLAS may sum in another order for another number of rows:
+equal to rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ... import _native
+from .. import native, variant
+from .._buffers import scratch
+from .._threads import most_threads
+
+__all__ = ["BLOCK", "WORK_PER_THREAD"]
+
+#: Rows per block: each thread takes the next block until none is left.
+BLOCK = 256
+#: Multiply-adds per extra thread (below it, one thread does the whole call).
+WORK_PER_THREAD = 1 << 22
+
+
+def _applies(x, layers) -> bool:
+    """ReLU or no activation, contiguous arrays of one dtype; and products that
+    NumPy would make with the same BLAS function: NumPy's own BLAS (not the
+    loops of _native/common.h), and matrices, not vectors (one row, or one
+    column of W, goes to BLAS's matrix-vector product, which sums otherwise)."""
+    dt = x.dtype
+    return (
+        x.ndim == 2
+        and len(x) > 1
+        and _native.sgemm_address() is not None
+        and x.flags.c_contiguous
+        and x.flags.aligned
+        and all(
+            act in ("relu", None)
+            and min(w.shape) > 1
+            and w.dtype == dt
+            and w.flags.c_contiguous
+            and w.flags.aligned
+            and (
+                b is None
+                or (b.dtype == dt and b.flags.c_contiguous and b.flags.aligned)
+            )
+            for w, b, act in layers
+        )
+    )
+
+
+@variant(
+    "linear_stack",
+    agreement="rounding",
+    rtol=1e-5,
+    atol=1e-5,
+    uses=("gn_dense_stack",),
+    applies=_applies,
+)
+def linear_stack_c(x, layers):
+    """_native/dense.c: every layer on a block of rows at a time, blocks shared
+    between threads (see the module docstring)."""
+    rows = len(x)
+    sizes = np.array([x.shape[1]] + [w.shape[1] for w, _, _ in layers], np.int64)
+    params = np.array(
+        [a.ctypes.data if a is not None else 0 for w, b, _ in layers for a in (w, b)],
+        np.int64,
+    )
+    relu = np.array([act == "relu" for _, _, act in layers], np.int64)
+    work = rows * int(np.dot(sizes[:-1], sizes[1:]))
+    threads = max(1, min(most_threads(), -(-rows // BLOCK), work // WORK_PER_THREAD))
+    block = min(BLOCK, rows)
+    widest = int(sizes[1:-1].max(initial=0))
+    buf = scratch("linear_stack", (threads, 2, max(block * widest, 1)), x.dtype)
+    y = np.empty((rows, sizes[-1]), x.dtype)
+    bad = np.zeros(1, np.int64)
+    with _native.one_blas_thread():
+        native("gn_dense_stack", x.dtype)(
+            x.ctypes.data, y.ctypes.data, buf.ctypes.data, rows, len(layers),
+            sizes.ctypes.data, params.ctypes.data, relu.ctypes.data, block, threads,
+            bad.ctypes.data,
+        )  # fmt: skip
+    return y, bool(bad[0] == 0)
