@@ -38,6 +38,7 @@ def target(name, block=None, threads=None):
         mp.setenv("GLASSNET_TARGET", name)
         if block is not None:
             mp.setattr(dense, "BLOCK", block)
+            mp.setattr(dense, "ONE_THREAD_BLOCK", block)
         if threads is not None:
             mp.setenv("GLASSNET_NUM_THREADS", str(threads))
             mp.setattr(dense, "WORK_PER_THREAD", 1)
@@ -88,15 +89,16 @@ def _w2_like(dtype, rows=300, seed=0):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", [w[0] for w in WIDTHS] or ["native"])
 def test_rows_come_out_the_same_on_any_number_of_threads(name, dtype):
-    """predict through dense.c, in blocks of 16 rows on 1, 2 and 3 threads: the
-    same bits each time, and the layers' own bits (the products are NumPy's
-    BLAS on blocks of rows; the bias and ReLU are the layers' arithmetic)."""
+    """predict through dense.c, the batch whole on one thread, then in blocks of
+    16 rows on 1, 2 and 3 threads: the same bits each time, and the layers' own
+    bits (the products are NumPy's BLAS on blocks of rows; the bias and ReLU
+    are the layers' arithmetic)."""
     model, X = _w2_like(dtype)
     with gn.no_grad():
         expected = model(X).data
     layers = [(m.weight.data, m.bias.data, "relu") for m in model.layers[::2]]
-    for threads in (1, 2, 3):
-        with target(name, block=16, threads=threads):
+    for block, threads in [(None, 1), (16, 1), (16, 2), (16, 3)]:
+        with target(name, block, threads):
             assert kernels.pick("linear_stack", X, layers) is dense.linear_stack_c
             got = gn.predict(model, X)
             assert got.tobytes() == expected.tobytes(), threads

@@ -11,12 +11,16 @@
  * the thread's two scratch buffers, the last layer straight into y. The
  * threads meet once per call, not once per product and again for each pass.
  *
- * While it reads a block of x, a thread checks that every number is finite
- * (x - x is 0 only for finite x); *bad is set to the count of blocks holding
- * NaN or infinity, so the caller can name the rows without another pass over x.
+ * The input check rides on the first product's pass: a row of x holding NaN or
+ * infinity gives a row of x·W1 that is all NaN or infinity (each of its sums
+ * has a NaN or infinite term: NaN·w = NaN, ±inf·0 = NaN, ±inf·w = ±inf, and
+ * adding finite terms keeps it so); finite rows give finite sums unless they
+ * overflow. *bad is set to the count of blocks whose product held NaN or
+ * infinity (v - v is 0 only for finite v), so the caller looks for the rows
+ * in x only then, and nothing else reads x a second time.
  *
- * Block boundaries depend on `block` alone, not on the thread count or on who
- * ran a block, so every row is computed the same way on any number of threads.
+ * Which rows share a product depends on `block` alone, not on which thread ran
+ * the block (glassnet.kernels.variants.dense chooses `block`).
  */
 #include "common.h"
 
@@ -33,6 +37,24 @@
         atomic_llong next, bad;                                                        \
     } gn_dense_job_##SUFFIX;                                                           \
                                                                                        \
+    /* The m x n product z in place: the finiteness check (check), + b (b not     \
+     * NULL), then ReLU (relu), in one pass. Returns 1 if z held NaN or inf. */   \
+    static int gn_dense_finish_##SUFFIX(T *restrict z, const T *restrict b, gn_int m,  \
+                                        gn_int n, int check, int relu) {               \
+        int bad = 0;                                                                   \
+        for (gn_int r = 0; r < m; r++) {                                               \
+            T *restrict row = z + r * n;                                               \
+            for (gn_int j = 0; j < n; j++) {                                           \
+                T v = row[j];                                                          \
+                if (check) bad |= v - v != (T)0; /* 0 for finite v, else NaN */        \
+                if (b) v = v + b[j];                                                   \
+                if (relu) v = v * (T)(v > (T)0);                                       \
+                row[j] = v;                                                            \
+            }                                                                          \
+        }                                                                              \
+        return bad;                                                                    \
+    }                                                                                  \
+                                                                                       \
     static void gn_dense_part_##SUFFIX(const void *arg, gn_int lo, gn_int hi, int t) { \
         gn_dense_job_##SUFFIX *job = (gn_dense_job_##SUFFIX *)arg;                     \
         (void)lo, (void)hi;                                                            \
@@ -44,27 +66,14 @@
             const gn_int m = job->rows - first < job->block ? job->rows - first        \
                                                              : job->block;             \
             const T *h = job->x + first * job->sizes[0];                               \
-            int bad = 0;                                                               \
-            for (gn_int i = 0; i < m * job->sizes[0]; i++) bad |= h[i] - h[i] != (T)0; \
-            if (bad) atomic_fetch_add(&job->bad, 1);                                   \
             for (gn_int l = 0; l < job->layers; l++) {                                 \
                 const gn_int k = job->sizes[l], n = job->sizes[l + 1];                 \
                 const T *w = (const T *)(intptr_t)job->params[2 * l];                  \
                 const T *b = (const T *)(intptr_t)job->params[2 * l + 1];              \
                 T *z = l == job->layers - 1 ? job->y + first * n : bufs[l % 2];        \
                 GEMM(0, 0, m, n, k, h, k, w, n, (T)0, z, n);                           \
-                if (b && job->relu[l]) {                                               \
-                    for (gn_int r = 0; r < m; r++)                                     \
-                        for (gn_int j = 0; j < n; j++) {                               \
-                            const T v = z[r * n + j] + b[j];                           \
-                            z[r * n + j] = v * (T)(v > (T)0);                          \
-                        }                                                              \
-                } else if (b) {                                                        \
-                    for (gn_int r = 0; r < m; r++)                                     \
-                        for (gn_int j = 0; j < n; j++) z[r * n + j] += b[j];           \
-                } else if (job->relu[l]) {                                             \
-                    for (gn_int i = 0; i < m * n; i++) z[i] *= (T)(z[i] > (T)0);       \
-                }                                                                      \
+                if (gn_dense_finish_##SUFFIX(z, b, m, n, l == 0, (int)job->relu[l]))   \
+                    atomic_fetch_add(&job->bad, 1);                                    \
                 h = z;                                                                 \
             }                                                                          \
         }                                                                              \
@@ -77,8 +86,10 @@
         gn_int widest = 0;                                                             \
         for (gn_int l = 1; l < layers; l++)                                            \
             widest = sizes[l] > widest ? sizes[l] : widest;                            \
-        gn_dense_job_##SUFFIX job = {x, y, scratch, sizes, params, relu,               \
-                                     rows, layers, block, block * widest};             \
+        gn_dense_job_##SUFFIX job = {.x = x, .y = y, .scratch = scratch,               \
+                                     .sizes = sizes, .params = params, .relu = relu,   \
+                                     .rows = rows, .layers = layers, .block = block,   \
+                                     .stride = block * widest};                        \
         atomic_init(&job.next, 0);                                                     \
         atomic_init(&job.bad, 0);                                                      \
         gn_parallel(gn_dense_part_##SUFFIX, &job, threads, (int)threads);              \

@@ -168,9 +168,11 @@ def _linear_stack_args(draw):
 def linear_stack(x, layers):
     """(y, finite) of a stack of layers for inference, x 2-D: from h = x,
     ``h = linear_activation(h, W, b, act)`` for each ``(W, b, act)`` of
-    ``layers`` in turn; y is the last h. ``finite`` says whether x holds only
-    finite numbers (predict's input check, which a variant makes as it reads x;
-    arithmetic on NaN or infinity is then not warned about: the caller refuses it).
+    ``layers`` in turn; y is the last h. ``finite`` is True when x holds only
+    finite numbers; False tells the caller to look for rows with NaN or
+    infinity (predict's input check, which a variant makes on its way, and may
+    also send to look when a product overflows). Arithmetic on NaN or infinity
+    is not warned about: the caller refuses it.
     """
     finite = bool(np.isfinite(x).all())
     with np.errstate(all=None if finite else "ignore"):

@@ -610,7 +610,7 @@ def _warn_if_untrained(where: str, model) -> None:
     which was trained, loaded or marked (Module.mark_trained)."""
     if not isinstance(model, Module) or getattr(model, "_warned_untrained", False):
         return
-    if model.parameters() and not model.is_trained():
+    if not model.is_trained() and model.parameters():  # a trained model: one walk
         model._warned_untrained = True
         warnings.warn(
             UntrainedModelWarning(

@@ -1,18 +1,22 @@
 """A stack of Dense layers for inference in one compiled call (``linear_stack``).
 
 ``predict`` on a plain stack of Dense layers (ReLU or no activation) hands the
-whole batch to ``_native/dense.c``: the batch is cut into blocks of
-:data:`BLOCK` rows and each thread runs every layer on one block at a time
-(single-threaded BLAS products, the bias and ReLU applied to the block while
-it is in cache), checking as it reads x that it holds only finite numbers. The
-threads meet once per call instead of at every product and every pass.
+whole batch to ``_native/dense.c``. On one thread that is each layer's product
+on the whole batch, then the bias and ReLU on it. On more, the batch is cut
+into blocks of :data:`BLOCK` rows; each thread takes the next block (a thread
+whose core is busy elsewhere takes fewer) and runs every layer on it: single-
+threaded BLAS products, the bias and ReLU applied to the block while it is in
+cache. The threads meet once per call, not at every product and every pass,
+and the input check rides on the first layer's bias pass (a row of x with NaN
+or infinity makes its row of x·W1 all NaN or infinity).
 
 How many threads: :func:`glassnet.kernels._threads.most_threads`, fewer for a
-small batch (making a thread costs tens of microseconds). Block boundaries
-depend on :data:`BLOCK` alone, so each row is computed the same way on any
-number of threads; the products are BLAS calls on a block instead of the
-whole batch, and BLAS may sum in another order for another number of rows:
-equal to rounding.
+small batch (making a thread costs tens of microseconds). The products are
+NumPy's own BLAS (``cblas_sgemm``/``dgemm``) on blocks of rows rather than the
+whole batch; OpenBLAS sums each row of a product in the same order whichever
+rows share its call, so the results are the layers' own, bit for bit, on any
+number of threads (tests/test_native_dense.py checks this); the declared
+agreement is to rounding, which is all another BLAS would promise.
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ from .. import native, variant
 from .._buffers import scratch
 from .._threads import most_threads
 
-__all__ = ["BLOCK", "WORK_PER_THREAD"]
+__all__ = ["BLOCK", "ONE_THREAD_BLOCK", "WORK_PER_THREAD"]
 
 #: Rows per block: each thread takes the next block until none is left.
 BLOCK = 256
+#: Rows per block on one thread: few calls, since each packs W anew (OpenBLAS).
+ONE_THREAD_BLOCK = 4096
 #: Multiply-adds per extra thread (below it, one thread does the whole call).
 WORK_PER_THREAD = 1 << 22
 
@@ -79,7 +85,7 @@ def linear_stack_c(x, layers):
     relu = np.array([act == "relu" for _, _, act in layers], np.int64)
     work = rows * int(np.dot(sizes[:-1], sizes[1:]))
     threads = max(1, min(most_threads(), -(-rows // BLOCK), work // WORK_PER_THREAD))
-    block = min(BLOCK, rows)
+    block = min(BLOCK if threads > 1 else ONE_THREAD_BLOCK, rows)
     widest = int(sizes[1:-1].max(initial=0))
     buf = scratch("linear_stack", (threads, 2, max(block * widest, 1)), x.dtype)
     y = np.empty((rows, sizes[-1]), x.dtype)
