@@ -47,7 +47,7 @@ def _applies(x, layers) -> bool:
     return (
         x.ndim == 2
         and len(x) > 1
-        and _native.sgemm_address() is not None
+        and (_native.sgemm_address() if dt == np.float32 else _native.dgemm_address())
         and x.flags.c_contiguous
         and x.flags.aligned
         and all(
