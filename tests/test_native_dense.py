@@ -39,9 +39,11 @@ def target(name, block=None, threads=None):
         if block is not None:
             mp.setattr(dense, "BLOCK", block)
             mp.setattr(dense, "ONE_THREAD_BLOCK", block)
+            mp.setattr(dense, "ALIGN", min(block, dense.ALIGN))
         if threads is not None:
             mp.setenv("GLASSNET_NUM_THREADS", str(threads))
             mp.setattr(dense, "WORK_PER_THREAD", 1)
+            mp.setattr(dense, "MIN_ROWS", 1)
         _native._forget()
         try:
             if _native.load("dense") is None:
@@ -91,8 +93,9 @@ def _w2_like(dtype, rows=300, seed=0):
 def test_rows_come_out_the_same_on_any_number_of_threads(name, dtype):
     """predict through dense.c, the batch whole on one thread, then in blocks of
     16 rows on 1, 2 and 3 threads: the same bits each time, and the layers' own
-    bits (the products are NumPy's BLAS on blocks of rows; the bias and ReLU
-    are the layers' arithmetic)."""
+    bits (the products are NumPy's BLAS on blocks cut at whole groups of rows,
+    16 being a whole number of OpenBLAS's groups; the bias and ReLU are the
+    layers' arithmetic)."""
     model, X = _w2_like(dtype)
     with gn.no_grad():
         expected = model(X).data

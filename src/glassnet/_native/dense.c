@@ -6,7 +6,8 @@
  * The batch is cut into blocks of `block` rows; each thread takes the next
  * block (an atomic counter: a thread whose core is busy with other work takes
  * fewer) and runs the whole stack on it: the product by single-threaded BLAS
- * (Python sets NumPy's OpenBLAS to one thread for the call), then the bias and
+ * (Python sets NumPy's OpenBLAS to one thread when it asks for more than one
+ * here), then the bias and
  * ReLU on the block while it is still in cache, the layers' activations in
  * the thread's two scratch buffers, the last layer straight into y. The
  * threads meet once per call, not once per product and again for each pass.
