@@ -14,6 +14,9 @@ that is the work itself even when other people's jobs keep the cores busy
 counts too).
 
     python benchmarks/w2_inference_ab.py --before /tmp/old/src --threads 1 --clock cpu
+
+``--torch-python`` runs the PyTorch process with another Python (one that has
+PyTorch), e.g. ``--torch-python /tmp/bench-head/.venv/bin/python``.
 """
 
 from __future__ import annotations
@@ -69,6 +72,9 @@ def main(argv=None) -> int:
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     p.add_argument("--rounds", type=int, default=40)
     p.add_argument("--calls", type=int, default=10, help="predict calls per block")
+    p.add_argument(
+        "--torch-python", default=sys.executable, help="a Python that has PyTorch"
+    )
     args = p.parse_args(argv)
     threads = str(args.threads)
     env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
@@ -79,8 +85,9 @@ def main(argv=None) -> int:
     procs = {}
     for name, src in cases.items():
         kind = {"gemm": "gemm", "torch": "torch"}.get(name, "glassnet")
+        python = args.torch_python if kind == "torch" else sys.executable
         procs[name] = subprocess.Popen(
-            [sys.executable, "-c", WORKER, kind, str(HERE), clock],
+            [python, "-c", WORKER, kind, str(HERE), clock],
             env=dict(env, PYTHONPATH=src),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -44,6 +44,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -71,6 +72,7 @@ __all__ = [
     "ptr",
     "sgemm_address",
     "dgemm_address",
+    "one_blas_thread",
 ]
 
 HERE = Path(__file__).resolve().parent
@@ -710,20 +712,59 @@ def _numpy_blas_symbol(kind: str) -> int | None:
     if kind in _blas:
         return _blas[kind]
     address = None
-    try:
-        import numpy as np
-
-        libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
-        for path in sorted(libs.glob("libscipy_openblas64_*.so*")):
-            lib = ctypes.CDLL(str(path))
-            fn = getattr(lib, f"scipy_cblas_{kind}gemm64_", None)
-            if fn is not None:
-                address = ctypes.cast(fn, ctypes.c_void_p).value
-                break
-    except OSError:
-        address = None
+    for lib in _numpy_openblas():
+        fn = getattr(lib, f"scipy_cblas_{kind}gemm64_", None)
+        if fn is not None:
+            address = ctypes.cast(fn, ctypes.c_void_p).value
+            break
     _blas[kind] = address
     return address
+
+
+def _numpy_openblas() -> list:
+    """NumPy's own OpenBLAS libraries (wheels from PyPI), loaded: [] elsewhere."""
+    import numpy as np
+
+    libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
+    found = []
+    for path in sorted(libs.glob("libscipy_openblas64_*.so*")):
+        try:
+            found.append(ctypes.CDLL(str(path)))
+        except OSError:
+            pass
+    return found
+
+
+_blas_threads = {"depth": 0, "saved": 0, "lock": threading.Lock()}
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """NumPy's OpenBLAS on one thread inside the block, for kernels that split
+    the work between their own threads, each calling BLAS (OpenBLAS's thread
+    count is the process's: other threads' products run on one thread too
+    meanwhile). Nested and concurrent blocks restore the count once, at the
+    end of the last; nothing changes for a NumPy with another BLAS."""
+    state = _blas_threads
+    if "set" not in state:
+        fns = [
+            (getattr(lib, "scipy_openblas_get_num_threads64_", None),
+             getattr(lib, "scipy_openblas_set_num_threads64_", None))
+            for lib in _numpy_openblas()
+        ]  # fmt: skip
+        state["get"], state["set"] = next((f for f in fns if all(f)), (None, None))
+    with state["lock"]:
+        if state["depth"] == 0 and state["set"] is not None:
+            state["saved"] = state["get"]()
+            state["set"](1)
+        state["depth"] += 1
+    try:
+        yield
+    finally:
+        with state["lock"]:
+            state["depth"] -= 1
+            if state["depth"] == 0 and state["set"] is not None:
+                state["set"](state["saved"])
 
 
 def sgemm_address() -> int | None:

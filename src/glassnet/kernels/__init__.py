@@ -341,6 +341,7 @@ radam = _dispatcher("radam")
 logsumexp = _dispatcher("logsumexp")
 attention_forward = _dispatcher("attention")
 attention_backward = _dispatcher("attention_backward")
+linear_stack = _dispatcher("linear_stack")
 
 #: The module-level names and the kernels they call (what :func:`recording` swaps).
 _NAMES = {
@@ -387,4 +388,5 @@ __all__ += [
     "attention",
     "attention_forward",
     "attention_backward",
+    "linear_stack",
 ]

@@ -250,6 +250,21 @@ FUNCTIONS: dict[str, Fn] = {
             ("T *", "dWh"),
         ],
     ),
+    # --- a stack of Dense layers for inference (_native/dense.c) ---
+    "gn_dense_stack": Fn(  # y = act(...act(x·W1 + b1)...·WL + bL); *bad: blocks
+        "dense",  # of x holding NaN or infinity
+        [
+            ("const T *", "x"),
+            ("T *", "y"),
+            ("T *", "scratch"),
+            ("gn_int", "rows"),
+            ("gn_int", "layers"),
+            *[("const int64_t *", name) for name in ("sizes", "params", "relu")],
+            ("gn_int", "block"),
+            ("gn_int", "threads"),
+            ("int64_t *", "bad"),
+        ],
+    ),
 }
 
 #: The operations of a captured step's program (``step.c``'s ``gn_step_run``).

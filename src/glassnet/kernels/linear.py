@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _draw, activations, native, register, variant
+from . import _draw, activations, call, native, register, variant
 
 _ONES: dict = {}
 
@@ -143,3 +143,40 @@ def linear_activation_c(x, w, b=None, activation=None, out=None):
         z.ctypes.data, b.ctypes.data, z.shape[0], z.shape[1], activation == "relu"
     )
     return z
+
+
+_NOT_FINITE = [np.nan, np.inf, -np.inf]
+
+
+def _linear_stack_args(draw):
+    st = _draw._st()
+    dt = _draw.dtype(draw)
+    sizes = [_draw.size(draw, 1, 40) for _ in range(draw(st.integers(2, 4)))]
+    x = _draw.array(draw, (_draw.size(draw, 1, 70), sizes[0]), dt)
+    if draw(st.booleans()):  # a row holding NaN or infinity
+        x[draw(st.integers(0, len(x) - 1)), -1] = draw(st.sampled_from(_NOT_FINITE))
+    acts = [None, "relu"] + (["sigmoid", "tanh"] if draw(st.booleans()) else [])
+    layers = []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        w = _draw.array(draw, (n_in, n_out), dt)
+        b = _draw.array(draw, (n_out,), dt) if draw(st.booleans()) else None
+        layers.append((w, b, draw(st.sampled_from(acts))))
+    return (x, layers), {}
+
+
+@register("linear_stack", args=_linear_stack_args)
+def linear_stack(x, layers):
+    """(y, finite) of a stack of layers for inference, x 2-D: from h = x,
+    ``h = linear_activation(h, W, b, act)`` for each ``(W, b, act)`` of
+    ``layers`` in turn; y is the last h. ``finite`` is True when x holds only
+    finite numbers; False tells the caller to look for rows with NaN or
+    infinity (predict's input check, which a variant makes on its way, and may
+    also send to look when a product overflows). Arithmetic on NaN or infinity
+    is not warned about: the caller refuses it.
+    """
+    finite = bool(np.isfinite(x).all())
+    with np.errstate(all=None if finite else "ignore"):
+        h = x
+        for w, b, act in layers:
+            h = call("linear_activation", h, w, b, act)
+    return h, finite

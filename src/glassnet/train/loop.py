@@ -610,7 +610,7 @@ def _warn_if_untrained(where: str, model) -> None:
     which was trained, loaded or marked (Module.mark_trained)."""
     if not isinstance(model, Module) or getattr(model, "_warned_untrained", False):
         return
-    if model.parameters() and not model.is_trained():
+    if not model.is_trained() and model.parameters():  # a trained model: one walk
         model._warned_untrained = True
         warnings.warn(
             UntrainedModelWarning(
@@ -656,17 +656,19 @@ def predict(model, X, batch_size: int = 1024) -> np.ndarray:
     if X.ndim == 0 or len(X) == 0:
         raise DataError(f"predict: X holds no samples (shape {shape_str(X.shape)}).")
     check_positive("predict", "batch_size", batch_size, integer=True)
-    check_finite_rows("predict", "X", X, "clean or impute those inputs first.")
+    fix = "clean or impute those inputs first."
     layers = _fused_layers(model, X)
-    if layers is not None:  # Dense layers: each product, then bias + activation on it
-        X = X.astype(layers[0][0].dtype, copy=False)
-        outs = []
+    if layers is not None:  # Dense layers: the stack in one kernel, which checks X
+        Xc = X.astype(layers[0][0].dtype, copy=False)
+        outs, finite = [], True
         for i in range(0, len(X), batch_size):
-            h = X[i : i + batch_size]
-            for w, b, act in layers:
-                h = kernels.linear_activation(h, w, b, act)
+            h, ok = kernels.linear_stack(Xc[i : i + batch_size], layers)
             outs.append(h)
+            finite &= ok
+        if not finite:  # names the rows (X, not Xc: a cast to inf is no input error)
+            check_finite_rows("predict", "X", X, fix)
         return outs[0] if len(outs) == 1 else np.concatenate(outs)
+    check_finite_rows("predict", "X", X, fix)
     with eval_mode(model), no_grad():
         outs = [model(X[i : i + batch_size]).data for i in range(0, len(X), batch_size)]
     return outs[0] if len(outs) == 1 else np.concatenate(outs)

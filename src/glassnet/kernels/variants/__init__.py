@@ -9,3 +9,4 @@ Short compiled wrappers stay next to their reference.
 # direct first: variants are tried in the order they are registered
 from . import direct  # noqa: F401, I001  (registers itself)
 from . import conv  # noqa: F401  (registers itself)
+from . import dense  # noqa: F401  (registers itself)

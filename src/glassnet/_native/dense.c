@@ -1,0 +1,101 @@
+/* A stack of Dense layers for inference, for glassnet.kernels.linear's
+ * linear_stack (predict on W2: 784 -> 256 ReLU -> 256 ReLU -> 10):
+ *
+ *     h_0 = x,   h_l = act_l(h_{l-1}·W_l + b_l),   y = h_L,   act ReLU or none
+ *
+ * The batch is cut into blocks of `block` rows; each thread takes the next
+ * block (an atomic counter: a thread whose core is busy with other work takes
+ * fewer) and runs the whole stack on it: the product by single-threaded BLAS
+ * (Python sets NumPy's OpenBLAS to one thread when it asks for more than one
+ * here), then the bias and
+ * ReLU on the block while it is still in cache, the layers' activations in
+ * the thread's two scratch buffers, the last layer straight into y. The
+ * threads meet once per call, not once per product and again for each pass.
+ *
+ * The input check rides on the first product's pass: a row of x holding NaN or
+ * infinity gives a row of x·W1 that is all NaN or infinity (each of its sums
+ * has a NaN or infinite term: NaN·w = NaN, ±inf·0 = NaN, ±inf·w = ±inf, and
+ * adding finite terms keeps it so); finite rows give finite sums unless they
+ * overflow. *bad is set to the count of blocks whose product held NaN or
+ * infinity (v - v is 0 only for finite v), so the caller looks for the rows
+ * in x only then, and nothing else reads x a second time.
+ *
+ * Which rows share a product depends on `block` alone, not on which thread ran
+ * the block (glassnet.kernels.variants.dense chooses `block`).
+ */
+#include "common.h"
+
+#include <stdatomic.h>
+
+#include "parallel.h"
+
+#define GN_DEFINE_DENSE(T, SUFFIX, GEMM)                                               \
+    typedef struct {                                                                   \
+        const T *x;                                                                    \
+        T *y, *scratch;                                                                \
+        const int64_t *sizes, *params, *relu;                                          \
+        gn_int rows, layers, block, stride;                                            \
+        atomic_llong next, bad;                                                        \
+    } gn_dense_job_##SUFFIX;                                                           \
+                                                                                       \
+    /* The m x n product z in place: the finiteness check (check), + b (b not     \
+     * NULL), then ReLU (relu), in one pass. Returns 1 if z held NaN or inf. */   \
+    static int gn_dense_finish_##SUFFIX(T *restrict z, const T *restrict b, gn_int m,  \
+                                        gn_int n, int check, int relu) {               \
+        int bad = 0;                                                                   \
+        for (gn_int r = 0; r < m; r++) {                                               \
+            T *restrict row = z + r * n;                                               \
+            for (gn_int j = 0; j < n; j++) {                                           \
+                T v = row[j];                                                          \
+                if (check) bad |= v - v != (T)0; /* 0 for finite v, else NaN */        \
+                if (b) v = v + b[j];                                                   \
+                if (relu) v = v * (T)(v > (T)0);                                       \
+                row[j] = v;                                                            \
+            }                                                                          \
+        }                                                                              \
+        return bad;                                                                    \
+    }                                                                                  \
+                                                                                       \
+    static void gn_dense_part_##SUFFIX(const void *arg, gn_int lo, gn_int hi, int t) { \
+        gn_dense_job_##SUFFIX *job = (gn_dense_job_##SUFFIX *)arg;                     \
+        (void)lo, (void)hi;                                                            \
+        T *bufs[2] = {job->scratch + 2 * t * job->stride,                              \
+                      job->scratch + (2 * t + 1) * job->stride};                       \
+        for (;;) {                                                                     \
+            const gn_int first = atomic_fetch_add(&job->next, 1) * job->block;         \
+            if (first >= job->rows) break;                                             \
+            const gn_int m = job->rows - first < job->block ? job->rows - first        \
+                                                             : job->block;             \
+            const T *h = job->x + first * job->sizes[0];                               \
+            for (gn_int l = 0; l < job->layers; l++) {                                 \
+                const gn_int k = job->sizes[l], n = job->sizes[l + 1];                 \
+                const T *w = (const T *)(intptr_t)job->params[2 * l];                  \
+                const T *b = (const T *)(intptr_t)job->params[2 * l + 1];              \
+                T *z = l == job->layers - 1 ? job->y + first * n : bufs[l % 2];        \
+                GEMM(0, 0, m, n, k, h, k, w, n, (T)0, z, n);                           \
+                if (gn_dense_finish_##SUFFIX(z, b, m, n, l == 0, (int)job->relu[l]))   \
+                    atomic_fetch_add(&job->bad, 1);                                    \
+                h = z;                                                                 \
+            }                                                                          \
+        }                                                                              \
+    }                                                                                  \
+                                                                                       \
+    void gn_dense_stack_##SUFFIX(const T *x, T *y, T *scratch, gn_int rows,            \
+                                 gn_int layers, const int64_t *sizes,                  \
+                                 const int64_t *params, const int64_t *relu,           \
+                                 gn_int block, gn_int threads, int64_t *bad) {         \
+        gn_int widest = 0;                                                             \
+        for (gn_int l = 1; l < layers; l++)                                            \
+            widest = sizes[l] > widest ? sizes[l] : widest;                            \
+        gn_dense_job_##SUFFIX job = {.x = x, .y = y, .scratch = scratch,               \
+                                     .sizes = sizes, .params = params, .relu = relu,   \
+                                     .rows = rows, .layers = layers, .block = block,   \
+                                     .stride = block * widest};                        \
+        atomic_init(&job.next, 0);                                                     \
+        atomic_init(&job.bad, 0);                                                      \
+        gn_parallel(gn_dense_part_##SUFFIX, &job, threads, (int)threads);              \
+        *bad = (int64_t)atomic_load(&job.bad);                                         \
+    }
+
+GN_DEFINE_DENSE(float, f32, gn_sgemm)
+GN_DEFINE_DENSE(double, f64, gn_dgemm)

@@ -1,0 +1,115 @@
+"""A stack of Dense layers for inference in one compiled call (``linear_stack``).
+
+``predict`` on a plain stack of Dense layers (ReLU or no activation) hands the
+whole batch to ``_native/dense.c``. On one thread that is each layer's product
+on the whole batch (BLAS may thread it), then the bias and ReLU on it. On
+more, the batch is cut into blocks of about :data:`BLOCK` rows, about as many
+per thread; each thread takes the next block (a thread
+whose core is busy elsewhere takes fewer) and runs every layer on it: single-
+threaded BLAS products, the bias and ReLU applied to the block while it is in
+cache. The threads meet once per call, not at every product and every pass,
+and the input check rides on the first layer's bias pass (a row of x with NaN
+or infinity makes its row of x·W1 all NaN or infinity).
+
+How many threads: :func:`glassnet.kernels._threads.most_threads`, fewer for a
+small batch (:data:`MIN_ROWS`, :data:`WORK_PER_THREAD`). The products are
+NumPy's own BLAS (``cblas_sgemm``/``dgemm``) on blocks of rows rather than the
+whole batch, cut at whole groups of rows (:data:`ALIGN`); OpenBLAS then sums
+each row as in the whole-batch product, so the results are the layers' own,
+bit for bit, on any number of threads (tests/test_native_dense.py checks this
+for OpenBLAS); the declared agreement is to rounding, which is all another
+BLAS would promise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from ... import _native
+from .. import native, variant
+from .._buffers import scratch
+from .._threads import most_threads
+
+__all__ = ["ALIGN", "BLOCK", "MIN_ROWS", "ONE_THREAD_BLOCK", "WORK_PER_THREAD"]
+
+#: Rows per block at most: each thread takes the next block until none is left.
+BLOCK = 256
+#: Rows per block on one thread: few calls, since each packs W anew (OpenBLAS).
+ONE_THREAD_BLOCK = 4096
+#: Rows per thread at least (smaller blocks spend their time packing W), and
+#: multiply-adds per thread at least (making a thread costs tens of µs). Below
+#: either, one thread makes the call and BLAS threads the products itself.
+MIN_ROWS = 128
+WORK_PER_THREAD = 1 << 22
+#: Blocks are cut at whole multiples of this many rows. BLAS kernels take rows
+#: in groups (OpenBLAS: up to 16) and sum a group's last, partial one another
+#: way, so a block cut inside a group would change some rows' last bits.
+ALIGN = 64
+
+
+def _applies(x, layers) -> bool:
+    """ReLU or no activation, contiguous arrays of one dtype; and products that
+    NumPy would make with the same BLAS function: NumPy's own BLAS (not the
+    loops of _native/common.h), and matrices, not vectors (one row, or one
+    column of W, goes to BLAS's matrix-vector product, which sums otherwise)."""
+    dt = x.dtype
+    return (
+        x.ndim == 2
+        and len(x) > 1
+        and (_native.sgemm_address() if dt == np.float32 else _native.dgemm_address())
+        and x.flags.c_contiguous
+        and x.flags.aligned
+        and all(
+            act in ("relu", None)
+            and min(w.shape) > 1
+            and w.dtype == dt
+            and w.flags.c_contiguous
+            and w.flags.aligned
+            and (
+                b is None
+                or (b.dtype == dt and b.flags.c_contiguous and b.flags.aligned)
+            )
+            for w, b, act in layers
+        )
+    )
+
+
+@variant(
+    "linear_stack",
+    agreement="rounding",
+    rtol=1e-5,
+    atol=1e-5,
+    uses=("gn_dense_stack",),
+    applies=_applies,
+)
+def linear_stack_c(x, layers):
+    """_native/dense.c: every layer on a block of rows at a time, blocks shared
+    between threads (see the module docstring)."""
+    rows = len(x)
+    sizes = np.array([x.shape[1]] + [w.shape[1] for w, _, _ in layers], np.int64)
+    params = np.array(
+        [a.ctypes.data if a is not None else 0 for w, b, _ in layers for a in (w, b)],
+        np.int64,
+    )
+    relu = np.array([act == "relu" for _, _, act in layers], np.int64)
+    work = rows * int(np.dot(sizes[:-1], sizes[1:]))
+    threads = max(1, min(most_threads(), rows // MIN_ROWS, work // WORK_PER_THREAD))
+    if threads == 1:
+        block, blas = min(rows, ONE_THREAD_BLOCK), contextlib.nullcontext()
+    else:  # about the same number of blocks per thread, at most BLOCK rows each
+        blocks = threads * -(-rows // (threads * BLOCK))
+        block = -(-rows // (blocks * ALIGN)) * ALIGN
+        blas = _native.one_blas_thread()
+    widest = int(sizes[1:-1].max(initial=0))
+    buf = scratch("linear_stack", (threads, 2, max(block * widest, 1)), x.dtype)
+    y = np.empty((rows, sizes[-1]), x.dtype)
+    bad = np.zeros(1, np.int64)
+    with blas:
+        native("gn_dense_stack", x.dtype)(
+            x.ctypes.data, y.ctypes.data, buf.ctypes.data, rows, len(layers),
+            sizes.ctypes.data, params.ctypes.data, relu.ctypes.data, block, threads,
+            bad.ctypes.data,
+        )  # fmt: skip
+    return y, bool(bad[0] == 0)
