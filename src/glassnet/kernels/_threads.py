@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["most_threads"]
+__all__ = ["most_threads", "threads_for"]
 
 
 def most_threads() -> int:
@@ -21,3 +21,9 @@ def most_threads() -> int:
         if value.isdigit() and int(value) > 0:
             return int(value)
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+
+
+def threads_for(work: int, per_thread: int) -> int:
+    """Threads for a call of ``work`` units when each thread must get at least
+    ``per_thread`` of them (the caller's measure of what pays for a thread)."""
+    return max(1, min(most_threads(), work // per_thread))

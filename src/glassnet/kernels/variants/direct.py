@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import native, variant
 from .._buffers import c_array, scratch
-from .._threads import most_threads
+from .._threads import threads_for
 from ..conv import conv_output_size
 
 __all__ = ["threads"]
@@ -45,7 +45,7 @@ _AGREE = {"agreement": "rounding", "rtol": 2e-4, "atol": 2e-4}
 
 def threads(work: int) -> int:
     """Threads for a call of ``work`` multiply-adds (see the module docstring)."""
-    return max(1, min(most_threads(), work // WORK_PER_THREAD))
+    return threads_for(work, WORK_PER_THREAD)
 
 
 def _fn(name, dtype):
