@@ -175,6 +175,7 @@ FUNCTIONS: dict[str, Fn] = {
             ("const T *", "xp"),
             ("const T *", "g"),
             ("T *", "dwt"),
+            ("T *", "db"),
             *[("gn_int", name) for name in ("n", "hp", "wp", "c", "oh", "ow")],
             ("gn_int", "gh"),
             ("gn_int", "gw"),
