@@ -110,7 +110,7 @@ def _contiguous(*arrays) -> bool:
 
 #: Numbers per extra thread of the compiled ReLU: below this a call runs on one
 #: thread (making a thread costs tens of microseconds).
-RELU_PER_THREAD = 1 << 17
+RELU_PER_THREAD = 1 << 18
 
 
 def _relu_threads(a) -> int:

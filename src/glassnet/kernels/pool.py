@@ -234,7 +234,7 @@ def max_pool2d_c(x, window, stride, padding, ceil_mode=False, record=False):
 
 #: Pixels of the maps per extra thread of the compiled max pooling: below
 #: this a call runs on one thread (making a thread costs tens of microseconds).
-PIXELS_PER_THREAD = 1 << 17
+PIXELS_PER_THREAD = 1 << 18
 
 
 def _c_geometry(xp_shape, window, stride, out_hw) -> tuple:
