@@ -7,8 +7,10 @@ done, not two threads spinning), one process each, alternating ``--rounds``
 times; the figure is glassnet's CPU ms per step, PyTorch's, and their ratio.
 
 glassnet's step is split by kernel: every ``kernels.call`` is timed (conv
-forward, conv backward, pooling forward/backward), the rest (ReLU, Dense,
-loss, optimizer, the tape) is the step minus those. The convolution's
+forward, conv backward, pooling forward/backward) and ReLU's two kernels;
+the rest (Dense, loss, optimizer, the tape) is the step minus those.
+``--threads 2 --clock wall`` times the same at two threads by the wall
+clock (what ``w3_lenet.py`` measures; meaningful only on a quiet machine). The convolution's
 backward is then split into its input gradient and its filter gradient by
 timing each alone at W3's two layer shapes.
 
@@ -36,13 +38,17 @@ import w3_lenet  # noqa: E402  (the workload's model, data and torch twin)
 BATCH = w3_lenet.BATCH
 
 
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+clock = time.process_time  # the worker's, from --clock
+
+
 def _cpu(fn, repeats: int) -> float:
-    """Median CPU seconds of ``fn()`` over ``repeats`` calls."""
+    """Median seconds (``clock``) of ``fn()`` over ``repeats`` calls."""
     times = []
     for _ in range(repeats):
-        start = time.process_time()
+        start = clock()
         fn()
-        times.append(time.process_time() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
@@ -60,12 +66,18 @@ def profile_glassnet(steps: int) -> dict:
     spent: dict = {}
     plain = kernels.call
 
+    def timed_as(name, fn):
+        def run(*args, **kwargs):
+            start = clock()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + clock() - start
+
+        return run
+
     def timed(name, *args, **kwargs):
-        start = time.process_time()
-        try:
-            return plain(name, *args, **kwargs)
-        finally:
-            spent[name] = spent.get(name, 0.0) + time.process_time() - start
+        return timed_as(name, plain)(name, *args, **kwargs)
 
     def step(i):
         k = i % w3_lenet.N_BATCHES
@@ -77,14 +89,17 @@ def profile_glassnet(steps: int) -> dict:
 
     for i in range(5):
         step(i)
+    relu, relu_backward = kernels.relu, kernels.relu_backward
     kernels.call = timed
+    kernels.relu = timed_as("relu", relu)
+    kernels.relu_backward = timed_as("relu_backward", relu_backward)
     try:
-        start = time.process_time()
+        start = clock()
         for i in range(steps):
             step(i)
-        total = (time.process_time() - start) / steps
+        total = (clock() - start) / steps
     finally:
-        kernels.call = plain
+        kernels.call, kernels.relu, kernels.relu_backward = plain, relu, relu_backward
     parts = {name: t / steps for name, t in spent.items()}
     parts["rest"] = total - sum(parts.values())
 
@@ -128,7 +143,7 @@ def profile_glassnet(steps: int) -> dict:
 def profile_torch(steps: int) -> dict:
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     X, y = (torch.from_numpy(a) for a in w3_lenet.synthetic_data())
     from torch import nn
 
@@ -155,18 +170,20 @@ def profile_torch(steps: int) -> dict:
 
     for i in range(5):
         step(i)
-    start = time.process_time()
+    start = clock()
     for i in range(steps):
         step(i)
     return {
-        "ms_per_step": (time.process_time() - start) / steps * 1e3,
+        "ms_per_step": (clock() - start) / steps * 1e3,
         "version": torch.__version__,
     }
 
 
-def _spawn(which: str, python: str, steps: int) -> dict:
-    env = w3_lenet._env(1)
-    cmd = [python, os.path.abspath(__file__), "--worker", which, "--steps", str(steps)]
+def _spawn(which: str, python: str, args) -> dict:
+    blas = args.glassnet_blas_threads if which == "glassnet" else None
+    env = w3_lenet._env(args.threads, blas)
+    cmd = [python, os.path.abspath(__file__), "--worker", which]
+    cmd += ["--steps", str(args.steps), "--clock", args.clock]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the {which} worker failed:\n{done.stderr}")
@@ -178,30 +195,32 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--torch-python", help="a Python with torch installed")
+    parser.add_argument("--threads", type=int, default=1, help="threads for both")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu")
+    parser.add_argument("--glassnet-blas-threads", type=int, help="as in w3_lenet.py")
     parser.add_argument("--worker", choices=["glassnet", "torch"], help="internal")
     args = parser.parse_args(argv)
+    global clock
+    clock = CLOCKS[args.clock]
     if args.worker:
         run = profile_glassnet if args.worker == "glassnet" else profile_torch
         print(json.dumps(run(args.steps)))
         return 0
     rounds = []
     for _ in range(args.rounds):
-        gn = _spawn("glassnet", sys.executable, args.steps)
-        th = (
-            _spawn("torch", args.torch_python, args.steps)
-            if args.torch_python
-            else None
-        )
+        gn = _spawn("glassnet", sys.executable, args)
+        th = _spawn("torch", args.torch_python, args) if args.torch_python else None
         rounds.append((gn, th))
     for gn, th in rounds:
         parts = ", ".join(f"{k} {v:.2f}" for k, v in gn["parts_ms"].items())
         split = ", ".join(f"{k} {v:.2f}" for k, v in gn["backward_split_ms"].items())
-        print(f"glassnet {gn['ms_per_step']:.2f} CPU ms/step (1 thread): {parts}")
+        how = f"{args.clock} ms/step ({args.threads} thread(s))"
+        print(f"glassnet {gn['ms_per_step']:.2f} {how}: {parts}")
         print(f"  conv2d_backward alone at W3's shapes: {split}; {gn['variants']}")
         if th:
             ratio = th["ms_per_step"] / gn["ms_per_step"]
             print(
-                f"torch {th['version']} {th['ms_per_step']:.2f} CPU ms/step; "
+                f"torch {th['version']} {th['ms_per_step']:.2f} {how}; "
                 f"glassnet speed / PyTorch speed = {ratio:.2f}"
             )
     return 0

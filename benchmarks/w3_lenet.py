@@ -52,10 +52,13 @@ _FWD = 2 * (16 * 25 * 28 * 28 + 32 * 400 * 14 * 14 + 1568 * 10)
 FLOPS_PER_SAMPLE = _FWD + 2 * (16 * 25 * 28 * 28) + 4 * (32 * 400 * 14 * 14 + 1568 * 10)
 
 
-def _env(threads: int = THREADS) -> dict:
+def _env(threads: int = THREADS, blas_threads: int | None = None) -> dict:
     env = dict(os.environ)
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = str(threads)
+    if blas_threads is not None:  # glassnet's own kernels keep `threads`
+        env["GLASSNET_NUM_THREADS"] = str(threads)
+        env["OPENBLAS_NUM_THREADS"] = str(blas_threads)
     return env
 
 
@@ -231,8 +234,9 @@ def _spawn(which: str, weights: str, args) -> dict:
         "--repeats",
         str(args.repeats),
     ]
+    blas = args.glassnet_blas_threads if which == "glassnet" else None
     done = subprocess.run(
-        cmd, env=_env(args.threads), capture_output=True, text=True, check=False
+        cmd, env=_env(args.threads, blas), capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(f"the {which} worker failed:\n{done.stderr}")
@@ -267,6 +271,13 @@ def main(argv=None) -> int:
         type=int,
         default=THREADS,
         help=f"threads for both frameworks (W3 says {THREADS})",
+    )
+    parser.add_argument(
+        "--glassnet-blas-threads",
+        type=int,
+        help="threads for NumPy's BLAS (the Dense layer's products) in glassnet's "
+        "process only, its compiled kernels keeping --threads: shows what "
+        "OpenBLAS's idle threads, which spin on a core after each product, cost",
     )
     parser.add_argument(
         "--worker", choices=["glassnet", "torch"], help=argparse.SUPPRESS
@@ -308,6 +319,8 @@ def main(argv=None) -> int:
         f"W3 lenet-cnn training, batch {BATCH}, float32, {args.threads} thread(s), "
         f"{args.rounds} rounds x {args.repeats} repeats x {args.steps} steps"
     )
+    if args.glassnet_blas_threads is not None:
+        print(f"glassnet's BLAS: {args.glassnet_blas_threads} thread(s)")
     print(
         f"machine load average (1 min) {load_before:.2f} before, "
         f"{os.getloadavg()[0]:.2f} after, on {os.cpu_count()} CPUs"

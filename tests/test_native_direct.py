@@ -9,7 +9,9 @@ each build is checked against the NumPy reference on the kernels' own
 hypothesis-drawn arguments (batch 1, odd sizes, padding past the filter,
 non-contiguous inputs): forward, input gradient, filter and bias gradients;
 the 2x2 pooling bit for bit against NumPy. Then float64 finite differences
-through the graph op, on the direct path.
+through the graph op, on the direct path. The threads: the convolution on one
+thread and on three agree to rounding; max pooling and ReLU, which split
+maps and numbers between threads, agree bit for bit on three threads.
 """
 
 import contextlib
@@ -20,11 +22,14 @@ import pytest
 from conftest import NATIVE_REQUIRED
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_native_conv import _SPECIAL, bits, pool_run
+from test_native_conv import _SPECIAL, bits, pool_cases, pool_run
 from test_native_conv import kernels as kernels_on_or_off
 
 import glassnet as gn
 from glassnet import _native, kernels
+from glassnet.kernels import activations
+from glassnet.kernels import pool as pool_ops
+from glassnet.kernels._threads import threads_for
 from glassnet.kernels.variants import direct
 from glassnet.ops.conv import conv2d
 
@@ -138,22 +143,79 @@ def test_each_width_splits_between_threads_to_rounding(name, monkeypatch):
         np.testing.assert_allclose(one, expected, rtol=2e-4, atol=2e-4)
 
 
+@contextlib.contextmanager
+def threads(count: str):
+    """Run the body with ``count`` threads for the compiled pooling and ReLU, from
+    the first pixel on (their work thresholds set to 1)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GLASSNET_NUM_THREADS", count)
+        mp.setattr(pool_ops, "PIXELS_PER_THREAD", 1)
+        mp.setattr(activations, "RELU_PER_THREAD", 1)
+        assert threads_for(10**9, pool_ops.PIXELS_PER_THREAD) == int(count)
+        assert activations._relu_threads(np.empty(10**5)) == int(count)
+        yield
+
+
 @pytest.mark.parametrize("name", [w[0] for w in WIDTHS] or ["native"])
+@pytest.mark.parametrize("count", ["1", "3"])
+@pytest.mark.parametrize("planes", [(1, 1), (2, 3)])
 @pytest.mark.parametrize("size", [(2, 2), (4, 14), (3, 17), (28, 28), (5, 33), (2, 66)])
-def test_each_width_pools_two_by_two_bit_for_bit(name, size):
+def test_each_width_pools_two_by_two_bit_for_bit(name, count, planes, size):
     """The vector path of each width (8 or 16 windows at a time, a masked last
     group) against NumPy: ties, both zeros, infinities, NaNs; forward, winners
-    and gradient."""
+    and gradient; on one thread and on three (the maps split between them; one
+    map is fewer maps than threads)."""
     rng = np.random.default_rng(sum(size))
-    x = rng.choice(np.array(_SPECIAL, np.float32), size=(2, 3) + size)
+    x = rng.choice(np.array(_SPECIAL, np.float32), size=planes + size)
     case = {"x": x, "kernel": (2, 2), "stride": (2, 2), "padding": (0, 0)}
     case.update(ceil_mode=bool(size[1] % 2), nan_grad=True)
     with kernels_on_or_off(False):
         reference = pool_run(case, 5)
-    with target(name), kernels_on_or_off(True):
+    with target(name), kernels_on_or_off(True), threads(count):
         native = pool_run(case, 5)
     for a, b in zip(native, reference):
         np.testing.assert_array_equal(bits(a), bits(b))
+
+
+@pytest.mark.parametrize("name", [w[0] for w in WIDTHS] or ["native"])
+@settings(max_examples=30)
+@given(case=pool_cases(), g_seed=st.integers(0, 9))
+def test_each_width_pools_any_window_on_three_threads_bit_for_bit(name, case, g_seed):
+    """Every window, stride, padding and dtype (the general loops, and LeNet's
+    where drawn), batch 1 and maps fewer than the threads included."""
+    with kernels_on_or_off(False):
+        reference = pool_run(case, g_seed)
+    with target(name), kernels_on_or_off(True), threads("3"):
+        native = pool_run(case, g_seed)
+    for a, b in zip(native, reference):
+        np.testing.assert_array_equal(bits(a), bits(b))
+
+
+@pytest.mark.parametrize("name", [w[0] for w in WIDTHS] or ["native"])
+@settings(max_examples=30)
+@given(
+    n=st.integers(0, 400),  # blocks of 64 numbers: fewer blocks than threads too
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**16),
+)
+def test_each_width_relu_on_three_threads_bit_for_bit(name, n, dtype, seed):
+    """ReLU forward (output and mask) and backward split between three threads
+    against the NumPy reference: -0.0, NaN and infinities included."""
+    rng = np.random.default_rng(seed)
+    x = rng.choice(np.array(_SPECIAL + [3.5, -1e-30], dtype), size=n)
+    g = rng.choice(np.array(_SPECIAL + [0.25], dtype), size=n)
+    with np.errstate(invalid="ignore"):  # inf · 0 in NumPy: NaN, as in C
+        y_ref, mask_ref = activations.relu(x)
+        d_ref = activations.relu_backward(g, mask_ref)
+    with target(name), threads("3"):
+        if kernels.native("gn_relu_fwd", x.dtype) is None:
+            message = f"elementwise.c does not build for {name}: {_native.status()}"
+            (pytest.fail if NATIVE_REQUIRED else pytest.skip)(message)
+        y, mask = activations.relu_c(x)
+        d = activations.relu_backward_c(g, mask)
+    np.testing.assert_array_equal(mask, mask_ref)
+    np.testing.assert_array_equal(bits(y), bits(y_ref))
+    np.testing.assert_array_equal(bits(d), bits(d_ref))
 
 
 CASES = {

@@ -10,7 +10,9 @@
  * - gn_maxpool_bwd_*: each window's gradient sent to the pixel that won it.
  *   For float32 2×2 windows with stride 2 on an AVX2 build, both go eight
  *   windows at a time (below), sixteen on an AVX-512 build; every other shape
- *   runs the general loops.
+ *   runs the general loops. Both split the maps (planes) between `threads`
+ *   (_native/parallel.h); each map is pooled alone, so the bits do not
+ *   depend on the thread count.
  *
  * Each computes what the NumPy code of glassnet.kernels.variants.conv /
  * glassnet.kernels.pool computes: pooling bit for bit (the same comparisons: a strictly larger
@@ -22,6 +24,7 @@
  * tests/test_kernels.py check both against the NumPy code.
  */
 #include "common.h"
+#include "parallel.h"
 
 /* --- 2×2 windows with stride 2, float32, AVX2 -------------------------------------
  * The commonest pooling (LeNet's, and most CNNs'), eight windows at a time.
@@ -259,6 +262,16 @@ void gn_conv_gemm_f64(int ta, int tb, gn_int m, gn_int n, gn_int k, const double
  * a small int buffer (a uint8 store may alias anything, which would stop
  * that). */
 #define GN_POOL_ROW 256
+/* One pooling call, for gn_parallel: the planes are split between threads
+ * (each plane is pooled on its own, so the result does not depend on how). */
+typedef struct {
+    const void *x; /* fwd: the maps; bwd: g */
+    void *out;     /* fwd: the max; bwd: dx */
+    uint8_t *win;
+    const uint8_t *cwin;
+    gn_int h, w, oh, ow, kh, kw, sh, sw;
+    int clear, add;
+} gn_pool_job;
 #define GN_DEFINE_MAXPOOL_FWD(NAME, T)                                                 \
     static inline void NAME##_impl(const T *restrict x, T *restrict out,                \
                                    uint8_t *restrict win, gn_int planes, gn_int h,      \
@@ -300,8 +313,9 @@ void gn_conv_gemm_f64(int ta, int tb, gn_int m, gn_int n, gn_int k, const double
             }                                                                          \
         }                                                                              \
     }                                                                                  \
-    void NAME(const T *x, T *out, uint8_t *win, gn_int planes, gn_int h, gn_int w,      \
-              gn_int oh, gn_int ow, gn_int kh, gn_int kw, gn_int sh, gn_int sw) {       \
+    static void NAME##_planes(const T *x, T *out, uint8_t *win, gn_int planes,          \
+                              gn_int h, gn_int w, gn_int oh, gn_int ow, gn_int kh,      \
+                              gn_int kw, gn_int sh, gn_int sw) {                        \
         if (kh == 2 && kw == 2 && sh == 2 && sw == 2) { /* LeNet's */                  \
             if (GN_POOL_AVX2 && sizeof(T) == 4)                                        \
                 gn_maxpool2x2_fwd_T((const void *)x, (void *)out, win, planes, h, w,    \
@@ -310,6 +324,19 @@ void gn_conv_gemm_f64(int ta, int tb, gn_int m, gn_int n, gn_int k, const double
                 NAME##_impl(x, out, win, planes, h, w, oh, ow, 2, 2, 2, 2);             \
         } else                                                                         \
             NAME##_impl(x, out, win, planes, h, w, oh, ow, kh, kw, sh, sw);             \
+    }                                                                                  \
+    static void NAME##_part(const void *arg, gn_int lo, gn_int hi, int t) {            \
+        const gn_pool_job *J = (const gn_pool_job *)arg;                               \
+        (void)t;                                                                       \
+        NAME##_planes((const T *)J->x + lo * J->h * J->w, (T *)J->out + lo * J->oh * J->ow, \
+                      J->win ? J->win + lo * J->oh * J->ow : 0, hi - lo, J->h, J->w,    \
+                      J->oh, J->ow, J->kh, J->kw, J->sh, J->sw);                        \
+    }                                                                                  \
+    void NAME(const T *x, T *out, uint8_t *win, gn_int planes, gn_int h, gn_int w,      \
+              gn_int oh, gn_int ow, gn_int kh, gn_int kw, gn_int sh, gn_int sw,         \
+              gn_int threads) {                                                        \
+        const gn_pool_job job = {x, out, win, 0, h, w, oh, ow, kh, kw, sh, sw, 0, 0};  \
+        gn_parallel(NAME##_part, &job, planes, (int)threads);                          \
     }
 
 GN_DEFINE_MAXPOOL_FWD(gn_maxpool_fwd_f32, float)
@@ -323,9 +350,10 @@ GN_DEFINE_MAXPOOL_FWD(gn_maxpool_fwd_f64, double)
  * meet on a pixel) instead of writing them; NumPy writes when the windows do
  * not overlap, and 0 + (-0.0) would give +0.0 where it gives -0.0. */
 #define GN_DEFINE_MAXPOOL_BWD(NAME, T)                                                 \
-    void NAME(const T *restrict g, const uint8_t *restrict win, T *restrict dx,         \
-              gn_int planes, gn_int h, gn_int w, gn_int oh, gn_int ow, gn_int kh,       \
-              gn_int kw, gn_int sh, gn_int sw, int clear, int add) {                    \
+    static void NAME##_planes(const T *restrict g, const uint8_t *restrict win,         \
+                              T *restrict dx, gn_int planes, gn_int h, gn_int w,        \
+                              gn_int oh, gn_int ow, gn_int kh, gn_int kw, gn_int sh,    \
+                              gn_int sw, int clear, int add) {                          \
         if (clear) memset(dx, 0, sizeof(T) * (size_t)(planes * h * w));                \
         if (GN_POOL_AVX2 && sizeof(T) == 4 && kh == 2 && kw == 2 && sh == 2 && sw == 2) { \
             /* disjoint windows: each pixel written once, in any order */              \
@@ -350,6 +378,19 @@ GN_DEFINE_MAXPOOL_FWD(gn_maxpool_fwd_f64, double)
                                 drow[j * sw] = grow[j] * (T)(wrow[j] == k);            \
                     }                                                                  \
             }                                                                          \
+    }                                                                                  \
+    static void NAME##_part(const void *arg, gn_int lo, gn_int hi, int t) {            \
+        const gn_pool_job *J = (const gn_pool_job *)arg;                               \
+        (void)t;                                                                       \
+        NAME##_planes((const T *)J->x + lo * J->oh * J->ow, J->cwin + lo * J->oh * J->ow, \
+                      (T *)J->out + lo * J->h * J->w, hi - lo, J->h, J->w, J->oh,       \
+                      J->ow, J->kh, J->kw, J->sh, J->sw, J->clear, J->add);             \
+    }                                                                                  \
+    void NAME(const T *g, const uint8_t *win, T *dx, gn_int planes, gn_int h, gn_int w, \
+              gn_int oh, gn_int ow, gn_int kh, gn_int kw, gn_int sh, gn_int sw,         \
+              int clear, int add, gn_int threads) {                                    \
+        const gn_pool_job job = {g, dx, 0, win, h, w, oh, ow, kh, kw, sh, sw, clear, add}; \
+        gn_parallel(NAME##_part, &job, planes, (int)threads);                          \
     }
 
 GN_DEFINE_MAXPOOL_BWD(gn_maxpool_bwd_f32, float)

@@ -22,7 +22,9 @@
  * The input gradient (stride 1) is the same kernel: dx is g, padded by kh - 1
  * - top rows etc., convolved with the filters flipped and with in/out
  * channels swapped. The filter gradient has its own micro-kernel: a block of
- * RB run entries × OB channel vectors, summed over output positions.
+ * RB run entries × OB channel vectors, summed over output positions; the bias
+ * gradient (g summed over the positions) is added up in the same call, a
+ * block of rows at a time while they are in the cache.
  *
  * Work is split over output rows (n, i) between `threads` POSIX threads
  * made for the call; each thread of the filter gradient sums its rows into

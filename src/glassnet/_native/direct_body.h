@@ -175,7 +175,7 @@ void GN_N(gn_direct_fwd)(const T *xp, const T *wt, const T *bias, T *out, gn_int
 /* --- filter gradient: RB run entries x OB channel vectors -------------------- */
 typedef struct {
     const T *xp, *g;
-    T *dwt, **bufs;
+    T *dwt, *db, **bufs;
     gn_int hp, wp, c, oh, ow, gh, gw, opad, kh, kw, sh, sw;
 } GN_N(gn_wg_job);
 
@@ -245,9 +245,21 @@ static void GN_N(gn_wg_rows)(const void *arg, gn_int lo, gn_int hi, int t) {
     const GN_N(gn_wg_job) *J = (const GN_N(gn_wg_job) *)arg;
     T *d = t == 0 ? J->dwt : J->bufs[t];
     const gn_int nr = J->kw * J->c, size = J->kh * nr * J->opad;
+    T *db = !J->db ? 0 : t == 0 ? J->db : J->bufs[t] + size; /* this thread's Σ g */
     memset(d, 0, sizeof(T) * (size_t)size);
+    if (db) memset(db, 0, sizeof(T) * (size_t)J->opad);
     for (gn_int r_lo = lo; r_lo < hi; r_lo += GN_WG_ROWS) {
         const gn_int r_hi = hi - r_lo < GN_WG_ROWS ? hi : r_lo + GN_WG_ROWS;
+        if (db) /* the bias gradient: these rows' g, while they are in the cache */
+            for (gn_int k = 0; k < J->opad; k += GN_V) {
+                VT acc = GN_N(gn_ld)(db + k);
+                for (gn_int row = r_lo; row < r_hi; row++) {
+                    const gn_int s = row / J->oh, i = row % J->oh;
+                    const T *gr = J->g + (s * J->gh + i) * J->gw * J->opad + k;
+                    for (gn_int j = 0; j < J->ow; j++) acc += GN_N(gn_ld)(gr + j * J->opad);
+                }
+                GN_N(gn_st)(db + k, acc);
+            }
         for (gn_int a = 0; a < J->kh; a++)
             for (gn_int o0 = 0; o0 < J->opad; o0 += 2 * GN_V) {
                 const int ob = J->opad - o0 >= 2 * GN_V ? 2 : 1;
@@ -264,8 +276,9 @@ static void GN_N(gn_wg_rows)(const void *arg, gn_int lo, gn_int hi, int t) {
 
 /* dwt (kh, kw·c, opad) = Σ over output positions of xp's window · g, with xp
  * (n, hp, wp, c) and g channels-last: g[s, i, j, :] at g + ((s·gh + i)·gw + j)·opad
- * (an (n, oh, ow, opad) array, or the inside of a padded one). */
-void GN_N(gn_direct_wgrad)(const T *xp, const T *g, T *dwt, gn_int n, gn_int hp,
+ * (an (n, oh, ow, opad) array, or the inside of a padded one); db (opad), unless
+ * NULL, = Σ over output positions of g (the bias gradient), summed as dwt is. */
+void GN_N(gn_direct_wgrad)(const T *xp, const T *g, T *dwt, T *db, gn_int n, gn_int hp,
                            gn_int wp, gn_int c, gn_int oh, gn_int ow, gn_int gh,
                            gn_int gw, gn_int opad,
                            gn_int kh, gn_int kw, gn_int sh, gn_int sw, gn_int threads) {
@@ -275,18 +288,21 @@ void GN_N(gn_direct_wgrad)(const T *xp, const T *g, T *dwt, gn_int n, gn_int hp,
     if (parts < 1) parts = 1;
     T *bufs[GN_MAX_THREADS] = {0};
     for (int t = 1; t < parts; t++) {
-        bufs[t] = (T *)malloc(sizeof(T) * (size_t)size);
+        bufs[t] = (T *)malloc(sizeof(T) * (size_t)(size + opad)); /* dwt, db */
         if (!bufs[t]) { /* no memory for another sum: fewer threads */
             parts = t;
             break;
         }
     }
-    const GN_N(gn_wg_job) job = {xp, g, dwt, bufs, hp, wp, c, oh, ow, gh, gw,
+    const GN_N(gn_wg_job) job = {xp, g, dwt, db, bufs, hp, wp, c, oh, ow, gh, gw,
                                  opad, kh, kw, sh, sw};
     if (rows == 0) memset(dwt, 0, sizeof(T) * (size_t)size);
+    if (rows == 0 && db) memset(db, 0, sizeof(T) * (size_t)opad);
     gn_parallel(GN_N(gn_wg_rows), &job, rows, parts);
     for (int t = 1; t < parts; t++) {
         for (gn_int k = 0; k < size; k++) dwt[k] += bufs[t][k];
+        if (db)
+            for (gn_int k = 0; k < opad; k++) db[k] += bufs[t][size + k];
         free(bufs[t]);
     }
 }

@@ -30,12 +30,12 @@ FUNCTIONS: dict[str, Fn] = {
     "gn_relu_fwd": Fn(
         "elementwise",
         [("const void *", "x"), ("void *", "out"), ("uint8_t *", "mask")]
-        + [("gn_int", "n")],
+        + [("gn_int", "n"), ("gn_int", "threads")],
     ),
     "gn_relu_bwd": Fn(
         "elementwise",
         [("const void *", "g"), ("const uint8_t *", "mask"), ("void *", "dx")]
-        + [("gn_int", "n")],
+        + [("gn_int", "n"), ("gn_int", "threads")],
     ),
     "gn_bias_relu": Fn(  # z[r, j] += b[j], then ReLU when relu != 0; in place
         "elementwise",
@@ -132,6 +132,7 @@ FUNCTIONS: dict[str, Fn] = {
             ("uint8_t *", "win"),
             *[("gn_int", name) for name in ("planes", "h", "w", "oh", "ow")],
             *[("gn_int", name) for name in ("kh", "kw", "sh", "sw")],
+            ("gn_int", "threads"),
         ],
     ),
     "gn_maxpool_bwd": Fn(
@@ -144,6 +145,7 @@ FUNCTIONS: dict[str, Fn] = {
             *[("gn_int", name) for name in ("kh", "kw", "sh", "sw")],
             ("int", "clear"),
             ("int", "add"),
+            ("gn_int", "threads"),
         ],
     ),
     # --- direct convolution (_native/direct.c, kernels/variants/direct.py) ---
@@ -175,6 +177,7 @@ FUNCTIONS: dict[str, Fn] = {
             ("const T *", "xp"),
             ("const T *", "g"),
             ("T *", "dwt"),
+            ("T *", "db"),
             *[("gn_int", name) for name in ("n", "hp", "wp", "c", "oh", "ow")],
             ("gn_int", "gh"),
             ("gn_int", "gw"),

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from . import _draw, call, native, register, variant
+from ._threads import threads_for
 
 
 def _one(draw):
@@ -107,17 +108,27 @@ def _contiguous(*arrays) -> bool:
     )
 
 
+#: Numbers per extra thread of the compiled ReLU: below this a call runs on one
+#: thread (making a thread costs tens of microseconds).
+RELU_PER_THREAD = 1 << 18
+
+
+def _relu_threads(a) -> int:
+    return threads_for(a.size, RELU_PER_THREAD)
+
+
 @variant(
     "relu",
     uses=("gn_relu_fwd",),
     applies=lambda x, out=None, mask=None: _contiguous(x, out, mask),
 )
 def relu_c(x, out=None, mask=None):
-    """_native/elementwise.c: the output and the mask in one pass."""
+    """_native/elementwise.c: the output and the mask in one pass (large arrays
+    split between threads: the same bits)."""
     out = np.empty_like(x) if out is None else out
     mask = np.empty(x.shape, bool) if mask is None else mask  # C writes 0 or 1 bytes
     native("gn_relu_fwd", x.dtype)(
-        x.ctypes.data, out.ctypes.data, mask.ctypes.data, x.size
+        x.ctypes.data, out.ctypes.data, mask.ctypes.data, x.size, _relu_threads(x)
     )
     return out, mask
 
@@ -141,10 +152,10 @@ def relu_backward(g, mask, out=None):
     ),
 )
 def relu_backward_c(g, mask, out=None):
-    """_native/elementwise.c: one pass."""
+    """_native/elementwise.c: one pass (large arrays split between threads)."""
     out = np.empty_like(g) if out is None else out
     native("gn_relu_bwd", g.dtype)(
-        g.ctypes.data, mask.ctypes.data, out.ctypes.data, g.size
+        g.ctypes.data, mask.ctypes.data, out.ctypes.data, g.size, _relu_threads(g)
     )
     return out
 

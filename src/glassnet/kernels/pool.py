@@ -21,7 +21,9 @@ count pixels the window averaged.
 Max pooling has a compiled variant (``_native/conv.c``, with an AVX2 path
 for LeNet's 2x2 windows): the same max, winner and gradient in one pass
 over the maps, bit for bit (where +0 and -0 tie for a max, NumPy's sign is
-its SIMD max instruction's; the C code follows x86's).
+its SIMD max instruction's; the C code follows x86's). It splits the maps
+between threads (:mod:`glassnet.kernels._threads`) when there are enough
+pixels; each map is pooled alone, so the bits do not depend on how.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 
 from . import _draw, native, register, variant
 from ._buffers import c_array, scratch
+from ._threads import threads_for
 
 __all__ = [
     "avg_pool2d",
@@ -229,6 +232,11 @@ def max_pool2d_c(x, window, stride, padding, ceil_mode=False, record=False):
     return _max_pool_native(xp, window, stride, out_hw, record)
 
 
+#: Pixels of the maps per extra thread of the compiled max pooling: below
+#: this a call runs on one thread (making a thread costs tens of microseconds).
+PIXELS_PER_THREAD = 1 << 18
+
+
 def _c_geometry(xp_shape, window, stride, out_hw) -> tuple:
     """planes, h, w, oh, ow, wh, ww, sh, sw: the padded maps' geometry, for C."""
     n, c, hp, wp = xp_shape
@@ -246,6 +254,7 @@ def _max_pool_native(xp, window, stride, out_hw, record):
         out.ctypes.data,
         win,
         *_c_geometry(xp.shape, window, stride, out_hw),
+        threads_for(xp.size, PIXELS_PER_THREAD),  # maps split between threads
     )
     return out, winner
 
@@ -325,6 +334,7 @@ def _max_pool_grad_native(g, winner, xp_shape, window, stride, out_hw, tiles, ov
         *geometry,
         not tiles,
         overlap,
+        threads_for(dxp.size, PIXELS_PER_THREAD),
     )
     return dxp
 

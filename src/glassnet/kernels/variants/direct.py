@@ -14,7 +14,9 @@ here are the three passes as calls:
   rows (and so on; a negative amount crops), with the filters flipped and
   their in/out channels swapped;
 * filter gradient: its own micro-kernel, summing window × g over all output
-  positions into (kh, kw·c, opad), from the xp the forward pass kept.
+  positions into (kh, kw·c, opad), from the xp the forward pass kept; the
+  bias gradient (g summed over the positions) in the same call, from the
+  same channels-last g.
 
 Work is split over output rows between threads (how many:
 :mod:`glassnet.kernels._threads`; the threads: ``_native/parallel.h``), as
@@ -28,7 +30,7 @@ import numpy as np
 
 from .. import native, variant
 from .._buffers import c_array, scratch
-from .._threads import most_threads
+from .._threads import threads_for
 from ..conv import conv_output_size
 
 __all__ = ["threads"]
@@ -45,7 +47,7 @@ _AGREE = {"agreement": "rounding", "rtol": 2e-4, "atol": 2e-4}
 
 def threads(work: int) -> int:
     """Threads for a call of ``work`` multiply-adds (see the module docstring)."""
-    return max(1, min(most_threads(), work // WORK_PER_THREAD))
+    return threads_for(work, WORK_PER_THREAD)
 
 
 def _fn(name, dtype):
@@ -193,11 +195,13 @@ def conv2d_backward_direct(
             gt = _pack(g, gshape, 0, 0, scratch("direct_gt", gshape, g.dtype))
             rows = (oh, ow)
         dwt = np.empty((kh, kw * c, opad), x.dtype)
+        dbp = np.empty(opad, x.dtype) if need[2] else None  # summed with dwt
         work = n * oh * ow * opad * kh * kw * c
         _fn("gn_direct_wgrad", x.dtype)(
             xp.ctypes.data,
             gt.ctypes.data,
             dwt.ctypes.data,
+            None if dbp is None else dbp.ctypes.data,
             n,
             *shape[1:],
             oh,
@@ -210,6 +214,7 @@ def conv2d_backward_direct(
             threads(work),
         )
         dw = dwt[..., :o].reshape(kh, kw, c, o).transpose(3, 2, 0, 1)
-    if need[2]:  # bias → 1
+        db = None if dbp is None else dbp[:o]
+    elif need[2]:  # bias → 1
         db = g.sum(axis=(0, 2, 3))
     return dx, dw, db
