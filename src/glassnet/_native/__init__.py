@@ -555,6 +555,10 @@ def _build(name: str) -> ctypes.CDLL:
     lib.gn_set_blas.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
     lib.gn_set_blas.restype = None
     lib.gn_set_blas(sgemm_address(), dgemm_address(), SMALL_GEMM)
+    # and its per-thread thread count, for kernels that split rows themselves
+    lib.gn_set_blas_threads.argtypes = [ctypes.c_void_p]
+    lib.gn_set_blas_threads.restype = None
+    lib.gn_set_blas_threads(_numpy_blas_symbol("openblas_set_num_threads_local"))
     return lib
 
 
@@ -701,14 +705,15 @@ def functions(library: str, dtype, signatures: dict) -> tuple | None:
 _blas: dict[str, int | None] = {}
 
 
-def _numpy_blas_symbol(kind: str) -> int | None:
-    """Address of NumPy's own ILP64 OpenBLAS ``cblas_?gemm`` (wheels from PyPI).
+def _numpy_blas_symbol(symbol: str) -> int | None:
+    """Address of ``symbol`` in NumPy's own ILP64 OpenBLAS (wheels from PyPI).
 
-    The kernels call it with 64-bit integers. Returns None for a NumPy built
-    against another BLAS; the kernels then use their own loops.
+    E.g. ``scipy_cblas_sgemm64_``, which the kernels call with 64-bit
+    integers. Returns None for a NumPy built against another BLAS; the
+    kernels then use their own loops.
     """
-    if kind in _blas:
-        return _blas[kind]
+    if symbol in _blas:
+        return _blas[symbol]
     address = None
     try:
         import numpy as np
@@ -716,21 +721,21 @@ def _numpy_blas_symbol(kind: str) -> int | None:
         libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
         for path in sorted(libs.glob("libscipy_openblas64_*.so*")):
             lib = ctypes.CDLL(str(path))
-            fn = getattr(lib, f"scipy_cblas_{kind}gemm64_", None)
+            fn = getattr(lib, symbol, None)
             if fn is not None:
                 address = ctypes.cast(fn, ctypes.c_void_p).value
                 break
     except OSError:
         address = None
-    _blas[kind] = address
+    _blas[symbol] = address
     return address
 
 
 def sgemm_address() -> int | None:
     """Address of NumPy's ``cblas_sgemm`` (64-bit ints), or None."""
-    return _numpy_blas_symbol("s")
+    return _numpy_blas_symbol("scipy_cblas_sgemm64_")
 
 
 def dgemm_address() -> int | None:
     """Address of NumPy's ``cblas_dgemm`` (64-bit ints), or None."""
-    return _numpy_blas_symbol("d")
+    return _numpy_blas_symbol("scipy_cblas_dgemm64_")

@@ -33,6 +33,7 @@
 #pragma GCC optimize("no-trapping-math")
 #endif
 #include "common.h"
+#include "parallel.h"
 
 /* σ and tanh (gn_sigmoidf, gn_tanhf, gn_sigmoid) are common.h's. */
 
@@ -65,17 +66,43 @@
 GN_LSTM_CELLS(lstm_cells_f32, float, gn_sigmoidf, gn_tanhf)
 GN_LSTM_CELLS(lstm_cells_f64, double, gn_sigmoid, tanh)
 
-/* The whole forward pass: for every step, S[t] += h_{t-1}·W_h, then the cells. */
+/* The LSTM's batch rows are independent until the weight gradients, so both
+ * passes split the rows between threads (parallel.h): each part runs the whole
+ * time loop for its rows, its per-step products on one BLAS thread, with no
+ * meeting between steps. The weight gradients are computed after the loop,
+ * by the calling thread (dW_h one product with BLAS's own threads; db and
+ * the one-hot dW_x split by columns), so they do not depend on the split. */
+
+/* The whole forward pass: for every step, S[t] += h_{t-1}·W_h, then the cells;
+ * rows lo..hi of the batch in this part. */
 #define GN_LSTM_FORWARD(NAME, T, GEMM, CELLS)                                          \
-    void NAME(gn_int steps, gn_int B, gn_int H, T *S, const T *Wh, T *hs, T *cs,      \
-              T *tc) {                                                                 \
-        const gn_int BH = B * H, B4H = B * 4 * H;                                      \
-        for (gn_int t = 0; t < steps; t++) {                                           \
-            T *s = S + t * B4H;                                                        \
-            GEMM(0, 0, B, 4 * H, H, hs + t * BH, H, Wh, 4 * H, (T)1, s, 4 * H);        \
-            CELLS(B, H, s, cs + t * BH, cs + (t + 1) * BH, tc + t * BH,                \
-                  hs + (t + 1) * BH);                                                  \
+    typedef struct {                                                                   \
+        gn_int steps, B, H;                                                            \
+        T *S;                                                                          \
+        const T *Wh;                                                                   \
+        T *hs, *cs, *tc;                                                               \
+        int split;                                                                     \
+    } NAME##_job;                                                                      \
+    static void NAME##_rows(const void *arg, gn_int lo, gn_int hi, int part) {         \
+        const NAME##_job *j = (const NAME##_job *)arg;                                 \
+        const gn_int H = j->H, BH = j->B * H, B4H = 4 * BH, m = hi - lo;               \
+        (void)part;                                                                    \
+        if (j->split) gn_blas_threads_here(1);                                         \
+        for (gn_int t = 0; t < j->steps; t++) {                                        \
+            T *s = j->S + t * B4H + lo * 4 * H;                                        \
+            GEMM(0, 0, m, 4 * H, H, j->hs + t * BH + lo * H, H, j->Wh, 4 * H, (T)1, s, \
+                 4 * H);                                                               \
+            CELLS(m, H, s, j->cs + t * BH + lo * H, j->cs + (t + 1) * BH + lo * H,     \
+                  j->tc + t * BH + lo * H, j->hs + (t + 1) * BH + lo * H);             \
         }                                                                              \
+    }                                                                                  \
+    void NAME(gn_int steps, gn_int B, gn_int H, T *S, const T *Wh, T *hs, T *cs,      \
+              T *tc, gn_int threads) {                                                 \
+        const int n = gn_blas_split(threads < B ? threads : B);                        \
+        NAME##_job job = {steps, B, H, S, Wh, hs, cs, tc, n > 1};                      \
+        const int blas = n > 1 ? gn_blas_threads_here(1) : 0;                          \
+        gn_parallel(NAME##_rows, &job, B, n);                                          \
+        if (blas) gn_blas_threads_here(blas);                                          \
     }
 
 GN_LSTM_FORWARD(gn_lstm_forward_f32, float, gn_sgemm, lstm_cells_f32)
@@ -90,49 +117,86 @@ GN_LSTM_FORWARD(gn_lstm_forward_f64, double, gn_dgemm, lstm_cells_f64)
  *   ids, dWx: one-hot input as symbol ids (T·B, time-major) and the input
  *          weights' gradient (V, 4H), zeroed by the caller: row ids[r] of dWx
  *          gets row r of dZ (the product Xᵀ·dZ with a one-hot X);
- *   dWh    (H, 4H) ← hs[:T]ᵀ·dZ, one product after the loop. */
+ *   dWh    (H, 4H) ← hs[:T]ᵀ·dZ, one product after the loop.
+ * db and dWx sum the rows of dZ in order (r = t·B + b), each part of the
+ * threads its own columns. */
 #define GN_LSTM_BACKWARD(NAME, T, GEMM)                                                \
-    void NAME(gn_int steps, gn_int B, gn_int H, const T *S, const T *hs, const T *cs,  \
-              const T *tc, const T *g, const T *WhT, T *dZ, T *dh, T *dc, T *db,      \
-              const int64_t *ids, T *dWx, T *dWh) {                                    \
-        const gn_int BH = B * H, H4 = 4 * H, B4H = B * 4 * H;                          \
-        if (db)                                                                        \
-            for (gn_int j = 0; j < H4; j++) db[j] = 0;                                 \
+    typedef struct {                                                                   \
+        gn_int steps, B, H;                                                            \
+        const T *S, *hs, *cs, *tc, *g, *WhT;                                           \
+        T *dZ, *dh, *dc, *db;                                                          \
+        const int64_t *ids;                                                            \
+        T *dWx;                                                                        \
+        int split;                                                                     \
+    } NAME##_job;                                                                      \
+    static void NAME##_rows(const void *arg, gn_int lo, gn_int hi, int part) {         \
+        const NAME##_job *j = (const NAME##_job *)arg;                                 \
+        const gn_int steps = j->steps, H = j->H, BH = j->B * H, H4 = 4 * H,            \
+                     B4H = 4 * BH;                                                     \
+        (void)part;                                                                    \
+        if (j->split) gn_blas_threads_here(1);                                         \
         for (gn_int t = steps - 1; t >= 0; t--) {                                      \
-            const T *st = S + t * B4H, *c_prev = cs + t * BH, *tct = tc + t * BH;      \
-            T *dz = dZ + t * B4H;                                                      \
-            for (gn_int b = 0; b < B; b++) {                                           \
+            const T *st = j->S + t * B4H, *c_prev = j->cs + t * BH,                    \
+                    *tct = j->tc + t * BH;                                             \
+            T *dz = j->dZ + t * B4H;                                                   \
+            for (gn_int b = lo; b < hi; b++) {                                         \
                 const T *restrict sf = st + b * H4, *restrict si = sf + H,             \
                                   *restrict sg = sf + 2 * H, *restrict so = sf + 3 * H; \
                 const T *restrict cp = c_prev + b * H, *restrict tb = tct + b * H;     \
-                const T *restrict gb = g ? g + (b * steps + t) * H : 0;                \
-                T *restrict dhb = dh + b * H, *restrict dcb = dc + b * H;              \
+                const T *restrict gb = j->g ? j->g + (b * steps + t) * H : 0;          \
+                T *restrict dhb = j->dh + b * H, *restrict dcb = j->dc + b * H;        \
                 T *restrict df = dz + b * H4, *restrict di = df + H,                   \
                             *restrict dg = df + 2 * H, *restrict dout = df + 3 * H;    \
                 if (gb)                                                                \
-                    for (gn_int j = 0; j < H; j++) dhb[j] = dhb[j] + gb[j];            \
-                for (gn_int j = 0; j < H; j++) {                                       \
-                    const T f = sf[j], i = si[j], gg = sg[j], o = so[j], tj = tb[j];   \
-                    const T dhj = dhb[j];                                              \
+                    for (gn_int k = 0; k < H; k++) dhb[k] = dhb[k] + gb[k];            \
+                for (gn_int k = 0; k < H; k++) {                                       \
+                    const T f = sf[k], i = si[k], gg = sg[k], o = so[k], tk = tb[k];   \
+                    const T dhk = dhb[k];                                              \
                     /* gradient reaching c_t: from c_{t+1} and through h_t */          \
-                    const T dcj = dcb[j] + dhj * (o * ((T)1 - tj * tj));               \
-                    df[j] = dcj * (f * ((T)1 - f) * cp[j]);                            \
-                    di[j] = dcj * (i * ((T)1 - i) * gg);                               \
-                    dg[j] = dcj * (((T)1 - gg * gg) * i);                              \
-                    dout[j] = dhj * (o * ((T)1 - o) * tj);                             \
-                    dcb[j] = dcj * f; /* back to c_{t-1}: through the forget gate */   \
-                }                                                                      \
-                if (db)                                                                \
-                    for (gn_int j = 0; j < H4; j++) db[j] = db[j] + df[j];             \
-                if (dWx) {                                                             \
-                    T *restrict row = dWx + ids[t * B + b] * H4;                       \
-                    for (gn_int j = 0; j < H4; j++) row[j] = row[j] + df[j];           \
+                    const T dck = dcb[k] + dhk * (o * ((T)1 - tk * tk));               \
+                    df[k] = dck * (f * ((T)1 - f) * cp[k]);                            \
+                    di[k] = dck * (i * ((T)1 - i) * gg);                               \
+                    dg[k] = dck * (((T)1 - gg * gg) * i);                              \
+                    dout[k] = dhk * (o * ((T)1 - o) * tk);                             \
+                    dcb[k] = dck * f; /* back to c_{t-1}: through the forget gate */   \
                 }                                                                      \
             }                                                                          \
             /* back to h_{t-1}: dh = dZ_t·W_hᵀ */                                      \
-            GEMM(0, 0, B, H, H4, dz, H4, WhT, H, (T)0, dh, H);                         \
+            GEMM(0, 0, hi - lo, H, H4, dz + lo * H4, H4, j->WhT, H, (T)0,              \
+                 j->dh + lo * H, H);                                                   \
         }                                                                              \
-        if (dWh) GEMM(1, 0, H, H4, steps * B, hs, H, dZ, H4, (T)0, dWh, H4);           \
+    }                                                                                  \
+    /* db and dWx over columns lo..hi (a multiple of 16 apart): rows of dZ in order */ \
+    static void NAME##_sums(const void *arg, gn_int lo, gn_int hi, int part) {         \
+        const NAME##_job *j = (const NAME##_job *)arg;                                 \
+        const gn_int H4 = 4 * j->H, rows = j->steps * j->B, c0 = lo * 16,              \
+                     c1 = hi * 16 < H4 ? hi * 16 : H4;                                 \
+        (void)part;                                                                    \
+        if (j->db)                                                                     \
+            for (gn_int k = c0; k < c1; k++) j->db[k] = 0;                             \
+        for (gn_int r = 0; r < rows; r++) {                                            \
+            const T *restrict d = j->dZ + r * H4;                                      \
+            if (j->db) {                                                               \
+                T *restrict db = j->db;                                                \
+                for (gn_int k = c0; k < c1; k++) db[k] = db[k] + d[k];                 \
+            }                                                                          \
+            if (j->dWx) {                                                              \
+                T *restrict w = j->dWx + j->ids[r] * H4;                               \
+                for (gn_int k = c0; k < c1; k++) w[k] = w[k] + d[k];                   \
+            }                                                                          \
+        }                                                                              \
+    }                                                                                  \
+    void NAME(gn_int steps, gn_int B, gn_int H, const T *S, const T *hs, const T *cs,  \
+              const T *tc, const T *g, const T *WhT, T *dZ, T *dh, T *dc, T *db,      \
+              const int64_t *ids, T *dWx, T *dWh, gn_int threads) {                    \
+        const int n = gn_blas_split(threads < B ? threads : B);                        \
+        NAME##_job job = {steps, B, H, S, hs, cs, tc, g, WhT, dZ, dh, dc, db, ids,     \
+                          dWx, n > 1};                                                 \
+        const int blas = n > 1 ? gn_blas_threads_here(1) : 0;                          \
+        gn_parallel(NAME##_rows, &job, B, n);                                          \
+        if (blas) gn_blas_threads_here(blas);                                          \
+        if (db || dWx) gn_parallel(NAME##_sums, &job, (4 * H + 15) / 16, (int)threads); \
+        if (dWh) GEMM(1, 0, H, 4 * H, steps * B, hs, H, dZ, 4 * H, (T)0, dWh, 4 * H); \
     }
 
 GN_LSTM_BACKWARD(gn_lstm_backward_f32, float, gn_sgemm)

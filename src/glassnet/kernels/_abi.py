@@ -190,6 +190,7 @@ FUNCTIONS: dict[str, Fn] = {
             ("T *", "hs"),
             ("T *", "cs"),
             ("T *", "tc"),
+            ("gn_int", "threads"),
         ],
     ),
     "gn_lstm_backward": Fn(
@@ -201,6 +202,7 @@ FUNCTIONS: dict[str, Fn] = {
             ("const int64_t *", "ids"),
             ("T *", "dWx"),
             ("T *", "dWh"),
+            ("gn_int", "threads"),
         ],
     ),
     "gn_rnn_forward": Fn(
