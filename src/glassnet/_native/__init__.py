@@ -556,9 +556,12 @@ def _build(name: str) -> ctypes.CDLL:
     lib.gn_set_blas.restype = None
     lib.gn_set_blas(sgemm_address(), dgemm_address(), SMALL_GEMM)
     # and its per-thread thread count, for kernels that split rows themselves
-    lib.gn_set_blas_threads.argtypes = [ctypes.c_void_p]
+    lib.gn_set_blas_threads.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     lib.gn_set_blas_threads.restype = None
-    lib.gn_set_blas_threads(_numpy_blas_symbol("openblas_set_num_threads_local"))
+    lib.gn_set_blas_threads(
+        _numpy_blas_symbol("openblas_set_num_threads_local"),
+        _numpy_blas_symbol("gotoblas_pthread"),
+    )
     return lib
 
 

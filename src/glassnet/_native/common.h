@@ -52,25 +52,21 @@ void gn_set_blas(void *sgemm, void *dgemm, gn_int small) {
 
 /* How many threads BLAS calls may use: NumPy's OpenBLAS's
  * openblas_set_num_threads_local, which returns the count it replaces (or 0:
- * none found, nothing to set). A kernel that splits its rows between its own
- * threads (parallel.h) sets 1 in each of them, so their products do not
- * start threads too, and the calling thread puts the old count back after
- * the parts have joined. (In NumPy's OpenBLAS 0.3.31 the count it sets is
- * the process's, not the thread's: a part that put it back while another
- * still ran would hand that one's products two threads again.) */
+ * none found). Kernels whose own threads call BLAS (parallel.h's
+ * gn_parallel_blas) set 1 while they run and put the old count back after.
+ * (Measured with NumPy's OpenBLAS 0.3.31: the count it sets holds for the
+ * whole process, not just the calling thread.) */
 typedef int (*gn_blas_threads_fn)(int);
 static gn_blas_threads_fn gn_blas_local_threads = 0;
+/* OpenBLAS's gotoblas_pthread(n, fn, args, stride): fn(args + i·stride) for
+ * i < n, the first in the calling thread, the others on OpenBLAS's own
+ * waiting threads (see parallel.h's gn_parallel_blas). */
+typedef int (*gn_blas_pthread_fn)(int, void *, void *, int);
+static gn_blas_pthread_fn gn_blas_pthread = 0;
 
-void gn_set_blas_threads(void *fn) { gn_blas_local_threads = (gn_blas_threads_fn)fn; }
-
-static inline int gn_blas_threads_here(int n) {
-    return gn_blas_local_threads ? gn_blas_local_threads(n) : 0;
-}
-
-/* The threads a kernel may split its rows between when each part calls BLAS:
- * 1 when the BLAS cannot be told to stay on one thread in each part. */
-static inline int gn_blas_split(gn_int threads) {
-    return (gn_blas_sgemm || gn_blas_dgemm) && !gn_blas_local_threads ? 1 : (int)threads;
+void gn_set_blas_threads(void *set, void *run) {
+    gn_blas_local_threads = (gn_blas_threads_fn)set;
+    gn_blas_pthread = (gn_blas_pthread_fn)run;
 }
 
 /* C = op(A)·op(B) + beta·C (beta 0 or 1), C is m×n with leading dimension ldc.

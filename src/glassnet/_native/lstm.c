@@ -81,13 +81,11 @@ GN_LSTM_CELLS(lstm_cells_f64, double, gn_sigmoid, tanh)
         T *S;                                                                          \
         const T *Wh;                                                                   \
         T *hs, *cs, *tc;                                                               \
-        int split;                                                                     \
     } NAME##_job;                                                                      \
     static void NAME##_rows(const void *arg, gn_int lo, gn_int hi, int part) {         \
         const NAME##_job *j = (const NAME##_job *)arg;                                 \
         const gn_int H = j->H, BH = j->B * H, B4H = 4 * BH, m = hi - lo;               \
         (void)part;                                                                    \
-        if (j->split) gn_blas_threads_here(1);                                         \
         for (gn_int t = 0; t < j->steps; t++) {                                        \
             T *s = j->S + t * B4H + lo * 4 * H;                                        \
             GEMM(0, 0, m, 4 * H, H, j->hs + t * BH + lo * H, H, j->Wh, 4 * H, (T)1, s, \
@@ -98,11 +96,8 @@ GN_LSTM_CELLS(lstm_cells_f64, double, gn_sigmoid, tanh)
     }                                                                                  \
     void NAME(gn_int steps, gn_int B, gn_int H, T *S, const T *Wh, T *hs, T *cs,      \
               T *tc, gn_int threads) {                                                 \
-        const int n = gn_blas_split(threads < B ? threads : B);                        \
-        NAME##_job job = {steps, B, H, S, Wh, hs, cs, tc, n > 1};                      \
-        const int blas = n > 1 ? gn_blas_threads_here(1) : 0;                          \
-        gn_parallel(NAME##_rows, &job, B, n);                                          \
-        if (blas) gn_blas_threads_here(blas);                                          \
+        NAME##_job job = {steps, B, H, S, Wh, hs, cs, tc};                             \
+        gn_parallel_blas(NAME##_rows, &job, B, (int)threads);                          \
     }
 
 GN_LSTM_FORWARD(gn_lstm_forward_f32, float, gn_sgemm, lstm_cells_f32)
@@ -127,14 +122,12 @@ GN_LSTM_FORWARD(gn_lstm_forward_f64, double, gn_dgemm, lstm_cells_f64)
         T *dZ, *dh, *dc, *db;                                                          \
         const int64_t *ids;                                                            \
         T *dWx;                                                                        \
-        int split;                                                                     \
     } NAME##_job;                                                                      \
     static void NAME##_rows(const void *arg, gn_int lo, gn_int hi, int part) {         \
         const NAME##_job *j = (const NAME##_job *)arg;                                 \
         const gn_int steps = j->steps, H = j->H, BH = j->B * H, H4 = 4 * H,            \
                      B4H = 4 * BH;                                                     \
         (void)part;                                                                    \
-        if (j->split) gn_blas_threads_here(1);                                         \
         for (gn_int t = steps - 1; t >= 0; t--) {                                      \
             const T *st = j->S + t * B4H, *c_prev = j->cs + t * BH,                    \
                     *tct = j->tc + t * BH;                                             \
@@ -189,13 +182,9 @@ GN_LSTM_FORWARD(gn_lstm_forward_f64, double, gn_dgemm, lstm_cells_f64)
     void NAME(gn_int steps, gn_int B, gn_int H, const T *S, const T *hs, const T *cs,  \
               const T *tc, const T *g, const T *WhT, T *dZ, T *dh, T *dc, T *db,      \
               const int64_t *ids, T *dWx, T *dWh, gn_int threads) {                    \
-        const int n = gn_blas_split(threads < B ? threads : B);                        \
-        NAME##_job job = {steps, B, H, S, hs, cs, tc, g, WhT, dZ, dh, dc, db, ids,     \
-                          dWx, n > 1};                                                 \
-        const int blas = n > 1 ? gn_blas_threads_here(1) : 0;                          \
-        gn_parallel(NAME##_rows, &job, B, n);                                          \
-        if (blas) gn_blas_threads_here(blas);                                          \
-        if (db || dWx) gn_parallel(NAME##_sums, &job, (4 * H + 15) / 16, (int)threads); \
+        NAME##_job job = {steps, B, H, S, hs, cs, tc, g, WhT, dZ, dh, dc, db, ids, dWx}; \
+        gn_parallel_blas(NAME##_rows, &job, B, (int)threads);                          \
+        if (db || dWx) gn_parallel_blas(NAME##_sums, &job, (4 * H + 15) / 16, (int)threads); \
         if (dWh) GEMM(1, 0, H, 4 * H, steps * B, hs, H, dZ, 4 * H, (T)0, dWh, 4 * H); \
     }
 
