@@ -12,9 +12,9 @@ import dataclasses
 
 import numpy as np
 import pytest
+from conftest import NATIVE_REQUIRED, native_setting
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from conftest import NATIVE_REQUIRED, native_setting
 
 import glassnet as gn
 from glassnet import _native, kernels, losses, nn, optim
