@@ -493,3 +493,38 @@ def test_gradcheck_with_the_batch_split(monkeypatch, blas_threads, threads):
         assert gn.gradcheck(every_output, [*params, *states])
     finally:
         _native._forget()
+
+
+@pytest.mark.parametrize("H", [64, 192])
+@pytest.mark.parametrize("B", [1, 7])
+def test_register_blocked_step_product_agrees(monkeypatch, blas_threads, H, B):
+    """float32 widths that take lstm.c's own per-step product (W_h's columns a
+    whole number of register tiles with AVX2 and AVX-512): 4H and H columns,
+    128-row blocks of W_h and a shorter last one (H = 192: 128 + 64; backward
+    4H = 768), row tiles of 4 and the rows left over (7 rows, split three ways
+    too), against the NumPy loops."""
+    _use_native(monkeypatch, True)
+    rng = np.random.default_rng(H + B)
+    T, V, dt = 3, 5, np.float32
+
+    def rand(*shape, scale=1.0):
+        return (rng.standard_normal(shape) * scale).astype(dt)
+
+    hs, cs = np.zeros((T + 1, B, H), dt), np.zeros((T + 1, B, H), dt)
+    hs[0], cs[0] = rand(B, H), rand(B, H)
+    forward = (rand(T, B, 4 * H, scale=2), rand(H, 4 * H, scale=H**-0.5), hs, cs)
+    forward += (np.empty((T, B, H), dt),)
+    try:
+        _threads_agree("lstm_forward", forward, {}, monkeypatch, blas_threads)
+        S, W_h, hs, cs, tanh_c = (a.copy() for a in forward)
+        _ORIGINAL["lstm_forward"][0](S, W_h, hs, cs, tanh_c)
+        backward = (S, hs, cs, tanh_c, rand(B, T, H), W_h, rand(B, H), rand(B, H))
+        buffers = {
+            "db": np.empty(4 * H, dt),
+            "ids": rng.integers(0, V, T * B).astype(np.int64),
+            "dW_x": np.zeros((V, 4 * H), dt),
+            "dW_h": np.empty((H, 4 * H), dt),
+        }
+        _threads_agree("lstm_backward", backward, buffers, monkeypatch, blas_threads)
+    finally:
+        _native._forget()
