@@ -415,15 +415,17 @@ def _threads_agree(name, args, kwargs, monkeypatch, blas_threads):
     expected = reference(*expected_args, **expected_kw)
     monkeypatch.setattr(kr, "WORK_PER_THREAD", 1)  # split even these small sums
     runs = []
-    for threads in (1, 2, 3):
+    # (threads, BLAS's threads): the parts on BLAS's threads, or on threads of
+    # parallel.h's own when BLAS has fewer
+    for threads, blas in ((1, 1), (2, 2), (3, 3), (3, 1)):
         monkeypatch.setenv("GLASSNET_NUM_THREADS", str(threads))
         if blas_threads is not None:
-            blas_threads(threads)
+            blas_threads(blas)
         a = [x.copy() if isinstance(x, np.ndarray) else x for x in args]
         kw = {k: None if x is None else x.copy() for k, x in kwargs.items()}
         got = variant.fn(*a, **kw)
         if blas_threads is not None:  # BLAS's own count is back after the call
-            assert blas_threads() == threads
+            assert blas_threads() == blas
         runs.append([got, *a, *kw.values()])
     want = [expected, *expected_args, *expected_kw.values()]
     for run in runs:

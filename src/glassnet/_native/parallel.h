@@ -53,13 +53,14 @@ static void gn_parallel(void (*run)(const void *, gn_int, gn_int, int), const vo
         if (made[t]) pthread_join(ids[t], 0);
 }
 
-/* The same, for parts that call BLAS: BLAS is told to use one thread per
- * call meanwhile, and the parts run on NumPy's OpenBLAS's own threads
- * (gotoblas_pthread) when it has them. After a product on several threads
- * those threads keep spinning, waiting for work, for some 50-100 ms; threads
- * made here would have to share the cores with them, while a part handed to
- * one starts at once. At most as many parts as BLAS had threads (it has no
- * more to run them on); without OpenBLAS, gn_parallel's threads. */
+/* The same, for parts that call BLAS, or that follow BLAS's products: BLAS
+ * is held to one thread per call meanwhile (for the whole process), and the
+ * parts run on NumPy's OpenBLAS's own threads (gotoblas_pthread) when it has
+ * as many as asked. After a product on several threads those threads keep
+ * spinning, waiting for work, for some 50-100 ms (measured with OpenBLAS
+ * 0.3.31): threads made here would share the cores with them, while a part
+ * handed to one starts at once. With fewer BLAS threads, gn_parallel's; with
+ * a BLAS that cannot be held to one thread, one part. */
 static void gn_part_blas(void *arg) { gn_part_main(arg); }
 
 static void gn_parallel_blas(void (*run)(const void *, gn_int, gn_int, int),
@@ -67,15 +68,14 @@ static void gn_parallel_blas(void (*run)(const void *, gn_int, gn_int, int),
     if (threads > GN_MAX_THREADS) threads = GN_MAX_THREADS;
     if (threads > rows) threads = (int)rows;
     const int had = threads > 1 && gn_blas_local_threads ? gn_blas_local_threads(1) : 0;
-    if (had && gn_blas_pthread) {
-        if (threads > had) threads = had;
+    if (had >= threads && gn_blas_pthread) {
         gn_part parts[GN_MAX_THREADS];
         for (int t = 0; t < threads; t++)
             parts[t] = (gn_part){run, job, rows * t / threads, rows * (t + 1) / threads, t};
         gn_blas_pthread(threads, (void *)gn_part_blas, parts, (int)sizeof(gn_part));
     } else if (threads <= 1 || !gn_blas_sgemm || gn_blas_local_threads) {
         gn_parallel(run, job, rows, threads);
-    } else { /* a BLAS that cannot be held to one thread: the parts in turn */
+    } else { /* a BLAS that cannot be held to one thread: one part */
         run(job, 0, rows, 0);
     }
     if (had) gn_blas_local_threads(had);
