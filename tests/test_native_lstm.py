@@ -497,11 +497,12 @@ def test_gradcheck_with_the_batch_split(monkeypatch, blas_threads, threads):
         _native._forget()
 
 
-@pytest.mark.parametrize("H", [64, 192])
+@pytest.mark.parametrize("H", [128, 192])
 @pytest.mark.parametrize("B", [1, 7])
 def test_register_blocked_step_product_agrees(monkeypatch, blas_threads, H, B):
-    """float32 widths that take lstm.c's own per-step product (W_h's columns a
-    whole number of register tiles with AVX2 and AVX-512): 4H and H columns,
+    """float32 sizes that take lstm.c's own per-step product (W_h of 64k entries
+    or more, its columns whole register tiles with AVX2 and AVX-512): 4H and H
+    columns,
     128-row blocks of W_h and a shorter last one (H = 192: 128 + 64; backward
     4H = 768), row tiles of 4 and the rows left over (7 rows, split three ways
     too), against the NumPy loops."""

@@ -51,7 +51,10 @@
  * sums held in registers, one column block of W_h at a time (128 rows × 64
  * columns: 32 KB, in L1 while every row tile of the part passes over it).
  * Fused multiply-adds, summed over k in order: equal to BLAS's to rounding.
- * Other widths of W_h, float64 and builds without FMA: gn_sgemm (BLAS). */
+ * Used from W_h's size in W4 (64k entries) up; smaller ones (not measured to
+ * gain), other widths, float64 and builds without FMA: gn_sgemm (BLAS). (A
+ * demo's training at 16 units, tests/test_childrens_book_memory.py, turned on
+ * that rounding.) */
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #if defined(__AVX512F__)
@@ -107,7 +110,7 @@ GN_LTILE(gn_lstm_tile1, 1)
 static void gn_lstm_sgemm(int ta, int tb, gn_int m, gn_int n, gn_int k, const float *a,
                           gn_int lda, const float *b, gn_int ldb, float beta, float *c,
                           gn_int ldc) {
-    if (ta || tb || n % GN_LCOLS) {
+    if (ta || tb || n % GN_LCOLS || k * n < 65536) {
         gn_sgemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
         return;
     }
@@ -204,8 +207,11 @@ GN_LSTM_FORWARD(gn_lstm_forward_f64, double, gn_dgemm, lstm_cells_f64)
  *          weights' gradient (V, 4H), zeroed by the caller: row ids[r] of dWx
  *          gets row r of dZ (the product Xᵀ·dZ with a one-hot X);
  *   dWh    (H, 4H) ← hs[:T]ᵀ·dZ, one product after the loop.
- * db and dWx sum the rows of dZ in order (r = t·B + b), each part of the
- * threads its own columns. */
+ * db and dWx sum the rows of dZ in the time loop's order (t from the last
+ * step down, b up), each part of the threads its own columns: the same sums
+ * on any number of threads, and the same as when they were added inside the
+ * loop (a demo's training, tests/test_childrens_book_memory.py, turned on
+ * that rounding). */
 #define GN_LSTM_BACKWARD(NAME, T, GEMM, STEP)                                                \
     typedef struct {                                                                   \
         gn_int steps, B, H;                                                            \
@@ -253,22 +259,24 @@ GN_LSTM_FORWARD(gn_lstm_forward_f64, double, gn_dgemm, lstm_cells_f64)
     /* db and dWx over columns lo..hi (a multiple of 16 apart): rows of dZ in order */ \
     static void NAME##_sums(const void *arg, gn_int lo, gn_int hi, int part) {         \
         const NAME##_job *j = (const NAME##_job *)arg;                                 \
-        const gn_int H4 = 4 * j->H, rows = j->steps * j->B, c0 = lo * 16,              \
+        const gn_int H4 = 4 * j->H, B = j->B, c0 = lo * 16,                            \
                      c1 = hi * 16 < H4 ? hi * 16 : H4;                                 \
         (void)part;                                                                    \
         if (j->db)                                                                     \
             for (gn_int k = c0; k < c1; k++) j->db[k] = 0;                             \
-        for (gn_int r = 0; r < rows; r++) {                                            \
-            const T *restrict d = j->dZ + r * H4;                                      \
-            if (j->db) {                                                               \
-                T *restrict db = j->db;                                                \
-                for (gn_int k = c0; k < c1; k++) db[k] = db[k] + d[k];                 \
+        /* rows in the time loop's order: the last step first */                       \
+        for (gn_int t = j->steps - 1; t >= 0; t--)                                     \
+            for (gn_int r = t * B; r < (t + 1) * B; r++) {                             \
+                const T *restrict d = j->dZ + r * H4;                                  \
+                if (j->db) {                                                           \
+                    T *restrict db = j->db;                                            \
+                    for (gn_int k = c0; k < c1; k++) db[k] = db[k] + d[k];             \
+                }                                                                      \
+                if (j->dWx) {                                                          \
+                    T *restrict w = j->dWx + j->ids[r] * H4;                           \
+                    for (gn_int k = c0; k < c1; k++) w[k] = w[k] + d[k];               \
+                }                                                                      \
             }                                                                          \
-            if (j->dWx) {                                                              \
-                T *restrict w = j->dWx + j->ids[r] * H4;                               \
-                for (gn_int k = c0; k < c1; k++) w[k] = w[k] + d[k];                   \
-            }                                                                          \
-        }                                                                              \
     }                                                                                  \
     void NAME(gn_int steps, gn_int B, gn_int H, const T *S, const T *hs, const T *cs,  \
               const T *tc, const T *g, const T *WhT, T *dZ, T *dh, T *dc, T *db,      \
