@@ -555,7 +555,8 @@ def _build(name: str) -> ctypes.CDLL:
     lib.gn_set_blas.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
     lib.gn_set_blas.restype = None
     lib.gn_set_blas(sgemm_address(), dgemm_address(), SMALL_GEMM)
-    # and its per-thread thread count, for kernels that split rows themselves
+    # and its thread count and threads, for kernels that split their rows
+    # between threads that call BLAS (parallel.h's gn_parallel_blas)
     lib.gn_set_blas_threads.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     lib.gn_set_blas_threads.restype = None
     lib.gn_set_blas_threads(

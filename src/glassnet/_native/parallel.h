@@ -63,22 +63,33 @@ static void gn_parallel(void (*run)(const void *, gn_int, gn_int, int), const vo
  * a BLAS that cannot be held to one thread, one part. */
 static void gn_part_blas(void *arg) { gn_part_main(arg); }
 
+/* One such call at a time in the process: another's putting BLAS's count
+ * back must not reach parts still running (on BLAS's threads, a product of
+ * theirs on several threads would wait for itself). */
+static pthread_mutex_t gn_blas_split_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void gn_parallel_blas(void (*run)(const void *, gn_int, gn_int, int),
                              const void *job, gn_int rows, int threads) {
     if (threads > GN_MAX_THREADS) threads = GN_MAX_THREADS;
     if (threads > rows) threads = (int)rows;
-    const int had = threads > 1 && gn_blas_local_threads ? gn_blas_local_threads(1) : 0;
+    if (threads <= 1) {
+        run(job, 0, rows, 0);
+        return;
+    }
+    pthread_mutex_lock(&gn_blas_split_lock);
+    const int had = gn_blas_local_threads ? gn_blas_local_threads(1) : 0;
     if (had >= threads && gn_blas_pthread) {
         gn_part parts[GN_MAX_THREADS];
         for (int t = 0; t < threads; t++)
             parts[t] = (gn_part){run, job, rows * t / threads, rows * (t + 1) / threads, t};
         gn_blas_pthread(threads, (void *)gn_part_blas, parts, (int)sizeof(gn_part));
-    } else if (threads <= 1 || !gn_blas_sgemm || gn_blas_local_threads) {
+    } else if (!gn_blas_sgemm || gn_blas_local_threads) {
         gn_parallel(run, job, rows, threads);
     } else { /* a BLAS that cannot be held to one thread: one part */
         run(job, 0, rows, 0);
     }
     if (had) gn_blas_local_threads(had);
+    pthread_mutex_unlock(&gn_blas_split_lock);
 }
 
 #endif
