@@ -23,6 +23,12 @@ Usage::
     python benchmarks/w4_char_lstm.py --torch-python /tmp/torchvenv5/bin/python --no-lookup
     python benchmarks/w4_char_lstm.py --torch-python /tmp/torchvenv5/bin/python --numpy
 
+``--before SRC`` adds glassnet from another checkout's ``src`` folder (e.g.
+``git worktree add /tmp/old COMMIT``), taking turns with the others, and
+prints the median of the per-round ratios. ``--threads 1 --clock cpu`` times
+one thread each by the CPU time it used: the work itself, even when other
+jobs keep a shared machine's cores busy.
+
 ``--no-lookup`` adds a glassnet run with the one-hot row look-up switched
 off, so every input product is a matrix product as in PyTorch; ``--numpy``
 one with glassnet's compiled kernels turned off (GLASSNET_NATIVE=0), i.e.
@@ -71,12 +77,13 @@ def make_weights(path: str) -> None:
 
 
 def _timed(step, warmup: int, steps: int) -> float:
+    clock = getattr(time, os.environ.get("W4_CLOCK", "perf_counter"))
     for i in range(warmup):
         step(i)
-    start = time.perf_counter()
+    start = clock()
     for i in range(steps):
         step(i)
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def worker_glassnet(
@@ -114,7 +121,7 @@ def worker_torch(weights: str, warmup: int, steps: int, repeats: int) -> dict:
     import torch
     import torch.nn.functional as F
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     w = dict(np.load(weights))
 
     def reorder(
@@ -189,10 +196,10 @@ def wait_for_idle(share: float = 0.9, streak: int = 2, limit: float = 600.0) -> 
         good = good + 1 if _cpu_idle_share() >= share else 0
 
 
-def _env() -> dict:
+def _env(threads: int = 2) -> dict:
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = "2"
+        env[var] = str(threads)
     src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
     return env
@@ -213,7 +220,11 @@ def _run(python: str, which: str, weights: str, args) -> dict:
         "--repeats",
         "1",
     ]
-    env = _env()
+    env = _env(args.threads)
+    env["W4_CLOCK"] = "process_time" if args.clock == "cpu" else "perf_counter"
+    if which == "glassnet-before":
+        cmd[3] = "glassnet"
+        env["PYTHONPATH"] = args.before
     if which == "glassnet-multiply":
         cmd[3] = "glassnet"
         cmd.append("--no-lookup")
@@ -247,6 +258,16 @@ def main(argv=None) -> int:
         action="store_true",
         help="also time glassnet with its compiled kernels turned off "
         "(GLASSNET_NATIVE=0: the NumPy loops)",
+    )
+    parser.add_argument(
+        "--before", help="also time glassnet from this src folder (another checkout)"
+    )
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="cpu: the CPU time each process used (meaningful with --threads 1)",
     )
     parser.add_argument(
         "--wait-idle",
@@ -286,6 +307,8 @@ def main(argv=None) -> int:
 
     tokens = B * T * args.steps
     runners = [("glassnet", sys.executable)]
+    if args.before:
+        runners.append(("glassnet-before", sys.executable))
     if args.numpy:
         runners.append(("glassnet-numpy", sys.executable))
     if args.no_lookup:
@@ -319,7 +342,8 @@ def main(argv=None) -> int:
                 results[name].setdefault("version", got.get("torch"))
     print(
         f"W4 char-lstm: vocab {V} one-hot, seq {T}, batch {B}, LSTM {H}, Dense {H}->{V}, "
-        f"CE, Adam {LR}, full BPTT, float32, 2 threads"
+        f"CE, Adam {LR}, full BPTT, float32, {args.threads} thread(s), "
+        f"{args.clock} clock"
     )
     print(
         f"{args.repeats} repeats x {args.steps} steps ({tokens} tokens), "
@@ -339,7 +363,14 @@ def main(argv=None) -> int:
         print()
         for name, rate in rates.items():
             if name != "pytorch":
-                print(f"{name} / pytorch = {rate / rates['pytorch']:.2f}")
+                per_round = [
+                    b / a
+                    for a, b in zip(results[name]["times"], results["pytorch"]["times"])
+                ]
+                print(
+                    f"{name} / pytorch = {rate / rates['pytorch']:.2f} "
+                    f"(median of per-round ratios {statistics.median(per_round):.2f})"
+                )
         ref = results["pytorch"]["losses"]
         print(
             f"\nloss curves, first {len(ref)} steps ({ref[0]:.5f} -> {ref[-1]:.5f} "

@@ -10,6 +10,7 @@ and predict names their rows; NumPy's BLAS gets its thread count back.
 """
 
 import contextlib
+import ctypes
 
 import numpy as np
 import pytest
@@ -132,25 +133,19 @@ def test_a_cast_to_infinity_is_not_an_input_error():
 
 
 def test_blas_gets_its_thread_count_back():
-    """dense.c runs NumPy's OpenBLAS on one thread while it works (its own
-    threads split the batch); afterwards, and after nested blocks, the count
-    is what it was."""
-    state = _native._blas_threads
-    with _native.one_blas_thread():
-        pass  # finds OpenBLAS's get/set, if NumPy's BLAS is OpenBLAS
-    if state["set"] is None:  # NumPy built against another BLAS: nothing to set
+    """dense.c holds NumPy's OpenBLAS to one thread while its parts run (each
+    calls BLAS; parallel.h); afterwards the count is what it was."""
+    get = _native._numpy_blas_symbol("scipy_openblas_get_num_threads64_")
+    put = _native._numpy_blas_symbol("scipy_openblas_set_num_threads64_")
+    if get is None or put is None:  # NumPy built against another BLAS
         pytest.skip("NumPy's BLAS is not its own OpenBLAS here")
-    before = state["get"]()
-    state["set"](3)
+    get = ctypes.CFUNCTYPE(ctypes.c_int)(get)
+    put = ctypes.CFUNCTYPE(None, ctypes.c_int)(put)
+    before = get()
+    put(2)
     try:
-        with _native.one_blas_thread():
-            assert state["get"]() == 1
-            with _native.one_blas_thread():
-                assert state["get"]() == 1
-            assert state["get"]() == 1
-        assert state["get"]() == 3
         model, X = _w2_like(np.float32)
         gn.predict(model, X)
-        assert state["get"]() == 3
+        assert get() == 2
     finally:
-        state["set"](before)
+        put(before)

@@ -7,11 +7,14 @@ float32 training steps that agree to float32 tolerance, the one-hot look-up
 and dense input paths, initial states, final states alone, saturated gates.
 """
 
+import ctypes
 import dataclasses
 
 import numpy as np
 import pytest
 from conftest import NATIVE_REQUIRED, native_setting
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import glassnet as gn
 from glassnet import _native, kernels, losses, nn, optim
@@ -381,3 +384,150 @@ def test_other_dtypes_and_switch_off_use_numpy(monkeypatch):
     assert kernels.native("gn_lstm_forward", np.dtype(np.float16)) is None
     assert kernels.native("gn_rnn_forward", np.dtype(np.int64)) is None
     _native._forget()
+
+
+# --- the batch split between threads (GLASSNET_NUM_THREADS) -------------------------
+
+
+@pytest.fixture
+def blas_threads():
+    """Set NumPy's OpenBLAS to n threads (the split uses at most as many parts as
+    BLAS has threads: it runs them on those), and read its count back; None
+    when NumPy's BLAS is not OpenBLAS. Restored after the test."""
+    get = _native._numpy_blas_symbol("scipy_openblas_get_num_threads64_")
+    put = _native._numpy_blas_symbol("scipy_openblas_set_num_threads64_")
+    if get is None or put is None:
+        yield None
+        return
+    get = ctypes.CFUNCTYPE(ctypes.c_int)(get)
+    put = ctypes.CFUNCTYPE(None, ctypes.c_int)(put)
+    before = get()
+    yield lambda n=None: get() if n is None else put(n)
+    put(before)
+
+
+def _threads_agree(name, args, kwargs, monkeypatch, blas_threads):
+    from glassnet.kernels import recurrent as kr
+
+    reference, (variant,) = _ORIGINAL[name]  # (_use_native guards the registry)
+    expected_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    expected_kw = {k: None if a is None else a.copy() for k, a in kwargs.items()}
+    expected = reference(*expected_args, **expected_kw)
+    monkeypatch.setattr(kr, "WORK_PER_THREAD", 1)  # split even these small sums
+    runs = []
+    # (threads, BLAS's threads): the parts on BLAS's threads, or on threads of
+    # parallel.h's own when BLAS has fewer
+    for threads, blas in ((1, 1), (2, 2), (3, 3), (3, 1)):
+        monkeypatch.setenv("GLASSNET_NUM_THREADS", str(threads))
+        if blas_threads is not None:
+            blas_threads(blas)
+        a = [x.copy() if isinstance(x, np.ndarray) else x for x in args]
+        kw = {k: None if x is None else x.copy() for k, x in kwargs.items()}
+        got = variant.fn(*a, **kw)
+        if blas_threads is not None:  # BLAS's own count is back after the call
+            assert blas_threads() == blas
+        runs.append([got, *a, *kw.values()])
+    want = [expected, *expected_args, *expected_kw.values()]
+    for run in runs:
+        for e, g in zip(want, run, strict=True):
+            if isinstance(e, np.ndarray):
+                np.testing.assert_allclose(g, e, rtol=variant.rtol, atol=variant.atol)
+            else:
+                assert g is None and e is None or g is e
+
+
+@pytest.mark.parametrize("name", ["lstm_forward", "lstm_backward"])
+def test_rows_split_between_threads_agree_with_the_reference(
+    name, monkeypatch, blas_threads
+):
+    """1, 2 and 3 threads against the NumPy loop: the registry's shapes (batch 1
+    to 3, so also fewer rows than threads), both dtypes, every optional buffer."""
+    _use_native(monkeypatch, True)
+
+    @settings(max_examples=40)
+    @given(data=st.data())
+    def check(data):
+        args, kwargs = kernels.registry()[name].args(data.draw)
+        if name == "lstm_backward":
+            kwargs["gc"] = None  # a padded batch's cell gradient: NumPy loop only
+        _threads_agree(name, args, kwargs, monkeypatch, blas_threads)
+
+    try:
+        check()
+    finally:
+        _native._forget()
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_gradcheck_with_the_batch_split(monkeypatch, blas_threads, threads):
+    """float64 gradients by finite differences with the rows split three ways:
+    5 rows (uneven parts), one-hot input (dW_x summed by columns), initial
+    states, and a padded batch (lengths)."""
+    from glassnet.kernels import recurrent as kr
+
+    _use_native(monkeypatch, True)
+    # The padded batch's backward takes the NumPy loop (its cell-state gradient
+    # enters at each row's own last step), so both paths stay allowed here.
+    for name in _LOOPS:
+        reference, variants = _ORIGINAL[name]
+        monkeypatch.setattr(kernels.registry()[name], "reference", reference)
+        monkeypatch.setattr(kernels.registry()[name], "variants", variants)
+    monkeypatch.setattr(kr, "WORK_PER_THREAD", 1)
+    monkeypatch.setenv("GLASSNET_NUM_THREADS", threads)
+    if blas_threads is not None:
+        blas_threads(int(threads))
+    rng = np.random.default_rng(7)
+    B, T, V, H = 5, 4, 6, 3
+    x = one_hot(rng.integers(0, V, (B, T)), V)
+    params = lstm_params(rng, V, H)
+    states = [
+        gn.tensor(rng.standard_normal((B, H)), requires_grad=True, dtype=np.float64)
+        for _ in range(2)
+    ]
+    lengths = np.array([4, 1, 3, 4, 2])
+
+    def every_output(w_x, w_h, b, h0, c0):
+        out, h, c = rec.lstm(x, w_x, w_h, b, h0, c0)
+        padded, hp, cp = rec.lstm(x, w_x, w_h, b, h0, c0, lengths=lengths)
+        return out.sum() + (h * c).sum() + (padded * padded).sum() + (hp * cp).sum()
+
+    try:
+        assert gn.gradcheck(every_output, [*params, *states])
+    finally:
+        _native._forget()
+
+
+@pytest.mark.parametrize("H", [128, 192])
+@pytest.mark.parametrize("B", [1, 7])
+def test_register_blocked_step_product_agrees(monkeypatch, blas_threads, H, B):
+    """float32 sizes that take lstm.c's own per-step product (W_h of 64k entries
+    or more, its columns whole register tiles with AVX2 and AVX-512): 4H and H
+    columns,
+    128-row blocks of W_h and a shorter last one (H = 192: 128 + 64; backward
+    4H = 768), row tiles of 4 and the rows left over (7 rows, split three ways
+    too), against the NumPy loops."""
+    _use_native(monkeypatch, True)
+    rng = np.random.default_rng(H + B)
+    T, V, dt = 3, 5, np.float32
+
+    def rand(*shape, scale=1.0):
+        return (rng.standard_normal(shape) * scale).astype(dt)
+
+    hs, cs = np.zeros((T + 1, B, H), dt), np.zeros((T + 1, B, H), dt)
+    hs[0], cs[0] = rand(B, H), rand(B, H)
+    forward = (rand(T, B, 4 * H, scale=2), rand(H, 4 * H, scale=H**-0.5), hs, cs)
+    forward += (np.empty((T, B, H), dt),)
+    try:
+        _threads_agree("lstm_forward", forward, {}, monkeypatch, blas_threads)
+        S, W_h, hs, cs, tanh_c = (a.copy() for a in forward)
+        _ORIGINAL["lstm_forward"][0](S, W_h, hs, cs, tanh_c)
+        backward = (S, hs, cs, tanh_c, rand(B, T, H), W_h, rand(B, H), rand(B, H))
+        buffers = {
+            "db": np.empty(4 * H, dt),
+            "ids": rng.integers(0, V, T * B).astype(np.int64),
+            "dW_x": np.zeros((V, 4 * H), dt),
+            "dW_h": np.empty((H, 4 * H), dt),
+        }
+        _threads_agree("lstm_backward", backward, buffers, monkeypatch, blas_threads)
+    finally:
+        _native._forget()

@@ -44,7 +44,6 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import hashlib
 import os
@@ -72,7 +71,6 @@ __all__ = [
     "ptr",
     "sgemm_address",
     "dgemm_address",
-    "one_blas_thread",
 ]
 
 HERE = Path(__file__).resolve().parent
@@ -557,6 +555,14 @@ def _build(name: str) -> ctypes.CDLL:
     lib.gn_set_blas.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
     lib.gn_set_blas.restype = None
     lib.gn_set_blas(sgemm_address(), dgemm_address(), SMALL_GEMM)
+    # and its thread count and threads, for kernels that split their rows
+    # between threads that call BLAS (parallel.h's gn_parallel)
+    lib.gn_set_blas_threads.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.gn_set_blas_threads.restype = None
+    lib.gn_set_blas_threads(
+        _numpy_blas_symbol("openblas_set_num_threads_local"),
+        _numpy_blas_symbol("gotoblas_pthread"),
+    )
     return lib
 
 
@@ -703,21 +709,22 @@ def functions(library: str, dtype, signatures: dict) -> tuple | None:
 _blas: dict[str, int | None] = {}
 
 
-def _numpy_blas_symbol(kind: str) -> int | None:
-    """Address of NumPy's own ILP64 OpenBLAS ``cblas_?gemm`` (wheels from PyPI).
+def _numpy_blas_symbol(symbol: str) -> int | None:
+    """Address of ``symbol`` in NumPy's own ILP64 OpenBLAS (wheels from PyPI).
 
-    The kernels call it with 64-bit integers. Returns None for a NumPy built
-    against another BLAS; the kernels then use their own loops.
+    E.g. ``scipy_cblas_sgemm64_``, which the kernels call with 64-bit
+    integers. Returns None for a NumPy built against another BLAS; the
+    kernels then use their own loops.
     """
-    if kind in _blas:
-        return _blas[kind]
+    if symbol in _blas:
+        return _blas[symbol]
     address = None
     for lib in _numpy_openblas():
-        fn = getattr(lib, f"scipy_cblas_{kind}gemm64_", None)
+        fn = getattr(lib, symbol, None)
         if fn is not None:
             address = ctypes.cast(fn, ctypes.c_void_p).value
             break
-    _blas[kind] = address
+    _blas[symbol] = address
     return address
 
 
@@ -735,43 +742,11 @@ def _numpy_openblas() -> list:
     return found
 
 
-_blas_threads = {"depth": 0, "saved": 0, "lock": threading.Lock()}
-
-
-@contextlib.contextmanager
-def one_blas_thread():
-    """NumPy's OpenBLAS on one thread inside the block, for kernels that split
-    the work between their own threads, each calling BLAS (OpenBLAS's thread
-    count is the process's: other threads' products run on one thread too
-    meanwhile). Nested and concurrent blocks restore the count once, at the
-    end of the last; nothing changes for a NumPy with another BLAS."""
-    state = _blas_threads
-    if "set" not in state:
-        fns = [
-            (getattr(lib, "scipy_openblas_get_num_threads64_", None),
-             getattr(lib, "scipy_openblas_set_num_threads64_", None))
-            for lib in _numpy_openblas()
-        ]  # fmt: skip
-        state["get"], state["set"] = next((f for f in fns if all(f)), (None, None))
-    with state["lock"]:
-        if state["depth"] == 0 and state["set"] is not None:
-            state["saved"] = state["get"]()
-            state["set"](1)
-        state["depth"] += 1
-    try:
-        yield
-    finally:
-        with state["lock"]:
-            state["depth"] -= 1
-            if state["depth"] == 0 and state["set"] is not None:
-                state["set"](state["saved"])
-
-
 def sgemm_address() -> int | None:
     """Address of NumPy's ``cblas_sgemm`` (64-bit ints), or None."""
-    return _numpy_blas_symbol("s")
+    return _numpy_blas_symbol("scipy_cblas_sgemm64_")
 
 
 def dgemm_address() -> int | None:
     """Address of NumPy's ``cblas_dgemm`` (64-bit ints), or None."""
-    return _numpy_blas_symbol("d")
+    return _numpy_blas_symbol("scipy_cblas_dgemm64_")

@@ -50,6 +50,25 @@ void gn_set_blas(void *sgemm, void *dgemm, gn_int small) {
     gn_small_gemm = small;
 }
 
+/* How many threads BLAS calls may use: NumPy's OpenBLAS's
+ * openblas_set_num_threads_local, which returns the count it replaces (or 0:
+ * none found). Kernels whose own threads call BLAS (parallel.h's
+ * gn_parallel) set 1 while they run and put the old count back after.
+ * (Measured with NumPy's OpenBLAS 0.3.31: the count it sets holds for the
+ * whole process, not just the calling thread.) */
+typedef int (*gn_blas_threads_fn)(int);
+static gn_blas_threads_fn gn_blas_local_threads = 0;
+/* OpenBLAS's gotoblas_pthread(n, fn, args, stride): fn(args + i·stride) for
+ * i < n, the first in the calling thread, the others on OpenBLAS's own
+ * waiting threads (see parallel.h's gn_parallel). */
+typedef int (*gn_blas_pthread_fn)(int, void *, void *, int);
+static gn_blas_pthread_fn gn_blas_pthread = 0;
+
+void gn_set_blas_threads(void *set, void *run) {
+    gn_blas_local_threads = (gn_blas_threads_fn)set;
+    gn_blas_pthread = (gn_blas_pthread_fn)run;
+}
+
 /* C = op(A)·op(B) + beta·C (beta 0 or 1), C is m×n with leading dimension ldc.
  * op(A) is m×k: A stored m×k (ta = 0) or k×m (ta = 1); op(B) is k×n: B stored
  * k×n (tb = 0) or n×k (tb = 1). */

@@ -195,6 +195,7 @@ FUNCTIONS: dict[str, Fn] = {
             ("T *", "hs"),
             ("T *", "cs"),
             ("T *", "tc"),
+            ("gn_int", "threads"),
         ],
     ),
     "gn_lstm_backward": Fn(
@@ -206,6 +207,7 @@ FUNCTIONS: dict[str, Fn] = {
             ("const int64_t *", "ids"),
             ("T *", "dWx"),
             ("T *", "dWh"),
+            ("gn_int", "threads"),
         ],
     ),
     "gn_rnn_forward": Fn(

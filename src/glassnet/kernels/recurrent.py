@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _draw, native, register, variant
+from ._threads import most_threads
 from .activations import (
     relu,
     relu_backward,
@@ -110,6 +111,16 @@ def _ptr(a):
 
 
 _AGREE = {"agreement": "rounding", "rtol": 2e-4, "atol": 2e-5}
+
+#: Multiply-adds of a recurrent product per extra thread: below this the
+#: compiled LSTM runs its batch on one thread (each call makes its threads,
+#: tens of microseconds each).
+WORK_PER_THREAD = 1 << 20
+
+
+def _threads(T, B, H) -> int:
+    """Threads for a compiled LSTM pass: its batch rows split between them."""
+    return max(1, min(most_threads(), B, T * B * 4 * H * H // WORK_PER_THREAD))
 
 
 # --- plain (Elman) RNN --------------------------------------------------------------
@@ -274,7 +285,7 @@ def lstm_forward_c(S, W_h, hs, cs, tanh_c):
     T, B, G = S.shape
     native("gn_lstm_forward", S.dtype)(
         T, B, G // 4, S.ctypes.data, W_h.ctypes.data, hs.ctypes.data,
-        cs.ctypes.data, tanh_c.ctypes.data,
+        cs.ctypes.data, tanh_c.ctypes.data, _threads(T, B, G // 4),
     )  # fmt: skip
     return S
 
@@ -355,6 +366,7 @@ def lstm_backward_c(
         T, B, G // 4, S.ctypes.data, hs.ctypes.data, cs.ctypes.data,
         tanh_c.ctypes.data, _ptr(g), W_hT.ctypes.data, dZ.ctypes.data,
         dh.ctypes.data, dc.ctypes.data, _ptr(db), _ptr(ids), _ptr(dW_x), _ptr(dW_h),
+        _threads(T, B, G // 4),
     )  # fmt: skip
     return dZ
 

@@ -23,8 +23,6 @@ BLAS would promise.
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from ... import _native
@@ -97,19 +95,17 @@ def linear_stack_c(x, layers):
     work = rows * int(np.dot(sizes[:-1], sizes[1:]))
     threads = max(1, min(most_threads(), rows // MIN_ROWS, work // WORK_PER_THREAD))
     if threads == 1:
-        block, blas = min(rows, ONE_THREAD_BLOCK), contextlib.nullcontext()
+        block = min(rows, ONE_THREAD_BLOCK)
     else:  # about the same number of blocks per thread, at most BLOCK rows each
         blocks = threads * -(-rows // (threads * BLOCK))
         block = -(-rows // (blocks * ALIGN)) * ALIGN
-        blas = _native.one_blas_thread()
     widest = int(sizes[1:-1].max(initial=0))
     buf = scratch("linear_stack", (threads, 2, max(block * widest, 1)), x.dtype)
     y = np.empty((rows, sizes[-1]), x.dtype)
     bad = np.zeros(1, np.int64)
-    with blas:
-        native("gn_dense_stack", x.dtype)(
-            x.ctypes.data, y.ctypes.data, buf.ctypes.data, rows, len(layers),
-            sizes.ctypes.data, params.ctypes.data, relu.ctypes.data, block, threads,
-            bad.ctypes.data,
-        )  # fmt: skip
+    native("gn_dense_stack", x.dtype)(
+        x.ctypes.data, y.ctypes.data, buf.ctypes.data, rows, len(layers),
+        sizes.ctypes.data, params.ctypes.data, relu.ctypes.data, block, threads,
+        bad.ctypes.data,
+    )  # fmt: skip
     return y, bool(bad[0] == 0)
