@@ -33,7 +33,11 @@ from .._threads import most_threads
 __all__ = ["ALIGN", "BLOCK", "MIN_ROWS", "ONE_THREAD_BLOCK", "WORK_PER_THREAD"]
 
 #: Rows per block at most: each thread takes the next block until none is left.
-BLOCK = 256
+#: Smaller blocks share the work better when one core is busy elsewhere, but
+#: each block packs W anew: on the quiet Xeon of docs/speed.md, W2's batch of
+#: 1024 on 2 threads took 2.17 ms in blocks of 512, 2.22 in blocks of 256 and
+#: 2.37 in blocks of 128 (best of 8 rounds of 100 calls, taken in turns).
+BLOCK = 512
 #: Rows per block on one thread: few calls, since each packs W anew (OpenBLAS).
 ONE_THREAD_BLOCK = 4096
 #: Rows per thread at least (smaller blocks spend their time packing W), and
