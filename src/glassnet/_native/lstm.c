@@ -46,10 +46,11 @@
 
 /* The per-step product of a part of the batch, float32: its few rows (16 of
  * W4's 32 on two threads) times W_h, 16×128 · 128×512. BLAS packs W_h (256 KB)
- * again on every such call; this register-blocked loop reads it in place:
- * tiles of 4 rows × GN_LCOLS columns (4 vectors with AVX-512, 2 with AVX2) of
- * sums held in registers, one column block of W_h at a time (128 rows × 64
- * columns: 32 KB, in L1 while every row tile of the part passes over it).
+ * again on every such call; this register-blocked loop reads it packed once
+ * per call (gn_lstm_pack): tiles of 4 rows × GN_LCOLS columns (4 vectors with
+ * AVX-512, 2 with AVX2) of sums held in registers, one column block of W_h at
+ * a time (128 rows × 64 columns: 32 KB, contiguous, in L1 while every row
+ * tile of the part passes over it).
  * Fused multiply-adds, summed over k in order: equal to BLAS's to rounding.
  * Used from W_h's size in W4 (64k entries) up; smaller ones (not measured to
  * gain), other widths, float64 and builds without FMA: gn_sgemm (BLAS). (A
