@@ -46,10 +46,11 @@
 
 /* The per-step product of a part of the batch, float32: its few rows (16 of
  * W4's 32 on two threads) times W_h, 16×128 · 128×512. BLAS packs W_h (256 KB)
- * again on every such call; this register-blocked loop reads it in place:
- * tiles of 4 rows × GN_LCOLS columns (4 vectors with AVX-512, 2 with AVX2) of
- * sums held in registers, one column block of W_h at a time (128 rows × 64
- * columns: 32 KB, in L1 while every row tile of the part passes over it).
+ * again on every such call; this register-blocked loop reads it packed once
+ * per call (gn_lstm_pack): tiles of 4 rows × GN_LCOLS columns (4 vectors with
+ * AVX-512, 2 with AVX2) of sums held in registers, one column block of W_h at
+ * a time (128 rows × 64 columns: 32 KB, contiguous, in L1 while every row
+ * tile of the part passes over it).
  * Fused multiply-adds, summed over k in order: equal to BLAS's to rounding.
  * Used from W_h's size in W4 (64k entries) up; smaller ones (not measured to
  * gain), other widths, float64 and builds without FMA: gn_sgemm (BLAS). (A
@@ -106,30 +107,67 @@ GN_INLINE void gn_lstore(float *p, gn_lvf v) { memcpy(p, &v, sizeof v); }
 GN_LTILE(gn_lstm_tile4, 4)
 GN_LTILE(gn_lstm_tile1, 1)
 
-/* gn_sgemm's arguments; no transposes, beta 0 or 1. */
-static void gn_lstm_sgemm(int ta, int tb, gn_int m, gn_int n, gn_int k, const float *a,
-                          gn_int lda, const float *b, gn_int ldb, float beta, float *c,
+/* W_h for the per-step product, packed once per call: for each block of 128
+ * rows (p) and GN_LCOLS columns (j), its kc × GN_LCOLS entries contiguous, at
+ * p·n + j·kc. Read in place, W_h's rows are 2 KB apart (W4's 512 columns), so
+ * a block's 128 rows fall on a few of L1's sets and do not stay in it. 0 when
+ * the product is not this file's (then gn_lstm_sgemm calls BLAS with b). */
+static float *gn_lstm_pack(gn_int k, gn_int n, const float *b) {
+    if (n % GN_LCOLS || k * n < 65536) return 0;
+    float *packed = (float *)aligned_alloc(64, sizeof(float) * (size_t)(k * n));
+    if (!packed) return 0;
+    for (gn_int p = 0; p < k; p += 128) {
+        const gn_int kc = k - p < 128 ? k - p : 128;
+        for (gn_int j = 0; j < n; j += GN_LCOLS)
+            for (gn_int q = 0; q < kc; q++)
+                memcpy(packed + p * n + j * kc + q * GN_LCOLS, b + (p + q) * n + j,
+                       sizeof(float) * GN_LCOLS);
+    }
+    return packed;
+}
+
+/* c (m × n) = a (m × k) · b (k × n, ldb n) [+ c when beta is 1]; bp: b packed
+ * by gn_lstm_pack, or 0 (then BLAS). */
+static void gn_lstm_sgemm(gn_int m, gn_int n, gn_int k, const float *a, gn_int lda,
+                          const float *b, const float *bp, float beta, float *c,
                           gn_int ldc) {
-    if (ta || tb || n % GN_LCOLS || k * n < 65536) {
-        gn_sgemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    if (!bp) {
+        gn_sgemm(0, 0, m, n, k, a, lda, b, n, beta, c, ldc);
         return;
     }
     for (gn_int p = 0; p < k; p += 128) { /* 128 rows of b: a block fits L1 */
         const gn_int kc = k - p < 128 ? k - p : 128;
         const int add = p > 0 || beta != 0.0f;
         for (gn_int j = 0; j < n; j += GN_LCOLS) {
-            const float *bj = b + p * ldb + j;
+            const float *bj = bp + p * n + j * kc;
             gn_int i = 0;
             for (; i + 4 <= m; i += 4)
-                gn_lstm_tile4(kc, a + i * lda + p, lda, bj, ldb, add, c + i * ldc + j, ldc);
+                gn_lstm_tile4(kc, a + i * lda + p, lda, bj, GN_LCOLS, add, c + i * ldc + j,
+                              ldc);
             for (; i < m; i++)
-                gn_lstm_tile1(kc, a + i * lda + p, lda, bj, ldb, add, c + i * ldc + j, ldc);
+                gn_lstm_tile1(kc, a + i * lda + p, lda, bj, GN_LCOLS, add, c + i * ldc + j,
+                              ldc);
         }
     }
 }
 #else
-#define gn_lstm_sgemm gn_sgemm
+#define gn_lstm_pack(k, n, b) ((float *)0)
+static void gn_lstm_sgemm(gn_int m, gn_int n, gn_int k, const float *a, gn_int lda,
+                          const float *b, const float *bp, float beta, float *c,
+                          gn_int ldc) {
+    (void)bp;
+    gn_sgemm(0, 0, m, n, k, a, lda, b, n, beta, c, ldc);
+}
 #endif
+
+/* The float64 step: BLAS, nothing packed. */
+#define gn_lstm_dpack(k, n, b) ((double *)0)
+static void gn_lstm_dgemm(gn_int m, gn_int n, gn_int k, const double *a, gn_int lda,
+                          const double *b, const double *bp, double beta, double *c,
+                          gn_int ldc) {
+    (void)bp;
+    gn_dgemm(0, 0, m, n, k, a, lda, b, n, beta, c, ldc);
+}
 
 /* One LSTM step's cells: S row block s (B, 4H) of weighted sums -> gate values,
  * c = f·c_prev + i·g, tc = tanh c, h = o·tc. */
@@ -169,11 +207,11 @@ GN_LSTM_CELLS(lstm_cells_f64, double, gn_sigmoid, tanh)
 
 /* The whole forward pass: for every step, S[t] += h_{t-1}·W_h, then the cells;
  * rows lo..hi of the batch in this part. */
-#define GN_LSTM_FORWARD(NAME, T, GEMM, CELLS)                                          \
+#define GN_LSTM_FORWARD(NAME, T, GEMM, PACK, CELLS)                                    \
     typedef struct {                                                                   \
         gn_int steps, B, H;                                                            \
         T *S;                                                                          \
-        const T *Wh;                                                                   \
+        const T *Wh, *Whp;                                                             \
         T *hs, *cs, *tc;                                                               \
     } NAME##_job;                                                                      \
     static void NAME##_rows(const void *arg, gn_int lo, gn_int hi, int part) {         \
@@ -182,7 +220,7 @@ GN_LSTM_CELLS(lstm_cells_f64, double, gn_sigmoid, tanh)
         (void)part;                                                                    \
         for (gn_int t = 0; t < j->steps; t++) {                                        \
             T *s = j->S + t * B4H + lo * 4 * H;                                        \
-            GEMM(0, 0, m, 4 * H, H, j->hs + t * BH + lo * H, H, j->Wh, 4 * H, (T)1, s, \
+            GEMM(m, 4 * H, H, j->hs + t * BH + lo * H, H, j->Wh, j->Whp, (T)1, s,      \
                  4 * H);                                                               \
             CELLS(m, H, s, j->cs + t * BH + lo * H, j->cs + (t + 1) * BH + lo * H,     \
                   j->tc + t * BH + lo * H, j->hs + (t + 1) * BH + lo * H);             \
@@ -190,12 +228,14 @@ GN_LSTM_CELLS(lstm_cells_f64, double, gn_sigmoid, tanh)
     }                                                                                  \
     void NAME(gn_int steps, gn_int B, gn_int H, T *S, const T *Wh, T *hs, T *cs,      \
               T *tc, gn_int threads) {                                                 \
-        NAME##_job job = {steps, B, H, S, Wh, hs, cs, tc};                             \
+        T *Whp = PACK(H, 4 * H, Wh);                                                   \
+        NAME##_job job = {steps, B, H, S, Wh, Whp, hs, cs, tc};                        \
         gn_parallel(NAME##_rows, &job, B, (int)threads);                          \
+        free(Whp);                                                                     \
     }
 
-GN_LSTM_FORWARD(gn_lstm_forward_f32, float, gn_lstm_sgemm, lstm_cells_f32)
-GN_LSTM_FORWARD(gn_lstm_forward_f64, double, gn_dgemm, lstm_cells_f64)
+GN_LSTM_FORWARD(gn_lstm_forward_f32, float, gn_lstm_sgemm, gn_lstm_pack, lstm_cells_f32)
+GN_LSTM_FORWARD(gn_lstm_forward_f64, double, gn_lstm_dgemm, gn_lstm_dpack, lstm_cells_f64)
 
 /* The whole backward pass (BPTT). dh, dc (B, H) hold the gradients reaching the
  * final h and c on entry (zeros if none) and those of h0 and c0 on exit.
@@ -212,10 +252,10 @@ GN_LSTM_FORWARD(gn_lstm_forward_f64, double, gn_dgemm, lstm_cells_f64)
  * on any number of threads, and the same as when they were added inside the
  * loop (a demo's training, tests/test_childrens_book_memory.py, turned on
  * that rounding). */
-#define GN_LSTM_BACKWARD(NAME, T, GEMM, STEP)                                                \
+#define GN_LSTM_BACKWARD(NAME, T, GEMM, STEP, PACK)                                    \
     typedef struct {                                                                   \
         gn_int steps, B, H;                                                            \
-        const T *S, *hs, *cs, *tc, *g, *WhT;                                           \
+        const T *S, *hs, *cs, *tc, *g, *WhT, *WhTp;                                    \
         T *dZ, *dh, *dc, *db;                                                          \
         const int64_t *ids;                                                            \
         T *dWx;                                                                        \
@@ -252,8 +292,8 @@ GN_LSTM_FORWARD(gn_lstm_forward_f64, double, gn_dgemm, lstm_cells_f64)
                 }                                                                      \
             }                                                                          \
             /* back to h_{t-1}: dh = dZ_t·W_hᵀ */                                      \
-            STEP(0, 0, hi - lo, H, H4, dz + lo * H4, H4, j->WhT, H, (T)0,              \
-                 j->dh + lo * H, H);                                                   \
+            STEP(hi - lo, H, H4, dz + lo * H4, H4, j->WhT, j->WhTp, (T)0, j->dh + lo * H, \
+                 H);                                                                   \
         }                                                                              \
     }                                                                                  \
     /* db and dWx over columns lo..hi (a multiple of 16 apart): rows of dZ in order */ \
@@ -281,14 +321,17 @@ GN_LSTM_FORWARD(gn_lstm_forward_f64, double, gn_dgemm, lstm_cells_f64)
     void NAME(gn_int steps, gn_int B, gn_int H, const T *S, const T *hs, const T *cs,  \
               const T *tc, const T *g, const T *WhT, T *dZ, T *dh, T *dc, T *db,      \
               const int64_t *ids, T *dWx, T *dWh, gn_int threads) {                    \
-        NAME##_job job = {steps, B, H, S, hs, cs, tc, g, WhT, dZ, dh, dc, db, ids, dWx}; \
+        T *WhTp = PACK(4 * H, H, WhT);                                                 \
+        NAME##_job job = {steps, B, H, S, hs, cs, tc, g, WhT, WhTp,                    \
+                          dZ, dh, dc, db, ids, dWx};                                   \
         gn_parallel(NAME##_rows, &job, B, (int)threads);                          \
+        free(WhTp);                                                                    \
         if (db || dWx) gn_parallel(NAME##_sums, &job, (4 * H + 15) / 16, (int)threads); \
         if (dWh) GEMM(1, 0, H, 4 * H, steps * B, hs, H, dZ, 4 * H, (T)0, dWh, 4 * H); \
     }
 
-GN_LSTM_BACKWARD(gn_lstm_backward_f32, float, gn_sgemm, gn_lstm_sgemm)
-GN_LSTM_BACKWARD(gn_lstm_backward_f64, double, gn_dgemm, gn_dgemm)
+GN_LSTM_BACKWARD(gn_lstm_backward_f32, float, gn_sgemm, gn_lstm_sgemm, gn_lstm_pack)
+GN_LSTM_BACKWARD(gn_lstm_backward_f64, double, gn_dgemm, gn_lstm_dgemm, gn_lstm_dpack)
 
 /* --- plain (Elman) RNN: h_t = φ(z_t), z_t = x_t·W_x + b + h_{t-1}·W_h ------------ */
 
