@@ -294,7 +294,7 @@ def _native_status(framework: str) -> dict | None:
         return None
     from glassnet import _malloc, _native
 
-    return dict(_native.status(), malloc=_malloc.status())
+    return dict(_native.status(), malloc=_malloc.status(), target=_native.target())
 
 
 def _version(framework: str) -> str:
@@ -960,11 +960,14 @@ def _native_line(report: dict) -> str:
     """Which compiled kernels the glassnet cases used, from the workers' reports."""
     seen: dict = {}
     memory: set = set()
+    targets: set = set()
     for row in report["rows"]:
         for res in row.get("results", {}).values():
             for kernel, state in (res.get("native") or {}).items():
                 if kernel == "malloc":  # glassnet/_malloc.py's status, not a kernel
                     memory.add(state)
+                elif kernel == "target":  # GLASSNET_TARGET, the instruction set
+                    targets.add(state)
                 else:
                     seen.setdefault(kernel, set()).add(state)
     if not seen:
@@ -976,7 +979,13 @@ def _native_line(report: dict) -> str:
         ]
         line = (
             "glassnet's compiled kernels (glassnet/_native; GLASSNET_NATIVE=0 measures "
-            f"NumPy alone): {', '.join(parts)}."
+            f"NumPy alone): {', '.join(parts)}"
+            + (
+                f", compiled for {', '.join(sorted(targets))} (GLASSNET_TARGET)"
+                if targets
+                else ""
+            )
+            + "."
         )
     if memory:
         line += f" Memory between steps: {'; '.join(sorted(memory))}."

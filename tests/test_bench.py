@@ -339,3 +339,12 @@ def test_goals_are_checked_from_the_runs_own_rates():
         in table
     )
     assert "41 vs 300 MB | yes" in table
+
+
+def test_the_header_says_which_kernels_ran_and_for_which_instruction_set():
+    native = {"lstm": "loaded", "direct": "loaded", "target": "avx2", "malloc": "on"}
+    report = {"rows": [{"results": {"glassnet": {"native": native}}}]}
+    line = bench._native_line(report)
+    assert "direct, lstm, compiled for avx2 (GLASSNET_TARGET)." in line
+    assert "Memory between steps: on." in line
+    assert "target" not in line.split("compiled")[0]  # not listed as a kernel
