@@ -32,24 +32,23 @@ static void *gn_part_main(void *arg) {
 
 #define GN_MAX_THREADS 64
 
-/* run(job, lo, hi, t) for `threads` even parts of 0..rows; part 0 here, the
- * others on threads made for the call. A thread that cannot be made runs its
- * part here too. (gn_parallel below uses BLAS's threads when it can.) */
+/* The even parts of 0..rows, one per thread. */
+static void gn_split(gn_part *parts, void (*run)(const void *, gn_int, gn_int, int),
+                     const void *job, gn_int rows, int threads) {
+    for (int t = 0; t < threads; t++)
+        parts[t] = (gn_part){run, job, rows * t / threads, rows * (t + 1) / threads, t};
+}
+
+/* The parts (2 <= threads <= rows): part 0 here, the others on threads made
+ * for the call. A thread that cannot be made runs its part here too. */
 static void gn_parallel_own(void (*run)(const void *, gn_int, gn_int, int), const void *job,
-                        gn_int rows, int threads) {
-    if (threads > GN_MAX_THREADS) threads = GN_MAX_THREADS;
-    if (threads > rows) threads = (int)rows;
-    if (threads <= 1) {
-        run(job, 0, rows, 0);
-        return;
-    }
+                            gn_int rows, int threads) {
     gn_part parts[GN_MAX_THREADS];
     pthread_t ids[GN_MAX_THREADS];
     int made[GN_MAX_THREADS];
-    for (int t = 0; t < threads; t++) {
-        parts[t] = (gn_part){run, job, rows * t / threads, rows * (t + 1) / threads, t};
+    gn_split(parts, run, job, rows, threads);
+    for (int t = 0; t < threads; t++)
         made[t] = t > 0 && pthread_create(&ids[t], 0, gn_part_main, &parts[t]) == 0;
-    }
     for (int t = 0; t < threads; t++)
         if (!made[t]) run(job, parts[t].lo, parts[t].hi, t);
     for (int t = 1; t < threads; t++)
@@ -70,9 +69,11 @@ static void gn_parallel_own(void (*run)(const void *, gn_int, gn_int, int), cons
  * one part (its own threads would compete with ours). */
 static void gn_part_blas(void *arg) { gn_part_main(arg); }
 
-/* One such call at a time in the process: another's putting BLAS's count
- * back must not reach parts still running (on BLAS's threads, a product of
- * theirs on several threads would wait for itself). */
+/* One such call at a time per library (each kernel file is its own library,
+ * with its own lock): another's putting BLAS's count back must not reach
+ * parts still running (on BLAS's threads, a product of theirs on several
+ * threads would wait for itself). Calls into two libraries from two Python
+ * threads at once are not serialised by this. */
 static pthread_mutex_t gn_blas_split_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void gn_parallel(void (*run)(const void *, gn_int, gn_int, int), const void *job,
@@ -87,8 +88,7 @@ static void gn_parallel(void (*run)(const void *, gn_int, gn_int, int), const vo
     const int had = gn_blas_local_threads ? gn_blas_local_threads(1) : 0;
     if (had >= threads && gn_blas_pthread) {
         gn_part parts[GN_MAX_THREADS];
-        for (int t = 0; t < threads; t++)
-            parts[t] = (gn_part){run, job, rows * t / threads, rows * (t + 1) / threads, t};
+        gn_split(parts, run, job, rows, threads);
         gn_blas_pthread(threads, (void *)gn_part_blas, parts, (int)sizeof(gn_part));
     } else if (!gn_blas_sgemm || gn_blas_local_threads) {
         gn_parallel_own(run, job, rows, threads);
