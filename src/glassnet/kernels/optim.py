@@ -20,10 +20,12 @@ from ._threads import threads_for
 _cast: dict = {}
 
 #: Weights per thread for the compiled updates: an update costs about a
-#: nanosecond per weight and a thread tens of microseconds to make, so only
-#: tensors of some hundred thousand weights are split (W2's first layer, 200k:
-#: 2 threads; measured in docs/speed.md).
-PER_THREAD = 1 << 16
+#: nanosecond per weight, and handing a part to a waiting BLAS thread some
+#: microseconds (_native/parallel.h), so tensors from 32k weights are split.
+#: W2's Adam step after a product, 2 threads, quiet Xeon (best / median of 12
+#: rounds, µs, product included): 16k per thread 452-453 / 462-489 against
+#: 64k per thread (W2's 256x256 layer not split) 461-465 / 486-492.
+PER_THREAD = 1 << 14
 
 
 def _scalars(dtype, *values) -> tuple:
