@@ -147,16 +147,7 @@ def profile_torch(steps: int) -> dict:
     X, y = (torch.from_numpy(a) for a in w3_lenet.synthetic_data())
     from torch import nn
 
-    net = nn.Sequential(
-        nn.Conv2d(1, 16, 5, padding=2),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 5, padding=2),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(1568, 10),
-    )
+    net = w3_lenet.torch_lenet()
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
 

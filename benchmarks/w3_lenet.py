@@ -157,14 +157,11 @@ def run_glassnet(weights: str, warmup: int, steps: int, repeats: int) -> dict:
     }
 
 
-def run_torch(weights: str, warmup: int, steps: int, repeats: int) -> dict:
-    import numpy as np
-    import torch
+def torch_lenet():
+    """W3's LeNet in PyTorch, layer for layer glassnet's (indices 0, 3, 7 weighted)."""
     from torch import nn
 
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", THREADS)))
-    torch.manual_seed(0)
-    model = nn.Sequential(
+    return nn.Sequential(
         nn.Conv2d(1, 16, 5, padding=2),
         nn.ReLU(),
         nn.MaxPool2d(2),
@@ -174,6 +171,16 @@ def run_torch(weights: str, warmup: int, steps: int, repeats: int) -> dict:
         nn.Flatten(),
         nn.Linear(1568, 10),
     )
+
+
+def run_torch(weights: str, warmup: int, steps: int, repeats: int) -> dict:
+    import numpy as np
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", THREADS)))
+    torch.manual_seed(0)
+    model = torch_lenet()
     w = dict(np.load(weights))
     with torch.no_grad():
         for index in (0, 3):
