@@ -42,10 +42,13 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import numpy as np
 
 from .errors import ConfigError, GlassnetError
+
+_ABORT_GRACE = 0.5  # seconds between the error message and MPI_Abort
 
 
 def _mpi():
@@ -196,5 +199,9 @@ def abort_on_failure(fn, *args, comm=None):
             file=sys.stderr,
             flush=True,
         )
+        # mpiexec forwards a rank's stderr through a pipe and may act on the
+        # abort before it has read the line above (it was lost in about one
+        # run in seven); a moment's wait lets the message reach the user.
+        time.sleep(_ABORT_GRACE)
         comm.Abort(1)
         os._exit(1)  # MPI_Abort should not return; never carry on if it does
