@@ -23,6 +23,7 @@ dtype rules
 from __future__ import annotations
 
 import numbers
+import threading
 
 import numpy as np
 
@@ -39,8 +40,15 @@ __all__ = [
 ]
 
 
-class _GradMode:
-    enabled = True
+class _GradModeLocal(threading.local):
+    """Whether ops record the graph: one switch per thread, as in PyTorch, so
+    ``no_grad`` in one thread (a dashboard request predicting) never stops
+    another thread's graph (a trace of the same moment) from being recorded."""
+
+    enabled = True  # each thread starts with recording on
+
+
+_GradMode = _GradModeLocal()
 
 
 class no_grad:
@@ -48,6 +56,7 @@ class no_grad:
 
     Use it for inference and for updating weights by hand: results have
     ``requires_grad=False`` and no graph is kept, which saves time and memory.
+    It applies to the thread that enters it; other threads keep recording.
 
     >>> import glassnet as gn
     >>> w = gn.tensor([1.0, 2.0], requires_grad=True)

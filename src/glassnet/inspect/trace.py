@@ -27,6 +27,7 @@ output: [0.46]
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -284,7 +285,14 @@ def trace(model, x, target=None, loss=None) -> Trace:
     names = {id(m): n for n, m in model.named_modules()}
     calls = []
 
+    me = threading.get_ident()
+
     def hook(module, inputs, output):
+        # The hooks list is the process's: skip other models' layers, and this
+        # model's layers run by another thread meanwhile (a dashboard serving
+        # several requests at once).
+        if id(module) not in names or threading.get_ident() != me:
+            return
         if want_grads:
             for t in (inputs, output):
                 if isinstance(t, Tensor) and t.requires_grad:

@@ -84,13 +84,15 @@ names is appended to ``tape`` as a :class:`Call` (the kernel, the function
 that ran, its bound arguments, its result), so that a replay can run the
 same functions again, each writing its results into the arrays the recording
 returned (:mod:`glassnet.train.capture` does, as tinygrad's TinyJit does).
-The module-level names are swapped while recording: record from one thread.
+The module-level names are swapped while recording; calls from other threads
+pass through unrecorded, and one recording runs at a time.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -289,16 +291,27 @@ def _signature(function) -> inspect.Signature:
     return inspect.signature(function)
 
 
+_RECORDING = threading.RLock()  # one recording at a time in the process
+
+
 @contextmanager
 def recording(tape: list):
-    """Append every kernel called through the module-level names to ``tape``."""
-    saved = {attr: globals()[attr] for attr in _NAMES}
+    """Append every kernel called through the module-level names to ``tape``.
 
-    def recorder(name):
+    Only calls from the thread that records go on the tape; the others run as
+    usual meanwhile (fit with a captured step in two threads at once, as an
+    Optuna study with ``n_jobs=2`` does). A second thread's recording waits
+    for the first to end: the names are swapped for the whole process.
+    """
+    owner = threading.get_ident()
+
+    def recorder(name, usual):
         kernel = _KERNELS[name]
         signature = _signature(kernel.reference)
 
         def record(*args, **kwargs):
+            if threading.get_ident() != owner:
+                return usual(*args, **kwargs)
             fn = pick(name, *args, **kwargs)
             result = fn(*args, **kwargs)
             tape.append(Call(kernel, fn, signature.bind(*args, **kwargs), result))
@@ -306,11 +319,15 @@ def recording(tape: list):
 
         return record
 
-    try:
-        globals().update({attr: recorder(name) for attr, name in _NAMES.items()})
-        yield tape
-    finally:
-        globals().update(saved)
+    with _RECORDING:
+        saved = {attr: globals()[attr] for attr in _NAMES}
+        try:
+            globals().update(
+                {attr: recorder(name, saved[attr]) for attr, name in _NAMES.items()}
+            )
+            yield tape
+        finally:
+            globals().update(saved)
 
 
 from . import activations, conv, linear, loss, optim, pool, recurrent  # noqa: E402, I001
