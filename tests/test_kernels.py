@@ -14,7 +14,7 @@ import copy
 import numpy as np
 import pytest
 from conftest import NATIVE_REQUIRED
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from glassnet import _native, kernels
@@ -175,3 +175,34 @@ def test_declared_result_buffers_are_written(name, data):
             _same(np.asarray(want), buffers[n].reshape(np.shape(want)), None)
         else:
             assert want is None and have is None or not isinstance(want, np.ndarray)
+
+
+@settings(max_examples=30, deadline=None)
+@example(rows=128, n_in=784, n_out=256, dtype=np.float32, batch_axes=False)  # W2
+@example(rows=32, n_in=64, n_out=10, dtype=np.float32, batch_axes=False)  # below
+@given(
+    rows=st.integers(1, 130),
+    n_in=st.sampled_from([1, 31, 64, 65, 784]),
+    n_out=st.sampled_from([1, 10, 64, 65, 256]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    batch_axes=st.booleans(),
+)
+def test_linear_backward_products_equal_np_dot_bit_for_bit(
+    rows, n_in, n_out, dtype, batch_axes
+):
+    """The backward switches its transposed products to np.matmul from
+    MATMUL_FROM numbers (faster on two threads): the sizes drawn fall on both
+    sides of it, and every result must be np.dot's, bit for bit."""
+    from glassnet.kernels import linear
+
+    rng = np.random.default_rng(rows * n_in + n_out)
+    x = rng.standard_normal((rows, n_in)).astype(dtype)
+    w = rng.standard_normal((n_in, n_out)).astype(dtype)
+    g = rng.standard_normal((rows, n_out)).astype(dtype)
+    shape = (rows, 1, n_in) if batch_axes else x.shape  # the flattening path too
+    dx, dw, db = linear.linear_backward(
+        g.reshape(*shape[:-1], n_out), x.reshape(shape), w
+    )
+    assert dx.reshape(x.shape).tobytes() == np.dot(g, w.T).tobytes()
+    assert dw.tobytes() == np.dot(x.T, g).tobytes()
+    assert db.tobytes() == linear.column_sums(g).tobytes()
