@@ -18,6 +18,7 @@ from conftest import NATIVE_REQUIRED
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_native_direct import WIDTHS
+from test_native_direct import target as built_for
 
 import glassnet as gn
 from glassnet import _native, kernels, nn
@@ -36,7 +37,6 @@ def target(name, block=None, threads=None):
     """The body with dense.c built for GLASSNET_TARGET=``name``, blocks of
     ``block`` rows, ``threads`` threads whatever the work."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GLASSNET_TARGET", name)
         if block is not None:
             mp.setattr(dense, "BLOCK", block)
             mp.setattr(dense, "ONE_THREAD_BLOCK", block)
@@ -45,15 +45,8 @@ def target(name, block=None, threads=None):
             mp.setenv("GLASSNET_NUM_THREADS", str(threads))
             mp.setattr(dense, "WORK_PER_THREAD", 1)
             mp.setattr(dense, "MIN_ROWS", 1)
-        _native._forget()
-        try:
-            if _native.load("dense") is None:
-                message = f"dense.c does not build for {name}: {_native.status()}"
-                (pytest.fail if NATIVE_REQUIRED else pytest.skip)(message)
+        with built_for(name, "dense"):
             yield
-        finally:
-            mp.undo()
-            _native._forget()
 
 
 @pytest.mark.parametrize("name", [w[0] for w in WIDTHS] or ["native"])

@@ -59,14 +59,15 @@ NATIVE_WIDTH = 16 if "avx512f" in FLAGS else 8 if "avx2" in FLAGS else None
 
 
 @contextlib.contextmanager
-def target(name):
-    """Run the body with the kernels built for GLASSNET_TARGET=``name``."""
+def target(name, library="direct"):
+    """Run the body with the kernels built for GLASSNET_TARGET=``name``; fail
+    under make test (skip elsewhere) if ``library`` does not build for it."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GLASSNET_TARGET", name)
         _native._forget()
         try:
-            if _native.load("direct") is None:
-                message = f"direct.c does not build for {name}: {_native.status()}"
+            if _native.load(library) is None:
+                message = f"{library}.c does not build for {name}: {_native.status()}"
                 (pytest.fail if NATIVE_REQUIRED else pytest.skip)(message)
             yield
         finally:
