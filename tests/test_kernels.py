@@ -10,12 +10,14 @@ the declared tolerance ("rounding"). ``dispatch`` checks what
 """
 
 import copy
+import ctypes
 
 import numpy as np
 import pytest
 from conftest import NATIVE_REQUIRED
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from numpy.lib.array_utils import byte_bounds
 
 from glassnet import _native, kernels
 from glassnet.kernels import _abi
@@ -38,18 +40,23 @@ def _arrays(result):
 
 
 def _copy(a):
-    """A copy of ``a`` with the same memory layout (strides), so BLAS takes the
-    same path for both (``copy.deepcopy`` would make a strided view contiguous)."""
+    """A copy of ``a`` with the same memory layout (strides, and the address modulo
+    64), so NumPy and BLAS take the same path for both (``copy.deepcopy`` would
+    make a strided view contiguous); a list of arrays (the optimizers'
+    ``*_foreach`` kernels), each so copied. The bytes ``a`` spans are copied as
+    they lie: an array may own memory in a layout neither C nor Fortran (a
+    ufunc's result on a transposed input keeps its strides)."""
+    if isinstance(a, list):
+        return [_copy(x) for x in a]
     if not isinstance(a, np.ndarray):
         return copy.deepcopy(a)
-    owner = a if a.base is None else a.base
-    while isinstance(owner, np.ndarray) and owner.base is not None:
-        owner = owner.base
-    if not isinstance(owner, np.ndarray):
-        return a.copy(order="K")
-    buffer = owner.copy(order="A")
-    offset = a.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
-    return np.ndarray(a.shape, a.dtype, buffer, offset, a.strides)
+    low, high = byte_bounds(a)
+    raw = np.empty(high - low + 64, np.uint8)
+    start = (low - raw.ctypes.data) % 64  # the same address modulo 64 as a's
+    span = raw[start : start + high - low]
+    span[:] = np.ctypeslib.as_array((ctypes.c_uint8 * (high - low)).from_address(low))
+    where = a.__array_interface__["data"][0] - low
+    return np.ndarray(a.shape, a.dtype, span, where, a.strides)
 
 
 def _same(expected, got, v):
@@ -92,6 +99,10 @@ def test_variant_agrees_with_reference(name, v, data):
     for e, g in zip(ref_args, args, strict=True):  # what in-place kernels wrote
         if isinstance(e, np.ndarray):
             _same(e, g, v)
+        elif isinstance(e, list):  # in each array of a list, too
+            for ea, ga in zip(e, g, strict=True):
+                if isinstance(ea, np.ndarray):
+                    _same(ea, ga, v)
     for key, e in ref_kwargs.items():  # and into the buffers given by keyword
         if isinstance(e, np.ndarray):
             _same(e, kwargs[key], v)

@@ -24,11 +24,14 @@ def fresh(monkeypatch, tmp_path):
     _native._forget()
 
 
-def _train(cls, dtype, native, monkeypatch, threads=1, **settings):
+def _train(cls, dtype, native, monkeypatch, threads=1, together=False, **settings):
     monkeypatch.setenv("GLASSNET_NATIVE", "1" if native else "0")
     # split every array between `threads` (3: parts of odd lengths, 350 / 3)
     monkeypatch.setenv("GLASSNET_NUM_THREADS", str(threads))
     monkeypatch.setattr(kernels.optim, "PER_THREAD", 1)
+    # together: the group (417 weights) in one *_foreach call, which splits the
+    # 417 between threads across the arrays' ends (3 parts: 0-138, 139-277, ...)
+    monkeypatch.setattr(optim.gradient, "FOREACH_FROM", 1 if together else 1 << 62)
     # every array through the kernel, however small (see the size test below)
     for name in ("sgd", "adam"):
         kernel = kernels.registry()[name]
@@ -66,16 +69,20 @@ RULES = {
 }
 
 
+@pytest.mark.parametrize("together", [False, True], ids=["one-by-one", "together"])
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("rule", RULES)
 def test_compiled_updates_equal_numpy_bit_for_bit(
-    rule, dtype, threads, monkeypatch, native_optim
+    rule, dtype, threads, together, monkeypatch, native_optim
 ):
-    """On any number of threads: each weight's update is the same arithmetic."""
+    """On any number of threads, one parameter per call or all in one call: each
+    weight's update is the same arithmetic as NumPy's, one parameter at a time."""
     cls, settings = RULES[rule]
     try:
-        fast, fast_state = _train(cls, dtype, True, monkeypatch, threads, **settings)
+        fast, fast_state = _train(
+            cls, dtype, True, monkeypatch, threads, together, **settings
+        )
         slow, slow_state = _train(cls, dtype, False, monkeypatch, **settings)
     finally:
         monkeypatch.undo()
@@ -104,6 +111,77 @@ def test_small_arrays_take_the_numpy_path(native_optim):
             )
             picked = kernels.pick(rule, *args)
             assert picked is (compiled_variant.fn if fast else kernel.reference)
+
+
+def _spy(monkeypatch, name):
+    """Record the calls of kernels.<name> (the optimizers call it by that name)."""
+    calls, real = [], getattr(kernels, name)
+    monkeypatch.setattr(kernels, name, lambda *a, **k: calls.append(a) or real(*a, **k))
+    return calls
+
+
+def test_a_large_group_is_updated_in_one_call_and_a_small_one_by_one(
+    monkeypatch, native_optim
+):
+    big = [gn.tensor(np.ones((200, 200), np.float32), requires_grad=True),
+           gn.tensor(np.ones(200, np.float32), requires_grad=True)]  # fmt: skip
+    small = [gn.tensor(np.ones((20, 20), np.float32), requires_grad=True),
+             gn.tensor(np.ones(20, np.float32), requires_grad=True)]  # fmt: skip
+    together, one = _spy(monkeypatch, "adam_foreach"), _spy(monkeypatch, "adam")
+    opt = optim.Adam([{"params": big}, {"params": small}], lr=0.1)
+    assert [g["weights"] for g in opt.groups] == [40_200, 420]
+    for p in big + small:
+        p.grad = np.ones_like(p.data)
+    opt.step()
+    assert len(together) == 1 and [len(a) for a in together[0][:4]] == [2] * 4
+    assert [a[0].shape for a in one] == [(20, 20), (20,)]  # the small group
+    for p in big + small:  # the first step moves every weight by lr against g
+        np.testing.assert_allclose(p.data, 0.9, rtol=1e-6)
+
+
+def test_one_call_is_not_used_where_its_numbers_would_differ(monkeypatch):
+    """AMSGrad, a parameter that missed steps (its own t), or an optimizer whose
+    rule is its own: each parameter then goes through update_one."""
+    monkeypatch.setattr(optim.gradient, "FOREACH_FROM", 1)
+    rng = np.random.default_rng(1)
+
+    def params():
+        return [gn.tensor(rng.normal(size=s).astype(np.float32), requires_grad=True)
+                for s in [(5, 3), (3,)]]  # fmt: skip
+
+    together = _spy(monkeypatch, "adam_foreach")
+    ps = params()
+    opt = optim.Adam(ps, lr=0.1, amsgrad=True)
+    for p in ps:
+        p.grad = np.ones_like(p.data)
+    opt.step()
+    assert together == [] and "max_exp_avg_sq" in opt.state["0"]
+
+    ps = params()
+    opt = optim.Adam(ps, lr=0.1)
+    ps[0].grad = np.ones_like(ps[0].data)  # the bias has no gradient: skipped
+    opt.step()
+    for p in ps:
+        p.grad = np.ones_like(p.data)
+    opt.step()  # step 2 for the weight, step 1 for the bias
+    assert together == [] and [opt.state[k]["step"] for k in "01"] == [2, 1]
+    opt.step()
+    assert len(together) == 0  # still t = 3 and 2: never mixed in one call
+
+    class Halved(optim.SGD):  # a rule of its own must not be bypassed
+        def update_one(self, p, grad, state, h):
+            super().update_one(p, grad / 2, state, h)
+
+    sgd_together = _spy(monkeypatch, "sgd_foreach")
+    ps = params()
+    before = [p.data.copy() for p in ps]
+    opt = Halved(ps, lr=1.0)
+    for p in ps:
+        p.grad = np.ones_like(p.data)
+    opt.step()
+    assert sgd_together == []
+    for p, b in zip(ps, before):
+        np.testing.assert_array_equal(p.data, b - np.float32(0.5))
 
 
 def test_non_contiguous_or_odd_arrays_take_the_numpy_path(native_optim):

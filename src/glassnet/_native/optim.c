@@ -9,87 +9,131 @@
 #include "common.h"
 #include "parallel.h"
 
-/* Each rule is a loop over elements lo..hi; the exported function runs it on
- * `threads` parts of 0..n (parallel.h). Every element is computed the same way
- * whichever part it falls in, so the result does not depend on the split. */
-#define GN_DEFINE_SGD(NAME, T)                                                       \
+/* Each rule is a loop over the elements of one or more arrays, numbered as
+ * if laid end to end: array k holds elements start[k] .. start[k+1] - 1 of
+ * 0..n. A part lo..hi (parallel.h splits 0..n into `threads` of them) runs the
+ * rule on the pieces of the arrays that fall in it. Every element is computed
+ * the same way whichever part, and whichever call, it falls in, so the result
+ * depends neither on the split nor on updating the arrays one call each
+ * (gn_sgd, gn_adam) or all in one call (gn_sgd_foreach, gn_adam_foreach:
+ * what an optimizer step uses, one call instead of one per parameter). */
+#define GN_PIECES(job, lo, hi, k, a, b)                                              \
+    for (gn_int k = 0, a, b; k < (job)->count; k++)                                  \
+        if ((a = (lo) > (job)->start[k] ? (lo) : (job)->start[k]) <                  \
+            (b = (hi) < (job)->start[k + 1] ? (hi) : (job)->start[k + 1]))
+
+#define GN_DEFINE_SGD(SFX, T)                                                        \
     typedef struct {                                                                 \
-        T *data;                                                                     \
-        const T *grad;                                                               \
-        T *buf;                                                                      \
+        T *const *data;                                                              \
+        const T *const *grad;                                                        \
+        T *const *buf;                                                               \
+        const gn_int *start;                                                         \
+        gn_int count;                                                                \
         double lr_, momentum_, decay_;                                               \
         int nesterov;                                                                \
-    } NAME##_job;                                                                    \
-    static void NAME##_part(const void *job_, gn_int lo, gn_int hi, int part) {      \
+    } gn_sgd_job_##SFX;                                                              \
+    static void gn_sgd_part_##SFX(const void *job_, gn_int lo, gn_int hi, int part) { \
         (void)part;                                                                  \
-        const NAME##_job *job = (const NAME##_job *)job_;                            \
-        T *restrict data = job->data, *restrict buf = job->buf;                      \
-        const T *restrict grad = job->grad;                                          \
+        const gn_sgd_job_##SFX *job = (const gn_sgd_job_##SFX *)job_;                \
         const double momentum_ = job->momentum_, decay_ = job->decay_;               \
         const int nesterov = job->nesterov;                                          \
         const T lr = (T)job->lr_, momentum = (T)momentum_, decay = (T)decay_;        \
-        for (gn_int i = lo; i < hi; i++) {                                           \
-            T g = grad[i];                                                           \
-            if (decay_ != 0) g = g + data[i] * decay;                                \
-            if (momentum_ != 0) {                                                    \
-                T b = buf[i] * momentum;                                             \
-                b = b + g;                                                           \
-                buf[i] = b;                                                          \
-                g = nesterov ? g + b * momentum : b;                                 \
+        GN_PIECES(job, lo, hi, k, a, b) {                                            \
+            const gn_int s = job->start[k];                                          \
+            T *restrict data = job->data[k];                                         \
+            T *restrict buf = momentum_ != 0 ? job->buf[k] : 0;                      \
+            const T *restrict grad = job->grad[k];                                   \
+            for (gn_int i = a - s; i < b - s; i++) {                                 \
+                T g = grad[i];                                                       \
+                if (decay_ != 0) g = g + data[i] * decay;                            \
+                if (momentum_ != 0) {                                                \
+                    T m = buf[i] * momentum;                                         \
+                    m = m + g;                                                       \
+                    buf[i] = m;                                                      \
+                    g = nesterov ? g + m * momentum : m;                             \
+                }                                                                    \
+                data[i] = data[i] - g * lr;                                          \
             }                                                                        \
-            data[i] = data[i] - g * lr;                                              \
         }                                                                            \
     }                                                                                \
-    void NAME(T *data, const T *grad, T *buf, gn_int n, double lr_, double momentum_, \
-              double decay_, int nesterov, int threads) {                            \
-        const NAME##_job job = {data, grad, buf, lr_, momentum_, decay_, nesterov};  \
-        gn_parallel(NAME##_part, &job, n, threads);                                  \
+    void gn_sgd_foreach_##SFX(T *const *data, const T *const *grad, T *const *buf,   \
+                              const gn_int *start, gn_int count, double lr_,         \
+                              double momentum_, double decay_, int nesterov,         \
+                              int threads) {                                         \
+        const gn_sgd_job_##SFX job = {data, grad, buf, start, count,                 \
+                                      lr_, momentum_, decay_, nesterov};             \
+        gn_parallel(gn_sgd_part_##SFX, &job, start[count], threads);                 \
+    }                                                                                \
+    void gn_sgd_##SFX(T *data, const T *grad, T *buf, gn_int n, double lr_,          \
+                      double momentum_, double decay_, int nesterov, int threads) {  \
+        const gn_int start[2] = {0, n};                                              \
+        gn_sgd_foreach_##SFX(&data, &grad, &buf, start, 1, lr_, momentum_, decay_,   \
+                             nesterov, threads);                                     \
     }
 
-GN_DEFINE_SGD(gn_sgd_f32, float)
-GN_DEFINE_SGD(gn_sgd_f64, double)
+GN_DEFINE_SGD(f32, float)
+GN_DEFINE_SGD(f64, double)
 
 /* mode 0: no weight decay; 1 (Adam's L2): g ← g + θ·decay; 2 (AdamW): θ ← θ·decay
  * first. step_size = −η/(1 − β1^t), root2 = √(1 − β2^t), rounded
  * to T by the caller exactly as the NumPy code rounds them. */
-#define GN_DEFINE_ADAM(NAME, T, SQRT)                                                \
+#define GN_DEFINE_ADAM(SFX, T, SQRT)                                                 \
     typedef struct {                                                                 \
-        T *data;                                                                     \
-        const T *grad;                                                               \
-        T *m, *v;                                                                    \
+        T *const *data;                                                              \
+        const T *const *grad;                                                        \
+        T *const *m, *const *v;                                                      \
+        const gn_int *start;                                                         \
+        gn_int count;                                                                \
         T omb1, beta2, omb2, eps, decay, step_size, root2;                           \
         int mode;                                                                    \
-    } NAME##_job;                                                                    \
-    static void NAME##_part(const void *job_, gn_int lo, gn_int hi, int part) {      \
+    } gn_adam_job_##SFX;                                                             \
+    static void gn_adam_part_##SFX(const void *job_, gn_int lo, gn_int hi, int part) { \
         (void)part;                                                                  \
-        const NAME##_job *job = (const NAME##_job *)job_;                            \
-        T *restrict data = job->data, *restrict m = job->m, *restrict v = job->v;    \
-        const T *restrict grad = job->grad;                                          \
+        const gn_adam_job_##SFX *job = (const gn_adam_job_##SFX *)job_;              \
         const T omb1 = job->omb1, beta2 = job->beta2, omb2 = job->omb2,              \
                 eps = job->eps, decay = job->decay, step_size = job->step_size,      \
                 root2 = job->root2;                                                  \
         const int mode = job->mode;                                                  \
-        for (gn_int i = lo; i < hi; i++) {                                           \
-            T g = grad[i], theta = data[i];                                          \
-            if (mode == 2) theta = theta * decay;                                    \
-            else if (mode == 1) g = g + theta * decay;                               \
-            T mi = m[i], vi = v[i];                                                  \
-            mi = mi + (g - mi) * omb1;                                               \
-            vi = vi * beta2 + (g * omb2) * g;                                        \
-            m[i] = mi;                                                               \
-            v[i] = vi;                                                               \
-            const T denom = SQRT(vi) / root2 + eps;                                  \
-            data[i] = theta + (mi * step_size) / denom;                              \
+        GN_PIECES(job, lo, hi, k, a, b) {                                            \
+            const gn_int s = job->start[k];                                          \
+            T *restrict data = job->data[k], *restrict m = job->m[k],                \
+                        *restrict v = job->v[k];                                     \
+            const T *restrict grad = job->grad[k];                                   \
+            for (gn_int i = a - s; i < b - s; i++) {                                 \
+                T g = grad[i], theta = data[i];                                      \
+                if (mode == 2) theta = theta * decay;                                \
+                else if (mode == 1) g = g + theta * decay;                           \
+                T mi = m[i], vi = v[i];                                              \
+                mi = mi + (g - mi) * omb1;                                           \
+                vi = vi * beta2 + (g * omb2) * g;                                    \
+                m[i] = mi;                                                           \
+                v[i] = vi;                                                           \
+                const T denom = SQRT(vi) / root2 + eps;                              \
+                data[i] = theta + (mi * step_size) / denom;                          \
+            }                                                                        \
         }                                                                            \
     }                                                                                \
-    void NAME(T *data, const T *grad, T *m, T *v, gn_int n, double one_minus_beta1_, \
-              double beta2_, double one_minus_beta2_, double eps_, double decay_,    \
-              int mode, double step_size_, double root2_, int threads) {             \
-        const NAME##_job job = {data, grad, m, v, (T)one_minus_beta1_, (T)beta2_,    \
-                                (T)one_minus_beta2_, (T)eps_, (T)decay_,             \
-                                (T)step_size_, (T)root2_, mode};                     \
-        gn_parallel(NAME##_part, &job, n, threads);                                  \
+    void gn_adam_foreach_##SFX(T *const *data, const T *const *grad, T *const *m,    \
+                               T *const *v, const gn_int *start, gn_int count,       \
+                               double one_minus_beta1_, double beta2_,               \
+                               double one_minus_beta2_, double eps_, double decay_,  \
+                               int mode, double step_size_, double root2_,           \
+                               int threads) {                                        \
+        const gn_adam_job_##SFX job = {data, grad, m, v, start, count,               \
+                                       (T)one_minus_beta1_, (T)beta2_,               \
+                                       (T)one_minus_beta2_, (T)eps_, (T)decay_,      \
+                                       (T)step_size_, (T)root2_, mode};              \
+        gn_parallel(gn_adam_part_##SFX, &job, start[count], threads);                \
+    }                                                                                \
+    void gn_adam_##SFX(T *data, const T *grad, T *m, T *v, gn_int n,                 \
+                       double one_minus_beta1_, double beta2_,                       \
+                       double one_minus_beta2_, double eps_, double decay_,          \
+                       int mode, double step_size_, double root2_, int threads) {    \
+        const gn_int start[2] = {0, n};                                              \
+        gn_adam_foreach_##SFX(&data, &grad, &m, &v, start, 1, one_minus_beta1_,      \
+                              beta2_, one_minus_beta2_, eps_, decay_, mode,          \
+                              step_size_, root2_, threads);                          \
     }
 
-GN_DEFINE_ADAM(gn_adam_f32, float, sqrtf)
-GN_DEFINE_ADAM(gn_adam_f64, double, sqrt)
+GN_DEFINE_ADAM(f32, float, sqrtf)
+GN_DEFINE_ADAM(f64, double, sqrt)

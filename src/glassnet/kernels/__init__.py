@@ -136,7 +136,12 @@ class Variant:
     def available(self, *args, **kwargs) -> bool:
         """True when this variant is correct for these arguments, here."""
         if self.uses:
-            dtype = args[0].dtype
+            first = args[0]  # an array, or a list of them (the _foreach kernels)
+            if isinstance(first, list):
+                if not first:
+                    return False
+                first = first[0]
+            dtype = first.dtype
             for function in self.uses:
                 if native(function, dtype) is None:
                     return False
@@ -349,6 +354,8 @@ cross_entropy = _dispatcher("cross_entropy")
 cross_entropy_backward = _dispatcher("cross_entropy_backward")
 sgd = _dispatcher("sgd")
 adam = _dispatcher("adam")
+sgd_foreach = _dispatcher("sgd_foreach")
+adam_foreach = _dispatcher("adam_foreach")
 mean = _dispatcher("mean")
 mean_backward = _dispatcher("mean_backward")
 rmsprop = _dispatcher("rmsprop")
@@ -366,6 +373,7 @@ _NAMES = {
     **{f"{name}_backward": f"{name}_backward"
        for name in ("sigmoid", "tanh", "relu", "cross_entropy", "linear", "mean")},
     "linear_forward": "linear", "sgd": "sgd", "adam": "adam", "mean": "mean",
+    "sgd_foreach": "sgd_foreach", "adam_foreach": "adam_foreach",
     **{name: name for name in ("rmsprop", "adagrad", "nadam", "radam")},
     "linear_activation": "linear_activation",
 }  # fmt: skip
@@ -388,6 +396,8 @@ __all__ += [
     "relu_backward",
     "sgd",
     "adam",
+    "sgd_foreach",
+    "adam_foreach",
     "mean",
     "mean_backward",
     "rmsprop",

@@ -75,6 +75,43 @@ FUNCTIONS: dict[str, Fn] = {
             ("int", "threads"),
         ],
     ),
+    # one call for many arrays (an optimizer step's parameters): array k is
+    # elements start[k]..start[k+1]-1 of the whole; start has count + 1 entries
+    "gn_sgd_foreach": Fn(
+        "optim",
+        [
+            ("T *const *", "data"),
+            ("const T *const *", "grad"),
+            ("T *const *", "buf"),
+            ("const gn_int *", "start"),
+            ("gn_int", "count"),
+            ("double", "lr"),
+            ("double", "momentum"),
+            ("double", "decay"),
+            ("int", "nesterov"),
+            ("int", "threads"),
+        ],
+    ),
+    "gn_adam_foreach": Fn(
+        "optim",
+        [
+            ("T *const *", "data"),
+            ("const T *const *", "grad"),
+            ("T *const *", "m"),
+            ("T *const *", "v"),
+            ("const gn_int *", "start"),
+            ("gn_int", "count"),
+            ("double", "one_minus_beta1"),
+            ("double", "beta2"),
+            ("double", "one_minus_beta2"),
+            ("double", "eps"),
+            ("double", "decay"),
+            ("int", "mode"),
+            ("double", "step_size"),
+            ("double", "root2"),
+            ("int", "threads"),
+        ],
+    ),
     "gn_step_run": Fn(
         "step",
         [("const int64_t *", "program"), ("gn_int", "n"), ("double *", "loss")],

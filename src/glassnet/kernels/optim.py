@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _draw, native, register, variant
+from . import _draw, call, native, register, variant
 from ._threads import threads_for
 
 _cast: dict = {}
@@ -26,6 +26,11 @@ _cast: dict = {}
 #: rounds, µs, product included): 16k per thread 452-453 / 462-489 against
 #: 64k per thread (W2's 256x256 layer not split) 461-465 / 486-492.
 PER_THREAD = 1 << 14
+
+#: Weights in a parameter group from which SGD and Adam update it with one
+#: ``*_foreach`` call; below it the one-parameter kernels called in turn are
+#: faster (the compiled call finds 3-4 addresses per parameter, some µs).
+FOREACH_FROM = 1 << 15
 
 
 def _scalars(dtype, *values) -> tuple:
@@ -245,6 +250,60 @@ def adam_c(
         *(float(s) for s in settings), mode, float(step_size), float(root2),
         threads_for(data.size, PER_THREAD),
     )  # fmt: skip
+
+
+def _foreach_arrays(draw, count):
+    """``count`` lists of 1-4 arrays, list i of each the same shape; one dtype and
+    one layout for the call (the compiled update takes contiguous arrays)."""
+    st = _draw._st()
+    dt, layout = _draw.dtype(draw), draw(st.sampled_from(["contiguous", "strided"]))
+    shapes = [_draw.shape(draw, (1, 2), 40) for _ in range(draw(st.integers(1, 4)))]
+    return [
+        [_draw.array(draw, n, dt, layout=layout) for n in shapes] for _ in range(count)
+    ]
+
+
+def _sgd_foreach_args(draw):
+    (_, _, buf, *settings), _ = _sgd_args(draw)
+    data, grad, bufs = _foreach_arrays(draw, 3)
+    return (data, grad, None if buf is None else bufs, *settings), {}
+
+
+def _at(arrays, i):
+    return None if arrays is None else arrays[i]
+
+
+@register("sgd_foreach", args=_sgd_foreach_args)
+def sgd_foreach(
+    data, grad, buf, lr, momentum, weight_decay, nesterov, work=None, work2=None
+):
+    """:func:`sgd` on each array of the list ``data`` with the same settings: one
+    optimizer step for all of a group's parameters. ``grad`` is a list like
+    ``data``; ``buf``, ``work``, ``work2`` are lists like it, or None."""
+    for i, d in enumerate(data):
+        call("sgd", d, grad[i], _at(buf, i), lr, momentum, weight_decay, nesterov,
+             _at(work, i), _at(work2, i))  # fmt: skip
+
+
+def _adam_foreach_args(draw):
+    (*_, t, lr, betas, eps, decay, decoupled), _ = _adam_args(draw)
+    data, grad, m, v = _foreach_arrays(draw, 4)
+    for a in v:
+        np.abs(a, out=a)  # a running mean of squares is never negative
+    return (data, grad, m, v, t, lr, betas, eps, decay, decoupled), {}
+
+
+@register("adam_foreach", args=_adam_foreach_args)
+def adam_foreach(
+    data, grad, m, v, t, lr, betas, eps, weight_decay, decoupled, work=None, work2=None
+):
+    """:func:`adam` (without AMSGrad) on each array of the list ``data``, all at
+    step ``t`` with the same settings: one optimizer step for a group's
+    parameters. ``grad``, ``m``, ``v`` are lists like ``data``; ``work``,
+    ``work2`` lists like it, or None."""
+    for i, d in enumerate(data):
+        call("adam", d, grad[i], m[i], v[i], t, lr, betas, eps, weight_decay,
+             decoupled, _at(work, i), _at(work2, i))  # fmt: skip
 
 
 def _rmsprop_args(draw):

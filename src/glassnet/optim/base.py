@@ -202,7 +202,8 @@ class Optimizer:
         The parameters, in order.
     groups : list of dict
         One per parameter group: ``{"params": [(name, Tensor), ...],
-        "lr_scale": float, "settings": {setting: value}}``.
+        "lr_scale": float, "settings": {setting: value}, "weights": int}``
+        (``weights``: how many numbers its parameters hold).
     state : dict
         Parameter name -> that parameter's memory (``{'momentum_buffer':
         array}`` for SGD with momentum ...), made the first time the parameter
@@ -254,7 +255,9 @@ class Optimizer:
             keep = {k: (list(v) if isinstance(v, tuple) else v) for k, v in own.items()}
             names = [name for name, _ in pairs]
             self._given.append({"params": names, **keep, "lr_scale": scale})
-        return {"params": pairs, "lr_scale": float(scale), "settings": settings}
+        weights = sum(p.data.size for _, p in pairs)
+        return {"params": pairs, "lr_scale": float(scale), "settings": settings,
+                "weights": weights}  # fmt: skip
 
     def check_settings(self, where: str, **settings) -> dict:
         """The settings other than lr, checked (errors name ``where``)."""
@@ -291,6 +294,7 @@ class Optimizer:
         state, init, update = self.state, self.init_state, self.update_one
         for group in self.groups:
             h = self.hyper_of(group)
+            todo = [] if self.together(group) else None
             for name, p in group["params"]:
                 grad = p.grad
                 if grad is None:
@@ -299,8 +303,26 @@ class Optimizer:
                 if s is None:
                     s = state[name] = init(p, h)
                     _mark_trained((p,))  # the first update: p is no longer as set
-                update(p, grad, s, h)
+                if todo is None:
+                    update(p, grad, s, h)
+                else:
+                    todo.append((p, grad, s))
+            if todo:
+                self.update_group(todo, h)
         self.steps += 1
+
+    def together(self, group: dict) -> bool:
+        """True when ``step`` hands ``group``'s parameters to ``update_group`` all
+        at once rather than one by one to ``update_one``: SGD and Adam do for
+        groups large enough to pay for one kernel call over all of them."""
+        return False
+
+    def update_group(self, todo: list, h: dict) -> None:
+        """Move several parameters of one group (settings ``h``): ``todo`` holds
+        ``(p, grad, state)`` for each. The same as ``update_one`` on each in turn,
+        which is what this does unless an optimizer has a faster way."""
+        for p, grad, s in todo:
+            self.update_one(p, grad, s, h)
 
     def init_state(self, p: Tensor, h: dict) -> dict:
         """The fresh memory for parameter ``p`` (buffers shaped and typed like it)

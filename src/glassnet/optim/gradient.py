@@ -22,7 +22,20 @@ import numpy as np
 
 from .. import kernels
 from ..errors import ConfigError
+from ..kernels.optim import FOREACH_FROM
 from .base import Optimizer, check_number
+
+
+def _together(opt, cls, group) -> bool:
+    """``together`` for SGD and Adam: the group holds two parameters or more and
+    enough weights for one kernel call over all of them to pay, and
+    ``cls.update_one`` is the rule (not a subclass's own, nor one set on the
+    instance)."""
+    return (
+        group["weights"] >= FOREACH_FROM
+        and len(group["params"]) > 1
+        and getattr(opt.update_one, "__func__", None) is cls.update_one
+    )
 
 
 class SGD(Optimizer):
@@ -119,6 +132,21 @@ class SGD(Optimizer):
         kernels.sgd(
             p.data, grad, state.get("momentum_buffer"), h["lr"], h["momentum"],
             h["weight_decay"], h["nesterov"], state["_work"], state.get("_work2"),
+        )  # fmt: skip
+
+    def together(self, group) -> bool:
+        return _together(self, SGD, group)
+
+    def update_group(self, todo, h) -> None:
+        if len(todo) < 2:
+            return Optimizer.update_group(self, todo, h)
+        states = [s for _, _, s in todo]
+        kernels.sgd_foreach(
+            [p.data for p, _, _ in todo], [g for _, g, _ in todo],
+            [s["momentum_buffer"] for s in states] if h["momentum"] else None,
+            h["lr"], h["momentum"], h["weight_decay"], h["nesterov"],
+            [s["_work"] for s in states],
+            [s["_work2"] for s in states] if "_work2" in states[0] else None,
         )  # fmt: skip
 
 
@@ -229,6 +257,23 @@ class Adam(Optimizer):
             p.data, grad, state["exp_avg"], state["exp_avg_sq"], t, h["lr"],
             h["betas"], h["eps"], h["weight_decay"], self.decoupled,
             state["_work"], state["_work2"], vmax=state.get("max_exp_avg_sq"),
+        )  # fmt: skip
+
+    def together(self, group) -> bool:
+        return not group["settings"]["amsgrad"] and _together(self, Adam, group)
+
+    def update_group(self, todo, h) -> None:
+        states = [s for _, _, s in todo]
+        t = states[0]["step"] + 1
+        if len(todo) < 2 or any(s["step"] + 1 != t for s in states):  # missed steps
+            return Optimizer.update_group(self, todo, h)
+        for s in states:
+            s["step"] = t
+        kernels.adam_foreach(
+            [p.data for p, _, _ in todo], [g for _, g, _ in todo],
+            [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+            t, h["lr"], h["betas"], h["eps"], h["weight_decay"], self.decoupled,
+            [s["_work"] for s in states], [s["_work2"] for s in states],
         )  # fmt: skip
 
 

@@ -10,3 +10,4 @@ Short compiled wrappers stay next to their reference.
 from . import direct  # noqa: F401, I001  (registers itself)
 from . import conv  # noqa: F401  (registers itself)
 from . import dense  # noqa: F401  (registers itself)
+from . import optim  # noqa: F401  (registers itself)
