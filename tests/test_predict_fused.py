@@ -9,6 +9,7 @@ hooks, other layers, other input shapes) must still run the layers.
 
 import numpy as np
 import pytest
+from conftest import NATIVE_REQUIRED
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -134,3 +135,73 @@ def test_finite_check_accepts_finite_rows_whose_sum_overflows():
     X[1, 2] = -np.inf
     with pytest.raises(gn.DataError, match=r"1 of 3 rows of X hold NaN .*rows 1\)"):
         check_finite_rows("predict", "X", X, "fix.")
+
+
+def _w2_like(seed=0, hidden=256):
+    return nn.Sequential(
+        nn.Dense(784, hidden), nn.ReLU(), nn.Dense(hidden, hidden), nn.ReLU(),
+        nn.Dense(hidden, 10), seed=seed,
+    ).mark_trained()  # fmt: skip
+
+
+def test_predict_keeps_its_compiled_call_and_notices_every_change(monkeypatch):
+    """The compiled stack is prepared once per model (train/loop.py's _Kept) and
+    made again when a layer, a parameter or a parameter's array is replaced or
+    a layer added: every answer is still the layers' own."""
+    from glassnet.kernels.variants import dense
+    from glassnet.train import loop
+
+    made = []
+    real_init = dense.Stack.__init__
+    monkeypatch.setattr(
+        dense.Stack, "__init__", lambda self, *a: made.append(1) or real_init(self, *a)
+    )
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 784)).astype(np.float32)
+    model = _w2_like()
+    if loop._kept_stack(model, X) is None:
+        if NATIVE_REQUIRED:
+            pytest.fail("the compiled stack did not apply")
+        pytest.skip("no compiled stack here")
+    made.clear()
+
+    def check():
+        np.testing.assert_allclose(
+            gn.predict(model, X), _layerwise(model, X, 1024), rtol=1e-5, atol=1e-5
+        )
+
+    check()
+    check()
+    assert made == []  # kept from the first call above
+
+    first = model.layers[0]
+    first.weight.data = first.weight.data * 2  # a new array in the same Tensor
+    check()
+    assert len(made) == 1
+    first.bias = gn.tensor(rng.normal(size=256).astype(np.float32), requires_grad=True)
+    check()  # a new Tensor
+    assert len(made) == 2
+    model.layers[2] = nn.Dense(256, 256).reset_parameters(1)  # a new layer
+    check()
+    assert len(made) == 3
+    model.append(nn.ReLU())  # one more layer
+    check()
+    assert len(made) == 4
+    check()
+    assert len(made) == 4
+
+
+def test_a_kept_call_is_not_used_for_an_untrained_model_or_under_hooks():
+    X = np.random.default_rng(1).normal(size=(200, 784)).astype(np.float32)
+    model = nn.Sequential(nn.Dense(784, 16), nn.ReLU(), nn.Dense(16, 3), seed=0)
+    with pytest.warns(gn.errors.UntrainedModelWarning):
+        gn.predict(model, X)  # warned once per model, kept call or not
+    seen = []
+    hook = lambda module, x, out: seen.append(type(module).__name__)  # noqa: E731
+    module_mod.FORWARD_HOOKS.append(hook)
+    try:
+        got = gn.predict(model, X)
+    finally:
+        module_mod.FORWARD_HOOKS.remove(hook)
+    assert seen.count("Dense") == 2  # the layers ran, so the hook saw them
+    np.testing.assert_allclose(got, _layerwise(model, X, 1024), rtol=1e-5, atol=1e-6)

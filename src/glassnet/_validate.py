@@ -52,6 +52,8 @@ def check_float_dtype(where: str, dtype) -> np.dtype:
 
 def check_positive(where: str, name: str, value, integer: bool = False) -> None:
     """Raise ConfigError unless ``value`` is a finite number > 0."""
+    if type(value) is int and value > 0:  # the usual case, without the ABC checks
+        return
     kind = numbers.Integral if integer else numbers.Real
     if (
         isinstance(value, bool)

@@ -188,7 +188,7 @@ class Module:
     def is_trained(self) -> bool:
         """True when any parameter was trained, loaded or marked (see
         :meth:`mark_trained`)."""
-        return any(id(p) in _TRAINED for p in self.parameters())
+        return any(id(p) in _TRAINED for _, p in self.named_parameters())  # lazily
 
     # --- modes and gradients -----------------------------------------------------
     def train(self, mode: bool = True) -> Module:

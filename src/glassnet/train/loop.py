@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import weakref
 
 import numpy as np
 
@@ -34,6 +35,7 @@ from ..errors import (
     GlassnetError,
     UntrainedModelWarning,
 )
+from ..kernels.variants import dense as dense_variants
 from ..nn.activations import Identity, ReLU, Sigmoid, Tanh
 from ..nn.dense import Dense
 from ..nn.module import FORWARD_HOOKS, Module, Sequential, eval_mode, mark_trained
@@ -652,17 +654,23 @@ def predict(model, X, batch_size: int = 1024) -> np.ndarray:
     :class:`~glassnet.errors.UntrainedModelWarning`, once per model.
     """
     X = _as_array("X", X)
-    _warn_if_untrained("predict", model)
+    kept = _kept_stack(model, X)
+    if kept is None or not kept.trained:
+        _warn_if_untrained("predict", model)
     if X.ndim == 0 or len(X) == 0:
         raise DataError(f"predict: X holds no samples (shape {shape_str(X.shape)}).")
     check_positive("predict", "batch_size", batch_size, integer=True)
     fix = "clean or impute those inputs first."
-    layers = _fused_layers(model, X)
+    layers = kept.stack.layers if kept is not None else _fused_layers(model, X)
     if layers is not None:  # Dense layers: the stack in one kernel, which checks X
         Xc = X.astype(layers[0][0].dtype, copy=False)
         outs, finite = [], True
         for i in range(0, len(X), batch_size):
-            h, ok = kernels.linear_stack(Xc[i : i + batch_size], layers)
+            part = Xc[i : i + batch_size]
+            if kept is not None and kept.stack.fits(part):  # the compiled call, kept
+                h, ok = kept.stack(part)
+            else:
+                h, ok = kernels.linear_stack(part, layers)
             outs.append(h)
             finite &= ok
         if not finite:  # names the rows (X, not Xc: a cast to inf is no input error)
@@ -675,6 +683,54 @@ def predict(model, X, batch_size: int = 1024) -> np.ndarray:
 
 
 _FUSED = {ReLU: "relu", Sigmoid: "sigmoid", Tanh: "tanh"}
+
+
+class _Kept:
+    """A model's prepared compiled stack (kernels.variants.dense.Stack) for
+    ``predict``, with what it was made from: its layers, each Dense layer's
+    parameter Tensors and their arrays, whether the model was trained then."""
+
+    def __init__(self, model, stack):
+        self.stack, self.layers = stack, list(model.layers)
+        self.dense = [(d, d.weight, d.bias) for d in self.layers if type(d) is Dense]
+        self.trained = model.is_trained()
+
+    def holds(self, model) -> bool:
+        """True while ``model`` is made of the same objects as when this was kept
+        (a replaced layer, parameter or array, or an added layer, is noticed)."""
+        if len(model.layers) != len(self.layers) or any(
+            a is not b for a, b in zip(model.layers, self.layers)
+        ):
+            return False
+        for (d, w, b), (wa, ba, _) in zip(self.dense, self.stack.layers):
+            if d.weight is not w or w.data is not wa or d.bias is not b:
+                return False
+            if b is not None and b.data is not ba:
+                return False
+        return True
+
+
+_KEPT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _kept_stack(model, X) -> _Kept | None:
+    """The compiled call ``predict`` keeps for ``model`` between calls, when it
+    runs as one (a plain Dense stack, 2-D float X, no hooks): at W2's batch of
+    1024 its preparation and the per-call checks were 5% of the call
+    (docs/speed.md). Made again when the model changes (:meth:`_Kept.holds`)."""
+    if type(model) is not Sequential or FORWARD_HOOKS or X.ndim != 2:
+        return None
+    kept = _KEPT.get(model)
+    if kept is not None and kept.holds(model):
+        return kept
+    layers = _fused_layers(model, X)
+    if layers is None:
+        return None
+    stack = dense_variants.Stack(layers, layers[0][0].dtype)
+    if not stack.applies:
+        return None
+    kept = _KEPT[model] = _Kept(model, stack)
+    return kept
 
 
 def _fused_layers(model, X) -> list | None:
