@@ -25,6 +25,29 @@ class Fn(NamedTuple):
     per_dtype: bool = True
 
 
+def _one(*arrays) -> list:
+    """An optimizer rule's arrays (the second read-only), then n."""
+    kinds = ["const T *" if i == 1 else "T *" for i in range(len(arrays))]
+    return [*zip(kinds, arrays), ("gn_int", "n")]
+
+
+def _many(*arrays) -> list:
+    """The same as lists of arrays, then start and count."""
+    kinds = ["const T *const *" if i == 1 else "T *const *" for i in range(len(arrays))]
+    return [*zip(kinds, arrays), ("const gn_int *", "start"), ("gn_int", "count")]
+
+
+_SGD = [
+    *[("double", "lr"), ("double", "momentum"), ("double", "decay")],
+    *[("int", "nesterov"), ("int", "threads")],
+]
+_ADAM = [
+    *[("double", name) for name in ("one_minus_beta1", "beta2", "one_minus_beta2")],
+    *[("double", "eps"), ("double", "decay"), ("int", "mode")],
+    *[("double", "step_size"), ("double", "root2"), ("int", "threads")],
+]
+
+
 #: Every C function Python calls, by name (without the dtype suffix).
 FUNCTIONS: dict[str, Fn] = {
     "gn_relu_fwd": Fn(
@@ -42,76 +65,13 @@ FUNCTIONS: dict[str, Fn] = {
         [("void *", "z"), ("const void *", "b"), ("gn_int", "rows")]
         + [("gn_int", "cols"), ("int", "relu")],
     ),
-    "gn_sgd": Fn(
-        "optim",
-        [
-            ("T *", "data"),
-            ("const T *", "grad"),
-            ("T *", "buf"),
-            ("gn_int", "n"),
-            ("double", "lr"),
-            ("double", "momentum"),
-            ("double", "decay"),
-            ("int", "nesterov"),
-            ("int", "threads"),
-        ],
-    ),
-    "gn_adam": Fn(
-        "optim",
-        [
-            ("T *", "data"),
-            ("const T *", "grad"),
-            ("T *", "m"),
-            ("T *", "v"),
-            ("gn_int", "n"),
-            ("double", "one_minus_beta1"),
-            ("double", "beta2"),
-            ("double", "one_minus_beta2"),
-            ("double", "eps"),
-            ("double", "decay"),
-            ("int", "mode"),
-            ("double", "step_size"),
-            ("double", "root2"),
-            ("int", "threads"),
-        ],
-    ),
-    # one call for many arrays (an optimizer step's parameters): array k is
-    # elements start[k]..start[k+1]-1 of the whole; start has count + 1 entries
-    "gn_sgd_foreach": Fn(
-        "optim",
-        [
-            ("T *const *", "data"),
-            ("const T *const *", "grad"),
-            ("T *const *", "buf"),
-            ("const gn_int *", "start"),
-            ("gn_int", "count"),
-            ("double", "lr"),
-            ("double", "momentum"),
-            ("double", "decay"),
-            ("int", "nesterov"),
-            ("int", "threads"),
-        ],
-    ),
-    "gn_adam_foreach": Fn(
-        "optim",
-        [
-            ("T *const *", "data"),
-            ("const T *const *", "grad"),
-            ("T *const *", "m"),
-            ("T *const *", "v"),
-            ("const gn_int *", "start"),
-            ("gn_int", "count"),
-            ("double", "one_minus_beta1"),
-            ("double", "beta2"),
-            ("double", "one_minus_beta2"),
-            ("double", "eps"),
-            ("double", "decay"),
-            ("int", "mode"),
-            ("double", "step_size"),
-            ("double", "root2"),
-            ("int", "threads"),
-        ],
-    ),
+    # An optimizer rule on one array (n elements) or, _foreach, on `count`
+    # arrays at once (an optimizer step's parameters: array k is elements
+    # start[k]..start[k+1]-1 of the whole; start has count + 1 entries).
+    "gn_sgd": Fn("optim", [*_one("data", "grad", "buf"), *_SGD]),
+    "gn_adam": Fn("optim", [*_one("data", "grad", "m", "v"), *_ADAM]),
+    "gn_sgd_foreach": Fn("optim", [*_many("data", "grad", "buf"), *_SGD]),
+    "gn_adam_foreach": Fn("optim", [*_many("data", "grad", "m", "v"), *_ADAM]),
     "gn_step_run": Fn(
         "step",
         [("const int64_t *", "program"), ("gn_int", "n"), ("double *", "loss")],
