@@ -111,6 +111,13 @@ def test_widths_that_do_not_fit_get_the_layers_error(width, second):
         gn.predict(model.mark_trained(), np.ones((5, width), np.float32))
 
 
+def test_a_kept_call_leaves_an_input_of_another_width_to_the_layers_error():
+    model = _w2_like(hidden=16)
+    gn.predict(model, np.ones((300, 784), np.float32))  # the call is kept
+    with pytest.raises(gn.ShapeError, match=r"Dense\(in_features=784\)"):
+        gn.predict(model, np.ones((300, 783), np.float32))
+
+
 def test_forward_hooks_see_every_layer_of_a_dense_stack():
     model = nn.Sequential(nn.Dense(4, 3), nn.ReLU(), nn.Dense(3, 2), seed=0)
     model.mark_trained()

@@ -721,8 +721,8 @@ def _kept_stack(model, X) -> _Kept | None:
     if type(model) is not Sequential or FORWARD_HOOKS or X.ndim != 2:
         return None
     kept = _KEPT.get(model)
-    if kept is not None and kept.holds(model):
-        return kept
+    if kept is not None and kept.holds(model):  # an X of another width: the layers
+        return kept if X.shape[1] == kept.stack.sizes[0] else None  # give the error
     layers = _fused_layers(model, X)
     if layers is None:
         return None
