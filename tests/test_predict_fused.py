@@ -166,10 +166,9 @@ def test_predict_keeps_its_compiled_call_and_notices_every_change(monkeypatch):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 784)).astype(np.float32)
     model = _w2_like()
-    if loop._kept_stack(model, X) is None:
-        if NATIVE_REQUIRED:
-            pytest.fail("the compiled stack did not apply")
-        pytest.skip("no compiled stack here")
+    kept = loop._kept_stack(model, X)
+    assert kept is not None
+    assert kept.stack.fits(X) == (NATIVE_REQUIRED or kept.stack.applies)
     made.clear()
 
     def check():
@@ -212,3 +211,22 @@ def test_a_kept_call_is_not_used_for_an_untrained_model_or_under_hooks():
         module_mod.FORWARD_HOOKS.remove(hook)
     assert seen.count("Dense") == 2  # the layers ran, so the hook saw them
     np.testing.assert_allclose(got, _layerwise(model, X, 1024), rtol=1e-5, atol=1e-6)
+
+
+def test_a_stack_the_compiled_call_does_not_take_is_kept_too(monkeypatch):
+    """Sigmoid layers run through kernels.linear_stack's reference; predict still
+    keeps the model's layers, so it does not prepare them again on each call."""
+    from glassnet.kernels.variants import dense
+
+    made = []
+    real_init = dense.Stack.__init__
+    monkeypatch.setattr(
+        dense.Stack, "__init__", lambda self, *a: made.append(1) or real_init(self, *a)
+    )
+    model = nn.Sequential(
+        nn.Dense(6, 5), nn.Sigmoid(), nn.Dense(5, 2), seed=0
+    ).mark_trained()
+    X = np.random.default_rng(2).normal(size=(40, 6)).astype(np.float32)
+    for _ in range(3):
+        np.testing.assert_array_equal(gn.predict(model, X), _layerwise(model, X, 1024))
+    assert len(made) == 1

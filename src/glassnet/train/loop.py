@@ -714,10 +714,11 @@ _KEPT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _kept_stack(model, X) -> _Kept | None:
-    """The compiled call ``predict`` keeps for ``model`` between calls, when it
-    runs as one (a plain Dense stack, 2-D float X, no hooks): at W2's batch of
-    1024 its preparation and the per-call checks were 5% of the call
-    (docs/speed.md). Made again when the model changes (:meth:`_Kept.holds`)."""
+    """What ``predict`` keeps for a plain Dense stack (2-D X, no hooks) between
+    calls: its layers and their compiled call, used where it applies
+    (``Stack.fits``). At W2's batch of 1024 the preparation and the per-call
+    checks were 5% of the call (docs/speed.md). Made again when the model
+    changes (:meth:`_Kept.holds`)."""
     if type(model) is not Sequential or FORWARD_HOOKS or X.ndim != 2:
         return None
     kept = _KEPT.get(model)
@@ -726,10 +727,9 @@ def _kept_stack(model, X) -> _Kept | None:
     layers = _fused_layers(model, X)
     if layers is None:
         return None
-    stack = dense_variants.Stack(layers, layers[0][0].dtype)
-    if not stack.applies:
-        return None
-    kept = _KEPT[model] = _Kept(model, stack)
+    # kept even where the compiled call does not apply (sigmoid, float16):
+    # predict then takes the layers from it and calls the kernel as before
+    kept = _KEPT[model] = _Kept(model, dense_variants.Stack(layers, layers[0][0].dtype))
     return kept
 
 

@@ -41,7 +41,7 @@ def _fits(data, *others) -> bool:
         and all(
             a.dtype == dt and a.size == d.size and a.flags.c_contiguous
             for a, d in zip(o, data)
-        )  # fmt: skip
+        )
         for o in others
     )
 
