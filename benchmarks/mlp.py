@@ -95,8 +95,9 @@ class MLPWorkload:
         """(run, samples): ``run(i)`` does training step i and returns the loss Tensor.
 
         variant 'loop' is the explicit loop of the README; 'fit' runs
-        ``glassnet.fit`` for one epoch over the N_BATCHES batches per call
-        ('fit-captured': with ``capture=True``); 'captured' replays the step
+        ``glassnet.fit`` as users call it (``capture='auto'``, the default:
+        the eager step's kernel calls replayed in NumPy) for one epoch over
+        the N_BATCHES batches per call ('fit-captured': ``capture=True``); 'captured' replays the step
         recorded by ``glassnet.train.capture_step`` (compiled by default: the
         same numbers as 'loop' to float32 rounding; ``run(i)`` returns the
         loss as a float).
@@ -116,7 +117,7 @@ class MLPWorkload:
         B = self.batch
         if variant in ("fit", "fit-captured"):
             X, y = X[: N_BATCHES * B], y[: N_BATCHES * B]
-            capture = variant == "fit-captured"
+            capture = True if variant == "fit-captured" else "auto"
 
             def run(i):
                 gn.fit(

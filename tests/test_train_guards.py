@@ -237,6 +237,63 @@ def test_a_summed_loss_on_big_batches_is_judged_at_its_own_scale():
     assert len(h) == 6 and h.loss[-1] < h.loss[0]
 
 
+@given(
+    n=st.integers(1, 700),
+    batch_size=st.integers(1, 300),
+    loss=st.sampled_from(["cross_entropy", "sse", "mse", "sum_ce"]),
+)
+def test_the_starting_loss_is_the_mean_of_whole_training_size_batches(
+    n, batch_size, loss
+):
+    # The reference StopOnDivergence judges against: batches of batch_size rows
+    # spread over X, max(256, batch_size) rows in all (or all of X), whole
+    # batches only, each batch's loss at its own reduction, their mean. fit
+    # computes it with one forward pass (and one loss call for a mean loss);
+    # here it is computed batch by batch, the way the rule is stated.
+    from glassnet.losses import CrossEntropy
+    from glassnet.train.loop import _start_loss
+
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(n, 4)).astype(np.float32)
+    model = nn.Sequential(
+        nn.Dense(4, 8), nn.BatchNorm1D(8), nn.Dropout(0.5), nn.Dense(8, 3), seed=1
+    )
+    if loss in ("cross_entropy", "sum_ce"):
+        y = rng.integers(0, 3, n)
+        loss_fn = CrossEntropy(reduction="sum" if loss == "sum_ce" else "mean")
+    else:
+        y = rng.normal(size=(n, 3)).astype(np.float32)
+        loss_fn = gn.losses.get(loss)
+    before = model.state_dict()
+    got = _start_loss(model, loss_fn, X, y, batch_size)
+    size = min(n, max(256, batch_size))
+    if size > batch_size:
+        size -= size % batch_size
+    rows = np.linspace(0, n - 1, size).astype(np.int64)
+    model.eval()
+    parts = [
+        float(
+            loss_fn(
+                model(X[rows[i : i + batch_size]]), y[rows[i : i + batch_size]]
+            ).data
+        )
+        for i in range(0, size, batch_size)
+    ]
+    assert got == pytest.approx(np.mean(parts), rel=1e-5)
+    after = model.state_dict()  # no BatchNorm statistics moved
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+
+
+def test_the_starting_loss_leaves_the_model_in_training_mode():
+    from glassnet.losses import CrossEntropy
+    from glassnet.train.loop import _start_loss
+
+    model = nn.Sequential(nn.Dense(4, 3), nn.Dropout(0.5), seed=0)
+    X = np.ones((40, 4), np.float32)
+    _start_loss(model, CrossEntropy(), X, np.zeros(40, np.int64), 8)
+    assert model.training and model.layers[1].training
+
+
 def test_cli_train_does_not_save_a_diverged_model(capsys, tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text(
