@@ -27,9 +27,56 @@
 
 #include <stdatomic.h>
 
+#include "gemm.h"
 #include "parallel.h"
 
-#define GN_DEFINE_DENSE(T, SUFFIX, GEMM)                                               \
+/* z = h·w (m x n, k inner): glassnet's own kernel (gemm.h) where `own` says so
+ * and this build has it, else BLAS. */
+static void gn_dense_product_f32(int own, gn_int m, gn_int n, gn_int k, const float *h,
+                                 const float *w, float *z) {
+#if GN_OWN_SGEMM
+    if (own && gn_own_sgemm(m, k, h, k, w, n, z, n, 0, n, 0) == 0) return;
+#else
+    (void)own;
+#endif
+    gn_sgemm(0, 0, m, n, k, h, k, w, n, 0.0f, z, n);
+}
+
+static void gn_dense_product_f64(int own, gn_int m, gn_int n, gn_int k, const double *h,
+                                 const double *w, double *z) {
+    (void)own;
+    gn_dgemm(0, 0, m, n, k, h, k, w, n, 0.0, z, n);
+}
+
+/* Parts of an eager layer's columns: gemm.h's panels (float32), else single
+ * columns (float64, BLAS). */
+static gn_int gn_dense_parts_f32(gn_int n) {
+#if GN_OWN_SGEMM
+    return (n + GN_GEMM_NR - 1) / GN_GEMM_NR;
+#else
+    return n;
+#endif
+}
+static gn_int gn_dense_parts_f64(gn_int n) { return n; }
+
+/* z[:, j0:j1] = h·w[:, j0:j1] (the rest of z untouched), as gn_dense_product. */
+static void gn_dense_cols_f32(gn_int m, gn_int n, gn_int k, const float *h,
+                              const float *w, float *z, gn_int j0, gn_int j1) {
+#if GN_OWN_SGEMM
+    if (gn_own_sgemm(m, k, h, k, w, n, z, n, j0, j1, 1) == 0) return;
+#endif
+    gn_sgemm(0, 0, m, j1 - j0, k, h, k, w + j0, n, 0.0f, z + j0, n);
+}
+
+static void gn_dense_cols_f64(gn_int m, gn_int n, gn_int k, const double *h,
+                              const double *w, double *z, gn_int j0, gn_int j1) {
+    gn_dgemm(0, 0, m, j1 - j0, k, h, k, w + j0, n, 0.0, z + j0, n);
+}
+
+/* 1 when this build multiplies float32 matrices with gemm.h's kernel. */
+gn_int gn_dense_own_gemm(void) { return GN_OWN_SGEMM; }
+
+#define GN_DEFINE_DENSE(T, SUFFIX)                                               \
     typedef struct {                                                                   \
         const T *x;                                                                    \
         T *y, *scratch;                                                                \
@@ -38,13 +85,14 @@
         atomic_llong next, bad;                                                        \
     } gn_dense_job_##SUFFIX;                                                           \
                                                                                        \
-    /* The m x n product z in place: the finiteness check (check), + b (b not     \
-     * NULL), then ReLU (relu), in one pass. Returns 1 if z held NaN or inf. */   \
-    static int gn_dense_finish_##SUFFIX(T *restrict z, const T *restrict b, gn_int m,  \
-                                        gn_int n, int check, int relu) {               \
+    /* The m x n product z (rows ldz apart) in place: the finiteness check      \
+     * (check), + b (b not NULL), then ReLU (relu), in one pass. Returns 1 if z    \
+     * held NaN or inf. */                                                         \
+    static int gn_dense_finish_##SUFFIX(T *restrict z, gn_int ldz, const T *restrict b, \
+                                        gn_int m, gn_int n, int check, int relu) {     \
         int bad = 0;                                                                   \
         for (gn_int r = 0; r < m; r++) {                                               \
-            T *restrict row = z + r * n;                                               \
+            T *restrict row = z + r * ldz;                                             \
             for (gn_int j = 0; j < n; j++) {                                           \
                 T v = row[j];                                                          \
                 if (check) bad |= v - v != (T)0; /* 0 for finite v, else NaN */        \
@@ -72,8 +120,8 @@
                 const T *w = (const T *)(intptr_t)job->params[2 * l];                  \
                 const T *b = (const T *)(intptr_t)job->params[2 * l + 1];              \
                 T *z = l == job->layers - 1 ? job->y + first * n : bufs[l % 2];        \
-                GEMM(0, 0, m, n, k, h, k, w, n, (T)0, z, n);                           \
-                if (gn_dense_finish_##SUFFIX(z, b, m, n, l == 0, (int)job->relu[l]))   \
+                gn_dense_product_##SUFFIX((int)(job->relu[l] & 2), m, n, k, h, w, z);  \
+                if (gn_dense_finish_##SUFFIX(z, n, b, m, n, l == 0, (int)(job->relu[l] & 1))) \
                     atomic_fetch_add(&job->bad, 1);                                    \
                 h = z;                                                                 \
             }                                                                          \
@@ -95,7 +143,39 @@
         atomic_init(&job.bad, 0);                                                      \
         gn_parallel(gn_dense_part_##SUFFIX, &job, threads, (int)threads);              \
         *bad = (int64_t)atomic_load(&job.bad);                                         \
+    }                                                                                  \
+                                                                                       \
+    /* One layer, y = x·w (+ b) (then ReLU when relu): the eager Dense forward   \
+     * and linear_activation where gemm.h's kernel is used, so that they give      \
+     * predict's bits. Threads share the columns, in whole panels: each reads only  \
+     * its part of w, which an optimizer step may just have written on another     \
+     * core. */                                                                     \
+    typedef struct {                                                                   \
+        const T *x, *w, *b;                                                            \
+        T *y;                                                                          \
+        gn_int rows, k, n, per;                                                        \
+        int relu;                                                                      \
+    } gn_linear_job_##SUFFIX;                                                          \
+                                                                                       \
+    static void gn_linear_part_##SUFFIX(const void *arg, gn_int lo, gn_int hi, int t) { \
+        const gn_linear_job_##SUFFIX *J = (const gn_linear_job_##SUFFIX *)arg;         \
+        const gn_int j0 = lo * J->per, j1 = hi * J->per < J->n ? hi * J->per : J->n;   \
+        (void)t;                                                                       \
+        if (j1 <= j0) return;                                                          \
+        gn_dense_cols_##SUFFIX(J->rows, J->n, J->k, J->x, J->w, J->y, j0, j1);         \
+        gn_dense_finish_##SUFFIX(J->y + j0, J->n, J->b ? J->b + j0 : 0, J->rows,        \
+                                 j1 - j0, 0, J->relu);                                 \
+    }                                                                                  \
+                                                                                       \
+    void gn_dense_linear_##SUFFIX(const T *x, const T *w, const T *b, T *y,            \
+                                  gn_int rows, gn_int k, gn_int n, gn_int relu,        \
+                                  gn_int threads) {                                    \
+        const gn_int parts = gn_dense_parts_##SUFFIX(n);                               \
+        gn_linear_job_##SUFFIX job = {x, w, b, y, rows, k, n, (n + parts - 1) / parts, \
+                                      (int)relu};                                      \
+        if (rows <= 0 || n <= 0) return;                                               \
+        gn_parallel(gn_linear_part_##SUFFIX, &job, parts, (int)threads);               \
     }
 
-GN_DEFINE_DENSE(float, f32, gn_sgemm)
-GN_DEFINE_DENSE(double, f64, gn_dgemm)
+GN_DEFINE_DENSE(float, f32)
+GN_DEFINE_DENSE(double, f64)

@@ -267,6 +267,16 @@ FUNCTIONS: dict[str, Fn] = {
             ("int64_t *", "bad"),
         ],
     ),
+    "gn_dense_linear": Fn(  # y = x·w (+ b), then ReLU if relu; rows over threads
+        "dense",
+        [
+            *[("const T *", name) for name in ("x", "w", "b")],
+            ("T *", "y"),
+            *[("gn_int", name) for name in ("rows", "k", "n", "relu", "threads")],
+        ],
+    ),
+    # 1 when float32 products use _native/gemm.h's kernel (AVX-512 builds)
+    "gn_dense_own_gemm": Fn("dense", [], returns="gn_int", per_dtype=False),
 }
 
 #: The operations of a captured step's program (``step.c``'s ``gn_step_run``).

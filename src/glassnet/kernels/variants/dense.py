@@ -19,6 +19,13 @@ each row as in the whole-batch product, so the results are the layers' own,
 bit for bit, on any number of threads (tests/test_native_dense.py checks this
 for OpenBLAS); the declared agreement is to rounding, which is all another
 BLAS would promise.
+
+Except on AVX-512 builds, for float32 weights of :data:`OWN_FROM` numbers or
+more: there the product is glassnet's own kernel, ``_native/gemm.h`` (W2's
+784x256 and 256x256 layers: 166-171 GFLOP/s on one Sapphire Rapids core
+against OpenBLAS's 140-145), and the eager Dense layer (:func:`linear_c`) and
+``linear_activation`` use it for the same layers (:func:`own_product`), so
+predict still gives the layers' bits (tests/test_native_gemm.py).
 """
 
 from __future__ import annotations
@@ -26,11 +33,15 @@ from __future__ import annotations
 import numpy as np
 
 from ... import _native
-from .. import native, variant
+from .. import activations, native, variant
 from .._buffers import scratch
-from .._threads import most_threads
+from .._threads import most_threads, threads_for
 
-__all__ = ["ALIGN", "BLOCK", "MIN_ROWS", "ONE_THREAD_BLOCK", "WORK_PER_THREAD", "Stack"]
+__all__ = [
+    "ALIGN", "BLOCK", "MIN_ROWS", "ONE_THREAD_BLOCK", "OWN_FROM", "OWN_K_MAX",
+    "WORK_PER_THREAD",
+    "Stack", "own_applies", "own_linear", "own_product",
+]  # fmt: skip
 
 #: Rows per block at most: each thread takes the next block until none is left.
 #: Smaller blocks share the work better when one core is busy elsewhere, but
@@ -49,6 +60,115 @@ WORK_PER_THREAD = 1 << 22
 #: in groups (OpenBLAS: up to 16) and sum a group's last, partial one another
 #: way, so a block cut inside a group would change some rows' last bits.
 ALIGN = 64
+
+
+#: Weights (k x n) from which a float32 product uses glassnet's own kernel,
+#: _native/gemm.h, where the build has it (AVX-512): on W2's 784x256 and
+#: 256x256 layers it runs at 166-171 GFLOP/s a core against OpenBLAS's 140-145
+#: (docs/speed.md); for smaller weights the ctypes call costs more than it saves.
+OWN_FROM = 1 << 15
+#: Inner lengths (rows of W) up to which it does: each number is one chain of
+#: k multiply-adds, whose rounding grows with k faster than BLAS's blocked
+#: sums (k = 4096: 1.7e-5 against 2.6e-6 at most, for terms of size 0.05).
+OWN_K_MAX = 1024
+
+
+def _own_weight(w) -> bool:
+    """The weight's half of :func:`own_product` (fixed for a layer)."""
+    if not (
+        w.size >= OWN_FROM
+        and len(w) <= OWN_K_MAX
+        and w.dtype == np.float32
+        and w.ndim == 2
+        and w.flags.c_contiguous
+        and w.flags.aligned
+    ):
+        return False
+    found = native("gn_dense_own_gemm")
+    return found is not None and bool(found())
+
+
+def own_product(x, w) -> bool:
+    """True when x·w goes through _native/gemm.h's kernel rather than BLAS.
+
+    Decided by the weight and the arrays' dtypes and layouts alone, never by
+    the number of rows, so that the eager Dense layer (``linear``),
+    ``linear_activation`` and predict's stack pick the same product for the
+    same layer and give the same bits: the kernel sums each number of x·W in
+    one order, whatever the rows around it, while BLAS and this kernel differ
+    in the last bits.
+    """
+    return (
+        x.dtype == np.float32
+        and x.ndim == 2
+        and x.flags.c_contiguous
+        and x.flags.aligned
+        and _own_weight(w)
+    )
+
+
+def own_linear(x, w, b=None, out=None, relu=False):
+    """x·W (+ b), then ReLU if ``relu``, by _native/dense.c's ``gn_dense_linear``
+    (rows shared between threads); for arrays :func:`own_product` accepts, b
+    (and out) float32 and contiguous."""
+    rows, (k, n) = len(x), w.shape
+    y = np.empty((rows, n), np.float32) if out is None else out
+    native("gn_dense_linear", np.dtype(np.float32))(
+        x.ctypes.data, w.ctypes.data, 0 if b is None else b.ctypes.data, y.ctypes.data,
+        rows, k, n, bool(relu), threads_for(rows * k * n, WORK_PER_THREAD),
+    )  # fmt: skip
+    return y
+
+
+def _contiguous32(a, shape=None) -> bool:
+    return a is None or (
+        a.dtype == np.float32
+        and a.flags.c_contiguous
+        and a.flags.aligned
+        and (shape is None or a.shape == shape)
+    )
+
+
+def own_applies(x, w, b=None, out=None) -> bool:
+    """Where the layer's product is gemm.h's, and b and out are arrays it takes."""
+    return (
+        own_product(x, w)
+        and _contiguous32(b, (w.shape[1],))
+        and _contiguous32(out, (len(x), w.shape[1]))
+    )
+
+
+def _own_variant(name, applies):
+    """Register a variant of kernel ``name`` that applies where :func:`own_applies`."""
+    return variant(
+        name,
+        agreement="rounding",
+        rtol=1e-5,
+        atol=1e-5,
+        uses=("gn_dense_linear",),
+        applies=applies,
+    )
+
+
+@_own_variant("linear", own_applies)
+def linear_c(x, w, b=None, out=None):
+    """The Dense forward through _native/gemm.h's kernel (see :func:`own_product`)."""
+    return own_linear(x, w, b, out)
+
+
+@_own_variant(
+    "linear_activation",
+    lambda x, w, b=None, activation=None, out=None: own_applies(x, w, b, out),
+)
+def linear_activation_own(x, w, b=None, activation=None, out=None):
+    """``linear_activation`` where the eager layer's product is gemm.h's and
+    ``linear_activation_c`` (ReLU or none, with a bias) does not apply: no bias,
+    or sigmoid or tanh (the reference's, in place), so that predict's layers
+    still give the eager layers' bits."""
+    z = own_linear(x, w, b, out, activation == "relu")
+    if activation not in ("relu", None):
+        getattr(activations, activation)(z, out=z)
+    return z
 
 
 def _applies(x, layers) -> bool:
@@ -110,7 +230,9 @@ class Stack:
             [0 if a is None else a.ctypes.data for w, b, _ in layers for a in (w, b)],
             np.int64,
         )
-        self.relu = np.array([act == "relu" for _, _, act in layers], np.int64)
+        self.relu = np.array(  # bit 0: ReLU; bit 1: the product by gemm.h
+            [(act == "relu") | 2 * _own_weight(w) for w, _, act in layers], np.int64
+        )
         self.work = int(np.dot(self.sizes[:-1], self.sizes[1:]))  # per row
         self.widest = int(self.sizes[1:-1].max(initial=0))
         self.run = native("gn_dense_stack", self.dtype)

@@ -1,0 +1,175 @@
+"""glassnet's own float32 matrix product (_native/gemm.h) for AVX-512 builds.
+
+The eager Dense forward (``linear``), ``linear_activation`` and predict's stack
+(dense.c) take it for the same layers (:func:`own_product`: the weight, the
+dtypes and layouts, never the number of rows), so they keep giving the same
+bits as each other. Checked here with the size threshold lowered so that small
+drawn shapes reach it: row tails (rows not a multiple of the kernel's 14),
+column tails (below, at and above one 16-float vector of a 32-column panel);
+agreement with a float64 product to rounding; the same bits on any number of
+threads, any cut of the rows, with the weight packed (eager) or read in place
+(predict); an AVX2 build does not have it and keeps BLAS.
+"""
+
+import contextlib
+
+import numpy as np
+import pytest
+from conftest import NATIVE_REQUIRED
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_native_direct import WIDTHS
+from test_native_direct import target as built_for
+
+import glassnet as gn
+from glassnet import kernels, nn
+from glassnet.kernels.variants import dense
+
+
+def _own_build() -> bool:
+    found = kernels.native("gn_dense_own_gemm")
+    return found is not None and bool(found())
+
+
+def _need_kernel():
+    if not _own_build():
+        (pytest.fail if NATIVE_REQUIRED and "avx512f" in _flags() else pytest.skip)(
+            "this build has no _native/gemm.h kernel (it needs AVX-512)"
+        )
+
+
+@contextlib.contextmanager
+def everywhere(threads=None):
+    """The kernel for every float32 weight (OWN_FROM 1) and, with ``threads``,
+    that many threads from the first multiply-add on."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dense, "OWN_FROM", 1)
+        if threads is not None:
+            mp.setattr(dense, "WORK_PER_THREAD", 1)
+            mp.setenv("GLASSNET_NUM_THREADS", str(threads))
+        yield
+
+
+def _flags() -> set:
+    from test_native_direct import FLAGS
+
+    return FLAGS
+
+
+def _draw(data, dtype=np.float32):
+    rows = data.draw(st.integers(1, 40), label="rows")
+    k = data.draw(st.integers(1, 70), label="k")
+    n = data.draw(
+        st.sampled_from([1, 5, 15, 16, 17, 31, 32, 33, 47, 64, 70]), label="n"
+    )
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
+    x = rng.normal(size=(rows, k)).astype(dtype)
+    w = rng.normal(size=(k, n)).astype(dtype)
+    b = rng.normal(size=n).astype(dtype) if data.draw(st.booleans()) else None
+    return x, w, b
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_the_product_agrees_with_float64_to_rounding(data):
+    _need_kernel()
+    x, w, b = _draw(data)
+    with everywhere():
+        assert kernels.pick("linear", x, w, b) is dense.linear_c
+        got = kernels.linear_forward(x, w, b)
+    want = x.astype(np.float64) @ w.astype(np.float64)
+    if b is not None:
+        want += b
+    # each number is one chain of k float32 multiply-adds (then + b): its error
+    # is at most about k rounding steps of the sizes summed
+    scale = np.abs(x).astype(np.float64) @ np.abs(w).astype(np.float64) + 1
+    bound = (x.shape[1] + 2) * np.finfo(np.float32).eps * scale
+    assert got.dtype == np.float32 and got.shape == want.shape
+    assert np.all(np.abs(got - want) <= bound)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), cut=st.integers(0, 40), threads=st.integers(1, 3))
+def test_the_same_bits_on_any_threads_any_rows_packed_or_not(data, cut, threads):
+    _need_kernel()
+    x, w, b = _draw(data)
+    with everywhere(threads):
+        whole = kernels.linear_forward(x, w, b)
+        cut = min(cut, len(x))
+        parts = [kernels.linear_forward(p, w, b) for p in (x[:cut], x[cut:]) if len(p)]
+        out = np.full_like(whole, np.nan)  # into a buffer (a captured step's replay)
+        into = kernels.linear_forward(x, w, b, out=out)
+        relu = kernels.linear_activation(x, w, b, "relu")  # linear_activation_c
+        sigmoid = kernels.linear_activation(x, w, b, "sigmoid")  # ..._own
+        want_sigmoid = kernels.registry()["sigmoid"].reference(whole.copy())
+        stack = dense.Stack([(w, b, None)], np.float32)
+        y, finite = stack(x) if stack.fits(x) else (whole, True)  # predict: in place
+    assert np.concatenate(parts).tobytes() == whole.tobytes()
+    assert into is out and out.tobytes() == whole.tobytes()
+    assert relu.tobytes() == (whole * (whole > 0)).tobytes()
+    assert sigmoid.tobytes() == want_sigmoid.tobytes()
+    assert finite and y.tobytes() == whole.tobytes()
+
+
+def test_w2_predict_gives_the_eager_layers_bits():
+    """W2's layers take the kernel at their real size (784x256, 256x256; the
+    256x10 one stays with BLAS), eagerly and in predict's blocks alike."""
+    _need_kernel()
+    model = nn.Sequential(
+        nn.Dense(784, 256), nn.ReLU(), nn.Dense(256, 256), nn.ReLU(), nn.Dense(256, 10),
+        seed=0,
+    ).mark_trained()  # fmt: skip
+    X = np.random.default_rng(0).normal(size=(1030, 784)).astype(np.float32)
+    assert [dense.own_product(X, m.weight.data) for m in model.layers[::2]] == [
+        True,
+        True,
+        False,
+    ]
+    with gn.no_grad():
+        expected = model(X).data
+    assert gn.predict(model, X).tobytes() == expected.tobytes()
+    assert gn.predict(model, X, batch_size=100).tobytes() == expected.tobytes()
+
+
+def test_the_rule_looks_at_the_weight_not_the_rows():
+    w = np.zeros((784, 256), np.float32)
+    rows = [np.zeros((m, 784), np.float32) for m in (1, 13, 128, 4096)]
+    assert len({dense.own_product(x, w) for x in rows}) == 1
+    assert not dense.own_product(rows[0], w.astype(np.float64))
+    assert not dense.own_product(rows[2].astype(np.float64), w)
+    assert not dense.own_product(rows[2], np.asfortranarray(w))
+    assert not dense.own_product(rows[2][:, ::2], w[::2])
+    assert not dense.own_product(
+        np.zeros((2, 64), np.float32), np.zeros((64, 32), np.float32)
+    )
+    long = np.zeros((dense.OWN_K_MAX + 1, 64), np.float32)
+    assert not dense.own_product(np.zeros((2, len(long)), np.float32), long)
+
+
+@pytest.mark.parametrize("name", [w[0] for w in WIDTHS] or ["native"])
+def test_only_avx512_builds_have_it(name):
+    x = np.ones((128, 784), np.float32)
+    w = np.ones((784, 256), np.float32)
+    with built_for(name, "dense"):
+        own = _own_build()
+        if name == "avx2":
+            assert not own and kernels.pick("linear", x, w) is not dense.linear_c
+        elif name == "avx512":
+            assert own and kernels.pick("linear", x, w) is dense.linear_c
+
+
+def test_a_buffer_it_cannot_write_is_left_to_the_reference():
+    """``out`` passed by position (a captured step replays its calls so) of
+    another dtype or layout: the kernel does not apply, NumPy's product runs."""
+    _need_kernel()
+    x = np.ones((4, 300), np.float32)
+    w = np.ones((300, 200), np.float32)
+    for out in (np.empty((4, 200), np.float64), np.empty((200, 4), np.float32).T):
+        assert kernels.pick("linear", x, w, None, out) is not dense.linear_c
+        assert kernels.pick("linear_activation", x, w, None, "relu", out) not in (
+            dense.linear_activation_own,
+        )
+        b = np.ones(200, np.float32)  # linear_activation_c's own case hands over
+        assert not dense.own_applies(x, w, b, out)
+        with pytest.raises(ValueError):  # NumPy refuses it, as the reference does
+            kernels.linear_activation(x, w, b, "relu", out)
