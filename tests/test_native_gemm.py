@@ -173,3 +173,19 @@ def test_a_buffer_it_cannot_write_is_left_to_the_reference():
         assert not dense.own_applies(x, w, b, out)
         with pytest.raises(ValueError):  # NumPy refuses it, as the reference does
             kernels.linear_activation(x, w, b, "relu", out)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_predict_names_rows_with_nan_or_infinity_through_the_kernel(bad):
+    """The input check rides on the first product (dense.c's finishing pass), with
+    gemm.h's kernel making that product too."""
+    _need_kernel()
+    model = nn.Sequential(nn.Dense(300, 200), nn.ReLU(), nn.Dense(200, 3), seed=0)
+    model.mark_trained()
+    X = np.random.default_rng(1).normal(size=(1100, 300)).astype(np.float32)
+    X[[0, 700, 1099], [5, 299, 0]] = bad
+    assert dense.own_product(X, model.layers[0].weight.data)
+    with pytest.raises(
+        gn.DataError, match=r"3 of 1100 rows of X .*rows 0, 700, 1099\)"
+    ):
+        gn.predict(model, X)
