@@ -79,7 +79,8 @@ static void gn_gemm_tile_any(int mr, gn_int k, const float *a, gn_int lda,
  * With `pack`, those columns of B are first copied into panels of NR columns,
  * k rows each: B read once, row by row, in the order memory holds it. That
  * matters when B is fresh from an optimizer step on another core: read in
- * place, column slab by slab, W2's first layer took 1.9x as long then (the
+ * place, column slab by slab, W2's first layer took 319 us inside a training
+ * step against 170 for the same call repeated at once, packed 261-267 (the
  * eager Dense layer packs). Without, B is read in place, with a zero-padded
  * copy only of a last panel narrower than NR: for predict's blocks of 512
  * rows, whose weights nobody is writing, packing them again for every block
