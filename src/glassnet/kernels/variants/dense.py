@@ -91,16 +91,20 @@ def _own_weight(w) -> bool:
 def own_product(x, w) -> bool:
     """True when x·w goes through _native/gemm.h's kernel rather than BLAS.
 
-    Decided by the weight and the arrays' dtypes and layouts alone, never by
-    the number of rows, so that the eager Dense layer (``linear``),
+    Decided by the weight and the arrays' dtypes and layouts, not by the
+    number of rows, so that the eager Dense layer (``linear``),
     ``linear_activation`` and predict's stack pick the same product for the
     same layer and give the same bits: the kernel sums each number of x·W in
     one order, whatever the rows around it, while BLAS and this kernel differ
-    in the last bits.
+    in the last bits. One exception: a single row stays with BLAS, whose
+    vector product takes 12 µs for W2's 784x256 layer against the kernel's 18
+    (most of it the call); BLAS sums a vector otherwise than a matrix, so a
+    one-row batch never had the bits of the same row inside a larger one.
     """
     return (
         x.dtype == np.float32
         and x.ndim == 2
+        and len(x) > 1
         and x.flags.c_contiguous
         and x.flags.aligned
         and _own_weight(w)
