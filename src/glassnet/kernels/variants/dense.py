@@ -113,8 +113,7 @@ def own_product(x, w) -> bool:
 
 def own_linear(x, w, b=None, out=None, relu=False):
     """x·W (+ b), then ReLU if ``relu``, by _native/dense.c's ``gn_dense_linear``
-    (rows shared between threads); for arrays :func:`own_product` accepts, b
-    (and out) float32 and contiguous."""
+    (W's columns shared between threads); for arrays :func:`own_applies` accepts."""
     rows, (k, n) = len(x), w.shape
     y = np.empty((rows, n), np.float32) if out is None else out
     native("gn_dense_linear", np.dtype(np.float32))(
@@ -134,24 +133,25 @@ def _contiguous32(a, shape=None) -> bool:
 
 
 def own_applies(x, w, b=None, out=None) -> bool:
-    """Where the layer's product is gemm.h's, and b and out are arrays it takes."""
+    """Where the layer's product is gemm.h's, and b and out are arrays it takes.
+    The weight's size first: an eager loop's small layers (W1) stop there."""
     return (
-        own_product(x, w)
+        w.size >= OWN_FROM
+        and own_product(x, w)
         and _contiguous32(b, (w.shape[1],))
         and _contiguous32(out, (len(x), w.shape[1]))
     )
 
 
 def _own_variant(name, applies):
-    """Register a variant of kernel ``name`` that applies where :func:`own_applies`."""
-    return variant(
-        name,
-        agreement="rounding",
-        rtol=1e-5,
-        atol=1e-5,
-        uses=("gn_dense_linear",),
-        applies=applies,
-    )
+    """Register a variant of kernel ``name`` that applies where :func:`own_applies`.
+
+    Without ``uses``: the dispatcher would look the compiled function up on
+    every call before asking ``applies``, 2.7 µs a call that W1's eager loop
+    (two small Dense layers) paid for nothing; ``applies`` asks for the
+    library only once the weight is large enough (:func:`_own_weight`), and
+    ``linear_stack_c`` (same library) makes the tests build it."""
+    return variant(name, agreement="rounding", rtol=1e-5, atol=1e-5, applies=applies)
 
 
 @_own_variant("linear", own_applies)
