@@ -314,3 +314,46 @@ def test_the_kernels_command_builds_and_reports(fresh, monkeypatch, capsys):
     monkeypatch.setenv("CC", "no-such-compiler-glassnet")
     assert main(["kernels"]) == 1
     assert "optim: no C compiler found" in capsys.readouterr().out
+
+
+def test_compiled_updates_make_no_subnormal_numbers_and_agree_elsewhere(native_optim):
+    """A running average that decays toward subnormal numbers (a dead unit's m:
+    its gradient stays 0) never becomes one in the compiled update (an input
+    one counts as 0, a result one is 0: a decrement below the normal range is
+    lost, so m stays at the smallest normal numbers or becomes 0); where no
+    subnormal number takes part, the update is NumPy's, bit for bit. The
+    thread's floating-point mode is the caller's again afterwards."""
+    tiny = np.finfo(np.float32).tiny
+    rng = np.random.default_rng(0)
+    n = 32768  # both kernels' min_size: the compiled path
+    half = n // 2
+    data = rng.normal(size=n).astype(np.float32)
+    grad = rng.normal(size=n).astype(np.float32)
+    grad[half:] = 0  # dead units
+    m = rng.normal(size=n).astype(np.float32)
+    m[half : 3 * n // 4] = np.float32(1.05) * tiny  # x 0.9: below tiny in NumPy
+    m[3 * n // 4 :] = tiny / np.float32(4)  # already subnormal
+    v = np.abs(rng.normal(size=n)).astype(np.float32) + np.float32(0.1)
+    rules = {
+        "adam": lambda k, d, g, a, b: k(
+            d, g, a, b, 7, 1e-3, (0.9, 0.999), 1e-8, 0.0, False
+        ),
+        "sgd": lambda k, d, g, a, b: k(d, g, a, 0.1, 0.9, 0.0, False),
+    }
+    for rule, run in rules.items():
+        kernel = kernels.registry()[rule]
+        (compiled,) = kernel.variants
+        fast = [a.copy() for a in (data, grad, m, v)]
+        slow = [a.copy() for a in (data, grad, m, v)]
+        picked = run(lambda *a, r=rule: kernels.pick(r, *a), *fast)
+        assert picked is compiled.fn, rule  # the call below is what training runs
+        run(compiled.fn, *fast)
+        run(kernel.reference, *slow)
+        subnormal = (slow[2] != 0) & (np.abs(slow[2]) < tiny)
+        assert subnormal[half:].all() and not subnormal[:half].any(), rule
+        for a in fast:
+            assert not np.any((a != 0) & (np.abs(a) < tiny)), rule
+        assert np.all(np.abs(fast[2][half:]) <= np.float32(1.05) * tiny), rule
+        for a, b in zip(fast, slow):
+            np.testing.assert_array_equal(a[:half], b[:half])
+        assert np.float32(tiny) * np.float32(0.5) != 0  # the mode was put back

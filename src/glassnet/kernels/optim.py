@@ -3,7 +3,8 @@
 Each rule follows PyTorch's term for term, in the same order, in the
 parameter's own dtype (every setting is rounded to it once). The compiled
 twins in ``_native/optim.c`` do the same float operations in the same order
-per element, in one pass instead of up to 13, so they agree bit for bit.
+per element, in one pass instead of up to 13, so they agree bit for bit,
+except that they make no subnormal numbers (they are slow; optim.c says why).
 ``work``/``work2`` are optional scratch arrays shaped like the parameter.
 
 Notation: θ a parameter, g its gradient, η the learning rate, λ the weight
