@@ -30,24 +30,6 @@
 #include "gemm.h"
 #include "parallel.h"
 
-/* z = h·w (m x n, k inner): glassnet's own kernel (gemm.h) where `own` says so
- * and this build has it, else BLAS. */
-static void gn_dense_product_f32(int own, gn_int m, gn_int n, gn_int k, const float *h,
-                                 const float *w, float *z) {
-#if GN_OWN_SGEMM
-    if (own && gn_own_sgemm(m, k, h, k, w, n, z, n, 0, n, 0) == 0) return;
-#else
-    (void)own;
-#endif
-    gn_sgemm(0, 0, m, n, k, h, k, w, n, 0.0f, z, n);
-}
-
-static void gn_dense_product_f64(int own, gn_int m, gn_int n, gn_int k, const double *h,
-                                 const double *w, double *z) {
-    (void)own;
-    gn_dgemm(0, 0, m, n, k, h, k, w, n, 0.0, z, n);
-}
-
 /* Parts of an eager layer's columns: gemm.h's panels (float32), else single
  * columns (float64, BLAS). */
 static gn_int gn_dense_parts_f32(gn_int n) {
@@ -59,21 +41,30 @@ static gn_int gn_dense_parts_f32(gn_int n) {
 }
 static gn_int gn_dense_parts_f64(gn_int n) { return n; }
 
-/* z[:, j0:j1] = h·w[:, j0:j1] (the rest of z untouched), as gn_dense_product. */
-static void gn_dense_cols_f32(gn_int m, gn_int n, gn_int k, const float *h,
-                              const float *w, float *z, gn_int j0, gn_int j1) {
 #if GN_OWN_SGEMM
-    /* w's panels copied first from four tiles of rows on: W2's first layer in a
-     * training step, 128 rows, 262 us copied against 291-309 read in place; for
-     * 8-32 rows the copy is most of the work (after an optimizer step, read in
-     * place: 55-123 us, BLAS 135-214) */
-    if (gn_own_sgemm(m, k, h, k, w, n, z, n, j0, j1, m >= 4 * GN_GEMM_MR) == 0) return;
+#define GN_DENSE_TILE GN_GEMM_MR /* rows per tile of gemm.h's kernel */
+#else
+#define GN_DENSE_TILE 1
+#endif
+
+/* z[:, j0:j1] = h·w[:, j0:j1] (m rows, k inner; the rest of z untouched):
+ * gemm.h's kernel where `own` says so and this build has it, else BLAS.
+ * `pack`: w's panels copied first (gemm.h says when that pays). */
+static void gn_dense_cols_f32(int own, int pack, gn_int m, gn_int n, gn_int k,
+                              const float *h, const float *w, float *z, gn_int j0,
+                              gn_int j1) {
+#if GN_OWN_SGEMM
+    if (own && gn_own_sgemm(m, k, h, k, w, n, z, n, j0, j1, pack) == 0) return;
+#else
+    (void)own, (void)pack;
 #endif
     gn_sgemm(0, 0, m, j1 - j0, k, h, k, w + j0, n, 0.0f, z + j0, n);
 }
 
-static void gn_dense_cols_f64(gn_int m, gn_int n, gn_int k, const double *h,
-                              const double *w, double *z, gn_int j0, gn_int j1) {
+static void gn_dense_cols_f64(int own, int pack, gn_int m, gn_int n, gn_int k,
+                              const double *h, const double *w, double *z, gn_int j0,
+                              gn_int j1) {
+    (void)own, (void)pack;
     gn_dgemm(0, 0, m, j1 - j0, k, h, k, w + j0, n, 0.0, z + j0, n);
 }
 
@@ -124,7 +115,8 @@ gn_int gn_dense_own_gemm(void) { return GN_OWN_SGEMM; }
                 const T *w = (const T *)(intptr_t)job->params[2 * l];                  \
                 const T *b = (const T *)(intptr_t)job->params[2 * l + 1];              \
                 T *z = l == job->layers - 1 ? job->y + first * n : bufs[l % 2];        \
-                gn_dense_product_##SUFFIX((int)(job->relu[l] & 2), m, n, k, h, w, z);  \
+                gn_dense_cols_##SUFFIX((int)(job->relu[l] & 2), 0, m, n, k, h, w, z, 0, \
+                                       n); /* w read in place: nobody writes it */     \
                 if (gn_dense_finish_##SUFFIX(z, n, b, m, n, l == 0, (int)(job->relu[l] & 1))) \
                     atomic_fetch_add(&job->bad, 1);                                    \
                 h = z;                                                                 \
@@ -166,7 +158,12 @@ gn_int gn_dense_own_gemm(void) { return GN_OWN_SGEMM; }
         const gn_int j0 = lo * J->per, j1 = hi * J->per < J->n ? hi * J->per : J->n;   \
         (void)t;                                                                       \
         if (j1 <= j0) return;                                                          \
-        gn_dense_cols_##SUFFIX(J->rows, J->n, J->k, J->x, J->w, J->y, j0, j1);         \
+        /* w's panels copied first from four tiles of rows on: W2's first layer in \
+         * a training step, 128 rows, 262 us copied against 291-309 read in place; \
+         * for 8-32 rows the copy is most of the work (after an optimizer step,    \
+         * read in place: 55-123 us, BLAS 135-214) */                             \
+        gn_dense_cols_##SUFFIX(1, J->rows >= 4 * GN_DENSE_TILE, J->rows, J->n, J->k,    \
+                               J->x, J->w, J->y, j0, j1);                              \
         gn_dense_finish_##SUFFIX(J->y + j0, J->n, J->b ? J->b + j0 : 0, J->rows,        \
                                  j1 - j0, 0, J->relu);                                 \
     }                                                                                  \

@@ -4,9 +4,10 @@
  *
  * A register-blocked kernel: 14 rows of A by 32 columns of B (two 16-float
  * vectors) in 28 accumulators, one row of A broadcast at a time. B is read in
- * panels (below) and k is never cut, so each number of C is one chain of fused multiply-adds over
- * k in order: its bits depend on its row of A and its column of B alone, not
- * on how the rows are cut into blocks or shared between threads.
+ * panels (below) and k is never cut, so each number of C is one chain of
+ * fused multiply-adds over k in order: its bits depend on its row of A and its
+ * column of B alone, not on how the rows are cut into blocks or shared
+ * between threads.
  *
  * Why: on W2's blocks (512 x 784 x 256, 512 x 256 x 256) OpenBLAS 0.3.31's
  * single-threaded sgemm ran at 140-145 GFLOP/s on one Sapphire Rapids core,
