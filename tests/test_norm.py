@@ -253,7 +253,9 @@ def test_fit_trains_in_training_mode_and_checks_evaluates_and_predicts_in_eval()
     gn.fit(model, X, y, epochs=1, batch_size=16, shuffle=False, verbose=0,
            validation_data=(X[:10], y[:10]))  # fmt: skip
     assert [n for training, n in probe.calls if training] == [16, 16, 8]
-    assert all(not training for training, n in probe.calls[:2])  # check, start loss
+    # one pass before training, in eval mode: the shape check and the starting
+    # loss, on 32 of the 40 samples (whole batches of 16)
+    assert probe.calls[0] == (False, 32)
     assert not probe.calls[-1][0]  # validation
     assert model.training and probe.training  # fit leaves it training
     probe.calls.clear()

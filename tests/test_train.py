@@ -247,8 +247,9 @@ def test_lengths_must_match(digit_split):
 
 def test_feature_count_must_match_first_layer(digit_split):
     X, _, y, _ = digit_split
+    # before training: the starting loss's 256 samples (of 400) go forward first
     with pytest.raises(
-        gn.ShapeError, match=r"Dense\(in_features=64\) .* got shape \(2, 63\)"
+        gn.ShapeError, match=r"Dense\(in_features=64\) .* got shape \(256, 63\)"
     ):
         fit(small_mlp(), X[:, :63], y, verbose=0)
 

@@ -251,7 +251,7 @@ def test_the_starting_loss_is_the_mean_of_whole_training_size_batches(
     # computes it with one forward pass (and one loss call for a mean loss);
     # here it is computed batch by batch, the way the rule is stated.
     from glassnet.losses import CrossEntropy
-    from glassnet.train.loop import _start_loss
+    from glassnet.train.loop import _preflight
 
     rng = np.random.default_rng(n)
     X = rng.normal(size=(n, 4)).astype(np.float32)
@@ -265,7 +265,7 @@ def test_the_starting_loss_is_the_mean_of_whole_training_size_batches(
         y = rng.normal(size=(n, 3)).astype(np.float32)
         loss_fn = gn.losses.get(loss)
     before = model.state_dict()
-    got = _start_loss(model, loss_fn, X, y, batch_size)
+    got = _preflight(model, loss_fn, X, y, None, batch_size)
     size = min(n, max(256, batch_size))
     if size > batch_size:
         size -= size % batch_size
@@ -286,11 +286,11 @@ def test_the_starting_loss_is_the_mean_of_whole_training_size_batches(
 
 def test_the_starting_loss_leaves_the_model_in_training_mode():
     from glassnet.losses import CrossEntropy
-    from glassnet.train.loop import _start_loss
+    from glassnet.train.loop import _preflight
 
     model = nn.Sequential(nn.Dense(4, 3), nn.Dropout(0.5), seed=0)
     X = np.ones((40, 4), np.float32)
-    _start_loss(model, CrossEntropy(), X, np.zeros(40, np.int64), 8)
+    _preflight(model, CrossEntropy(), X, np.zeros(40, np.int64), None, 8)
     assert model.training and model.layers[1].training
 
 

@@ -81,7 +81,10 @@ class Module:
     def _members(self):
         """(name, Tensor or Module) directly held by this module, in order set."""
         for attr, value in vars(self).items():
-            yield from _walk(value, attr)
+            if isinstance(value, (Tensor, Module)):
+                yield attr, value
+            elif isinstance(value, (list, tuple, dict)):  # numbers, names: nothing
+                yield from _walk(value, attr)
 
     def named_children(self):
         """(name, module) for each direct sub-module, in the order they were set."""
