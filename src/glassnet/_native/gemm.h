@@ -1,13 +1,16 @@
-/* glassnet's own float32 matrix product for AVX-512 targets, for dense.c.
+/* glassnet's float32 register tile, and on AVX-512 its own matrix product.
  *
- *     C (m x n) = A (m x k) · B (k x n), all row major
+ * GN_TILE (AVX2 with FMA, or AVX-512) is the one multiply-add kernel both
+ * compiled products use: lstm.c's per-step product (4 rows x 4 vectors,
+ * W_h's blocks of 128 rows summed into C) and, on AVX-512, gn_own_sgemm below
+ * (up to 14 rows x 2 vectors, k never cut), dense.c's.
  *
- * A register-blocked kernel: 14 rows of A by 32 columns of B (two 16-float
- * vectors) in 28 accumulators, one row of A broadcast at a time. B is read in
- * panels (below) and k is never cut, so each number of C is one chain of
- * fused multiply-adds over k in order: its bits depend on its row of A and its
- * column of B alone, not on how the rows are cut into blocks or shared
- * between threads.
+ * gn_own_sgemm: C (m x n) = A (m x k) · B (k x n), all row major. Tiles of 14
+ * rows of A by 32 columns of B (two 16-float vectors) in 28 accumulators, one
+ * row of A broadcast at a time. B is read in panels (below) and k is never
+ * cut, so each number of C is one chain of fused multiply-adds over k in
+ * order: its bits depend on its row of A and its column of B alone, not on
+ * how the rows are cut into blocks or shared between threads.
  *
  * Why: on W2's blocks (512 x 784 x 256, 512 x 256 x 256) OpenBLAS 0.3.31's
  * single-threaded sgemm ran at 140-145 GFLOP/s on one Sapphire Rapids core,
@@ -22,54 +25,87 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__AVX512F__)
-#define GN_OWN_SGEMM 1
-#define GN_GEMM_V 16 /* floats per vector */
-#define GN_GEMM_MR 14
-#define GN_GEMM_NR (2 * GN_GEMM_V)
-
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#define GN_TILE_FMA 1
 #include <immintrin.h>
+#if defined(__AVX512F__)
+#define GN_TV 16 /* floats per vector */
+typedef float gn_tvf __attribute__((vector_size(64)));
+#define GN_TFMA(a, b, c) (gn_tvf) _mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(c))
+#define GN_TSET1(x) (gn_tvf) _mm512_set1_ps(x)
+#else
+#define GN_TV 8
+typedef float gn_tvf __attribute__((vector_size(32)));
+#define GN_TFMA(a, b, c) (gn_tvf) _mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c))
+#define GN_TSET1(x) (gn_tvf) _mm256_set1_ps(x)
+#endif
 
-/* C[0:mr, 0:cols] = A[0:mr, :] · P, P a k x NR panel with row stride ldp.
- * Explicit FMA intrinsics: the library is built with -ffp-contract=off. */
-static inline __attribute__((always_inline)) void gn_gemm_tile(
-    int mr, gn_int k, const float *restrict a, gn_int lda, const float *restrict p,
-    gn_int ldp, float *restrict c, gn_int ldc, gn_int cols) {
-    __m512 acc[GN_GEMM_MR][2];
-    for (int r = 0; r < GN_GEMM_MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    for (gn_int q = 0; q < k; q++) {
-        const __m512 b0 = _mm512_loadu_ps(p + q * ldp);
-        const __m512 b1 = _mm512_loadu_ps(p + q * ldp + GN_GEMM_V);
-        _Pragma("GCC unroll 14") for (int r = 0; r < GN_GEMM_MR; r++) {
-            if (r < mr) {
-                const __m512 s = _mm512_set1_ps(a[r * lda + q]);
-                acc[r][0] = _mm512_fmadd_ps(s, b0, acc[r][0]);
-                acc[r][1] = _mm512_fmadd_ps(s, b1, acc[r][1]);
-            }
-        }
-    }
-    /* the columns to write, as two 16-bit masks */
-    const __mmask16 m0 = cols >= GN_GEMM_V ? 0xFFFF : (__mmask16)((1u << cols) - 1u);
-    const __mmask16 m1 = cols >= GN_GEMM_NR  ? 0xFFFF
-                         : cols > GN_GEMM_V ? (__mmask16)((1u << (cols - GN_GEMM_V)) - 1u)
-                                            : 0;
-    for (int r = 0; r < mr; r++) {
-        _mm512_mask_storeu_ps(c + r * ldc, m0, acc[r][0]);
-        _mm512_mask_storeu_ps(c + r * ldc + GN_GEMM_V, m1, acc[r][1]);
-    }
+static inline __attribute__((always_inline)) gn_tvf gn_tload(const float *p) {
+    gn_tvf v;
+    memcpy(&v, p, sizeof v);
+    return v;
 }
 
-/* gn_gemm_tile with mr a constant in each case, so the compiler unrolls it. */
+static inline __attribute__((always_inline)) void gn_tstore(float *p, gn_tvf v) {
+    memcpy(p, &v, sizeof v);
+}
+
+/* NAME: C[0:MR, 0:cols] = A[0:MR, 0:k] · P, plus C's own values when `add`
+ * (then cols must be all NV·GN_TV columns). P holds k rows of NV vectors,
+ * ldp floats apart; cols <= NV·GN_TV. Each number of C is one chain of fused
+ * multiply-adds over k in order, from 0 or from C's value: explicit FMA
+ * intrinsics, as the library is built with -ffp-contract=off. */
+#define GN_TILE(NAME, MR, NV)                                                          \
+    static inline __attribute__((always_inline)) void NAME(                            \
+        gn_int k, const float *restrict a, gn_int lda, const float *restrict p,         \
+        gn_int ldp, int add, float *restrict c, gn_int ldc, gn_int cols) {             \
+        gn_tvf acc[MR][NV];                                                            \
+        _Pragma("GCC unroll 16") for (int r = 0; r < (MR); r++)                        \
+            _Pragma("GCC unroll 4") for (int v = 0; v < (NV); v++)                     \
+                acc[r][v] = add ? gn_tload(c + r * ldc + v * GN_TV) : GN_TSET1(0.0f);  \
+        for (gn_int q = 0; q < k; q++) {                                               \
+            gn_tvf w[NV];                                                              \
+            _Pragma("GCC unroll 4") for (int v = 0; v < (NV); v++)                     \
+                w[v] = gn_tload(p + q * ldp + v * GN_TV);                              \
+            _Pragma("GCC unroll 16") for (int r = 0; r < (MR); r++) {                  \
+                const gn_tvf x = GN_TSET1(a[r * lda + q]);                             \
+                _Pragma("GCC unroll 4") for (int v = 0; v < (NV); v++)                 \
+                    acc[r][v] = GN_TFMA(x, w[v], acc[r][v]);                           \
+            }                                                                          \
+        }                                                                              \
+        if (cols >= (NV) * GN_TV) {                                                    \
+            for (int r = 0; r < (MR); r++)                                             \
+                for (int v = 0; v < (NV); v++)                                         \
+                    gn_tstore(c + r * ldc + v * GN_TV, acc[r][v]);                     \
+        } else { /* a last, narrower panel: its columns only */                        \
+            for (int r = 0; r < (MR); r++) {                                           \
+                float row[(NV) * GN_TV];                                               \
+                for (int v = 0; v < (NV); v++) gn_tstore(row + v * GN_TV, acc[r][v]);  \
+                memcpy(c + r * ldc, row, sizeof(float) * (size_t)cols);                \
+            }                                                                          \
+        }                                                                              \
+    }
+#endif
+
+#if defined(__AVX512F__)
+#define GN_OWN_SGEMM 1
+#define GN_GEMM_MR 14
+#define GN_GEMM_NR (2 * GN_TV)
+
+#define GN_GEMM_ROWS(X)                                                                \
+    X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14)
+#define GN_GEMM_DEFINE(R) GN_TILE(gn_gemm_tile_##R, R, 2)
+GN_GEMM_ROWS(GN_GEMM_DEFINE)
+#undef GN_GEMM_DEFINE
+
+/* The tile for mr (1-14) rows: C[0:mr, 0:cols] = A[0:mr, :] · P. */
 static void gn_gemm_tile_any(int mr, gn_int k, const float *a, gn_int lda,
                              const float *p, gn_int ldp, float *c, gn_int ldc,
                              gn_int cols) {
     switch (mr) {
 #define GN_GEMM_CASE(R) \
-    case R: gn_gemm_tile(R, k, a, lda, p, ldp, c, ldc, cols); break;
-        GN_GEMM_CASE(1) GN_GEMM_CASE(2) GN_GEMM_CASE(3) GN_GEMM_CASE(4)
-        GN_GEMM_CASE(5) GN_GEMM_CASE(6) GN_GEMM_CASE(7) GN_GEMM_CASE(8)
-        GN_GEMM_CASE(9) GN_GEMM_CASE(10) GN_GEMM_CASE(11) GN_GEMM_CASE(12)
-        GN_GEMM_CASE(13) GN_GEMM_CASE(14)
+    case R: gn_gemm_tile_##R(k, a, lda, p, ldp, 0, c, ldc, cols); break;
+        GN_GEMM_ROWS(GN_GEMM_CASE)
 #undef GN_GEMM_CASE
         default: break;
     }
@@ -88,6 +124,7 @@ static void gn_gemm_tile_any(int mr, gn_int k, const float *a, gn_int lda,
  * cost more than it saved (2.26 against 1.82 ms for W2's batch of 1024).
  * Either way each number of C is the same chain of multiply-adds.
  * Returns 0, or -1 when a copy could not be allocated (C untouched). */
+__attribute__((unused)) /* dense.c's; lstm.c includes this file for the tile */
 static int gn_own_sgemm(gn_int m, gn_int k, const float *a, gn_int lda, const float *b,
                         gn_int ldb, float *c, gn_int ldc, gn_int j0, gn_int j1,
                         int pack) {

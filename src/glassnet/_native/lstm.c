@@ -33,6 +33,7 @@
 #pragma GCC optimize("no-trapping-math")
 #endif
 #include "common.h"
+#include "gemm.h"
 #include "parallel.h"
 
 /* With AVX-512, GCC's default for recent Intel CPUs is still 256-bit vectors;
@@ -56,56 +57,17 @@
  * gain), other widths, float64 and builds without FMA: gn_sgemm (BLAS). (A
  * demo's training at 16 units, tests/test_childrens_book_memory.py, turned on
  * that rounding.) */
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-#include <immintrin.h>
+#ifdef GN_TILE_FMA
 #if defined(__AVX512F__)
-#define GN_LV 16
 #define GN_LNV 4
-typedef float gn_lvf __attribute__((vector_size(64)));
-#define GN_LFMA(a, b, c) (gn_lvf) _mm512_fmadd_ps((__m512)(a), (__m512)(b), (__m512)(c))
-#define GN_LSET1(x) (gn_lvf) _mm512_set1_ps(x)
 #else
-#define GN_LV 8
 #define GN_LNV 2
-typedef float gn_lvf __attribute__((vector_size(32)));
-#define GN_LFMA(a, b, c) (gn_lvf) _mm256_fmadd_ps((__m256)(a), (__m256)(b), (__m256)(c))
-#define GN_LSET1(x) (gn_lvf) _mm256_set1_ps(x)
 #endif
-#define GN_LCOLS (GN_LV * GN_LNV)
+#define GN_LCOLS (GN_TV * GN_LNV)
 
-GN_INLINE gn_lvf gn_lload(const float *p) {
-    gn_lvf v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-GN_INLINE void gn_lstore(float *p, gn_lvf v) { memcpy(p, &v, sizeof v); }
-
-/* c (MR × GN_LCOLS) = a (MR × k) · b (k × GN_LCOLS) [+ c when add] */
-#define GN_LTILE(NAME, MR)                                                             \
-    GN_INLINE void NAME(gn_int k, const float *restrict a, gn_int lda,                 \
-                        const float *restrict b, gn_int ldb, int add, float *restrict c, \
-                        gn_int ldc) {                                                  \
-        gn_lvf acc[MR][GN_LNV];                                                        \
-        for (int r = 0; r < MR; r++)                                                   \
-            for (int v = 0; v < GN_LNV; v++) {                                         \
-                acc[r][v] = add ? gn_lload(c + r * ldc + v * GN_LV) : GN_LSET1(0.0f);   \
-            }                                                                          \
-        for (gn_int p = 0; p < k; p++) {                                               \
-            gn_lvf w[GN_LNV];                                                          \
-            for (int v = 0; v < GN_LNV; v++) w[v] = gn_lload(b + p * ldb + v * GN_LV); \
-            for (int r = 0; r < MR; r++) {                                             \
-                const gn_lvf x = GN_LSET1(a[r * lda + p]);                             \
-                for (int v = 0; v < GN_LNV; v++) acc[r][v] = GN_LFMA(x, w[v], acc[r][v]); \
-            }                                                                          \
-        }                                                                              \
-        for (int r = 0; r < MR; r++)                                                   \
-            for (int v = 0; v < GN_LNV; v++)                                           \
-                gn_lstore(c + r * ldc + v * GN_LV, acc[r][v]);                         \
-    }
-
-GN_LTILE(gn_lstm_tile4, 4)
-GN_LTILE(gn_lstm_tile1, 1)
+/* gemm.h's tile: c (MR × GN_LCOLS) = a (MR × k) · b (k × GN_LCOLS) [+ c when add] */
+GN_TILE(gn_lstm_tile4, 4, GN_LNV)
+GN_TILE(gn_lstm_tile1, 1, GN_LNV)
 
 /* W_h for the per-step product, packed once per call: for each block of 128
  * rows (p) and GN_LCOLS columns (j), its kc × GN_LCOLS entries contiguous, at
@@ -143,10 +105,10 @@ static void gn_lstm_sgemm(gn_int m, gn_int n, gn_int k, const float *a, gn_int l
             gn_int i = 0;
             for (; i + 4 <= m; i += 4)
                 gn_lstm_tile4(kc, a + i * lda + p, lda, bj, GN_LCOLS, add, c + i * ldc + j,
-                              ldc);
+                              ldc, GN_LCOLS);
             for (; i < m; i++)
                 gn_lstm_tile1(kc, a + i * lda + p, lda, bj, GN_LCOLS, add, c + i * ldc + j,
-                              ldc);
+                              ldc, GN_LCOLS);
         }
     }
 }
