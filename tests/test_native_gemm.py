@@ -99,7 +99,7 @@ def test_the_same_bits_on_any_threads_any_rows_packed_or_not(data, cut, threads)
         parts = [kernels.linear_forward(p, w, b) for p in (x[:cut], x[cut:]) if len(p)]
         out = np.full_like(whole, np.nan)  # into a buffer (a captured step's replay)
         into = kernels.linear_forward(x, w, b, out=out)
-        relu = kernels.linear_activation(x, w, b, "relu")  # linear_activation_c
+        relu = kernels.linear_activation(x, w, b, "relu")  # ..._own
         sigmoid = kernels.linear_activation(x, w, b, "sigmoid")  # ..._own
         want_sigmoid = kernels.registry()["sigmoid"].reference(whole.copy())
         stack = dense.Stack([(w, b, None)], np.float32)
@@ -170,7 +170,7 @@ def test_a_buffer_it_cannot_write_is_left_to_the_reference():
         assert kernels.pick("linear_activation", x, w, None, "relu", out) not in (
             dense.linear_activation_own,
         )
-        b = np.ones(200, np.float32)  # linear_activation_c's own case hands over
+        b = np.ones(200, np.float32)  # nor with a bias: linear_activation_c's BLAS
         assert not dense.own_applies(x, w, b, out)
         with pytest.raises(ValueError):  # NumPy refuses it, as the reference does
             kernels.linear_activation(x, w, b, "relu", out)

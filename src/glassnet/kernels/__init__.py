@@ -190,11 +190,12 @@ def variant(
     applies: Callable | None = None,
     uses: tuple = (),
     min_size: int = 0,
+    first: bool = False,
 ):
     """Decorator: add the function as a faster variant of kernel ``name``.
 
-    Variants are tried in the order they are added; the first that applies
-    (and is worth it, ``min_size``) runs.
+    Variants are tried in the order they are added (``first``: before those
+    added earlier); the first that applies (and is worth it, ``min_size``) runs.
     """
     if agreement not in AGREEMENTS:
         raise ValueError(f"agreement must be one of {AGREEMENTS}; got {agreement!r}.")
@@ -206,8 +207,9 @@ def variant(
         kernel = _KERNELS.get(name)
         if kernel is None:
             raise ValueError(f"variant of unknown kernel {name!r}: register it first.")
-        kernel.variants.append(
-            Variant(fn.__name__, fn, agreement, rtol, atol, applies, uses, min_size)
+        kernel.variants.insert(
+            0 if first else len(kernel.variants),
+            Variant(fn.__name__, fn, agreement, rtol, atol, applies, uses, min_size),
         )
         return fn
 

@@ -148,12 +148,9 @@ def linear_activation(x, w, b=None, activation=None, out=None):
 )  # fmt: skip
 def linear_activation_c(x, w, b=None, activation=None, out=None):
     """The product by BLAS, then _native/elementwise.c adds the bias and applies
-    ReLU in one pass over it, in place (NumPy makes two or three passes); or all
-    of it in _native/dense.c where the Dense layer's own forward uses gemm.h."""
-    from .variants.dense import own_applies, own_linear
-
-    if own_applies(x, w, b, out):
-        return own_linear(x, w, b, out, activation == "relu")
+    ReLU in one pass over it, in place (NumPy makes two or three passes). Where
+    the Dense layer's own forward uses gemm.h, ``linear_activation_own``
+    (kernels/variants/dense.py, tried first) runs instead."""
     z = np.dot(x, w, out=out)
     native("gn_bias_relu", z.dtype)(
         z.ctypes.data, b.ctypes.data, z.shape[0], z.shape[1], activation == "relu"

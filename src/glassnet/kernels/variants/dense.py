@@ -150,8 +150,12 @@ def _own_variant(name, applies):
     every call before asking ``applies``, 2.7 µs a call that W1's eager loop
     (two small Dense layers) paid for nothing; ``applies`` asks for the
     library only once the weight is large enough (:func:`_own_weight`), and
-    ``linear_stack_c`` (same library) makes the tests build it."""
-    return variant(name, agreement="rounding", rtol=1e-5, atol=1e-5, applies=applies)
+    ``linear_stack_c`` (same library) makes the tests build it. Tried before
+    the kernel's other variants: where the layer's product is gemm.h's, BLAS's
+    (``linear_activation_c``) would not give the layer's bits."""
+    return variant(
+        name, agreement="rounding", rtol=1e-5, atol=1e-5, applies=applies, first=True
+    )
 
 
 @_own_variant("linear", own_applies)
@@ -165,10 +169,9 @@ def linear_c(x, w, b=None, out=None):
     lambda x, w, b=None, activation=None, out=None: own_applies(x, w, b, out),
 )
 def linear_activation_own(x, w, b=None, activation=None, out=None):
-    """``linear_activation`` where the eager layer's product is gemm.h's and
-    ``linear_activation_c`` (ReLU or none, with a bias) does not apply: no bias,
-    or sigmoid or tanh (the reference's, in place), so that predict's layers
-    still give the eager layers' bits."""
+    """``linear_activation`` where the eager layer's product is gemm.h's: bias
+    and ReLU in dense.c's pass, sigmoid or tanh the reference's, in place, so
+    that predict's layers still give the eager layers' bits."""
     z = own_linear(x, w, b, out, activation == "relu")
     if activation not in ("relu", None):
         getattr(activations, activation)(z, out=z)
