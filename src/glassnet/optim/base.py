@@ -27,6 +27,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .. import kernels
 from .._validate import check_number, check_positive, is_count, shape_str  # noqa: F401
 from ..errors import ConfigError, DTypeError, FormatError, ShapeError
 from ..nn.module import mark_trained as _mark_trained
@@ -291,6 +292,10 @@ class Optimizer:
         Parameters whose ``grad`` is None (they took no part in the loss) are
         left alone, and so is their state. ``p.grad`` itself is never written.
         """
+        plan = self._plan
+        if plan and self._run_plan(plan):
+            self.steps += 1
+            return
         state, init, update = self.state, self.init_state, self.update_one
         for group in self.groups:
             h = self.hyper_of(group)
@@ -310,6 +315,67 @@ class Optimizer:
             if todo:
                 self.update_group(todo, h)
         self.steps += 1
+        self._plan = self._make_plan()
+
+    # --- the step's plan: the same kernel calls with less around them ---------------
+    #: The kernel that ``update_plan`` calls (a subclass that has one sets it).
+    plan_kernel: str | None = None
+    _plan = None
+
+    def _make_plan(self):
+        """Per group, ``(group, rows)`` with a row ``(name, p, p.data, state,
+        kernel)`` per parameter, for ``update_plan``; or None.
+
+        Made after a step in which every parameter had a gradient and state and
+        went through ``update_one`` (no group handed to ``update_group``), for a
+        subclass whose ``update_one`` is its own rule. The kernel is the rule's
+        NumPy reference when every faster variant needs larger arrays than the
+        parameter's, else the kernel's dispatcher (which looks at each call).
+        """
+        name = self.plan_kernel
+        if name is None:
+            return None
+        # update_plan is written for its own class's update_one: not a subclass's
+        owner = next(c for c in type(self).__mro__ if "update_plan" in vars(c))
+        if getattr(self.update_one, "__func__", None) is not vars(owner).get(
+            "update_one"
+        ):
+            return None
+        kernel = kernels.registry()[name]
+        plan = []
+        for group in self.groups:
+            if self.together(group):
+                return None
+            rows = []
+            for pname, p in group["params"]:
+                s = self.state.get(pname)
+                if p.grad is None or s is None:
+                    return None
+                small = all(v.min_size > p.data.size for v in kernel.variants)
+                fn = kernel.reference if small else getattr(kernels, name)
+                rows.append((pname, p, p.data, s, fn))
+            plan.append((group, rows))
+        return plan
+
+    def _run_plan(self, plan) -> bool:
+        """One step by ``plan``, if it still holds: each parameter has a
+        gradient, the same array and the same state as when it was made. False,
+        with nothing changed, if not (``step`` then runs in full)."""
+        state = self.state
+        for group, rows in plan:
+            if len(group["params"]) != len(rows):
+                return False
+            for name, p, data, s, _ in rows:
+                if p.grad is None or p.data is not data or state.get(name) is not s:
+                    return False
+        for group, rows in plan:
+            self.update_plan(rows, self.hyper_of(group))
+        return True
+
+    def update_plan(self, rows: list, h: dict) -> None:
+        """``update_one`` on each row's parameter, with its kernel chosen
+        already (see ``_make_plan``); a subclass with a ``plan_kernel`` writes it."""
+        raise NotImplementedError
 
     def together(self, group: dict) -> bool:
         """True when ``step`` hands ``group``'s parameters to ``update_group`` all

@@ -134,6 +134,19 @@ class SGD(Optimizer):
             h["weight_decay"], h["nesterov"], state["_work"], state.get("_work2"),
         )  # fmt: skip
 
+    plan_kernel = "sgd"
+
+    def update_plan(self, rows, h) -> None:
+        lr, mu, decay, nesterov = (
+            h["lr"],
+            h["momentum"],
+            h["weight_decay"],
+            h["nesterov"],
+        )
+        for _, p, data, s, sgd in rows:  # update_one's call
+            sgd(data, p.grad, s.get("momentum_buffer"), lr, mu, decay, nesterov,
+                s["_work"], s.get("_work2"))  # fmt: skip
+
     def together(self, group) -> bool:
         return _together(self, SGD, group)
 
@@ -258,6 +271,16 @@ class Adam(Optimizer):
             h["betas"], h["eps"], h["weight_decay"], self.decoupled,
             state["_work"], state["_work2"], vmax=state.get("max_exp_avg_sq"),
         )  # fmt: skip
+
+    plan_kernel = "adam"
+
+    def update_plan(self, rows, h) -> None:
+        lr, betas, eps, decay = h["lr"], h["betas"], h["eps"], h["weight_decay"]
+        for _, p, data, s, adam in rows:  # update_one's call
+            t = s["step"] = s["step"] + 1
+            adam(data, p.grad, s["exp_avg"], s["exp_avg_sq"], t, lr, betas, eps,
+                 decay, self.decoupled, s["_work"], s["_work2"],
+                 vmax=s.get("max_exp_avg_sq"))  # fmt: skip
 
     def together(self, group) -> bool:
         return not group["settings"]["amsgrad"] and _together(self, Adam, group)
