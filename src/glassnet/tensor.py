@@ -346,7 +346,7 @@ class Tensor:
                     "gradient of that shape, e.g. y.backward(np.ones(y.shape)); or "
                     "reduce it to one number first, e.g. y.sum().backward()."
                 )
-            grad = np.ones(self.data.shape, self.data.dtype)
+            grad = np.array(1, self.data.dtype, ndmin=self.data.ndim)  # one element
         else:
             grad = np.array(
                 grad.data if isinstance(grad, Tensor) else grad,
