@@ -57,7 +57,8 @@ SAN_TESTS  ?= tests/test_native.py tests/test_native_cache.py \
               tests/test_native_conv.py tests/test_native_elementwise.py \
               tests/test_native_lstm.py tests/test_kernels.py \
               tests/test_native_direct.py tests/test_native_dense.py \
-              tests/test_native_gemm.py
+              tests/test_native_gemm.py tests/test_native_small.py \
+              tests/test_replay.py
 sanitize: $(VENV)/.test-installed
 	CC="$(SAN_CC)" GLASSNET_NATIVE=1 GLASSNET_NATIVE_CFLAGS="$(SAN_FLAGS)" \
 	GLASSNET_CACHE_DIR="$(CURDIR)/build/sanitize-cache" \

@@ -101,7 +101,7 @@ def test_the_same_bits_on_any_threads_any_rows_packed_or_not(data, cut, threads)
         into = kernels.linear_forward(x, w, b, out=out)
         relu = kernels.linear_activation(x, w, b, "relu")  # ..._own
         sigmoid = kernels.linear_activation(x, w, b, "sigmoid")  # ..._own
-        want_sigmoid = kernels.registry()["sigmoid"].reference(whole.copy())
+        want_sigmoid = kernels.sigmoid(whole.copy())  # as the Sigmoid layer runs it
         stack = dense.Stack([(w, b, None)], np.float32)
         y, finite = stack(x) if stack.fits(x) else (whole, True)  # predict: in place
     assert np.concatenate(parts).tobytes() == whole.tobytes()

@@ -52,6 +52,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import warnings
@@ -69,6 +70,7 @@ __all__ = [
     "load",
     "status",
     "ptr",
+    "python_functions",
     "sgemm_address",
     "dgemm_address",
 ]
@@ -91,6 +93,9 @@ _FLAGS = [
     "-fno-trapping-math",
     "-pthread",  # direct.c splits a convolution between threads
 ]
+#: Libraries written against Python's C API (they need its headers; Python calls
+#: their functions directly, see python_functions): small.c's small-array kernels.
+PYTHON_API = ("small",)
 _lock = threading.Lock()
 _loaded: dict[str, ctypes.CDLL | None] = {}
 _reasons: dict[str, str] = {}
@@ -248,6 +253,9 @@ def _recipe(name: str, source: Path, cc: str) -> tuple[list[str], str]:
     flags = list(_FLAGS) + os.environ.get(CFLAGS_VAR, "").split()
     flags.append(f'-DGN_IDENTITY="{_identity(name)}"')
     flags += _target_flags()
+    if name in PYTHON_API:  # Python's headers, and its ABI in the cache key
+        abi = sysconfig.get_config_var("EXT_SUFFIX") or sys.version
+        flags += ["-I", sysconfig.get_paths()["include"], f'-DGN_PYTHON_ABI="{abi}"']
     key = hashlib.sha256(
         b"\0".join(
             [
@@ -646,6 +654,7 @@ def _forget() -> None:
     _loaded.clear()
     _reasons.clear()
     _functions.clear()
+    _python.clear()
     _paths.clear()
 
 
@@ -659,6 +668,27 @@ def _missing(library: str, symbol: str) -> None:
         raise NativeError(f"{message}; it is required (GLASSNET_NATIVE=1).")
     _reasons[library] = message
     _warn(f"{message}; using the NumPy code instead.")
+
+
+def python_functions(library: str) -> dict | None:
+    """The Python functions of a library in :data:`PYTHON_API`, by name, or None
+    (as :func:`load`). Its ``gn_<library>_functions()`` makes them; it is the one
+    C function outside the interface table (kernels/_abi.py), since it returns a
+    Python object: it is called through ctypes with the GIL held."""
+    found = _python.get(library, _python)
+    if found is not _python:
+        return found
+    lib = load(library)
+    fn = None if lib is None else getattr(lib, f"gn_{library}_functions", None)
+    if lib is not None and fn is None:
+        _missing(library, f"gn_{library}_functions")
+    address = None if fn is None else ctypes.cast(fn, ctypes.c_void_p).value
+    found = None if address is None else ctypes.PYFUNCTYPE(ctypes.py_object)(address)()
+    _python[library] = found
+    return found
+
+
+_python: dict = {}
 
 
 def ptr(array) -> int:

@@ -179,6 +179,29 @@ GN_INLINE float gn_sigmoidf(float z) {
     return z >= 0.0f ? r : e * r;
 }
 
+/* σ over an array, and its backward g·σ(1 − σ) from the output: step.c's
+ * and small.c's (the backward is the NumPy reference's arithmetic). */
+static inline void gn_sigmoid_fwd(const float *restrict v, float *restrict y, gn_int n) {
+    for (gn_int i = 0; i < n; i++) y[i] = gn_sigmoidf(v[i]);
+}
+static inline void gn_sigmoid_bwd(const float *restrict g, const float *restrict y,
+                                  float *restrict out, gn_int n) {
+    for (gn_int i = 0; i < n; i++) out[i] = (g[i] * y[i]) * (1.0f - y[i]);
+}
+
+/* One row of a softmax: *top = max z (NaN if any z is NaN, as NumPy's maximum),
+ * e_j = e^(z_j − top), returns Σ e_j added left to right. */
+static inline float gn_softmax_row(const float *restrict z, float *restrict e,
+                                   gn_int classes, float *top) {
+    float m = z[0];
+    for (gn_int j = 1; j < classes; j++) m = (z[j] > m) | (z[j] != z[j]) ? z[j] : m;
+    for (gn_int j = 0; j < classes; j++) e[j] = gn_expf(z[j] - m);
+    float sum = 0.0f;
+    for (gn_int j = 0; j < classes; j++) sum += e[j];
+    *top = m;
+    return sum;
+}
+
 GN_INLINE float gn_tanhf(float x) {
     const float a = fabsf(x);
     const float e = gn_expf_neg(-2.0f * a);

@@ -45,18 +45,11 @@ static void linear_bwd(const float *x, const float *g, const float *w, float *dw
  * branches let the compiler vectorise them; ReLU as a multiply by the 0/1
  * mask is also how the eager op computes it (and a branch on random signs
  * would mispredict half the time: 8x slower, measured). */
-static void sigmoid_fwd(const float *restrict v, float *restrict y, gn_int n) {
-    for (gn_int i = 0; i < n; i++) y[i] = gn_sigmoidf(v[i]);
-}
 static void tanh_fwd(const float *restrict v, float *restrict y, gn_int n) {
     for (gn_int i = 0; i < n; i++) y[i] = gn_tanhf(v[i]);
 }
 static void relu_fwd(const float *restrict v, float *restrict y, gn_int n) {
     for (gn_int i = 0; i < n; i++) y[i] = v[i] * (float)(v[i] > 0.0f);
-}
-static void sigmoid_bwd(const float *restrict g, const float *restrict y,
-                        float *restrict out, gn_int n) {
-    for (gn_int i = 0; i < n; i++) out[i] = (g[i] * y[i]) * (1.0f - y[i]);
 }
 static void tanh_bwd(const float *restrict g, const float *restrict y,
                      float *restrict out, gn_int n) {
@@ -84,11 +77,8 @@ static gn_int cross_entropy(const float *z, const int64_t *labels, float *dz,
     for (gn_int i = 0; i < batch; i++) {
         const float *restrict zi = z + i * classes;
         float *restrict di = dz + i * classes;
-        float top = zi[0];
-        for (gn_int j = 1; j < classes; j++) top = zi[j] > top ? zi[j] : top;
-        for (gn_int j = 0; j < classes; j++) di[j] = gn_expf(zi[j] - top);
-        float sum = 0.0f;
-        for (gn_int j = 0; j < classes; j++) sum += di[j];
+        float top;
+        const float sum = gn_softmax_row(zi, di, classes, &top);
         const gn_int y = labels[i];
         total += (double)(logf(sum) - (zi[y] - top));
         const float factor = inv_n / sum;
@@ -114,7 +104,7 @@ gn_int gn_step_run(const int64_t *program, gn_int n, double *loss) {
             linear_fwd(p1, p2, p3, p4, s1, s2, s3);
             break;
         case OP_SIGMOID_FWD:
-            sigmoid_fwd(p1, p2, s1);
+            gn_sigmoid_fwd(p1, p2, s1);
             break;
         case OP_TANH_FWD:
             tanh_fwd(p1, p2, s1);
@@ -128,7 +118,7 @@ gn_int gn_step_run(const int64_t *program, gn_int n, double *loss) {
             break;
         }
         case OP_SIGMOID_BWD:
-            sigmoid_bwd(p1, p2, p3, s1);
+            gn_sigmoid_bwd(p1, p2, p3, s1);
             break;
         case OP_TANH_BWD:
             tanh_bwd(p1, p2, p3, s1);

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _draw, activations, call, native, register, variant
+from . import _draw, call, native, register, variant
 
 _ONES: dict = {}
 
@@ -128,12 +128,13 @@ def linear_activation(x, w, b=None, activation=None, out=None):
     """y = act(x·W + b) for inference: bias and activation in place on the product.
 
     The formulas are :func:`linear`'s and the activation's own (``"relu"``,
-    ``"sigmoid"``, ``"tanh"`` or None); nothing for a backward is kept (ReLU's
-    mask is dropped), so the result is what the layers give, bit for bit.
+    ``"sigmoid"``, ``"tanh"`` or None, through the dispatcher as the layer's op
+    calls it); nothing for a backward is kept (ReLU's mask is dropped), so the
+    result is what the layers give, bit for bit.
     """
     z = linear(x, w, b, out=out)
     if activation is not None:
-        getattr(activations, activation)(z, out=z)  # the reference, in place
+        call(activation, z, out=z)  # in place, as the layer's op runs it (variants too)
     return z
 
 

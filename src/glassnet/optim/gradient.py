@@ -137,15 +137,16 @@ class SGD(Optimizer):
     plan_kernel = "sgd"
 
     def update_plan(self, rows, h) -> None:
-        lr, mu, decay, nesterov = (
-            h["lr"],
-            h["momentum"],
-            h["weight_decay"],
-            h["nesterov"],
-        )
-        for _, p, data, s, sgd in rows:  # update_one's call
-            sgd(data, p.grad, s.get("momentum_buffer"), lr, mu, decay, nesterov,
-                s["_work"], s.get("_work2"))  # fmt: skip
+        # update_one's call for each row, as one sgd_foreach call (its reference
+        # makes exactly those calls; a compiled variant does them in one go)
+        mu = h["momentum"]
+        kernels.sgd_foreach(
+            [row[2] for row in rows], [row[1].grad for row in rows],
+            [row[3]["momentum_buffer"] for row in rows] if mu else None,
+            h["lr"], mu, h["weight_decay"], h["nesterov"],
+            [row[3]["_work"] for row in rows],
+            [row[3].get("_work2") for row in rows],
+        )  # fmt: skip
 
     def together(self, group) -> bool:
         return _together(self, SGD, group)

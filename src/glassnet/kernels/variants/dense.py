@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import _native
-from .. import activations, native, variant
+from .. import call, native, variant
 from .._buffers import scratch
 from .._threads import most_threads, threads_for
 
@@ -174,7 +174,7 @@ def linear_activation_own(x, w, b=None, activation=None, out=None):
     that predict's layers still give the eager layers' bits."""
     z = own_linear(x, w, b, out, activation == "relu")
     if activation not in ("relu", None):
-        getattr(activations, activation)(z, out=z)
+        call(activation, z, out=z)  # as linear_activation's reference
     return z
 
 
