@@ -396,3 +396,45 @@ def test_the_step_plan_is_made_only_for_its_own_rule():
         model(np.ones((2, 5), np.float32)).sum().backward()
         o.step()
         assert (o._plan is not None) == planned
+
+
+def test_a_loop_that_replaces_the_weights_every_step_stops_recording():
+    """Manual SGD that makes new arrays (p.data = p.data - lr * p.grad): each
+    replay is out of date at once; after MAX_MISSES records the model stays
+    eager, with the eager numbers throughout."""
+
+    def run(replay):
+        _replay.ENABLED = replay
+        try:
+            model = _model([4, 3, 2], ["sigmoid"], [True])
+            X, y = _batches(4, 2, [5])[0]
+            losses_seen = []
+            for _ in range(12):
+                loss = losses.CrossEntropy()(model(X), y)
+                for p in model.parameters():
+                    p.grad = None
+                loss.backward()
+                for p in model.parameters():
+                    p.data = p.data - np.float32(0.5) * p.grad
+                losses_seen.append(float(loss.data))
+            return losses_seen, model
+        finally:
+            _replay.ENABLED = True
+
+    (fast, model), (slow, _) = run(True), run(False)
+    assert fast == slow
+    plans = model.__dict__["_replays"]
+    assert (
+        plans.misses == _replay.MAX_MISSES
+        and plans[((5, 4), np.dtype(np.float32))] == 1
+    )
+
+
+def test_at_most_max_shapes_batch_shapes_are_recorded(monkeypatch):
+    monkeypatch.setattr(_replay, "MAX_SHAPES", 3)
+    model = _model([4, 3, 2], ["relu"], [True])
+    for n in [1, 2, 3, 4, 5] * 2:
+        model(np.ones((n, 4), np.float32))
+    plans = model.__dict__["_replays"]
+    assert sum(callable(v) for v in plans.values()) == 3
+    assert all(plans[((n, 4), np.dtype(np.float32))] == 1 for n in (4, 5))

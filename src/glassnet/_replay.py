@@ -47,10 +47,15 @@ _MEAN = kernels.mean  # kernels.recording() swaps it, as every kernel name
 
 class _Plans(dict):
     """A model's replays by (shape, dtype): a function, 0 (called once) or 1 (no
-    replay for this shape).
+    replay for this shape). ``misses`` counts replays found out of date (a
+    parameter's array replaced, a layer swapped): each is recorded again, up to
+    MAX_MISSES times for the model, then its calls stay eager (a loop that
+    replaces ``p.data`` every step would otherwise record every other step).
 
     Lives in the model's ``__dict__``; a copy of the model starts without it.
     """
+
+    misses = 0
 
     def __deepcopy__(self, memo):
         return None
@@ -59,19 +64,19 @@ class _Plans(dict):
         return None
 
 
+#: How many out-of-date replays a model records again before staying eager,
+#: and how many batch shapes it records at most.
+MAX_MISSES, MAX_SHAPES = 4, 64
+
+
 def replay(model, x):
     """``model(x)`` as one recorded node, or None: then the eager path runs."""
     if x.__class__ is not np.ndarray or not ENABLED:
         if x.__class__ is not Tensor or x.requires_grad or not ENABLED:
             return None
         x = x.data
-    if (
-        not model.training
-        or not _GradMode.enabled
-        or FORWARD_HOOKS
-        or kernels.mean
-        is not _MEAN  # a recording (capture_step): every call on its tape
-    ):
+    recording = kernels.mean is not _MEAN  # capture_step's: every call on its tape
+    if not model.training or not _GradMode.enabled or FORWARD_HOOKS or recording:
         return None
     plans = model.__dict__.get("_replays")
     key = (x.shape, x.dtype)
@@ -79,7 +84,7 @@ def replay(model, x):
         plans = model.__dict__["_replays"] = _Plans()
     run = plans.get(key)
     if run is None:  # first call of this shape: eager; the second records
-        plans[key] = 0
+        plans[key] = 0 if len(plans) < MAX_SHAPES else 1
         return None
     if run.__class__ is int:
         if run or not x.flags.c_contiguous:
@@ -89,7 +94,11 @@ def replay(model, x):
             return None
     if not x.flags.c_contiguous:
         return None
-    return run(x, model.layers)
+    out = run(x, model.layers)
+    if out is None:  # out of date: record again next time, or give up
+        plans.misses += 1
+        plans[key] = 0 if plans.misses < MAX_MISSES else 1
+    return out
 
 
 def replay_source(model, shape, dtype=np.float32) -> str | None:
@@ -156,22 +165,18 @@ def _write(layers, params, x, tape, n_forward, out, g, grads):
     is not a plain input, parameter, gradient seed or kernel result."""
     names = {id(x): "x", id(g): "g"}
     ns = {"make_result": make_result, "P": tuple(params)}
-    live = {id(x), id(g)}
+    live = {id(x), id(_root(x)), id(g)}  # what changes from call to call
     for i, p in enumerate(params):
         names[id(p.data)] = f"d{i}"
         ns[f"d{i}"], ns[f"t{i}"] = p.data, p
-        live.add(id(p.data))
+        live.update((id(p.data), id(_root(p.data))))
     lines, keep = [], [x, g, out]  # keep: ids stay unique while the tape is read
 
     def arg(a, where):
         if id(a) in names:
             return names[id(a)]
-        if isinstance(a, np.ndarray):
-            root = a
-            while isinstance(root, np.ndarray) and root.base is not None:
-                root = root.base
-            if id(root) in live or id(a) in live:
-                raise _Unreplayable(where)  # a view made outside the kernels
+        if isinstance(a, np.ndarray) and (id(_root(a)) in live or id(a) in live):
+            raise _Unreplayable(where)  # a view made outside the kernels
         name = f"c{len(ns)}"
         ns[name] = a
         keep.append(a)
@@ -195,7 +200,7 @@ def _write(layers, params, x, tape, n_forward, out, g, grads):
             for j, r in enumerate(results):
                 if isinstance(r, np.ndarray) and id(r) not in names:
                     names[id(r)] = f"v{i}" if single else f"v{i}[{j}]"
-                    live.add(id(r))
+                    live.update((id(r), id(_root(r))))
                     keep.append(r)
         result = [names.get(id(gr)) if gr is not None else "None" for gr in grads]
         if id(out) not in names or None in result or not 0 < n_forward < len(tape):
@@ -235,3 +240,10 @@ def _write(layers, params, x, tape, n_forward, out, g, grads):
 
 class _Unreplayable(Exception):
     pass
+
+
+def _root(a):
+    """The array that owns ``a``'s memory (``a`` itself if it has no base)."""
+    while isinstance(a, np.ndarray) and a.base is not None:
+        a = a.base
+    return a
