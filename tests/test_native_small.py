@@ -120,6 +120,11 @@ def test_sgd_foreach_in_one_call_or_by_the_next_variant_the_same_bits(fns, momen
     assert fns["sgd_foreach"](data, grad, None, 0.1, 0.0, 0.0, False, 99) == 1
     assert all(a.tobytes() == b.tobytes() for a, b in zip(data, before))
     assert fns["sgd_foreach"](data, grad[:1], None, 0.1, 0.0, 0.0, False, 99) == 1
+    fine = [np.ones_like(a) for a in data]  # momentum needs buffers: not here
+    assert fns["sgd_foreach"](data, fine, None, 0.1, 0.9, 0.0, False, 99) == 1
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(data, before))
+    x = np.ones(8, np.float32)
+    assert kernels.pick("sgd", x, x, None, 0.1, 0.9, 0.0, False) is not small.sgd_small
 
 
 def test_turned_off_with_glassnet_native_0(monkeypatch):

@@ -161,8 +161,8 @@ static PyObject *py_sgd(PyObject *self, PyObject *const *a, Py_ssize_t na) {
 /* sgd_foreach(data, grad, buf, lr, momentum, decay, nesterov): sgd on each
  * array of the lists (buf None: no momentum buffers) -> 0; or 1, with nothing
  * changed, when an array is not float32 and C-contiguous, partners differ in
- * size, or the lists hold more than `limit` numbers in all (another variant
- * then takes them). */
+ * size, the lists hold more than `limit` numbers in all, or momentum comes
+ * without buffers (another variant, or the reference, then takes them). */
 static PyObject *py_sgd_foreach(PyObject *self, PyObject *const *a, Py_ssize_t na) {
     Py_ssize_t limit;
     if (na != 8 || !PyList_Check(a[0]) || !PyList_Check(a[1]) ||
@@ -173,6 +173,7 @@ static PyObject *py_sgd_foreach(PyObject *self, PyObject *const *a, Py_ssize_t n
     const int nesterov = PyObject_IsTrue(a[6]);
     if (PyErr_Occurred()) return NULL;
     const int lists = a[2] == Py_None ? 2 : 3;
+    if (lists == 2 && momentum != 0) return PyLong_FromLong(1); /* the reference says why */
     const Py_ssize_t count = PyList_GET_SIZE(a[0]);
     if (PyList_GET_SIZE(a[1]) != count || (lists == 3 && PyList_GET_SIZE(a[2]) != count))
         return PyLong_FromLong(1);

@@ -144,12 +144,17 @@ def cross_entropy_backward_small(e, total, flat, dl, out=None, factor=None):
     return out
 
 
-@variant(
-    "sgd",
-    applies=lambda data, grad, buf, *rest, **kw: (
-        _small(data) and _ok(grad, data.size) and _ok(buf, data.size)
-    ),
-)
+def _sgd_applies(data, grad, buf, lr, momentum, *rest, **kw) -> bool:
+    # momentum without a buffer is the caller's error: the reference says so
+    return (
+        _small(data)
+        and _ok(grad, data.size)
+        and _ok(buf, data.size)
+        and (buf is not None or not momentum)
+    )
+
+
+@variant("sgd", applies=_sgd_applies)
 def sgd_small(data, grad, buf, lr, momentum, weight_decay, nesterov, work=None,
               work2=None):  # fmt: skip
     """small.c: optim.c's SGD rule on one thread (the same bits as the reference,
