@@ -3,6 +3,8 @@ path's numbers bit for bit: a Sequential's recorded replay (glassnet._replay),
 CrossEntropy's path for labels and a mean, and the optimizer's step plan."""
 
 import copy
+import doctest
+import importlib
 
 import numpy as np
 import pytest
@@ -124,6 +126,8 @@ def test_the_replay_runs_from_the_second_call_and_shows_its_source():
     out2 = model(X)  # the second call records, and replays
     source = _replay.replay_source(model, X.shape)
     assert "sigmoid" in source and "linear_backward" in source
+    assert gn.inspect.replay_source(model, X.shape) == source
+    assert doctest.testmod(importlib.import_module("glassnet.inspect")).failed == 0
     assert set(out2._parents) == set(model.parameters())
     np.testing.assert_array_equal(out.data, out2.data)
     assert model(X)._parents == out2._parents  # and every call after it

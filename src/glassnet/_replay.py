@@ -177,6 +177,8 @@ def _write(layers, params, x, tape, n_forward, out, g, grads):
             return names[id(a)]
         if isinstance(a, np.ndarray) and (id(_root(a)) in live or id(a) in live):
             raise _Unreplayable(where)  # a view made outside the kernels
+        if a is None or type(a) in (bool, int, float, str):
+            return repr(a)  # written as it is: True, 0.5, "relu"
         name = f"c{len(ns)}"
         ns[name] = a
         keep.append(a)
@@ -190,9 +192,9 @@ def _write(layers, params, x, tape, n_forward, out, g, grads):
             ]
             ns[f"k{i}"] = call.fn
             indent = "    " if i < n_forward else "        "
-            lines.append(
-                f"{indent}v{i} = k{i}({', '.join(args)})  # {call.kernel.name}"
-            )
+            used = call.fn.__name__  # the variant the dispatcher picked
+            what = call.kernel.name + ("" if used == call.kernel.name else f": {used}")
+            lines.append(f"{indent}v{i} = k{i}({', '.join(args)})  # {what}")
             if i == n_forward - 1:
                 lines.append("    def backward(g):")
             results = call.result if isinstance(call.result, tuple) else (call.result,)
@@ -221,11 +223,13 @@ def _write(layers, params, x, tape, n_forward, out, g, grads):
             f"l{owner}.{attr} is not t{i} or t{i}.data is not d{i} or not t{i}.requires_grad"
         )
     ns["shape"], ns["n_layers"] = x.shape, len(layers)
-    guard = " or ".join(["len(L) != n_layers"] + checks)
+    guard = "\n        or ".join(["len(L) != n_layers"] + checks)
     source = "\n".join(
         [
             "def run(x, L):",
-            f"    if {guard}:",
+            "    if (  # the recording's assumptions",
+            f"        {guard}",
+            "    ):",
             "        return None",
             *lines,
             f"        return ({', '.join(result)},)",
