@@ -189,17 +189,38 @@ static inline void gn_sigmoid_bwd(const float *restrict g, const float *restrict
     for (gn_int i = 0; i < n; i++) out[i] = (g[i] * y[i]) * (1.0f - y[i]);
 }
 
-/* One row of a softmax: *top = max z (NaN if any z is NaN, as NumPy's maximum),
- * e_j = e^(z_j − top), returns Σ e_j added left to right. */
-static inline float gn_softmax_row(const float *restrict z, float *restrict e,
-                                   gn_int classes, float *top) {
-    float m = z[0];
-    for (gn_int j = 1; j < classes; j++) m = (z[j] > m) | (z[j] != z[j]) ? z[j] : m;
-    for (gn_int j = 0; j < classes; j++) e[j] = gn_expf(z[j] - m);
-    float sum = 0.0f;
-    for (gn_int j = 0; j < classes; j++) sum += e[j];
-    *top = m;
-    return sum;
+/* The softmax's pieces for the m rows of z (m x c), step.c's and small.c's:
+ * top_i = max_j z_ij (NaN if the row holds NaN, as NumPy's maximum),
+ * e_ij = e^(z_ij − top_i) (gn_expf_neg: the exponents are <= 0, and below
+ * −87.3, where NumPy's would be subnormal, it gives 0), total_i = Σ_j e_ij.
+ * The exponentials run as one loop over all m·c numbers (it vectorises; a row
+ * of 10 alone would not), the
+ * sums in four interleaved partial sums (a chain of additions one after
+ * another waits for each). */
+static inline void gn_softmax_rows(const float *restrict z, float *restrict e,
+                                   float *restrict top, float *restrict total,
+                                   gn_int m, gn_int c) {
+    for (gn_int i = 0; i < m; i++) {
+        const float *restrict zi = z + i * c;
+        float t = zi[0];
+        for (gn_int j = 1; j < c; j++) t = (zi[j] > t) | (zi[j] != zi[j]) ? zi[j] : t;
+        top[i] = t;
+        for (gn_int j = 0; j < c; j++) e[i * c + j] = zi[j] - t;
+    }
+    for (gn_int q = 0; q < m * c; q++) e[q] = gn_expf_neg(e[q]); /* all <= 0 */
+    for (gn_int i = 0; i < m; i++) {
+        const float *restrict ei = e + i * c;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        gn_int j = 0;
+        for (; j + 4 <= c; j += 4) {
+            s0 += ei[j];
+            s1 += ei[j + 1];
+            s2 += ei[j + 2];
+            s3 += ei[j + 3];
+        }
+        for (; j < c; j++) s0 += ei[j];
+        total[i] = (s0 + s1) + (s2 + s3);
+    }
 }
 
 GN_INLINE float gn_tanhf(float x) {

@@ -82,7 +82,7 @@ static PyObject *py_sigmoid_backward(PyObject *self, PyObject *const *a, Py_ssiz
 }
 
 /* cross_entropy(z, labels, losses, e, total, flat, rows, classes) -> -1, or the
- * row of the first label outside [0, classes) (nothing read past z then). */
+ * row of the first label outside [0, classes) (then nothing is written). */
 static PyObject *py_cross_entropy(PyObject *self, PyObject *const *a, Py_ssize_t na) {
     gn_held h = {.n = 0};
     Py_ssize_t m, c;
@@ -95,20 +95,15 @@ static PyObject *py_cross_entropy(PyObject *self, PyObject *const *a, Py_ssize_t
     float *total = e ? gn_get(&h, a[4], 1, m, 4) : NULL;
     int64_t *flat = total ? gn_get(&h, a[5], 1, m, 8) : NULL;
     if (!flat) return gn_done(&h, NULL);
-    Py_ssize_t bad = -1;
+    for (Py_ssize_t i = 0; i < m; i++)
+        if ((uint64_t)labels[i] >= (uint64_t)c) return gn_done(&h, PyLong_FromSsize_t(i));
+    /* top goes into losses, then loss_i = log total_i − (z_iy − top_i) */
+    gn_softmax_rows(z, e, losses, total, m, c);
     for (Py_ssize_t i = 0; i < m; i++) {
-        if ((uint64_t)labels[i] >= (uint64_t)c) {
-            bad = i;
-            break;
-        }
-        const float *zi = z + i * c;
-        float top;
-        const float sum = gn_softmax_row(zi, e + i * c, c, &top);
         flat[i] = i * c + labels[i];
-        total[i] = sum;
-        losses[i] = logf(sum) - (zi[labels[i]] - top);
+        losses[i] = logf(total[i]) - (z[flat[i]] - losses[i]);
     }
-    return gn_done(&h, PyLong_FromSsize_t(bad));
+    return gn_done(&h, PyLong_FromSsize_t(-1));
 }
 
 /* cross_entropy_backward(e, total, flat, dl, out, rows, classes, dl_rows):

@@ -77,8 +77,8 @@ static gn_int cross_entropy(const float *z, const int64_t *labels, float *dz,
     for (gn_int i = 0; i < batch; i++) {
         const float *restrict zi = z + i * classes;
         float *restrict di = dz + i * classes;
-        float top;
-        const float sum = gn_softmax_row(zi, di, classes, &top);
+        float top, sum;
+        gn_softmax_rows(zi, di, &top, &sum, 1, classes);
         const gn_int y = labels[i];
         total += (double)(logf(sum) - (zi[y] - top));
         const float factor = inv_n / sum;
