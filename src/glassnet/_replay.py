@@ -86,14 +86,14 @@ def replay(model, x):
     if run is None:  # first call of this shape: eager; the second records
         plans[key] = 0 if len(plans) < MAX_SHAPES else 1
         return None
+    if not x.flags.c_contiguous:  # the recording's kernels were picked for this
+        return None
     if run.__class__ is int:
-        if run or not x.flags.c_contiguous:
+        if run:
             return None
         run = plans[key] = _record(model, x) or 1  # 1: cannot, never again
         if run == 1:
             return None
-    if not x.flags.c_contiguous:
-        return None
     out = run(x, model.layers)
     if out is None:  # out of date: record again next time, or give up
         plans.misses += 1
