@@ -114,26 +114,30 @@ static void gn_gemm_tile_any(int mr, gn_int k, const float *a, gn_int lda,
 /* Columns j0..j1 of C = A·B (see above); j0 a multiple of GN_GEMM_NR.
  *
  * With `pack`, those columns of B are first copied into panels of NR columns,
- * k rows each: B read once, row by row, in the order memory holds it. That
- * matters when B is fresh from an optimizer step on another core: read in
- * place, column slab by slab, W2's first layer took 319 us inside a training
- * step against 170 for the same call repeated at once, packed 261-267 (the
- * eager Dense layer packs). Without, B is read in place, with a zero-padded
- * copy only of a last panel narrower than NR: for predict's blocks of 512
- * rows, whose weights nobody is writing, packing them again for every block
- * cost more than it saved (2.26 against 1.82 ms for W2's batch of 1024).
+ * k rows each, at `buf` (64-byte aligned, room for k·NR floats a panel): B
+ * read once, row by row, in the order memory holds it, and the tile's loads
+ * aligned and one stream. Without, B is read in place, with a zero-padded copy
+ * only of a last panel narrower than NR (at `buf`, or malloc's when NULL).
  * Either way each number of C is the same chain of multiply-adds.
+ *
+ * Measured (one Sapphire Rapids core, 512 x 784 x 256, B 16 bytes off a
+ * cache line as NumPy's arrays often are): in place 1,134-1,191 us, packed
+ * into a buffer kept between calls 1,103-1,123, packed into malloc's memory
+ * 1,235-1,239 (the fresh pages' faults cost more than the copy: a copy
+ * malloc'd anew per call once made packing look like a loss for predict).
+ * Inside a training step, with B fresh from an optimizer step on another
+ * core, read in place W2's first layer took 319 us against 261-267 packed.
  * Returns 0, or -1 when a copy could not be allocated (C untouched). */
 __attribute__((unused)) /* dense.c's; lstm.c includes this file for the tile */
 static int gn_own_sgemm(gn_int m, gn_int k, const float *a, gn_int lda, const float *b,
                         gn_int ldb, float *c, gn_int ldc, gn_int j0, gn_int j1,
-                        int pack) {
+                        int pack, float *buf) {
     const gn_int panels = (j1 - j0 + GN_GEMM_NR - 1) / GN_GEMM_NR;
     if (panels <= 0 || m <= 0) return 0;
     const gn_int first = pack ? 0 : panels - ((j1 - j0) % GN_GEMM_NR != 0);
-    float *bp = 0; /* the copied panels first..panels-1 */
+    float *bp = buf; /* the copied panels first..panels-1 */
     if (first < panels) {
-        bp = malloc(sizeof(float) * (size_t)((panels - first) * k * GN_GEMM_NR));
+        if (!bp) bp = malloc(sizeof(float) * (size_t)((panels - first) * k * GN_GEMM_NR));
         if (!bp) return -1;
         for (gn_int q = 0; q < k; q++)
             for (gn_int p = first; p < panels; p++) {
@@ -159,7 +163,7 @@ static int gn_own_sgemm(gn_int m, gn_int k, const float *a, gn_int lda, const fl
                                  c + i * ldc + from, ldc, cols);
         }
     }
-    free(bp);
+    if (bp != buf) free(bp);
     return 0;
 }
 #else

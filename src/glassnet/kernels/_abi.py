@@ -263,6 +263,7 @@ FUNCTIONS: dict[str, Fn] = {
             ("gn_int", "layers"),
             *[("const int64_t *", name) for name in ("sizes", "params", "relu")],
             ("gn_int", "block"),
+            ("gn_int", "room"),  # floats of packed weights per thread (0: none)
             ("gn_int", "threads"),
             ("int64_t *", "bad"),
         ],
@@ -272,10 +273,11 @@ FUNCTIONS: dict[str, Fn] = {
         [
             *[("const T *", name) for name in ("x", "w", "b")],
             ("T *", "y"),
+            ("T *", "scratch"),  # w's packed panels (NULL: malloc's), 64-byte aligned
             *[("gn_int", name) for name in ("rows", "k", "n", "relu", "threads")],
         ],
     ),
-    # 1 when float32 products use _native/gemm.h's kernel (AVX-512 builds)
+    # columns per panel of _native/gemm.h's float32 kernel (AVX-512 builds), else 0
     "gn_dense_own_gemm": Fn("dense", [], returns="gn_int", per_dtype=False),
 }
 

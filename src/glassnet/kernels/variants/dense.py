@@ -84,8 +84,28 @@ def _own_weight(w) -> bool:
         and w.flags.aligned
     ):
         return False
+    return _panel() > 0
+
+
+def _panel() -> int:
+    """Columns per panel of _native/gemm.h's kernel, 0 without it."""
     found = native("gn_dense_own_gemm")
-    return found is not None and bool(found())
+    return 0 if found is None else int(found())
+
+
+def _packed(w) -> int:
+    """Floats of ``w`` copied into gemm.h's panels: its columns rounded up."""
+    nr = _panel()
+    return len(w) * -(-w.shape[1] // nr) * nr if nr else 0
+
+
+def _aligned(slot: str, floats: int):
+    """A float32 scratch array of ``floats`` starting on a 64-byte line, where
+    gemm.h's tile loads packed panels whole (a load split across two lines
+    costs: 3-4% on W2's first layer)."""
+    buf = scratch(slot, (floats + 16,), np.float32)
+    skip = (-buf.ctypes.data % 64) // 4
+    return buf[skip : skip + floats]
 
 
 def own_product(x, w) -> bool:
@@ -116,9 +136,11 @@ def own_linear(x, w, b=None, out=None, relu=False):
     (W's columns shared between threads); for arrays :func:`own_applies` accepts."""
     rows, (k, n) = len(x), w.shape
     y = np.empty((rows, n), np.float32) if out is None else out
+    pack = _aligned("linear_pack", _packed(w))
     native("gn_dense_linear", np.dtype(np.float32))(
         x.ctypes.data, w.ctypes.data, 0 if b is None else b.ctypes.data, y.ctypes.data,
-        rows, k, n, bool(relu), threads_for(rows * k * n, WORK_PER_THREAD),
+        pack.ctypes.data, rows, k, n, bool(relu),
+        threads_for(rows * k * n, WORK_PER_THREAD),
     )  # fmt: skip
     return y
 
@@ -242,6 +264,8 @@ class Stack:
         )
         self.work = int(np.dot(self.sizes[:-1], self.sizes[1:]))  # per row
         self.widest = int(self.sizes[1:-1].max(initial=0))
+        # floats of packed weights per thread: the widest of the layers by gemm.h
+        self.room = max([_packed(w) for w, _, _ in layers if _own_weight(w)] or [0])
         self.run = native("gn_dense_stack", self.dtype)
         self.applies = self.run is not None and _layers_apply(layers, self.dtype)
 
@@ -264,15 +288,18 @@ class Stack:
         else:  # about the same number of blocks per thread, at most BLOCK rows each
             blocks = threads * -(-rows // (threads * BLOCK))
             block = -(-rows // (blocks * ALIGN)) * ALIGN
-        buf = scratch(
-            "linear_stack", (threads, 2, max(block * self.widest, 1)), self.dtype
-        )
+        # per thread: the packed weights (aligned), then two blocks of activations
+        floats = threads * (self.room + 2 * block * self.widest)
+        if self.room:
+            buf = _aligned("linear_stack", floats)
+        else:
+            buf = scratch("linear_stack", (max(floats, 1),), self.dtype)
         y = np.empty((rows, self.sizes[-1]), self.dtype)
         bad = np.zeros(1, np.int64)
         self.run(
             x.ctypes.data, y.ctypes.data, buf.ctypes.data, rows, len(self.layers),
             self.sizes.ctypes.data, self.params.ctypes.data, self.relu.ctypes.data,
-            block, threads, bad.ctypes.data,
+            block, self.room, threads, bad.ctypes.data,
         )  # fmt: skip
         return y, bool(bad[0] == 0)
 
