@@ -7,8 +7,9 @@ bits as each other. Checked here with the size threshold lowered so that small
 drawn shapes reach it: row tails (rows not a multiple of the kernel's 14),
 column tails (below, at and above one 16-float vector of a 32-column panel);
 agreement with a float64 product to rounding; the same bits on any number of
-threads, any cut of the rows, with the weight packed (eager) or read in place
-(predict); an AVX2 build does not have it and keeps BLAS.
+threads, any cut of the rows, with the weight packed (predict's stack always,
+the eager layer from four tiles of rows on) or read in place (the eager layer
+below that), from any address; an AVX2 build does not have it and keeps BLAS.
 """
 
 import contextlib
@@ -103,7 +104,7 @@ def test_the_same_bits_on_any_threads_any_rows_packed_or_not(data, cut, threads)
         sigmoid = kernels.linear_activation(x, w, b, "sigmoid")  # ..._own
         want_sigmoid = kernels.sigmoid(whole.copy())  # as the Sigmoid layer runs it
         stack = dense.Stack([(w, b, None)], np.float32)
-        y, finite = stack(x) if stack.fits(x) else (whole, True)  # predict: in place
+        y, finite = stack(x) if stack.fits(x) else (whole, True)  # predict: packed
     assert np.concatenate(parts).tobytes() == whole.tobytes()
     assert into is out and out.tobytes() == whole.tobytes()
     assert relu.tobytes() == (whole * (whole > 0)).tobytes()
@@ -129,6 +130,34 @@ def test_w2_predict_gives_the_eager_layers_bits():
         expected = model(X).data
     assert gn.predict(model, X).tobytes() == expected.tobytes()
     assert gn.predict(model, X, batch_size=100).tobytes() == expected.tobytes()
+
+
+def test_packed_panels_sit_on_cache_lines_whatever_the_weights_address():
+    """The packed copy starts on a 64-byte line (the tile loads whole panels)
+    and is kept between calls; the weights themselves may sit anywhere: W
+    16 bytes off a line, as NumPy often places arrays, gives the same bits as
+    the same W on a line, packed (70 rows) or read in place (20 rows)."""
+    _need_kernel()
+    at = dense._pack_address(1000)
+    assert at % 64 == 0 and dense._pack_address(10) == at
+    assert dense._pack_address(10**6) % 64 == 0
+    assert dense._pack_address(kernels._buffers.KEEP_BYTES // 4 + 1) == 0  # malloc's
+    rng = np.random.default_rng(3)
+    for rows in (70, 20):
+        x = rng.normal(size=(rows, 300)).astype(np.float32)
+        w = rng.normal(size=(300, 200)).astype(np.float32)
+        for skip in (0, 4, 12):  # floats past a line: 0, 16 and 48 bytes
+            raw = np.empty(w.size + 16 + skip, np.float32)
+            first = (-raw.ctypes.data % 64) // 4 + skip
+            placed = raw[first : first + w.size].reshape(w.shape)
+            placed[...] = w
+            assert placed.ctypes.data % 64 == 4 * skip
+            with everywhere(threads=2):
+                got = dense.own_linear(x, placed)
+                want = kernels.linear_forward(x, w)
+            assert got.tobytes() == want.tobytes()
+            stack = dense.Stack([(placed, None, None)], np.float32)
+            assert stack.fits(x) and stack(x)[0].tobytes() == want.tobytes()
 
 
 def test_the_rule_looks_at_the_weight_not_the_rows():

@@ -30,11 +30,13 @@ predict still gives the layers' bits (tests/test_native_gemm.py).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ... import _native
 from .. import call, native, variant
-from .._buffers import scratch
+from .._buffers import KEEP_BYTES, scratch
 from .._threads import most_threads, threads_for
 
 __all__ = [
@@ -108,6 +110,21 @@ def _aligned(slot: str, floats: int):
     return buf[skip : skip + floats]
 
 
+_held = threading.local()
+
+
+def _pack_address(floats: int) -> int:
+    """The address of an :func:`_aligned` array of at least ``floats`` numbers,
+    kept per thread (the eager layer's product asks on every call, and
+    ``scratch`` costs 3 µs a call); 0, C's malloc, beyond ``KEEP_BYTES``."""
+    if getattr(_held, "floats", -1) < floats:
+        if 4 * floats > KEEP_BYTES:
+            return 0
+        _held.buf = _aligned("linear_pack", floats)
+        _held.floats, _held.at = floats, _held.buf.ctypes.data
+    return _held.at
+
+
 def own_product(x, w) -> bool:
     """True when x·w goes through _native/gemm.h's kernel rather than BLAS.
 
@@ -136,10 +153,9 @@ def own_linear(x, w, b=None, out=None, relu=False):
     (W's columns shared between threads); for arrays :func:`own_applies` accepts."""
     rows, (k, n) = len(x), w.shape
     y = np.empty((rows, n), np.float32) if out is None else out
-    pack = _aligned("linear_pack", _packed(w))
     native("gn_dense_linear", np.dtype(np.float32))(
         x.ctypes.data, w.ctypes.data, 0 if b is None else b.ctypes.data, y.ctypes.data,
-        pack.ctypes.data, rows, k, n, bool(relu),
+        _pack_address(_packed(w)), rows, k, n, bool(relu),
         threads_for(rows * k * n, WORK_PER_THREAD),
     )  # fmt: skip
     return y
