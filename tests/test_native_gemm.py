@@ -135,8 +135,11 @@ def test_w2_predict_gives_the_eager_layers_bits():
 def test_packed_panels_sit_on_cache_lines_whatever_the_weights_address():
     """The packed copy starts on a 64-byte line (the tile loads whole panels)
     and is kept between calls; the weights themselves may sit anywhere: W
-    16 bytes off a line, as NumPy often places arrays, gives the same bits as
-    the same W on a line, packed (70 rows) or read in place (20 rows)."""
+    16 or 48 bytes off a line, as NumPy often places arrays, gives the same
+    bits as the same W on a line. The eager layer packs from 70 rows and reads
+    W in place for 20; predict's stack reads W in place when each of its rows
+    starts on a line (here: on a line, 208 columns) and packs it otherwise.
+    208 columns: six and a half panels, the last one narrower."""
     _need_kernel()
     at = dense._pack_address(1000)
     assert at % 64 == 0 and dense._pack_address(10) == at
@@ -145,7 +148,7 @@ def test_packed_panels_sit_on_cache_lines_whatever_the_weights_address():
     rng = np.random.default_rng(3)
     for rows in (70, 20):
         x = rng.normal(size=(rows, 300)).astype(np.float32)
-        w = rng.normal(size=(300, 200)).astype(np.float32)
+        w = rng.normal(size=(300, 208)).astype(np.float32)
         for skip in (0, 4, 12):  # floats past a line: 0, 16 and 48 bytes
             raw = np.empty(w.size + 16 + skip, np.float32)
             first = (-raw.ctypes.data % 64) // 4 + skip
@@ -219,3 +222,29 @@ def test_predict_names_rows_with_nan_or_infinity_through_the_kernel(bad):
         gn.DataError, match=r"3 of 1100 rows of X .*rows 0, 700, 1099\)"
     ):
         gn.predict(model, X)
+
+
+def test_the_c_harness_builds_against_gemm_h_and_runs(tmp_path):
+    """benchmarks/gemm_harness.c (docs/speed.md quotes it) compiles against
+    the current gemm.h and times its five ways; without AVX-512 it says so."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        (pytest.fail if NATIVE_REQUIRED else pytest.skip)("no C compiler")
+    root = Path(__file__).resolve().parents[1]
+    exe = tmp_path / "gemm_harness"
+    subprocess.run(
+        [cc, "-O2", "-march=native", "-ffp-contract=off", "-Wall", "-Werror",
+         "-I", str(root / "src" / "glassnet" / "_native"), "-o", str(exe),
+         str(root / "benchmarks" / "gemm_harness.c")],
+        check=True,
+    )  # fmt: skip
+    out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
+    if "avx512f" in _flags():  # this CPU's, whatever GLASSNET_TARGET builds
+        lines = out.strip().splitlines()
+        assert len(lines) == 5 and all("GFLOP/s" in line for line in lines)
+    else:
+        assert "no AVX-512" in out

@@ -6,18 +6,17 @@
  * The batch is cut into blocks of `block` rows; each thread takes the next
  * block (an atomic counter: a thread whose core is busy with other work takes
  * fewer) and runs the whole stack on it: the product by gemm.h's kernel where
- * the layer takes it (its weights packed into the thread's part of scratch,
- * once a block: `room` floats), else by single-threaded BLAS (Python sets
- * NumPy's OpenBLAS to one thread when it asks for more than one here), then
- * the bias and ReLU on the block while it is still in cache, the layers'
- * activations in the thread's two scratch buffers, the last layer straight
- * into y. The threads meet once per call, not once per product and again for
- * each pass.
+ * the layer takes it, else by single-threaded BLAS (Python sets NumPy's
+ * OpenBLAS to one thread when it asks for more than one here), then the bias
+ * and ReLU on the block while it is still in cache, the layers' activations
+ * in the thread's two scratch buffers, the last layer straight into y. The
+ * threads meet once per call, not once per product and again for each pass.
  *
- * Packing per block, into memory kept between calls, against reading the
- * weights in place (W2, one thread, 512 rows, best of 9 x 40 calls; see
- * docs/speed.md): first layer 1,198-1,206 -> 1,060-1,109 us, the stack
- * 1,658-1,715 -> 1,543-1,632.
+ * gemm.h reads a layer's weights in place when every row of them starts on a
+ * 64-byte line, and otherwise packs them first, once a block, into the
+ * thread's part of scratch (`room` floats, on a line, kept between calls):
+ * the tile's loads then never straddle two lines (gemm.h has the figures;
+ * docs/speed.md, "The weights packed into memory kept between calls").
  *
  * The input check rides on the first product's pass: a row of x holding NaN or
  * infinity gives a row of x·W1 that is all NaN or infinity (each of its sums
@@ -135,8 +134,10 @@ gn_int gn_dense_own_gemm(void) {
                 const T *w = (const T *)(intptr_t)job->params[2 * l];                  \
                 const T *b = (const T *)(intptr_t)job->params[2 * l + 1];              \
                 T *z = l == job->layers - 1 ? job->y + first * n : bufs[l % 2];        \
-                gn_dense_cols_##SUFFIX((int)(job->relu[l] & 2), job->room > 0, pack, m,     \
-                                       n, k, h, w, z, 0, n);                           \
+                /* packed unless every row of w starts on a cache line already */      \
+                const int copy = job->room > 0 && (((uintptr_t)w & 63) || n % 16);     \
+                gn_dense_cols_##SUFFIX((int)(job->relu[l] & 2), copy, pack, m, n, k, h, \
+                                       w, z, 0, n);                                    \
                 if (gn_dense_finish_##SUFFIX(z, n, b, m, n, l == 0, (int)(job->relu[l] & 1))) \
                     atomic_fetch_add(&job->bad, 1);                                    \
                 h = z;                                                                 \

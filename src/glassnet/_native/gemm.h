@@ -120,13 +120,13 @@ static void gn_gemm_tile_any(int mr, gn_int k, const float *a, gn_int lda,
  * only of a last panel narrower than NR (at `buf`, or malloc's when NULL).
  * Either way each number of C is the same chain of multiply-adds.
  *
- * Measured (one Sapphire Rapids core, 512 x 784 x 256, B 16 bytes off a
- * cache line as NumPy's arrays often are): in place 1,134-1,191 us, packed
- * into a buffer kept between calls 1,103-1,123, packed into malloc's memory
- * 1,235-1,239 (the fresh pages' faults cost more than the copy: a copy
- * malloc'd anew per call once made packing look like a loss for predict).
- * Inside a training step, with B fresh from an optimizer step on another
- * core, read in place W2's first layer took 319 us against 261-267 packed.
+ * Measured (one Sapphire Rapids core, 512 x 784 x 256, best of 30, six runs
+ * of benchmarks/gemm_harness.c): B in place on a cache line 974-1,063 us,
+ * 16 bytes off a line (where NumPy often puts arrays: each 64-byte load then
+ * straddles two lines) 1,061-1,145, packed into memory kept between calls
+ * 1,010-1,168, packed into memory malloc'd per call 1,076-1,174. Inside a
+ * training step, with B fresh from an optimizer step on another core, read in
+ * place W2's first layer took 319 us against 261-267 packed.
  * Returns 0, or -1 when a copy could not be allocated (C untouched). */
 __attribute__((unused)) /* dense.c's; lstm.c includes this file for the tile */
 static int gn_own_sgemm(gn_int m, gn_int k, const float *a, gn_int lda, const float *b,
