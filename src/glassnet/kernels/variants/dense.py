@@ -103,8 +103,8 @@ def _packed(w) -> int:
 
 def _aligned(slot: str, floats: int):
     """A float32 scratch array of ``floats`` starting on a 64-byte line, where
-    gemm.h's tile loads packed panels whole (a load split across two lines
-    costs: 3-4% on W2's first layer)."""
+    gemm.h's tile loads packed panels whole (loads split across two lines cost
+    W2's first layer some 8%: gemm.h has the figures)."""
     buf = scratch(slot, (floats + 16,), np.float32)
     skip = (-buf.ctypes.data % 64) // 4
     return buf[skip : skip + floats]
