@@ -281,7 +281,8 @@ class Stack:
         self.work = int(np.dot(self.sizes[:-1], self.sizes[1:]))  # per row
         self.widest = int(self.sizes[1:-1].max(initial=0))
         # floats of packed weights per thread: the widest of the layers by gemm.h
-        self.room = max([_packed(w) for w, _, _ in layers if _own_weight(w)] or [0])
+        own = [_packed(w) for (w, _, _), bits in zip(layers, self.relu) if bits & 2]
+        self.room = max(own, default=0)
         self.run = native("gn_dense_stack", self.dtype)
         self.applies = self.run is not None and _layers_apply(layers, self.dtype)
 
